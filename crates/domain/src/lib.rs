@@ -1,0 +1,18 @@
+//! The market-data vocabulary of tickerwatch: symbols, intervals, bars, quotes, profiles, news,
+//! the data-quality gate and streaming technical indicators.
+//!
+//! Design decision: this crate does no IO and knows nothing about HTTP, SQL or vendor wire
+//! formats. Every other crate converts into these types at its edge, so a value that exists here
+//! has already been validated ("parse, don't validate"): a `Symbol` can always be used in a URL
+//! path or a file name, an `Interval` always maps onto every vendor's resolution.
+
+mod bar;
+pub mod indicators;
+mod interval;
+mod quality;
+mod symbol;
+
+pub use bar::{Bar, BarSeries, CompanyProfile, NewsItem, ParseProviderError, ProviderId, Quote, QuoteSource};
+pub use interval::{Interval, ParseIntervalError};
+pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
+pub use symbol::{ParseSymbolError, Symbol};

@@ -1,0 +1,254 @@
+//! Provider configuration. Types here are deserialized from the `[providers]` section of
+//! `tickerwatch.toml` (plus `TICKERWATCH_PROVIDERS__*` env overrides) by the binary; unknown keys
+//! are rejected so a typo never silently falls back to a default.
+
+use std::time::Duration;
+
+use domain::ProviderId;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// An API key. Serializes as `***` so the effective config can be printed or logged safely.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Wraps a key value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The key itself, for the one place that sends it to the vendor.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    pub(crate) fn secret(&self) -> SecretString {
+        self.0.clone()
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl Serialize for ApiKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(crate::redact::MASK)
+    }
+}
+
+/// `requests` per `per_secs` seconds, e.g. Polygon's free tier is 5 per 60.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per_secs: u64,
+}
+
+/// Settings of one networked vendor: where it lives, its key, and the bounds of its HTTP client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorConfig {
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKey>,
+    pub user_agent: String,
+    pub connect_timeout_secs: f64,
+    /// Total time for one request, body included.
+    pub timeout_secs: f64,
+    /// Upper bound on simultaneous connections (and in-flight requests) to this vendor.
+    pub max_connections: usize,
+    /// Idle pooled connections are closed after this long.
+    pub pool_idle_timeout_secs: f64,
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A vendor-requested wait longer than this is not slept through: the request fails as
+    /// rate-limited and the chain moves on (Alpha Vantage's daily quota resets tomorrow).
+    pub max_retry_wait_secs: f64,
+    /// Responses larger than this are refused rather than buffered.
+    pub max_body_bytes: usize,
+    /// Client-side limits, seeded with each vendor's free tier.
+    pub rate_limits: Vec<RateLimit>,
+}
+
+/// A browser-like User-Agent: Yahoo answers 429 to library UAs.
+pub const BROWSER_USER_AGENT: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36";
+
+impl VendorConfig {
+    fn with(base_url: &str, user_agent: &str, rate_limits: Vec<RateLimit>) -> Self {
+        Self {
+            base_url: base_url.to_owned(),
+            api_key: None,
+            user_agent: user_agent.to_owned(),
+            connect_timeout_secs: 5.0,
+            timeout_secs: 30.0,
+            max_connections: 4,
+            pool_idle_timeout_secs: 30.0,
+            max_retries: 3,
+            backoff_base_ms: 500,
+            backoff_max_ms: 20_000,
+            max_retry_wait_secs: 60.0,
+            max_body_bytes: 64 * 1024 * 1024,
+            rate_limits,
+        }
+    }
+
+    /// Defaults for Yahoo's unofficial chart API (no documented limit; stay polite).
+    pub fn yahoo() -> Self {
+        Self::with(
+            "https://query1.finance.yahoo.com",
+            BROWSER_USER_AGENT,
+            vec![RateLimit { requests: 5, per_secs: 1 }, RateLimit { requests: 2000, per_secs: 3600 }],
+        )
+    }
+
+    /// Alpha Vantage free tier: about 1 request/s and 25 per day.
+    pub fn alpha_vantage() -> Self {
+        Self::with(
+            "https://www.alphavantage.co",
+            concat!("tickerwatch/", env!("CARGO_PKG_VERSION")),
+            vec![RateLimit { requests: 1, per_secs: 1 }, RateLimit { requests: 25, per_secs: 86_400 }],
+        )
+    }
+
+    /// Polygon free tier: 5 requests per minute.
+    pub fn polygon() -> Self {
+        Self::with(
+            "https://api.polygon.io",
+            concat!("tickerwatch/", env!("CARGO_PKG_VERSION")),
+            vec![RateLimit { requests: 5, per_secs: 60 }],
+        )
+    }
+
+    /// Finnhub free tier: 60 per minute, 30 per second on every plan.
+    pub fn finnhub() -> Self {
+        Self::with(
+            "https://finnhub.io/api/v1",
+            concat!("tickerwatch/", env!("CARGO_PKG_VERSION")),
+            vec![RateLimit { requests: 30, per_secs: 1 }, RateLimit { requests: 60, per_secs: 60 }],
+        )
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.connect_timeout_secs)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_secs)
+    }
+
+    pub fn pool_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.pool_idle_timeout_secs)
+    }
+
+    pub fn max_retry_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.max_retry_wait_secs)
+    }
+
+    /// Checks values a typo could make nonsensical; names the offending key.
+    ///
+    /// # Errors
+    /// A message naming the key (relative to this vendor's table) and the bad value.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.base_url)
+            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("base_url {:?} must be http or https", self.base_url));
+        }
+        for (key, secs) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("timeout_secs", self.timeout_secs),
+            ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
+            }
+        }
+        if !(self.max_retry_wait_secs.is_finite() && self.max_retry_wait_secs >= 0.0) {
+            return Err(format!("max_retry_wait_secs must be >= 0, got {}", self.max_retry_wait_secs));
+        }
+        if self.max_connections == 0 {
+            return Err("max_connections must be at least 1".to_owned());
+        }
+        if let Some(limit) = self.rate_limits.iter().find(|l| l.requests == 0 || l.per_secs == 0) {
+            return Err(format!("rate_limits entry {limit:?} must have requests and per_secs above 0"));
+        }
+        Ok(())
+    }
+}
+
+/// The `[providers]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvidersConfig {
+    /// Providers to try, in order, for each request. Defaults to the offline `sample` provider.
+    pub order: Vec<ProviderId>,
+    /// How many symbols a multi-symbol fetch works on at once.
+    pub fetch_concurrency: usize,
+    pub yahoo: VendorConfig,
+    pub alpha_vantage: VendorConfig,
+    pub polygon: VendorConfig,
+    pub finnhub: VendorConfig,
+}
+
+impl Default for ProvidersConfig {
+    fn default() -> Self {
+        Self {
+            order: vec![ProviderId::Sample],
+            fetch_concurrency: 4,
+            yahoo: VendorConfig::yahoo(),
+            alpha_vantage: VendorConfig::alpha_vantage(),
+            polygon: VendorConfig::polygon(),
+            finnhub: VendorConfig::finnhub(),
+        }
+    }
+}
+
+impl ProvidersConfig {
+    /// The settings of a networked vendor (`None` for the offline sample).
+    pub fn vendor(&self, provider: ProviderId) -> Option<&VendorConfig> {
+        match provider {
+            ProviderId::Yahoo => Some(&self.yahoo),
+            ProviderId::AlphaVantage => Some(&self.alpha_vantage),
+            ProviderId::Polygon => Some(&self.polygon),
+            ProviderId::Finnhub => Some(&self.finnhub),
+            ProviderId::Sample => None,
+        }
+    }
+
+    /// Mutable access, for tests and CLI overrides.
+    pub fn vendor_mut(&mut self, provider: ProviderId) -> Option<&mut VendorConfig> {
+        match provider {
+            ProviderId::Yahoo => Some(&mut self.yahoo),
+            ProviderId::AlphaVantage => Some(&mut self.alpha_vantage),
+            ProviderId::Polygon => Some(&mut self.polygon),
+            ProviderId::Finnhub => Some(&mut self.finnhub),
+            ProviderId::Sample => None,
+        }
+    }
+
+    /// Validates every vendor table and the order list.
+    ///
+    /// # Errors
+    /// A message naming the full key (`providers.polygon.timeout_secs`) and the problem.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.order.is_empty() {
+            return Err("providers.order must name at least one provider".to_owned());
+        }
+        if self.fetch_concurrency == 0 {
+            return Err("providers.fetch_concurrency must be at least 1".to_owned());
+        }
+        for provider in ProviderId::ALL {
+            if let Some(vendor) = self.vendor(provider) {
+                vendor.validate().map_err(|e| format!("providers.{provider}.{e}"))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,359 @@
+//! Finnhub provider: quotes, candles, company news and profiles from `https://finnhub.io/api/v1`.
+//!
+//! Design decision: the key is sent only in the `X-Finnhub-Token` header, never as the
+//! `token=` query parameter Finnhub also accepts. URLs end up in logs, proxies and reqwest's
+//! own error messages; a header does not, so a leak needs more than one mistake.
+//!
+//! Finnhub reports some failures in-band rather than by status: an unknown symbol gets an
+//! all-zero quote or an empty profile `{}` with HTTP 200, and both become `NotFound`. Candles
+//! are premium since 2024; free keys get 403, which maps to `Entitlement` so the chain moves on.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Bar, BarSeries, CompanyProfile, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::http::{HttpClient, HttpResponse};
+use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+
+const CAPABILITIES: Capabilities = Capabilities::new(&[
+    Capability::DailyBars,
+    Capability::IntradayBars,
+    Capability::Quote,
+    Capability::Profile,
+    Capability::News,
+]);
+
+const TOKEN_HEADER: &str = "X-Finnhub-Token";
+
+/// Finnhub market data.
+#[derive(Debug)]
+pub struct FinnhubProvider {
+    http: HttpClient,
+    api_key: Option<ApiKey>,
+}
+
+impl FinnhubProvider {
+    /// Builds the provider and its HTTP client. A missing key is reported per request, not
+    /// here, so a config that lists Finnhub without a key still starts and the chain can fall
+    /// back.
+    ///
+    /// # Errors
+    /// `NotConfigured` for invalid settings.
+    pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
+        Ok(Self {
+            http: HttpClient::new(ProviderId::Finnhub, config)?,
+            api_key: config.api_key.clone().filter(|key| !key.expose().trim().is_empty()),
+        })
+    }
+
+    fn api_key(&self) -> Result<&str, ProviderError> {
+        // Finnhub answers a missing token with a misleading 429, so never send a request without one.
+        self.api_key.as_ref().map(ApiKey::expose).ok_or_else(|| ProviderError::NotConfigured {
+            provider: ProviderId::Finnhub,
+            message: "providers.finnhub.api_key is not set (free keys: https://finnhub.io/register)"
+                .to_owned(),
+        })
+    }
+
+    /// Sends `GET {base_url}{path}?{params}` and parses the JSON body as `T`.
+    async fn fetch<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> Result<T, ProviderError> {
+        let key = self.api_key()?;
+        let url = format!("{}{path}", self.http.base_url());
+        self.http
+            .execute(
+                what,
+                |client| client.get(&url).query(params).header(TOKEN_HEADER, key),
+                |response| self.classify(what, response),
+            )
+            .await
+    }
+
+    fn classify<T: DeserializeOwned>(&self, what: &str, response: &HttpResponse) -> Result<T, ProviderError> {
+        if !response.status.is_success() {
+            return Err(self.http.status_error(what, response, error_text(response)));
+        }
+        let body: Value = self.http.parse_json(what, response)?;
+        if let Some(message) = body.get("error").and_then(Value::as_str) {
+            return Err(self.in_band_error(what, message));
+        }
+        serde_json::from_value(body).map_err(|e| self.http.malformed(what, format!("unexpected shape: {e}")))
+    }
+
+    /// An `{"error": …}` body sent with HTTP 200; the text is all there is to go on.
+    fn in_band_error(&self, what: &str, text: &str) -> ProviderError {
+        let provider = ProviderId::Finnhub;
+        let what = what.to_owned();
+        let lower = text.to_ascii_lowercase();
+        let message = self.http.redactor().redact(text);
+        if lower.contains("api limit") {
+            ProviderError::RateLimited { provider, what, message, retry_after: None }
+        } else if lower.contains("access") {
+            ProviderError::Entitlement { provider, what, message }
+        } else if lower.contains("api key") || lower.contains("token") {
+            ProviderError::Auth { provider, what, message }
+        } else {
+            ProviderError::InvalidRequest { provider, what, message }
+        }
+    }
+
+    fn not_found(&self, what: &str, symbol: &Symbol, detail: &str) -> ProviderError {
+        ProviderError::NotFound {
+            provider: ProviderId::Finnhub,
+            what: what.to_owned(),
+            message: format!("Finnhub has no data for symbol {symbol}: {detail}"),
+        }
+    }
+
+    fn timestamp(&self, what: &str, seconds: i64) -> Result<DateTime<Utc>, ProviderError> {
+        DateTime::from_timestamp(seconds, 0)
+            .ok_or_else(|| self.http.malformed(what, format!("timestamp {seconds} is out of range")))
+    }
+}
+
+#[async_trait]
+impl MarketData for FinnhubProvider {
+    fn id(&self) -> ProviderId {
+        self.http.provider()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
+        let what = request.describe();
+        let (from, to) = request.span.resolve(Utc::now());
+        let (from_secs, to_secs) = (from.timestamp().to_string(), to.timestamp().to_string());
+        let params = [
+            ("symbol", request.symbol.as_str()),
+            ("resolution", resolution(request.interval)),
+            ("from", from_secs.as_str()),
+            ("to", to_secs.as_str()),
+        ];
+        let raw: RawCandles = self.fetch(&what, "/stock/candle", &params).await?;
+        let empty = BarSeries {
+            symbol: request.symbol.clone(),
+            interval: request.interval,
+            provider: ProviderId::Finnhub,
+            bars: Vec::new(),
+        };
+        match raw.s.as_str() {
+            "ok" => {}
+            "no_data" => return Ok(empty),
+            other => return Err(self.http.malformed(&what, format!("unexpected candle status {other:?}"))),
+        }
+        let n = raw.t.len();
+        for (name, column) in [("o", &raw.o), ("h", &raw.h), ("l", &raw.l), ("c", &raw.c)] {
+            if column.len() != n {
+                let message = format!("column {name} has {} values for {n} timestamps", column.len());
+                return Err(self.http.malformed(&what, message));
+            }
+        }
+        if !raw.v.is_empty() && raw.v.len() != n {
+            return Err(self
+                .http
+                .malformed(&what, format!("column v has {} values for {n} timestamps", raw.v.len())));
+        }
+        let mut bars = Vec::with_capacity(n);
+        for (i, seconds) in raw.t.iter().enumerate() {
+            let ts = self.timestamp(&what, *seconds)?;
+            if !(from..=to).contains(&ts) {
+                continue;
+            }
+            bars.push(Bar {
+                ts,
+                open: raw.o[i].filter(|x| x.is_finite()),
+                high: raw.h[i].filter(|x| x.is_finite()),
+                low: raw.l[i].filter(|x| x.is_finite()),
+                close: raw.c[i].filter(|x| x.is_finite()),
+                adj_close: None,
+                volume: raw.v.get(i).copied().flatten().filter(|x| x.is_finite()),
+                provider: ProviderId::Finnhub,
+                flag: None,
+            });
+        }
+        bars.sort_by_key(|bar| bar.ts);
+        bars.dedup_by_key(|bar| bar.ts);
+        Ok(BarSeries { bars, ..empty })
+    }
+
+    async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
+        let what = format!("{symbol} quote");
+        let raw: RawQuote = self.fetch(&what, "/quote", &[("symbol", symbol.as_str())]).await?;
+        let price = raw.c.filter(|c| c.is_finite() && *c != 0.0);
+        let seconds = raw.t.filter(|t| *t != 0);
+        let (Some(price), Some(seconds)) = (price, seconds) else {
+            // Finnhub's answer for a symbol it does not know is a quote of zeros.
+            return Err(self.not_found(&what, symbol, "the quote is all zeros"));
+        };
+        // Finnhub writes 0 where it has no value; no listed price is exactly zero.
+        let value = |x: Option<f64>| x.filter(|x| x.is_finite() && *x != 0.0);
+        Ok(Quote {
+            symbol: symbol.clone(),
+            price,
+            previous_close: value(raw.pc),
+            change: raw.d.filter(|x| x.is_finite()),
+            change_percent: raw.dp.filter(|x| x.is_finite()),
+            open: value(raw.o),
+            high: value(raw.h),
+            low: value(raw.l),
+            volume: None,
+            ts: self.timestamp(&what, seconds)?,
+            provider: ProviderId::Finnhub,
+            source: QuoteSource::Live,
+        })
+    }
+
+    async fn profile(&self, symbol: &Symbol) -> Result<CompanyProfile, ProviderError> {
+        let what = format!("{symbol} profile");
+        let body: Map<String, Value> =
+            self.fetch(&what, "/stock/profile2", &[("symbol", symbol.as_str())]).await?;
+        if body.is_empty() {
+            return Err(self.not_found(&what, symbol, "the profile is empty"));
+        }
+        let raw: RawProfile = serde_json::from_value(Value::Object(body))
+            .map_err(|e| self.http.malformed(&what, format!("unexpected shape: {e}")))?;
+        Ok(CompanyProfile {
+            symbol: Some(symbol.clone()),
+            name: text(raw.name),
+            exchange: text(raw.exchange),
+            currency: text(raw.currency),
+            country: text(raw.country),
+            sector: None,
+            industry: text(raw.finnhub_industry),
+            // Finnhub gives market capitalisation in millions.
+            market_cap: raw.market_capitalization.filter(|m| m.is_finite() && *m > 0.0).map(|m| m * 1e6),
+            description: None,
+            website: text(raw.weburl),
+            provider: Some(ProviderId::Finnhub),
+        })
+    }
+
+    async fn news(
+        &self,
+        symbol: &Symbol,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<NewsItem>, ProviderError> {
+        let what = format!("{symbol} news");
+        // The endpoint takes whole days; the exact window is applied below.
+        let (from_day, to_day) = (from.format("%Y-%m-%d").to_string(), to.format("%Y-%m-%d").to_string());
+        let params = [("symbol", symbol.as_str()), ("from", from_day.as_str()), ("to", to_day.as_str())];
+        let raw: Vec<RawArticle> = self.fetch(&what, "/company-news", &params).await?;
+        let mut items = Vec::with_capacity(raw.len());
+        for article in raw {
+            let (Some(headline), Some(url)) = (text(article.headline), text(article.url)) else {
+                tracing::debug!(what, "Skipping an article without headline or URL.");
+                continue;
+            };
+            let Some(published_at) = article.datetime.and_then(|s| DateTime::from_timestamp(s, 0)) else {
+                tracing::warn!(what, "Skipping an article without a publication time.");
+                continue;
+            };
+            if !(from..=to).contains(&published_at) {
+                continue;
+            }
+            items.push(NewsItem {
+                symbol: symbol.clone(),
+                headline,
+                url,
+                source: text(article.source),
+                summary: text(article.summary),
+                published_at,
+                sentiment: None,
+                provider: ProviderId::Finnhub,
+            });
+        }
+        // Oldest first, like bars; the same story can be listed twice.
+        items.sort_by_key(|item| item.published_at);
+        let mut seen = std::collections::HashSet::new();
+        items.retain(|item| seen.insert(item.url.clone()));
+        Ok(items)
+    }
+}
+
+/// Finnhub's resolution for an interval.
+fn resolution(interval: Interval) -> &'static str {
+    match interval {
+        Interval::Min1 => "1",
+        Interval::Min5 => "5",
+        Interval::Min15 => "15",
+        Interval::Min30 => "30",
+        Interval::Hour1 => "60",
+        Interval::Day1 => "D",
+        Interval::Week1 => "W",
+        Interval::Month1 => "M",
+    }
+}
+
+/// The `error` field of an error body, or `None` to let the HTTP client describe the raw body.
+fn error_text(response: &HttpResponse) -> Option<String> {
+    #[derive(Deserialize)]
+    struct ErrorBody {
+        error: String,
+    }
+    serde_json::from_slice::<ErrorBody>(&response.body).ok().map(|body| body.error)
+}
+
+fn text(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+/// Parallel arrays, one entry per bar.
+#[derive(Debug, Deserialize)]
+struct RawCandles {
+    s: String,
+    #[serde(default)]
+    t: Vec<i64>,
+    #[serde(default)]
+    o: Vec<Option<f64>>,
+    #[serde(default)]
+    h: Vec<Option<f64>>,
+    #[serde(default)]
+    l: Vec<Option<f64>>,
+    #[serde(default)]
+    c: Vec<Option<f64>>,
+    #[serde(default)]
+    v: Vec<Option<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawQuote {
+    c: Option<f64>,
+    d: Option<f64>,
+    dp: Option<f64>,
+    h: Option<f64>,
+    l: Option<f64>,
+    o: Option<f64>,
+    pc: Option<f64>,
+    t: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProfile {
+    name: Option<String>,
+    exchange: Option<String>,
+    currency: Option<String>,
+    country: Option<String>,
+    finnhub_industry: Option<String>,
+    market_capitalization: Option<f64>,
+    weburl: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawArticle {
+    datetime: Option<i64>,
+    headline: Option<String>,
+    url: Option<String>,
+    source: Option<String>,
+    summary: Option<String>,
+}

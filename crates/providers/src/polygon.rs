@@ -1,0 +1,403 @@
+//! Polygon.io provider (the API Massive serves since the 2025 rename): aggregates for bars and
+//! the free previous-close endpoint for quotes.
+//!
+//! Design decision: the key travels only in an `Authorization: Bearer` header, never in a URL.
+//! Polygon's paging `next_url` carries no key, and a key in a query string ends up in proxy
+//! logs and HTTP error texts; with the header there is nothing to re-add or to redact. For the
+//! same reason `next_url` is followed only on the configured origin: a misbehaving response
+//! cannot send the key to another host, and paging stops after [`MAX_PAGES`] pages.
+//!
+//! A missing key does not stop construction (so `tickerwatch config show` and chains that list
+//! Polygon still build); each request then fails with `NotConfigured`, on which the chain moves
+//! to the next provider.
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol};
+use url::Url;
+
+use crate::http::{HttpClient, HttpResponse};
+use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+
+const CAPABILITIES: Capabilities =
+    Capabilities::new(&[Capability::DailyBars, Capability::IntradayBars, Capability::Quote]);
+
+/// Upper bound on `next_url` pages for one request. At 50 000 bars a page this is far beyond
+/// any real window; it only bounds a server that never stops sending `next_url`.
+pub const MAX_PAGES: usize = 1000;
+
+/// Polygon.io market data.
+#[derive(Debug)]
+pub struct PolygonProvider {
+    http: HttpClient,
+    base: Url,
+    api_key: Option<ApiKey>,
+}
+
+impl PolygonProvider {
+    /// Builds the provider and its HTTP client. A missing or blank key is accepted here and
+    /// reported by each request instead (see the module docs).
+    ///
+    /// # Errors
+    /// `NotConfigured` for invalid settings.
+    pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
+        let http = HttpClient::new(ProviderId::Polygon, config)?;
+        let base =
+            Url::parse(http.base_url()).ok().filter(|url| !url.cannot_be_a_base()).ok_or_else(|| {
+                ProviderError::NotConfigured {
+                    provider: ProviderId::Polygon,
+                    message: format!("base_url {:?} cannot take a path", http.base_url()),
+                }
+            })?;
+        let api_key = config.api_key.clone().filter(|key| !key.expose().trim().is_empty());
+        Ok(Self { http, base, api_key })
+    }
+
+    fn key(&self) -> Result<&ApiKey, ProviderError> {
+        self.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured {
+            provider: ProviderId::Polygon,
+            message: "no API key; set providers.polygon.api_key (or TICKERWATCH_PROVIDERS__POLYGON__API_KEY)"
+                .to_owned(),
+        })
+    }
+
+    /// The configured base URL plus `segments`, each escaped as one path segment.
+    fn endpoint(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    /// Resolves a `next_url` and refuses any other origin than the configured one, because the
+    /// key goes with every request.
+    fn next_page(&self, what: &str, next_url: &str) -> Result<Url, ProviderError> {
+        let url = self
+            .base
+            .join(next_url)
+            .map_err(|e| self.http.malformed(what, format!("next_url is not a URL: {e}")))?;
+        if url.origin() != self.base.origin() {
+            return Err(self.http.malformed(
+                what,
+                format!(
+                    "next_url points at {}, not the configured {}; not following it with the key",
+                    url.origin().ascii_serialization(),
+                    self.base.origin().ascii_serialization()
+                ),
+            ));
+        }
+        Ok(url)
+    }
+
+    /// One GET with the key in the header, retried and classified by the shared client.
+    async fn get(&self, what: &str, url: &Url, key: &ApiKey) -> Result<models::AggsResponse, ProviderError> {
+        self.http
+            .execute(
+                what,
+                |client| client.get(url.clone()).bearer_auth(key.expose()),
+                |response| self.classify(what, response),
+            )
+            .await
+    }
+
+    /// Polygon's HTTP status is reliable (its body `status` may be `OK`, `DELAYED`, …), so the
+    /// status decides and the body only supplies the message.
+    fn classify(&self, what: &str, response: &HttpResponse) -> Result<models::AggsResponse, ProviderError> {
+        if !response.status.is_success() {
+            return Err(self.http.status_error(what, response, vendor_message(response)));
+        }
+        self.http.parse_json(what, response)
+    }
+}
+
+/// The vendor's own error text: under `error` for `ERROR`, under `message` for
+/// `NOT_AUTHORIZED`. `None` for non-JSON bodies, which the shared excerpt describes instead.
+fn vendor_message(response: &HttpResponse) -> Option<String> {
+    if response.is_html() {
+        return None;
+    }
+    let body: models::ErrorBody = serde_json::from_slice(&response.body).ok()?;
+    body.error.or(body.message).map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+/// Polygon's `{multiplier}/{timespan}` for each interval.
+fn range(interval: Interval) -> (u32, &'static str) {
+    match interval {
+        Interval::Min1 => (1, "minute"),
+        Interval::Min5 => (5, "minute"),
+        Interval::Min15 => (15, "minute"),
+        Interval::Min30 => (30, "minute"),
+        Interval::Hour1 => (1, "hour"),
+        Interval::Day1 => (1, "day"),
+        Interval::Week1 => (1, "week"),
+        Interval::Month1 => (1, "month"),
+    }
+}
+
+#[async_trait]
+impl MarketData for PolygonProvider {
+    fn id(&self) -> ProviderId {
+        self.http.provider()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        CAPABILITIES
+    }
+
+    async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
+        let what = request.describe();
+        let key = self.key()?;
+        let (from, to) = request.span.resolve(Utc::now());
+        let (from, to) = (from.date_naive(), to.date_naive());
+        if from > to {
+            return Err(ProviderError::InvalidRequest {
+                provider: ProviderId::Polygon,
+                what,
+                message: format!("the window is empty: from {from} is after to {to}"),
+            });
+        }
+        let (multiplier, timespan) = range(request.interval);
+        let (multiplier, from, to) = (multiplier.to_string(), from.to_string(), to.to_string());
+        let mut url = self.endpoint(&[
+            "v2",
+            "aggs",
+            "ticker",
+            request.symbol.as_str(),
+            "range",
+            &multiplier,
+            timespan,
+            &from,
+            &to,
+        ]);
+        url.query_pairs_mut()
+            .append_pair("adjusted", "true")
+            .append_pair("sort", "asc")
+            .append_pair("limit", "50000");
+
+        // Keyed by time: sorted across pages, and a bar repeated on two pages is kept once.
+        let mut bars = BTreeMap::new();
+        let mut visited = HashSet::new();
+        for page in 1..=MAX_PAGES {
+            let response = self.get(&what, &url, key).await?;
+            let page_bars = parse_aggs(&response, request.interval)
+                .map_err(|message| self.http.malformed(&what, message))?;
+            bars.extend(page_bars.into_iter().map(|bar| (bar.ts, bar)));
+            let Some(next_url) = response.next_url.as_deref().filter(|next| !next.is_empty()) else {
+                tracing::debug!(provider = %ProviderId::Polygon, what, page, bars = bars.len(), "Fetched aggregates.");
+                return Ok(BarSeries {
+                    symbol: request.symbol.clone(),
+                    interval: request.interval,
+                    provider: ProviderId::Polygon,
+                    bars: bars.into_values().collect(),
+                });
+            };
+            visited.insert(url.to_string());
+            url = self.next_page(&what, next_url)?;
+            if visited.contains(url.as_str()) {
+                return Err(self
+                    .http
+                    .malformed(&what, format!("next_url on page {page} repeats an earlier page")));
+            }
+        }
+        Err(self.http.malformed(&what, format!("still paging after {MAX_PAGES} pages; giving up")))
+    }
+
+    /// The previous session's bar, from the free `/prev` endpoint. It is labelled
+    /// `LastBarClose` because it is yesterday's close, not a live price.
+    async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
+        let what = format!("{symbol} quote");
+        let key = self.key()?;
+        let mut url = self.endpoint(&["v2", "aggs", "ticker", symbol.as_str(), "prev"]);
+        url.query_pairs_mut().append_pair("adjusted", "true");
+        let response = self.get(&what, &url, key).await?;
+        parse_prev_close(symbol, &response)
+            .map_err(|message| self.http.malformed(&what, message))?
+            .ok_or_else(|| ProviderError::NotFound {
+                provider: ProviderId::Polygon,
+                what,
+                message: "no previous-day bar; the ticker may be unknown to Polygon".to_owned(),
+            })
+    }
+}
+
+/// Turns the `/prev` answer into a quote, `None` when Polygon has no bar. The time is the bar's
+/// `t` as sent (the session close on this endpoint), since that is when the price was set.
+///
+/// # Errors
+/// A message for a `Malformed` error when the bar has no close or the envelope is inconsistent.
+pub(crate) fn parse_prev_close(
+    symbol: &Symbol,
+    response: &models::AggsResponse,
+) -> Result<Option<Quote>, String> {
+    // Checks the envelope the same way as for bars: no results is only "none" with a count of 0.
+    if parse_aggs(response, Interval::Day1)?.is_empty() {
+        return Ok(None);
+    }
+    let (agg, price) = response
+        .results
+        .iter()
+        .flatten()
+        .rev()
+        .find_map(|agg| agg.c.map(|close| (agg, close)))
+        .ok_or("previous-day bar has no close")?;
+    let ts = DateTime::from_timestamp_millis(agg.t)
+        .ok_or_else(|| format!("bar time {} ms is out of range", agg.t))?;
+    Ok(Some(Quote {
+        symbol: symbol.clone(),
+        price,
+        previous_close: None,
+        change: None,
+        change_percent: None,
+        open: agg.o,
+        high: agg.h,
+        low: agg.l,
+        volume: agg.v,
+        ts,
+        provider: ProviderId::Polygon,
+        source: QuoteSource::LastBarClose,
+    }))
+}
+
+/// Converts one aggregates page into bars, sorted by time.
+///
+/// No `results` (or `null`) is an empty window only when `resultsCount` says 0: a body with
+/// neither is some other answer (an error envelope with HTTP 200) and must not pass as "no
+/// data". `c` is Polygon's split-adjusted close (`adjusted=true`); it is not dividend-adjusted,
+/// so `adj_close` stays `None` rather than claim otherwise. Daily and longer bars are stamped at
+/// midnight UTC of their date: Polygon stamps them at midnight New York time, which is the same
+/// UTC date, and the domain stores daily bars by date.
+///
+/// # Errors
+/// A message for a `Malformed` error.
+pub(crate) fn parse_aggs(response: &models::AggsResponse, interval: Interval) -> Result<Vec<Bar>, String> {
+    let Some(results) = response.results.as_deref() else {
+        return match response.results_count {
+            Some(0) => Ok(Vec::new()),
+            count => {
+                let vendor =
+                    response.error.as_deref().or(response.message.as_deref()).unwrap_or("no vendor message");
+                Err(format!(
+                    "no results but resultsCount is {} (status {}): {vendor}",
+                    count.map_or_else(|| "missing".to_owned(), |c| c.to_string()),
+                    response.status.as_deref().unwrap_or("missing"),
+                ))
+            }
+        };
+    };
+    let mut bars = BTreeMap::new();
+    for agg in results {
+        if agg.o.is_none() && agg.h.is_none() && agg.l.is_none() && agg.c.is_none() {
+            continue;
+        }
+        let start = DateTime::from_timestamp_millis(agg.t)
+            .ok_or_else(|| format!("bar time {} ms is out of range", agg.t))?;
+        let ts = if interval.is_intraday() {
+            start
+        } else {
+            start.date_naive().and_hms_opt(0, 0, 0).map_or(start, |midnight| midnight.and_utc())
+        };
+        bars.insert(
+            ts,
+            Bar {
+                ts,
+                open: agg.o,
+                high: agg.h,
+                low: agg.l,
+                close: agg.c,
+                adj_close: None,
+                volume: agg.v,
+                provider: ProviderId::Polygon,
+                flag: None,
+            },
+        );
+    }
+    Ok(bars.into_values().collect())
+}
+
+/// Polygon's wire format, kept apart from the domain types.
+pub(crate) mod models {
+    use serde::Deserialize;
+
+    /// The envelope shared by `/range` and `/prev`.
+    #[derive(Debug, Default, Deserialize)]
+    pub(crate) struct AggsResponse {
+        #[serde(default)]
+        pub(crate) results: Option<Vec<Agg>>,
+        #[serde(default, rename = "resultsCount")]
+        pub(crate) results_count: Option<u64>,
+        #[serde(default)]
+        pub(crate) next_url: Option<String>,
+        #[serde(default)]
+        pub(crate) status: Option<String>,
+        #[serde(default)]
+        pub(crate) error: Option<String>,
+        #[serde(default)]
+        pub(crate) message: Option<String>,
+    }
+
+    /// One aggregate bar. `t` is the window start in milliseconds; `v` may be fractional.
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct Agg {
+        pub(crate) t: i64,
+        #[serde(default)]
+        pub(crate) o: Option<f64>,
+        #[serde(default)]
+        pub(crate) h: Option<f64>,
+        #[serde(default)]
+        pub(crate) l: Option<f64>,
+        #[serde(default)]
+        pub(crate) c: Option<f64>,
+        #[serde(default)]
+        pub(crate) v: Option<f64>,
+    }
+
+    /// Any error body: `{"status":"ERROR","error":…}` or `{"status":"NOT_AUTHORIZED","message":…}`.
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct ErrorBody {
+        #[serde(default)]
+        pub(crate) error: Option<String>,
+        #[serde(default)]
+        pub(crate) message: Option<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn page(json: &str) -> models::AggsResponse {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn empty_only_when_results_count_says_so() {
+        for json in [r#"{"resultsCount":0,"status":"OK"}"#, r#"{"resultsCount":0,"results":null}"#] {
+            assert!(parse_aggs(&page(json), Interval::Day1).unwrap().is_empty());
+        }
+        let err = parse_aggs(&page(r#"{"status":"ERROR","error":"boom"}"#), Interval::Day1).unwrap_err();
+        assert!(err.contains("boom") && err.contains("missing"), "{err}");
+    }
+
+    #[test]
+    fn daily_bars_are_stamped_at_midnight_utc_intraday_bars_as_sent() {
+        let json =
+            r#"{"resultsCount":1,"results":[{"t":1577941200000,"o":1,"h":2,"l":0.5,"c":1.5,"v":10.5}]}"#;
+        let daily = parse_aggs(&page(json), Interval::Day1).unwrap();
+        assert_eq!(daily[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 0, 0, 0).unwrap());
+        assert_eq!(daily[0].volume, Some(10.5));
+        let intraday = parse_aggs(&page(json), Interval::Min5).unwrap();
+        assert_eq!(intraday[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 5, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn every_interval_has_a_range() {
+        assert_eq!(range(Interval::Hour1), (1, "hour"));
+        assert_eq!(range(Interval::Min15), (15, "minute"));
+        assert_eq!(range(Interval::Month1), (1, "month"));
+    }
+}

@@ -1,0 +1,820 @@
+//! The storage test suite. Every `check_*` body is written once and run against SQLite (a file in
+//! a temporary directory, always) and against PostgreSQL when `TEST_DATABASE_URL` is set, e.g.
+//! `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p storage`.
+//!
+//! PostgreSQL isolation: each test gets its own schema `tw_test_<unix secs>_<pid>_<n>`, selected
+//! through the connection's `search_path`, so tests run in parallel without seeing each other's
+//! rows and the migrations run into an empty schema. The schema is dropped when the test ends,
+//! pass or fail; schemas older than an hour (left by a killed run) are dropped on startup.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, TimeZone, Utc};
+use domain::{
+    Bar, CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol, check_bars,
+};
+use futures::{FutureExt, TryStreamExt};
+use sqlx::{Connection, PgConnection, SqliteConnection};
+use storage::{
+    Backend, BarQuery, DatabaseConfig, QualityAction, Storage, StorageError, UpsertStats, WatchlistEntry,
+};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+const SCHEMA_PREFIX: &str = "tw_test_";
+const STALE_SCHEMA_AGE_SECS: u64 = 3600;
+
+fn config() -> DatabaseConfig {
+    DatabaseConfig {
+        max_connections: Some(4),
+        acquire_timeout_secs: 10,
+        ..DatabaseConfig::default()
+    }
+}
+
+/// A migrated database for one test, and what must be cleaned up after it.
+struct TestDb {
+    storage: Storage,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// Deleted on drop.
+    Sqlite(#[allow(dead_code)] TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tickerwatch.db").display());
+        let storage = Storage::connect(&url, &config()).await.expect("connect sqlite");
+        storage.migrate().await.expect("migrate sqlite");
+        Self {
+            storage,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// `None` when `TEST_DATABASE_URL` is not set.
+    async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+        drop_stale_schemas(&mut admin).await;
+
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let schema = format!(
+            "{SCHEMA_PREFIX}{}_{}_{}",
+            unix_now(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+
+        // `options[search_path]` becomes `-c search_path=…` in the startup packet, so every pooled
+        // connection (and the migrator) works inside the test's schema.
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
+        let storage = Storage::connect(&url, &config()).await.expect("connect postgres");
+        storage.migrate().await.expect("migrate postgres");
+        Some(Self {
+            storage,
+            cleanup: Cleanup::Postgres { admin_url, schema },
+        })
+    }
+
+    /// Drop can't be async, so this runs explicitly at the end of every test (also on panic).
+    async fn finish(self) {
+        self.storage.close().await;
+        if let Cleanup::Postgres { admin_url, schema } = self.cleanup {
+            let mut admin = PgConnection::connect(&admin_url).await.expect("connect for cleanup");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                .execute(&mut admin)
+                .await
+                .expect("drop test schema");
+            admin.close().await.ok();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Drops `tw_test_<secs>_…` schemas older than an hour: leftovers of killed runs. Younger ones
+/// may belong to a test running concurrently (another process), so they are left alone.
+async fn drop_stale_schemas(admin: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(SCHEMA_PREFIX)
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list test schemas");
+    let now = unix_now();
+    for name in names {
+        let created = name[SCHEMA_PREFIX.len()..].split('_').next().and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|created| now.saturating_sub(created) > STALE_SCHEMA_AGE_SECS) {
+            // The name is ours (prefix + digits/underscores); a concurrent run may race us to it.
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", name.replace('"', "\"\""));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *admin).await.ok();
+        }
+    }
+}
+
+/// Runs `check` against `db` and always cleans up, re-raising a failed check's panic afterwards.
+async fn run<F, Fut>(db: TestDb, backend: Backend, check: F)
+where
+    F: FnOnce(Storage) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert_eq!(db.storage.backend(), backend);
+    let result = AssertUnwindSafe(check(db.storage.clone())).catch_unwind().await;
+    db.finish().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Generates `sqlite::<check>` and `postgres::<check>` tests for each check.
+macro_rules! backend_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::run(super::TestDb::sqlite().await, super::Backend::Sqlite, super::$check).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    match super::TestDb::postgres().await {
+                        Some(db) => super::run(db, super::Backend::Postgres, super::$check).await,
+                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    check_ping,
+    check_migrations_are_idempotent,
+    check_watchlist,
+    check_upsert_is_idempotent,
+    check_upsert_mixed_insert_and_update,
+    check_duplicates_in_one_batch,
+    check_null_stays_null,
+    check_range_queries,
+    check_multiple_providers,
+    check_stream_matches_bars,
+    check_quotes,
+    check_profiles,
+    check_news_round_trip_and_dedupe,
+    check_quality_events,
+    check_failed_upsert_rolls_back,
+    check_non_finite_is_refused,
+    check_concurrent_writers,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------------
+
+fn sym(s: &str) -> Symbol {
+    Symbol::parse(s).expect("valid symbol")
+}
+
+fn day(n: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(n)
+}
+
+fn bar(n: i64, close: f64, provider: ProviderId) -> Bar {
+    Bar {
+        ts: day(n),
+        open: Some(close - 0.5),
+        high: Some(close + 1.0),
+        low: Some(close - 1.0),
+        close: Some(close),
+        adj_close: Some(close * 0.99),
+        volume: Some(1000.0 + n as f64),
+        provider,
+        flag: None,
+    }
+}
+
+fn bars(range: std::ops::Range<i64>, provider: ProviderId) -> Vec<Bar> {
+    range.map(|n| bar(n, 100.0 + n as f64, provider)).collect()
+}
+
+fn query(symbol: &str) -> BarQuery {
+    BarQuery::new(sym(symbol), Interval::Day1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks, each run on both backends
+// ---------------------------------------------------------------------------------------------
+
+async fn check_ping(storage: Storage) {
+    storage.ping().await.unwrap();
+    let clone = storage.clone();
+    clone.ping().await.unwrap();
+}
+
+async fn check_migrations_are_idempotent(storage: Storage) {
+    let aapl = sym("AAPL");
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3, ProviderId::Sample)).await.unwrap();
+    storage.migrate().await.unwrap();
+    storage.migrate().await.unwrap();
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 3, "data survives re-migration");
+}
+
+async fn check_watchlist(storage: Storage) {
+    let (aapl, msft) = (sym("AAPL"), sym("MSFT"));
+    assert!(storage.watchlist().await.unwrap().is_empty());
+    let before = Utc::now() - chrono::Duration::seconds(1);
+
+    assert!(storage.add_to_watchlist(&msft).await.unwrap(), "newly added");
+    assert!(storage.add_to_watchlist(&aapl).await.unwrap());
+    assert!(!storage.add_to_watchlist(&aapl).await.unwrap(), "already there");
+
+    let list = storage.watchlist().await.unwrap();
+    let symbols: Vec<&str> = list.iter().map(|e| e.symbol.as_str()).collect();
+    assert_eq!(symbols, ["AAPL", "MSFT"], "sorted by symbol");
+    let after = Utc::now() + chrono::Duration::seconds(1);
+    assert!(list.iter().all(|e| e.added_at >= before && e.added_at <= after), "{list:?}");
+
+    assert!(storage.remove_from_watchlist(&aapl).await.unwrap());
+    assert!(!storage.remove_from_watchlist(&aapl).await.unwrap(), "already removed");
+    assert!(!storage.remove_from_watchlist(&sym("NEVER")).await.unwrap());
+    let list = storage.watchlist().await.unwrap();
+    assert_eq!(list.iter().map(|e: &WatchlistEntry| e.symbol.as_str()).collect::<Vec<_>>(), ["MSFT"]);
+
+    // Removing from the watchlist keeps the symbol's data.
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..2, ProviderId::Sample)).await.unwrap();
+    assert!(storage.add_to_watchlist(&aapl).await.unwrap());
+    assert!(storage.remove_from_watchlist(&aapl).await.unwrap());
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 2);
+}
+
+async fn check_upsert_is_idempotent(storage: Storage) {
+    let aapl = sym("AAPL");
+    // More than one full statement on both backends, plus a ragged remainder.
+    let batch = bars(0..9_000, ProviderId::Yahoo);
+
+    let first = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
+    assert_eq!(first, UpsertStats { inserted: 9_000, updated: 0 });
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 9_000);
+
+    let again = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
+    assert_eq!(again, UpsertStats { inserted: 0, updated: 9_000 });
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 9_000, "no duplicates");
+
+    assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), batch);
+    assert_eq!(
+        storage.upsert_bars(&aapl, Interval::Day1, &[]).await.unwrap(),
+        UpsertStats::default()
+    );
+}
+
+async fn check_upsert_mixed_insert_and_update(storage: Storage) {
+    let aapl = sym("AAPL");
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..10, ProviderId::Yahoo)).await.unwrap();
+
+    // 5..15: five existing (with a revised close), five new.
+    let mut revised: Vec<Bar> = bars(5..15, ProviderId::Yahoo);
+    for b in &mut revised[..5] {
+        b.close = Some(b.close.unwrap() + 0.25);
+        b.flag = Some("revised".to_owned());
+    }
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &revised).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 5, updated: 5 });
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 15);
+
+    let stored = storage.bars(&query("AAPL")).await.unwrap();
+    assert_eq!(stored[..5], bars(0..5, ProviderId::Yahoo)[..], "untouched");
+    assert_eq!(stored[5..], revised[..], "overwritten, flag included");
+}
+
+async fn check_duplicates_in_one_batch(storage: Storage) {
+    let aapl = sym("AAPL");
+    // Unsorted, and day 1 twice: the later occurrence wins, as if written one by one.
+    let batch = [
+        bar(2, 102.0, ProviderId::Yahoo),
+        bar(1, 101.0, ProviderId::Yahoo),
+        bar(0, 100.0, ProviderId::Yahoo),
+        bar(1, 555.0, ProviderId::Yahoo),
+    ];
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 3, updated: 0 });
+    let stored = storage.bars(&query("AAPL")).await.unwrap();
+    assert_eq!(stored, [batch[2].clone(), batch[3].clone(), batch[0].clone()]);
+}
+
+async fn check_null_stays_null(storage: Storage) {
+    let aapl = sym("AAPL");
+    let sparse = Bar {
+        ts: day(0),
+        open: None,
+        high: Some(11.0),
+        low: None,
+        close: Some(10.0),
+        adj_close: None,
+        volume: None,
+        provider: ProviderId::Yahoo,
+        flag: None,
+    };
+    let zeros = Bar {
+        ts: day(1),
+        open: Some(0.0),
+        high: Some(0.0),
+        low: Some(0.0),
+        close: Some(0.0),
+        adj_close: Some(0.0),
+        volume: Some(0.0),
+        provider: ProviderId::Yahoo,
+        flag: None,
+    };
+    storage.upsert_bars(&aapl, Interval::Day1, &[sparse.clone(), zeros.clone()]).await.unwrap();
+    let stored = storage.bars(&query("AAPL")).await.unwrap();
+    assert_eq!(stored, vec![sparse, zeros], "None stays None and 0 stays 0");
+    assert_eq!(stored[0].open, None);
+    assert_eq!(stored[0].volume, None);
+}
+
+async fn check_range_queries(storage: Storage) {
+    let aapl = sym("AAPL");
+    let all = bars(0..10, ProviderId::Yahoo);
+    storage.upsert_bars(&aapl, Interval::Day1, &all).await.unwrap();
+    // Another interval and another symbol must not leak into the results.
+    storage.upsert_bars(&aapl, Interval::Hour1, &bars(0..4, ProviderId::Yahoo)).await.unwrap();
+    storage.upsert_bars(&sym("MSFT"), Interval::Day1, &bars(0..6, ProviderId::Yahoo)).await.unwrap();
+
+    assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), all);
+
+    let mut q = query("AAPL");
+    q.from = Some(day(3));
+    q.to = Some(day(6));
+    assert_eq!(storage.bars(&q).await.unwrap(), all[3..=6], "from and to are inclusive");
+
+    q.limit = Some(2);
+    assert_eq!(storage.bars(&q).await.unwrap(), all[3..5], "limit counts from the earliest");
+
+    let mut q = query("AAPL");
+    q.from = Some(day(8));
+    assert_eq!(storage.bars(&q).await.unwrap(), all[8..]);
+    let mut q = query("AAPL");
+    q.to = Some(day(1) + chrono::Duration::hours(12));
+    assert_eq!(storage.bars(&q).await.unwrap(), all[..2]);
+    let mut q = query("AAPL");
+    q.from = Some(day(20));
+    assert!(storage.bars(&q).await.unwrap().is_empty());
+    let mut q = query("AAPL");
+    q.limit = Some(0);
+    assert!(storage.bars(&q).await.unwrap().is_empty());
+    let mut q = query("AAPL");
+    q.limit = Some(u64::MAX);
+    assert_eq!(storage.bars(&q).await.unwrap().len(), 10);
+
+    assert_eq!(storage.last_bar_ts(&aapl, Interval::Day1).await.unwrap(), Some(day(9)));
+    assert_eq!(storage.last_bar_ts(&aapl, Interval::Hour1).await.unwrap(), Some(day(3)));
+    assert_eq!(storage.bar_count(&aapl, Interval::Hour1).await.unwrap(), 4);
+    let nobody = sym("NOBODY");
+    assert_eq!(storage.last_bar_ts(&nobody, Interval::Day1).await.unwrap(), None);
+    assert_eq!(storage.bar_count(&nobody, Interval::Day1).await.unwrap(), 0);
+    assert!(storage.bars(&query("NOBODY")).await.unwrap().is_empty());
+}
+
+async fn check_multiple_providers(storage: Storage) {
+    let aapl = sym("AAPL");
+    let yahoo = bars(0..3, ProviderId::Yahoo);
+    let polygon: Vec<Bar> = (1..4).map(|n| bar(n, 200.0 + n as f64, ProviderId::Polygon)).collect();
+    storage.upsert_bars(&aapl, Interval::Day1, &yahoo).await.unwrap();
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &polygon).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 3, updated: 0 }, "another provider's bars are new rows");
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 6);
+
+    // Without a provider filter every row comes back, ordered by ts then provider.
+    let stored = storage.bars(&query("AAPL")).await.unwrap();
+    let keys: Vec<(DateTime<Utc>, ProviderId)> = stored.iter().map(|b| (b.ts, b.provider)).collect();
+    assert_eq!(
+        keys,
+        [
+            (day(0), ProviderId::Yahoo),
+            (day(1), ProviderId::Polygon),
+            (day(1), ProviderId::Yahoo),
+            (day(2), ProviderId::Polygon),
+            (day(2), ProviderId::Yahoo),
+            (day(3), ProviderId::Polygon),
+        ]
+    );
+
+    let mut q = query("AAPL");
+    q.provider = Some(ProviderId::Polygon);
+    assert_eq!(storage.bars(&q).await.unwrap(), polygon);
+    q.provider = Some(ProviderId::Finnhub);
+    assert!(storage.bars(&q).await.unwrap().is_empty());
+    assert_eq!(storage.last_bar_ts(&aapl, Interval::Day1).await.unwrap(), Some(day(3)));
+}
+
+async fn check_stream_matches_bars(storage: Storage) {
+    let aapl = sym("AAPL");
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3_000, ProviderId::Yahoo)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(100..200, ProviderId::Polygon)).await.unwrap();
+
+    let mut ranged = query("AAPL");
+    ranged.from = Some(day(50));
+    ranged.to = Some(day(250));
+    let mut limited = ranged.clone();
+    limited.limit = Some(77);
+    let mut by_provider = query("AAPL");
+    by_provider.provider = Some(ProviderId::Polygon);
+
+    for q in [query("AAPL"), ranged, limited, by_provider] {
+        let streamed: Vec<Bar> = storage.stream_bars(&q).try_collect().await.unwrap();
+        let collected = storage.bars(&q).await.unwrap();
+        assert_eq!(streamed, collected, "{q:?}");
+        assert!(!streamed.is_empty());
+    }
+
+    // Dropping a stream half-way returns its connection: the pool keeps working.
+    for _ in 0..10 {
+        let mut stream = storage.stream_bars(&query("AAPL"));
+        assert!(stream.try_next().await.unwrap().is_some());
+    }
+    storage.ping().await.unwrap();
+}
+
+fn quote(price: f64, ts: DateTime<Utc>, provider: ProviderId, source: QuoteSource) -> Quote {
+    Quote {
+        symbol: sym("AAPL"),
+        price,
+        previous_close: Some(price - 1.0),
+        change: Some(1.0),
+        change_percent: None,
+        open: Some(price - 2.0),
+        high: None,
+        low: Some(price - 3.0),
+        volume: Some(12_345.0),
+        ts,
+        provider,
+        source,
+    }
+}
+
+async fn check_quotes(storage: Storage) {
+    let aapl = sym("AAPL");
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap(), None);
+
+    let old_close = quote(150.0, day(0), ProviderId::Sample, QuoteSource::LastBarClose);
+    storage.save_quote(&old_close).await.unwrap();
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap(), Some(old_close.clone()));
+
+    let live = quote(190.5, day(5), ProviderId::Yahoo, QuoteSource::Live);
+    storage.save_quote(&live).await.unwrap();
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap(), Some(live.clone()), "newest across providers");
+
+    // A stale response from the same provider does not overwrite a newer quote…
+    storage.save_quote(&quote(180.0, day(4), ProviderId::Yahoo, QuoteSource::Live)).await.unwrap();
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap(), Some(live));
+    // …a newer one does.
+    let newer = quote(191.0, day(6), ProviderId::Yahoo, QuoteSource::Live);
+    storage.save_quote(&newer).await.unwrap();
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap(), Some(newer));
+    assert_eq!(storage.latest_quote(&sym("MSFT")).await.unwrap(), None);
+}
+
+async fn check_profiles(storage: Storage) {
+    let aapl = sym("AAPL");
+    assert_eq!(storage.profile(&aapl).await.unwrap(), None);
+    let profile = CompanyProfile {
+        symbol: Some(aapl.clone()),
+        name: Some("Apple Inc.".to_owned()),
+        exchange: Some("NASDAQ".to_owned()),
+        currency: Some("USD".to_owned()),
+        country: None,
+        sector: Some("Technology".to_owned()),
+        industry: None,
+        market_cap: Some(3.5e12),
+        description: Some("Makes phones; «ünïcödé» and 'quotes' survive.".to_owned()),
+        website: None,
+        provider: Some(ProviderId::Finnhub),
+    };
+    storage.save_profile(&profile).await.unwrap();
+    assert_eq!(storage.profile(&aapl).await.unwrap(), Some(profile.clone()));
+
+    let updated = CompanyProfile {
+        market_cap: None,
+        country: Some("US".to_owned()),
+        ..profile
+    };
+    storage.save_profile(&updated).await.unwrap();
+    assert_eq!(storage.profile(&aapl).await.unwrap(), Some(updated), "replaced, None included");
+
+    let anonymous = CompanyProfile {
+        provider: Some(ProviderId::Yahoo),
+        ..CompanyProfile::default()
+    };
+    let err = storage.save_profile(&anonymous).await.unwrap_err();
+    assert!(matches!(err, StorageError::MissingField { field: "symbol", .. }), "{err}");
+    let unsourced = CompanyProfile {
+        symbol: Some(aapl),
+        ..CompanyProfile::default()
+    };
+    let err = storage.save_profile(&unsourced).await.unwrap_err();
+    assert!(matches!(err, StorageError::MissingField { field: "provider", .. }), "{err}");
+}
+
+fn news_item(symbol: &str, n: i64, provider: ProviderId) -> NewsItem {
+    NewsItem {
+        symbol: sym(symbol),
+        headline: format!("Headline {n}"),
+        url: format!("https://news.example/{n}"),
+        source: Some("Example Wire".to_owned()),
+        summary: if n % 2 == 0 { None } else { Some(format!("Summary {n}")) },
+        published_at: day(n),
+        sentiment: if n % 2 == 0 { Some(0.25) } else { None },
+        provider,
+    }
+}
+
+async fn check_news_round_trip_and_dedupe(storage: Storage) {
+    let aapl = sym("AAPL");
+    let items = vec![
+        news_item("AAPL", 1, ProviderId::Finnhub),
+        news_item("AAPL", 2, ProviderId::Finnhub),
+        news_item("AAPL", 1, ProviderId::Finnhub), // duplicate within the batch
+        news_item("AAPL", 3, ProviderId::Finnhub),
+        news_item("MSFT", 3, ProviderId::Finnhub), // same article, another symbol: kept
+        news_item("AAPL", 3, ProviderId::AlphaVantage), // same article, another provider: kept
+    ];
+    assert_eq!(storage.save_news(&items).await.unwrap(), 5);
+    assert_eq!(storage.save_news(&items).await.unwrap(), 0, "re-polling stores nothing new");
+    assert_eq!(storage.save_news(&[]).await.unwrap(), 0);
+
+    let stored = storage.news(&aapl, 10).await.unwrap();
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[0], items[5], "newest first, then provider");
+    assert_eq!(stored[1], items[3]);
+    assert_eq!(stored[2], items[1]);
+    assert_eq!(stored[3], items[0]);
+    assert_eq!(storage.news(&aapl, 2).await.unwrap(), stored[..2]);
+    assert_eq!(storage.news(&sym("MSFT"), 10).await.unwrap(), [items[4].clone()]);
+    assert!(storage.news(&sym("NOBODY"), 10).await.unwrap().is_empty());
+}
+
+async fn check_quality_events(storage: Storage) {
+    let aapl = sym("AAPL");
+    let mut batch = bars(0..4, ProviderId::Yahoo);
+    batch[1].high = Some(1.0); // high below low: rejected
+    batch[3].close = Some(20_000.0); // ~200x the previous close: kept but flagged
+    batch[3].high = Some(20_001.0);
+    batch[3].open = Some(20_000.0);
+    let report = check_bars(&mut batch);
+    assert_eq!((report.rejected.len(), report.flagged.len()), (1, 1), "{report:?}");
+
+    storage.record_quality(&aapl, Interval::Day1, ProviderId::Yahoo, &report).await.unwrap();
+    storage
+        .record_quality(&aapl, Interval::Day1, ProviderId::Yahoo, &QualityReport::default())
+        .await
+        .unwrap();
+
+    let events = storage.quality_events(&aapl, 10).await.unwrap();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let rejected = events.iter().find(|e| e.action == QualityAction::Rejected).unwrap();
+    assert_eq!(rejected.ts, day(1));
+    assert!(rejected.reason.contains("below low"), "{}", rejected.reason);
+    assert_eq!((rejected.interval, rejected.provider), (Interval::Day1, ProviderId::Yahoo));
+    let flagged = events.iter().find(|e| e.action == QualityAction::Flagged).unwrap();
+    assert_eq!(flagged.ts, day(3));
+    assert!(flagged.reason.contains("jumped"), "{}", flagged.reason);
+    assert!((Utc::now() - flagged.recorded_at).num_seconds().abs() < 60);
+    assert_eq!(storage.quality_events(&aapl, 1).await.unwrap().len(), 1);
+    assert!(storage.quality_events(&sym("MSFT"), 10).await.unwrap().is_empty());
+}
+
+async fn check_failed_upsert_rolls_back(storage: Storage) {
+    let aapl = sym("AAPL");
+    let original = bars(0..100, ProviderId::Yahoo);
+    storage.upsert_bars(&aapl, Interval::Day1, &original).await.unwrap();
+
+    // Overwrite the 100 stored bars and add 9 900 new ones (several statements), but the very
+    // last bar breaks a schema CHECK (negative volume), so its statement fails after earlier
+    // statements already ran inside the transaction.
+    let mut batch: Vec<Bar> = (0..10_000).map(|n| bar(n, 500.0 + n as f64, ProviderId::Yahoo)).collect();
+    if let Some(last) = batch.last_mut() {
+        last.volume = Some(-1.0);
+    }
+    let err = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap_err();
+    assert!(matches!(err, StorageError::Query(_)), "{err}");
+
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 100, "no new rows kept");
+    assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), original, "no overwrite kept");
+
+    // A failed batch leaves the connection usable.
+    batch.pop();
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 9_899, updated: 100 });
+}
+
+async fn check_non_finite_is_refused(storage: Storage) {
+    let aapl = sym("AAPL");
+    for poison in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut batch = bars(0..10, ProviderId::Yahoo);
+        batch[7].adj_close = Some(poison);
+        let err = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap_err();
+        assert!(matches!(err, StorageError::NonFinite { field: "adj_close", .. }), "{err}");
+        assert!(err.to_string().contains("AAPL"), "{err}");
+    }
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 0);
+}
+
+async fn check_concurrent_writers(storage: Storage) {
+    // Several tasks upserting at once (on SQLite: queued by BEGIN IMMEDIATE + busy timeout).
+    let tasks: Vec<_> = ["AAA", "BBB", "CCC", "DDD"]
+        .into_iter()
+        .map(|s| {
+            let storage = storage.clone();
+            async move {
+                let symbol = sym(s);
+                for round in 0..5 {
+                    let stats = storage
+                        .upsert_bars(&symbol, Interval::Day1, &bars(0..500, ProviderId::Sample))
+                        .await
+                        .unwrap();
+                    assert_eq!(stats.inserted + stats.updated, 500);
+                    assert_eq!(stats.inserted, if round == 0 { 500 } else { 0 });
+                    storage.add_to_watchlist(&symbol).await.unwrap();
+                }
+            }
+        })
+        .collect();
+    futures::future::join_all(tasks).await;
+    assert_eq!(storage.watchlist().await.unwrap().len(), 4);
+    for s in ["AAA", "BBB", "CCC", "DDD"] {
+        assert_eq!(storage.bar_count(&sym(s), Interval::Day1).await.unwrap(), 500);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connection behaviour (no schema needed)
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unsupported_scheme_is_a_clear_error_without_the_password() {
+    let err = Storage::connect("mysql://tw:hunter2@db.example/tw", &config()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, StorageError::UnsupportedUrl { .. }), "{message}");
+    assert!(message.contains("mysql://tw:***@db.example/tw"), "{message}");
+    assert!(message.contains("postgres://"), "says what is supported: {message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+
+    let err = Storage::connect("data/tickerwatch.db", &config()).await.unwrap_err();
+    assert!(matches!(err, StorageError::UnsupportedUrl { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_connect_failure_does_not_print_the_password() {
+    let config = DatabaseConfig {
+        acquire_timeout_secs: 2,
+        ..config()
+    };
+    // Port 1 on localhost: nothing listens, the connection is refused.
+    let url = "postgres://tw:hunter2@127.0.0.1:1/tw?password=hunter2";
+    let err = Storage::connect(url, &config).await.unwrap_err();
+    let message = err.to_string();
+    assert!(matches!(err, StorageError::Connect { .. }), "{message}");
+    assert!(message.contains("tw:***@127.0.0.1:1"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!format!("{err:?}").contains("hunter2"));
+}
+
+#[tokio::test]
+async fn invalid_config_is_refused() {
+    let zero_pool = DatabaseConfig {
+        max_connections: Some(0),
+        ..config()
+    };
+    let err = Storage::connect("sqlite::memory:", &zero_pool).await.unwrap_err();
+    assert!(matches!(err, StorageError::InvalidConfig(_)), "{err}");
+    let zero_timeout = DatabaseConfig {
+        acquire_timeout_secs: 0,
+        ..config()
+    };
+    let err = Storage::connect("sqlite::memory:", &zero_timeout).await.unwrap_err();
+    assert!(matches!(err, StorageError::InvalidConfig(_)), "{err}");
+    let err = Storage::connect("sqlite://x.db?mode=bogus", &config()).await.unwrap_err();
+    assert!(matches!(err, StorageError::InvalidUrl { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_missing_directories_with_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not").join("yet").join("there.db");
+    let url = format!("sqlite://{}", file.display());
+
+    let storage = Storage::connect(&url, &config()).await.unwrap();
+    assert_eq!(storage.backend(), Backend::Sqlite);
+    storage.migrate().await.unwrap();
+    storage.migrate().await.unwrap();
+    assert!(file.exists(), "database file created");
+    storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..5, ProviderId::Sample)).await.unwrap();
+
+    // The journal mode is stored in the file, so a plain connection sees it.
+    let mut plain = SqliteConnection::connect(&url).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut plain).await.unwrap();
+    assert_eq!(mode, "wal");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys").fetch_one(&mut plain).await.unwrap();
+    assert_eq!(fk, 1);
+    plain.close().await.unwrap();
+    storage.close().await;
+
+    // Reopening finds the data and re-migrating is a no-op.
+    let storage = Storage::connect(&url, &config()).await.unwrap();
+    storage.migrate().await.unwrap();
+    assert_eq!(storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap(), 5);
+    storage.close().await;
+    assert!(storage.ping().await.is_err(), "closed pool refuses work");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_is_shared_by_the_pool() {
+    let storage = Storage::connect("sqlite::memory:", &config()).await.unwrap();
+    storage.migrate().await.unwrap();
+    storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..50, ProviderId::Sample)).await.unwrap();
+    // Hold one connection with an open stream while others read: all see the same database.
+    let mut stream = storage.stream_bars(&query("AAPL"));
+    assert!(stream.try_next().await.unwrap().is_some());
+    let (aapl, all) = (sym("AAPL"), query("AAPL"));
+    let (a, b) = tokio::join!(storage.bar_count(&aapl, Interval::Day1), storage.bars(&all));
+    assert_eq!(a.unwrap(), 50);
+    assert_eq!(b.unwrap().len(), 50);
+    drop(stream);
+    // Two in-memory storages are independent databases.
+    let other = Storage::connect("sqlite::memory:", &config()).await.unwrap();
+    other.migrate().await.unwrap();
+    assert_eq!(other.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap(), 0);
+}
+
+#[test]
+fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
+    let config: DatabaseConfig = serde_json::from_str(r#"{"url": "postgres://h/db"}"#).unwrap();
+    assert_eq!(config.url, "postgres://h/db");
+    assert_eq!(config.max_connections, None);
+    assert_eq!(config.acquire_timeout_secs, DatabaseConfig::default().acquire_timeout_secs);
+    let config: DatabaseConfig = serde_json::from_str("{}").unwrap();
+    assert_eq!(config, DatabaseConfig::default());
+    let err = serde_json::from_str::<DatabaseConfig>(r#"{"uri": "x"}"#).unwrap_err();
+    assert!(err.to_string().contains("uri"), "{err}");
+}
+
+/// Throughput check for the bulk upsert; run with
+/// `cargo test -p storage --release --test storage -- --ignored --nocapture upsert_throughput`.
+#[tokio::test]
+#[ignore = "benchmark; run in release"]
+async fn upsert_throughput() {
+    const N: i64 = 1_000_000;
+    let minute = |n: i64| Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(n);
+    let batch: Vec<Bar> = (0..N)
+        .map(|n| Bar {
+            ts: minute(n),
+            ..bar(0, 100.0 + (n % 100) as f64, ProviderId::Yahoo)
+        })
+        .collect();
+    let mut dbs = vec![("sqlite", TestDb::sqlite().await)];
+    if let Some(pg) = TestDb::postgres().await {
+        dbs.push(("postgres", pg));
+    }
+    for (name, db) in dbs {
+        let symbol = sym("BENCH");
+        for pass in ["insert", "update"] {
+            let started = std::time::Instant::now();
+            for chunk in batch.chunks(100_000) {
+                db.storage.upsert_bars(&symbol, Interval::Min1, chunk).await.unwrap();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!("{name} {pass}: {N} bars in {secs:.2}s = {:.0} bars/s", N as f64 / secs);
+        }
+        let started = std::time::Instant::now();
+        let mut q = BarQuery::new(symbol.clone(), Interval::Min1);
+        q.provider = Some(ProviderId::Yahoo);
+        let count = db.storage.stream_bars(&q).try_fold(0_u64, |n, _| async move { Ok(n + 1) }).await.unwrap();
+        let secs = started.elapsed().as_secs_f64();
+        println!("{name} stream: {count} bars in {secs:.2}s = {:.0} bars/s", count as f64 / secs);
+        assert_eq!(count, N as u64);
+        db.finish().await;
+    }
+}

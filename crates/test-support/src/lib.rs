@@ -1,0 +1,28 @@
+//! Test-only helpers for proving resource lifecycle.
+//!
+//! - [`ConnectionCountingProxy`]: a TCP proxy in front of a mock server that counts the client
+//!   connections it accepts, how many are open right now and the peak, and can inject faults
+//!   (reset or close a connection after N response bytes).
+//! - [`probes`]: open file descriptors and resident memory of this process, plus
+//!   [`ResourceBaseline`] to compare them against a starting point.
+//! - [`CannedHttpServer`]: a keep-alive HTTP/1.1 server with fixed responses that, unlike
+//!   wiremock, keeps no per-request state, for memory measurements.
+//! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
+//!
+//! Everything here runs inside the test process, so the proxy's own sockets appear in
+//! `/proc/self/fd` as well; all of them are closed when a connection ends or the proxy is dropped.
+
+pub mod canned;
+pub mod payloads;
+pub mod probes;
+pub mod proxy;
+
+pub use canned::{CannedHttpServer, CannedResponse};
+pub use payloads::{
+    polygon_aggs_json, polygon_not_authorized_json, yahoo_chart_json, yahoo_chart_not_found_json, yahoo_chart_path,
+};
+pub use probes::{
+    ResourceBaseline, ResourceDelta, alive_tasks, lock_process, new_fds_since, open_fd_targets, open_fds, rss_bytes,
+    wait_for_fds_at_most, wait_for_tasks_at_most,
+};
+pub use proxy::{ConnectionCountingProxy, Fault};

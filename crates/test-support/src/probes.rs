@@ -1,0 +1,186 @@
+//! Process resource probes (Linux): open file descriptors and resident set size.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// Serializes tests that measure process-wide resources.
+///
+/// Tests in one binary run in parallel threads of one process, so another test's sockets would
+/// show up in `/proc/self/fd` and its allocations in RSS. Every test of a binary that measures
+/// process resources should hold this guard for its whole body (a tokio mutex, so it may be held
+/// across `.await`; it is released on panic too).
+pub async fn lock_process() -> tokio::sync::MutexGuard<'static, ()> {
+    static PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    PROCESS.lock().await
+}
+
+/// Open file descriptors of this process: the entries of `/proc/self/fd`, not counting the
+/// descriptor used to list them. Sockets, files, pipes, epoll and eventfd handles all count.
+///
+/// # Panics
+/// When `/proc/self/fd` cannot be read (not Linux): a lifecycle test must not pass silently.
+pub fn open_fds() -> usize {
+    let entries = std::fs::read_dir("/proc/self/fd").expect("read /proc/self/fd (Linux only)");
+    // The listing includes the directory handle `read_dir` itself holds open.
+    entries.count().saturating_sub(1)
+}
+
+/// What each open descriptor points at (`socket:[123]`, `anon_inode:[eventpoll]`, a path),
+/// sorted by fd number; for diagnosing a failed fd assertion.
+pub fn open_fd_targets() -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return Vec::new() };
+    let mut targets: Vec<(u32, String)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let fd = entry.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(entry.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .collect();
+    targets.sort();
+    targets
+}
+
+/// Descriptors open now that were not in `before` (same number, same target), for messages.
+pub fn new_fds_since(before: &[(u32, String)]) -> Vec<(u32, String)> {
+    open_fd_targets().into_iter().filter(|entry| !before.contains(entry)).collect()
+}
+
+/// Tasks alive on the current tokio runtime (spawned and not yet finished or cancelled).
+///
+/// # Panics
+/// Outside a tokio runtime.
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current().metrics().num_alive_tasks()
+}
+
+/// Polls until at most `limit` tasks are alive on the current runtime; returns the last count.
+pub async fn wait_for_tasks_at_most(limit: usize, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = alive_tasks();
+        if now <= limit || Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Resident set size of this process in bytes.
+///
+/// Uses `memory-stats` (`/proc/self/statm` × page size on Linux), falling back to `VmRSS` in
+/// `/proc/self/status`.
+///
+/// # Panics
+/// When neither source is available.
+pub fn rss_bytes() -> u64 {
+    if let Some(stats) = memory_stats::memory_stats() {
+        return stats.physical_mem as u64;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .expect("VmRSS in /proc/self/status")
+}
+
+/// Polls until at most `limit` descriptors are open (closing is asynchronous: tasks that own
+/// sockets run a little after the owner is dropped). Returns the last count seen.
+pub async fn wait_for_fds_at_most(limit: usize, timeout: Duration) -> usize {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = open_fds();
+        if now <= limit || Instant::now() >= deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Resource usage captured at one point, to compare against later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceBaseline {
+    pub fds: usize,
+    pub rss_bytes: u64,
+}
+
+impl ResourceBaseline {
+    /// Captures open fds and RSS now.
+    pub fn capture() -> Self {
+        Self { fds: open_fds(), rss_bytes: rss_bytes() }
+    }
+
+    /// The change from this baseline to now.
+    pub fn delta(&self) -> ResourceDelta {
+        ResourceDelta { before: *self, after: Self::capture() }
+    }
+
+    /// Waits (up to `timeout`) for the fd count to come back to at most `baseline + slack`, then
+    /// returns the change from this baseline.
+    pub async fn settle(&self, slack: usize, timeout: Duration) -> ResourceDelta {
+        wait_for_fds_at_most(self.fds + slack, timeout).await;
+        self.delta()
+    }
+}
+
+/// Two [`ResourceBaseline`]s: before and after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResourceDelta {
+    pub before: ResourceBaseline,
+    pub after: ResourceBaseline,
+}
+
+impl ResourceDelta {
+    /// Descriptors opened (positive) or closed (negative) since the baseline.
+    pub fn fd_growth(&self) -> isize {
+        self.after.fds as isize - self.before.fds as isize
+    }
+
+    /// RSS growth in bytes (negative when memory was returned).
+    pub fn rss_growth(&self) -> i64 {
+        self.after.rss_bytes as i64 - self.before.rss_bytes as i64
+    }
+}
+
+impl fmt::Display for ResourceDelta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "fds {} -> {} ({:+}), rss {:.2} MiB -> {:.2} MiB ({:+.1} KiB)",
+            self.before.fds,
+            self.after.fds,
+            self.fd_growth(),
+            self.before.rss_bytes as f64 / (1024.0 * 1024.0),
+            self.after.rss_bytes as f64 / (1024.0 * 1024.0),
+            self.rss_growth() as f64 / 1024.0,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_a_newly_opened_file() {
+        let _serial = lock_process().await;
+        let before = open_fds();
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        assert_eq!(open_fds(), before + 1);
+        drop(file);
+        assert_eq!(open_fds(), before);
+    }
+
+    #[tokio::test]
+    async fn rss_is_plausible_and_grows_with_touched_memory() {
+        let _serial = lock_process().await;
+        let before = rss_bytes();
+        assert!(before > 1024 * 1024, "{before}");
+        let block = vec![1_u8; 32 * 1024 * 1024];
+        let after = rss_bytes();
+        assert!(after >= before + 16 * 1024 * 1024, "{before} -> {after}");
+        drop(std::hint::black_box(block));
+    }
+}

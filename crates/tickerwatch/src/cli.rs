@@ -1,0 +1,191 @@
+//! Command-line arguments (clap). Validation of values into domain types happens here, so a bad
+//! symbol or range is a usage error (exit code 2) before anything touches the network or disk.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use domain::{Interval, ProviderId, Symbol};
+use providers::Span;
+
+/// tickerwatch: self-hosted stock-market research and monitoring.
+#[derive(Debug, Parser)]
+#[command(name = "tickerwatch", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Config file (default: ./tickerwatch.toml when present, else built-in defaults).
+    #[arg(long, global = true, env = "TICKERWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fetch bars for symbols (default: the watchlist) through the provider chain and store them.
+    Fetch(FetchArgs),
+    /// Fetch and store the latest quote of symbols.
+    Quote(QuoteArgs),
+    /// Print stored bars.
+    Bars(BarsArgs),
+    /// Manage the watchlist.
+    #[command(subcommand)]
+    Watchlist(WatchlistCommand),
+    /// Database maintenance.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Benchmarks that print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Symbols to fetch; the watchlist when none are given.
+    #[arg(value_parser = parse_symbol)]
+    pub symbols: Vec<Symbol>,
+    /// How far back: 5d 1mo 3mo 6mo 1y 2y 5y 10y ytd max.
+    #[arg(long, default_value = "1y", value_parser = parse_span, conflicts_with = "from")]
+    pub range: Span,
+    /// Start date (YYYY-MM-DD) instead of --range.
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// End date (YYYY-MM-DD), with --from; default today.
+    #[arg(long, requires = "from")]
+    pub to: Option<NaiveDate>,
+    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    pub interval: Interval,
+    /// Use only this provider instead of the configured chain.
+    #[arg(long, value_parser = parse_provider)]
+    pub provider: Option<ProviderId>,
+}
+
+#[derive(Debug, Args)]
+pub struct QuoteArgs {
+    #[arg(required = true, value_parser = parse_symbol)]
+    pub symbols: Vec<Symbol>,
+    #[arg(long, value_parser = parse_provider)]
+    pub provider: Option<ProviderId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct BarsArgs {
+    #[arg(value_parser = parse_symbol)]
+    pub symbol: Symbol,
+    /// First date to print (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last date to print (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    pub interval: Interval,
+    /// Only bars from this provider.
+    #[arg(long, value_parser = parse_provider)]
+    pub provider: Option<ProviderId>,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+    /// At most this many bars (the latest ones for the table).
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchlistCommand {
+    /// Add symbols.
+    Add {
+        #[arg(required = true, value_parser = parse_symbol)]
+        symbols: Vec<Symbol>,
+    },
+    /// Remove symbols.
+    Remove {
+        #[arg(required = true, value_parser = parse_symbol)]
+        symbols: Vec<Symbol>,
+    },
+    /// List the watchlist.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create or upgrade the schema.
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration with secrets masked.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Parse Yahoo chart JSON and upsert into SQLite; prints bars/s and peak RSS.
+    Ingest(IngestBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestBenchArgs {
+    #[arg(long, default_value_t = 500)]
+    pub symbols: usize,
+    #[arg(long, default_value_t = 10)]
+    pub years: usize,
+    /// SQLite file to write (default: a temporary file, removed afterwards).
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+}
+
+fn parse_symbol(text: &str) -> Result<Symbol, String> {
+    Symbol::parse(text).map_err(|e| e.to_string())
+}
+
+fn parse_interval(text: &str) -> Result<Interval, String> {
+    text.parse().map_err(|e: domain::ParseIntervalError| e.to_string())
+}
+
+fn parse_provider(text: &str) -> Result<ProviderId, String> {
+    text.parse().map_err(|e: domain::ParseProviderError| e.to_string())
+}
+
+fn parse_span(text: &str) -> Result<Span, String> {
+    Span::parse_range(text).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_symbol_is_a_usage_error() {
+        let err = Cli::try_parse_from(["tickerwatch", "fetch", "A;DROP"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("A;DROP"));
+    }
+
+    #[test]
+    fn parses_fetch() {
+        let cli = Cli::try_parse_from(["tickerwatch", "fetch", "aapl", "MSFT", "--range", "2y", "--provider", "sample"])
+            .unwrap();
+        let Command::Fetch(args) = cli.command else { panic!("not fetch") };
+        assert_eq!(args.symbols.len(), 2);
+        assert_eq!(args.symbols[0].as_str(), "AAPL");
+        assert_eq!(args.provider, Some(ProviderId::Sample));
+    }
+}

@@ -1,0 +1,126 @@
+//! `tickerwatch bench ingest`: the ingest path's speed, measured on synthetic Yahoo chart JSON
+//! (500 symbols × 10 years of daily bars by default) parsed by the real Yahoo parser and upserted
+//! by the real storage layer into a fresh SQLite file. Each symbol's JSON is generated, parsed
+//! and written before the next is made, so peak memory reflects the pipeline, not the input.
+//! Run it on a release build: `cargo run --release -p tickerwatch -- bench ingest`.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use domain::{Interval, Symbol};
+use storage::{DatabaseConfig, Storage};
+
+use crate::cli::IngestBenchArgs;
+
+/// Trading days per year in the synthetic series.
+const DAYS_PER_YEAR: usize = 252;
+
+/// A small deterministic generator, so every run parses the same bytes.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next_unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Yahoo chart v8 JSON for one symbol, shaped like the real thing (float32 noise included).
+fn chart_json(symbol: &str, n_bars: usize, seed: u64) -> String {
+    let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let start = 1_262_615_400_i64; // 2010-01-04 14:30 UTC, a session open
+    let (mut ts, mut open, mut high, mut low, mut close, mut volume, mut adj) =
+        (String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new());
+    let mut price = 50.0 + rng.next_unit() * 100.0;
+    for i in 0..n_bars {
+        let sep = if i == 0 { "" } else { "," };
+        let o = price;
+        let c = (o * (1.0 + (rng.next_unit() - 0.5) * 0.04)).max(1.0);
+        let h = o.max(c) * (1.0 + rng.next_unit() * 0.01);
+        let l = o.min(c) * (1.0 - rng.next_unit() * 0.01);
+        let v = (1_000_000.0 + rng.next_unit() * 9_000_000.0) as u64;
+        let _ = write!(ts, "{sep}{}", start + (i as i64) * 86_400);
+        let _ = write!(open, "{sep}{}", o as f32 as f64);
+        let _ = write!(high, "{sep}{}", h as f32 as f64);
+        let _ = write!(low, "{sep}{}", l as f32 as f64);
+        let _ = write!(close, "{sep}{}", c as f32 as f64);
+        let _ = write!(volume, "{sep}{v}");
+        let _ = write!(adj, "{sep}{}", (c * 0.98) as f32 as f64);
+        price = c;
+    }
+    format!(
+        r#"{{"chart":{{"result":[{{"meta":{{"currency":"USD","symbol":"{symbol}","exchangeName":"NMS","instrumentType":"EQUITY","regularMarketPrice":{price},"chartPreviousClose":{price},"gmtoffset":-18000,"timezone":"EST","exchangeTimezoneName":"America/New_York","dataGranularity":"1d","range":""}},"timestamp":[{ts}],"indicators":{{"quote":[{{"open":[{open}],"high":[{high}],"low":[{low}],"close":[{close}],"volume":[{volume}]}}],"adjclose":[{{"adjclose":[{adj}]}}]}}}}],"error":null}}}}"#
+    )
+}
+
+/// Peak resident set size of this process (VmHWM), in bytes.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn per_second(n: usize, elapsed: Duration) -> f64 {
+    n as f64 / elapsed.as_secs_f64().max(1e-9)
+}
+
+/// Runs the ingest benchmark and prints its figures.
+///
+/// # Errors
+/// When the database cannot be created or a parse/upsert fails.
+pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
+    let temp_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let db_path = args.db.clone().unwrap_or_else(|| temp_dir.path().join("bench.db"));
+    let url = format!("sqlite://{}", db_path.display());
+    let config = DatabaseConfig { url: url.clone(), ..DatabaseConfig::default() };
+    let storage = Storage::connect(&url, &config).await?;
+    storage.migrate().await?;
+    let n_bars_each = args.years * DAYS_PER_YEAR;
+    let (mut parse_time, mut upsert_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut n_bars, mut n_bytes, mut stored) = (0usize, 0usize, 0u64);
+    let started = Instant::now();
+    for i in 0..args.symbols {
+        let symbol = Symbol::parse(&format!("S{i:04}"))?;
+        let body = chart_json(symbol.as_str(), n_bars_each, i as u64 + 1);
+        n_bytes += body.len();
+        let t0 = Instant::now();
+        let bars = providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes())
+            .map_err(|e| anyhow::anyhow!("parse failed for {symbol}: {e}"))?;
+        parse_time += t0.elapsed();
+        let t1 = Instant::now();
+        storage.upsert_bars(&symbol, Interval::Day1, &bars).await?;
+        upsert_time += t1.elapsed();
+        n_bars += bars.len();
+        stored += storage.bar_count(&symbol, Interval::Day1).await?;
+    }
+    let total = started.elapsed();
+    storage.close().await;
+    println!("ingest benchmark: {} symbols x {} daily bars = {n_bars} bars ({:.1} MB of JSON)", args.symbols, n_bars_each, n_bytes as f64 / 1e6);
+    println!("  parse  : {:>12.0} bars/s  ({:.2} s, {:.0} MB/s)", per_second(n_bars, parse_time), parse_time.as_secs_f64(), n_bytes as f64 / 1e6 / parse_time.as_secs_f64().max(1e-9));
+    println!("  upsert : {:>12.0} bars/s  ({:.2} s, SQLite WAL, one transaction per symbol)", per_second(n_bars, upsert_time), upsert_time.as_secs_f64());
+    println!("  total  : {:>12.0} bars/s  ({:.2} s incl. JSON generation and row counts)", per_second(n_bars, total), total.as_secs_f64());
+    println!("  stored : {stored} rows");
+    if let Some(peak) = peak_rss_bytes() {
+        println!("  peak RSS: {:.1} MB", peak as f64 / 1_048_576.0);
+    }
+    anyhow::ensure!(stored as usize == n_bars, "stored {stored} rows but parsed {n_bars} bars");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthetic_chart_parses_with_the_real_parser() {
+        let symbol = Symbol::parse("S0001").unwrap();
+        let body = chart_json("S0001", 30, 7);
+        let bars = providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes()).unwrap();
+        assert_eq!(bars.len(), 30);
+        assert!(bars.iter().all(|b| b.low <= b.close && b.close <= b.high));
+    }
+}

@@ -1,0 +1,258 @@
+//! The effective configuration: built-in defaults, then `tickerwatch.toml`, then
+//! `TICKERWATCH_<SECTION>__<KEY>` environment variables, merged with figment.
+//!
+//! Why defaults are serialized into figment rather than left to `#[serde(default)]`: a vendor
+//! table that sets only `base_url` must keep that vendor's other defaults (its rate limits, its
+//! User-Agent), which per-field serde defaults cannot know. Unknown keys are rejected at every
+//! level (`deny_unknown_fields`), so a typo is an error naming the key, never a silent default.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use providers::ProvidersConfig;
+use serde::{Deserialize, Serialize};
+use storage::DatabaseConfig;
+
+/// Prefix of environment overrides; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "TICKERWATCH_";
+
+/// The config file looked for in the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "tickerwatch.toml";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub providers: ProvidersConfig,
+    pub log: LogConfig,
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter such as `info` or `tickerwatch=debug,providers=debug`; `RUST_LOG` wins.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { filter: "warn".to_owned(), format: LogFormat::Text }
+    }
+}
+
+/// A config that could not be loaded; the message names the file and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads from `path` (must exist) or `./tickerwatch.toml` (if present), then the process
+    /// environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the offending key and source.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let config: Config = figment.merge(env).extract().map_err(|e| ConfigError::Invalid(describe(e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.providers.validate().map_err(ConfigError::Invalid)?;
+        if self.database.url.trim().is_empty() {
+            return Err(ConfigError::Invalid("database.url must not be empty".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The effective config as TOML with every secret masked (API keys serialize as `***`, the
+    /// database password is replaced).
+    pub fn to_masked_toml(&self) -> String {
+        let mut masked = self.clone();
+        masked.database.url = storage::redact_url(&masked.database.url);
+        toml_string(&masked)
+    }
+}
+
+fn toml_string(config: &Config) -> String {
+    toml::to_string_pretty(config).unwrap_or_else(|e| format!("# cannot render config: {e}"))
+}
+
+/// figment's errors already name the key path and the source (file or env var); join them.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { String::new() } else { format!("key `{}`: ", e.path.join(".")) };
+            let source = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            format!("{key}{}{source}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::ProviderId;
+    use figment::Jail;
+
+    use super::*;
+
+    fn invalid(result: Result<Config, ConfigError>) -> String {
+        match result {
+            Err(ConfigError::Invalid(message)) => message,
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_offline() {
+        Jail::expect_with(|_jail| {
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.providers.order, vec![ProviderId::Sample]);
+            assert_eq!(config.database.url, "sqlite://data/tickerwatch.db");
+            assert_eq!(config.providers.polygon.rate_limits[0].requests, 5);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env_override_and_partial_vendor_tables_keep_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "tickerwatch.toml",
+                r#"
+                [providers]
+                order = ["polygon", "sample"]
+                [providers.polygon]
+                base_url = "http://127.0.0.1:9/file"
+                api_key = "from-file"
+                "#,
+            )?;
+            jail.set_env("TICKERWATCH_PROVIDERS__POLYGON__BASE_URL", "http://127.0.0.1:9/env");
+            jail.set_env("TICKERWATCH_DATABASE__URL", "sqlite::memory:");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.providers.order, vec![ProviderId::Polygon, ProviderId::Sample]);
+            assert_eq!(config.providers.polygon.base_url, "http://127.0.0.1:9/env");
+            assert_eq!(config.providers.polygon.api_key.as_ref().unwrap().expose(), "from-file");
+            // Untouched fields of a partially given vendor table keep that vendor's defaults.
+            assert_eq!(config.providers.polygon.rate_limits, VendorConfigDefaults::polygon_limits());
+            assert_eq!(config.database.url, "sqlite::memory:");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn api_key_from_env() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_PROVIDERS__FINNHUB__API_KEY", "env-key");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.providers.finnhub.api_key.as_ref().unwrap().expose(), "env-key");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("tickerwatch.toml", "[providers.yahoo]\nbase_urll = \"http://x\"\n")?;
+            let message = invalid(Config::load(None));
+            assert!(message.contains("base_urll"), "{message}");
+            assert!(message.contains("tickerwatch.toml"), "{message}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_DATABSE__URL", "x");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("databse"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_key() {
+        Jail::expect_with(|jail| {
+            jail.create_file("tickerwatch.toml", "[providers]\norder = [\"bloomberg\"]\n")?;
+            let message = invalid(Config::load(None));
+            assert!(message.contains("providers.order") && message.contains("bloomberg"), "{message}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_PROVIDERS__YAHOO__TIMEOUT_SECS", "-1");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("providers.yahoo.timeout_secs"), "{message}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_PROVIDERS__POLYGON__BASE_URL", "not a url");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("providers.polygon.base_url"), "{message}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn explicit_missing_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/tw.toml"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/tw.toml"));
+    }
+
+    #[test]
+    fn masked_output_hides_secrets() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_PROVIDERS__ALPHA_VANTAGE__API_KEY", "SUPERSECRET");
+            jail.set_env("TICKERWATCH_DATABASE__URL", "postgres://tw:hunter2@db.example/tw");
+            let shown = Config::load(None).unwrap().to_masked_toml();
+            assert!(!shown.contains("SUPERSECRET"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("api_key = \"***\""), "{shown}");
+            Ok(())
+        });
+    }
+
+    struct VendorConfigDefaults;
+    impl VendorConfigDefaults {
+        fn polygon_limits() -> Vec<providers::RateLimit> {
+            providers::VendorConfig::polygon().rate_limits
+        }
+    }
+}

@@ -1,0 +1,42 @@
+//! The `tickerwatch` application: configuration, telemetry and the CLI over the library crates.
+//!
+//! Design decision: this is the only crate that uses `anyhow`; library crates return typed
+//! errors, and here they are given context and mapped to exit codes (0 ok, 1 failure, 2 usage).
+//! It is a library with a thin `main.rs` so integration tests can drive the same code.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod output;
+pub mod telemetry;
+
+use crate::cli::Command;
+use crate::config::Config;
+
+/// Runs one command; `Ok(false)` means it finished but part of the work failed (reported).
+pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
+    match command {
+        Command::Config(cli::ConfigCommand::Show) => {
+            print!("{}", config.to_masked_toml());
+            Ok(true)
+        }
+        Command::Bench(cli::BenchCommand::Ingest(args)) => commands::bench::ingest(args).await.map(|()| true),
+        command => {
+            let app = app::App::open(config).await?;
+            let result = match command {
+                Command::Fetch(args) => commands::fetch::run(&app, args).await,
+                Command::Quote(args) => commands::quote::run(&app, args).await,
+                Command::Bars(args) => commands::bars::run(&app, args).await.map(|()| true),
+                Command::Watchlist(command) => commands::watchlist::run(&app, command).await.map(|()| true),
+                Command::Db(cli::DbCommand::Migrate) => {
+                    println!("Database schema is up to date ({}).", app.storage.backend());
+                    Ok(true)
+                }
+                Command::Config(_) | Command::Bench(_) => unreachable!("handled above"),
+            };
+            app.close().await;
+            result
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! End-to-end tests of the real binary on a temporary SQLite database.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("nested/dir/tw.db").display())
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[])
+    }
+
+    fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tickerwatch"));
+        command
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("RUST_LOG")
+            .env("TICKERWATCH_DATABASE__URL", self.db_url());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().unwrap()
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn fetch_stores_sample_history_and_bars_prints_it() {
+    let ws = Workspace::new();
+    let out = ws.run(&["fetch", "AAPL", "MSFT", "--range", "1y"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("AAPL") && text.contains("MSFT") && text.contains("sample"), "{text}");
+    assert!(text.contains("2013-03-01"), "{text}");
+
+    let csv = ws.run(&["bars", "AAPL", "--from", "2013-02-25", "--format", "csv"]);
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let csv = stdout(&csv);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "symbol,interval,ts,open,high,low,close,adj_close,volume,provider");
+    assert_eq!(lines.len(), 1 + 5, "{csv}"); // 2013-02-25 .. 2013-03-01
+    assert!(lines[1].starts_with("AAPL,1d,2013-02-25T00:00:00+00:00,"), "{}", lines[1]);
+    assert!(lines.iter().skip(1).all(|l| l.ends_with(",sample")));
+
+    // Fetching the same range again stores no duplicates.
+    let again = ws.run(&["fetch", "AAPL", "--range", "1y"]);
+    assert!(again.status.success());
+    let json = ws.run(&["bars", "AAPL", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let n = rows.as_array().unwrap().len();
+    assert!((240..=260).contains(&n), "{n} rows");
+}
+
+#[test]
+fn quote_is_labelled_last_bar_close_offline() {
+    let ws = Workspace::new();
+    let out = ws.run(&["quote", "IBM"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("last bar close") && text.contains("sample"), "{text}");
+}
+
+#[test]
+fn watchlist_add_list_remove_and_fetch_watchlist() {
+    let ws = Workspace::new();
+    assert!(ws.run(&["watchlist", "add", "goog", "FB"]).status.success());
+    let list = stdout(&ws.run(&["watchlist", "list"]));
+    assert!(list.contains("GOOG") && list.contains("FB") && list.contains("2 symbol(s)"), "{list}");
+    let fetch = ws.run(&["fetch", "--range", "5d"]);
+    assert!(fetch.status.success(), "{}", stderr(&fetch));
+    assert!(stdout(&fetch).contains("GOOG"));
+    assert!(ws.run(&["watchlist", "remove", "FB"]).status.success());
+    let list = stdout(&ws.run(&["watchlist", "list"]));
+    assert!(!list.contains("FB") && list.contains("1 symbol(s)"), "{list}");
+}
+
+#[test]
+fn unknown_symbol_fails_with_exit_1_and_keeps_other_data() {
+    let ws = Workspace::new();
+    let out = ws.run(&["fetch", "IBM", "NVDA", "--range", "5d"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("NVDA") && err.contains("sample"), "{err}");
+    let bars = stdout(&ws.run(&["bars", "IBM", "--format", "csv"]));
+    assert!(bars.lines().count() > 1, "IBM should still be stored: {bars}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let ws = Workspace::new();
+    for args in [
+        &["fetch", "A;DROP"][..],
+        &["fetch", "../etc"],
+        &["fetch", "AAPL", "--interval", "2d"],
+        &["fetch", "AAPL", "--range", "forever"],
+        &["fetch", "AAPL", "--provider", "bloomberg"],
+        &["frobnicate"],
+    ] {
+        let out = ws.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn bad_date_window_is_a_clear_error() {
+    let ws = Workspace::new();
+    let out = ws.run(&["bars", "AAPL", "--from", "2013-02-01", "--to", "2013-01-01"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("after"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_config_names_the_key() {
+    let ws = Workspace::new();
+    std::fs::write(ws.path().join("tickerwatch.toml"), "[providers.yahoo]\ntimeout = 3\n").unwrap();
+    let out = ws.run(&["config", "show"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("timeout"), "{}", stderr(&out));
+
+    let out = ws.run_with_env(&["config", "show"], &[("TICKERWATCH_PROVIDERS__ORDER", "[\"nope\"]")]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn config_show_masks_secrets() {
+    let ws = Workspace::new();
+    let config: PathBuf = ws.path().join("custom.toml");
+    std::fs::write(&config, "[providers.polygon]\napi_key = \"POLYSECRET\"\n").unwrap();
+    let out = ws.run_with_env(
+        &["--config", config.to_str().unwrap(), "config", "show"],
+        &[("TICKERWATCH_PROVIDERS__FINNHUB__API_KEY", "FINNSECRET")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains("POLYSECRET") && !text.contains("FINNSECRET"), "{text}");
+    assert!(text.contains("api_key = \"***\""), "{text}");
+}
+
+#[test]
+fn db_migrate_is_idempotent() {
+    let ws = Workspace::new();
+    assert!(ws.run(&["db", "migrate"]).status.success());
+    let out = ws.run(&["db", "migrate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("up to date"));
+}
