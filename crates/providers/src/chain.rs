@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use domain::{BarSeries, CompanyProfile, ProviderId, Quote, Symbol};
 
-use crate::{BarsRequest, Capability, MarketData, ProviderConfigError, ProviderError, ProvidersConfig, build_provider};
+use crate::{
+    BarsRequest, Capability, MarketData, ProviderConfigError, ProviderError, ProvidersConfig, build_provider,
+};
 
 /// A provider that was tried and why it did not serve the request.
 #[derive(Debug, Clone)]
@@ -69,7 +71,10 @@ impl ProviderChain {
     ///
     /// # Errors
     /// The first provider that cannot be built.
-    pub fn from_config(config: &ProvidersConfig, only: Option<ProviderId>) -> Result<Self, ProviderConfigError> {
+    pub fn from_config(
+        config: &ProvidersConfig,
+        only: Option<ProviderId>,
+    ) -> Result<Self, ProviderConfigError> {
         let order = only.map_or_else(|| config.order.clone(), |p| vec![p]);
         let providers = order
             .into_iter()
@@ -83,13 +88,19 @@ impl ProviderChain {
         self.providers.iter().map(|p| p.id())
     }
 
-    async fn first_success<T, F, Fut>(&self, capability: Capability, what: &str, call: F) -> Result<Served<T>, ChainError>
+    async fn first_success<T, F, Fut>(
+        &self,
+        capability: Capability,
+        what: &str,
+        call: F,
+    ) -> Result<Served<T>, ChainError>
     where
         F: Fn(Arc<dyn MarketData>) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
     {
         let mut failed_attempts = Vec::new();
-        let candidates: Vec<_> = self.providers.iter().filter(|p| p.capabilities().supports(capability)).collect();
+        let candidates: Vec<_> =
+            self.providers.iter().filter(|p| p.capabilities().supports(capability)).collect();
         if candidates.is_empty() {
             return Err(ChainError::NoProvider { capability, providers: self.providers().collect() });
         }
@@ -111,7 +122,8 @@ impl ProviderChain {
     /// # Errors
     /// [`ChainError`] with every provider's reason.
     pub async fn bars(&self, request: &BarsRequest) -> Result<Served<BarSeries>, ChainError> {
-        let capability = if request.interval.is_intraday() { Capability::IntradayBars } else { Capability::DailyBars };
+        let capability =
+            if request.interval.is_intraday() { Capability::IntradayBars } else { Capability::DailyBars };
         self.first_success(capability, &request.describe(), |p| async move { p.bars(request).await }).await
     }
 
@@ -120,7 +132,12 @@ impl ProviderChain {
     /// # Errors
     /// [`ChainError`] with every provider's reason.
     pub async fn quote(&self, symbol: &Symbol) -> Result<Served<Quote>, ChainError> {
-        self.first_success(Capability::Quote, &format!("{symbol} quote"), |p| async move { p.quote(symbol).await }).await
+        self.first_success(
+            Capability::Quote,
+            &format!("{symbol} quote"),
+            |p| async move { p.quote(symbol).await },
+        )
+        .await
     }
 
     /// A company profile from the first provider that serves it.
@@ -128,7 +145,9 @@ impl ProviderChain {
     /// # Errors
     /// [`ChainError`] with every provider's reason.
     pub async fn profile(&self, symbol: &Symbol) -> Result<Served<CompanyProfile>, ChainError> {
-        self.first_success(Capability::Profile, &format!("{symbol} profile"), |p| async move { p.profile(symbol).await })
-            .await
+        self.first_success(Capability::Profile, &format!("{symbol} profile"), |p| async move {
+            p.profile(symbol).await
+        })
+        .await
     }
 }

@@ -22,6 +22,9 @@ use crate::config::{RateLimit, VendorConfig};
 use crate::error::ProviderError;
 use crate::redact::Redactor;
 
+/// How long a permit is held after a response so its connection is back in the pool first.
+const CONNECTION_HAND_BACK: Duration = Duration::from_millis(2);
+
 /// A fully read response.
 #[derive(Debug)]
 pub struct HttpResponse {
@@ -67,7 +70,10 @@ pub struct HttpClient {
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpClient").field("provider", &self.provider).field("base_url", &self.base_url).finish()
+        f.debug_struct("HttpClient")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .finish()
     }
 }
 
@@ -151,7 +157,15 @@ impl HttpClient {
                     message: "client is shutting down".to_owned(),
                 })?;
                 self.wait_for_rate_limit(what).await?;
-                match self.send_once(what, &build).await {
+                let sent = self.send_once(what, &build).await;
+                // hyper hands a finished HTTP/1 connection back to its pool from a spawned task,
+                // a moment after the body is read. Releasing the permit before that lets the next
+                // request find the pool empty and open an extra socket, exceeding
+                // `max_connections` (reqwest has no per-host connection cap). Holding the permit
+                // for the hand-back keeps open connections within the bound; 2 ms is negligible
+                // next to vendor latency and rate limits. See tests/lifecycle.rs.
+                tokio::time::sleep(CONNECTION_HAND_BACK).await;
+                match sent {
                     Ok(response) => classify(&response),
                     Err(error) => Err(error),
                 }
@@ -255,13 +269,23 @@ impl HttpClient {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
-        ProviderError::Upstream { provider: self.provider, what, status: None, message: self.redactor.redact(&text) }
+        ProviderError::Upstream {
+            provider: self.provider,
+            what,
+            status: None,
+            message: self.redactor.redact(&text),
+        }
     }
 
     /// Maps a non-success status to the typed error every vendor shares: 401 auth, 403
     /// entitlement, 404 not found, 429 rate limited (with `Retry-After`), 5xx upstream.
     /// `message` is the vendor's own error text when the caller could extract it.
-    pub fn status_error(&self, what: &str, response: &HttpResponse, message: Option<String>) -> ProviderError {
+    pub fn status_error(
+        &self,
+        what: &str,
+        response: &HttpResponse,
+        message: Option<String>,
+    ) -> ProviderError {
         let provider = self.provider;
         let what = what.to_owned();
         let message = self.redactor.redact(&message.unwrap_or_else(|| self.body_excerpt(response)));
@@ -269,7 +293,12 @@ impl HttpClient {
             401 => ProviderError::Auth { provider, what, message },
             403 => ProviderError::Entitlement { provider, what, message },
             404 => ProviderError::NotFound { provider, what, message },
-            429 => ProviderError::RateLimited { provider, what, message, retry_after: retry_after(&response.headers) },
+            429 => ProviderError::RateLimited {
+                provider,
+                what,
+                message,
+                retry_after: retry_after(&response.headers),
+            },
             400 | 422 => ProviderError::InvalidRequest { provider, what, message },
             status => ProviderError::Upstream { provider, what, status: Some(status), message },
         }
@@ -279,9 +308,11 @@ impl HttpClient {
     pub fn body_excerpt(&self, response: &HttpResponse) -> String {
         if response.is_html() {
             let text = response.text();
-            let title = text
-                .find("<title>")
-                .and_then(|start| text[start + 7..].find("</title>").map(|end| text[start + 7..start + 7 + end].trim().to_owned()));
+            let title = text.find("<title>").and_then(|start| {
+                text[start + 7..]
+                    .find("</title>")
+                    .map(|end| text[start + 7..start + 7 + end].trim().to_owned())
+            });
             return match title {
                 Some(title) => format!("HTML error page: {title}"),
                 None => "HTML error page instead of data".to_owned(),
@@ -290,14 +321,22 @@ impl HttpClient {
         let text = response.text();
         let excerpt: String = text.chars().take(200).collect();
         let excerpt = excerpt.trim();
-        if excerpt.is_empty() { format!("empty body (HTTP {})", response.status.as_u16()) } else { self.redactor.redact(excerpt) }
+        if excerpt.is_empty() {
+            format!("empty body (HTTP {})", response.status.as_u16())
+        } else {
+            self.redactor.redact(excerpt)
+        }
     }
 
     /// Parses a JSON body, turning serde's error (with line and column) into `Malformed`.
     ///
     /// # Errors
     /// `Malformed` naming what was requested, with an HTML page or truncation called out.
-    pub fn parse_json<T: DeserializeOwned>(&self, what: &str, response: &HttpResponse) -> Result<T, ProviderError> {
+    pub fn parse_json<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        response: &HttpResponse,
+    ) -> Result<T, ProviderError> {
         serde_json::from_slice(&response.body).map_err(|e| {
             let message = if response.is_html() {
                 self.body_excerpt(response)
@@ -306,7 +345,11 @@ impl HttpClient {
             } else {
                 format!("invalid JSON: {e}")
             };
-            ProviderError::Malformed { provider: self.provider, what: what.to_owned(), message: self.redactor.redact(&message) }
+            ProviderError::Malformed {
+                provider: self.provider,
+                what: what.to_owned(),
+                message: self.redactor.redact(&message),
+            }
         })
     }
 

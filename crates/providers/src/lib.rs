@@ -125,11 +125,16 @@ pub trait MarketData: Send + Sync {
 ///
 /// # Errors
 /// `NotConfigured` when the vendor's settings are invalid or a required key is missing.
-pub fn build_provider(provider: ProviderId, config: &ProvidersConfig) -> Result<Arc<dyn MarketData>, ProviderError> {
+pub fn build_provider(
+    provider: ProviderId,
+    config: &ProvidersConfig,
+) -> Result<Arc<dyn MarketData>, ProviderError> {
     Ok(match provider {
         ProviderId::Sample => Arc::new(sample::SampleProvider::new()),
         ProviderId::Yahoo => Arc::new(yahoo::YahooProvider::new(&config.yahoo)?),
-        ProviderId::AlphaVantage => Arc::new(alpha_vantage::AlphaVantageProvider::new(&config.alpha_vantage)?),
+        ProviderId::AlphaVantage => {
+            Arc::new(alpha_vantage::AlphaVantageProvider::new(&config.alpha_vantage)?)
+        }
         ProviderId::Polygon => Arc::new(polygon::PolygonProvider::new(&config.polygon)?),
         ProviderId::Finnhub => Arc::new(finnhub::FinnhubProvider::new(&config.finnhub)?),
     })

@@ -94,7 +94,10 @@ mod tests {
         let url = "https://x/query?function=A&apikey=SECRET&symbol=IBM";
         assert_eq!(redact_query_params(url), "https://x/query?function=A&apikey=***&symbol=IBM");
         let url = "error sending request for url (https://p/v2/aggs?cursor=1&apiKey=K9)";
-        assert_eq!(redact_query_params(url), "error sending request for url (https://p/v2/aggs?cursor=1&apiKey=***)");
+        assert_eq!(
+            redact_query_params(url),
+            "error sending request for url (https://p/v2/aggs?cursor=1&apiKey=***)"
+        );
         assert_eq!(redact_query_params("q?token=t&crumb=c"), "q?token=***&crumb=***");
     }
 

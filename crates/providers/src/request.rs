@@ -9,7 +9,10 @@ pub enum Span {
     Last(Duration),
     /// From the first of January of the current year.
     YearToDate,
-    Between { from: DateTime<Utc>, to: DateTime<Utc> },
+    Between {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
 }
 
 /// The range text is not understood.
@@ -31,7 +34,11 @@ impl Span {
         }
         let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
-        let n: i64 = number.parse().ok().filter(|n| *n > 0 && *n <= 100_000).ok_or_else(|| ParseSpanError(text.clone()))?;
+        let n: i64 = number
+            .parse()
+            .ok()
+            .filter(|n| *n > 0 && *n <= 100_000)
+            .ok_or_else(|| ParseSpanError(text.clone()))?;
         let days = match unit {
             "d" => n,
             "w" | "wk" => n * 7,

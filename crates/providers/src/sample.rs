@@ -216,7 +216,10 @@ mod tests {
         let mut intraday = request("AAPL", Span::parse_range("5d").unwrap());
         intraday.interval = Interval::Min5;
         let err = SampleProvider.bars(&intraday).await.unwrap_err();
-        assert!(matches!(err, ProviderError::Unsupported { capability: Capability::IntradayBars, .. }), "{err}");
+        assert!(
+            matches!(err, ProviderError::Unsupported { capability: Capability::IntradayBars, .. }),
+            "{err}"
+        );
         intraday.interval = Interval::Week1;
         let err = SampleProvider.bars(&intraday).await.unwrap_err();
         assert!(err.to_string().contains("daily bars (1d) only"), "{err}");

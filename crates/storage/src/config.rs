@@ -125,10 +125,8 @@ mod tests {
 
     #[test]
     fn debug_masks_password() {
-        let config = DatabaseConfig {
-            url: "postgres://tw:s3cret@db/tw".to_owned(),
-            ..DatabaseConfig::default()
-        };
+        let config =
+            DatabaseConfig { url: "postgres://tw:s3cret@db/tw".to_owned(), ..DatabaseConfig::default() };
         let debug = format!("{config:?}");
         assert!(!debug.contains("s3cret"), "{debug}");
         assert!(debug.contains("tw:***@db"), "{debug}");

@@ -61,35 +61,20 @@ pub enum StorageError {
     /// A bar holds NaN or an infinity. Refused before writing anything, because SQLite would
     /// store NaN as NULL and PostgreSQL as NaN, and neither is a price.
     #[error("bar {symbol} at {ts} has a non-finite {field}; nothing of the batch was stored")]
-    NonFinite {
-        symbol: Symbol,
-        ts: DateTime<Utc>,
-        field: &'static str,
-    },
+    NonFinite { symbol: Symbol, ts: DateTime<Utc>, field: &'static str },
 
     /// A value to be stored lacks a field the schema needs (e.g. a profile without a symbol).
     #[error("cannot store {what}: {field} is missing")]
-    MissingField {
-        what: &'static str,
-        field: &'static str,
-    },
+    MissingField { what: &'static str, field: &'static str },
 
     /// A stored row could not be turned back into a domain value (e.g. an unknown provider
     /// name), which means the database was edited by something other than this crate.
     #[error("invalid stored {column} value {value:?}: {reason}")]
-    Corrupt {
-        column: &'static str,
-        value: String,
-        reason: String,
-    },
+    Corrupt { column: &'static str, value: String, reason: String },
 }
 
 impl StorageError {
     pub(crate) fn corrupt(column: &'static str, value: impl ToString, reason: impl ToString) -> Self {
-        Self::Corrupt {
-            column,
-            value: value.to_string(),
-            reason: reason.to_string(),
-        }
+        Self::Corrupt { column, value: value.to_string(), reason: reason.to_string() }
     }
 }

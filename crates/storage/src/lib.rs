@@ -10,8 +10,10 @@
 //!   method is written once; a small internal macro expands the body for each pool type. The SQL
 //!   is deliberately the common subset of both dialects (`$n` placeholders, which SQLite also
 //!   understands, `ON CONFLICT … DO UPDATE`, `excluded.`), so a query can never drift between
-//!   backends. sqlx's `Any` driver was not used: it is a feature we do not build, it erases types
-//!   at runtime and it cannot express backend-specific pool setup (WAL, busy timeout).
+//!   backends. The one exception is the bulk bar insert, which uses `?` on SQLite because SQLite
+//!   resolves `$n` names with a linear scan (quadratic over thousands of parameters). sqlx's `Any`
+//!   driver was not used: it is a feature we do not build, it erases types at runtime and it
+//!   cannot express backend-specific pool setup (WAL, busy timeout).
 //! - **No compile-time checked queries.** The workspace builds sqlx without `macros` (no database
 //!   needed at build time), so queries use `sqlx::query` with runtime binding and `Row::try_get`.
 //!   The test suite in `tests/storage.rs` runs every query against both backends instead.
@@ -53,15 +55,23 @@ macro_rules! with_pool {
 mod bars;
 mod config;
 mod error;
+mod exports;
 mod migrations;
 mod records;
 mod rows;
+mod run_stats;
+mod runs;
 mod storage;
+mod tokens;
 mod watchlist;
 
 pub use bars::{BarQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};
 pub use error::StorageError;
+pub use exports::{ExportRecord, ExportStatus};
 pub use records::{QualityAction, QualityEvent};
+pub use run_stats::RunStats;
+pub use runs::{NewRun, RunItem, RunRecord, RunStatus};
 pub use storage::{Backend, Storage};
+pub use tokens::TokenRecord;
 pub use watchlist::WatchlistEntry;

@@ -12,7 +12,7 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use crate::Backend;
 
-/// One embedded migration file, `migrations/<backend>/<version:04>_<description>.sql`.
+/// One embedded migration file, `migrations/<backend>/<version:04>_<description with _ for spaces>.sql`.
 struct Embedded {
     version: i64,
     description: &'static str,
@@ -31,9 +31,15 @@ macro_rules! embedded {
 
 // To add a migration: add the file to BOTH directories and a line to BOTH lists. Never edit a
 // released file; sqlx refuses to run when an applied migration's checksum changes.
-const SQLITE: &[Embedded] = &[embedded!("sqlite", 1, "initial", "0001_initial.sql")];
+const SQLITE: &[Embedded] = &[
+    embedded!("sqlite", 1, "initial", "0001_initial.sql"),
+    embedded!("sqlite", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
+];
 
-const POSTGRES: &[Embedded] = &[embedded!("postgres", 1, "initial", "0001_initial.sql")];
+const POSTGRES: &[Embedded] = &[
+    embedded!("postgres", 1, "initial", "0001_initial.sql"),
+    embedded!("postgres", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
+];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {
     match backend {
@@ -67,6 +73,11 @@ mod tests {
 
     use super::*;
 
+    /// sqlx's convention: `0002_jobs_exports_tokens.sql` has the description "jobs exports tokens".
+    fn file_name(version: i64, description: &str) -> String {
+        format!("{version:04}_{}.sql", description.replace(' ', "_"))
+    }
+
     #[test]
     fn every_migration_file_is_registered() {
         for (dir, backend) in [("sqlite", Backend::Sqlite), ("postgres", Backend::Postgres)] {
@@ -76,10 +87,8 @@ mod tests {
                 .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
                 .filter(|name| name.ends_with(".sql"))
                 .collect();
-            let registered: BTreeSet<String> = embedded(backend)
-                .iter()
-                .map(|m| format!("{:04}_{}.sql", m.version, m.description))
-                .collect();
+            let registered: BTreeSet<String> =
+                embedded(backend).iter().map(|m| file_name(m.version, m.description)).collect();
             assert_eq!(on_disk, registered, "migrations/{dir} and src/migrations.rs disagree");
         }
     }

@@ -6,9 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use domain::{CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol};
 
-use crate::rows::{
-    RowExt, interval_col, now_unix, provider_col, sql_limit, symbol_col, time_col, to_unix,
-};
+use crate::rows::{RowExt, interval_col, now_unix, provider_col, sql_limit, symbol_col, time_col, to_unix};
 use crate::watchlist::ENSURE_SYMBOL;
 use crate::{Storage, StorageError};
 
@@ -386,7 +384,11 @@ impl Storage {
     /// # Errors
     /// [`StorageError::Query`] if the database fails, [`StorageError::Corrupt`] for an unreadable
     /// row.
-    pub async fn quality_events(&self, symbol: &Symbol, limit: u64) -> Result<Vec<QualityEvent>, StorageError> {
+    pub async fn quality_events(
+        &self,
+        symbol: &Symbol,
+        limit: u64,
+    ) -> Result<Vec<QualityEvent>, StorageError> {
         const SQL: &str = "SELECT symbol, interval, provider, ts, action, reason, recorded_at \
             FROM quality_events WHERE symbol = $1 ORDER BY recorded_at DESC, id DESC LIMIT $2";
         with_pool!(self, pool => {

@@ -13,6 +13,7 @@ use crate::StorageError;
 /// written once instead of being generic over a wall of sqlx trait bounds.
 pub(crate) trait RowExt {
     fn int(&self, column: &str) -> Result<i64, sqlx::Error>;
+    fn int_opt(&self, column: &str) -> Result<Option<i64>, sqlx::Error>;
     fn real(&self, column: &str) -> Result<f64, sqlx::Error>;
     fn real_opt(&self, column: &str) -> Result<Option<f64>, sqlx::Error>;
     fn text(&self, column: &str) -> Result<String, sqlx::Error>;
@@ -23,6 +24,9 @@ macro_rules! impl_row_ext {
     ($($row:ty),*) => {$(
         impl RowExt for $row {
             fn int(&self, column: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(column)
+            }
+            fn int_opt(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
                 self.try_get(column)
             }
             fn real(&self, column: &str) -> Result<f64, sqlx::Error> {

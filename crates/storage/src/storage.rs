@@ -118,9 +118,7 @@ impl Storage {
 
         let pool = match backend {
             Backend::Sqlite => {
-                let max = options
-                    .max_connections
-                    .unwrap_or(DatabaseConfig::DEFAULT_SQLITE_MAX_CONNECTIONS);
+                let max = options.max_connections.unwrap_or(DatabaseConfig::DEFAULT_SQLITE_MAX_CONNECTIONS);
                 let in_memory = sqlite_url_is_memory(url);
                 let mut connect = SqliteConnectOptions::from_str(url)
                     .map_err(invalid)?
@@ -139,9 +137,7 @@ impl Storage {
                 DbPool::Sqlite(pool.connect_with(connect).await.map_err(connect_failed)?)
             }
             Backend::Postgres => {
-                let max = options
-                    .max_connections
-                    .unwrap_or(DatabaseConfig::DEFAULT_POSTGRES_MAX_CONNECTIONS);
+                let max = options.max_connections.unwrap_or(DatabaseConfig::DEFAULT_POSTGRES_MAX_CONNECTIONS);
                 let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
                 let pool = PgPoolOptions::new().max_connections(max).acquire_timeout(acquire_timeout);
                 DbPool::Postgres(pool.connect_with(connect).await.map_err(connect_failed)?)
@@ -218,7 +214,8 @@ fn sqlite_url_is_memory(url: &str) -> bool {
 fn create_parent_dir(file: &Path) -> Result<(), StorageError> {
     match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => {
-            std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
             tracing::info!(dir = %dir.display(), "created database directory");
             Ok(())
         }

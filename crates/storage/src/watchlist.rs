@@ -18,10 +18,7 @@ pub struct WatchlistEntry {
 }
 
 fn entry_from_row(row: &impl RowExt) -> Result<WatchlistEntry, StorageError> {
-    Ok(WatchlistEntry {
-        symbol: symbol_col(row, "symbol")?,
-        added_at: time_col(row, "added_at")?,
-    })
+    Ok(WatchlistEntry { symbol: symbol_col(row, "symbol")?, added_at: time_col(row, "added_at")? })
 }
 
 impl Storage {

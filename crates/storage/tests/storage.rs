@@ -13,7 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
-    Bar, CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol, check_bars,
+    Bar, CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol,
+    check_bars,
 };
 use futures::{FutureExt, TryStreamExt};
 use sqlx::{Connection, PgConnection, SqliteConnection};
@@ -30,11 +31,7 @@ const SCHEMA_PREFIX: &str = "tw_test_";
 const STALE_SCHEMA_AGE_SECS: u64 = 3600;
 
 fn config() -> DatabaseConfig {
-    DatabaseConfig {
-        max_connections: Some(4),
-        acquire_timeout_secs: 10,
-        ..DatabaseConfig::default()
-    }
+    DatabaseConfig { max_connections: Some(4), acquire_timeout_secs: 10, ..DatabaseConfig::default() }
 }
 
 /// A migrated database for one test, and what must be cleaned up after it.
@@ -46,7 +43,10 @@ struct TestDb {
 enum Cleanup {
     /// Deleted on drop.
     Sqlite(#[allow(dead_code)] TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
 }
 
 impl TestDb {
@@ -55,10 +55,7 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("tickerwatch.db").display());
         let storage = Storage::connect(&url, &config()).await.expect("connect sqlite");
         storage.migrate().await.expect("migrate sqlite");
-        Self {
-            storage,
-            cleanup: Cleanup::Sqlite(dir),
-        }
+        Self { storage, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// `None` when `TEST_DATABASE_URL` is not set.
@@ -86,10 +83,7 @@ impl TestDb {
         let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
         let storage = Storage::connect(&url, &config()).await.expect("connect postgres");
         storage.migrate().await.expect("migrate postgres");
-        Some(Self {
-            storage,
-            cleanup: Cleanup::Postgres { admin_url, schema },
-        })
+        Some(Self { storage, cleanup: Cleanup::Postgres { admin_url, schema } })
     }
 
     /// Drop can't be async, so this runs explicitly at the end of every test (also on panic).
@@ -283,10 +277,7 @@ async fn check_upsert_is_idempotent(storage: Storage) {
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 9_000, "no duplicates");
 
     assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), batch);
-    assert_eq!(
-        storage.upsert_bars(&aapl, Interval::Day1, &[]).await.unwrap(),
-        UpsertStats::default()
-    );
+    assert_eq!(storage.upsert_bars(&aapl, Interval::Day1, &[]).await.unwrap(), UpsertStats::default());
 }
 
 async fn check_upsert_mixed_insert_and_update(storage: Storage) {
@@ -515,24 +506,14 @@ async fn check_profiles(storage: Storage) {
     storage.save_profile(&profile).await.unwrap();
     assert_eq!(storage.profile(&aapl).await.unwrap(), Some(profile.clone()));
 
-    let updated = CompanyProfile {
-        market_cap: None,
-        country: Some("US".to_owned()),
-        ..profile
-    };
+    let updated = CompanyProfile { market_cap: None, country: Some("US".to_owned()), ..profile };
     storage.save_profile(&updated).await.unwrap();
     assert_eq!(storage.profile(&aapl).await.unwrap(), Some(updated), "replaced, None included");
 
-    let anonymous = CompanyProfile {
-        provider: Some(ProviderId::Yahoo),
-        ..CompanyProfile::default()
-    };
+    let anonymous = CompanyProfile { provider: Some(ProviderId::Yahoo), ..CompanyProfile::default() };
     let err = storage.save_profile(&anonymous).await.unwrap_err();
     assert!(matches!(err, StorageError::MissingField { field: "symbol", .. }), "{err}");
-    let unsourced = CompanyProfile {
-        symbol: Some(aapl),
-        ..CompanyProfile::default()
-    };
+    let unsourced = CompanyProfile { symbol: Some(aapl), ..CompanyProfile::default() };
     let err = storage.save_profile(&unsourced).await.unwrap_err();
     assert!(matches!(err, StorageError::MissingField { field: "provider", .. }), "{err}");
 }
@@ -688,10 +669,7 @@ async fn unsupported_scheme_is_a_clear_error_without_the_password() {
 
 #[tokio::test]
 async fn postgres_connect_failure_does_not_print_the_password() {
-    let config = DatabaseConfig {
-        acquire_timeout_secs: 2,
-        ..config()
-    };
+    let config = DatabaseConfig { acquire_timeout_secs: 2, ..config() };
     // Port 1 on localhost: nothing listens, the connection is refused.
     let url = "postgres://tw:hunter2@127.0.0.1:1/tw?password=hunter2";
     let err = Storage::connect(url, &config).await.unwrap_err();
@@ -704,16 +682,10 @@ async fn postgres_connect_failure_does_not_print_the_password() {
 
 #[tokio::test]
 async fn invalid_config_is_refused() {
-    let zero_pool = DatabaseConfig {
-        max_connections: Some(0),
-        ..config()
-    };
+    let zero_pool = DatabaseConfig { max_connections: Some(0), ..config() };
     let err = Storage::connect("sqlite::memory:", &zero_pool).await.unwrap_err();
     assert!(matches!(err, StorageError::InvalidConfig(_)), "{err}");
-    let zero_timeout = DatabaseConfig {
-        acquire_timeout_secs: 0,
-        ..config()
-    };
+    let zero_timeout = DatabaseConfig { acquire_timeout_secs: 0, ..config() };
     let err = Storage::connect("sqlite::memory:", &zero_timeout).await.unwrap_err();
     assert!(matches!(err, StorageError::InvalidConfig(_)), "{err}");
     let err = Storage::connect("sqlite://x.db?mode=bogus", &config()).await.unwrap_err();
@@ -779,42 +751,4 @@ fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
     assert_eq!(config, DatabaseConfig::default());
     let err = serde_json::from_str::<DatabaseConfig>(r#"{"uri": "x"}"#).unwrap_err();
     assert!(err.to_string().contains("uri"), "{err}");
-}
-
-/// Throughput check for the bulk upsert; run with
-/// `cargo test -p storage --release --test storage -- --ignored --nocapture upsert_throughput`.
-#[tokio::test]
-#[ignore = "benchmark; run in release"]
-async fn upsert_throughput() {
-    const N: i64 = 1_000_000;
-    let minute = |n: i64| Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(n);
-    let batch: Vec<Bar> = (0..N)
-        .map(|n| Bar {
-            ts: minute(n),
-            ..bar(0, 100.0 + (n % 100) as f64, ProviderId::Yahoo)
-        })
-        .collect();
-    let mut dbs = vec![("sqlite", TestDb::sqlite().await)];
-    if let Some(pg) = TestDb::postgres().await {
-        dbs.push(("postgres", pg));
-    }
-    for (name, db) in dbs {
-        let symbol = sym("BENCH");
-        for pass in ["insert", "update"] {
-            let started = std::time::Instant::now();
-            for chunk in batch.chunks(100_000) {
-                db.storage.upsert_bars(&symbol, Interval::Min1, chunk).await.unwrap();
-            }
-            let secs = started.elapsed().as_secs_f64();
-            println!("{name} {pass}: {N} bars in {secs:.2}s = {:.0} bars/s", N as f64 / secs);
-        }
-        let started = std::time::Instant::now();
-        let mut q = BarQuery::new(symbol.clone(), Interval::Min1);
-        q.provider = Some(ProviderId::Yahoo);
-        let count = db.storage.stream_bars(&q).try_fold(0_u64, |n, _| async move { Ok(n + 1) }).await.unwrap();
-        let secs = started.elapsed().as_secs_f64();
-        println!("{name} stream: {count} bars in {secs:.2}s = {:.0} bars/s", count as f64 / secs);
-        assert_eq!(count, N as u64);
-        db.finish().await;
-    }
 }

@@ -179,7 +179,8 @@ async fn serve(mut socket: TcpStream, routes: Arc<Routes>, served: Arc<AtomicUsi
             tokio::time::sleep(delay).await;
         }
         served.fetch_add(1, Ordering::SeqCst);
-        if socket.write_all(&response.head).await.is_err() || socket.write_all(&response.body).await.is_err() {
+        if socket.write_all(&response.head).await.is_err() || socket.write_all(&response.body).await.is_err()
+        {
             return;
         }
     }
@@ -188,32 +189,33 @@ async fn serve(mut socket: TcpStream, routes: Arc<Routes>, served: Arc<AtomicUsi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::lock_process;
+    use crate::probes::run_exclusive;
 
-    #[tokio::test]
-    async fn answers_routes_with_keep_alive() {
-        let _serial = lock_process().await;
-        let server = CannedHttpServer::start().await.unwrap();
-        server.route("/a", CannedResponse::json(200, r#"{"ok":true}"#));
-        let mut socket = TcpStream::connect(server.address()).await.unwrap();
-        for path in ["/a?x=1", "/missing"] {
-            socket.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).await.unwrap();
-        }
-        let mut received = Vec::new();
-        let expected_len = {
-            let ok = CannedResponse::json(200, r#"{"ok":true}"#);
-            let missing = CannedResponse::new(404, "text/plain", Vec::new());
-            ok.head.len() + ok.body.len() + missing.head.len()
-        };
-        while received.len() < expected_len {
-            let mut buf = [0_u8; 1024];
-            let n = socket.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&received));
-            received.extend_from_slice(&buf[..n]);
-        }
-        let text = String::from_utf8(received).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-        assert!(text.contains(r#"{"ok":true}HTTP/1.1 404 Not Found"#), "{text}");
-        assert_eq!(server.requests_served(), 2);
+    #[test]
+    fn answers_routes_with_keep_alive() {
+        run_exclusive(2, async {
+            let server = CannedHttpServer::start().await.unwrap();
+            server.route("/a", CannedResponse::json(200, r#"{"ok":true}"#));
+            let mut socket = TcpStream::connect(server.address()).await.unwrap();
+            for path in ["/a?x=1", "/missing"] {
+                socket.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes()).await.unwrap();
+            }
+            let mut received = Vec::new();
+            let expected_len = {
+                let ok = CannedResponse::json(200, r#"{"ok":true}"#);
+                let missing = CannedResponse::new(404, "text/plain", Vec::new());
+                ok.head.len() + ok.body.len() + missing.head.len()
+            };
+            while received.len() < expected_len {
+                let mut buf = [0_u8; 1024];
+                let n = socket.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&received));
+                received.extend_from_slice(&buf[..n]);
+            }
+            let text = String::from_utf8(received).unwrap();
+            assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+            assert!(text.contains(r#"{"ok":true}HTTP/1.1 404 Not Found"#), "{text}");
+            assert_eq!(server.requests_served(), 2);
+        });
     }
 }

@@ -1,10 +1,12 @@
 //! Test-only helpers for proving resource lifecycle.
 //!
-//! - [`ConnectionCountingProxy`]: a TCP proxy in front of a mock server that counts the client
+//! - [`ConnectionCountingProxy`]: a TCP proxy in front of a mock server (wiremock or
+//!   [`CannedHttpServer`]) that counts the client
 //!   connections it accepts, how many are open right now and the peak, and can inject faults
 //!   (reset or close a connection after N response bytes).
-//! - [`probes`]: open file descriptors and resident memory of this process, plus
-//!   [`ResourceBaseline`] to compare them against a starting point.
+//! - [`probes`]: open file descriptors (count and targets), alive tokio tasks and resident
+//!   memory of this process, [`ResourceBaseline`] to compare them against a starting point, and
+//!   [`run_exclusive`] to run a measuring test alone on its own runtime.
 //! - [`CannedHttpServer`]: a keep-alive HTTP/1.1 server with fixed responses that, unlike
 //!   wiremock, keeps no per-request state, for memory measurements.
 //! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
@@ -19,10 +21,11 @@ pub mod proxy;
 
 pub use canned::{CannedHttpServer, CannedResponse};
 pub use payloads::{
-    polygon_aggs_json, polygon_not_authorized_json, yahoo_chart_json, yahoo_chart_not_found_json, yahoo_chart_path,
+    polygon_aggs_json, polygon_not_authorized_json, yahoo_chart_json, yahoo_chart_not_found_json,
+    yahoo_chart_path,
 };
 pub use probes::{
-    ResourceBaseline, ResourceDelta, alive_tasks, lock_process, new_fds_since, open_fd_targets, open_fds, rss_bytes,
-    wait_for_fds_at_most, wait_for_tasks_at_most,
+    ResourceBaseline, ResourceDelta, alive_tasks, new_fds_since, open_fd_targets, open_fds, rss_bytes,
+    run_exclusive, wait_for_fds_at_most, wait_for_tasks_at_most,
 };
 pub use proxy::{ConnectionCountingProxy, Fault};

@@ -122,7 +122,9 @@ mod tests {
     fn polygon_bodies_parse() {
         let body: Value = serde_json::from_str(&polygon_aggs_json("AAPL", 2, 1_577_941_200_000)).unwrap();
         assert_eq!(body["results"].as_array().unwrap().len(), 2);
-        assert!(serde_json::from_str::<Value>(&polygon_aggs_json("AAPL", 0, 0)).unwrap().get("results").is_none());
+        assert!(
+            serde_json::from_str::<Value>(&polygon_aggs_json("AAPL", 0, 0)).unwrap().get("results").is_none()
+        );
         let denied: Value = serde_json::from_str(&polygon_not_authorized_json()).unwrap();
         assert_eq!(denied["status"], "NOT_AUTHORIZED");
     }

@@ -1,17 +1,29 @@
 //! Process resource probes (Linux): open file descriptors and resident set size.
 
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Serializes tests that measure process-wide resources.
+/// Runs `future` to completion on a fresh multi-thread tokio runtime while no other test of
+/// this process does, and shuts the runtime down before letting the next one in.
 ///
-/// Tests in one binary run in parallel threads of one process, so another test's sockets would
-/// show up in `/proc/self/fd` and its allocations in RSS. Every test of a binary that measures
-/// process resources should hold this guard for its whole body (a tokio mutex, so it may be held
-/// across `.await`; it is released on panic too).
-pub async fn lock_process() -> tokio::sync::MutexGuard<'static, ()> {
-    static PROCESS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    PROCESS.lock().await
+/// Why: tests in one binary run as parallel threads of one process, so another test's sockets,
+/// tasks and runtime (its epoll and eventfd descriptors) would show up in this one's
+/// `/proc/self/fd` count and its allocations in RSS. `#[tokio::test]` builds its runtime before
+/// the test body could take any lock, so tests that measure process resources are plain
+/// `#[test]` functions calling this; a thread waiting here holds nothing. Panics propagate (the
+/// lock is not poisoned for the next test).
+pub fn run_exclusive<F: Future>(worker_threads: usize, future: F) -> F::Output {
+    static PROCESS: Mutex<()> = Mutex::new(());
+    let _serial = PROCESS.lock().unwrap_or_else(PoisonError::into_inner);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads.max(1))
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime");
+    let output = runtime.block_on(future);
+    drop(runtime);
+    output
 }
 
 /// Open file descriptors of this process: the entries of `/proc/self/fd`, not counting the
@@ -29,6 +41,7 @@ pub fn open_fds() -> usize {
 /// sorted by fd number; for diagnosing a failed fd assertion.
 pub fn open_fd_targets() -> Vec<(u32, String)> {
     let Ok(entries) = std::fs::read_dir("/proc/self/fd") else { return Vec::new() };
+    let listing = format!("/proc/{}/fd", std::process::id());
     let mut targets: Vec<(u32, String)> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -36,6 +49,8 @@ pub fn open_fd_targets() -> Vec<(u32, String)> {
             let target = std::fs::read_link(entry.path()).ok()?;
             Some((fd, target.to_string_lossy().into_owned()))
         })
+        // The handle `read_dir` holds for this listing.
+        .filter(|(_, target)| *target != listing)
         .collect();
     targets.sort();
     targets
@@ -163,24 +178,40 @@ impl fmt::Display for ResourceDelta {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn counts_a_newly_opened_file() {
-        let _serial = lock_process().await;
-        let before = open_fds();
-        let file = std::fs::File::open("/proc/self/status").unwrap();
-        assert_eq!(open_fds(), before + 1);
-        drop(file);
-        assert_eq!(open_fds(), before);
+    #[test]
+    fn counts_a_newly_opened_file() {
+        run_exclusive(1, async {
+            let before = open_fds();
+            let targets = open_fd_targets();
+            assert_eq!(targets.len(), before, "{targets:?}");
+            let file = std::fs::File::open("/proc/self/status").unwrap();
+            assert_eq!(open_fds(), before + 1);
+            assert_eq!(new_fds_since(&targets).len(), 1);
+            drop(file);
+            assert_eq!(open_fds(), before);
+        });
     }
 
-    #[tokio::test]
-    async fn rss_is_plausible_and_grows_with_touched_memory() {
-        let _serial = lock_process().await;
-        let before = rss_bytes();
-        assert!(before > 1024 * 1024, "{before}");
-        let block = vec![1_u8; 32 * 1024 * 1024];
-        let after = rss_bytes();
-        assert!(after >= before + 16 * 1024 * 1024, "{before} -> {after}");
-        drop(std::hint::black_box(block));
+    #[test]
+    fn rss_is_plausible_and_grows_with_touched_memory() {
+        run_exclusive(1, async {
+            let before = rss_bytes();
+            assert!(before > 1024 * 1024, "{before}");
+            let block = vec![1_u8; 32 * 1024 * 1024];
+            let after = rss_bytes();
+            assert!(after >= before + 16 * 1024 * 1024, "{before} -> {after}");
+            drop(std::hint::black_box(block));
+        });
+    }
+
+    #[test]
+    fn counts_alive_tasks() {
+        run_exclusive(1, async {
+            let before = alive_tasks();
+            let task = tokio::spawn(std::future::pending::<()>());
+            assert_eq!(alive_tasks(), before + 1);
+            task.abort();
+            assert_eq!(wait_for_tasks_at_most(before, Duration::from_secs(1)).await, before);
+        });
     }
 }

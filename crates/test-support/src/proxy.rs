@@ -297,7 +297,7 @@ async fn forward(client: &mut TcpStream, server: &mut TcpStream, fault: Fault) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probes::lock_process;
+    use crate::probes::run_exclusive;
 
     /// A tiny upstream that answers every request line with a fixed response and keeps the
     /// connection open (keep-alive), like an HTTP server would.
@@ -323,96 +323,102 @@ mod tests {
 
     const SECOND: Duration = Duration::from_secs(1);
 
-    #[tokio::test]
-    async fn counts_until_the_client_closes() {
-        let _serial = lock_process().await;
-        let (upstream, server) = echo_upstream(b"pong").await;
-        let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
-        let mut first = TcpStream::connect(proxy.address()).await.unwrap();
-        let second = TcpStream::connect(proxy.address()).await.unwrap();
-        first.write_all(b"ping").await.unwrap();
-        let mut buf = [0_u8; 4];
-        first.read_exact(&mut buf).await.unwrap();
-        assert_eq!(&buf, b"pong");
-        assert!(proxy.wait_for_open_connections(2, SECOND).await);
-        // A client that keeps its socket stays counted: this is what catches leaks.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(proxy.open_connections(), 2);
-        drop(first);
-        assert!(proxy.wait_for_open_connections(1, SECOND).await);
-        drop(second);
-        assert!(proxy.wait_for_open_connections(0, SECOND).await);
-        assert_eq!((proxy.total_connections(), proxy.peak_connections()), (2, 2));
-        server.abort();
-    }
-
-    #[tokio::test]
-    async fn upstream_close_still_waits_for_the_client() {
-        let _serial = lock_process().await;
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-        let upstream = listener.local_addr().unwrap();
-        // Upstream closes every connection right away.
-        let server = tokio::spawn(async move {
-            loop {
-                drop(listener.accept().await.unwrap());
-            }
+    #[test]
+    fn counts_until_the_client_closes() {
+        run_exclusive(2, async {
+            let (upstream, server) = echo_upstream(b"pong").await;
+            let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
+            let mut first = TcpStream::connect(proxy.address()).await.unwrap();
+            let second = TcpStream::connect(proxy.address()).await.unwrap();
+            first.write_all(b"ping").await.unwrap();
+            let mut buf = [0_u8; 4];
+            first.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"pong");
+            assert!(proxy.wait_for_open_connections(2, SECOND).await);
+            // A client that keeps its socket stays counted: this is what catches leaks.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(proxy.open_connections(), 2);
+            drop(first);
+            assert!(proxy.wait_for_open_connections(1, SECOND).await);
+            drop(second);
+            assert!(proxy.wait_for_open_connections(0, SECOND).await);
+            assert_eq!((proxy.total_connections(), proxy.peak_connections()), (2, 2));
+            server.abort();
         });
-        let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
-        let mut client = TcpStream::connect(proxy.address()).await.unwrap();
-        let mut buf = [0_u8; 1];
-        assert_eq!(client.read(&mut buf).await.unwrap(), 0, "FIN forwarded to the client");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(proxy.open_connections(), 1, "half-closed client socket still counted");
-        drop(client);
-        assert!(proxy.wait_for_open_connections(0, SECOND).await);
-        server.abort();
     }
 
-    #[tokio::test]
-    async fn reset_fault_cuts_the_response() {
-        let _serial = lock_process().await;
-        let (upstream, server) = echo_upstream(b"0123456789").await;
-        let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
-        proxy.set_fault(Fault::ResetAfterResponseBytes(4));
-        let mut client = TcpStream::connect(proxy.address()).await.unwrap();
-        client.write_all(b"go").await.unwrap();
-        let mut received = Vec::new();
-        let error = loop {
-            let mut buf = [0_u8; 64];
-            match client.read(&mut buf).await {
-                Ok(0) => break None,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-                Err(e) => break Some(e.kind()),
-            }
-        };
-        assert!(received.len() <= 4, "{received:?}");
-        assert_eq!(error, Some(io::ErrorKind::ConnectionReset));
-        assert!(proxy.wait_for_open_connections(0, SECOND).await);
-        assert_eq!(proxy.faults_fired(), 1);
-
-        proxy.set_fault(Fault::CloseAfterResponseBytes(3));
-        let mut client = TcpStream::connect(proxy.address()).await.unwrap();
-        client.write_all(b"go").await.unwrap();
-        let mut received = Vec::new();
-        client.read_to_end(&mut received).await.unwrap();
-        assert_eq!(received, b"012");
-        server.abort();
+    #[test]
+    fn upstream_close_still_waits_for_the_client() {
+        run_exclusive(2, async {
+            let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+            let upstream = listener.local_addr().unwrap();
+            // Upstream closes every connection right away.
+            let server = tokio::spawn(async move {
+                loop {
+                    drop(listener.accept().await.unwrap());
+                }
+            });
+            let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
+            let mut client = TcpStream::connect(proxy.address()).await.unwrap();
+            let mut buf = [0_u8; 1];
+            assert_eq!(client.read(&mut buf).await.unwrap(), 0, "FIN forwarded to the client");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(proxy.open_connections(), 1, "half-closed client socket still counted");
+            drop(client);
+            assert!(proxy.wait_for_open_connections(0, SECOND).await);
+            server.abort();
+        });
     }
 
-    #[tokio::test]
-    async fn dropping_the_proxy_closes_its_connections() {
-        let _serial = lock_process().await;
-        let (upstream, server) = echo_upstream(b"pong").await;
-        let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
-        let address = proxy.address();
-        let mut client = TcpStream::connect(address).await.unwrap();
-        assert!(proxy.wait_for_open_connections(1, SECOND).await);
-        drop(proxy);
-        let mut buf = [0_u8; 1];
-        let read = tokio::time::timeout(SECOND, client.read(&mut buf)).await.expect("proxy closed the connection");
-        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(TcpStream::connect(address).await.is_err(), "listener closed");
-        server.abort();
+    #[test]
+    fn reset_fault_cuts_the_response() {
+        run_exclusive(2, async {
+            let (upstream, server) = echo_upstream(b"0123456789").await;
+            let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
+            proxy.set_fault(Fault::ResetAfterResponseBytes(4));
+            let mut client = TcpStream::connect(proxy.address()).await.unwrap();
+            client.write_all(b"go").await.unwrap();
+            let mut received = Vec::new();
+            let error = loop {
+                let mut buf = [0_u8; 64];
+                match client.read(&mut buf).await {
+                    Ok(0) => break None,
+                    Ok(n) => received.extend_from_slice(&buf[..n]),
+                    Err(e) => break Some(e.kind()),
+                }
+            };
+            assert!(received.len() <= 4, "{received:?}");
+            assert_eq!(error, Some(io::ErrorKind::ConnectionReset));
+            assert!(proxy.wait_for_open_connections(0, SECOND).await);
+            assert_eq!(proxy.faults_fired(), 1);
+
+            proxy.set_fault(Fault::CloseAfterResponseBytes(3));
+            let mut client = TcpStream::connect(proxy.address()).await.unwrap();
+            client.write_all(b"go").await.unwrap();
+            let mut received = Vec::new();
+            client.read_to_end(&mut received).await.unwrap();
+            assert_eq!(received, b"012");
+            server.abort();
+        });
+    }
+
+    #[test]
+    fn dropping_the_proxy_closes_its_connections() {
+        run_exclusive(2, async {
+            let (upstream, server) = echo_upstream(b"pong").await;
+            let proxy = ConnectionCountingProxy::start(upstream).await.unwrap();
+            let address = proxy.address();
+            let mut client = TcpStream::connect(address).await.unwrap();
+            assert!(proxy.wait_for_open_connections(1, SECOND).await);
+            drop(proxy);
+            let mut buf = [0_u8; 1];
+            let read = tokio::time::timeout(SECOND, client.read(&mut buf))
+                .await
+                .expect("proxy closed the connection");
+            assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert!(TcpStream::connect(address).await.is_err(), "listener closed");
+            server.abort();
+        });
     }
 }

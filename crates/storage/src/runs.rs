@@ -1,0 +1,287 @@
+//! Job runs and their per-symbol items. The job engine owns the semantics; this module only
+//! stores them, and enforces single-flight through a partial unique index (see the migration).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+
+use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit};
+use crate::{Storage, StorageError};
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Succeeded,
+    /// Finished, but some symbols failed.
+    Partial,
+    Failed,
+    /// Was running when the process stopped (crash or shutdown past the grace period).
+    Interrupted,
+}
+
+impl RunStatus {
+    /// Every status.
+    pub const ALL: [RunStatus; 6] =
+        [Self::Queued, Self::Running, Self::Succeeded, Self::Partial, Self::Failed, Self::Interrupted];
+
+    /// The stored and API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Partial => "partial",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// True for queued and running runs.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown run status {s:?}"))
+    }
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub job: String,
+    pub status: RunStatus,
+    /// Who asked: `api`, `schedule`, `cli`.
+    pub trigger: String,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub export_id: Option<i64>,
+}
+
+/// What a run did for one symbol.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunItem {
+    pub symbol: String,
+    pub succeeded: bool,
+    pub bars: u64,
+    pub provider: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The outcome of asking for a new run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NewRun {
+    Created(RunRecord),
+    /// The job already has a queued or running run; nothing was created.
+    AlreadyActive(RunRecord),
+}
+
+const RUN_COLUMNS: &str = "id, job, status, trigger, queued_at, started_at, finished_at, error, export_id";
+
+fn time_opt(row: &impl RowExt, column: &'static str) -> Result<Option<DateTime<Utc>>, StorageError> {
+    row.int_opt(column)?.map(|secs| from_unix(column, secs)).transpose()
+}
+
+fn run_from_row(row: &impl RowExt) -> Result<RunRecord, StorageError> {
+    let status = row.text("status")?;
+    Ok(RunRecord {
+        id: row.int("id")?,
+        job: row.text("job")?,
+        status: status.parse().map_err(|e: String| StorageError::corrupt("status", &status, e))?,
+        trigger: row.text("trigger")?,
+        queued_at: from_unix("queued_at", row.int("queued_at")?)?,
+        started_at: time_opt(row, "started_at")?,
+        finished_at: time_opt(row, "finished_at")?,
+        error: row.text_opt("error")?,
+        export_id: row.int_opt("export_id")?,
+    })
+}
+
+fn item_from_row(row: &impl RowExt) -> Result<RunItem, StorageError> {
+    Ok(RunItem {
+        symbol: row.text("symbol")?,
+        succeeded: row.text("status")? == "succeeded",
+        bars: count_to_u64(row.int("bars")?),
+        provider: row.text_opt("provider")?,
+        error: row.text_opt("error")?,
+    })
+}
+
+impl Storage {
+    /// Queues a run of `job`, unless one is already queued or running (single-flight).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn create_run(&self, job: &str, trigger: &str) -> Result<NewRun, StorageError> {
+        let sql = format!(
+            "INSERT INTO job_runs (job, status, trigger, queued_at) VALUES ($1, 'queued', $2, $3) \
+             ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
+        );
+        let created = with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(job).bind(trigger).bind(now_unix()).fetch_optional(pool).await? {
+                Some(row) => Some(run_from_row(&row)?),
+                None => None,
+            }
+        });
+        if let Some(run) = created {
+            return Ok(NewRun::Created(run));
+        }
+        match self.active_run(job).await? {
+            Some(active) => Ok(NewRun::AlreadyActive(active)),
+            // The active run finished between our insert and our read: try once more.
+            None => Box::pin(self.create_run(job, trigger)).await,
+        }
+    }
+
+    /// The queued or running run of `job`, if any.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn active_run(&self, job: &str) -> Result<Option<RunRecord>, StorageError> {
+        let sql =
+            format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE job = $1 AND status IN ('queued', 'running')");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).fetch_optional(pool).await? {
+                Some(row) => Some(run_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Moves a queued run to running. Returns false if it was not queued (e.g. interrupted).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn start_run(&self, id: i64) -> Result<bool, StorageError> {
+        const SQL: &str =
+            "UPDATE job_runs SET status = 'running', started_at = $2 WHERE id = $1 AND status = 'queued'";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(id).bind(now_unix()).execute(pool).await?.rows_affected() > 0
+        }))
+    }
+
+    /// Finishes an active run with a final status.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn finish_run(
+        &self,
+        id: i64,
+        status: RunStatus,
+        error: Option<&str>,
+        export_id: Option<i64>,
+    ) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE job_runs SET status = $2, finished_at = $3, error = $4, export_id = $5 \
+                           WHERE id = $1 AND status IN ('queued', 'running')";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(id)
+                .bind(status.as_str())
+                .bind(now_unix())
+                .bind(error)
+                .bind(export_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
+    /// Records (or replaces) what a run did for one symbol.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn record_run_item(&self, run_id: i64, item: &RunItem) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO job_run_items (run_id, symbol, status, bars, provider, error) \
+                           VALUES ($1, $2, $3, $4, $5, $6) \
+                           ON CONFLICT (run_id, symbol) DO UPDATE SET status = excluded.status, \
+                           bars = excluded.bars, provider = excluded.provider, error = excluded.error";
+        let bars = i64::try_from(item.bars).unwrap_or(i64::MAX);
+        let status = if item.succeeded { "succeeded" } else { "failed" };
+        with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(run_id)
+                .bind(&item.symbol)
+                .bind(status)
+                .bind(bars)
+                .bind(item.provider.as_deref())
+                .bind(item.error.as_deref())
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// One run.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn run(&self, id: i64) -> Result<Option<RunRecord>, StorageError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE id = $1");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(run_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// The per-symbol items of a run, sorted by symbol.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn run_items(&self, run_id: i64) -> Result<Vec<RunItem>, StorageError> {
+        const SQL: &str = "SELECT symbol, status, bars, provider, error FROM job_run_items WHERE run_id = $1 ORDER BY symbol";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(run_id).fetch_all(pool).await?.iter().map(item_from_row).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// Latest runs first, optionally of one job.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn runs(&self, job: Option<&str>, limit: u64) -> Result<Vec<RunRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM job_runs WHERE ($1 IS NULL OR job = $1) ORDER BY id DESC LIMIT $2"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(job)
+                .bind(sql_limit(Some(limit)))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(run_from_row)
+                .collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// Marks every queued or running run as interrupted (at start-up: no run of this process
+    /// can be active yet) and returns how many there were.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn interrupt_active_runs(&self, reason: &str) -> Result<u64, StorageError> {
+        const SQL: &str = "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2 \
+                           WHERE status IN ('queued', 'running')";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(now_unix()).bind(reason).execute(pool).await?.rows_affected()
+        }))
+    }
+}

@@ -1,0 +1,472 @@
+//! Job runs, export records and API tokens, against SQLite always and PostgreSQL when
+//! `TEST_DATABASE_URL` is set, e.g.
+//! `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p storage --test runs_exports_tokens`.
+//!
+//! The harness is a copy of the one in `tests/storage.rs` (each file under `tests/` is its own
+//! crate): every check gets a fresh SQLite file, or a fresh PostgreSQL schema selected through
+//! `search_path` and dropped afterwards, pass or fail.
+
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{Duration, Utc};
+use futures::FutureExt;
+use sqlx::{Connection, PgConnection};
+use storage::{Backend, DatabaseConfig, ExportStatus, NewRun, RunItem, RunRecord, RunStatus, Storage};
+use tempfile::TempDir;
+
+// ---------------------------------------------------------------------------------------------
+// Harness (same as tests/storage.rs)
+// ---------------------------------------------------------------------------------------------
+
+const SCHEMA_PREFIX: &str = "tw_test_";
+const STALE_SCHEMA_AGE_SECS: u64 = 3600;
+
+fn config() -> DatabaseConfig {
+    DatabaseConfig { max_connections: Some(4), acquire_timeout_secs: 10, ..DatabaseConfig::default() }
+}
+
+struct TestDb {
+    storage: Storage,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDb {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tickerwatch.db").display());
+        let storage = Storage::connect(&url, &config()).await.expect("connect sqlite");
+        storage.migrate().await.expect("migrate sqlite");
+        Self { storage, cleanup: Cleanup::Sqlite(dir) }
+    }
+
+    async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+        drop_stale_schemas(&mut admin).await;
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        // "r" keeps these schemas apart from tests/storage.rs's when both run at once.
+        let schema = format!(
+            "{SCHEMA_PREFIX}{}_{}_r{}",
+            unix_now(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
+        let storage = Storage::connect(&url, &config()).await.expect("connect postgres");
+        storage.migrate().await.expect("migrate postgres");
+        Some(Self { storage, cleanup: Cleanup::Postgres { admin_url, schema } })
+    }
+
+    async fn finish(self) {
+        self.storage.close().await;
+        if let Cleanup::Postgres { admin_url, schema } = self.cleanup {
+            let mut admin = PgConnection::connect(&admin_url).await.expect("connect for cleanup");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                .execute(&mut admin)
+                .await
+                .expect("drop test schema");
+            admin.close().await.ok();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+async fn drop_stale_schemas(admin: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(SCHEMA_PREFIX)
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list test schemas");
+    let now = unix_now();
+    for name in names {
+        let created = name[SCHEMA_PREFIX.len()..].split('_').next().and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|created| now.saturating_sub(created) > STALE_SCHEMA_AGE_SECS) {
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", name.replace('"', "\"\""));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *admin).await.ok();
+        }
+    }
+}
+
+async fn run<F, Fut>(db: TestDb, backend: Backend, check: F)
+where
+    F: FnOnce(Storage) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert_eq!(db.storage.backend(), backend);
+    let result = AssertUnwindSafe(check(db.storage.clone())).catch_unwind().await;
+    db.finish().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+macro_rules! backend_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    super::run(super::TestDb::sqlite().await, super::Backend::Sqlite, super::$check).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    match super::TestDb::postgres().await {
+                        Some(db) => super::run(db, super::Backend::Postgres, super::$check).await,
+                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(
+    check_run_lifecycle,
+    check_single_flight_per_job,
+    check_concurrent_triggers_create_one_run,
+    check_run_items_are_replaced_and_sorted,
+    check_runs_listing,
+    check_interrupt_active_runs,
+    check_export_lifecycle,
+    check_export_file_names_are_unique,
+    check_expired_exports,
+    check_fail_unfinished_exports,
+    check_tokens,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+async fn created(storage: &Storage, job: &str, trigger: &str) -> RunRecord {
+    match storage.create_run(job, trigger).await.expect("create run") {
+        NewRun::Created(run) => run,
+        NewRun::AlreadyActive(active) => panic!("expected a new run, {job} has active run {}", active.id),
+    }
+}
+
+fn item(symbol: &str, succeeded: bool, bars: u64) -> RunItem {
+    RunItem {
+        symbol: symbol.to_owned(),
+        succeeded,
+        bars,
+        provider: succeeded.then(|| "sample".to_owned()),
+        error: (!succeeded).then(|| format!("{symbol}: not found")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------------
+
+async fn check_run_lifecycle(storage: Storage) {
+    let before = Utc::now() - Duration::seconds(1);
+    let run = created(&storage, "download-tracker", "api").await;
+    assert_eq!(run.job, "download-tracker");
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!(run.trigger, "api");
+    assert!(run.queued_at >= before && run.queued_at <= Utc::now());
+    assert_eq!((run.started_at, run.finished_at, run.error.clone(), run.export_id), (None, None, None, None));
+    assert_eq!(storage.run(run.id).await.unwrap(), Some(run.clone()));
+    assert_eq!(storage.active_run("download-tracker").await.unwrap(), Some(run.clone()));
+
+    assert!(storage.start_run(run.id).await.unwrap());
+    assert!(!storage.start_run(run.id).await.unwrap(), "a running run cannot start again");
+    let running = storage.run(run.id).await.unwrap().unwrap();
+    assert_eq!(running.status, RunStatus::Running);
+    assert!(running.started_at.is_some());
+    assert_eq!(storage.active_run("download-tracker").await.unwrap().map(|r| r.id), Some(run.id));
+
+    assert!(
+        storage.finish_run(run.id, RunStatus::Partial, Some("1 of 2 symbols failed"), Some(7)).await.unwrap()
+    );
+    let finished = storage.run(run.id).await.unwrap().unwrap();
+    assert_eq!(finished.status, RunStatus::Partial);
+    assert_eq!(finished.error.as_deref(), Some("1 of 2 symbols failed"));
+    assert_eq!(finished.export_id, Some(7));
+    assert!(finished.finished_at.is_some_and(|f| Some(f) >= finished.started_at));
+    assert_eq!(storage.active_run("download-tracker").await.unwrap(), None);
+
+    // A finished run stays finished.
+    assert!(!storage.finish_run(run.id, RunStatus::Failed, None, None).await.unwrap());
+    assert!(!storage.start_run(run.id).await.unwrap());
+    assert_eq!(storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Partial);
+
+    assert_eq!(storage.run(run.id + 1000).await.unwrap(), None);
+    for status in RunStatus::ALL {
+        assert_eq!(status.as_str().parse::<RunStatus>(), Ok(status));
+        assert_eq!(status.is_active(), matches!(status, RunStatus::Queued | RunStatus::Running));
+    }
+    assert!("done".parse::<RunStatus>().is_err());
+}
+
+async fn check_single_flight_per_job(storage: Storage) {
+    let first = created(&storage, "download-tracker", "api").await;
+    // Queued counts as active …
+    match storage.create_run("download-tracker", "schedule").await.unwrap() {
+        NewRun::AlreadyActive(active) => assert_eq!(active, first),
+        NewRun::Created(run) => panic!("second active run {run:?}"),
+    }
+    // … and so does running.
+    assert!(storage.start_run(first.id).await.unwrap());
+    match storage.create_run("download-tracker", "api").await.unwrap() {
+        NewRun::AlreadyActive(active) => {
+            assert_eq!(active.id, first.id);
+            assert_eq!(active.status, RunStatus::Running);
+        }
+        NewRun::Created(run) => panic!("second active run {run:?}"),
+    }
+    // Another job is independent.
+    let other = created(&storage, "reddit-scan", "api").await;
+    assert_ne!(other.id, first.id);
+
+    // Once finished, the job can run again.
+    assert!(storage.finish_run(first.id, RunStatus::Succeeded, None, None).await.unwrap());
+    let second = created(&storage, "download-tracker", "api").await;
+    assert!(second.id > first.id);
+}
+
+async fn check_concurrent_triggers_create_one_run(storage: Storage) {
+    let attempts = (0..8).map(|_| {
+        let storage = storage.clone();
+        async move { storage.create_run("download-tracker", "api").await.expect("create run") }
+    });
+    let outcomes = futures::future::join_all(attempts).await;
+    let created: Vec<_> =
+        outcomes.iter().filter_map(|o| if let NewRun::Created(r) = o { Some(r) } else { None }).collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    let ids: HashSet<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            NewRun::Created(r) | NewRun::AlreadyActive(r) => r.id,
+        })
+        .collect();
+    assert_eq!(ids, HashSet::from([created[0].id]), "every refusal names the one active run");
+}
+
+async fn check_run_items_are_replaced_and_sorted(storage: Storage) {
+    let run = created(&storage, "download-tracker", "api").await;
+    let other = created(&storage, "reddit-scan", "api").await;
+    storage.record_run_item(run.id, &item("MSFT", true, 250)).await.unwrap();
+    storage.record_run_item(run.id, &item("AAPL", false, 0)).await.unwrap();
+    storage.record_run_item(other.id, &item("AAPL", true, 1)).await.unwrap();
+    assert_eq!(
+        storage.run_items(run.id).await.unwrap(),
+        vec![item("AAPL", false, 0), item("MSFT", true, 250)]
+    );
+
+    // Recording a symbol again replaces its item.
+    storage.record_run_item(run.id, &item("AAPL", true, 12)).await.unwrap();
+    assert_eq!(
+        storage.run_items(run.id).await.unwrap(),
+        vec![item("AAPL", true, 12), item("MSFT", true, 250)]
+    );
+    assert_eq!(storage.run_items(other.id).await.unwrap(), vec![item("AAPL", true, 1)]);
+    assert_eq!(storage.run_items(other.id + 1000).await.unwrap(), Vec::new());
+
+    // Huge counts saturate instead of failing.
+    storage.record_run_item(run.id, &item("IBM", true, u64::MAX)).await.unwrap();
+    let ibm = storage.run_items(run.id).await.unwrap().into_iter().find(|i| i.symbol == "IBM").unwrap();
+    assert_eq!(ibm.bars, i64::MAX as u64);
+}
+
+async fn check_runs_listing(storage: Storage) {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let run = created(&storage, "download-tracker", "schedule").await;
+        storage.finish_run(run.id, RunStatus::Succeeded, None, None).await.unwrap();
+        ids.push(run.id);
+        let other = created(&storage, "reddit-scan", "api").await;
+        storage.finish_run(other.id, RunStatus::Failed, Some("boom"), None).await.unwrap();
+    }
+    let all = storage.runs(None, 100).await.unwrap();
+    assert_eq!(all.len(), 6);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "latest first");
+
+    let tracker: Vec<i64> =
+        storage.runs(Some("download-tracker"), 100).await.unwrap().iter().map(|r| r.id).collect();
+    ids.reverse();
+    assert_eq!(tracker, ids);
+    assert_eq!(storage.runs(Some("download-tracker"), 2).await.unwrap().len(), 2);
+    assert_eq!(storage.runs(None, 1).await.unwrap()[0].job, "reddit-scan");
+    assert!(storage.runs(Some("nope"), 10).await.unwrap().is_empty());
+    assert!(storage.runs(None, 0).await.unwrap().is_empty());
+    // A caller's huge limit saturates.
+    assert_eq!(storage.runs(None, u64::MAX).await.unwrap().len(), 6);
+}
+
+async fn check_interrupt_active_runs(storage: Storage) {
+    let queued = created(&storage, "a", "api").await;
+    let running = created(&storage, "b", "api").await;
+    storage.start_run(running.id).await.unwrap();
+    let done = created(&storage, "c", "api").await;
+    storage.finish_run(done.id, RunStatus::Succeeded, None, None).await.unwrap();
+
+    assert_eq!(storage.interrupt_active_runs("the process stopped").await.unwrap(), 2);
+    for id in [queued.id, running.id] {
+        let run = storage.run(id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted);
+        assert_eq!(run.error.as_deref(), Some("the process stopped"));
+        assert!(run.finished_at.is_some());
+    }
+    assert_eq!(storage.run(done.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
+    // An interrupted queued run can no longer start, and the jobs are free again.
+    assert!(!storage.start_run(queued.id).await.unwrap());
+    created(&storage, "a", "api").await;
+    created(&storage, "b", "api").await;
+    assert_eq!(storage.interrupt_active_runs("again").await.unwrap(), 2);
+    assert_eq!(storage.interrupt_active_runs("nothing left").await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exports
+// ---------------------------------------------------------------------------------------------
+
+async fn check_export_lifecycle(storage: Storage) {
+    let run = created(&storage, "download-tracker", "api").await;
+    let export = storage.create_export("csv", "bars", "export-1-abc.csv", Some(run.id)).await.unwrap();
+    assert_eq!(export.status, ExportStatus::Writing);
+    assert_eq!((export.format.as_str(), export.kind.as_str()), ("csv", "bars"));
+    assert_eq!(export.file_name, "export-1-abc.csv");
+    assert_eq!(export.run_id, Some(run.id));
+    assert_eq!(
+        (export.rows, export.bytes, export.sha256.clone(), export.error.clone()),
+        (None, None, None, None)
+    );
+    assert_eq!(storage.export(export.id).await.unwrap(), Some(export.clone()));
+
+    storage.complete_export(export.id, 1234, 56_789, "ab".repeat(32).as_str()).await.unwrap();
+    let ready = storage.export(export.id).await.unwrap().unwrap();
+    assert_eq!(ready.status, ExportStatus::Ready);
+    assert_eq!((ready.rows, ready.bytes), (Some(1234), Some(56_789)));
+    assert_eq!(ready.sha256, Some("ab".repeat(32)));
+
+    let failed = storage.create_export("parquet", "bars", "export-2-def.parquet", None).await.unwrap();
+    storage.fail_export(failed.id, "disk full").await.unwrap();
+    let failed = storage.export(failed.id).await.unwrap().unwrap();
+    assert_eq!(failed.status, ExportStatus::Failed);
+    assert_eq!(failed.error.as_deref(), Some("disk full"));
+    assert_eq!(failed.run_id, None);
+
+    let listed: Vec<i64> = storage.exports(10).await.unwrap().iter().map(|e| e.id).collect();
+    assert_eq!(listed, vec![failed.id, export.id], "latest first");
+    assert_eq!(storage.exports(1).await.unwrap().len(), 1);
+
+    assert_eq!(storage.delete_export(export.id).await.unwrap(), Some(ready));
+    assert_eq!(storage.delete_export(export.id).await.unwrap(), None);
+    assert_eq!(storage.export(export.id).await.unwrap(), None);
+    assert_eq!(storage.exports(10).await.unwrap().len(), 1);
+
+    for status in [ExportStatus::Writing, ExportStatus::Ready, ExportStatus::Failed] {
+        assert_eq!(status.as_str().parse::<ExportStatus>(), Ok(status));
+    }
+}
+
+async fn check_export_file_names_are_unique(storage: Storage) {
+    storage.create_export("csv", "bars", "same.csv", None).await.unwrap();
+    let err = storage.create_export("csv", "summary", "same.csv", None).await.unwrap_err();
+    assert!(matches!(err, storage::StorageError::Query(_)), "{err}");
+    assert_eq!(storage.exports(10).await.unwrap().len(), 1);
+}
+
+async fn check_expired_exports(storage: Storage) {
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        let export = storage.create_export("csv", "bars", &format!("e{n}.csv"), None).await.unwrap();
+        if n == 1 {
+            storage.fail_export(export.id, "boom").await.unwrap();
+        } else {
+            storage.complete_export(export.id, 1, 1, "00").await.unwrap();
+        }
+        ids.push(export.id);
+    }
+    let writing = storage.create_export("csv", "bars", "writing.csv", None).await.unwrap();
+
+    let expired_ids = |exports: Vec<storage::ExportRecord>| exports.iter().map(|e| e.id).collect::<Vec<_>>();
+    // Keep the newest 2 finished (writing ones neither count nor expire); failed ones count.
+    assert_eq!(
+        expired_ids(storage.expired_exports(Some(2), None).await.unwrap()),
+        vec![ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(expired_ids(storage.expired_exports(Some(10), None).await.unwrap()), Vec::<i64>::new());
+    assert_eq!(expired_ids(storage.expired_exports(Some(0), None).await.unwrap()).len(), 5);
+    assert_eq!(expired_ids(storage.expired_exports(None, None).await.unwrap()), Vec::<i64>::new());
+    // By age: all were created just now.
+    let past = Utc::now() - Duration::days(1);
+    let future = Utc::now() + Duration::hours(1);
+    assert!(storage.expired_exports(None, Some(past)).await.unwrap().is_empty());
+    let by_age = expired_ids(storage.expired_exports(None, Some(future)).await.unwrap());
+    assert_eq!(by_age.len(), 5);
+    assert!(!by_age.contains(&writing.id));
+    // Both limits: either one expires an export.
+    assert_eq!(expired_ids(storage.expired_exports(Some(4), Some(past)).await.unwrap()), vec![ids[0]]);
+    assert_eq!(expired_ids(storage.expired_exports(Some(4), Some(future)).await.unwrap()).len(), 5);
+}
+
+async fn check_fail_unfinished_exports(storage: Storage) {
+    let ready = storage.create_export("csv", "bars", "ready.csv", None).await.unwrap();
+    storage.complete_export(ready.id, 1, 1, "00").await.unwrap();
+    let a = storage.create_export("csv", "bars", "a.csv", None).await.unwrap();
+    let b = storage.create_export("xlsx", "bars", "b.xlsx", None).await.unwrap();
+    assert_eq!(storage.fail_unfinished_exports("interrupted by a restart").await.unwrap(), 2);
+    for id in [a.id, b.id] {
+        let export = storage.export(id).await.unwrap().unwrap();
+        assert_eq!(export.status, ExportStatus::Failed);
+        assert_eq!(export.error.as_deref(), Some("interrupted by a restart"));
+    }
+    assert_eq!(storage.export(ready.id).await.unwrap().unwrap().status, ExportStatus::Ready);
+    assert_eq!(storage.fail_unfinished_exports("again").await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+async fn check_tokens(storage: Storage) {
+    let hash_a = "a".repeat(64);
+    let hash_b = "b".repeat(64);
+    let ci = storage.create_token("ci", &hash_a).await.unwrap();
+    assert_eq!(ci.name, "ci");
+    assert_eq!(ci.revoked_at, None);
+    let ops = storage.create_token("ops", &hash_b).await.unwrap();
+    assert!(ops.id > ci.id);
+
+    // Names and hashes are unique.
+    assert!(storage.create_token("ci", &"c".repeat(64)).await.is_err());
+    assert!(storage.create_token("other", &hash_a).await.is_err());
+
+    assert_eq!(storage.token_by_hash(&hash_a).await.unwrap(), Some(ci.clone()));
+    assert_eq!(storage.token_by_hash(&"f".repeat(64)).await.unwrap(), None);
+
+    assert!(storage.revoke_token("ci").await.unwrap());
+    assert!(!storage.revoke_token("ci").await.unwrap(), "already revoked");
+    assert!(!storage.revoke_token("nobody").await.unwrap());
+    let revoked = storage.token_by_hash(&hash_a).await.unwrap().unwrap();
+    assert!(revoked.revoked_at.is_some_and(|r| r >= ci.created_at));
+
+    let names: Vec<_> =
+        storage.tokens().await.unwrap().into_iter().map(|t| (t.name, t.revoked_at.is_some())).collect();
+    assert_eq!(names, vec![("ci".to_owned(), true), ("ops".to_owned(), false)]);
+}
