@@ -49,10 +49,7 @@ pub struct ParseProviderError(pub String);
 impl FromStr for ProviderId {
     type Err = ParseProviderError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s.trim())
-            .ok_or_else(|| ParseProviderError(s.to_owned()))
+        Self::ALL.into_iter().find(|p| p.as_str() == s.trim()).ok_or_else(|| ParseProviderError(s.to_owned()))
     }
 }
 

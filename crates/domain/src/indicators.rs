@@ -36,10 +36,7 @@ struct Window {
 
 impl Window {
     fn new(capacity: usize) -> Self {
-        Self {
-            values: VecDeque::with_capacity(capacity),
-            capacity,
-        }
+        Self { values: VecDeque::with_capacity(capacity), capacity }
     }
 
     /// Adds a value, dropping the oldest once full; returns whether the window is full.
@@ -74,9 +71,7 @@ impl Sma {
     /// If `period` is 0.
     pub fn new(period: usize) -> Self {
         assert!(period > 0, "SMA period must be at least 1");
-        Self {
-            window: Window::new(period),
-        }
+        Self { window: Window::new(period) }
     }
 
     /// The average of the last `period` values, once that many have been seen.
@@ -109,12 +104,7 @@ impl Ema {
 
     /// Wilder's smoothing (RSI) is the same recursion with alpha = 1 / period.
     fn with_alpha(period: usize, alpha: f64) -> Self {
-        Self {
-            period,
-            alpha,
-            seen: 0,
-            value: None,
-        }
+        Self { period, alpha, seen: 0, value: None }
     }
 
     pub fn next(&mut self, value: f64) -> Option<f64> {
@@ -165,11 +155,7 @@ impl Rsi {
         let gain = self.average_gain.next(change.max(0.0));
         let loss = self.average_loss.next((-change).max(0.0));
         let (gain, loss) = (gain?, loss?);
-        Some(if loss == 0.0 {
-            100.0
-        } else {
-            100.0 - 100.0 / (1.0 + gain / loss)
-        })
+        Some(if loss == 0.0 { 100.0 } else { 100.0 - 100.0 / (1.0 + gain / loss) })
     }
 }
 
@@ -203,11 +189,7 @@ impl Macd {
     /// # Panics
     /// If any period is 0.
     pub fn new(fast_period: usize, slow_period: usize, signal_period: usize) -> Self {
-        Self {
-            fast: Ema::new(fast_period),
-            slow: Ema::new(slow_period),
-            signal: Ema::new(signal_period),
-        }
+        Self { fast: Ema::new(fast_period), slow: Ema::new(slow_period), signal: Ema::new(signal_period) }
     }
 
     pub fn next(&mut self, close: f64) -> Option<MacdOutput> {
@@ -216,11 +198,7 @@ impl Macd {
         let slow = self.slow.next(close);
         let macd = fast? - slow?;
         let signal = self.signal.next(macd);
-        Some(MacdOutput {
-            macd,
-            signal,
-            histogram: signal.map(|signal| macd - signal),
-        })
+        Some(MacdOutput { macd, signal, histogram: signal.map(|signal| macd - signal) })
     }
 }
 
@@ -250,10 +228,7 @@ impl Bollinger {
     /// If `period` is 0.
     pub fn new(period: usize, multiplier: f64) -> Self {
         assert!(period > 0, "Bollinger period must be at least 1");
-        Self {
-            window: Window::new(period),
-            multiplier,
-        }
+        Self { window: Window::new(period), multiplier }
     }
 
     pub fn next(&mut self, close: f64) -> Option<BollingerBands> {
@@ -262,11 +237,7 @@ impl Bollinger {
         }
         let middle = self.window.mean();
         let width = self.multiplier * self.window.variance(0).sqrt();
-        Some(BollingerBands {
-            middle,
-            upper: middle + width,
-            lower: middle - width,
-        })
+        Some(BollingerBands { middle, upper: middle + width, lower: middle - width })
     }
 }
 
@@ -290,20 +261,12 @@ impl Atr {
     /// If `period` is 0.
     pub fn new(period: usize) -> Self {
         assert!(period > 0, "ATR period must be at least 1");
-        Self {
-            period,
-            previous_close: None,
-            warm_up_sum: 0.0,
-            warm_up_count: 0,
-            value: None,
-        }
+        Self { period, previous_close: None, warm_up_sum: 0.0, warm_up_count: 0, value: None }
     }
 
     pub fn next(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let true_range = match self.previous_close {
-            Some(previous) => (high - low)
-                .max((high - previous).abs())
-                .max((low - previous).abs()),
+            Some(previous) => (high - low).max((high - previous).abs()).max((low - previous).abs()),
             None => high - low,
         };
         self.previous_close = Some(close);
@@ -359,17 +322,12 @@ impl Volatility {
     /// If `window` is below 2; a sample standard deviation needs two returns.
     pub fn new(window: usize) -> Self {
         assert!(window >= 2, "volatility window must be at least 2 returns");
-        Self {
-            returns: DailyReturns::new(),
-            window: Window::new(window),
-        }
+        Self { returns: DailyReturns::new(), window: Window::new(window) }
     }
 
     pub fn next(&mut self, close: f64) -> Option<f64> {
         let daily_return = self.returns.next(close)?;
-        self.window
-            .push(daily_return)
-            .then(|| self.window.variance(1).sqrt() * TRADING_DAYS_PER_YEAR.sqrt())
+        self.window.push(daily_return).then(|| self.window.variance(1).sqrt() * TRADING_DAYS_PER_YEAR.sqrt())
     }
 }
 
@@ -467,10 +425,7 @@ mod tests {
 
     fn assert_close(actual: Option<f64>, expected: f64) {
         let actual = actual.expect("a value after warm-up");
-        assert!(
-            (actual - expected).abs() < 1e-12,
-            "expected {expected}, got {actual}"
-        );
+        assert!((actual - expected).abs() < 1e-12, "expected {expected}, got {actual}");
     }
 
     fn run<T>(values: &[f64], mut step: impl FnMut(f64) -> Option<T>) -> Vec<Option<T>> {
@@ -485,20 +440,14 @@ mod tests {
             [None, None, Some(2.0), Some(3.0), Some(4.0)]
         );
         let mut sma = Sma::new(5);
-        assert_eq!(
-            run(&[1.0, 2.0, 3.0, 4.0, 5.0], |v| sma.next(v))[4],
-            Some(3.0)
-        );
+        assert_eq!(run(&[1.0, 2.0, 3.0, 4.0, 5.0], |v| sma.next(v))[4], Some(3.0));
     }
 
     #[test]
     fn ema_is_seeded_with_the_first_value() {
         // alpha = 2 / (3 + 1) = 0.5: 2, 3, 4.5, 6.25; the first two are warm-up.
         let mut ema = Ema::new(3);
-        assert_eq!(
-            run(&[2.0, 4.0, 6.0, 8.0], |v| ema.next(v)),
-            [None, None, Some(4.5), Some(6.25)]
-        );
+        assert_eq!(run(&[2.0, 4.0, 6.0, 8.0], |v| ema.next(v)), [None, None, Some(4.5), Some(6.25)]);
     }
 
     #[test]
@@ -555,14 +504,7 @@ mod tests {
         let mut bands = Bollinger::new(8, 2.0);
         let values = run(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0], |v| bands.next(v));
         assert!(values[..7].iter().all(Option::is_none));
-        assert_eq!(
-            values[7],
-            Some(BollingerBands {
-                middle: 5.0,
-                upper: 9.0,
-                lower: 1.0
-            })
-        );
+        assert_eq!(values[7], Some(BollingerBands { middle: 5.0, upper: 9.0, lower: 1.0 }));
     }
 
     #[test]
@@ -578,15 +520,9 @@ mod tests {
     #[test]
     fn daily_returns_are_simple() {
         let mut returns = DailyReturns::new();
-        assert_eq!(
-            run(&[100.0, 150.0, 75.0], |v| returns.next(v)),
-            [None, Some(0.5), Some(-0.5)]
-        );
+        assert_eq!(run(&[100.0, 150.0, 75.0], |v| returns.next(v)), [None, Some(0.5), Some(-0.5)]);
         let mut returns = DailyReturns::new();
-        assert_eq!(
-            run(&[0.0, 1.0, 2.0], |v| returns.next(v)),
-            [None, None, Some(1.0)]
-        );
+        assert_eq!(run(&[0.0, 1.0, 2.0], |v| returns.next(v)), [None, None, Some(1.0)]);
     }
 
     #[test]

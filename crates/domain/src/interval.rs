@@ -92,10 +92,7 @@ impl fmt::Display for Interval {
 impl FromStr for Interval {
     type Err = ParseIntervalError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|i| i.as_str() == s.trim())
-            .ok_or_else(|| ParseIntervalError(s.to_owned()))
+        Self::ALL.into_iter().find(|i| i.as_str() == s.trim()).ok_or_else(|| ParseIntervalError(s.to_owned()))
     }
 }
 

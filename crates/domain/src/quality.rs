@@ -9,14 +9,28 @@ const MAX_CLOSE_RATIO: f64 = 100.0;
 /// What is wrong with a bar.
 #[derive(Debug, Clone, PartialEq)]
 pub enum QualityIssue {
-    HighBelowLow { high: f64, low: f64 },
-    CloseOutsideRange { close: f64, low: f64, high: f64 },
-    OpenOutsideRange { open: f64, low: f64, high: f64 },
+    HighBelowLow {
+        high: f64,
+        low: f64,
+    },
+    CloseOutsideRange {
+        close: f64,
+        low: f64,
+        high: f64,
+    },
+    OpenOutsideRange {
+        open: f64,
+        low: f64,
+        high: f64,
+    },
     NegativeVolume(f64),
     NonFinite(&'static str),
     NegativePrice(&'static str),
     /// Kept but flagged: the close moved by this factor against the previous close.
-    Jump { previous_close: f64, close: f64 },
+    Jump {
+        previous_close: f64,
+        close: f64,
+    },
 }
 
 impl QualityIssue {

@@ -20,9 +20,7 @@ pub enum ParseSymbolError {
     Empty,
     #[error("symbol {0:?} is longer than 15 characters")]
     TooLong(String),
-    #[error(
-        "symbol {input:?} contains {found:?}; allowed are letters, digits and . - ^ ="
-    )]
+    #[error("symbol {input:?} contains {found:?}; allowed are letters, digits and . - ^ =")]
     InvalidChar { input: String, found: char },
     #[error("symbol {0:?} must contain a letter or digit")]
     NoAlphanumeric(String),
@@ -113,14 +111,8 @@ mod tests {
 
     #[test]
     fn rejects_path_traversal_and_sql() {
-        assert!(matches!(
-            Symbol::parse("../etc"),
-            Err(ParseSymbolError::InvalidChar { found: '/', .. })
-        ));
-        assert!(matches!(
-            Symbol::parse("A;DROP"),
-            Err(ParseSymbolError::InvalidChar { found: ';', .. })
-        ));
+        assert!(matches!(Symbol::parse("../etc"), Err(ParseSymbolError::InvalidChar { found: '/', .. })));
+        assert!(matches!(Symbol::parse("A;DROP"), Err(ParseSymbolError::InvalidChar { found: ';', .. })));
         assert!(matches!(Symbol::parse("..."), Err(ParseSymbolError::NoAlphanumeric(_))));
     }
 

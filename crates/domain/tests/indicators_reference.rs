@@ -40,8 +40,8 @@ struct Row {
 
 fn reference_rows() -> Vec<Row> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/indicators-reference.csv");
-    let mut reader = csv::Reader::from_path(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut reader =
+        csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     reader
         .deserialize()
         .enumerate()
@@ -57,13 +57,7 @@ struct Comparison {
 }
 
 impl Comparison {
-    fn check(
-        &mut self,
-        column: &'static str,
-        row: &Row,
-        actual: Option<f64>,
-        expected: Option<f64>,
-    ) {
+    fn check(&mut self, column: &'static str, row: &Row, actual: Option<f64>, expected: Option<f64>) {
         let counts = self.counts.entry(column).or_default();
         match (actual, expected) {
             (Some(actual), Some(expected)) => {
@@ -90,12 +84,7 @@ impl Comparison {
             self.failures.is_empty(),
             "{} mismatches against the reference, first ones:\n{}",
             self.failures.len(),
-            self.failures
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("\n")
+            self.failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
         );
         for column in expected_columns {
             let (compared, warm_up) = self.counts.get(column).copied().unwrap_or_default();
@@ -128,18 +117,8 @@ fn indicators_match_ta_reference() {
 
         let macd_output = macd.next(close);
         comparison.check("macd", row, macd_output.map(|m| m.macd), row.macd);
-        comparison.check(
-            "macd_signal",
-            row,
-            macd_output.and_then(|m| m.signal),
-            row.macd_signal,
-        );
-        comparison.check(
-            "macd_hist",
-            row,
-            macd_output.and_then(|m| m.histogram),
-            row.macd_hist,
-        );
+        comparison.check("macd_signal", row, macd_output.and_then(|m| m.signal), row.macd_signal);
+        comparison.check("macd_hist", row, macd_output.and_then(|m| m.histogram), row.macd_hist);
 
         let bands = bollinger.next(close);
         comparison.check("bb_mid", row, bands.map(|b| b.middle), row.bb_mid);
@@ -147,22 +126,12 @@ fn indicators_match_ta_reference() {
         comparison.check("bb_lower", row, bands.map(|b| b.lower), row.bb_lower);
 
         let expected_atr = if i + 1 < ATR_PERIOD {
-            assert_eq!(
-                row.atr_14,
-                Some(0.0),
-                "ATR warm-up on {} should be ta's 0.0",
-                row.date
-            );
+            assert_eq!(row.atr_14, Some(0.0), "ATR warm-up on {} should be ta's 0.0", row.date);
             None
         } else {
             row.atr_14
         };
-        comparison.check(
-            "atr_14",
-            row,
-            atr14.next(row.high, row.low, close),
-            expected_atr,
-        );
+        comparison.check("atr_14", row, atr14.next(row.high, row.low, close), expected_atr);
     }
 
     comparison.finish(&[

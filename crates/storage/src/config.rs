@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// `Debug` masks the password in `url` (see [`redact_url`]) so the whole configuration can be
 /// logged at startup without leaking credentials.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` (relative paths are relative to the working directory), `sqlite::memory:`,
@@ -18,9 +18,15 @@ pub struct DatabaseConfig {
     /// How long a query may wait for a free connection before failing, so an overloaded or
     /// unreachable database surfaces as an error instead of a hang.
     pub acquire_timeout_secs: u64,
+    /// Pooled connections idle this long are closed (not for `sqlite::memory:`, whose database
+    /// lives in its connections), so a quiet service holds no more files and sockets than it
+    /// needs.
+    pub idle_timeout_secs: f64,
 }
 
 impl DatabaseConfig {
+    /// Default for [`idle_timeout_secs`](Self::idle_timeout_secs).
+    pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 300.0;
     /// The default database: a file under `data/` next to where the service runs, so a fresh
     /// install works without any setup.
     pub const DEFAULT_URL: &'static str = "sqlite://data/tickerwatch.db";
@@ -38,6 +44,7 @@ impl Default for DatabaseConfig {
             url: Self::DEFAULT_URL.to_owned(),
             max_connections: None,
             acquire_timeout_secs: Self::DEFAULT_ACQUIRE_TIMEOUT_SECS,
+            idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
         }
     }
 }
@@ -48,6 +55,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("idle_timeout_secs", &self.idle_timeout_secs)
             .finish()
     }
 }

@@ -105,15 +105,17 @@ impl Storage {
              VALUES ($1, $2, $3, 'writing', $4, $5) RETURNING {EXPORT_COLUMNS}"
         );
         Ok(with_pool!(self, pool => {
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            // fetch_all runs the write statement to completion (see `create_run`).
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(now_unix())
                 .bind(format)
                 .bind(kind)
                 .bind(file_name)
                 .bind(run_id)
-                .fetch_one(pool)
+                .fetch_all(pool)
                 .await?;
-            export_from_row(&row)?
+            let row = rows.first().ok_or_else(|| StorageError::corrupt("exports", file_name, "INSERT returned no row"))?;
+            export_from_row(row)?
         }))
     }
 
@@ -186,8 +188,8 @@ impl Storage {
     pub async fn delete_export(&self, id: i64) -> Result<Option<ExportRecord>, StorageError> {
         let sql = format!("DELETE FROM exports WHERE id = $1 RETURNING {EXPORT_COLUMNS}");
         Ok(with_pool!(self, pool => {
-            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
-                Some(row) => Some(export_from_row(&row)?),
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_all(pool).await?.first() {
+                Some(row) => Some(export_from_row(row)?),
                 None => None,
             }
         }))
@@ -217,7 +219,8 @@ impl Storage {
             .collect())
     }
 
-    /// Marks exports left `writing` by a crash as failed (at start-up) and returns them.
+    /// Marks exports left `writing` by a crash as failed (at start-up) and returns how many there
+    /// were.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.

@@ -133,8 +133,10 @@ impl Storage {
              ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
         );
         let created = with_pool!(self, pool => {
-            match sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(job).bind(trigger).bind(now_unix()).fetch_optional(pool).await? {
-                Some(row) => Some(run_from_row(&row)?),
+            // fetch_all, not fetch_optional: SQLite keeps a write statement's lock until the
+            // statement has run to completion, and a half-read RETURNING would hold it.
+            match sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(job).bind(trigger).bind(now_unix()).fetch_all(pool).await?.first() {
+                Some(row) => Some(run_from_row(row)?),
                 None => None,
             }
         });

@@ -112,7 +112,13 @@ impl Storage {
         if options.max_connections == Some(0) {
             return Err(StorageError::InvalidConfig("max_connections must be at least 1".to_owned()));
         }
+        if !(options.idle_timeout_secs.is_finite() && options.idle_timeout_secs > 0.0) {
+            return Err(StorageError::InvalidConfig(
+                "idle_timeout_secs must be a positive number".to_owned(),
+            ));
+        }
         let acquire_timeout = Duration::from_secs(options.acquire_timeout_secs);
+        let idle_timeout = Duration::from_secs_f64(options.idle_timeout_secs);
         let invalid = |source| StorageError::InvalidUrl { url: redacted.clone(), source };
         let connect_failed = |source| StorageError::Connect { url: redacted.clone(), source };
 
@@ -124,7 +130,10 @@ impl Storage {
                     .map_err(invalid)?
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT);
-                let mut pool = SqlitePoolOptions::new().max_connections(max).acquire_timeout(acquire_timeout);
+                let mut pool = SqlitePoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(acquire_timeout)
+                    .idle_timeout(idle_timeout);
                 if in_memory {
                     pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
                 } else {
@@ -139,7 +148,10 @@ impl Storage {
             Backend::Postgres => {
                 let max = options.max_connections.unwrap_or(DatabaseConfig::DEFAULT_POSTGRES_MAX_CONNECTIONS);
                 let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
-                let pool = PgPoolOptions::new().max_connections(max).acquire_timeout(acquire_timeout);
+                let pool = PgPoolOptions::new()
+                    .max_connections(max)
+                    .acquire_timeout(acquire_timeout)
+                    .idle_timeout(idle_timeout);
                 DbPool::Postgres(pool.connect_with(connect).await.map_err(connect_failed)?)
             }
         };

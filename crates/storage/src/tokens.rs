@@ -32,8 +32,10 @@ impl Storage {
         const SQL: &str = "INSERT INTO api_tokens (name, token_hash, created_at) VALUES ($1, $2, $3) \
                            RETURNING id, name, created_at, revoked_at";
         Ok(with_pool!(self, pool => {
-            let row = sqlx::query(SQL).bind(name).bind(token_hash).bind(now_unix()).fetch_one(pool).await?;
-            token_from_row(&row)?
+            // fetch_all runs the write statement to completion (see `create_run`).
+            let rows = sqlx::query(SQL).bind(name).bind(token_hash).bind(now_unix()).fetch_all(pool).await?;
+            let row = rows.first().ok_or_else(|| StorageError::corrupt("api_tokens", name, "INSERT returned no row"))?;
+            token_from_row(row)?
         }))
     }
 

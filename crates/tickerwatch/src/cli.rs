@@ -37,9 +37,104 @@ pub enum Command {
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the HTTP API and the job engine until SIGINT/SIGTERM.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Inspect and run jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Export stored bars to a file.
+    Export(ExportArgs),
+    /// Trigger the download-tracker job repeatedly and report memory, fds and run time.
+    Soak(SoakArgs),
     /// Benchmarks that print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: `server.listen`).
+    #[arg(long)]
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (names and dates, never the tokens).
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs with schedule and last run.
+    List,
+    /// Run a job: in this process (waits for it), or on a running server with --url.
+    Trigger {
+        name: String,
+        /// Base URL of a running server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        url: Option<String>,
+        /// API token for --url (or TICKERWATCH_TOKEN).
+        #[arg(long, env = "TICKERWATCH_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// With --url: wait for the run to finish.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Recent runs.
+    Runs {
+        #[arg(long)]
+        job: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Comma-separated symbols (default: the watchlist).
+    #[arg(long, value_delimiter = ',', value_parser = parse_symbol)]
+    pub symbols: Vec<Symbol>,
+    #[arg(long, default_value = "csv", value_parser = parse_export_format)]
+    pub format: export::ExportFormat,
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    pub interval: Interval,
+    /// Output file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    #[arg(long, default_value_t = 100)]
+    pub cycles: usize,
+    /// Base URL of a running server; without it a server is started in this process on a
+    /// temporary database with the offline sample provider.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// API token for --url (or TICKERWATCH_TOKEN).
+    #[arg(long, env = "TICKERWATCH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Where to write the chart of RSS and open fds per cycle.
+    #[arg(long, default_value = "soak.svg")]
+    pub svg: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +227,24 @@ pub enum ConfigCommand {
 pub enum BenchCommand {
     /// Parse Yahoo chart JSON and upsert into SQLite; prints bars/s and peak RSS.
     Ingest(IngestBenchArgs),
+    /// Export bars from SQLite to a format; prints rows/s and peak RSS.
+    Export(ExportBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportBenchArgs {
+    /// SQLite file to read; created and filled with synthetic bars when missing.
+    #[arg(long, default_value = "bench/export-bench.db")]
+    pub db: PathBuf,
+    #[arg(long, default_value_t = 500)]
+    pub symbols: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub days: usize,
+    #[arg(long, value_parser = parse_export_format)]
+    pub format: export::ExportFormat,
+    /// Output file (default: a temporary file).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +268,10 @@ fn parse_interval(text: &str) -> Result<Interval, String> {
 
 fn parse_provider(text: &str) -> Result<ProviderId, String> {
     text.parse().map_err(|e: domain::ParseProviderError| e.to_string())
+}
+
+fn parse_export_format(text: &str) -> Result<export::ExportFormat, String> {
+    text.parse().map_err(|e: export::ParseExportFormatError| e.to_string())
 }
 
 fn parse_span(text: &str) -> Result<Span, String> {
@@ -181,8 +298,17 @@ mod tests {
 
     #[test]
     fn parses_fetch() {
-        let cli = Cli::try_parse_from(["tickerwatch", "fetch", "aapl", "MSFT", "--range", "2y", "--provider", "sample"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "tickerwatch",
+            "fetch",
+            "aapl",
+            "MSFT",
+            "--range",
+            "2y",
+            "--provider",
+            "sample",
+        ])
+        .unwrap();
         let Command::Fetch(args) = cli.command else { panic!("not fetch") };
         assert_eq!(args.symbols.len(), 2);
         assert_eq!(args.symbols[0].as_str(), "AAPL");

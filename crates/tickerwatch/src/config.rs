@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use jobs::{ExportsConfig, JobsConfig};
 use providers::ProvidersConfig;
 use serde::{Deserialize, Serialize};
+use server::ServerConfig;
 use storage::DatabaseConfig;
 
 /// Prefix of environment overrides; `__` separates nesting levels.
@@ -26,6 +28,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "tickerwatch.toml";
 pub struct Config {
     pub database: DatabaseConfig,
     pub providers: ProvidersConfig,
+    pub server: ServerConfig,
+    pub jobs: JobsConfig,
+    pub exports: ExportsConfig,
     pub log: LogConfig,
 }
 
@@ -93,6 +98,9 @@ impl Config {
     /// [`ConfigError::Invalid`] naming the key.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.providers.validate().map_err(ConfigError::Invalid)?;
+        self.server.validate().map_err(ConfigError::Invalid)?;
+        self.jobs.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.exports.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.database.url.trim().is_empty() {
             return Err(ConfigError::Invalid("database.url must not be empty".to_owned()));
         }
@@ -131,6 +139,8 @@ fn describe(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+// figment::Jail's closure must return figment's own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use domain::ProviderId;
     use figment::Jail;

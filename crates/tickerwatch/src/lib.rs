@@ -6,9 +6,12 @@
 
 pub mod app;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod output;
+pub mod soak;
+pub mod startup;
 pub mod telemetry;
 
 use crate::cli::Command;
@@ -22,6 +25,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
             Ok(true)
         }
         Command::Bench(cli::BenchCommand::Ingest(args)) => commands::bench::ingest(args).await.map(|()| true),
+        Command::Bench(cli::BenchCommand::Export(args)) => commands::bench::export(args).await.map(|()| true),
+        Command::Serve(args) => commands::serve::run(config, args).await.map(|()| true),
+        Command::Soak(args) => commands::soak::run(config, args).await,
         command => {
             let app = app::App::open(config).await?;
             let result = match command {
@@ -33,7 +39,12 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                     println!("Database schema is up to date ({}).", app.storage.backend());
                     Ok(true)
                 }
-                Command::Config(_) | Command::Bench(_) => unreachable!("handled above"),
+                Command::Token(command) => commands::token::run(&app, command).await.map(|()| true),
+                Command::Jobs(command) => commands::jobs::run(&app, command).await,
+                Command::Export(args) => commands::export::run(&app, args).await.map(|()| true),
+                Command::Config(_) | Command::Bench(_) | Command::Serve(_) | Command::Soak(_) => {
+                    unreachable!("handled above")
+                }
             };
             app.close().await;
             result

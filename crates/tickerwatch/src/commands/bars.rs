@@ -37,7 +37,8 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
     let mut n_rows = 0u64;
     match args.format {
         OutputFormat::Table => {
-            let mut table = output::table(&["date", "open", "high", "low", "close", "adj close", "volume", "provider"]);
+            let mut table =
+                output::table(&["date", "open", "high", "low", "close", "adj close", "volume", "provider"]);
             while let Some(bar) = rows.try_next().await? {
                 n_rows += 1;
                 table.add_row(vec![
@@ -56,7 +57,18 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(&mut out);
-            writer.write_record(["symbol", "interval", "ts", "open", "high", "low", "close", "adj_close", "volume", "provider"])?;
+            writer.write_record([
+                "symbol",
+                "interval",
+                "ts",
+                "open",
+                "high",
+                "low",
+                "close",
+                "adj_close",
+                "volume",
+                "provider",
+            ])?;
             while let Some(bar) = rows.try_next().await? {
                 n_rows += 1;
                 writer.write_record([

@@ -32,8 +32,15 @@ impl XorShift {
 fn chart_json(symbol: &str, n_bars: usize, seed: u64) -> String {
     let mut rng = XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let start = 1_262_615_400_i64; // 2010-01-04 14:30 UTC, a session open
-    let (mut ts, mut open, mut high, mut low, mut close, mut volume, mut adj) =
-        (String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new());
+    let (mut ts, mut open, mut high, mut low, mut close, mut volume, mut adj) = (
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+        String::new(),
+    );
     let mut price = 50.0 + rng.next_unit() * 100.0;
     for i in 0..n_bars {
         let sep = if i == 0 { "" } else { "," };
@@ -99,15 +106,117 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     }
     let total = started.elapsed();
     storage.close().await;
-    println!("ingest benchmark: {} symbols x {} daily bars = {n_bars} bars ({:.1} MB of JSON)", args.symbols, n_bars_each, n_bytes as f64 / 1e6);
-    println!("  parse  : {:>12.0} bars/s  ({:.2} s, {:.0} MB/s)", per_second(n_bars, parse_time), parse_time.as_secs_f64(), n_bytes as f64 / 1e6 / parse_time.as_secs_f64().max(1e-9));
-    println!("  upsert : {:>12.0} bars/s  ({:.2} s, SQLite WAL, one transaction per symbol)", per_second(n_bars, upsert_time), upsert_time.as_secs_f64());
-    println!("  total  : {:>12.0} bars/s  ({:.2} s incl. JSON generation and row counts)", per_second(n_bars, total), total.as_secs_f64());
+    println!(
+        "ingest benchmark: {} symbols x {} daily bars = {n_bars} bars ({:.1} MB of JSON)",
+        args.symbols,
+        n_bars_each,
+        n_bytes as f64 / 1e6
+    );
+    println!(
+        "  parse  : {:>12.0} bars/s  ({:.2} s, {:.0} MB/s)",
+        per_second(n_bars, parse_time),
+        parse_time.as_secs_f64(),
+        n_bytes as f64 / 1e6 / parse_time.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "  upsert : {:>12.0} bars/s  ({:.2} s, SQLite WAL, one transaction per symbol)",
+        per_second(n_bars, upsert_time),
+        upsert_time.as_secs_f64()
+    );
+    println!(
+        "  total  : {:>12.0} bars/s  ({:.2} s incl. JSON generation and row counts)",
+        per_second(n_bars, total),
+        total.as_secs_f64()
+    );
     println!("  stored : {stored} rows");
     if let Some(peak) = peak_rss_bytes() {
         println!("  peak RSS: {:.1} MB", peak as f64 / 1_048_576.0);
     }
     anyhow::ensure!(stored as usize == n_bars, "stored {stored} rows but parsed {n_bars} bars");
+    Ok(())
+}
+
+/// Synthetic daily bars for the export benchmark: `days` bars per symbol from 2010-01-04.
+fn synthetic_bars(symbol_idx: usize, days: usize) -> Vec<domain::Bar> {
+    let mut rng = XorShift((symbol_idx as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let start = chrono::DateTime::from_timestamp(1_262_563_200, 0).unwrap_or_default();
+    let mut price = 20.0 + rng.next_unit() * 200.0;
+    (0..days)
+        .map(|day| {
+            let open = price;
+            let close = (open * (1.0 + (rng.next_unit() - 0.5) * 0.04)).max(1.0);
+            let high = open.max(close) * (1.0 + rng.next_unit() * 0.01);
+            let low = open.min(close) * (1.0 - rng.next_unit() * 0.01);
+            price = close;
+            domain::Bar {
+                ts: start + chrono::Duration::days(day as i64),
+                open: Some(open),
+                high: Some(high),
+                low: Some(low),
+                close: Some(close),
+                adj_close: Some(close * 0.98),
+                volume: Some((1_000_000.0 + rng.next_unit() * 9_000_000.0).round()),
+                provider: domain::ProviderId::Sample,
+                flag: None,
+            }
+        })
+        .collect()
+}
+
+/// Resets this process's peak-RSS counter (Linux `clear_refs` 5), so the figure printed
+/// afterwards belongs to the export alone, not to filling the database.
+fn reset_peak_rss() {
+    if let Err(error) = std::fs::write("/proc/self/clear_refs", "5") {
+        eprintln!("warning: cannot reset peak RSS ({error}); the figure includes set-up");
+    }
+}
+
+/// Runs the export benchmark and prints its figures.
+///
+/// # Errors
+/// When the database cannot be created or the export fails.
+pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
+    let url = format!("sqlite://{}", args.db.display());
+    let config = DatabaseConfig { url: url.clone(), ..DatabaseConfig::default() };
+    let fresh = !args.db.exists();
+    let storage = Storage::connect(&url, &config).await?;
+    storage.migrate().await?;
+    let symbols: Vec<Symbol> =
+        (0..args.symbols).map(|i| Symbol::parse(&format!("S{i:04}"))).collect::<Result<_, _>>()?;
+    if fresh {
+        eprintln!("Filling {} with {} symbols x {} days...", args.db.display(), args.symbols, args.days);
+        for (i, symbol) in symbols.iter().enumerate() {
+            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, args.days)).await?;
+        }
+    }
+    let temp_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let output = args
+        .output
+        .clone()
+        .unwrap_or_else(|| temp_dir.path().join(format!("bench.{}", args.format.extension())));
+    let request = export::ExportRequest {
+        symbols,
+        interval: Interval::Day1,
+        from: None,
+        to: None,
+        format: args.format,
+    };
+    reset_peak_rss();
+    let started = Instant::now();
+    let written = export::export_to_file(&storage, &request, &output, None).await?;
+    let elapsed = started.elapsed();
+    storage.close().await;
+    println!(
+        "export benchmark: {} -> {} rows in {:.2} s = {:.0} rows/s, {:.1} MB written",
+        args.format,
+        written.rows,
+        elapsed.as_secs_f64(),
+        per_second(written.rows as usize, elapsed),
+        written.bytes as f64 / 1e6
+    );
+    if let Some(peak) = peak_rss_bytes() {
+        println!("  peak RSS during export: {:.1} MB", peak as f64 / 1_048_576.0);
+    }
     Ok(())
 }
 

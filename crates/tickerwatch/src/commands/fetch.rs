@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use chrono::{DateTime, NaiveTime, Utc};
-use domain::{Interval, ProviderId, QualityReport, Symbol, check_bars};
+use anyhow::bail;
+use chrono::{NaiveTime, Utc};
+use domain::{Interval, Symbol};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
+use jobs::ingest::{FetchedSymbol, IngestError, fetch_and_store};
 use providers::{BarsRequest, ProviderChain, Span};
 use storage::Storage;
 
@@ -17,64 +18,15 @@ use crate::output;
 /// What happened to one symbol.
 pub struct FetchOutcome {
     pub symbol: Symbol,
-    pub result: anyhow::Result<FetchedSymbol>,
-}
-
-/// A symbol fetched and stored.
-pub struct FetchedSymbol {
-    pub provider: ProviderId,
-    pub n_bars: usize,
-    pub inserted: u64,
-    pub updated: u64,
-    pub first: Option<DateTime<Utc>>,
-    pub last: Option<DateTime<Utc>>,
-    pub last_close: Option<f64>,
-    pub quality: QualityReport,
-}
-
-/// Fetches one symbol and stores what passed the quality gate, in one transaction, so a failed
-/// fetch or write leaves previously stored bars untouched.
-///
-/// # Errors
-/// When every provider fails or the database write fails; the message names the symbol.
-pub async fn fetch_symbol(
-    chain: &ProviderChain,
-    storage: &Storage,
-    request: &BarsRequest,
-) -> anyhow::Result<FetchedSymbol> {
-    let served = chain.bars(request).await?;
-    let provider = served.provider;
-    let mut bars = served.value.bars;
-    let quality = check_bars(&mut bars);
-    for finding in &quality.rejected {
-        tracing::warn!(symbol = %request.symbol, %provider, ts = %finding.ts, issue = %finding.issue, "Rejected bar.");
-    }
-    let stats = storage
-        .upsert_bars(&request.symbol, request.interval, &bars)
-        .await
-        .with_context(|| format!("cannot store bars of {}", request.symbol))?;
-    if !quality.is_clean() {
-        storage
-            .record_quality(&request.symbol, request.interval, provider, &quality)
-            .await
-            .with_context(|| format!("cannot record quality findings of {}", request.symbol))?;
-    }
-    Ok(FetchedSymbol {
-        provider,
-        n_bars: bars.len(),
-        inserted: stats.inserted,
-        updated: stats.updated,
-        first: bars.first().map(|b| b.ts),
-        last: bars.last().map(|b| b.ts),
-        last_close: bars.iter().rev().find_map(|b| b.close),
-        quality,
-    })
+    pub result: Result<FetchedSymbol, IngestError>,
 }
 
 fn span_from_args(args: &FetchArgs) -> Span {
     match args.from {
         Some(from) => {
-            let to = args.to.map_or_else(Utc::now, |d| d.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::days(1));
+            let to = args
+                .to
+                .map_or_else(Utc::now, |d| d.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::days(1));
             Span::Between { from: from.and_time(NaiveTime::MIN).and_utc(), to }
         }
         None => args.range,
@@ -97,8 +49,15 @@ pub async fn run(app: &App, args: FetchArgs) -> anyhow::Result<bool> {
     };
     let chain = Arc::new(app.chain(args.provider)?);
     let span = span_from_args(&args);
-    let outcomes = fetch_many(&chain, &app.storage, &symbols, args.interval, span, app.config.providers.fetch_concurrency)
-        .await;
+    let outcomes = fetch_many(
+        &chain,
+        &app.storage,
+        &symbols,
+        args.interval,
+        span,
+        app.config.providers.fetch_concurrency,
+    )
+    .await;
     print_summary(&outcomes, args.interval);
     Ok(outcomes.iter().all(|o| o.result.is_ok()))
 }
@@ -112,7 +71,8 @@ pub async fn fetch_many(
     span: Span,
     concurrency: usize,
 ) -> Vec<FetchOutcome> {
-    let progress = if symbols.len() > 1 { ProgressBar::new(symbols.len() as u64) } else { ProgressBar::hidden() };
+    let progress =
+        if symbols.len() > 1 { ProgressBar::new(symbols.len() as u64) } else { ProgressBar::hidden() };
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -123,7 +83,7 @@ pub async fn fetch_many(
             let progress = progress.clone();
             async move {
                 let request = BarsRequest { symbol: symbol.clone(), interval, span };
-                let result = fetch_symbol(chain, storage, &request).await;
+                let result = fetch_and_store(chain, storage, &request).await;
                 progress.set_message(symbol.to_string());
                 progress.inc(1);
                 FetchOutcome { symbol, result }
@@ -138,7 +98,17 @@ pub async fn fetch_many(
 }
 
 fn print_summary(outcomes: &[FetchOutcome], interval: Interval) {
-    let mut table = output::table(&["symbol", "provider", "bars", "new", "updated", "from", "to", "last close", "quality"]);
+    let mut table = output::table(&[
+        "symbol",
+        "provider",
+        "bars",
+        "new",
+        "updated",
+        "from",
+        "to",
+        "last close",
+        "quality",
+    ]);
     let intraday = interval.is_intraday();
     for outcome in outcomes {
         match &outcome.result {

@@ -2,6 +2,11 @@
 
 pub mod bars;
 pub mod bench;
+pub mod export;
 pub mod fetch;
+pub mod jobs;
 pub mod quote;
+pub mod serve;
+pub mod soak;
+pub mod token;
 pub mod watchlist;

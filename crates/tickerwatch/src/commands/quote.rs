@@ -19,7 +19,10 @@ pub async fn run(app: &App, args: QuoteArgs) -> anyhow::Result<bool> {
     for symbol in &args.symbols {
         let result = async {
             let served = chain.quote(symbol).await?;
-            app.storage.save_quote(&served.value).await.with_context(|| format!("cannot store the quote of {symbol}"))?;
+            app.storage
+                .save_quote(&served.value)
+                .await
+                .with_context(|| format!("cannot store the quote of {symbol}"))?;
             anyhow::Ok(served.value)
         }
         .await;

@@ -1,0 +1,775 @@
+//! Inline SVG charts for the HTML report, drawn with `plotters`' SVG backend.
+//!
+//! Design decisions, and why:
+//! - **The x axis is the candle index, not time.** Markets close at weekends and on holidays; a
+//!   time axis would leave gaps between candles. Dates appear only as tick labels, placed at the
+//!   first candle of each month (or quarter, or year, depending on the span).
+//! - **Long series are aggregated, not thinned.** A candle narrower than a couple of pixels is
+//!   unreadable and bloats the SVG, so beyond [`MAX_CANDLES`] the bars are merged into daily,
+//!   weekly or monthly candles (open of the first bar, close of the last, extreme high and low,
+//!   summed volume). Dropping bars instead would hide highs and lows. The report's caption says
+//!   which [`Resolution`] was used ([`plan`]).
+//! - **Indicators are computed on every stored bar** (SMA 20/50 and RSI 14 of closes, bars
+//!   without a close skipped, exactly as [`domain::indicators::latest`] does), so the chart ends
+//!   on the same values as the summary table. An aggregated candle shows the values at its last
+//!   bar.
+//! - **Candles and volume are drawn in pixel coordinates** on top of the plotters mesh, so every
+//!   body has the same whole-pixel width and a doji is still a visible 1-pixel line.
+//! - **The returned markup is meant for inlining into HTML**: the root element carries a
+//!   `viewBox` and `width="100%"` (it scales with the page) and no `xmlns` URL, which HTML does
+//!   not need, so the report contains no URL of any kind.
+
+use chrono::{DateTime, Datelike, Utc};
+use domain::indicators::{Rsi, Sma};
+use domain::{Bar, Symbol};
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+
+/// Most candles drawn before bars are aggregated: about two years of daily bars, or ten years of
+/// weekly candles, on a chart about 1,100 pixels wide (roughly two pixels per candle).
+pub(crate) const MAX_CANDLES: usize = 560;
+
+/// The SVG coordinate space; the browser scales it to the page width.
+const WIDTH: u32 = 1200;
+const PRICE_PANEL_HEIGHT: u32 = 420;
+const VOLUME_PANEL_HEIGHT: u32 = 140;
+const RSI_HEIGHT: u32 = 200;
+const PLACEHOLDER_HEIGHT: u32 = 120;
+/// Shared by every panel so the candles, volume bars and RSI line up vertically on the page.
+const MARGIN: u32 = 12;
+const AXIS_LABEL_WIDTH: u32 = 78;
+const DATE_LABEL_HEIGHT: u32 = 28;
+/// Widest candle body, in pixels; wider bodies look clumsy for very short series.
+const MAX_BODY_WIDTH: i32 = 18;
+
+const UP: RGBColor = RGBColor(22, 163, 74);
+const DOWN: RGBColor = RGBColor(220, 38, 38);
+const SMA20_COLOR: RGBColor = RGBColor(245, 158, 11);
+const SMA50_COLOR: RGBColor = RGBColor(37, 99, 235);
+const RSI_COLOR: RGBColor = RGBColor(124, 58, 237);
+const GRID: RGBColor = RGBColor(229, 231, 235);
+const AXIS: RGBColor = RGBColor(156, 163, 175);
+const LABEL: RGBColor = RGBColor(75, 85, 99);
+/// Font size as plotters counts it; the SVG gets `size / 1.24`, about 12 px.
+const LABEL_SIZE: f64 = 15.0;
+
+/// How bars were grouped into candles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resolution {
+    /// One candle per stored bar.
+    AsStored,
+    /// One candle per UTC calendar day (for intraday bars).
+    Daily,
+    /// One candle per ISO week.
+    Weekly,
+    /// One candle per calendar month.
+    Monthly,
+}
+
+impl Resolution {
+    const COARSENING: [Resolution; 4] = [Self::AsStored, Self::Daily, Self::Weekly, Self::Monthly];
+
+    /// The adjective for captions: "weekly candles".
+    pub(crate) fn adjective(self) -> &'static str {
+        match self {
+            Self::AsStored => "per-bar",
+            Self::Daily => "daily",
+            Self::Weekly => "weekly",
+            Self::Monthly => "monthly",
+        }
+    }
+
+    /// A number that is the same for two bars exactly when they fall into the same candle;
+    /// `position` is the bar's position among the chartable bars, which makes every stored bar
+    /// its own candle.
+    fn bucket(self, ts: DateTime<Utc>, position: usize) -> i64 {
+        match self {
+            Self::AsStored => position as i64,
+            Self::Daily => ts.timestamp().div_euclid(86_400),
+            Self::Weekly => {
+                let week = ts.iso_week();
+                i64::from(week.year()) * 100 + i64::from(week.week())
+            }
+            Self::Monthly => i64::from(ts.year()) * 12 + i64::from(ts.month0()),
+        }
+    }
+}
+
+/// How a series will be charted: which resolution, and how many bars become how many candles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChartPlan {
+    pub(crate) resolution: Resolution,
+    /// Timestamps with a bar with a complete, finite open, high, low and close; other bars are
+    /// not drawn, and a timestamp served by several providers counts once.
+    pub(crate) chartable_bars: usize,
+    pub(crate) candles: usize,
+}
+
+/// Picks the finest resolution that keeps the chart at or under [`MAX_CANDLES`] candles
+/// (monthly if none does).
+pub(crate) fn plan(bars: &[Bar]) -> ChartPlan {
+    let mut chartable: Vec<DateTime<Utc>> =
+        bars.iter().filter(|bar| ohlc(bar).is_some()).map(|bar| bar.ts).collect();
+    chartable.dedup();
+    let count_candles = |resolution: Resolution| {
+        let mut previous = None;
+        let mut candles = 0;
+        for (position, ts) in chartable.iter().enumerate() {
+            let bucket = resolution.bucket(*ts, position);
+            if previous != Some(bucket) {
+                candles += 1;
+                previous = Some(bucket);
+            }
+        }
+        candles
+    };
+    let mut chosen = ChartPlan {
+        resolution: Resolution::Monthly,
+        chartable_bars: chartable.len(),
+        candles: count_candles(Resolution::Monthly),
+    };
+    for resolution in Resolution::COARSENING {
+        let candles = count_candles(resolution);
+        if candles <= MAX_CANDLES {
+            chosen.resolution = resolution;
+            chosen.candles = candles;
+            break;
+        }
+    }
+    chosen
+}
+
+/// One drawn candle, with the indicator values as of its last bar.
+#[derive(Debug, Clone, PartialEq)]
+struct Candle {
+    /// Start of the candle's first bar; used for the date labels.
+    ts: DateTime<Utc>,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: Option<f64>,
+    sma20: Option<f64>,
+    sma50: Option<f64>,
+    rsi14: Option<f64>,
+}
+
+impl Candle {
+    fn is_up(&self) -> bool {
+        self.close >= self.open
+    }
+}
+
+/// The bar's prices when all four are present and finite; other bars cannot be drawn.
+fn ohlc(bar: &Bar) -> Option<(f64, f64, f64, f64)> {
+    let (open, high, low, close) = (bar.open?, bar.high?, bar.low?, bar.close?);
+    [open, high, low, close].iter().all(|value| value.is_finite()).then_some((open, high, low, close))
+}
+
+/// One pass over `bars`: feeds the closes to the indicators, and merges the chartable bars into
+/// candles at `resolution`.
+///
+/// An export holds every provider's row, so a timestamp can have several bars (in the export's
+/// provider order). As in the summary, only the first with a close feeds the indicators, and
+/// only the first chartable one is drawn: a day counts once.
+fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
+    let mut sma20 = Sma::new(20);
+    let mut sma50 = Sma::new(50);
+    let mut rsi14 = Rsi::new(14);
+    let (mut last_sma20, mut last_sma50, mut last_rsi14) = (None, None, None);
+    let (mut last_fed, mut last_drawn) = (None, None);
+    let mut out: Vec<Candle> = Vec::new();
+    let mut current_bucket = None;
+    let mut position = 0;
+    for bar in bars {
+        if let Some(close) = bar.close.filter(|close| close.is_finite())
+            && last_fed != Some(bar.ts)
+        {
+            last_fed = Some(bar.ts);
+            last_sma20 = sma20.next(close);
+            last_sma50 = sma50.next(close);
+            last_rsi14 = rsi14.next(close);
+        }
+        let Some((open, high, low, close)) = ohlc(bar) else {
+            continue;
+        };
+        if last_drawn == Some(bar.ts) {
+            continue;
+        }
+        last_drawn = Some(bar.ts);
+        let volume = bar.volume.filter(|volume| volume.is_finite());
+        let bucket = resolution.bucket(bar.ts, position);
+        position += 1;
+        match out.last_mut() {
+            Some(candle) if current_bucket == Some(bucket) => {
+                candle.high = candle.high.max(high);
+                candle.low = candle.low.min(low);
+                candle.close = close;
+                candle.volume = match (candle.volume, volume) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                candle.sma20 = last_sma20;
+                candle.sma50 = last_sma50;
+                candle.rsi14 = last_rsi14;
+            }
+            _ => {
+                current_bucket = Some(bucket);
+                out.push(Candle {
+                    ts: bar.ts,
+                    open,
+                    high,
+                    low,
+                    close,
+                    volume,
+                    sma20: last_sma20,
+                    sma50: last_sma50,
+                    rsi14: last_rsi14,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Candles of `bars` at the resolution [`plan`] picks.
+fn planned_candles(bars: &[Bar]) -> Vec<Candle> {
+    candles(bars, plan(bars).resolution)
+}
+
+/// Candlesticks with SMA 20 and SMA 50 overlays, and a volume panel beneath sharing the x axis.
+///
+/// Bars missing any of open, high, low or close are skipped; with fewer than two chartable bars
+/// the result is a "no data" placeholder of the same width.
+pub(crate) fn price_chart_svg(symbol: &Symbol, bars: &[Bar]) -> Result<String, String> {
+    let candles = planned_candles(bars);
+    let label = format!("{symbol} price and volume chart");
+    if candles.len() < 2 {
+        return Ok(placeholder_svg(
+            &label,
+            &format!(
+                "Not enough price data to chart ({} complete bar{})",
+                candles.len(),
+                if candles.len() == 1 { "" } else { "s" }
+            ),
+        ));
+    }
+    let height = PRICE_PANEL_HEIGHT + VOLUME_PANEL_HEIGHT;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        draw_price_and_volume(&root, &candles).map_err(|error| error.to_string())?;
+        root.present().map_err(|error| error.to_string())?;
+    }
+    Ok(inline_root(svg, height, &label))
+}
+
+/// RSI(14) of closes on a 0–100 scale, with the 30 and 70 guide lines and the band between them
+/// shaded; its x axis matches [`price_chart_svg`]'s for the same bars.
+///
+/// A placeholder when there are fewer than two candles or RSI has not warmed up (14 closes).
+pub(crate) fn rsi_chart_svg(bars: &[Bar]) -> Result<String, String> {
+    let candles = planned_candles(bars);
+    let label = "RSI 14 chart";
+    if candles.len() < 2 {
+        return Ok(placeholder_svg(label, "Not enough price data to chart RSI"));
+    }
+    if candles.iter().all(|candle| candle.rsi14.is_none()) {
+        return Ok(placeholder_svg(label, "RSI 14 needs at least 14 closes"));
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, RSI_HEIGHT)).into_drawing_area();
+        draw_rsi(&root, &candles).map_err(|error| error.to_string())?;
+        root.present().map_err(|error| error.to_string())?;
+    }
+    Ok(inline_root(svg, RSI_HEIGHT, label))
+}
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+fn label_style() -> TextStyle<'static> {
+    ("sans-serif", LABEL_SIZE).into_font().color(&LABEL)
+}
+
+fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> DrawResult {
+    root.fill(&WHITE)?;
+    let (price_area, volume_area) = root.split_vertically(PRICE_PANEL_HEIGHT);
+    let ticks = date_ticks(candles);
+    let x_axis = || TickedAxis::new(x_range(candles), ticks.positions.clone());
+
+    // Price panel: the y range covers every high, low and drawn SMA value.
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for candle in candles {
+        for value in [Some(candle.low), Some(candle.high), candle.sma20, candle.sma50].into_iter().flatten() {
+            low = low.min(value);
+            high = high.max(value);
+        }
+    }
+    let padding = if high > low { (high - low) * 0.04 } else { high.abs().max(1.0) * 0.01 };
+    let price_range = (low - padding)..(high + padding);
+    let decimals = price_decimals(high - low);
+
+    let mut price_chart = ChartBuilder::on(&price_area)
+        .margin_top(MARGIN)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN)
+        .margin_bottom(4)
+        .set_label_area_size(LabelAreaPosition::Right, AXIS_LABEL_WIDTH)
+        .build_cartesian_2d(x_axis(), price_range)?;
+    price_chart
+        .configure_mesh()
+        .y_labels(7)
+        .y_label_formatter(&|value| format!("{value:.decimals$}"))
+        .x_label_formatter(&|_| String::new())
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .label_style(label_style())
+        .draw()?;
+
+    let screen = price_chart.plotting_area().use_screen_coord();
+    let body_width = body_width(price_chart.plotting_area().dim_in_pixel().0, candles.len());
+    for (index, candle) in candles.iter().enumerate() {
+        let color = if candle.is_up() { UP } else { DOWN };
+        let x = index as f64;
+        let (center, high_y) = price_chart.backend_coord(&(x, candle.high));
+        let (_, low_y) = price_chart.backend_coord(&(x, candle.low));
+        let (_, open_y) = price_chart.backend_coord(&(x, candle.open));
+        let (_, close_y) = price_chart.backend_coord(&(x, candle.close));
+        screen.draw(&PathElement::new(vec![(center, high_y), (center, low_y)], color))?;
+        let top = open_y.min(close_y);
+        // A doji (open == close) still gets a 1-pixel body, like a tick on the wick.
+        let bottom = open_y.max(close_y).max(top + 1);
+        let left = center - body_width / 2;
+        screen.draw(&Rectangle::new([(left, top), (left + body_width, bottom)], color.filled()))?;
+    }
+
+    // The legend is the HTML caption's: inside the plot it would cover candles.
+    for (color, values) in [
+        (SMA20_COLOR, candles.iter().map(|c| c.sma20).collect::<Vec<_>>()),
+        (SMA50_COLOR, candles.iter().map(|c| c.sma50).collect::<Vec<_>>()),
+    ] {
+        let points: Vec<(f64, f64)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(index, value)| value.map(|value| (index as f64, value)))
+            .collect();
+        price_chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
+    }
+
+    // Volume panel: same x range and label widths as the price panel, so the bars sit under
+    // their candles; dates are labelled here, at the bottom of the figure.
+    let max_volume = candles.iter().filter_map(|candle| candle.volume).fold(0.0_f64, f64::max);
+    let volume_top = if max_volume > 0.0 { max_volume * 1.1 } else { 1.0 };
+    let mut volume_chart = ChartBuilder::on(&volume_area)
+        .margin_top(4)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN)
+        .margin_bottom(MARGIN / 2)
+        .set_label_area_size(LabelAreaPosition::Right, AXIS_LABEL_WIDTH)
+        .set_label_area_size(LabelAreaPosition::Bottom, DATE_LABEL_HEIGHT)
+        .build_cartesian_2d(x_axis(), 0.0..volume_top)?;
+    volume_chart
+        .configure_mesh()
+        .y_labels(3)
+        .y_label_formatter(&|value| compact_number(*value))
+        .x_label_formatter(&|value| ticks.label(candles, *value))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .label_style(label_style())
+        .draw()?;
+    let screen = volume_chart.plotting_area().use_screen_coord();
+    for (index, candle) in candles.iter().enumerate() {
+        let Some(volume) = candle.volume.filter(|volume| *volume > 0.0) else {
+            continue;
+        };
+        let color = if candle.is_up() { UP } else { DOWN };
+        let (center, top) = volume_chart.backend_coord(&(index as f64, volume));
+        let (_, bottom) = volume_chart.backend_coord(&(index as f64, 0.0));
+        let left = center - body_width / 2;
+        screen.draw(&Rectangle::new(
+            [(left, top.min(bottom - 1)), (left + body_width, bottom)],
+            color.mix(0.45).filled(),
+        ))?;
+    }
+    Ok(())
+}
+
+fn draw_rsi(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> DrawResult {
+    root.fill(&WHITE)?;
+    let ticks = date_ticks(candles);
+    let mut chart = ChartBuilder::on(root)
+        .margin_top(MARGIN)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN)
+        .margin_bottom(MARGIN / 2)
+        .set_label_area_size(LabelAreaPosition::Right, AXIS_LABEL_WIDTH)
+        .set_label_area_size(LabelAreaPosition::Bottom, DATE_LABEL_HEIGHT)
+        .build_cartesian_2d(
+            TickedAxis::new(x_range(candles), ticks.positions.clone()),
+            TickedAxis::new(0.0..100.0, vec![0.0, 30.0, 50.0, 70.0, 100.0]),
+        )?;
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|value| format!("{value:.0}"))
+        .x_label_formatter(&|value| ticks.label(candles, *value))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .label_style(label_style())
+        .draw()?;
+
+    let x = x_range(candles);
+    chart.draw_series(std::iter::once(Rectangle::new(
+        [(x.start, 30.0), (x.end, 70.0)],
+        RSI_COLOR.mix(0.06).filled(),
+    )))?;
+    for (level, color) in [(70.0, DOWN), (30.0, UP)] {
+        chart.draw_series(LineSeries::new(
+            [(x.start, level), (x.end, level)],
+            color.mix(0.7).stroke_width(1),
+        ))?;
+    }
+    let points: Vec<(f64, f64)> = candles
+        .iter()
+        .enumerate()
+        .filter_map(|(index, candle)| candle.rsi14.map(|rsi| (index as f64, rsi)))
+        .collect();
+    chart.draw_series(LineSeries::new(points, RSI_COLOR.stroke_width(2)))?;
+    Ok(())
+}
+
+/// A linear axis with grid lines and labels exactly at `ticks`: dates at month starts, RSI at
+/// its 30/70 thresholds. (plotters' own `with_key_points` would do, but its axis cannot be
+/// labelled by `configure_mesh` in 0.3.7: it opts out of default value formatting.)
+struct TickedAxis {
+    linear: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl TickedAxis {
+    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Self {
+        Self { linear: range.into(), ticks }
+    }
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(value, limit)
+    }
+
+    /// Only bold lines, at the ticks; the light mesh in between would be noise.
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() { Vec::new() } else { self.ticks.clone() }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.linear.range()
+    }
+}
+
+/// Half a candle of room on either side, so the first and last bodies are not cut in half.
+fn x_range(candles: &[Candle]) -> std::ops::Range<f64> {
+    -0.5..(candles.len() as f64 - 0.5)
+}
+
+/// About 70 % of the space per candle, at least one pixel, and odd so the wick is centred.
+fn body_width(plot_width: u32, candles: usize) -> i32 {
+    let slot = f64::from(plot_width) / candles.max(1) as f64;
+    let width = ((slot * 0.7).floor() as i32).clamp(1, MAX_BODY_WIDTH);
+    if width > 2 && width % 2 == 0 { width - 1 } else { width }
+}
+
+/// Enough decimals to tell the axis labels apart: cents for ordinary prices, more for a series
+/// that moves by fractions of a cent (currencies, penny stocks).
+fn price_decimals(span: f64) -> usize {
+    if span >= 5.0 {
+        2
+    } else if span >= 0.05 {
+        3
+    } else {
+        5
+    }
+}
+
+/// `1234567.0` as `1.2M`, for axis labels where exact digits only add clutter.
+fn compact_number(value: f64) -> String {
+    let magnitude = value.abs();
+    let (scaled, suffix) = if magnitude >= 1e9 {
+        (value / 1e9, "B")
+    } else if magnitude >= 1e6 {
+        (value / 1e6, "M")
+    } else if magnitude >= 1e3 {
+        (value / 1e3, "K")
+    } else {
+        (value, "")
+    };
+    let text = format!("{scaled:.1}");
+    let text = text.strip_suffix(".0").unwrap_or(&text);
+    format!("{text}{suffix}")
+}
+
+/// Where the date labels go (candle indices) and how they are written.
+struct DateTicks {
+    positions: Vec<f64>,
+    format: &'static str,
+}
+
+impl DateTicks {
+    fn label(&self, candles: &[Candle], position: f64) -> String {
+        let index = position.round();
+        if (position - index).abs() > 1e-6 || index < 0.0 {
+            return String::new();
+        }
+        candles
+            .get(index as usize)
+            .map(|candle| candle.ts.format(self.format).to_string())
+            .unwrap_or_default()
+    }
+}
+
+/// Ticks at the first candle of each month, or of every 2nd/3rd/6th month, or of every 1st,
+/// 2nd, 5th or 10th year: the finest step giving at most ten labels. A series inside a single
+/// month gets a few evenly spaced day labels instead.
+fn date_ticks(candles: &[Candle]) -> DateTicks {
+    const MAX_LABELS: i64 = 10;
+    let month_number = |ts: DateTime<Utc>| i64::from(ts.year()) * 12 + i64::from(ts.month0());
+    let (Some(first), Some(last)) = (candles.first(), candles.last()) else {
+        return DateTicks { positions: Vec::new(), format: "%Y-%m-%d" };
+    };
+    let span_months = month_number(last.ts) - month_number(first.ts);
+    let step =
+        [1, 2, 3, 6, 12, 24, 60, 120].into_iter().find(|step| span_months / step < MAX_LABELS).unwrap_or(240);
+    let mut positions = Vec::new();
+    for (index, pair) in candles.windows(2).enumerate() {
+        let month = month_number(pair[1].ts);
+        if month != month_number(pair[0].ts) && month.rem_euclid(step) == 0 {
+            positions.push((index + 1) as f64);
+        }
+    }
+    if positions.len() >= 2 {
+        let format = if step >= 12 { "%Y" } else { "%b %Y" };
+        return DateTicks { positions, format };
+    }
+    let count = candles.len();
+    let every = count.div_ceil(6).max(1);
+    DateTicks { positions: (0..count).step_by(every).map(|index| index as f64).collect(), format: "%d %b %Y" }
+}
+
+/// Replaces plotters' root tag (fixed pixel size, `xmlns` URL) with one that scales to its
+/// container and names the chart for screen readers.
+fn inline_root(svg: String, height: u32, label: &str) -> String {
+    let body = svg.find('>').map_or(svg.as_str(), |end| &svg[end + 1..]);
+    let mut out = String::with_capacity(svg.len() + 64);
+    out.push_str(&root_tag(height, label));
+    out.push_str(body);
+    out
+}
+
+fn root_tag(height: u32, label: &str) -> String {
+    format!(
+        r#"<svg class="chart" viewBox="0 0 {WIDTH} {height}" width="100%" preserveAspectRatio="xMidYMid meet" role="img" aria-label="{}">"#,
+        crate::html::escape(label)
+    )
+}
+
+/// A chart-sized box with a message, so a section without data keeps its layout.
+fn placeholder_svg(label: &str, message: &str) -> String {
+    format!(
+        "{root}\n<rect x=\"0.5\" y=\"0.5\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"#f9fafb\" \
+         stroke=\"#e5e7eb\"/>\n<text x=\"{cx}\" y=\"{cy}\" text-anchor=\"middle\" \
+         dominant-baseline=\"middle\" font-family=\"sans-serif\" font-size=\"16\" \
+         fill=\"#6b7280\">{message}</text>\n</svg>\n",
+        root = root_tag(PLACEHOLDER_HEIGHT, label),
+        w = WIDTH - 1,
+        h = PLACEHOLDER_HEIGHT - 1,
+        cx = WIDTH / 2,
+        cy = PLACEHOLDER_HEIGHT / 2,
+        message = crate::html::escape(message),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use chrono::{Duration, TimeZone};
+    use domain::ProviderId;
+
+    use super::*;
+
+    /// `count` weekday bars from 2015-01-05 on a gentle random-looking walk, every third bar down.
+    pub(crate) fn sample_bars(count: usize) -> Vec<Bar> {
+        let mut bars = Vec::with_capacity(count);
+        let mut day = Utc.with_ymd_and_hms(2015, 1, 5, 0, 0, 0).single().expect("valid date");
+        let mut close = 100.0_f64;
+        for index in 0..count {
+            while matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun) {
+                day += Duration::days(1);
+            }
+            let open = close;
+            let drift = ((index * 7919) % 13) as f64 / 13.0 - 0.45;
+            close = (open * (1.0 + drift * 0.03)).max(1.0);
+            bars.push(Bar {
+                ts: day,
+                open: Some(open),
+                high: Some(open.max(close) * 1.01),
+                low: Some(open.min(close) * 0.99),
+                close: Some(close),
+                adj_close: Some(close),
+                volume: Some(1.0e6 + (index % 17) as f64 * 1.0e5),
+                provider: ProviderId::Sample,
+                flag: None,
+            });
+            day += Duration::days(1);
+        }
+        bars
+    }
+
+    fn symbol() -> Symbol {
+        Symbol::parse("AAPL").expect("valid symbol")
+    }
+
+    #[test]
+    fn price_chart_has_candles_sma_lines_and_no_url() {
+        let bars = sample_bars(250);
+        let svg = price_chart_svg(&symbol(), &bars).expect("chart");
+        assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 560\" width=\"100%\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert!(!svg.contains("http"), "no URL, not even the xmlns one");
+        // One wick and one body per candle, one volume bar per candle.
+        assert!(svg.matches("<rect").count() >= 2 * 250, "bodies and volume bars");
+        assert!(svg.matches("#16A34A").count() > 10, "green candles");
+        assert!(svg.contains("#DC2626"), "red candles");
+        // SMA 20 and SMA 50 lines.
+        assert!(svg.contains("stroke=\"#F59E0B\" stroke-width=\"2\" points="));
+        assert!(svg.contains("stroke=\"#2563EB\" stroke-width=\"2\" points="));
+        assert_eq!(svg.matches("<svg").count(), 1);
+    }
+
+    #[test]
+    fn skips_bars_with_missing_prices() {
+        let mut bars = sample_bars(30);
+        bars[3].open = None;
+        bars[4].high = Some(f64::NAN);
+        let drawn = candles(&bars, Resolution::AsStored);
+        assert_eq!(drawn.len(), 28);
+        assert_eq!(plan(&bars).chartable_bars, 28);
+        price_chart_svg(&symbol(), &bars).expect("chart");
+    }
+
+    #[test]
+    fn indicators_on_the_chart_end_on_the_summary_values() {
+        let bars = sample_bars(120);
+        let snapshot = domain::indicators::latest(&bars);
+        let last = planned_candles(&bars).pop().expect("candles");
+        assert_eq!(last.sma20, snapshot.sma20);
+        assert_eq!(last.sma50, snapshot.sma50);
+        assert_eq!(last.rsi14, snapshot.rsi14);
+    }
+
+    #[test]
+    fn a_timestamp_served_by_two_providers_is_drawn_once() {
+        let yahoo = sample_bars(80);
+        let mut both = Vec::new();
+        for bar in &yahoo {
+            both.push(bar.clone());
+            let mut other = bar.clone();
+            other.provider = ProviderId::Sample;
+            other.close = other.close.map(|close| close * 1.01);
+            both.push(other);
+        }
+        assert_eq!(candles(&both, Resolution::AsStored), candles(&yahoo, Resolution::AsStored));
+        assert_eq!(plan(&both).chartable_bars, 80);
+
+        let mut summary = crate::summary::SummaryBuilder::new(symbol());
+        for bar in &both {
+            summary.push(bar);
+        }
+        let snapshot = summary.finish().indicators;
+        let last = planned_candles(&both).pop().expect("candles");
+        assert_eq!((last.sma20, last.sma50, last.rsi14), (snapshot.sma20, snapshot.sma50, snapshot.rsi14));
+    }
+
+    #[test]
+    fn empty_and_single_bar_series_get_placeholders() {
+        for bars in [Vec::new(), sample_bars(1)] {
+            let price = price_chart_svg(&symbol(), &bars).expect("placeholder");
+            assert!(price.starts_with("<svg") && price.contains("Not enough price data"));
+            let rsi = rsi_chart_svg(&bars).expect("placeholder");
+            assert!(rsi.starts_with("<svg") && rsi.contains("Not enough price data"));
+        }
+        let rsi = rsi_chart_svg(&sample_bars(10)).expect("placeholder");
+        assert!(rsi.contains("needs at least 14 closes"));
+    }
+
+    #[test]
+    fn rsi_chart_has_guides_and_line() {
+        let svg = rsi_chart_svg(&sample_bars(250)).expect("chart");
+        assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 200\""));
+        assert!(svg.contains("#7C3AED"), "RSI line");
+        assert!(svg.contains(">\n30\n</text>") && svg.contains(">\n70\n</text>"));
+        assert!(!svg.contains("http"));
+    }
+
+    #[test]
+    fn long_series_are_aggregated_and_stay_small() {
+        let ten_years = sample_bars(2_500);
+        let planned = plan(&ten_years);
+        assert_eq!(planned.resolution, Resolution::Weekly);
+        assert_eq!(planned.chartable_bars, 2_500);
+        assert!(planned.candles <= MAX_CANDLES && planned.candles > 480, "{planned:?}");
+
+        let started = std::time::Instant::now();
+        let price = price_chart_svg(&symbol(), &ten_years).expect("chart");
+        let rsi = rsi_chart_svg(&ten_years).expect("chart");
+        assert!(price.len() < 1_500_000, "price chart is {} bytes", price.len());
+        assert!(rsi.len() < 1_500_000, "RSI chart is {} bytes", rsi.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+        let one_year = sample_bars(250);
+        assert_eq!(plan(&one_year).resolution, Resolution::AsStored);
+        eprintln!(
+            "SVG sizes: 250 bars price {} B, RSI {} B; 2,500 bars price {} B, RSI {} B",
+            price_chart_svg(&symbol(), &one_year).expect("chart").len(),
+            rsi_chart_svg(&one_year).expect("chart").len(),
+            price.len(),
+            rsi.len()
+        );
+    }
+
+    #[test]
+    fn weekly_candles_merge_prices_and_volume() {
+        let bars = sample_bars(10); // Two full weeks, Monday to Friday.
+        let weekly = candles(&bars, Resolution::Weekly);
+        assert_eq!(weekly.len(), 2);
+        let week = &bars[..5];
+        assert_eq!(weekly[0].open, week[0].open.expect("open"));
+        assert_eq!(weekly[0].close, week[4].close.expect("close"));
+        let high = week.iter().filter_map(|b| b.high).fold(f64::MIN, f64::max);
+        let low = week.iter().filter_map(|b| b.low).fold(f64::MAX, f64::min);
+        assert_eq!((weekly[0].high, weekly[0].low), (high, low));
+        let volume: f64 = week.iter().filter_map(|b| b.volume).sum();
+        assert_eq!(weekly[0].volume, Some(volume));
+        assert_eq!(weekly[0].ts, week[0].ts);
+    }
+
+    #[test]
+    fn very_long_series_fall_back_to_monthly() {
+        let planned = plan(&sample_bars(6_000));
+        assert_eq!(planned.resolution, Resolution::Monthly);
+    }
+
+    #[test]
+    fn compact_numbers() {
+        assert_eq!(compact_number(0.0), "0");
+        assert_eq!(compact_number(1_500.0), "1.5K");
+        assert_eq!(compact_number(2_000_000.0), "2M");
+        assert_eq!(compact_number(3_250_000_000.0), "3.2B");
+    }
+}

@@ -1,0 +1,420 @@
+//! The export pipeline: an async producer reading bars from storage, a bounded channel, and a
+//! writer on a blocking thread.
+//!
+//! Why this shape: the database driver is async, the encoders (csv, serde_json, Parquet,
+//! rust_xlsxwriter) are synchronous and CPU-bound, and neither side may hold the whole export.
+//! Bars travel in chunks of [`CHUNK_ROWS`] through a channel of [`CHANNEL_CHUNKS`] slots, so at
+//! most a handful of chunks (a few MB) exist at once whatever the export's size, and a slow disk
+//! slows the database cursor instead of filling memory. Both sides run concurrently, which on
+//! two cores roughly halves the wall time compared with decoding and encoding in turn.
+//!
+//! Cancellation: dropping the future drops the channel's sender and the [`TempFile`] guard; the
+//! guard removes the temporary file and raises the abort flag, on which the writer's next file
+//! write fails, and the writer thread also ends when it finds the channel closed without the
+//! final `Done`. Nothing is left behind and no thread keeps running on its own for long.
+
+use std::fs::File;
+use std::mem;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::Utc;
+use domain::{Bar, Interval, Symbol};
+use futures::StreamExt;
+use storage::{BarQuery, Storage};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::ExportFormat;
+use crate::atomic::{HashingWriter, TempFile, check_destination, parent_dir, sync_dir};
+use crate::html::render_report as render;
+use crate::report::{ExportError, ExportOutput, ExportProgress, ExportRequest, SymbolReport};
+use crate::sink::{self, BarSink, CsvSink, FileOut, NdjsonSink, ParquetSink};
+use crate::summary::{SummaryBuilder, SymbolSummary};
+use crate::xlsx::XlsxSink;
+
+/// Bars per chunk sent to the writer (about 0.5 MB of `Bar`s).
+const CHUNK_ROWS: usize = 4096;
+/// Chunks the channel holds before the reader waits for the writer.
+const CHANNEL_CHUNKS: usize = 4;
+
+/// What the reader tells the writer.
+#[derive(Debug)]
+enum Msg {
+    /// The following bars belong to `symbols[idx]`.
+    Begin(usize),
+    Bars(Vec<Bar>),
+    /// The current symbol has no more bars.
+    End,
+    /// Every symbol has been sent; without it a closed channel means cancellation.
+    Done,
+}
+
+/// Exports `request` to the file `destination`, atomically: the data is written to a temporary
+/// file in the same directory, fsynced and renamed over `destination`, and the directory is
+/// fsynced. On any error, and if this future is dropped before completing, the temporary file
+/// is removed and `destination` is untouched.
+///
+/// Memory stays bounded whatever the size of the export (the crate docs give each format's
+/// bound); the bars of each symbol are read in time order, every provider's row included.
+/// `progress` is called from the calling task after each chunk and each symbol.
+///
+/// # Errors
+/// - [`ExportError::InvalidDestination`] if `destination` is a directory or has no file name;
+/// - [`ExportError::DestinationNotWritable`] if no file can be created next to it (missing or
+///   read-only directory, or a parent that is not a directory);
+/// - [`ExportError::Storage`] if reading bars fails;
+/// - [`ExportError::Io`] or [`ExportError::Format`] if writing fails;
+/// - [`ExportError::WriterPanicked`] if an encoder panics.
+pub async fn export_to_file(
+    storage: &Storage,
+    request: &ExportRequest,
+    destination: &Path,
+    progress: Option<&(dyn Fn(ExportProgress) + Send + Sync)>,
+) -> Result<ExportOutput, ExportError> {
+    let started = Instant::now();
+    check_destination(destination)?;
+    let dir = parent_dir(destination);
+    let (guard, file) = TempFile::create_in(&dir)?;
+    let out = HashingWriter::new(file, guard.abort_flag());
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let written = Arc::new(AtomicU64::new(0));
+    let job = WriterJob {
+        format: request.format,
+        interval: request.interval,
+        symbols: request.symbols.clone(),
+        path: guard.path().to_path_buf(),
+        dir: dir.clone(),
+        title: report_title(request),
+        feed: Feed {
+            rx,
+            symbols: request.symbols.clone(),
+            builder: None,
+            summaries: Vec::with_capacity(request.symbols.len()),
+            rows: 0,
+            written: Arc::clone(&written),
+        },
+    };
+    let writer = tokio::task::spawn_blocking(move || job.run(out));
+
+    let produced = produce(storage, request, &tx, progress, &written).await;
+    drop(tx);
+    let done = match writer.await {
+        Ok(result) => result,
+        Err(join) => Err(ExportError::WriterPanicked(join.to_string())),
+    };
+    // A read error makes the writer see a closed channel (`Cancelled`): report the cause.
+    produced?;
+    let done = done?;
+
+    drop(done.file);
+    guard.commit(destination)?;
+    let synced = tokio::task::spawn_blocking(move || sync_dir(&dir).map_err(|e| (dir, e))).await;
+    if let Ok(Err((dir, error))) = synced {
+        warn!(dir = %dir.display(), %error, "Cannot fsync the export directory; the rename may not survive a crash.");
+    }
+    if let Some(progress) = progress {
+        progress(ExportProgress {
+            symbol_idx: request.symbols.len().saturating_sub(1),
+            n_symbols: request.symbols.len(),
+            rows_written: done.rows,
+        });
+    }
+    info!(
+        path = %destination.display(),
+        format = %request.format,
+        symbols = request.symbols.len(),
+        rows = done.rows,
+        bytes = done.bytes,
+        elapsed_ms = started.elapsed().as_millis(),
+        "Export written."
+    );
+    Ok(ExportOutput {
+        path: destination.to_path_buf(),
+        rows: done.rows,
+        bytes: done.bytes,
+        sha256: done.sha256,
+        summaries: done.summaries,
+    })
+}
+
+/// The benchmark entry point: exports every daily bar of `symbols` to `dir/bench.{ext}`. The
+/// caller measures time and memory.
+///
+/// # Errors
+/// As [`export_to_file`].
+pub async fn bench_export(
+    storage: &Storage,
+    symbols: &[Symbol],
+    format: ExportFormat,
+    dir: &Path,
+) -> Result<ExportOutput, ExportError> {
+    let request =
+        ExportRequest { symbols: symbols.to_vec(), interval: Interval::Day1, from: None, to: None, format };
+    export_to_file(storage, &request, &dir.join(format!("bench.{}", format.extension())), None).await
+}
+
+/// Writes `summaries` as a csv table (one line per symbol, the columns of the xlsx `Summary`
+/// sheet) to `destination`, atomically like [`export_to_file`]; for formats that have no summary
+/// sheet of their own.
+///
+/// # Errors
+/// [`ExportError::InvalidDestination`], [`ExportError::DestinationNotWritable`] or
+/// [`ExportError::Io`], as for [`export_to_file`].
+pub async fn write_summary_csv(
+    summaries: &[SymbolSummary],
+    destination: &Path,
+) -> Result<ExportOutput, ExportError> {
+    check_destination(destination)?;
+    let dir = parent_dir(destination);
+    let (guard, file) = TempFile::create_in(&dir)?;
+    let out = HashingWriter::new(file, guard.abort_flag());
+    let path = guard.path().to_path_buf();
+    let owned = summaries.to_vec();
+    let written = tokio::task::spawn_blocking(move || {
+        let out = sink::write_summary_csv(out, &path, &owned)?;
+        let (file, sha256, bytes) = out.finish();
+        file.sync_all().map_err(|e| ExportError::io(&path, e))?;
+        Ok::<_, ExportError>((owned, sha256, bytes))
+    })
+    .await
+    .map_err(|join| ExportError::WriterPanicked(join.to_string()))?;
+    let (summaries, sha256, bytes) = written?;
+    guard.commit(destination)?;
+    if let Err(error) = tokio::task::spawn_blocking(move || sync_dir(&dir)).await.unwrap_or(Ok(())) {
+        warn!(%error, "Cannot fsync the export directory; the rename may not survive a crash.");
+    }
+    info!(path = %destination.display(), rows = summaries.len(), bytes, "Summary written.");
+    Ok(ExportOutput {
+        path: destination.to_path_buf(),
+        rows: summaries.len() as u64,
+        bytes,
+        sha256,
+        summaries,
+    })
+}
+
+/// The reader: streams each symbol's bars from storage into the channel in chunks.
+///
+/// Returns `Ok` also when the writer hung up early; the writer's result then says why.
+async fn produce(
+    storage: &Storage,
+    request: &ExportRequest,
+    tx: &mpsc::Sender<Msg>,
+    progress: Option<&(dyn Fn(ExportProgress) + Send + Sync)>,
+    written: &AtomicU64,
+) -> Result<(), ExportError> {
+    let n_symbols = request.symbols.len();
+    let report = |symbol_idx: usize| {
+        if let Some(progress) = progress {
+            progress(ExportProgress { symbol_idx, n_symbols, rows_written: written.load(Ordering::Relaxed) });
+        }
+    };
+    for (idx, symbol) in request.symbols.iter().enumerate() {
+        if tx.send(Msg::Begin(idx)).await.is_err() {
+            return Ok(());
+        }
+        let query = BarQuery {
+            symbol: symbol.clone(),
+            interval: request.interval,
+            from: request.from,
+            to: request.to,
+            provider: None,
+            limit: None,
+        };
+        let mut bars = storage.stream_bars(&query);
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        while let Some(bar) = bars.next().await {
+            chunk.push(bar?);
+            if chunk.len() == CHUNK_ROWS {
+                let full = mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                if tx.send(Msg::Bars(full)).await.is_err() {
+                    return Ok(());
+                }
+                report(idx);
+            }
+        }
+        drop(bars);
+        if !chunk.is_empty() && tx.send(Msg::Bars(chunk)).await.is_err() {
+            return Ok(());
+        }
+        if tx.send(Msg::End).await.is_err() {
+            return Ok(());
+        }
+        report(idx);
+    }
+    // An error here means the writer failed; its result says how.
+    let _ = tx.send(Msg::Done).await;
+    Ok(())
+}
+
+fn report_title(request: &ExportRequest) -> String {
+    let names: Vec<&str> = request.symbols.iter().take(6).map(Symbol::as_str).collect();
+    let symbols = if request.symbols.len() <= 5 {
+        names.join(", ")
+    } else {
+        format!("{} symbols", request.symbols.len())
+    };
+    format!("tickerwatch export: {symbols} ({})", request.interval)
+}
+
+/// The writer's side of the channel: hands messages to a format while maintaining the
+/// per-symbol summaries and the row count.
+struct Feed {
+    rx: mpsc::Receiver<Msg>,
+    symbols: Vec<Symbol>,
+    builder: Option<SummaryBuilder>,
+    summaries: Vec<SymbolSummary>,
+    rows: u64,
+    written: Arc<AtomicU64>,
+}
+
+impl Feed {
+    /// The next message, after updating the summaries with it.
+    ///
+    /// # Errors
+    /// [`ExportError::Cancelled`] if the reader went away before `Done`.
+    fn next(&mut self) -> Result<Msg, ExportError> {
+        let msg = self.rx.blocking_recv().ok_or(ExportError::Cancelled)?;
+        match &msg {
+            Msg::Begin(idx) => {
+                let symbol = self.symbols.get(*idx).cloned().ok_or(ExportError::Cancelled)?;
+                self.builder = Some(SummaryBuilder::new(symbol));
+            }
+            Msg::Bars(bars) => {
+                if let Some(builder) = &mut self.builder {
+                    bars.iter().for_each(|bar| builder.push(bar));
+                }
+            }
+            Msg::End => {
+                if let Some(builder) = self.builder.take() {
+                    self.summaries.push(builder.finish());
+                }
+            }
+            Msg::Done => {}
+        }
+        Ok(msg)
+    }
+
+    fn mark_written(&mut self, rows: usize) {
+        self.rows += rows as u64;
+        self.written.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+}
+
+/// Everything the writer thread needs; moved onto it.
+struct WriterJob {
+    format: ExportFormat,
+    interval: Interval,
+    symbols: Vec<Symbol>,
+    /// The temporary file's path, for error messages.
+    path: PathBuf,
+    dir: PathBuf,
+    title: String,
+    feed: Feed,
+}
+
+/// What the writer thread hands back: the synced file and what it holds.
+struct WriterDone {
+    file: File,
+    rows: u64,
+    bytes: u64,
+    sha256: String,
+    summaries: Vec<SymbolSummary>,
+}
+
+impl WriterJob {
+    fn run(mut self, out: FileOut) -> Result<WriterDone, ExportError> {
+        let out = match self.format {
+            ExportFormat::Html => self.run_report(out)?,
+            ExportFormat::Csv => {
+                self.run_sink(Box::new(CsvSink::new(out, self.path.clone(), self.interval)?))?
+            }
+            ExportFormat::Ndjson => {
+                self.run_sink(Box::new(NdjsonSink::new(out, self.path.clone(), self.interval)))?
+            }
+            ExportFormat::Parquet => {
+                self.run_sink(Box::new(ParquetSink::new(out, self.path.clone(), self.interval)?))?
+            }
+            ExportFormat::Xlsx => {
+                self.run_sink(Box::new(XlsxSink::new(out, self.path.clone(), &self.dir, self.interval)?))?
+            }
+        };
+        let (file, sha256, bytes) = out.finish();
+        file.sync_all().map_err(|e| ExportError::io(&self.path, e))?;
+        Ok(WriterDone { file, rows: self.feed.rows, bytes, sha256, summaries: self.feed.summaries })
+    }
+
+    /// Drives a table format until `Done`.
+    fn run_sink(&mut self, mut sink: Box<dyn BarSink>) -> Result<FileOut, ExportError> {
+        loop {
+            match self.feed.next()? {
+                Msg::Begin(idx) => {
+                    let symbol = self.symbols.get(idx).ok_or(ExportError::Cancelled)?;
+                    sink.begin_symbol(symbol)?;
+                }
+                Msg::Bars(bars) => {
+                    sink.write_bars(&bars)?;
+                    self.feed.mark_written(bars.len());
+                }
+                Msg::End => {}
+                Msg::Done => return sink.finish(&self.feed.summaries),
+            }
+        }
+    }
+
+    /// Drives the HTML report, which pulls one symbol's complete section at a time.
+    fn run_report(&mut self, out: FileOut) -> Result<FileOut, ExportError> {
+        let mut buffered = std::io::BufWriter::with_capacity(sink::WRITE_BUFFER, out);
+        let mut sections = Sections { feed: &mut self.feed, bars: Vec::new(), finished: false };
+        render(&mut buffered, &self.title, Utc::now(), &mut sections).map_err(|e| match e {
+            // The renderer does not know the file's name.
+            ExportError::Io { source, .. } => ExportError::io(&self.path, source),
+            other => other,
+        })?;
+        // A renderer that stops early still gets complete summaries and an honest row count.
+        for section in &mut sections {
+            section?;
+        }
+        buffered.into_inner().map_err(|e| ExportError::io(&self.path, e.into_error()))
+    }
+}
+
+/// One [`SymbolReport`] per symbol, assembled from the channel for the HTML renderer.
+struct Sections<'a> {
+    feed: &'a mut Feed,
+    bars: Vec<Bar>,
+    finished: bool,
+}
+
+impl Iterator for Sections<'_> {
+    type Item = Result<SymbolReport, ExportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.finished {
+            match self.feed.next() {
+                Err(e) => {
+                    self.finished = true;
+                    return Some(Err(e));
+                }
+                Ok(Msg::Begin(_)) => self.bars.clear(),
+                Ok(Msg::Bars(mut bars)) => {
+                    self.feed.mark_written(bars.len());
+                    if self.bars.is_empty() {
+                        mem::swap(&mut self.bars, &mut bars);
+                    } else {
+                        self.bars.append(&mut bars);
+                    }
+                }
+                Ok(Msg::End) => {
+                    let summary = self.feed.summaries.last().cloned()?;
+                    return Some(Ok(SymbolReport { summary, bars: mem::take(&mut self.bars) }));
+                }
+                Ok(Msg::Done) => self.finished = true,
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,382 @@
+//! The row writers of the table formats (csv, ndjson, parquet), driven chunk by chunk on the
+//! export's blocking thread. xlsx lives in [`crate::xlsx`] because of its size.
+//!
+//! Every writer reuses its buffers (a fixed timestamp buffer, a float formatter, the csv
+//! writer's record buffer, Arrow builders) so the per-row cost is formatting, not allocation.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::builder::{ArrayBuilder, Float64Builder, StringBuilder, TimestampSecondBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use domain::{Bar, Interval, Symbol};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use serde::Serialize;
+
+use crate::atomic::HashingWriter;
+use crate::neutralise_formula;
+use crate::report::ExportError;
+use crate::summary::{SUMMARY_COLUMNS, SymbolSummary};
+use crate::text::{FloatText, TsText};
+
+/// The file behind every writer: bytes are hashed and counted on their way in.
+pub(crate) type FileOut = HashingWriter<File>;
+
+/// Buffer between the encoders and the file: large writes, few syscalls.
+pub(crate) const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Column names of a bar table, in every format.
+pub(crate) const BAR_COLUMNS: [&str; 11] =
+    ["symbol", "interval", "ts", "open", "high", "low", "close", "adj_close", "volume", "provider", "flag"];
+
+/// Rows per Arrow `RecordBatch` handed to the Parquet writer.
+const PARQUET_BATCH_ROWS: usize = 16_384;
+/// Rows per Parquet row group: the writer buffers one encoded row group (a few MB) in memory.
+const PARQUET_ROW_GROUP_ROWS: usize = 65_536;
+
+/// A writer of one table format.
+pub(crate) trait BarSink {
+    /// The following bars belong to `symbol`.
+    ///
+    /// # Errors
+    /// If the encoder or the file fails.
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError>;
+
+    /// Writes a chunk of the current symbol's bars, in time order.
+    ///
+    /// # Errors
+    /// If the encoder or the file fails.
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError>;
+
+    /// Writes any trailer (and, for xlsx, the summary sheet), flushes, and hands back the file.
+    ///
+    /// # Errors
+    /// If the encoder or the file fails.
+    fn finish(self: Box<Self>, summaries: &[SymbolSummary]) -> Result<FileOut, ExportError>;
+}
+
+/// The price and volume fields of a bar, in [`BAR_COLUMNS`] order.
+pub(crate) fn values(bar: &Bar) -> [Option<f64>; 6] {
+    [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]
+}
+
+fn csv_error(path: &std::path::Path, error: csv::Error) -> ExportError {
+    if error.is_io_error()
+        && let csv::ErrorKind::Io(source) = error.into_kind()
+    {
+        return ExportError::io(path, source);
+    }
+    ExportError::Format("csv: the writer refused a record".to_owned())
+}
+
+fn json_error(path: &std::path::Path, error: serde_json::Error) -> ExportError {
+    if error.is_io() {
+        ExportError::io(path, io::Error::from(error))
+    } else {
+        ExportError::Format(format!("ndjson: {error}"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// csv
+// ---------------------------------------------------------------------------------------------
+
+/// RFC 4180 csv with a header row; text cells neutralised against formula injection.
+pub(crate) struct CsvSink {
+    writer: csv::Writer<FileOut>,
+    path: PathBuf,
+    interval: &'static str,
+    symbol: String,
+    ts: TsText,
+    number: FloatText,
+}
+
+impl CsvSink {
+    pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
+        let mut writer = csv::WriterBuilder::new().buffer_capacity(WRITE_BUFFER).from_writer(out);
+        writer.write_record(BAR_COLUMNS).map_err(|e| csv_error(&path, e))?;
+        Ok(Self {
+            writer,
+            path,
+            interval: interval.as_str(),
+            symbol: String::new(),
+            ts: TsText::default(),
+            number: FloatText::default(),
+        })
+    }
+
+    fn write_bar(&mut self, bar: &Bar) -> csv::Result<()> {
+        let w = &mut self.writer;
+        w.write_field(&self.symbol)?;
+        w.write_field(self.interval)?;
+        w.write_field(self.ts.format(bar.ts))?;
+        for value in values(bar) {
+            match value {
+                Some(v) => w.write_field(self.number.format(v))?,
+                None => w.write_field(b"")?,
+            }
+        }
+        w.write_field(neutralise_formula(bar.provider.as_str()).as_bytes())?;
+        w.write_field(bar.flag.as_deref().map(neutralise_formula).unwrap_or_default().as_bytes())?;
+        w.write_record(None::<&[u8]>)
+    }
+}
+
+impl BarSink for CsvSink {
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+        self.symbol = neutralise_formula(symbol.as_str()).into_owned();
+        Ok(())
+    }
+
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+        for bar in bars {
+            self.write_bar(bar).map_err(|e| csv_error(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
+        let path = self.path;
+        self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ndjson
+// ---------------------------------------------------------------------------------------------
+
+/// One bar as a JSON object; missing values are `null`.
+#[derive(Serialize)]
+struct JsonBar<'a> {
+    symbol: &'a str,
+    interval: &'a str,
+    ts: &'a str,
+    open: Option<f64>,
+    high: Option<f64>,
+    low: Option<f64>,
+    close: Option<f64>,
+    adj_close: Option<f64>,
+    volume: Option<f64>,
+    provider: &'a str,
+    flag: Option<&'a str>,
+}
+
+/// Newline-delimited JSON, one bar per line. Text is not neutralised: JSON is not opened by
+/// spreadsheets, and consumers want the values as stored.
+pub(crate) struct NdjsonSink {
+    writer: BufWriter<FileOut>,
+    path: PathBuf,
+    interval: &'static str,
+    symbol: String,
+    ts: TsText,
+}
+
+impl NdjsonSink {
+    pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Self {
+        Self {
+            writer: BufWriter::with_capacity(WRITE_BUFFER, out),
+            path,
+            interval: interval.as_str(),
+            symbol: String::new(),
+            ts: TsText::default(),
+        }
+    }
+}
+
+impl BarSink for NdjsonSink {
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+        symbol.as_str().clone_into(&mut self.symbol);
+        Ok(())
+    }
+
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+        for bar in bars {
+            let row = JsonBar {
+                symbol: &self.symbol,
+                interval: self.interval,
+                ts: self.ts.format(bar.ts),
+                open: bar.open,
+                high: bar.high,
+                low: bar.low,
+                close: bar.close,
+                adj_close: bar.adj_close,
+                volume: bar.volume,
+                provider: bar.provider.as_str(),
+                flag: bar.flag.as_deref(),
+            };
+            serde_json::to_writer(&mut self.writer, &row).map_err(|e| json_error(&self.path, e))?;
+            self.writer.write_all(b"\n").map_err(|e| ExportError::io(&self.path, e))?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
+        let path = self.path;
+        self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// parquet
+// ---------------------------------------------------------------------------------------------
+
+/// The Arrow schema of a bar table: typed, UTC timestamps to the second (storage keeps seconds),
+/// prices nullable.
+pub(crate) fn bar_schema() -> SchemaRef {
+    let price = |name: &str| Field::new(name, DataType::Float64, true);
+    Arc::new(Schema::new(vec![
+        Field::new("symbol", DataType::Utf8, false),
+        Field::new("interval", DataType::Utf8, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Second, Some("UTC".into())), false),
+        price("open"),
+        price("high"),
+        price("low"),
+        price("close"),
+        price("adj_close"),
+        price("volume"),
+        Field::new("provider", DataType::Utf8, false),
+        Field::new("flag", DataType::Utf8, true),
+    ]))
+}
+
+/// Snappy-compressed Parquet. Rows collect in Arrow builders and go to the writer as a
+/// `RecordBatch` every [`PARQUET_BATCH_ROWS`] rows, independent of symbol boundaries; the writer
+/// flushes a row group every [`PARQUET_ROW_GROUP_ROWS`] rows.
+pub(crate) struct ParquetSink {
+    writer: ArrowWriter<BufWriter<FileOut>>,
+    path: PathBuf,
+    schema: SchemaRef,
+    interval: &'static str,
+    symbol: String,
+    symbols: StringBuilder,
+    intervals: StringBuilder,
+    ts: TimestampSecondBuilder,
+    prices: [Float64Builder; 6],
+    providers: StringBuilder,
+    flags: StringBuilder,
+}
+
+fn parquet_error(error: impl std::fmt::Display) -> ExportError {
+    ExportError::Format(format!("parquet: {error}"))
+}
+
+impl ParquetSink {
+    pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
+        let schema = bar_schema();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+            .set_created_by(concat!("tickerwatch export ", env!("CARGO_PKG_VERSION")).to_owned())
+            .build();
+        let buffered = BufWriter::with_capacity(WRITE_BUFFER, out);
+        let writer =
+            ArrowWriter::try_new(buffered, Arc::clone(&schema), Some(props)).map_err(parquet_error)?;
+        let rows = PARQUET_BATCH_ROWS;
+        Ok(Self {
+            writer,
+            path,
+            schema,
+            interval: interval.as_str(),
+            symbol: String::new(),
+            symbols: StringBuilder::with_capacity(rows, rows * 8),
+            intervals: StringBuilder::with_capacity(rows, rows * 3),
+            ts: TimestampSecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            prices: std::array::from_fn(|_| Float64Builder::with_capacity(rows)),
+            providers: StringBuilder::with_capacity(rows, rows * 8),
+            flags: StringBuilder::with_capacity(rows, 0),
+        })
+    }
+
+    /// Hands the buffered rows to the Parquet writer as one `RecordBatch`.
+    fn flush_batch(&mut self) -> Result<(), ExportError> {
+        if self.ts.len() == 0 {
+            return Ok(());
+        }
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(BAR_COLUMNS.len());
+        columns.push(Arc::new(self.symbols.finish()));
+        columns.push(Arc::new(self.intervals.finish()));
+        columns.push(Arc::new(self.ts.finish()));
+        for prices in &mut self.prices {
+            columns.push(Arc::new(prices.finish()));
+        }
+        columns.push(Arc::new(self.providers.finish()));
+        columns.push(Arc::new(self.flags.finish()));
+        let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(parquet_error)?;
+        self.writer.write(&batch).map_err(parquet_error)
+    }
+}
+
+impl BarSink for ParquetSink {
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+        symbol.as_str().clone_into(&mut self.symbol);
+        Ok(())
+    }
+
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+        for bar in bars {
+            self.symbols.append_value(&self.symbol);
+            self.intervals.append_value(self.interval);
+            self.ts.append_value(bar.ts.timestamp());
+            for (builder, value) in self.prices.iter_mut().zip(values(bar)) {
+                builder.append_option(value);
+            }
+            self.providers.append_value(bar.provider.as_str());
+            self.flags.append_option(bar.flag.as_deref());
+            if self.ts.len() >= PARQUET_BATCH_ROWS {
+                self.flush_batch()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
+        self.flush_batch()?;
+        let this = *self;
+        let buffered = this.writer.into_inner().map_err(parquet_error)?;
+        buffered.into_inner().map_err(|e| ExportError::io(this.path, e.into_error()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// summary csv
+// ---------------------------------------------------------------------------------------------
+
+/// Writes the summary table as csv (header, then one line per symbol) to `out`.
+pub(crate) fn write_summary_csv(
+    out: FileOut,
+    path: &std::path::Path,
+    summaries: &[SymbolSummary],
+) -> Result<FileOut, ExportError> {
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let mut ts = TsText::default();
+    let mut number = FloatText::default();
+    let result: csv::Result<()> = (|| {
+        writer.write_record(SUMMARY_COLUMNS)?;
+        for summary in summaries {
+            writer.write_field(neutralise_formula(summary.symbol.as_str()).as_bytes())?;
+            writer.write_field(summary.n_bars.to_string())?;
+            for time in [summary.first, summary.last] {
+                writer.write_field(time.map(|t| ts.format(t).to_owned()).unwrap_or_default())?;
+            }
+            writer.write_field(summary.providers_text())?;
+            writer
+                .write_field(summary.indicators.as_of.map(|t| ts.format(t).to_owned()).unwrap_or_default())?;
+            let last_close = summary.indicators.last_close.map(|v| number.format(v).to_owned());
+            writer.write_field(last_close.unwrap_or_default())?;
+            writer.write_field(summary.indicators.bars_used.to_string())?;
+            for value in summary.indicator_values() {
+                writer.write_field(value.map(|v| number.format(v).to_owned()).unwrap_or_default())?;
+            }
+            writer.write_record(None::<&[u8]>)?;
+        }
+        writer.flush()?;
+        Ok(())
+    })();
+    result.map_err(|e| csv_error(path, e))?;
+    writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+}

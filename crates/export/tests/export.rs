@@ -1,0 +1,552 @@
+//! End-to-end tests of the export pipeline against a SQLite file in a temporary directory: every
+//! format reads back with an independent reader, files are atomic (nothing left behind after a
+//! failure or a cancellation), checksums and summaries are right.
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, TimestampSecondType};
+use arrow_schema::{DataType, TimeUnit};
+use chrono::{DateTime, TimeZone, Utc};
+use domain::indicators::latest;
+use domain::{Bar, Interval, ProviderId, Symbol};
+use export::{
+    ExportError, ExportFormat, ExportOutput, ExportProgress, ExportRequest, TEMP_PREFIX,
+    clean_stray_temp_files, export_to_file, write_summary_csv,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sha2::{Digest, Sha256};
+use storage::{BarQuery, DatabaseConfig, Storage};
+use tempfile::TempDir;
+
+const EVIL_FLAG: &str = "=HYPERLINK(\"http://evil.example/x\",\"click\")";
+
+struct Db {
+    dir: TempDir,
+    storage: Storage,
+}
+
+async fn db() -> Db {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let config =
+        DatabaseConfig { max_connections: Some(4), acquire_timeout_secs: 10, ..DatabaseConfig::default() };
+    let storage = Storage::connect(&url, &config).await.expect("connect");
+    storage.migrate().await.expect("migrate");
+    Db { dir, storage }
+}
+
+fn sym(s: &str) -> Symbol {
+    Symbol::parse(s).expect("valid symbol")
+}
+
+fn day(i: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(i)
+}
+
+/// `n` daily bars with a wiggle, some missing values (never 0) and one flagged bar.
+fn series(n: i64, base: f64, provider: ProviderId) -> Vec<Bar> {
+    (0..n)
+        .map(|i| {
+            let x = i as f64;
+            let close = base + 5.0 * (x / 5.0).sin() + x * 0.05;
+            Bar {
+                ts: day(i),
+                open: Some(close - 0.25),
+                high: (i % 9 != 4).then_some(close + 1.5),
+                low: Some(close - 1.5),
+                close: (i % 23 != 7).then_some(close),
+                adj_close: (i % 2 == 0).then_some(close * 0.98),
+                volume: (i % 5 != 1).then_some(1_000.0 + x),
+                provider,
+                flag: (i == 3).then(|| EVIL_FLAG.to_owned()),
+            }
+        })
+        .collect()
+}
+
+/// A database with AAPL (60 bars, one provider) and MSFT (40 days, two providers).
+async fn sample_db() -> (Db, Vec<Symbol>) {
+    let db = db().await;
+    let aapl = sym("AAPL");
+    let msft = sym("MSFT");
+    db.storage.upsert_bars(&aapl, Interval::Day1, &series(60, 150.0, ProviderId::Yahoo)).await.unwrap();
+    db.storage.upsert_bars(&msft, Interval::Day1, &series(40, 300.0, ProviderId::Yahoo)).await.unwrap();
+    db.storage.upsert_bars(&msft, Interval::Day1, &series(40, 301.0, ProviderId::Sample)).await.unwrap();
+    (db, vec![aapl, msft])
+}
+
+fn request(symbols: &[Symbol], format: ExportFormat) -> ExportRequest {
+    ExportRequest { symbols: symbols.to_vec(), interval: Interval::Day1, from: None, to: None, format }
+}
+
+/// The bars of `symbols` as storage returns them, in export order.
+async fn stored(storage: &Storage, symbols: &[Symbol]) -> Vec<(Symbol, Bar)> {
+    let mut rows = Vec::new();
+    for symbol in symbols {
+        for bar in storage.bars(&BarQuery::new(symbol.clone(), Interval::Day1)).await.unwrap() {
+            rows.push((symbol.clone(), bar));
+        }
+    }
+    rows
+}
+
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(TEMP_PREFIX))
+        .collect()
+}
+
+fn check_output(output: &ExportOutput, expected_rows: usize) {
+    let bytes = fs::read(&output.path).unwrap();
+    assert_eq!(output.bytes, bytes.len() as u64);
+    assert_eq!(output.sha256, hex::encode(Sha256::digest(&bytes)), "sha256 of the file");
+    assert_eq!(output.rows, expected_rows as u64);
+    assert!(temp_files(output.path.parent().unwrap()).is_empty(), "no temporary file left");
+}
+
+fn parse_cell(text: &str) -> Option<f64> {
+    (!text.is_empty()).then(|| text.parse().expect("a number"))
+}
+
+#[tokio::test]
+async fn csv_round_trips_with_empty_cells_and_neutralised_text() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.csv");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &dest, None).await.unwrap();
+    let expected = stored(&db.storage, &symbols).await;
+    check_output(&output, expected.len());
+
+    let mut reader = csv::Reader::from_path(&dest).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(
+        header,
+        [
+            "symbol",
+            "interval",
+            "ts",
+            "open",
+            "high",
+            "low",
+            "close",
+            "adj_close",
+            "volume",
+            "provider",
+            "flag"
+        ]
+    );
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), expected.len());
+    let mut saw_missing = false;
+    for (record, (symbol, bar)) in records.iter().zip(&expected) {
+        assert_eq!(&record[0], symbol.as_str());
+        assert_eq!(&record[1], "1d");
+        assert_eq!(DateTime::parse_from_rfc3339(&record[2]).unwrap(), bar.ts);
+        assert!(record[2].ends_with('Z'), "{}", &record[2]);
+        let values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume];
+        for (i, value) in values.into_iter().enumerate() {
+            assert_eq!(parse_cell(&record[3 + i]), value, "column {} of {record:?}", 3 + i);
+            saw_missing |= value.is_none();
+            assert_ne!(&record[3 + i], "0", "a missing value is empty, never 0");
+        }
+        assert_eq!(&record[9], bar.provider.as_str());
+        match &bar.flag {
+            Some(flag) => {
+                assert_eq!(&record[10], format!("'{flag}"), "formula neutralised");
+                assert!(!record[10].starts_with('='));
+            }
+            None => assert_eq!(&record[10], ""),
+        }
+    }
+    assert!(saw_missing);
+    let raw = fs::read_to_string(&dest).unwrap();
+    assert!(!raw.contains(",=HYPERLINK"), "no cell starts with a formula");
+}
+
+/// The text of a scalar field in a flat JSON object.
+fn raw_field<'a>(line: &'a str, name: &str) -> &'a str {
+    let key = format!("\"{name}\":");
+    let start = line.find(&key).unwrap() + key.len();
+    let rest = &line[start..];
+    &rest[..rest.find([',', '}']).unwrap()]
+}
+
+#[tokio::test]
+async fn ndjson_round_trips() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.ndjson");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Ndjson), &dest, None).await.unwrap();
+    let expected = stored(&db.storage, &symbols).await;
+    check_output(&output, expected.len());
+
+    let text = fs::read_to_string(&dest).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), expected.len());
+    for (line, (symbol, bar)) in lines.iter().zip(&expected) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(v["symbol"], symbol.as_str());
+        assert_eq!(v["interval"], "1d");
+        assert_eq!(DateTime::parse_from_rfc3339(v["ts"].as_str().unwrap()).unwrap(), bar.ts);
+        // Numbers are compared as text parsed by Rust: serde_json's default float parser is not
+        // always correctly rounded (its `float_roundtrip` feature is off).
+        for (name, value) in [
+            ("open", bar.open),
+            ("high", bar.high),
+            ("low", bar.low),
+            ("close", bar.close),
+            ("adj_close", bar.adj_close),
+            ("volume", bar.volume),
+        ] {
+            let raw = raw_field(line, name);
+            let parsed = (raw != "null").then(|| raw.parse::<f64>().unwrap());
+            assert_eq!(parsed, value, "{name} in {line}");
+            assert_eq!(v[name].is_null(), value.is_none());
+        }
+        assert_eq!(v["provider"], bar.provider.as_str());
+        assert_eq!(v["flag"].as_str(), bar.flag.as_deref(), "ndjson keeps text as stored");
+    }
+}
+
+#[tokio::test]
+async fn parquet_round_trips_with_typed_columns() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.parquet");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Parquet), &dest, None).await.unwrap();
+    let expected = stored(&db.storage, &symbols).await;
+    check_output(&output, expected.len());
+
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&dest).unwrap()).unwrap();
+    let schema = builder.schema().clone();
+    assert_eq!(
+        schema.field_with_name("ts").unwrap().data_type(),
+        &DataType::Timestamp(TimeUnit::Second, Some("UTC".into()))
+    );
+    for name in ["open", "high", "low", "close", "adj_close", "volume"] {
+        let field = schema.field_with_name(name).unwrap();
+        assert_eq!(field.data_type(), &DataType::Float64);
+        assert!(field.is_nullable());
+    }
+    for name in ["symbol", "interval", "provider", "flag"] {
+        assert_eq!(schema.field_with_name(name).unwrap().data_type(), &DataType::Utf8);
+    }
+    let mut rows = Vec::new();
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        let symbol = batch.column(0).as_string::<i32>();
+        let interval = batch.column(1).as_string::<i32>();
+        let ts = batch.column(2).as_primitive::<TimestampSecondType>();
+        let prices: Vec<_> = (3..9).map(|c| batch.column(c).as_primitive::<Float64Type>().clone()).collect();
+        let provider = batch.column(9).as_string::<i32>();
+        let flag = batch.column(10).as_string::<i32>();
+        for r in 0..batch.num_rows() {
+            let values: Vec<Option<f64>> =
+                prices.iter().map(|p| if p.is_null(r) { None } else { Some(p.value(r)) }).collect();
+            rows.push((
+                symbol.value(r).to_owned(),
+                interval.value(r).to_owned(),
+                ts.value(r),
+                values,
+                provider.value(r).to_owned(),
+                (!flag.is_null(r)).then(|| flag.value(r).to_owned()),
+            ));
+        }
+    }
+    assert_eq!(rows.len(), expected.len());
+    for (row, (symbol, bar)) in rows.iter().zip(&expected) {
+        assert_eq!(row.0, symbol.as_str());
+        assert_eq!(row.1, "1d");
+        assert_eq!(row.2, bar.ts.timestamp());
+        assert_eq!(row.3, vec![bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]);
+        assert_eq!(row.4, bar.provider.as_str());
+        assert_eq!(row.5, bar.flag);
+    }
+}
+
+fn zip_entry(path: &Path, name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(File::open(path).unwrap()).unwrap();
+    let mut text = String::new();
+    archive.by_name(name).unwrap().read_to_string(&mut text).unwrap();
+    text
+}
+
+#[tokio::test]
+async fn xlsx_has_a_summary_sheet_first_and_a_sheet_per_symbol() {
+    let (db, mut symbols) = sample_db().await;
+    // A symbol whose name needs care: it starts with a formula trigger and collides with the
+    // summary sheet's name case-insensitively.
+    let odd = sym("summary");
+    db.storage.upsert_bars(&odd, Interval::Day1, &series(3, 10.0, ProviderId::Sample)).await.unwrap();
+    symbols.push(odd);
+    let dest = db.dir.path().join("bars.xlsx");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Xlsx), &dest, None).await.unwrap();
+    let expected = stored(&db.storage, &symbols).await;
+    check_output(&output, expected.len());
+
+    let bytes = fs::read(&dest).unwrap();
+    assert!(bytes.starts_with(b"PK"), "an xlsx is a zip");
+    let workbook = zip_entry(&dest, "xl/workbook.xml");
+    let names: Vec<&str> =
+        workbook.split("<sheet name=\"").skip(1).map(|s| s.split('"').next().unwrap()).collect();
+    assert_eq!(names, ["Summary", "AAPL", "MSFT", "SUMMARY (2)"]);
+
+    // Sheet 2 is AAPL: header + 60 rows, typed cells, the flag neutralised.
+    let aapl = zip_entry(&dest, "xl/worksheets/sheet2.xml");
+    assert_eq!(aapl.matches("<row ").count(), 61);
+    assert!(aapl.contains("<pane ySplit=\"1\""), "header frozen");
+    assert!(aapl.contains("'=HYPERLINK"), "flag neutralised");
+    assert!(!aapl.contains("<t>=HYPERLINK"));
+    // 2020-01-01 is Excel serial 43831, written as a number with a date style.
+    assert!(aapl.contains("<c r=\"C2\" s=\"2\"><v>43831.0</v>"), "dates are Excel serial numbers");
+    let styles = zip_entry(&dest, "xl/styles.xml");
+    assert!(styles.contains("yyyy-mm-dd"));
+    assert!(styles.contains("<b/>"), "bold header");
+
+    // The summary sheet: header + one row per symbol.
+    let summary = zip_entry(&dest, "xl/worksheets/sheet1.xml");
+    assert_eq!(summary.matches("<row ").count(), 4);
+}
+
+#[tokio::test]
+async fn html_report_is_written() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("report.html");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Html), &dest, None).await.unwrap();
+    let expected = stored(&db.storage, &symbols).await;
+    check_output(&output, expected.len());
+    let html = fs::read_to_string(&dest).unwrap();
+    assert!(html.contains("AAPL") && html.contains("MSFT"));
+    assert!(!html.contains(EVIL_FLAG), "text is escaped");
+    assert_eq!(output.summaries.len(), 2);
+}
+
+#[tokio::test]
+async fn summaries_count_rows_and_match_latest_indicators() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.csv");
+    let output =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &dest, None).await.unwrap();
+    assert_eq!(output.summaries.len(), 2);
+
+    let aapl_bars = db.storage.bars(&BarQuery::new(symbols[0].clone(), Interval::Day1)).await.unwrap();
+    let aapl = &output.summaries[0];
+    assert_eq!(aapl.symbol, symbols[0]);
+    assert_eq!(aapl.n_bars, 60);
+    assert_eq!(aapl.first, Some(day(0)));
+    assert_eq!(aapl.last, Some(day(59)));
+    assert_eq!(aapl.providers, vec![ProviderId::Yahoo]);
+    assert_eq!(aapl.indicators, latest(&aapl_bars));
+    assert!(aapl.indicators.sma50.is_some() && aapl.indicators.rsi14.is_some());
+
+    // MSFT has two providers per day: every row counts, each day feeds the indicators once
+    // (the first provider in storage order with a close, here sample before yahoo).
+    let msft_bars = db.storage.bars(&BarQuery::new(symbols[1].clone(), Interval::Day1)).await.unwrap();
+    let msft = &output.summaries[1];
+    assert_eq!(msft.n_bars, 80);
+    assert_eq!(msft.providers, vec![ProviderId::Yahoo, ProviderId::Sample]);
+    let mut per_day: Vec<Bar> = Vec::new();
+    for bar in msft_bars.iter().filter(|b| b.close.is_some()) {
+        if per_day.last().is_none_or(|last| last.ts != bar.ts) {
+            per_day.push(bar.clone());
+        }
+    }
+    assert_eq!(msft.indicators, latest(&per_day));
+    assert_eq!(msft.indicators.bars_used, 38, "two days of 40 have no close from either provider");
+
+    // The summary csv has the same content.
+    let summary_dest = db.dir.path().join("summary.csv");
+    let written = write_summary_csv(&output.summaries, &summary_dest).await.unwrap();
+    check_output(&written, 2);
+    let mut reader = csv::Reader::from_path(&summary_dest).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    assert_eq!(&records[0][col("symbol")], "AAPL");
+    assert_eq!(&records[0][col("n_bars")], "60");
+    assert_eq!(&records[1][col("providers")], "yahoo;sample");
+    assert_eq!(parse_cell(&records[0][col("sma20")]), aapl.indicators.sma20);
+    assert_eq!(parse_cell(&records[0][col("atr14")]), aapl.indicators.atr14);
+    assert_eq!(&records[0][col("first")], "2020-01-01T00:00:00Z");
+}
+
+#[tokio::test]
+async fn date_range_and_unknown_symbols() {
+    let (db, symbols) = sample_db().await;
+    let mut req = request(&symbols[..1], ExportFormat::Csv);
+    req.symbols.push(sym("NOPE"));
+    req.from = Some(day(10));
+    req.to = Some(day(19));
+    let dest = db.dir.path().join("range.csv");
+    let output = export_to_file(&db.storage, &req, &dest, None).await.unwrap();
+    check_output(&output, 10);
+    assert_eq!(output.summaries[0].first, Some(day(10)));
+    assert_eq!(output.summaries[0].last, Some(day(19)));
+    assert_eq!(output.summaries[1].n_bars, 0, "a symbol without bars still has a summary");
+    assert_eq!(output.summaries[1].indicators, latest([]));
+}
+
+#[tokio::test]
+async fn an_empty_export_is_a_valid_file() {
+    let db = db().await;
+    for format in ExportFormat::ALL {
+        let dest = db.dir.path().join(format!("empty.{format}"));
+        let output = export_to_file(&db.storage, &request(&[], format), &dest, None).await.unwrap();
+        check_output(&output, 0);
+        assert!(output.summaries.is_empty());
+    }
+    let header = fs::read_to_string(db.dir.path().join("empty.csv")).unwrap();
+    assert_eq!(header, "symbol,interval,ts,open,high,low,close,adj_close,volume,provider,flag\n");
+    let parquet =
+        ParquetRecordBatchReaderBuilder::try_new(File::open(db.dir.path().join("empty.parquet")).unwrap());
+    assert_eq!(parquet.unwrap().metadata().file_metadata().num_rows(), 0);
+}
+
+#[tokio::test]
+async fn failure_leaves_no_file_and_a_clear_error() {
+    let (db, symbols) = sample_db().await;
+    // The parent of the destination is a regular file: not writable even for root.
+    let blocker = db.dir.path().join("not-a-dir");
+    fs::write(&blocker, b"x").unwrap();
+    let dest = blocker.join("bars.csv");
+    let err =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &dest, None).await.unwrap_err();
+    assert!(matches!(&err, ExportError::DestinationNotWritable { dir, .. } if dir == &blocker), "{err}");
+    assert!(err.to_string().contains("not-a-dir"), "{err}");
+    assert!(!dest.exists());
+
+    let missing = db.dir.path().join("missing").join("bars.csv");
+    let err =
+        export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &missing, None).await.unwrap_err();
+    assert!(matches!(err, ExportError::DestinationNotWritable { .. }), "{err}");
+
+    let err = export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), db.dir.path(), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::InvalidDestination { .. }), "{err}");
+    assert!(temp_files(db.dir.path()).is_empty());
+}
+
+#[tokio::test]
+async fn storage_failure_keeps_the_old_destination() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.parquet");
+    fs::write(&dest, b"previous export").unwrap();
+    db.storage.close().await;
+    let err = export_to_file(&db.storage, &request(&symbols, ExportFormat::Parquet), &dest, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExportError::Storage(_)), "{err}");
+    assert_eq!(fs::read(&dest).unwrap(), b"previous export", "destination untouched");
+    assert!(temp_files(db.dir.path()).is_empty(), "temporary file removed");
+}
+
+#[tokio::test]
+async fn a_successful_export_replaces_the_destination() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("bars.ndjson");
+    fs::write(&dest, b"previous export").unwrap();
+    export_to_file(&db.storage, &request(&symbols, ExportFormat::Ndjson), &dest, None).await.unwrap();
+    assert!(fs::read_to_string(&dest).unwrap().starts_with("{\"symbol\":\"AAPL\""));
+}
+
+/// A database with one symbol of `n` bars, enough for many chunks.
+async fn big_db(n: i64) -> (Db, Vec<Symbol>) {
+    let db = db().await;
+    let symbol = sym("BIG");
+    let start = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap();
+    let bars: Vec<Bar> = (0..n)
+        .map(|i| Bar {
+            ts: start + chrono::Duration::minutes(i),
+            open: Some(1.0),
+            high: Some(2.0),
+            low: Some(0.5),
+            close: Some(1.0 + (i % 7) as f64),
+            adj_close: None,
+            volume: Some(10.0),
+            provider: ProviderId::Sample,
+            flag: None,
+        })
+        .collect();
+    db.storage.upsert_bars(&symbol, Interval::Day1, &bars).await.unwrap();
+    (db, vec![symbol])
+}
+
+#[tokio::test]
+async fn cancelling_mid_export_removes_the_temporary_file() {
+    let (db, symbols) = big_db(60_000).await;
+    let dir = db.dir.path().to_path_buf();
+    for format in [ExportFormat::Csv, ExportFormat::Parquet, ExportFormat::Xlsx] {
+        let dest = dir.join(format!("big.{format}"));
+        // Cancel deterministically: at the first progress report, once the temporary file has
+        // been seen on disk.
+        let saw_temp = Arc::new(Mutex::new(false));
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let progress = {
+            let (saw_temp, notify, dir) = (Arc::clone(&saw_temp), Arc::clone(&notify), dir.clone());
+            move |_: ExportProgress| {
+                *saw_temp.lock().unwrap() |= !temp_files(&dir).is_empty();
+                notify.notify_one();
+            }
+        };
+        let req = request(&symbols, format);
+        tokio::select! {
+            result = export_to_file(&db.storage, &req, &dest, Some(&progress)) => panic!("finished: {result:?}"),
+            () = notify.notified() => {}
+        }
+        assert!(*saw_temp.lock().unwrap(), "the temporary file existed mid-export");
+        assert!(!dest.exists(), "{format}: no destination after cancelling");
+        assert!(temp_files(&dir).is_empty(), "{format}: temporary file removed on cancel");
+    }
+
+    // And with a plain timeout.
+    let dest = dir.join("timeout.csv");
+    let req = request(&symbols, ExportFormat::Csv);
+    let result =
+        tokio::time::timeout(Duration::from_millis(5), export_to_file(&db.storage, &req, &dest, None)).await;
+    assert!(result.is_err(), "the export should not finish in 5 ms");
+    assert!(!dest.exists());
+    assert!(temp_files(&dir).is_empty());
+
+    // The storage is still usable (the cursor's connection went back to the pool) and a full
+    // export works, with progress reports that only grow.
+    let seen = Mutex::new(Vec::new());
+    let progress = |p: ExportProgress| seen.lock().unwrap().push(p);
+    let output = export_to_file(&db.storage, &req, &dest, Some(&progress)).await.unwrap();
+    check_output(&output, 60_000);
+    let seen = seen.into_inner().unwrap();
+    assert!(seen.len() > 10);
+    assert!(seen.windows(2).all(|w| w[0].rows_written <= w[1].rows_written));
+    assert_eq!(seen.last().unwrap().rows_written, 60_000);
+    assert!(seen.iter().all(|p| p.n_symbols == 1 && p.symbol_idx == 0));
+}
+
+#[test]
+fn clean_stray_temp_files_removes_only_ours() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = [format!("{TEMP_PREFIX}abc.tmp"), format!("{TEMP_PREFIX}x")];
+    let theirs = ["bars.csv", "x.tw-export-.tmp", "tw-export-abc.tmp"];
+    for name in ours.iter().map(String::as_str).chain(theirs) {
+        fs::write(dir.path().join(name), b"x").unwrap();
+    }
+    fs::create_dir(dir.path().join(format!("{TEMP_PREFIX}dir"))).unwrap();
+    assert_eq!(clean_stray_temp_files(dir.path()).unwrap(), 2);
+    let left: BTreeSet<String> =
+        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut want: BTreeSet<String> = theirs.iter().map(|s| (*s).to_owned()).collect();
+    want.insert(format!("{TEMP_PREFIX}dir"));
+    assert_eq!(left, want);
+    assert_eq!(clean_stray_temp_files(dir.path()).unwrap(), 0);
+    assert!(clean_stray_temp_files(&dir.path().join("missing")).is_err());
+}

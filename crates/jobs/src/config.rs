@@ -1,0 +1,232 @@
+//! The `[jobs]` and `[exports]` settings.
+//!
+//! Every section is `deny_unknown_fields` (a typo is an error, not a silent default) and
+//! `default` (a section may set only the keys it changes). Values a type cannot rule out (a zero
+//! concurrency, an unparsable range, a retention that would delete the export just written) are
+//! checked by `validate`, which names the offending key, so the binary can refuse to start with a
+//! clear message instead of failing at the first run.
+
+use std::path::PathBuf;
+
+use domain::Interval;
+use export::ExportFormat;
+use providers::Span;
+use serde::{Deserialize, Serialize};
+
+use crate::download_tracker::DownloadTracker;
+
+/// A setting that parses but makes no sense; the message names the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid setting {key}: {message}")]
+pub struct ConfigError {
+    /// The full key, e.g. `jobs.download_tracker.concurrency`.
+    pub key: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: &'static str, message: impl Into<String>) -> Self {
+        Self { key, message: message.into() }
+    }
+}
+
+/// The `[jobs]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsConfig {
+    /// How long running jobs may take to finish after a shutdown signal before they are
+    /// cancelled and marked `interrupted`.
+    pub shutdown_grace_secs: u64,
+    pub download_tracker: DownloadTrackerConfig,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self { shutdown_grace_secs: 30, download_tracker: DownloadTrackerConfig::default() }
+    }
+}
+
+impl JobsConfig {
+    /// The shutdown grace period.
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// `(job name, cron expression)` of every scheduled job, as [`JobEngine::start`] takes them.
+    ///
+    /// [`JobEngine::start`]: crate::JobEngine::start
+    pub fn schedules(&self) -> Vec<(String, String)> {
+        let tracker =
+            self.download_tracker.schedule.as_ref().map(|s| (DownloadTracker::NAME.to_owned(), s.clone()));
+        tracker.into_iter().collect()
+    }
+
+    /// Checks the values serde cannot (cron expressions are checked by `JobEngine::start`).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.download_tracker.validate()
+    }
+}
+
+/// The `[jobs.download_tracker]` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DownloadTrackerConfig {
+    /// Cron expression with seconds, in UTC, e.g. `"0 30 22 * * Mon-Fri"` (22:30 UTC on
+    /// weekdays); none means trigger-only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// History to fetch for a symbol with no stored bars (e.g. `1y`, `5y`, `max`).
+    pub initial_range: String,
+    pub interval: Interval,
+    /// Symbols fetched at once.
+    pub concurrency: usize,
+    /// Export written after each run.
+    pub export_format: ExportFormat,
+    /// How much history the export covers (e.g. `1y`), counted back from the newest stored bar
+    /// of the watchlist (see the download-tracker's module docs).
+    pub export_range: String,
+}
+
+impl Default for DownloadTrackerConfig {
+    fn default() -> Self {
+        Self {
+            schedule: None,
+            initial_range: "1y".to_owned(),
+            interval: Interval::Day1,
+            concurrency: 4,
+            export_format: ExportFormat::Csv,
+            export_range: "1y".to_owned(),
+        }
+    }
+}
+
+impl DownloadTrackerConfig {
+    /// The largest accepted `concurrency`: more would only queue behind the providers' own
+    /// connection and rate limits while holding more bars in memory.
+    pub const MAX_CONCURRENCY: usize = 64;
+
+    /// Checks the ranges and the concurrency.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.initial_span()?;
+        self.export_span()?;
+        if !(1..=Self::MAX_CONCURRENCY).contains(&self.concurrency) {
+            return Err(ConfigError::new(
+                "jobs.download_tracker.concurrency",
+                format!("must be between 1 and {}, got {}", Self::MAX_CONCURRENCY, self.concurrency),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn initial_span(&self) -> Result<Span, ConfigError> {
+        Span::parse_range(&self.initial_range)
+            .map_err(|e| ConfigError::new("jobs.download_tracker.initial_range", e.to_string()))
+    }
+
+    pub(crate) fn export_span(&self) -> Result<Span, ConfigError> {
+        Span::parse_range(&self.export_range)
+            .map_err(|e| ConfigError::new("jobs.download_tracker.export_range", e.to_string()))
+    }
+}
+
+/// The `[exports]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportsConfig {
+    /// Directory export files are written to (created if missing).
+    pub dir: PathBuf,
+    pub retention: RetentionConfig,
+}
+
+impl Default for ExportsConfig {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("data/exports"), retention: RetentionConfig::default() }
+    }
+}
+
+impl ExportsConfig {
+    /// Checks the retention limits.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("exports.dir", "must not be empty"));
+        }
+        self.retention.validate()
+    }
+}
+
+/// Which finished exports to keep; both limits apply when both are set (an export goes when
+/// either says so). A download-tracker run writes two exports (bars and summary) for csv, ndjson
+/// and parquet, so `keep_last = 50` keeps the last 25 such runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_last: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age_days: Option<u64>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { keep_last: Some(50), max_age_days: Some(90) }
+    }
+}
+
+impl RetentionConfig {
+    /// Zero would delete the export a run has just written.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.keep_last == Some(0) {
+            return Err(ConfigError::new("exports.retention.keep_last", "must be at least 1 (or unset)"));
+        }
+        if self.max_age_days == Some(0) {
+            return Err(ConfigError::new("exports.retention.max_age_days", "must be at least 1 (or unset)"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let jobs = JobsConfig::default();
+        jobs.validate().unwrap();
+        let exports = ExportsConfig::default();
+        exports.validate().unwrap();
+        assert_eq!(exports.dir, PathBuf::from("data/exports"));
+        assert_eq!((exports.retention.keep_last, exports.retention.max_age_days), (Some(50), Some(90)));
+        assert!(jobs.schedules().is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let mut tracker = DownloadTrackerConfig { concurrency: 0, ..DownloadTrackerConfig::default() };
+        assert_eq!(tracker.validate().unwrap_err().key, "jobs.download_tracker.concurrency");
+        tracker.concurrency = 2;
+        tracker.export_range = "1x".to_owned();
+        assert_eq!(tracker.validate().unwrap_err().key, "jobs.download_tracker.export_range");
+        let retention = RetentionConfig { keep_last: Some(0), max_age_days: None };
+        assert_eq!(retention.validate().unwrap_err().key, "exports.retention.keep_last");
+    }
+
+    #[test]
+    fn schedules_name_the_job() {
+        let mut jobs = JobsConfig::default();
+        jobs.download_tracker.schedule = Some("0 30 22 * * Mon-Fri".to_owned());
+        assert_eq!(jobs.schedules(), vec![("download-tracker".to_owned(), "0 30 22 * * Mon-Fri".to_owned())]);
+    }
+}

@@ -1,0 +1,258 @@
+//! The download-tracker job: refreshes every watchlist symbol, then writes an export.
+//!
+//! Decisions, and why:
+//! - **The provider chain is built once**, when the job is constructed, and reused by every run,
+//!   so HTTP clients, their connection pools and rate limiters live as long as the job (one owner,
+//!   one bound) instead of being rebuilt, and their sockets re-opened, on every run.
+//! - **Per symbol**: bars since the newest stored bar (`Span::Between { from: last, to: now }`;
+//!   the last bar is fetched again because it may have been a partial day), or
+//!   `initial_range` when nothing is stored; `Between` is absolute, so the offline `sample`
+//!   provider (which resolves *relative* spans against the end of its 2013 data) behaves the same.
+//!   Then a quote. A symbol's item is `succeeded` when its bars were stored; a failed quote is
+//!   noted in the item's `error` (`quote: …`) without failing it, because the stored bars — what
+//!   the export is made of — are fine. When the bars fail, the quote is not asked for: the chain
+//!   has just failed for that symbol and would spend rate-limit budget to fail again.
+//! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
+//!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
+//!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
+//!   before each symbol starts.
+//! - **The export** covers `export_range` counted back from the newest stored bar of the
+//!   watchlist, not from the wall clock: for a live vendor that is the last trading day, so the
+//!   window is "the last year"; for the sample data set (ending in 2013) a wall-clock window would
+//!   always be empty. For csv, ndjson and parquet a summary csv (kind `summary`) is written too;
+//!   xlsx has its own summary sheet and html its summary table.
+//! - **Empty watchlist**: the run succeeds with no items and still writes an (empty) export, so
+//!   "every run has an export" holds for consumers. **Every symbol failed**: no export is written
+//!   (it would only repeat the previous data and push good exports out of retention); the run is
+//!   `failed` with every symbol's reason.
+//! - A failed export (e.g. a directory that is not writable) fails the run with the export's
+//!   message; the bars stored before it stay stored. Retention runs after every run that got as
+//!   far as the export step (by age it must apply even when nothing new is written); its failure
+//!   is logged, not the run's.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::Symbol;
+use export::{ExportFormat, ExportRequest};
+use futures::StreamExt;
+use providers::{BarsRequest, ProviderChain, ProvidersConfig, Span};
+use storage::RunItem;
+use tracing::{info, warn};
+
+use crate::config::{ConfigError, DownloadTrackerConfig};
+use crate::engine::{Job, JobContext, JobOutcome};
+use crate::exports::ExportService;
+use crate::ingest::fetch_and_store;
+
+/// Refreshes every watchlist symbol and writes an export.
+pub struct DownloadTracker {
+    chain: ProviderChain,
+    exports: ExportService,
+    config: DownloadTrackerConfig,
+    initial_span: Span,
+    export_span: Span,
+}
+
+/// Why the download-tracker could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadTrackerError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Providers(#[from] providers::ProviderConfigError),
+}
+
+impl DownloadTracker {
+    /// The job's name in URLs, config and run records.
+    pub const NAME: &'static str = "download-tracker";
+
+    /// The job over an already-built chain (reused by every run).
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a bad range or concurrency (see [`DownloadTrackerConfig::validate`]).
+    pub fn new(
+        chain: ProviderChain,
+        exports: ExportService,
+        config: DownloadTrackerConfig,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let initial_span = config.initial_span()?;
+        let export_span = config.export_span()?;
+        Ok(Self { chain, exports, config, initial_span, export_span })
+    }
+
+    /// Builds the provider chain from `providers` once, then [`new`](Self::new).
+    ///
+    /// # Errors
+    /// A provider that cannot be built, or a bad setting.
+    pub fn from_config(
+        providers: &ProvidersConfig,
+        exports: ExportService,
+        config: DownloadTrackerConfig,
+    ) -> Result<Self, DownloadTrackerError> {
+        let chain = ProviderChain::from_config(providers, None)?;
+        Ok(Self::new(chain, exports, config)?)
+    }
+
+    /// The job as the engine takes it.
+    pub fn into_job(self) -> Arc<dyn Job> {
+        Arc::new(self)
+    }
+
+    /// Fetches and stores one symbol's new bars and quote; the item says how it went.
+    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> RunItem {
+        let storage = &context.storage;
+        let interval = self.config.interval;
+        let span = match storage.last_bar_ts(&symbol, interval).await {
+            Ok(Some(last)) => Span::Between { from: last, to: now.max(last) },
+            Ok(None) => self.initial_span,
+            Err(error) => return failed_item(&symbol, format!("cannot read stored bars: {error}")),
+        };
+        let request = BarsRequest { symbol: symbol.clone(), interval, span };
+        let fetched = match fetch_and_store(&self.chain, storage, &request).await {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                warn!(run_id = context.run_id, %symbol, %error, "Symbol refresh failed.");
+                return failed_item(&symbol, error.to_string());
+            }
+        };
+        let quote_error = match self.chain.quote(&symbol).await {
+            Ok(served) => {
+                storage.save_quote(&served.value).await.err().map(|e| format!("quote: cannot store: {e}"))
+            }
+            Err(error) => Some(format!("quote: {error}")),
+        };
+        if let Some(error) = &quote_error {
+            warn!(run_id = context.run_id, %symbol, error, "Quote failed; the symbol's bars were stored.");
+        }
+        let stored = fetched.inserted + fetched.updated;
+        info!(run_id = context.run_id, %symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
+        RunItem {
+            symbol: symbol.to_string(),
+            succeeded: true,
+            bars: stored,
+            provider: Some(fetched.provider.to_string()),
+            error: quote_error,
+        }
+    }
+
+    /// Applies the export retention; a failure is logged (it is retried after the next run).
+    async fn apply_retention(&self, context: &JobContext) {
+        match self.exports.apply_retention().await {
+            Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),
+            Err(error) => {
+                warn!(run_id = context.run_id, %error, "Retention failed; it is retried after the next run.")
+            }
+        }
+    }
+
+    /// The export's lower bound: `export_range` before the newest stored bar of `symbols`.
+    async fn export_from(
+        &self,
+        context: &JobContext,
+        symbols: &[Symbol],
+    ) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut newest: Option<DateTime<Utc>> = None;
+        for symbol in symbols {
+            let last = context.storage.last_bar_ts(symbol, self.config.interval).await?;
+            newest = newest.max(last);
+        }
+        Ok(newest.map(|newest| self.export_span.resolve(newest).0))
+    }
+}
+
+fn failed_item(symbol: &Symbol, error: String) -> RunItem {
+    RunItem { symbol: symbol.to_string(), succeeded: false, bars: 0, provider: None, error: Some(error) }
+}
+
+#[async_trait]
+impl Job for DownloadTracker {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
+        let symbols: Vec<Symbol> = context
+            .storage
+            .watchlist()
+            .await
+            .context("cannot read the watchlist")?
+            .into_iter()
+            .map(|e| e.symbol)
+            .collect();
+        let now = Utc::now();
+        info!(run_id = context.run_id, symbols = symbols.len(), "Refreshing the watchlist.");
+
+        // Each symbol's future records its own item: awaiting a write in the loop below while
+        // the stream is not polled could leave another symbol's SQLite write transaction
+        // suspended, and the write here would wait for its lock until the busy timeout.
+        let mut refreshed = futures::stream::iter(symbols.iter().cloned())
+            .map(|symbol| async move {
+                if context.cancel.is_cancelled() {
+                    return Ok(None);
+                }
+                let item = self.refresh(context, symbol, now).await;
+                context
+                    .record_item(&item)
+                    .await
+                    .with_context(|| format!("cannot record the result of {}", item.symbol))?;
+                anyhow::Ok(Some(item.succeeded))
+            })
+            .buffer_unordered(self.config.concurrency.max(1));
+        let (mut n_ok, mut n_failed) = (0_usize, 0_usize);
+        while let Some(succeeded) = refreshed.next().await {
+            match succeeded? {
+                Some(true) => n_ok += 1,
+                Some(false) => n_failed += 1,
+                None => {}
+            }
+        }
+        drop(refreshed);
+        anyhow::ensure!(!context.cancel.is_cancelled(), "cancelled before every symbol was refreshed");
+
+        if n_ok == 0 && n_failed > 0 {
+            info!(run_id = context.run_id, failed = n_failed, "Every symbol failed; no export written.");
+            self.apply_retention(context).await;
+            return Ok(JobOutcome::default());
+        }
+
+        let format = self.config.export_format;
+        let request = ExportRequest {
+            from: self.export_from(context, &symbols).await.context("cannot find the newest stored bar")?,
+            to: None,
+            symbols,
+            interval: self.config.interval,
+            format,
+        };
+        let created = self.exports.create_with_summaries(&request, Some(context.run_id)).await;
+        let (record, summaries) = match created {
+            Ok(created) => created,
+            Err(error) => {
+                return Ok(JobOutcome { export_id: None, error: Some(format!("export failed: {error}")) });
+            }
+        };
+        let mut outcome = JobOutcome { export_id: Some(record.id), error: None };
+        if matches!(format, ExportFormat::Csv | ExportFormat::Ndjson | ExportFormat::Parquet)
+            && let Err(error) = self.exports.create_summary(&summaries, Some(context.run_id)).await
+        {
+            outcome.error = Some(format!("summary export failed: {error}"));
+        }
+        match self.exports.apply_retention().await {
+            Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),
+            Err(error) => {
+                warn!(run_id = context.run_id, %error, "Retention failed; it is retried after the next run.")
+            }
+        }
+        info!(
+            run_id = context.run_id,
+            ok = n_ok,
+            failed = n_failed,
+            export_id = record.id,
+            "Watchlist refreshed."
+        );
+        Ok(outcome)
+    }
+}

@@ -1,0 +1,609 @@
+//! The engine: triggers, the worker, the scheduler and shutdown.
+//!
+//! Shape, and why:
+//! - **Single-flight lives in the database.** `trigger` inserts a `queued` run; the partial
+//!   unique index refuses a second active run of the same job, and the refusal names the active
+//!   run (409 in the API). A burst of triggers therefore creates no work and no memory.
+//! - **One worker, one bounded channel.** Accepted run ids go through a `tokio::sync::mpsc`
+//!   channel with one slot per registered job. Every id in the channel is a *queued* run, and
+//!   single-flight allows at most one active run per job, so the channel can never hold more than
+//!   one id per job: the bound is exact, and a `send` never waits in practice. (Should it ever —
+//!   e.g. another PostgreSQL instance interrupted our runs at its start-up so a job got a second
+//!   id in — the sender simply waits for the worker: backpressure, not growth.) Runs execute one
+//!   at a time, so two jobs never compete for the providers' rate limits.
+//! - **Each run in its own task.** A panicking job ends its task, not the worker; the `JoinError`
+//!   becomes a `failed` run with the panic message. The task's handle aborts it on drop, so
+//!   nothing a job spawned through us outlives the worker.
+//! - **Shutdown is bounded.** `shutdown(grace)` refuses new triggers, stops the scheduler, lets the
+//!   running job finish within `grace`, then cancels the job's token, waits briefly, aborts it and
+//!   marks the run `interrupted`. Runs still queued are marked `interrupted` too (they never
+//!   started). Every task is joined before `shutdown` returns; `Drop` aborts them if `shutdown`
+//!   was never called, and the next start marks whatever was left active `interrupted`.
+//! - **Waiting without polling.** Every finished run is announced on a `watch` channel; `wait_for`
+//!   re-reads the run when something finished (and every second, for runs finished by another
+//!   instance sharing a PostgreSQL database).
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use storage::{NewRun, RunItem, RunRecord, RunStatus, Storage};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinError;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::{debug, error, info, warn};
+
+/// How long a job may take to return after its token was cancelled (past the grace period)
+/// before its task is aborted.
+const CANCEL_WAIT: Duration = Duration::from_secs(2);
+/// `wait_for` re-reads the run at least this often.
+const WAIT_POLL: Duration = Duration::from_secs(1);
+/// The error of a queued run that never started because the engine shut down.
+const NEVER_STARTED: &str = "interrupted: the engine shut down before the run started";
+/// A run's `error` text is cut to this many characters (it lists failing items).
+const MAX_ERROR_CHARS: usize = 2000;
+
+/// What a job reports when it finishes.
+#[derive(Debug, Clone, Default)]
+pub struct JobOutcome {
+    /// Export written by the run, if any.
+    pub export_id: Option<i64>,
+    /// A short failure reason when the run as a whole failed.
+    pub error: Option<String>,
+}
+
+/// What a running job can use: the store, its run id, and a token cancelled on shutdown.
+#[derive(Clone)]
+pub struct JobContext {
+    pub storage: Storage,
+    pub run_id: i64,
+    pub cancel: CancellationToken,
+}
+
+impl JobContext {
+    /// Records one symbol's result; the engine derives `partial`/`failed` from these.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn record_item(&self, item: &RunItem) -> Result<(), storage::StorageError> {
+        self.storage.record_run_item(self.run_id, item).await
+    }
+}
+
+/// A unit of background work. `run` uses `anyhow` (the binary's edge style): a job is glue over
+/// library crates, and its error becomes the run's `error` text.
+#[async_trait]
+pub trait Job: Send + Sync + 'static {
+    /// The job's name in URLs and config, e.g. `download-tracker`.
+    fn name(&self) -> &'static str;
+
+    /// Runs once. Per-item failures are recorded through `context.record_item` and do not fail
+    /// the run; an `Err` fails the whole run.
+    async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome>;
+}
+
+/// A job as listed by the API.
+#[derive(Debug, Clone)]
+pub struct JobInfo {
+    pub name: &'static str,
+    pub schedule: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_run: Option<RunRecord>,
+}
+
+/// A trigger that was accepted.
+#[derive(Debug, Clone)]
+pub struct Triggered {
+    pub run: RunRecord,
+}
+
+/// A trigger that was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    #[error("unknown job {0:?}")]
+    UnknownJob(String),
+    #[error("job {job} already has an active run {}", active.id)]
+    AlreadyActive { job: String, active: RunRecord },
+    #[error("the job engine is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}
+
+/// A registered job and its schedule.
+struct Registered {
+    job: Arc<dyn Job>,
+    schedule: Option<cron::Schedule>,
+}
+
+/// State shared by the engine handle, the worker and the scheduler.
+struct Inner {
+    storage: Storage,
+    jobs: Vec<Registered>,
+    queue: mpsc::Sender<i64>,
+    /// Set first thing in `shutdown`: triggers are refused from then on.
+    shutting_down: AtomicBool,
+    /// Stops the scheduler, and the worker between runs.
+    stop: CancellationToken,
+    /// Parent of every run's token; cancelled only past the grace period.
+    jobs_cancel: CancellationToken,
+    /// The run the worker is executing (0 when idle), for the last-resort cleanup.
+    current_run: AtomicI64,
+    /// The id of the latest finished run; every finish is a change.
+    finished: watch::Sender<i64>,
+}
+
+/// Registered jobs plus the tasks that run them.
+pub struct JobEngine {
+    inner: Arc<Inner>,
+    tasks: Mutex<Tasks>,
+}
+
+/// The engine's tasks; taken by the first `stop`. Dropping a handle aborts its task.
+struct Tasks {
+    worker: Option<AbortOnDropHandle<()>>,
+    scheduler: Option<AbortOnDropHandle<()>>,
+}
+
+impl JobEngine {
+    /// Starts the engine: marks runs left active by a previous process `interrupted`, then spawns
+    /// the worker and the scheduler. `schedules` maps job names to cron expressions with a
+    /// seconds field (`sec min hour day-of-month month day-of-week [year]`), evaluated in UTC.
+    ///
+    /// # Errors
+    /// For an invalid cron expression (naming the job and the expression), a schedule of an
+    /// unregistered job, two jobs with one name, or a database failure.
+    pub async fn start(
+        storage: Storage,
+        jobs: Vec<Arc<dyn Job>>,
+        schedules: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        let mut names = HashSet::new();
+        for job in &jobs {
+            if !names.insert(job.name()) {
+                bail!("two jobs are registered as {:?}", job.name());
+            }
+        }
+        let mut registered: Vec<Registered> =
+            jobs.into_iter().map(|job| Registered { job, schedule: None }).collect();
+        for (name, expression) in schedules {
+            let entry = registered
+                .iter_mut()
+                .find(|r| r.job.name() == name)
+                .ok_or_else(|| anyhow!("schedule {expression:?} names an unknown job {name:?}"))?;
+            let schedule = cron::Schedule::from_str(expression.trim()).with_context(|| {
+                format!(
+                    "invalid cron expression {expression:?} for job {name}; expected six or seven fields \
+                     with seconds first, e.g. \"0 30 22 * * Mon-Fri\""
+                )
+            })?;
+            entry.schedule = Some(schedule);
+        }
+
+        let interrupted = storage
+            .interrupt_active_runs("interrupted: the process stopped while the run was active")
+            .await
+            .context("cannot mark runs left active by a previous process as interrupted")?;
+        if interrupted > 0 {
+            warn!(interrupted, "Marked runs left active by a previous process as interrupted.");
+        }
+
+        // One slot per job is exact under single-flight (see the module docs).
+        let (queue, receiver) = mpsc::channel(registered.len().max(1));
+        let (finished, _) = watch::channel(0);
+        let inner = Arc::new(Inner {
+            storage,
+            jobs: registered,
+            queue,
+            shutting_down: AtomicBool::new(false),
+            stop: CancellationToken::new(),
+            jobs_cancel: CancellationToken::new(),
+            current_run: AtomicI64::new(0),
+            finished,
+        });
+        let worker = AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).work(receiver)));
+        let scheduler = AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).schedule()));
+        info!(
+            jobs = ?inner.jobs.iter().map(|r| r.job.name()).collect::<Vec<_>>(),
+            scheduled = inner.jobs.iter().filter(|r| r.schedule.is_some()).count(),
+            "Job engine started."
+        );
+        Ok(Self { inner, tasks: Mutex::new(Tasks { worker: Some(worker), scheduler: Some(scheduler) }) })
+    }
+
+    /// Queues a run (202 in the API) unless one is active (409).
+    ///
+    /// # Errors
+    /// [`TriggerError`].
+    pub async fn trigger(&self, job: &str, trigger: &str) -> Result<Triggered, TriggerError> {
+        self.inner.trigger(job, trigger).await
+    }
+
+    /// Registered jobs with schedule, next and last run.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn jobs(&self) -> Result<Vec<JobInfo>, storage::StorageError> {
+        let now = Utc::now();
+        let mut infos = Vec::with_capacity(self.inner.jobs.len());
+        for registered in &self.inner.jobs {
+            let name = registered.job.name();
+            infos.push(JobInfo {
+                name,
+                schedule: registered.schedule.as_ref().map(|s| s.source().to_owned()),
+                next_run: registered.schedule.as_ref().and_then(|s| s.after(&now).next()),
+                last_run: self.inner.storage.runs(Some(name), 1).await?.into_iter().next(),
+            });
+        }
+        Ok(infos)
+    }
+
+    /// True when `name` is a registered job.
+    pub fn has_job(&self, name: &str) -> bool {
+        self.inner.job(name).is_some()
+    }
+
+    /// Waits until the run is finished (or `timeout` passes) and returns its latest record,
+    /// which is still active if the timeout passed first.
+    ///
+    /// # Errors
+    /// When the database fails or the run does not exist.
+    pub async fn wait_for(&self, run_id: i64, timeout: Duration) -> anyhow::Result<RunRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Subscribed before the first read, so a finish between the read and the wait is seen.
+        let mut finished = self.inner.finished.subscribe();
+        loop {
+            let run =
+                self.inner.storage.run(run_id).await?.ok_or_else(|| anyhow!("run {run_id} not found"))?;
+            let now = tokio::time::Instant::now();
+            if !run.status.is_active() || now >= deadline {
+                return Ok(run);
+            }
+            let wake = deadline.min(now + WAIT_POLL);
+            // A closed channel cannot happen while `self` is borrowed; treat it like a poll tick.
+            let _ = tokio::time::timeout_at(wake, finished.changed()).await;
+        }
+    }
+
+    /// Stops accepting triggers, lets the running job finish within `grace`, else cancels it and
+    /// marks it `interrupted`; then joins every task.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop(grace).await;
+    }
+
+    /// [`shutdown`](Self::shutdown) through a shared reference, for an engine held in an `Arc`
+    /// by request handlers (which then get [`TriggerError::ShuttingDown`]). A second call returns
+    /// at once.
+    pub async fn stop(&self, grace: Duration) {
+        let started = Instant::now();
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.stop.cancel();
+        let (worker, scheduler) = {
+            let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+            (tasks.worker.take(), tasks.scheduler.take())
+        };
+        if worker.is_none() && scheduler.is_none() {
+            return;
+        }
+        info!(grace_secs = grace.as_secs_f64(), "Job engine shutting down.");
+
+        if let Some(mut worker) = worker
+            && tokio::time::timeout(grace, &mut worker).await.is_err()
+        {
+            let run_id = self.inner.current_run.load(Ordering::SeqCst);
+            warn!(run_id, "The running job did not finish within the grace period; cancelling it.");
+            self.inner.jobs_cancel.cancel();
+            // The worker waits CANCEL_WAIT for the job, aborts it, then records the run.
+            if tokio::time::timeout(CANCEL_WAIT * 3, &mut worker).await.is_err() {
+                error!(run_id, "The job worker did not stop; aborting it.");
+                worker.abort();
+                let _ = worker.await;
+                self.inner.interrupt_current("interrupted: the worker was aborted at shutdown").await;
+            }
+        }
+        if let Some(mut scheduler) = scheduler {
+            // The scheduler only waits on the stop token or a trigger; both end promptly now.
+            if tokio::time::timeout(CANCEL_WAIT, &mut scheduler).await.is_err() {
+                scheduler.abort();
+                let _ = scheduler.await;
+            }
+        }
+        info!(elapsed_ms = started.elapsed().as_millis(), "Job engine stopped.");
+    }
+}
+
+impl Drop for JobEngine {
+    /// Without `shutdown`: cancels everything; dropping the handles aborts the worker (and with
+    /// it the running job's task) and the scheduler. Runs left active are marked `interrupted`
+    /// by the next start.
+    fn drop(&mut self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.stop.cancel();
+        self.inner.jobs_cancel.cancel();
+        let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
+        if tasks.worker.is_some() || tasks.scheduler.is_some() {
+            debug!("Job engine dropped without shutdown; aborting its tasks.");
+        }
+    }
+}
+
+impl Inner {
+    fn job(&self, name: &str) -> Option<&Registered> {
+        self.jobs.iter().find(|r| r.job.name() == name)
+    }
+
+    async fn trigger(&self, job: &str, trigger: &str) -> Result<Triggered, TriggerError> {
+        if self.job(job).is_none() {
+            return Err(TriggerError::UnknownJob(job.to_owned()));
+        }
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(TriggerError::ShuttingDown);
+        }
+        let run = match self.storage.create_run(job, trigger).await? {
+            NewRun::Created(run) => run,
+            NewRun::AlreadyActive(active) => {
+                return Err(TriggerError::AlreadyActive { job: job.to_owned(), active });
+            }
+        };
+        // Fails only once the worker closed the channel at shutdown; the run then never starts.
+        if self.queue.send(run.id).await.is_err() {
+            self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
+            return Err(TriggerError::ShuttingDown);
+        }
+        info!(run_id = run.id, job, trigger, "Run queued.");
+        Ok(Triggered { run })
+    }
+
+    /// The worker: one run at a time until stopped; then runs still queued are interrupted.
+    async fn work(self: Arc<Self>, mut receiver: mpsc::Receiver<i64>) {
+        loop {
+            let run_id = tokio::select! {
+                biased;
+                () = self.stop.cancelled() => break,
+                received = receiver.recv() => match received {
+                    Some(run_id) => run_id,
+                    None => break,
+                },
+            };
+            self.execute(run_id).await;
+        }
+        receiver.close();
+        while let Some(run_id) = receiver.recv().await {
+            let job = self.storage.run(run_id).await.ok().flatten().map(|r| r.job).unwrap_or_default();
+            self.finish(run_id, &job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
+        }
+        debug!("Job worker stopped.");
+    }
+
+    /// Moves a queued run to `running` and finds its job; `None` when there is nothing to run
+    /// (the run was already finished here, or is no longer queued).
+    async fn begin(&self, run_id: i64) -> Option<(RunRecord, Arc<dyn Job>)> {
+        let run = match self.storage.run(run_id).await {
+            Ok(Some(run)) => run,
+            Ok(None) => {
+                warn!(run_id, "A queued run vanished before it started.");
+                return None;
+            }
+            Err(error) => {
+                error!(run_id, %error, "Cannot read a queued run.");
+                let message = format!("cannot start: {error}");
+                self.finish(run_id, "", RunStatus::Failed, Some(&message), None).await;
+                return None;
+            }
+        };
+        let Some(job) = self.job(&run.job).map(|r| Arc::clone(&r.job)) else {
+            let message = format!("job {:?} is not registered in this process", run.job);
+            self.finish(run_id, &run.job, RunStatus::Failed, Some(&message), None).await;
+            return None;
+        };
+        match self.storage.start_run(run_id).await {
+            Ok(true) => Some((run, job)),
+            Ok(false) => {
+                // Interrupted (or finished) meanwhile, e.g. by another instance's start-up.
+                info!(run_id, job = %run.job, "Run is no longer queued; skipping it.");
+                None
+            }
+            Err(error) => {
+                error!(run_id, job = %run.job, %error, "Cannot start a run.");
+                let message = format!("cannot start: {error}");
+                self.finish(run_id, &run.job, RunStatus::Failed, Some(&message), None).await;
+                None
+            }
+        }
+    }
+
+    /// Runs one queued run to its final status.
+    async fn execute(&self, run_id: i64) {
+        let Some((run, job)) = self.begin(run_id).await else { return };
+        let job_name = run.job;
+        self.current_run.store(run_id, Ordering::SeqCst);
+        info!(run_id, job = %job_name, trigger = %run.trigger, "Run started.");
+        let started = Instant::now();
+
+        let cancel = self.jobs_cancel.child_token();
+        let context = JobContext { storage: self.storage.clone(), run_id, cancel: cancel.clone() };
+        let mut task = AbortOnDropHandle::new(tokio::spawn(async move { job.run(&context).await }));
+        let joined = tokio::select! {
+            biased;
+            joined = &mut task => Some(joined),
+            () = cancel.cancelled() => None,
+        };
+        let (status, error, export_id) = match joined {
+            Some(Ok(Ok(outcome))) => self.judge(run_id, outcome).await,
+            Some(Ok(Err(error))) => (RunStatus::Failed, Some(format!("{error:#}")), None),
+            Some(Err(join_error)) => (RunStatus::Failed, Some(describe_join_error(join_error)), None),
+            None => {
+                // Past the grace period: give the job a moment to notice its token, then abort.
+                if tokio::time::timeout(CANCEL_WAIT, &mut task).await.is_err() {
+                    warn!(run_id, job = %job_name, "The job ignored cancellation; aborting it.");
+                    task.abort();
+                    let _ = task.await;
+                }
+                let message = "interrupted: the engine shut down and the grace period ran out";
+                (RunStatus::Interrupted, Some(message.to_owned()), None)
+            }
+        };
+        self.finish(run_id, &job_name, status, error.as_deref(), export_id).await;
+        self.current_run.store(0, Ordering::SeqCst);
+        info!(run_id, job = %job_name, %status, elapsed_ms = started.elapsed().as_millis(), "Run finished.");
+    }
+
+    /// The final status of a run whose job returned: `failed` if the job said so or every item
+    /// failed, `partial` if some did, else `succeeded`.
+    async fn judge(&self, run_id: i64, outcome: JobOutcome) -> (RunStatus, Option<String>, Option<i64>) {
+        let items = match self.storage.run_items(run_id).await {
+            Ok(items) => items,
+            Err(error) => {
+                return (
+                    RunStatus::Failed,
+                    Some(format!("cannot read the run's items: {error}")),
+                    outcome.export_id,
+                );
+            }
+        };
+        let failed: Vec<&RunItem> = items.iter().filter(|i| !i.succeeded).collect();
+        let items_text = || {
+            let reasons: Vec<String> = failed
+                .iter()
+                .map(|i| format!("{}: {}", i.symbol, i.error.as_deref().unwrap_or("failed")))
+                .collect();
+            format!("{} of {} items failed: {}", failed.len(), items.len(), reasons.join("; "))
+        };
+        let (status, error) = match outcome.error {
+            Some(error) if failed.is_empty() => (RunStatus::Failed, error),
+            Some(error) => (RunStatus::Failed, format!("{error}; {}", items_text())),
+            None if failed.is_empty() => (RunStatus::Succeeded, String::new()),
+            None if failed.len() == items.len() => (RunStatus::Failed, items_text()),
+            None => (RunStatus::Partial, items_text()),
+        };
+        let error = (!error.is_empty()).then(|| truncate(error));
+        (status, error, outcome.export_id)
+    }
+
+    /// Records a final status and announces it. A database failure is logged: the run stays
+    /// active until the next start marks it `interrupted`.
+    async fn finish(
+        &self,
+        run_id: i64,
+        job: &str,
+        status: RunStatus,
+        error: Option<&str>,
+        export_id: Option<i64>,
+    ) {
+        match self.storage.finish_run(run_id, status, error, export_id).await {
+            Ok(true) => {}
+            Ok(false) => warn!(run_id, job, %status, "Run was no longer active when it finished."),
+            Err(db_error) => {
+                error!(run_id, job, %status, error = %db_error, "Cannot record a run's final status.")
+            }
+        }
+        if status != RunStatus::Succeeded
+            && let Some(error) = error
+        {
+            warn!(run_id, job, %status, error, "Run did not succeed.");
+        }
+        self.finished.send_replace(run_id);
+    }
+
+    /// Last resort after aborting the worker: the run it was executing becomes `interrupted`.
+    async fn interrupt_current(&self, reason: &str) {
+        let run_id = self.current_run.swap(0, Ordering::SeqCst);
+        if run_id != 0 {
+            self.finish(run_id, "", RunStatus::Interrupted, Some(reason), None).await;
+        }
+    }
+
+    /// The scheduler: sleeps until the next fire time of any scheduled job, triggers the jobs
+    /// that are due (an active run is just logged), and computes their next fire time. Missed
+    /// fire times (a suspended machine) are skipped rather than replayed.
+    async fn schedule(self: Arc<Self>) {
+        let now = Utc::now();
+        let mut next: Vec<(&'static str, &cron::Schedule, Option<DateTime<Utc>>)> = self
+            .jobs
+            .iter()
+            .filter_map(|r| r.schedule.as_ref().map(|s| (r.job.name(), s, s.after(&now).next())))
+            .collect();
+        loop {
+            let Some(due) = next.iter().filter_map(|(_, _, at)| *at).min() else {
+                // Nothing scheduled (or no future fire times): idle until shutdown.
+                return self.stop.cancelled().await;
+            };
+            let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {}
+            }
+            let now = Utc::now();
+            for (name, schedule, at) in &mut next {
+                if at.is_some_and(|at| at <= now) {
+                    match self.trigger(name, "schedule").await {
+                        Ok(triggered) => {
+                            debug!(run_id = triggered.run.id, job = *name, "Scheduled run queued.")
+                        }
+                        Err(TriggerError::AlreadyActive { active, .. }) => {
+                            info!(
+                                job = *name,
+                                active_run_id = active.id,
+                                "Scheduled run skipped: the job is still active."
+                            );
+                        }
+                        Err(TriggerError::ShuttingDown) => return,
+                        Err(error) => error!(job = *name, %error, "Scheduled trigger failed."),
+                    }
+                    *at = schedule.after(&now).next();
+                }
+            }
+        }
+    }
+}
+
+/// The run's error text for a job task that did not return.
+fn describe_join_error(error: JoinError) -> String {
+    match error.try_into_panic() {
+        Ok(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a non-text panic payload".to_owned());
+            format!("the job panicked: {message}")
+        }
+        Err(_) => "the job's task was cancelled".to_owned(),
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if let Some((idx, _)) = text.char_indices().nth(MAX_ERROR_CHARS) {
+        text.truncate(idx);
+        text.push('…');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncates_on_a_char_boundary() {
+        assert_eq!(truncate("short".to_owned()), "short");
+        let long = "é".repeat(MAX_ERROR_CHARS + 5);
+        let cut = truncate(long);
+        assert_eq!(cut.chars().count(), MAX_ERROR_CHARS + 1);
+        assert!(cut.ends_with('…'));
+    }
+
+    #[test]
+    fn cron_needs_seconds() {
+        assert!(cron::Schedule::from_str("0 30 22 * * Mon-Fri").is_ok());
+        assert!(cron::Schedule::from_str("* * * * * *").is_ok());
+        assert!(cron::Schedule::from_str("not cron").is_err());
+    }
+}

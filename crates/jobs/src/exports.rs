@@ -1,0 +1,394 @@
+//! Export records plus files, kept in step.
+//!
+//! [`ExportService`] is the only owner of the export directory: it names every file itself
+//! (`export-{utc time}-{random}.{ext}`, never anything a user typed), and downloads and deletions
+//! go through a record id, so no request can name a path. The record is the source of truth and
+//! the file follows it:
+//!
+//! - `create`: record `writing` → file written atomically by the `export` crate (temp file,
+//!   fsync, rename) → record `ready`. On failure the record becomes `failed` with the reason and
+//!   no file remains.
+//! - A crash can leave a `writing` record, a temp file, or (between the rename and the `ready`
+//!   update) a finished file whose record is not `ready`; [`ExportService::recover`] at start-up
+//!   fails such records and removes such files, so none of them accumulates over months.
+//! - `delete` and `apply_retention` remove the file and the record; only finished exports are
+//!   ever removed, never one being written.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{Duration, Utc};
+use export::{ExportFormat, ExportRequest, SymbolSummary};
+use storage::{ExportRecord, ExportStatus, Storage};
+use tracing::{info, warn};
+
+use crate::config::ExportsConfig;
+
+/// `kind` of an export of bars.
+pub const KIND_BARS: &str = "bars";
+/// `kind` of a per-symbol summary table.
+pub const KIND_SUMMARY: &str = "summary";
+
+/// Prefixes of the file names this service creates; only such files are ever removed by the
+/// start-up sweep.
+const FILE_PREFIXES: [&str; 2] = ["export-", "summary-"];
+
+/// Why an export operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Export(#[from] export::ExportError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error("export {0} not found")]
+    NotFound(i64),
+    #[error("export {0} is still being written")]
+    NotReady(i64),
+    /// The export exists but failed; it has no file (added: a download of it is a clear error
+    /// rather than a bare "not found").
+    #[error("export {id} failed: {error}")]
+    Failed { id: i64, error: String },
+    #[error("export directory {dir}: {message}")]
+    Directory { dir: PathBuf, message: String },
+}
+
+/// Creates, lists, serves and deletes exports; the only owner of the export directory.
+#[derive(Clone)]
+pub struct ExportService {
+    storage: Storage,
+    config: ExportsConfig,
+}
+
+impl ExportService {
+    /// The service over `config.dir`. Cheap and infallible: the directory is created by
+    /// [`recover`](Self::recover) at start-up and again before each export, so a directory that
+    /// is missing or not writable is reported where it matters (and a run fails with that
+    /// message) instead of preventing the server from starting.
+    pub fn new(storage: Storage, config: ExportsConfig) -> Self {
+        Self { storage, config }
+    }
+
+    /// At start-up, before any export begins: fails records left `writing` by a crash, creates
+    /// the directory, removes stray temp files, and removes files of ours whose record is gone
+    /// or not `ready` (a crash between the rename and the `ready` update).
+    ///
+    /// The database part runs first, so a bad directory still leaves the records consistent.
+    ///
+    /// # Errors
+    /// [`ExportError::Storage`] if the database fails, [`ExportError::Directory`] if the directory
+    /// cannot be created, listed or cleaned.
+    pub async fn recover(&self) -> Result<(), ExportError> {
+        let failed =
+            self.storage.fail_unfinished_exports("interrupted: the process stopped while writing").await?;
+        if failed > 0 {
+            warn!(failed, "Marked exports left writing by a previous process as failed.");
+        }
+        let keep: HashSet<String> = self
+            .storage
+            .exports(u64::MAX)
+            .await?
+            .into_iter()
+            .filter(|e| e.status == ExportStatus::Ready)
+            .map(|e| e.file_name)
+            .collect();
+        let dir = self.config.dir.clone();
+        let swept = tokio::task::spawn_blocking(move || sweep_dir(&dir, &keep))
+            .await
+            .map_err(|e| self.directory_error(format!("cleaning up failed unexpectedly: {e}")))?
+            .map_err(|e| self.directory_error(e))?;
+        if swept > 0 {
+            info!(dir = %self.config.dir.display(), removed = swept, "Removed export files without a ready record.");
+        }
+        Ok(())
+    }
+
+    /// Writes an export: record `writing` → file written atomically → record `ready`; on failure
+    /// the record is `failed` and no file remains.
+    ///
+    /// # Errors
+    /// [`ExportError::Directory`] if the directory cannot be created, [`ExportError::Export`] if
+    /// writing fails (the record is then `failed`), [`ExportError::Storage`] if the database fails.
+    pub async fn create(
+        &self,
+        request: &ExportRequest,
+        run_id: Option<i64>,
+    ) -> Result<ExportRecord, ExportError> {
+        self.create_with_summaries(request, run_id).await.map(|(record, _)| record)
+    }
+
+    /// [`create`](Self::create), also returning the per-symbol summaries computed while writing
+    /// (for [`create_summary`](Self::create_summary)).
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub async fn create_with_summaries(
+        &self,
+        request: &ExportRequest,
+        run_id: Option<i64>,
+    ) -> Result<(ExportRecord, Vec<SymbolSummary>), ExportError> {
+        let format = request.format;
+        let file_name = new_file_name("export", format.extension());
+        self.write(format.as_str(), KIND_BARS, &file_name, run_id, |storage, path| async move {
+            export::export_to_file(&storage, request, &path, None).await
+        })
+        .await
+    }
+
+    /// Writes `summaries` as a csv table (kind `summary`), like [`create`](Self::create).
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub async fn create_summary(
+        &self,
+        summaries: &[SymbolSummary],
+        run_id: Option<i64>,
+    ) -> Result<ExportRecord, ExportError> {
+        let file_name = new_file_name("summary", ExportFormat::Csv.extension());
+        let (record, _) = self
+            .write(ExportFormat::Csv.as_str(), KIND_SUMMARY, &file_name, run_id, |_, path| async move {
+                export::write_summary_csv(summaries, &path).await
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// The record-file protocol shared by every kind of export.
+    async fn write<F, Fut>(
+        &self,
+        format: &str,
+        kind: &str,
+        file_name: &str,
+        run_id: Option<i64>,
+        produce: F,
+    ) -> Result<(ExportRecord, Vec<SymbolSummary>), ExportError>
+    where
+        F: FnOnce(Storage, PathBuf) -> Fut,
+        Fut: Future<Output = Result<export::ExportOutput, export::ExportError>>,
+    {
+        self.ensure_dir().await?;
+        // Our own generated name: a plain file name by construction.
+        let path = self.config.dir.join(file_name);
+        let record = self.storage.create_export(format, kind, file_name, run_id).await?;
+        let id = record.id;
+        let output = match produce(self.storage.clone(), path.clone()).await {
+            Ok(output) => output,
+            Err(error) => {
+                let message = error.to_string();
+                warn!(export_id = id, %error, "Export failed.");
+                // The export crate leaves nothing behind on error; the record says why.
+                if let Err(db_error) = self.storage.fail_export(id, &message).await {
+                    warn!(export_id = id, error = %db_error, "Cannot mark the export failed.");
+                }
+                return Err(error.into());
+            }
+        };
+        if let Err(error) = self.storage.complete_export(id, output.rows, output.bytes, &output.sha256).await
+        {
+            // Without a `ready` record the file must not stay: remove it, then try to say why.
+            remove_file_if_exists(&path).await.ok();
+            self.storage.fail_export(id, &format!("cannot record the finished export: {error}")).await.ok();
+            return Err(error.into());
+        }
+        match self.storage.export(id).await? {
+            Some(record) => {
+                info!(
+                    export_id = id,
+                    kind,
+                    format,
+                    rows = output.rows,
+                    bytes = output.bytes,
+                    "Export ready."
+                );
+                Ok((record, output.summaries))
+            }
+            // Deleted while it was being written: the file has no owner any more.
+            None => {
+                remove_file_if_exists(&path).await.ok();
+                Err(ExportError::NotFound(id))
+            }
+        }
+    }
+
+    /// The path of a ready export's file, for downloads.
+    ///
+    /// # Errors
+    /// `NotFound` (also when its file has gone missing), `NotReady` while it is being written,
+    /// `Failed` for a failed export, `Storage` if the database fails.
+    pub async fn ready_file(&self, id: i64) -> Result<(ExportRecord, PathBuf), ExportError> {
+        let record = self.storage.export(id).await?.ok_or(ExportError::NotFound(id))?;
+        match record.status {
+            ExportStatus::Writing => return Err(ExportError::NotReady(id)),
+            ExportStatus::Failed => {
+                let error = record.error.unwrap_or_else(|| "unknown reason".to_owned());
+                return Err(ExportError::Failed { id, error });
+            }
+            ExportStatus::Ready => {}
+        }
+        let Some(path) = self.path_of(&record.file_name) else {
+            warn!(export_id = id, file_name = %record.file_name, "Refusing a stored export file name that is not a plain name.");
+            return Err(ExportError::NotFound(id));
+        };
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) if meta.is_file() => Ok((record, path)),
+            _ => {
+                warn!(export_id = id, path = %path.display(), "The file of a ready export is missing.");
+                Err(ExportError::NotFound(id))
+            }
+        }
+    }
+
+    /// Deletes the record and its file. An export still being written cannot be deleted.
+    ///
+    /// # Errors
+    /// `NotFound`, `NotReady` while it is being written, or a database/file error (the record is
+    /// then gone and the file is removed by the next start-up's sweep).
+    pub async fn delete(&self, id: i64) -> Result<ExportRecord, ExportError> {
+        let record = self.storage.export(id).await?.ok_or(ExportError::NotFound(id))?;
+        if record.status == ExportStatus::Writing {
+            return Err(ExportError::NotReady(id));
+        }
+        let record = self.storage.delete_export(id).await?.ok_or(ExportError::NotFound(id))?;
+        self.remove_file_of(&record).await?;
+        info!(export_id = id, "Export deleted.");
+        Ok(record)
+    }
+
+    /// Applies the retention policy; returns how many exports were removed. An export whose file
+    /// cannot be removed keeps its record (it is retried next time) and is logged.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn apply_retention(&self) -> Result<usize, ExportError> {
+        let retention = &self.config.retention;
+        let older_than = retention
+            .max_age_days
+            .and_then(|days| i64::try_from(days).ok())
+            .and_then(Duration::try_days)
+            .and_then(|age| Utc::now().checked_sub_signed(age));
+        let expired = self.storage.expired_exports(retention.keep_last, older_than).await?;
+        let mut removed = 0;
+        for record in expired {
+            if let Err(error) = self.remove_file_of(&record).await {
+                warn!(export_id = record.id, %error, "Cannot remove an expired export's file; keeping its record.");
+                continue;
+            }
+            if self.storage.delete_export(record.id).await?.is_some() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            info!(removed, "Retention removed old exports.");
+        }
+        Ok(removed)
+    }
+
+    /// The storage handle.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ExportsConfig {
+        &self.config
+    }
+
+    /// The export directory.
+    pub fn dir(&self) -> &Path {
+        &self.config.dir
+    }
+
+    /// `dir/file_name` when `file_name` is one plain path component (no `/`, `\`, `..`, not
+    /// hidden); `None` otherwise, so no stored or crafted name can reach outside the directory.
+    fn path_of(&self, file_name: &str) -> Option<PathBuf> {
+        let plain = !file_name.is_empty()
+            && !file_name.starts_with('.')
+            && !file_name.contains(['/', '\\', '\0'])
+            && !file_name.contains("..")
+            && matches!(
+                Path::new(file_name).components().collect::<Vec<_>>().as_slice(),
+                [Component::Normal(_)]
+            );
+        plain.then(|| self.config.dir.join(file_name))
+    }
+
+    async fn ensure_dir(&self) -> Result<(), ExportError> {
+        tokio::fs::create_dir_all(&self.config.dir)
+            .await
+            .map_err(|e| self.directory_error(format!("cannot create it: {e}")))
+    }
+
+    async fn remove_file_of(&self, record: &ExportRecord) -> Result<(), ExportError> {
+        let Some(path) = self.path_of(&record.file_name) else {
+            warn!(export_id = record.id, file_name = %record.file_name, "Not removing a stored export file name that is not a plain name.");
+            return Ok(());
+        };
+        remove_file_if_exists(&path)
+            .await
+            .map_err(|e| self.directory_error(format!("cannot remove {}: {e}", record.file_name)))
+    }
+
+    fn directory_error(&self, message: impl Into<String>) -> ExportError {
+        ExportError::Directory { dir: self.config.dir.clone(), message: message.into() }
+    }
+}
+
+/// `{prefix}-{UTC time}-{16 hex digits}.{extension}`: sortable, unique (the random part comes
+/// from the process's random hasher keys, a counter and the clock; the database's unique index
+/// on `file_name` would refuse a duplicate anyway), and never derived from user input.
+fn new_file_name(prefix: &str, extension: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let now = Utc::now();
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_i64(now.timestamp_nanos_opt().unwrap_or_default());
+    hasher.write_u32(std::process::id());
+    format!("{prefix}-{}-{:016x}.{extension}", now.format("%Y%m%dT%H%M%SZ"), hasher.finish())
+}
+
+async fn remove_file_if_exists(path: &Path) -> io::Result<()> {
+    match tokio::fs::remove_file(path).await {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Creates `dir`, removes the `export` crate's stray temp files, and removes our own files that
+/// are not in `keep`. Returns how many files were removed.
+fn sweep_dir(dir: &Path, keep: &HashSet<String>) -> Result<usize, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
+    let mut removed =
+        export::clean_stray_temp_files(dir).map_err(|e| format!("cannot remove temp files: {e}"))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list it: {e}"))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| format!("cannot list it: {e}"))?;
+        let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+        let ours = FILE_PREFIXES.iter().any(|p| name.starts_with(p));
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if !ours || !is_file || keep.contains(&name) {
+            continue;
+        }
+        match std::fs::remove_file(entry.path()) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("cannot remove {name}: {e}")),
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_plain_and_unique() {
+        let a = new_file_name("export", "csv");
+        let b = new_file_name("export", "csv");
+        assert_ne!(a, b);
+        assert!(a.starts_with("export-") && a.ends_with(".csv"), "{a}");
+        assert!(!a.contains('/') && !a.contains(".."));
+    }
+}

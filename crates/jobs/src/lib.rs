@@ -1,0 +1,32 @@
+//! The job engine and the jobs it runs.
+//!
+//! Design decisions, and why:
+//! - **A small job table of our own, not apalis.** Runs live in `storage` (`job_runs`,
+//!   `job_run_items`); single-flight is a partial unique index, so "at most one queued or running
+//!   run per job" holds across tasks and, on PostgreSQL, across instances, and a trigger during a
+//!   run is answered with the active run's id instead of piling up work. apalis would add its own
+//!   schema, sqlx's `macros` feature and an API that churned up to 1.0, for retries we do not
+//!   want (a failed download-tracker run is reported, and the next schedule tries again).
+//! - **Bounded everything.** One worker task per engine pulls run ids from a bounded channel; the
+//!   scheduler is one task; both stop on the engine's `CancellationToken` and are joined on
+//!   shutdown, so no task outlives the engine. Each run executes in its own task, so a panic
+//!   fails that run and not the worker (details in `engine.rs`).
+//! - **The export directory has one owner**, [`ExportService`]: it names the files, keeps records
+//!   and files in step (`writing` → `ready`/`failed`), cleans up after crashes at start-up and
+//!   applies retention, so the disk does not fill over months (details in `exports.rs`).
+//! - **Jobs hold their long-lived resources.** [`DownloadTracker`] builds its provider chain once,
+//!   so HTTP clients and pools are reused by every run instead of being rebuilt per run.
+//!
+//! Start-up order for a server: `ExportService::recover`, then `JobEngine::start`, then accept
+//! requests; on shutdown, `JobEngine::stop`/`shutdown` before closing the database.
+
+mod config;
+mod download_tracker;
+mod engine;
+mod exports;
+pub mod ingest;
+
+pub use config::{ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, RetentionConfig};
+pub use download_tracker::{DownloadTracker, DownloadTrackerError};
+pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, TriggerError, Triggered};
+pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_SUMMARY};

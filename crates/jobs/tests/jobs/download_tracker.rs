@@ -1,0 +1,272 @@
+//! The download-tracker job through the engine, with the offline sample provider and a
+//! wiremock Yahoo.
+
+use std::sync::Arc;
+
+use domain::{Interval, ProviderId};
+use export::ExportFormat;
+use jobs::{
+    DownloadTracker, DownloadTrackerConfig, ExportService, ExportsConfig, JobEngine, RetentionConfig,
+};
+use providers::{ProviderChain, ProvidersConfig, VendorConfig};
+use storage::{ExportStatus, RunRecord, RunStatus};
+use test_support::{yahoo_chart_json, yahoo_chart_path};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::helpers::{SECS_5, SECS_30, TestEnv, files_in, sha256_hex, sym};
+
+fn tracker_config(format: ExportFormat) -> DownloadTrackerConfig {
+    DownloadTrackerConfig { export_format: format, concurrency: 2, ..DownloadTrackerConfig::default() }
+}
+
+fn sample_chain() -> ProviderChain {
+    ProviderChain::from_config(&ProvidersConfig::default(), None).expect("sample chain")
+}
+
+/// A Yahoo-only chain against `server`: no client-side rate limit, fast retries.
+fn yahoo_chain(server: &MockServer) -> ProviderChain {
+    let mut yahoo = VendorConfig::yahoo();
+    yahoo.base_url = server.uri();
+    yahoo.max_retries = 1;
+    yahoo.backoff_base_ms = 1;
+    yahoo.backoff_max_ms = 5;
+    yahoo.rate_limits = Vec::new();
+    yahoo.timeout_secs = 5.0;
+    let config = ProvidersConfig { order: vec![ProviderId::Yahoo], yahoo, ..ProvidersConfig::default() };
+    ProviderChain::from_config(&config, None).expect("yahoo chain")
+}
+
+async fn engine_with(
+    env: &TestEnv,
+    chain: ProviderChain,
+    exports: ExportService,
+    config: DownloadTrackerConfig,
+) -> JobEngine {
+    let tracker = DownloadTracker::new(chain, exports, config).expect("valid config");
+    JobEngine::start(env.storage.clone(), vec![tracker.into_job()], Vec::new()).await.expect("start engine")
+}
+
+async fn run_once(engine: &JobEngine) -> RunRecord {
+    let triggered = engine.trigger(DownloadTracker::NAME, "api").await.expect("trigger");
+    assert_eq!(triggered.run.status, RunStatus::Queued);
+    let run = engine.wait_for(triggered.run.id, SECS_30).await.expect("wait");
+    assert!(!run.status.is_active(), "run did not finish: {run:?}");
+    run
+}
+
+#[tokio::test]
+async fn a_run_refreshes_every_symbol_and_writes_a_verifiable_export() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    let exports = env.export_service();
+    let engine = engine_with(&env, sample_chain(), exports.clone(), tracker_config(ExportFormat::Csv)).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.error, None);
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.symbol.as_str()).collect::<Vec<_>>(), ["AAPL", "MSFT"]);
+    for item in &items {
+        assert!(item.succeeded && item.bars > 200, "{item:?}");
+        assert_eq!(item.provider.as_deref(), Some("sample"));
+        assert_eq!(item.error, None);
+    }
+    assert!(env.storage.latest_quote(&sym("AAPL")).await.unwrap().is_some(), "quote stored");
+
+    // The export: ready, on disk, with the recorded checksum and size.
+    let export_id = run.export_id.expect("export id");
+    let (record, path) = exports.ready_file(export_id).await.unwrap();
+    assert_eq!((record.format.as_str(), record.kind.as_str(), record.run_id), ("csv", "bars", Some(run.id)));
+    assert_eq!(Some(sha256_hex(&path)), record.sha256);
+    assert_eq!(Some(std::fs::metadata(&path).unwrap().len()), record.bytes);
+    let stored: u64 = items.iter().map(|i| i.bars).sum();
+    assert_eq!(record.rows, Some(stored), "a year of bars of each symbol, the whole first fetch");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().count() as u64 > stored, "header plus rows");
+
+    // The summary export of the same run.
+    let all = env.storage.exports(10).await.unwrap();
+    let summary = all.iter().find(|e| e.kind == "summary").expect("summary export");
+    assert_eq!((summary.status, summary.run_id, summary.rows), (ExportStatus::Ready, Some(run.id), Some(2)));
+    assert_eq!(files_in(&env.exports_dir()).len(), 2);
+
+    // The second run fetches only from the newest stored bar on.
+    let second = run_once(&engine).await;
+    assert_eq!(second.status, RunStatus::Succeeded);
+    for item in env.storage.run_items(second.id).await.unwrap() {
+        assert_eq!(item.bars, 1, "only the last bar is fetched again: {item:?}");
+    }
+    assert_eq!(env.storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap(), items[0].bars);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn an_unknown_symbol_makes_the_run_partial() {
+    let env = TestEnv::new().await;
+    // Several symbols in flight at once: also the regression test for a stall where a write
+    // awaited outside the `buffer_unordered` stream waited on another symbol's suspended
+    // SQLite transaction until the 30 s busy timeout.
+    env.watch(&["AAPL", "MSFT", "IBM", "GOOG", "NVDA"]).await;
+    let config = DownloadTrackerConfig { concurrency: 4, ..tracker_config(ExportFormat::Csv) };
+    let engine = engine_with(&env, sample_chain(), env.export_service(), config).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Partial, "{run:?}");
+    assert!(run.error.as_deref().is_some_and(|e| e.contains("NVDA")), "{run:?}");
+    let items = env.storage.run_items(run.id).await.unwrap();
+    let nvda = items.iter().find(|i| i.symbol == "NVDA").unwrap();
+    assert!(!nvda.succeeded);
+    assert_eq!(nvda.bars, 0);
+    assert!(nvda.error.as_deref().is_some_and(|e| e.contains("NVDA") && e.contains("sample")), "{nvda:?}");
+    assert_eq!(items.iter().filter(|i| i.succeeded).count(), 4);
+    assert!(run.export_id.is_some(), "the symbols that worked are exported");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn every_provider_failing_fails_the_run_and_keeps_stored_data() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    // Data from an earlier run, which the failing run must leave alone.
+    let seed =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Csv)).await;
+    assert_eq!(run_once(&seed).await.status, RunStatus::Succeeded);
+    seed.shutdown(SECS_5).await;
+    let before = env.storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap();
+    let exports_before = env.storage.exports(100).await.unwrap().len();
+
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&server)
+        .await;
+    let engine =
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv))
+            .await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("2 of 2 items failed") && error.contains("AAPL") && error.contains("MSFT"),
+        "{error}"
+    );
+    assert!(error.contains("500"), "the vendor's answer is in the reason: {error}");
+    assert_eq!(run.export_id, None);
+    assert_eq!(
+        env.storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap(),
+        before,
+        "stored data intact"
+    );
+    assert_eq!(env.storage.exports(100).await.unwrap().len(), exports_before, "no export of a failed run");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn a_yahoo_run_stores_bars_and_quotes() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let server = MockServer::start().await;
+    let start_ts = chrono::Utc::now().timestamp() - 30 * 86_400;
+    Mock::given(method("GET"))
+        .and(path(yahoo_chart_path("AAPL")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(yahoo_chart_json("AAPL", 20, start_ts), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let engine =
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Parquet))
+            .await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert_eq!((items[0].bars, items[0].provider.as_deref()), (20, Some("yahoo")));
+    assert_eq!(
+        env.storage.latest_quote(&sym("AAPL")).await.unwrap().map(|q| q.provider),
+        Some(ProviderId::Yahoo)
+    );
+    let export = env.storage.export(run.export_id.unwrap()).await.unwrap().unwrap();
+    assert_eq!((export.format.as_str(), export.rows), ("parquet", Some(20)));
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn an_unwritable_export_directory_fails_the_run_clearly() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let file = env.dir.path().join("plain-file");
+    std::fs::write(&file, "x").unwrap();
+    let exports = ExportService::new(
+        env.storage.clone(),
+        ExportsConfig { dir: file.join("exports"), retention: RetentionConfig::default() },
+    );
+    let engine = engine_with(&env, sample_chain(), exports, tracker_config(ExportFormat::Csv)).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("export failed") && error.contains("plain-file/exports"), "{error}");
+    // The refresh itself worked and is kept.
+    assert!(env.storage.run_items(run.id).await.unwrap()[0].succeeded);
+    assert!(env.storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap() > 0);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn an_empty_watchlist_succeeds_with_an_empty_export() {
+    let env = TestEnv::new().await;
+    let engine =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Ndjson)).await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(env.storage.run_items(run.id).await.unwrap().is_empty());
+    let export = env.storage.export(run.export_id.expect("export")).await.unwrap().unwrap();
+    assert_eq!((export.status, export.rows), (ExportStatus::Ready, Some(0)));
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn retention_after_each_run_keeps_the_last_n() {
+    let env = TestEnv::new().await;
+    env.watch(&["IBM"]).await;
+    let config = ExportsConfig {
+        dir: env.exports_dir(),
+        retention: RetentionConfig { keep_last: Some(3), max_age_days: Some(30) },
+    };
+    let exports = ExportService::new(env.storage.clone(), config);
+    let engine = engine_with(&env, sample_chain(), exports.clone(), tracker_config(ExportFormat::Csv)).await;
+
+    let mut last = None;
+    for _ in 0..3 {
+        last = Some(run_once(&engine).await);
+    }
+    let last = last.unwrap();
+    // Three runs wrote six exports (bars + summary); the newest three remain, files included.
+    let left = env.storage.exports(100).await.unwrap();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(left.iter().any(|e| Some(e.id) == last.export_id));
+    let mut names: Vec<String> = left.iter().map(|e| e.file_name.clone()).collect();
+    names.sort();
+    assert_eq!(files_in(&env.exports_dir()), names);
+    assert!(exports.ready_file(last.export_id.unwrap()).await.is_ok());
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn bad_settings_are_refused_when_building_the_job() {
+    let env = TestEnv::new().await;
+    let config =
+        DownloadTrackerConfig { initial_range: "forever".to_owned(), ..DownloadTrackerConfig::default() };
+    let err = DownloadTracker::new(sample_chain(), env.export_service(), config).err().expect("bad range");
+    assert!(err.to_string().contains("jobs.download_tracker.initial_range"), "{err}");
+    let config = DownloadTrackerConfig { concurrency: 0, ..DownloadTrackerConfig::default() };
+    assert!(DownloadTracker::new(sample_chain(), env.export_service(), config).is_err());
+    // What the engine takes.
+    let job =
+        DownloadTracker::new(sample_chain(), env.export_service(), DownloadTrackerConfig::default()).unwrap();
+    let job: Arc<dyn jobs::Job> = job.into_job();
+    assert_eq!(job.name(), "download-tracker");
+}

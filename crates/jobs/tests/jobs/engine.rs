@@ -1,0 +1,335 @@
+//! The engine with small test jobs: single-flight, statuses, panics, schedules, shutdown.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
+
+use jobs::{Job, JobEngine, TriggerError};
+use storage::{NewRun, RunStatus};
+use test_support::{alive_tasks, wait_for_tasks_at_most};
+
+use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, TestEnv, item};
+
+async fn start(env: &TestEnv, jobs: Vec<Arc<dyn Job>>) -> JobEngine {
+    JobEngine::start(env.storage.clone(), jobs, Vec::new()).await.expect("start engine")
+}
+
+#[tokio::test]
+async fn trigger_queues_a_run_that_succeeds() {
+    let env = TestEnv::new().await;
+    let job = QuickJob::new("quick");
+    let engine = start(&env, vec![job.clone()]).await;
+    assert!(engine.has_job("quick"));
+    assert!(!engine.has_job("nope"));
+
+    let triggered = engine.trigger("quick", "api").await.expect("trigger");
+    assert_eq!(triggered.run.status, RunStatus::Queued);
+    assert_eq!((triggered.run.job.as_str(), triggered.run.trigger.as_str()), ("quick", "api"));
+    let run = engine.wait_for(triggered.run.id, SECS_5).await.unwrap();
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(run.started_at.is_some() && run.finished_at.is_some());
+    assert_eq!(run.error, None);
+    assert_eq!(job.runs(), 1);
+
+    let listed = engine.jobs().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].name, "quick");
+    assert_eq!((listed[0].schedule.clone(), listed[0].next_run), (None, None));
+    assert_eq!(listed[0].last_run.as_ref().map(|r| r.id), Some(run.id));
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn unknown_job_is_refused() {
+    let env = TestEnv::new().await;
+    let engine = start(&env, vec![QuickJob::new("quick")]).await;
+    let err = engine.trigger("nope", "api").await.unwrap_err();
+    assert!(matches!(&err, TriggerError::UnknownJob(name) if name == "nope"), "{err}");
+    assert!(env.storage.runs(None, 10).await.unwrap().is_empty(), "nothing was queued");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn second_trigger_while_running_names_the_active_run() {
+    let env = TestEnv::new().await;
+    let job = HoldJob::new("hold", false);
+    let engine = start(&env, vec![job.clone()]).await;
+
+    let first = engine.trigger("hold", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
+    for _ in 0..3 {
+        match engine.trigger("hold", "api").await {
+            Err(TriggerError::AlreadyActive { job, active }) => {
+                assert_eq!(job, "hold");
+                assert_eq!(active.id, first.id);
+                assert_eq!(active.status, RunStatus::Running);
+            }
+            other => panic!("expected AlreadyActive, got {other:?}"),
+        }
+    }
+    // Still running: waiting times out with the active record.
+    let running = engine.wait_for(first.id, Duration::from_millis(50)).await.unwrap();
+    assert_eq!(running.status, RunStatus::Running);
+
+    job.release.notify_one();
+    assert_eq!(engine.wait_for(first.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    // Free again.
+    let second = engine.trigger("hold", "api").await.unwrap().run;
+    assert!(second.id > first.id);
+    job.release.notify_one();
+    assert_eq!(engine.wait_for(second.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(
+        env.storage.runs(Some("hold"), 10).await.unwrap().len(),
+        2,
+        "refused triggers created no runs"
+    );
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn wait_for_an_unknown_run_is_an_error() {
+    let env = TestEnv::new().await;
+    let engine = start(&env, vec![QuickJob::new("quick")]).await;
+    let err = engine.wait_for(4242, SECS_5).await.unwrap_err();
+    assert!(err.to_string().contains("4242"), "{err}");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn runs_left_active_are_interrupted_at_start() {
+    let env = TestEnv::new().await;
+    let NewRun::Created(running) = env.storage.create_run("quick", "api").await.unwrap() else { panic!() };
+    env.storage.start_run(running.id).await.unwrap();
+    let NewRun::Created(queued) = env.storage.create_run("other", "schedule").await.unwrap() else {
+        panic!()
+    };
+
+    let engine = start(&env, vec![QuickJob::new("quick")]).await;
+    for id in [running.id, queued.id] {
+        let run = env.storage.run(id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
+        assert!(run.error.is_some_and(|e| e.contains("interrupted")));
+    }
+    // The job is free again.
+    let run = engine.trigger("quick", "api").await.unwrap().run;
+    assert_eq!(engine.wait_for(run.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn a_panicking_job_fails_its_run_and_the_engine_keeps_working() {
+    let env = TestEnv::new().await;
+    let panics = Arc::new(PanicOnceJob { runs: AtomicUsize::new(0) });
+    let quick = QuickJob::new("quick");
+    let engine = start(&env, vec![panics, quick.clone()]).await;
+
+    let run = engine.trigger("panics", "api").await.unwrap().run;
+    let run = engine.wait_for(run.id, SECS_5).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("panicked") && error.contains("boom in the job"), "{error}");
+
+    let other = engine.trigger("quick", "api").await.unwrap().run;
+    assert_eq!(engine.wait_for(other.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    let again = engine.trigger("panics", "api").await.unwrap().run;
+    assert_eq!(engine.wait_for(again.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn statuses_follow_the_job_and_its_items() {
+    let env = TestEnv::new().await;
+    let partial = QuickJob::with_items("partial", vec![item("AAPL", true), item("NVDA", false)]);
+    let all_failed = QuickJob::with_items("all-failed", vec![item("NVDA", false), item("ZZZZ", false)]);
+    let engine = start(&env, vec![partial, all_failed, Arc::new(FailJob)]).await;
+
+    let run = engine.trigger("partial", "api").await.unwrap().run;
+    let run = engine.wait_for(run.id, SECS_5).await.unwrap();
+    assert_eq!(run.status, RunStatus::Partial);
+    assert_eq!(run.error.as_deref(), Some("1 of 2 items failed: NVDA: NVDA is unknown"));
+
+    let run = engine.trigger("all-failed", "api").await.unwrap().run;
+    let run = engine.wait_for(run.id, SECS_5).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    let error = run.error.unwrap_or_default();
+    assert!(error.contains("2 of 2 items failed") && error.contains("ZZZZ is unknown"), "{error}");
+
+    let run = engine.trigger("fails", "api").await.unwrap().run;
+    let run = engine.wait_for(run.id, SECS_5).await.unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.error.as_deref(), Some("cannot refresh: vendor unreachable"), "the whole error chain");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn bad_schedules_are_refused_at_start() {
+    let env = TestEnv::new().await;
+    let jobs = || -> Vec<Arc<dyn Job>> { vec![QuickJob::new("quick")] };
+
+    let err = JobEngine::start(env.storage.clone(), jobs(), vec![("quick".into(), "every day".into())])
+        .await
+        .err()
+        .expect("invalid cron");
+    let message = format!("{err:#}");
+    assert!(message.contains("quick") && message.contains("every day"), "{message}");
+
+    let err = JobEngine::start(env.storage.clone(), jobs(), vec![("nope".into(), "* * * * * *".into())])
+        .await
+        .err()
+        .expect("unknown job");
+    assert!(format!("{err:#}").contains("nope"), "{err:#}");
+
+    let err = JobEngine::start(
+        env.storage.clone(),
+        vec![QuickJob::new("quick"), QuickJob::new("quick")],
+        Vec::new(),
+    )
+    .await
+    .err()
+    .expect("duplicate job");
+    assert!(format!("{err:#}").contains("quick"), "{err:#}");
+}
+
+#[tokio::test]
+async fn a_cron_schedule_fires() {
+    let env = TestEnv::new().await;
+    let job = QuickJob::new("tick");
+    let engine =
+        JobEngine::start(env.storage.clone(), vec![job.clone()], vec![("tick".into(), "* * * * * *".into())])
+            .await
+            .expect("start engine");
+
+    let info = engine.jobs().await.unwrap().remove(0);
+    assert_eq!(info.schedule.as_deref(), Some("* * * * * *"));
+    let next = info.next_run.expect("next fire time");
+    assert!(
+        next > chrono::Utc::now() - chrono::Duration::seconds(1)
+            && next <= chrono::Utc::now() + chrono::Duration::seconds(2)
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let run = loop {
+        let runs = env.storage.runs(Some("tick"), 10).await.unwrap();
+        if let Some(run) = runs.into_iter().find(|r| r.status == RunStatus::Succeeded) {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "the schedule did not fire within 3 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(run.trigger, "schedule");
+    assert!(job.runs() >= 1);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_a_running_job_finish_within_the_grace_period() {
+    let env = TestEnv::new().await;
+    let job = HoldJob::new("hold", false);
+    let engine = start(&env, vec![job.clone()]).await;
+    let run = engine.trigger("hold", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
+
+    let release = {
+        let job = job.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            job.release.notify_one();
+        })
+    };
+    engine.shutdown(SECS_5).await;
+    release.await.unwrap();
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn shutdown_past_the_grace_period_interrupts_and_joins_every_task() {
+    let env = TestEnv::new().await;
+    let baseline = alive_tasks();
+    let stubborn = HoldJob::new("stubborn", false);
+    let waiting = QuickJob::new("waiting");
+    let engine = start(&env, vec![stubborn.clone(), waiting.clone()]).await;
+
+    let run = engine.trigger("stubborn", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, stubborn.started.notified()).await.expect("job started");
+    // Queued behind the stubborn one; it never starts.
+    let queued = engine.trigger("waiting", "api").await.unwrap().run;
+    assert!(alive_tasks() > baseline);
+
+    let started = Instant::now();
+    engine.shutdown(Duration::from_millis(200)).await;
+    let took = started.elapsed();
+    // Grace + the engine's 2 s wait for a job that ignores its token, then an abort.
+    assert!(took < Duration::from_secs(4), "shutdown took {took:?}");
+
+    let run = env.storage.run(run.id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
+    assert!(run.error.is_some_and(|e| e.contains("grace period")));
+    let queued = env.storage.run(queued.id).await.unwrap().unwrap();
+    assert_eq!(queued.status, RunStatus::Interrupted, "{queued:?}");
+    assert_eq!(waiting.runs(), 0);
+    assert!(wait_for_tasks_at_most(baseline, SECS_5).await <= baseline, "every engine task is gone");
+}
+
+#[tokio::test]
+async fn a_cooperative_job_is_interrupted_without_an_abort() {
+    let env = TestEnv::new().await;
+    let baseline = alive_tasks();
+    let job = HoldJob::new("polite", true);
+    let engine = start(&env, vec![job.clone()]).await;
+    let run = engine.trigger("polite", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
+
+    let started = Instant::now();
+    engine.shutdown(Duration::from_millis(100)).await;
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Interrupted);
+    assert!(wait_for_tasks_at_most(baseline, SECS_5).await <= baseline);
+}
+
+#[tokio::test]
+async fn triggers_during_shutdown_are_refused() {
+    let env = TestEnv::new().await;
+    let job = HoldJob::new("hold", false);
+    // As the server holds it: shared, stopped through `stop(&self)`.
+    let engine = Arc::new(start(&env, vec![job.clone(), QuickJob::new("quick")]).await);
+    let run = engine.trigger("hold", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
+
+    let stopping = {
+        let engine = Arc::clone(&engine);
+        tokio::spawn(async move { engine.stop(SECS_5).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let err = engine.trigger("quick", "api").await.unwrap_err();
+    assert!(matches!(err, TriggerError::ShuttingDown), "{err}");
+    assert!(matches!(engine.trigger("nope", "api").await, Err(TriggerError::UnknownJob(_))));
+    job.release.notify_one();
+    stopping.await.unwrap();
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
+    assert_eq!(env.storage.runs(Some("quick"), 10).await.unwrap().len(), 0);
+    // Stopping again is a no-op.
+    engine.stop(SECS_5).await;
+}
+
+#[tokio::test]
+async fn dropping_the_engine_aborts_its_tasks() {
+    let env = TestEnv::new().await;
+    let baseline = alive_tasks();
+    let job = HoldJob::new("hold", false);
+    let engine =
+        JobEngine::start(env.storage.clone(), vec![job.clone()], vec![("hold".into(), "0 0 0 1 1 *".into())])
+            .await
+            .unwrap();
+    let run = engine.trigger("hold", "api").await.unwrap().run;
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
+    drop(engine);
+    assert!(
+        wait_for_tasks_at_most(baseline, SECS_5).await <= baseline,
+        "worker, scheduler and job task aborted"
+    );
+    // Left active; the next start marks it interrupted.
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Running);
+    let engine = start(&env, vec![job]).await;
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Interrupted);
+    engine.shutdown(SECS_5).await;
+}

@@ -1,0 +1,159 @@
+//! The `[server]` settings.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// What a masked secret serializes as.
+const MASK: &str = "***";
+
+/// The `[server]` section. Unknown keys are errors, so a typo never silently leaves the API open
+/// or the limits at their defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub listen: SocketAddr,
+    pub auth: AuthConfig,
+    /// Largest request body accepted; larger ones get 413 before the handler runs.
+    pub request_body_limit_bytes: usize,
+    /// Time a handler may take to produce a response (not to stream it: a large download is not
+    /// cut off); past it the client gets 408.
+    pub request_timeout_secs: u64,
+    /// Origins allowed to call the API from a browser. Empty (the default) means CORS is closed:
+    /// no `Access-Control-Allow-Origin` header is ever sent.
+    pub cors_allowed_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            auth: AuthConfig::default(),
+            request_body_limit_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            cors_allowed_origins: Vec::new(),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// [`ServerConfig::request_timeout_secs`] as a duration.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// Checks values serde cannot: a zero timeout or body limit would refuse every request.
+    ///
+    /// # Errors
+    /// A message naming the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.request_timeout_secs == 0 {
+            return Err("server.request_timeout_secs must be at least 1".to_owned());
+        }
+        if self.request_body_limit_bytes == 0 {
+            return Err("server.request_body_limit_bytes must be at least 1".to_owned());
+        }
+        // The message never echoes a token, not even a bad one.
+        if self.auth.tokens.iter().any(|t| t.expose().trim().len() < 16) {
+            return Err("server.auth.tokens: every token must be at least 16 characters".to_owned());
+        }
+        for origin in &self.cors_allowed_origins {
+            if origin.parse::<axum::http::HeaderValue>().is_err() || origin == "*" {
+                return Err(format!(
+                    "server.cors_allowed_origins: {origin:?} is not an origin like \"https://example.com\""
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `[server.auth]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Tokens accepted besides the ones created with `tickerwatch token create` (which live in
+    /// the database, hashed). Handy for a single-user setup via `TICKERWATCH_SERVER__AUTH__TOKENS`.
+    pub tokens: Vec<ApiToken>,
+    /// Require a token for reads (GET) too. Off by default: the data is market data, and the
+    /// docs UI and dashboards work without setup.
+    pub protect_reads: bool,
+}
+
+/// A bearer token from config. Serializes and debug-prints as `***`, so the effective config can
+/// be shown or logged without leaking it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ApiToken(SecretString);
+
+impl ApiToken {
+    /// Wraps a token value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The token itself, for the constant-time comparison in `auth`.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+impl Serialize for ApiToken {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(MASK)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_closed_and_local() {
+        let config = ServerConfig::default();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.request_body_limit_bytes, 65_536);
+        assert_eq!(config.request_timeout_secs, 30);
+        assert!(config.cors_allowed_origins.is_empty());
+        assert!(!config.auth.protect_reads);
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn tokens_serialize_masked() {
+        let mut config = ServerConfig::default();
+        config.auth.tokens.push(ApiToken::new("tw_supersecretvalue123"));
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("supersecret"), "{json}");
+        assert!(json.contains("\"***\""), "{json}");
+        assert!(!format!("{config:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let error = serde_json::from_str::<ServerConfig>(r#"{"listn": "127.0.0.1:1"}"#).unwrap_err();
+        assert!(error.to_string().contains("listn"), "{error}");
+        let parsed: ServerConfig =
+            serde_json::from_str(r#"{"auth": {"tokens": ["tw_0123456789abcdef"], "protect_reads": true}}"#)
+                .unwrap();
+        assert_eq!(parsed.auth.tokens[0].expose(), "tw_0123456789abcdef");
+        assert!(parsed.auth.protect_reads);
+    }
+
+    #[test]
+    fn validate_rejects_zero_limits_and_wildcard_cors() {
+        let config = ServerConfig { request_timeout_secs: 0, ..ServerConfig::default() };
+        assert!(config.validate().unwrap_err().contains("request_timeout_secs"));
+        let config = ServerConfig { cors_allowed_origins: vec!["*".to_owned()], ..ServerConfig::default() };
+        assert!(config.validate().unwrap_err().contains("cors_allowed_origins"));
+    }
+}

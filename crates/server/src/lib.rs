@@ -1,0 +1,79 @@
+//! The HTTP API of tickerwatch: axum routes over `storage`, the job engine, the export service
+//! and the provider chain, with bearer-token auth, Prometheus metrics and an OpenAPI 3 spec.
+//!
+//! Entry points: [`router`] builds the whole app (tests drive it with `oneshot`), [`Server`]
+//! binds a listener and serves it until a shutdown future completes.
+//!
+//! Design decisions, and why:
+//! - **The spec is generated from the routes.** Every handler has a `#[utoipa::path]`, and routes
+//!   are registered through `utoipa_axum::routes!`, which adds the handler to the router and its
+//!   operation to the document in one step; a route without a spec entry cannot be written.
+//! - **One error shape everywhere.** Handlers return [`ApiError`]; extractors are wrapped
+//!   ([`ApiJson`], [`ApiQuery`], [`ApiPath`]) so axum's rejections use it too; and a middleware
+//!   rewrites what other layers produce (404, 405, 408, 413, a caught panic) into it. Internal
+//!   errors show a generic message and their cause is logged once, inside the request's span.
+//! - **The hot path is a cache hit.** `GET /api/symbols/{symbol}/bars` writes JSON straight from
+//!   the database rows into one buffer and keeps the bytes for one second in a bounded cache
+//!   (`cache.rs` says why: sqlx's SQLite driver costs ~2 µs a row, so without it a 2-core machine
+//!   serves ~2,000 one-year responses/s instead of the 20,000 targeted). Handlers extract only the
+//!   state they use (a pool handle), not a clone of the whole [`AppState`].
+//! - **Nothing unbounded.** Request bodies are capped, handlers time out, list endpoints cap
+//!   `limit`, metric labels use route templates, and the only task the server starts (metrics
+//!   upkeep) is joined when it stops.
+//! - **This crate only knows JSON shapes.** Response types are DTOs defined here (`ToSchema`);
+//!   domain and storage types never get serde or utoipa attributes for the API's sake.
+
+mod auth;
+mod cache;
+mod config;
+mod error;
+mod extract;
+pub mod metrics;
+mod middleware;
+mod openapi;
+mod routes;
+mod server;
+mod state;
+
+use axum::Router;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use auth::{TOKEN_PREFIX, generate_token, hash_token};
+pub use config::{ApiToken, AuthConfig, ServerConfig};
+pub use error::{ApiError, ErrorDetail, ErrorResponse};
+pub use extract::{ApiJson, ApiPath, ApiQuery};
+pub use openapi::{DOCS_PATH, SPEC_PATH};
+pub use server::{Server, ServerError};
+pub use state::AppState;
+
+/// The whole application: `/api` routes (behind the auth check), `/healthz`, `/readyz`,
+/// `/metrics`, the spec at [`SPEC_PATH`] and the docs UI at [`DOCS_PATH`], all inside the
+/// middleware stack (request id, tracing, metrics, error format, panic catcher, CORS, body limit,
+/// timeout).
+pub fn router(state: AppState) -> Router {
+    let auth = auth::AuthState::new(&state);
+    let (app, spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::watchlist::list, routes::watchlist::add))
+        .routes(routes!(routes::watchlist::remove))
+        .routes(routes!(routes::symbols::bars))
+        .routes(routes!(routes::symbols::quote))
+        .routes(routes!(routes::symbols::indicators))
+        .routes(routes!(routes::jobs::list))
+        .routes(routes!(routes::jobs::trigger))
+        .routes(routes!(routes::jobs::runs))
+        .routes(routes!(routes::jobs::run))
+        .routes(routes!(routes::exports::list))
+        .routes(routes!(routes::exports::get, routes::exports::delete))
+        .routes(routes!(routes::exports::download))
+        // Everything registered so far is the API proper and needs the token check.
+        .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::health::readyz))
+        .routes(routes!(routes::health::metrics))
+        .split_for_parts();
+    let config = std::sync::Arc::clone(&state.config);
+    let app = app.merge(openapi::docs_router(spec)).with_state(state);
+    middleware::apply(app, &config)
+}

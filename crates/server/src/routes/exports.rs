@@ -1,0 +1,181 @@
+//! Export files: list, download, delete. Clients name exports by id only; the file name is
+//! decided by the export service and never taken from a request, so no path can be injected.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use export::ExportFormat;
+use jobs::ExportService;
+use serde::{Deserialize, Serialize};
+use storage::{ExportRecord, Storage};
+use tokio_util::io::ReaderStream;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{ApiPath, ApiQuery};
+
+/// Exports listed when no `limit` is given, and the most one request may ask for.
+const DEFAULT_EXPORTS: u64 = 100;
+const MAX_EXPORTS: u64 = 1000;
+/// Read size when streaming a file: large enough for few syscalls, small enough that concurrent
+/// downloads hold little memory.
+const CHUNK_BYTES: usize = 64 * 1024;
+
+/// An export.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExportDto {
+    id: i64,
+    created_at: DateTime<Utc>,
+    /// `csv`, `ndjson`, `xlsx`, `parquet` or `html`.
+    #[schema(example = "csv")]
+    format: String,
+    /// `bars` or `summary`.
+    #[schema(example = "bars")]
+    kind: String,
+    /// `writing`, `ready` or `failed`; only `ready` exports can be downloaded.
+    #[schema(example = "ready")]
+    status: &'static str,
+    rows: Option<u64>,
+    bytes: Option<u64>,
+    /// SHA-256 of the file, lower-case hex.
+    sha256: Option<String>,
+    /// The run that wrote it.
+    run_id: Option<i64>,
+    /// Why it failed.
+    error: Option<String>,
+}
+
+impl From<ExportRecord> for ExportDto {
+    fn from(record: ExportRecord) -> Self {
+        Self {
+            id: record.id,
+            created_at: record.created_at,
+            format: record.format,
+            kind: record.kind,
+            status: record.status.as_str(),
+            rows: record.rows,
+            bytes: record.bytes,
+            sha256: record.sha256,
+            run_id: record.run_id,
+            error: record.error,
+        }
+    }
+}
+
+/// Query of `GET /api/exports`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportsParams {
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<u64>,
+}
+
+/// Exports, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/exports",
+    operation_id = "list_exports",
+    tag = "exports",
+    params(ExportsParams),
+    responses((status = 200, body = Vec<ExportDto>), (status = 400, body = ErrorResponse))
+)]
+pub(crate) async fn list(
+    State(storage): State<Storage>,
+    ApiQuery(params): ApiQuery<ExportsParams>,
+) -> Result<Json<Vec<ExportDto>>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_EXPORTS).min(MAX_EXPORTS);
+    let exports = storage.exports(limit).await?;
+    Ok(Json(exports.into_iter().map(ExportDto::from).collect()))
+}
+
+/// One export.
+#[utoipa::path(
+    get,
+    path = "/api/exports/{id}",
+    operation_id = "get_export",
+    tag = "exports",
+    params(("id" = i64, Path, description = "Export id")),
+    responses((status = 200, body = ExportDto), (status = 404, description = "Unknown export", body = ErrorResponse))
+)]
+pub(crate) async fn get(
+    State(storage): State<Storage>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<ExportDto>, ApiError> {
+    let record = storage.export(id).await?.ok_or(ApiError::UnknownExport(id))?;
+    Ok(Json(record.into()))
+}
+
+/// The export's file, streamed from disk (memory does not grow with its size).
+#[utoipa::path(
+    get,
+    path = "/api/exports/{id}/download",
+    operation_id = "download_export",
+    tag = "exports",
+    params(("id" = i64, Path, description = "Export id")),
+    responses(
+        (status = 200, description = "The file, as an attachment named `tickerwatch-{id}.{ext}`", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "Unknown export", body = ErrorResponse),
+        (status = 409, description = "Still being written", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn download(
+    State(exports): State<ExportService>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Response, ApiError> {
+    let (record, path) = exports.ready_file(id).await?;
+    let format: ExportFormat = record.format.parse().map_err(ApiError::internal)?;
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        // Deleted between the lookup and the open: as gone as an unknown id.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::UnknownExport(id));
+        }
+        Err(error) => return Err(ApiError::internal(error)),
+    };
+    let length = file.metadata().await.map_err(ApiError::internal)?.len();
+    let disposition = format!("attachment; filename=\"tickerwatch-{id}.{}\"", format.extension());
+    let mut response = Body::from_stream(ReaderStream::with_capacity(file, CHUNK_BYTES)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&disposition).map_err(ApiError::internal)?,
+    );
+    // An HTML report must never be sniffed into something else or rendered inline by accident.
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Some(sha256) =
+        record.sha256.as_deref().and_then(|sha| HeaderValue::from_str(&format!("\"{sha}\"")).ok())
+    {
+        headers.insert(header::ETAG, sha256);
+    }
+    Ok(response)
+}
+
+/// Deletes the export's record and file.
+#[utoipa::path(
+    delete,
+    path = "/api/exports/{id}",
+    operation_id = "delete_export",
+    tag = "exports",
+    params(("id" = i64, Path, description = "Export id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 404, description = "Unknown export", body = ErrorResponse),
+        (status = 409, description = "Still being written", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn delete(
+    State(exports): State<ExportService>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    let record = exports.delete(id).await?;
+    tracing::info!(export_id = record.id, "Export deleted.");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,236 @@
+//! Jobs, triggers and run history.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use jobs::JobEngine;
+use serde::{Deserialize, Serialize};
+use storage::{RunItem, RunRecord, Storage};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{ApiPath, ApiQuery};
+
+/// Runs listed when no `limit` is given, and the most one request may ask for.
+const DEFAULT_RUNS: u64 = 50;
+const MAX_RUNS: u64 = 1000;
+
+/// A job the engine knows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobDto {
+    #[schema(example = "download-tracker")]
+    name: &'static str,
+    /// Cron expression (with seconds), or `null` when the job only runs on trigger.
+    #[schema(example = "0 30 22 * * Mon-Fri")]
+    schedule: Option<String>,
+    next_run: Option<DateTime<Utc>>,
+    last_run: Option<RunDto>,
+}
+
+/// One run of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunDto {
+    id: i64,
+    #[schema(example = "download-tracker")]
+    job: String,
+    /// `queued`, `running`, `succeeded`, `partial` (some symbols failed), `failed` or `interrupted`.
+    #[schema(example = "succeeded")]
+    status: &'static str,
+    /// Who asked: `api`, `schedule` or `cli`.
+    #[schema(example = "api")]
+    trigger: String,
+    queued_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    /// Why the run failed as a whole.
+    error: Option<String>,
+    /// The export the run wrote.
+    export_id: Option<i64>,
+}
+
+impl From<RunRecord> for RunDto {
+    fn from(run: RunRecord) -> Self {
+        Self {
+            id: run.id,
+            job: run.job,
+            status: run.status.as_str(),
+            trigger: run.trigger,
+            queued_at: run.queued_at,
+            started_at: run.started_at,
+            finished_at: run.finished_at,
+            error: run.error,
+            export_id: run.export_id,
+        }
+    }
+}
+
+/// One run with what it did per symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunDetailDto {
+    id: i64,
+    job: String,
+    #[schema(example = "partial")]
+    status: &'static str,
+    trigger: String,
+    queued_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    export_id: Option<i64>,
+    items: Vec<RunItemDto>,
+}
+
+/// What a run did for one symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunItemDto {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    /// `succeeded` or `failed`.
+    #[schema(example = "succeeded")]
+    status: &'static str,
+    /// Bars stored.
+    bars: u64,
+    /// The provider that served the symbol.
+    provider: Option<String>,
+    /// Why the symbol failed.
+    error: Option<String>,
+}
+
+impl From<RunItem> for RunItemDto {
+    fn from(item: RunItem) -> Self {
+        Self {
+            symbol: item.symbol,
+            status: if item.succeeded { "succeeded" } else { "failed" },
+            bars: item.bars,
+            provider: item.provider,
+            error: item.error,
+        }
+    }
+}
+
+/// A trigger that was accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TriggeredDto {
+    run_id: i64,
+    #[schema(example = "download-tracker")]
+    job: String,
+    #[schema(example = "queued")]
+    status: &'static str,
+}
+
+/// Query of `GET /api/jobs/runs`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RunsParams {
+    /// Only runs of this job.
+    job: Option<String>,
+    /// At most this many, newest first (default 50, at most 1000).
+    limit: Option<u64>,
+}
+
+/// Registered jobs with their schedule, next and last run.
+#[utoipa::path(get, path = "/api/jobs", operation_id = "list_jobs", tag = "jobs", responses((status = 200, body = Vec<JobDto>)))]
+pub(crate) async fn list(State(engine): State<Arc<JobEngine>>) -> Result<Json<Vec<JobDto>>, ApiError> {
+    let jobs = engine.jobs().await?;
+    Ok(Json(
+        jobs.into_iter()
+            .map(|job| JobDto {
+                name: job.name,
+                schedule: job.schedule,
+                next_run: job.next_run,
+                last_run: job.last_run.map(RunDto::from),
+            })
+            .collect(),
+    ))
+}
+
+/// Queues a run. Single-flight: while the job has a queued or running run, a trigger is refused
+/// with 409 and that run's id, so a burst of triggers cannot pile up work.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{name}/trigger",
+    operation_id = "trigger_job",
+    tag = "jobs",
+    params(("name" = String, Path, description = "Job name", example = "download-tracker")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued", body = TriggeredDto),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
+        (status = 404, description = "Unknown job", body = ErrorResponse),
+        (status = 409, description = "A run is already queued or running; `run_id` names it", body = ErrorResponse),
+        (status = 503, description = "Shutting down", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn trigger(
+    State(engine): State<Arc<JobEngine>>,
+    ApiPath(name): ApiPath<String>,
+) -> Result<(StatusCode, Json<TriggeredDto>), ApiError> {
+    let triggered = engine.trigger(&name, "api").await?;
+    tracing::info!(job = %triggered.run.job, run_id = triggered.run.id, "Job triggered.");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(TriggeredDto {
+            run_id: triggered.run.id,
+            job: triggered.run.job,
+            status: triggered.run.status.as_str(),
+        }),
+    ))
+}
+
+/// Runs, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/runs",
+    operation_id = "list_runs",
+    tag = "jobs",
+    params(RunsParams),
+    responses((status = 200, body = Vec<RunDto>), (status = 400, body = ErrorResponse))
+)]
+pub(crate) async fn runs(
+    State(storage): State<Storage>,
+    ApiQuery(params): ApiQuery<RunsParams>,
+) -> Result<Json<Vec<RunDto>>, ApiError> {
+    let limit = params.limit.unwrap_or(DEFAULT_RUNS).min(MAX_RUNS);
+    let runs = storage.runs(params.job.as_deref(), limit).await?;
+    Ok(Json(runs.into_iter().map(RunDto::from).collect()))
+}
+
+/// One run with its per-symbol items.
+#[utoipa::path(
+    get,
+    path = "/api/jobs/runs/{id}",
+    operation_id = "get_run",
+    tag = "jobs",
+    params(("id" = i64, Path, description = "Run id")),
+    responses(
+        (status = 200, body = RunDetailDto),
+        (status = 400, description = "Not a run id", body = ErrorResponse),
+        (status = 404, description = "No such run", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn run(
+    State(storage): State<Storage>,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<RunDetailDto>, ApiError> {
+    let Some(run) = storage.run(id).await? else {
+        return Err(ApiError::NotFound(format!("run {id} not found")));
+    };
+    let items = storage.run_items(id).await?;
+    Ok(Json(RunDetailDto {
+        id: run.id,
+        job: run.job,
+        status: run.status.as_str(),
+        trigger: run.trigger,
+        queued_at: run.queued_at,
+        started_at: run.started_at,
+        finished_at: run.finished_at,
+        error: run.error,
+        export_id: run.export_id,
+        items: items.into_iter().map(RunItemDto::from).collect(),
+    }))
+}

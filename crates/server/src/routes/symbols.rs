@@ -1,0 +1,383 @@
+//! Per-symbol market data: stored bars (the hot path), the latest quote and indicators.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
+use domain::{Bar, Interval, Quote, Symbol};
+use futures::TryStreamExt;
+use providers::{ChainError, ProviderChain, ProviderError};
+use serde::{Deserialize, Serialize};
+use storage::{BarQuery, Storage};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::cache::{BarsCache, BarsKey};
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::{ApiPath, ApiQuery, parse_symbol};
+
+/// Most bars one response carries. One year of daily bars is about 252; the cap bounds the
+/// memory of a request for years of minute bars (ask again from the last `ts` to page).
+const MAX_BARS: u64 = 10_000;
+
+/// History fed to the indicators: enough calendar days for every warm-up (SMA 50, MACD 26+9)
+/// and for the EMAs to converge, without reading a symbol's whole history.
+const INDICATOR_LOOKBACK_DAYS: u64 = 400;
+
+/// Query of `GET /api/symbols/{symbol}/bars`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BarsParams {
+    /// First day, inclusive (UTC). Unbounded when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2024-01-01")]
+    from: Option<NaiveDate>,
+    /// Last day, inclusive (UTC). Unbounded when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2024-12-31")]
+    to: Option<NaiveDate>,
+    /// `1m`, `5m`, `15m`, `30m`, `1h`, `1d` (default), `1wk` or `1mo`.
+    #[param(value_type = Option<String>, example = "1d")]
+    interval: Option<Interval>,
+    /// At most this many bars, from the earliest (default and maximum 10000).
+    limit: Option<u64>,
+}
+
+/// One OHLCV bar. Missing values are `null`, never 0.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BarDto<'a> {
+    /// Start of the bar (UTC).
+    ts: DateTime<Utc>,
+    open: Option<f64>,
+    high: Option<f64>,
+    low: Option<f64>,
+    close: Option<f64>,
+    adj_close: Option<f64>,
+    volume: Option<f64>,
+    /// The provider the bar came from.
+    #[schema(value_type = String, example = "yahoo")]
+    provider: &'a str,
+    /// Set by the quality gate for suspicious but kept bars.
+    flag: Option<&'a str>,
+}
+
+impl<'a> From<&'a Bar> for BarDto<'a> {
+    fn from(bar: &'a Bar) -> Self {
+        Self {
+            ts: bar.ts,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            adj_close: bar.adj_close,
+            volume: bar.volume,
+            provider: bar.provider.as_str(),
+            flag: bar.flag.as_deref(),
+        }
+    }
+}
+
+/// Stored bars of a symbol. (Documents the shape [`bars`] writes by hand.)
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BarsResponse<'a> {
+    #[schema(example = "AAPL")]
+    symbol: &'a str,
+    #[schema(example = "1d")]
+    interval: &'a str,
+    bars: Vec<BarDto<'a>>,
+    /// Number of bars in `bars`.
+    count: usize,
+    /// True when more bars match than `limit`; ask again from the last `ts`.
+    truncated: bool,
+}
+
+/// A time range; `None` is unbounded on that side.
+type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
+/// The range a query covers: `from` at 00:00:00 and `to` at 23:59:59 UTC, both inclusive.
+fn day_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Range, ApiError> {
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        return Err(ApiError::InvalidRange(format!("from ({from}) is after to ({to})")));
+    }
+    let end_of_day = NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time");
+    Ok((
+        from.map(|day| day.and_time(NaiveTime::MIN).and_utc()),
+        to.map(|day| day.and_time(end_of_day).and_utc()),
+    ))
+}
+
+/// Stored bars of a symbol, oldest first; each says which provider it came from.
+///
+/// The hot path of the API. The JSON is written straight from the rows as the database yields
+/// them into one buffer (no intermediate `Vec<Bar>`, no per-bar allocation), and the bytes are
+/// served again for up to a second from a bounded cache (see `cache.rs`), so a bar stored by a
+/// job shows up here within a second.
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/bars",
+    operation_id = "get_bars",
+    tag = "symbols",
+    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), BarsParams),
+    responses(
+        (status = 200, body = BarsResponse),
+        (status = 400, description = "Invalid symbol, date, interval, or from after to", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn bars(
+    State(storage): State<Storage>,
+    State(cache): State<Arc<BarsCache>>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(params): ApiQuery<BarsParams>,
+) -> Result<Response, ApiError> {
+    let symbol = parse_symbol(&symbol)?;
+    let (from, to) = day_range(params.from, params.to)?;
+    let interval = params.interval.unwrap_or(Interval::Day1);
+    let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
+    let key =
+        BarsKey { symbol, interval, from: from.map(|t| t.timestamp()), to: to.map(|t| t.timestamp()), limit };
+    if let Some(body) = cache.get(&key) {
+        return Ok(json_response(body));
+    }
+    let query = BarQuery {
+        from,
+        to,
+        // One more than asked, to tell whether the answer was truncated.
+        limit: Some(limit + 1),
+        ..BarQuery::new(key.symbol.clone(), interval)
+    };
+
+    let mut body = Vec::with_capacity(8 * 1024);
+    body.extend_from_slice(b"{\"symbol\":");
+    write_json(&mut body, query.symbol.as_str())?;
+    body.extend_from_slice(b",\"interval\":");
+    write_json(&mut body, interval.as_str())?;
+    body.extend_from_slice(b",\"bars\":[");
+    let mut count: u64 = 0;
+    let mut truncated = false;
+    let mut rows = storage.stream_bars(&query);
+    while let Some(bar) = rows.try_next().await? {
+        if count == limit {
+            truncated = true;
+            break;
+        }
+        if count > 0 {
+            body.push(b',');
+        }
+        write_json(&mut body, &BarDto::from(&bar))?;
+        count += 1;
+    }
+    drop(rows);
+    body.extend_from_slice(format!("],\"count\":{count},\"truncated\":{truncated}}}").as_bytes());
+    let body = Bytes::from(body);
+    cache.insert(key, body.clone());
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+fn write_json(buffer: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<(), ApiError> {
+    serde_json::to_writer(buffer, value).map_err(ApiError::internal)
+}
+
+/// A latest-price snapshot.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QuoteDto {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    price: f64,
+    previous_close: Option<f64>,
+    change: Option<f64>,
+    /// Percent, e.g. `0.62` for +0.62 %.
+    change_percent: Option<f64>,
+    open: Option<f64>,
+    high: Option<f64>,
+    low: Option<f64>,
+    volume: Option<f64>,
+    /// When the price was observed (vendor time).
+    ts: DateTime<Utc>,
+    #[schema(example = "yahoo")]
+    provider: &'static str,
+    /// `live`, or `last_bar_close` when the price is a stored close (the offline provider).
+    #[schema(example = "live")]
+    source: &'static str,
+}
+
+impl From<Quote> for QuoteDto {
+    fn from(quote: Quote) -> Self {
+        Self {
+            symbol: quote.symbol.into(),
+            price: quote.price,
+            previous_close: quote.previous_close,
+            change: quote.change,
+            change_percent: quote.change_percent,
+            open: quote.open,
+            high: quote.high,
+            low: quote.low,
+            volume: quote.volume,
+            ts: quote.ts,
+            provider: quote.provider.as_str(),
+            source: match quote.source {
+                domain::QuoteSource::Live => "live",
+                domain::QuoteSource::LastBarClose => "last_bar_close",
+            },
+        }
+    }
+}
+
+/// The latest stored quote; when none is stored, one is fetched through the provider chain and
+/// stored.
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/quote",
+    operation_id = "get_quote",
+    tag = "symbols",
+    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL")),
+    responses(
+        (status = 200, body = QuoteDto),
+        (status = 400, description = "Invalid symbol", body = ErrorResponse),
+        (status = 404, description = "No provider knows the symbol", body = ErrorResponse),
+        (status = 502, description = "Every provider failed", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn quote(
+    State(storage): State<Storage>,
+    State(providers): State<ProviderChain>,
+    ApiPath(symbol): ApiPath<String>,
+) -> Result<Json<QuoteDto>, ApiError> {
+    let symbol = parse_symbol(&symbol)?;
+    if let Some(quote) = storage.latest_quote(&symbol).await? {
+        return Ok(Json(quote.into()));
+    }
+    let served = match providers.quote(&symbol).await {
+        Ok(served) => served,
+        Err(error) => {
+            crate::metrics::record_chain_error(&error);
+            return Err(chain_error(&symbol, error));
+        }
+    };
+    crate::metrics::record_provider_outcomes(Some(served.provider), &served.failed_attempts);
+    storage.save_quote(&served.value).await?;
+    Ok(Json(served.value.into()))
+}
+
+/// A failed chain call as the client should see it: an unknown symbol is a 404, anything else a
+/// 502 with the (already redacted) reasons.
+fn chain_error(symbol: &Symbol, error: ChainError) -> ApiError {
+    match error {
+        ChainError::Stopped(ProviderError::NotFound { .. }) => {
+            ApiError::NotFound(format!("no provider knows {symbol}"))
+        }
+        ChainError::NoProvider { .. } => ApiError::Unavailable(error.to_string()),
+        other => {
+            tracing::warn!(%symbol, error = %other, "Quote fetch failed.");
+            ApiError::Upstream(other.to_string())
+        }
+    }
+}
+
+/// Latest indicator values over the stored daily bars.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IndicatorsDto {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    #[schema(example = "1d")]
+    interval: &'static str,
+    /// The bar these values describe.
+    as_of: Option<DateTime<Utc>>,
+    last_close: Option<f64>,
+    /// Bars with a close that fed the indicators.
+    bars_used: usize,
+    sma20: Option<f64>,
+    sma50: Option<f64>,
+    ema20: Option<f64>,
+    rsi14: Option<f64>,
+    /// MACD 12/26/9.
+    macd: Option<f64>,
+    macd_signal: Option<f64>,
+    macd_hist: Option<f64>,
+    /// Bollinger Bands 20, ±2σ.
+    bb_mid: Option<f64>,
+    bb_upper: Option<f64>,
+    bb_lower: Option<f64>,
+    atr14: Option<f64>,
+    daily_return: Option<f64>,
+    /// Annualised volatility of the last 20 daily returns.
+    volatility20: Option<f64>,
+}
+
+/// Latest SMA, EMA, RSI, MACD, Bollinger, ATR, return and volatility over the stored daily bars
+/// (`null` where the history is too short for an indicator's warm-up).
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/indicators",
+    operation_id = "get_indicators",
+    tag = "symbols",
+    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL")),
+    responses(
+        (status = 200, body = IndicatorsDto),
+        (status = 400, description = "Invalid symbol", body = ErrorResponse),
+        (status = 404, description = "No daily bars stored for the symbol", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn indicators(
+    State(storage): State<Storage>,
+    ApiPath(symbol): ApiPath<String>,
+) -> Result<Json<IndicatorsDto>, ApiError> {
+    let symbol = parse_symbol(&symbol)?;
+    let Some(last) = storage.last_bar_ts(&symbol, Interval::Day1).await? else {
+        return Err(ApiError::NotFound(format!("no daily bars stored for {symbol}")));
+    };
+    let query = BarQuery {
+        from: last.checked_sub_days(Days::new(INDICATOR_LOOKBACK_DAYS)),
+        ..BarQuery::new(symbol.clone(), Interval::Day1)
+    };
+    let mut bars = storage.bars(&query).await?;
+    // Several providers may have a bar for the same day; rows come ordered by (ts, provider), so
+    // keep the first of each day, or the indicators would count that day twice.
+    bars.dedup_by_key(|bar| bar.ts);
+    let snapshot = domain::indicators::latest(&bars);
+    Ok(Json(IndicatorsDto {
+        symbol: symbol.into(),
+        interval: Interval::Day1.as_str(),
+        as_of: snapshot.as_of,
+        last_close: snapshot.last_close,
+        bars_used: snapshot.bars_used,
+        sma20: snapshot.sma20,
+        sma50: snapshot.sma50,
+        ema20: snapshot.ema20,
+        rsi14: snapshot.rsi14,
+        macd: snapshot.macd,
+        macd_signal: snapshot.macd_signal,
+        macd_hist: snapshot.macd_hist,
+        bb_mid: snapshot.bb_mid,
+        bb_upper: snapshot.bb_upper,
+        bb_lower: snapshot.bb_lower,
+        atr14: snapshot.atr14,
+        daily_return: snapshot.daily_return,
+        volatility20: snapshot.volatility20,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_range_is_inclusive_and_ordered() {
+        let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let (from, to) = day_range(Some(day("2024-01-02")), Some(day("2024-01-02"))).unwrap();
+        assert_eq!(from.unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
+        assert_eq!(to.unwrap().to_rfc3339(), "2024-01-02T23:59:59+00:00");
+        assert!(matches!(
+            day_range(Some(day("2024-02-01")), Some(day("2024-01-01"))),
+            Err(ApiError::InvalidRange(_))
+        ));
+        assert_eq!(day_range(None, None).unwrap(), (None, None));
+    }
+}

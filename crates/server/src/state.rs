@@ -1,0 +1,82 @@
+//! [`AppState`]: what handlers share.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use jobs::{ExportService, JobEngine};
+use metrics_exporter_prometheus::PrometheusHandle;
+use providers::ProviderChain;
+use storage::Storage;
+
+use crate::ServerConfig;
+use crate::cache::BarsCache;
+
+/// Everything the handlers use, each with one owner outside the server (the binary builds them
+/// and shuts them down); the state only holds handles.
+///
+/// Cloning is cheap, but handlers extract only the part they need (`State<Storage>` and so on,
+/// through [`FromRef`]), so the hot path clones one pool handle per request, not the whole state.
+#[derive(Clone)]
+pub struct AppState {
+    pub storage: Storage,
+    pub jobs: Arc<JobEngine>,
+    pub exports: ExportService,
+    pub providers: ProviderChain,
+    pub config: Arc<ServerConfig>,
+    /// The Prometheus recorder's handle; see [`crate::metrics::install_recorder`].
+    pub metrics: PrometheusHandle,
+    /// Recent `GET …/bars` responses (see [`crate::cache`]); private, so a state is built with
+    /// [`AppState::new`].
+    pub(crate) bars_cache: Arc<BarsCache>,
+}
+
+impl AppState {
+    /// The state over already-built parts; installs the metrics recorder if needed.
+    pub fn new(
+        storage: Storage,
+        jobs: Arc<JobEngine>,
+        exports: ExportService,
+        providers: ProviderChain,
+        config: ServerConfig,
+    ) -> Self {
+        Self {
+            storage,
+            jobs,
+            exports,
+            providers,
+            config: Arc::new(config),
+            metrics: crate::metrics::install_recorder(),
+            bars_cache: Arc::new(BarsCache::default()),
+        }
+    }
+}
+
+impl FromRef<AppState> for Storage {
+    fn from_ref(state: &AppState) -> Self {
+        state.storage.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<JobEngine> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.jobs)
+    }
+}
+
+impl FromRef<AppState> for ExportService {
+    fn from_ref(state: &AppState) -> Self {
+        state.exports.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<BarsCache> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.bars_cache)
+    }
+}
+
+impl FromRef<AppState> for ProviderChain {
+    fn from_ref(state: &AppState) -> Self {
+        state.providers.clone()
+    }
+}

@@ -1,0 +1,140 @@
+//! `tickerwatch jobs list|trigger|runs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jobs::{DownloadTracker, ExportService, JobEngine};
+use storage::RunRecord;
+
+use crate::app::App;
+use crate::cli::JobsCommand;
+use crate::client::{ApiClient, TriggerOutcome};
+use crate::output;
+
+/// How long an in-process or `--wait` run may take.
+const WAIT_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Runs a jobs subcommand; false when a triggered run did not succeed.
+///
+/// # Errors
+/// When the database, the server or the job fails to start.
+pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
+    match command {
+        JobsCommand::List => {
+            let mut table = output::table(&["job", "schedule", "last run", "status", "finished"]);
+            let last = app.storage.runs(Some(DownloadTracker::NAME), 1).await?;
+            let last = last.first();
+            table.add_row(vec![
+                DownloadTracker::NAME.to_owned(),
+                app.config.jobs.download_tracker.schedule.clone().unwrap_or_else(|| "—".to_owned()),
+                last.map(|r| r.id.to_string()).unwrap_or_default(),
+                last.map(|r| r.status.to_string()).unwrap_or_default(),
+                last.and_then(|r| r.finished_at)
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default(),
+            ]);
+            println!("{table}");
+            Ok(true)
+        }
+        JobsCommand::Runs { job, limit } => {
+            let runs = app.storage.runs(job.as_deref(), limit).await?;
+            print_runs(&runs);
+            Ok(true)
+        }
+        JobsCommand::Trigger { name, url: Some(url), token, wait } => {
+            let client = ApiClient::new(&url, token)?;
+            let run_id = match client.trigger(&name).await? {
+                TriggerOutcome::Queued(id) => {
+                    println!("Run {id} of {name} queued.");
+                    id
+                }
+                TriggerOutcome::AlreadyActive(id) => {
+                    println!("{name} already has an active run {id}.");
+                    id
+                }
+            };
+            if !wait {
+                return Ok(true);
+            }
+            let run = client.wait_for_run(run_id, WAIT_LIMIT).await?;
+            let mut table = output::table(&["symbol", "status", "bars", "provider", "error"]);
+            for item in &run.items {
+                table.add_row(vec![
+                    item.symbol.clone(),
+                    item.status.clone(),
+                    item.bars.to_string(),
+                    item.provider.clone().unwrap_or_default(),
+                    item.error.clone().unwrap_or_default(),
+                ]);
+            }
+            println!("{table}");
+            println!(
+                "Run {} {}; export {}",
+                run.id,
+                run.status,
+                run.export_id.map(|e| e.to_string()).unwrap_or("—".into())
+            );
+            Ok(run.status == "succeeded")
+        }
+        JobsCommand::Trigger { name, url: None, .. } => trigger_in_process(app, &name).await,
+    }
+}
+
+/// Runs the job in this process with its own engine and waits for it.
+async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
+    let exports = ExportService::new(app.storage.clone(), app.config.exports.clone());
+    exports.recover().await.context("cannot prepare the export directory")?;
+    let tracker = DownloadTracker::from_config(
+        &app.config.providers,
+        exports,
+        app.config.jobs.download_tracker.clone(),
+    )?;
+    let engine = Arc::new(JobEngine::start(app.storage.clone(), vec![tracker.into_job()], Vec::new()).await?);
+    let result = async {
+        let triggered = engine.trigger(name, "cli").await?;
+        eprintln!("Run {} of {name} started.", triggered.run.id);
+        let run = engine.wait_for(triggered.run.id, WAIT_LIMIT).await?;
+        let items = app.storage.run_items(run.id).await?;
+        let mut table = output::table(&["symbol", "status", "bars", "provider", "error"]);
+        for item in &items {
+            table.add_row(vec![
+                item.symbol.clone(),
+                if item.succeeded { "succeeded".to_owned() } else { "failed".to_owned() },
+                item.bars.to_string(),
+                item.provider.clone().unwrap_or_default(),
+                item.error.clone().unwrap_or_default(),
+            ]);
+        }
+        println!("{table}");
+        println!(
+            "Run {} {}; export {}{}",
+            run.id,
+            run.status,
+            run.export_id.map(|e| e.to_string()).unwrap_or_else(|| "—".to_owned()),
+            run.error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
+        );
+        anyhow::Ok(run.status == storage::RunStatus::Succeeded)
+    }
+    .await;
+    engine.stop(app.config.jobs.shutdown_grace()).await;
+    result
+}
+
+fn print_runs(runs: &[RunRecord]) {
+    let mut table =
+        output::table(&["run", "job", "status", "trigger", "queued", "finished", "export", "error"]);
+    for run in runs {
+        table.add_row(vec![
+            run.id.to_string(),
+            run.job.clone(),
+            run.status.to_string(),
+            run.trigger.clone(),
+            run.queued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            run.finished_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            run.export_id.map(|e| e.to_string()).unwrap_or_default(),
+            run.error.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+}

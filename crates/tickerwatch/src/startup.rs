@@ -1,0 +1,112 @@
+//! Builds the running service from config: database, export service, job engine, provider
+//! chain and HTTP server, and tears them down in order on shutdown.
+//!
+//! Why a struct and not a function: tests, `serve` and the in-process `soak` all need the bound
+//! port before serving starts, and all need the same orderly shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use jobs::{DownloadTracker, ExportService, JobEngine};
+use providers::ProviderChain;
+use server::{AppState, Server};
+use storage::Storage;
+
+use crate::config::Config;
+
+/// The service, built and bound but not yet serving.
+pub struct Application {
+    server: Server,
+    engine: Arc<JobEngine>,
+    storage: Storage,
+    shutdown_grace: Duration,
+}
+
+impl Application {
+    /// Opens the database (migrating it), recovers exports left by a crash, starts the job
+    /// engine (marking runs left `running` as `interrupted`) and binds the listener.
+    ///
+    /// # Errors
+    /// When any part cannot start; the message says which.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let storage = Storage::connect(&config.database.url, &config.database)
+            .await
+            .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
+        storage.migrate().await.context("cannot migrate the database schema")?;
+        let exports = ExportService::new(storage.clone(), config.exports.clone());
+        exports.recover().await.context("cannot prepare the export directory")?;
+        let tracker = DownloadTracker::from_config(
+            &config.providers,
+            exports.clone(),
+            config.jobs.download_tracker.clone(),
+        )
+        .context("cannot set up the download-tracker job")?;
+        let engine = JobEngine::start(storage.clone(), vec![tracker.into_job()], config.jobs.schedules())
+            .await
+            .context("cannot start the job engine")?;
+        let engine = Arc::new(engine);
+        let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
+        let state =
+            AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
+        let server = Server::bind(state).await.context("cannot start the HTTP server")?;
+        Ok(Self { server, engine, storage, shutdown_grace: config.jobs.shutdown_grace() })
+    }
+
+    /// The address the server is bound to (port 0 in config picks a free one).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// The database handle (tests and the in-process soak seed data through it).
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// Serves until `shutdown` completes; then stops accepting requests, lets a running job
+    /// finish within the grace period (else it is cancelled and marked `interrupted`), joins
+    /// every task and closes the database.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let served = self.server.run_until(shutdown).await;
+        self.engine.stop(self.shutdown_grace).await;
+        self.storage.close().await;
+        served.context("HTTP server failed")
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "Cannot listen for Ctrl-C.");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Cannot listen for SIGTERM.");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("Shutdown signal received.");
+}
