@@ -470,3 +470,17 @@ async fn check_tokens(storage: Storage) {
         storage.tokens().await.unwrap().into_iter().map(|t| (t.name, t.revoked_at.is_some())).collect();
     assert_eq!(names, vec![("ci".to_owned(), true), ("ops".to_owned(), false)]);
 }
+
+/// SQLite reuses the highest rowid after a delete unless the table is AUTOINCREMENT; a stale
+/// export id must never name a newer file.
+#[tokio::test]
+async fn export_ids_are_never_reused_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("ids.db").display());
+    let storage = Storage::connect(&url, &config()).await.unwrap();
+    storage.migrate().await.unwrap();
+    let first = storage.create_export("csv", "bars", "a.csv", None).await.unwrap();
+    storage.delete_export(first.id).await.unwrap().unwrap();
+    let second = storage.create_export("csv", "bars", "b.csv", None).await.unwrap();
+    assert!(second.id > first.id, "id {} was reused", second.id);
+}

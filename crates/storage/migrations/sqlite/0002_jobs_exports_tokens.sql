@@ -3,8 +3,10 @@
 -- One row per run of a job. The partial unique index is the single-flight rule: at most one
 -- queued or running run per job, enforced by the database itself, so it holds across tasks,
 -- processes and (on PostgreSQL) instances.
+-- AUTOINCREMENT: ids are never reused, so a stale run or export id cannot name a newer one
+-- after the newest row was deleted (plain INTEGER PRIMARY KEY reuses the highest id).
 CREATE TABLE job_runs (
-    id          INTEGER NOT NULL PRIMARY KEY,
+    id          INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     job         TEXT    NOT NULL,
     status      TEXT    NOT NULL CHECK (status IN ('queued', 'running', 'succeeded', 'partial', 'failed', 'interrupted')),
     trigger     TEXT    NOT NULL,
@@ -31,7 +33,7 @@ CREATE TABLE job_run_items (
 -- Export files. `ready` is set only after the file was fsynced and renamed into place; the file
 -- name is ours (never a user's path) and lives in the configured export directory.
 CREATE TABLE exports (
-    id         INTEGER NOT NULL PRIMARY KEY,
+    id         INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
     created_at INTEGER NOT NULL,
     format     TEXT    NOT NULL,
     kind       TEXT    NOT NULL,
