@@ -57,9 +57,11 @@ impl ApiClient {
     /// # Errors
     /// When the HTTP client cannot be built.
     pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Self> {
+        // No keep-alive: each request has its own connection, closed when it is done, so the
+        // server's open-fd count (what a soak measures) never includes sockets this client holds.
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(2)
+            .pool_max_idle_per_host(0)
             .build()
             .context("cannot build the HTTP client")?;
         Ok(Self { base: base.trim_end_matches('/').to_owned(), token, http })

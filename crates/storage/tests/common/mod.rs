@@ -1,0 +1,152 @@
+//! The harness shared by the storage test binaries: every check gets a fresh SQLite file, or a
+//! fresh PostgreSQL schema `tw_test_<unix secs>_<pid>_<n>` selected through `search_path` and
+//! dropped afterwards, pass or fail; schemas older than an hour (left by a killed run) are
+//! dropped on startup. Each test binary is its own process, so the pid keeps their schemas apart.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::FutureExt;
+use sqlx::{Connection, PgConnection};
+use storage::{Backend, DatabaseConfig, Storage};
+use tempfile::TempDir;
+
+
+const SCHEMA_PREFIX: &str = "tw_test_";
+const STALE_SCHEMA_AGE_SECS: u64 = 3600;
+
+pub(crate) fn config() -> DatabaseConfig {
+    DatabaseConfig { max_connections: Some(4), acquire_timeout_secs: 10, ..DatabaseConfig::default() }
+}
+
+/// A migrated database for one test, and what must be cleaned up after it.
+pub(crate) struct TestDb {
+    storage: Storage,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    /// Deleted on drop.
+    Sqlite(#[allow(dead_code)] TempDir),
+    Postgres {
+        admin_url: String,
+        schema: String,
+    },
+}
+
+impl TestDb {
+    pub(crate) async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tickerwatch.db").display());
+        let storage = Storage::connect(&url, &config()).await.expect("connect sqlite");
+        storage.migrate().await.expect("migrate sqlite");
+        Self { storage, cleanup: Cleanup::Sqlite(dir) }
+    }
+
+    /// `None` when `TEST_DATABASE_URL` is not set.
+    pub(crate) async fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
+        let mut admin = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+        drop_stale_schemas(&mut admin).await;
+
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let schema = format!(
+            "{SCHEMA_PREFIX}{}_{}_{}",
+            unix_now(),
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+
+        // `options[search_path]` becomes `-c search_path=…` in the startup packet, so every pooled
+        // connection (and the migrator) works inside the test's schema.
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
+        let storage = Storage::connect(&url, &config()).await.expect("connect postgres");
+        storage.migrate().await.expect("migrate postgres");
+        Some(Self { storage, cleanup: Cleanup::Postgres { admin_url, schema } })
+    }
+
+    /// Drop can't be async, so this runs explicitly at the end of every test (also on panic).
+    async fn finish(self) {
+        self.storage.close().await;
+        if let Cleanup::Postgres { admin_url, schema } = self.cleanup {
+            let mut admin = PgConnection::connect(&admin_url).await.expect("connect for cleanup");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                .execute(&mut admin)
+                .await
+                .expect("drop test schema");
+            admin.close().await.ok();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Drops `tw_test_<secs>_…` schemas older than an hour: leftovers of killed runs. Younger ones
+/// may belong to a test running concurrently (another process), so they are left alone.
+async fn drop_stale_schemas(admin: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE starts_with(nspname, $1)")
+            .bind(SCHEMA_PREFIX)
+            .fetch_all(&mut *admin)
+            .await
+            .expect("list test schemas");
+    let now = unix_now();
+    for name in names {
+        let created = name[SCHEMA_PREFIX.len()..].split('_').next().and_then(|s| s.parse::<u64>().ok());
+        if created.is_some_and(|created| now.saturating_sub(created) > STALE_SCHEMA_AGE_SECS) {
+            // The name is ours (prefix + digits/underscores); a concurrent run may race us to it.
+            let sql = format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", name.replace('"', "\"\""));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *admin).await.ok();
+        }
+    }
+}
+
+/// Runs `check` against `db` and always cleans up, re-raising a failed check's panic afterwards.
+pub(crate) async fn run<F, Fut>(db: TestDb, backend: Backend, check: F)
+where
+    F: FnOnce(Storage) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert_eq!(db.storage.backend(), backend);
+    let result = AssertUnwindSafe(check(db.storage.clone())).catch_unwind().await;
+    db.finish().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Generates `sqlite::<check>` and `postgres::<check>` tests for each check.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    $crate::common::run($crate::common::TestDb::sqlite().await, storage::Backend::Sqlite, super::$check).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    match $crate::common::TestDb::postgres().await {
+                        Some(db) => $crate::common::run(db, storage::Backend::Postgres, super::$check).await,
+                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
+}
