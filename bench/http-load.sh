@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 duration="${1:-10s}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 cargo build --release -q -p tickerwatch
-bin="$PWD/target/release/tickerwatch"
+bin="$(realpath "${CARGO_TARGET_DIR:-target}")/release/tickerwatch"
 work="$(mktemp -d)"
 export TICKERWATCH_DATABASE__URL="sqlite://$work/http.db"
 export TICKERWATCH_EXPORTS__DIR="$work/exports"

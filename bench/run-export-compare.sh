@@ -12,7 +12,7 @@ trap 'rm -rf "$work"' EXIT
 db="bench/export-bench.db"
 
 cargo build --release -q -p tickerwatch
-bin=target/release/tickerwatch
+bin="${CARGO_TARGET_DIR:-target}/release/tickerwatch"
 if [ ! -f bench/.venv/bin/python ]; then
     python3 -m venv bench/.venv
     bench/.venv/bin/pip install -q pandas polars pyarrow connectorx xlsxwriter

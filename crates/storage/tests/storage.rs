@@ -7,7 +7,6 @@
 //! rows and the migrations run into an empty schema. The schema is dropped when the test ends,
 //! pass or fail; schemas older than an hour (left by a killed run) are dropped on startup.
 
-
 use chrono::{DateTime, TimeZone, Utc};
 use domain::{
     Bar, CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol,

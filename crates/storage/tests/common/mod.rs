@@ -13,7 +13,6 @@ use sqlx::{Connection, PgConnection};
 use storage::{Backend, DatabaseConfig, Storage};
 use tempfile::TempDir;
 
-
 const SCHEMA_PREFIX: &str = "tw_test_";
 const STALE_SCHEMA_AGE_SECS: u64 = 3600;
 
