@@ -89,7 +89,17 @@ pub fn write_svg(stats: &[CycleStats], path: &Path) -> anyhow::Result<()> {
             .y_label_area_size(50)
             .build_cartesian_2d(1.0..n, 0.0..y_max)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        chart.configure_mesh().x_desc("cycle").draw().map_err(|e| anyhow::anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("cycle")
+            .x_labels(10)
+            .y_labels(6)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
+            .bold_line_style(BLACK.mix(0.15))
+            .light_line_style(TRANSPARENT)
+            .draw()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         chart
             .draw_series(LineSeries::new(
                 stats.iter().map(|s| (s.cycle as f64, value(s))),

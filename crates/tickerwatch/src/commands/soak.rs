@@ -40,7 +40,9 @@ pub async fn run(config: Config, args: SoakArgs) -> anyhow::Result<bool> {
         None => in_process(config, &args, print_row).await?,
     };
     write_svg(&stats, &args.svg)?;
-    if let (Some(first), Some(last)) = (stats.get(stats.len().min(20).saturating_sub(1)), stats.last()) {
+    // Compare against cycle 20 (after warm-up) when there are enough cycles, else the first.
+    let warmed_up = if stats.len() > 20 { 19 } else { 0 };
+    if let (Some(first), Some(last)) = (stats.get(warmed_up), stats.last()) {
         println!(
             "RSS {:.1} MB at cycle {} -> {:.1} MB at cycle {} ({:+.2} MB); fds {} -> {}; chart: {}",
             first.rss_bytes as f64 / 1_048_576.0,
