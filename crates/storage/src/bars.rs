@@ -7,7 +7,7 @@ use domain::{Bar, Interval, ProviderId, Symbol};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sqlx::AssertSqlSafe;
 
-use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, provider_col, sql_limit, time_col, to_unix};
+use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit, to_unix};
 use crate::watchlist::ENSURE_SYMBOL;
 use crate::{Backend, Storage, StorageError};
 
@@ -179,17 +179,21 @@ fn dedupe(bars: &[Bar]) -> Vec<&Bar> {
     unique
 }
 
+/// Decodes a row of [`SELECT_BARS`] by position (`ts, open, high, low, close, adj_close, volume,
+/// provider, flag`): exports stream millions of these, and a name lookup per value was a
+/// measurable share of the cost.
 fn bar_from_row(row: &impl RowExt) -> Result<Bar, StorageError> {
+    let provider = row.with_str_at(7, |text| text.parse::<ProviderId>().map_err(|e| (text.to_owned(), e)))?;
     Ok(Bar {
-        ts: time_col(row, "ts")?,
-        open: row.real_opt("open")?,
-        high: row.real_opt("high")?,
-        low: row.real_opt("low")?,
-        close: row.real_opt("close")?,
-        adj_close: row.real_opt("adj_close")?,
-        volume: row.real_opt("volume")?,
-        provider: provider_col(row, "provider")?,
-        flag: row.text_opt("flag")?,
+        ts: from_unix("ts", row.int_at(0)?)?,
+        open: row.real_opt_at(1)?,
+        high: row.real_opt_at(2)?,
+        low: row.real_opt_at(3)?,
+        close: row.real_opt_at(4)?,
+        adj_close: row.real_opt_at(5)?,
+        volume: row.real_opt_at(6)?,
+        provider: provider.map_err(|(text, e)| StorageError::corrupt("provider", text, e))?,
+        flag: row.text_opt_at(8)?,
     })
 }
 

@@ -18,6 +18,12 @@ pub(crate) trait RowExt {
     fn real_opt(&self, column: &str) -> Result<Option<f64>, sqlx::Error>;
     fn text(&self, column: &str) -> Result<String, sqlx::Error>;
     fn text_opt(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
+    /// Positional access for hot loops (bar streams): no column-name lookup per value.
+    fn int_at(&self, index: usize) -> Result<i64, sqlx::Error>;
+    fn real_opt_at(&self, index: usize) -> Result<Option<f64>, sqlx::Error>;
+    fn text_opt_at(&self, index: usize) -> Result<Option<String>, sqlx::Error>;
+    /// Runs `f` on a borrowed text value, sparing an allocation per row.
+    fn with_str_at<T>(&self, index: usize, f: impl FnOnce(&str) -> T) -> Result<T, sqlx::Error>;
 }
 
 macro_rules! impl_row_ext {
@@ -40,6 +46,19 @@ macro_rules! impl_row_ext {
             }
             fn text_opt(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
                 self.try_get(column)
+            }
+            fn int_at(&self, index: usize) -> Result<i64, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn real_opt_at(&self, index: usize) -> Result<Option<f64>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn text_opt_at(&self, index: usize) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn with_str_at<T>(&self, index: usize, f: impl FnOnce(&str) -> T) -> Result<T, sqlx::Error> {
+                let text: &str = self.try_get(index)?;
+                Ok(f(text))
             }
         }
     )*};
