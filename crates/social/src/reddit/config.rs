@@ -1,0 +1,298 @@
+//! Settings of one Reddit scan configuration. Deserialized from the `[social.reddit]` table;
+//! unknown keys are rejected so a typo never silently falls back to a default, and secrets
+//! serialize as `***` so the effective config can be printed or logged safely.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// What a secret serializes and debug-prints as.
+pub const MASK: &str = "***";
+
+/// A client secret, password or token. Never printed: `Debug` and `Serialize` give `***`.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The value, for the one place that sends it to Reddit.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(MASK)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(MASK)
+    }
+}
+
+fn default_base_url() -> String {
+    "https://www.reddit.com".to_owned()
+}
+fn default_oauth_base_url() -> String {
+    "https://oauth.reddit.com".to_owned()
+}
+fn default_auth_url() -> String {
+    "https://www.reddit.com/api/v1/access_token".to_owned()
+}
+fn default_max_pages() -> u32 {
+    10
+}
+fn default_page_size() -> u32 {
+    100
+}
+fn default_connect_timeout() -> f64 {
+    5.0
+}
+fn default_timeout() -> f64 {
+    30.0
+}
+fn default_pool_idle_timeout() -> f64 {
+    30.0
+}
+fn default_max_idle_connections() -> usize {
+    2
+}
+fn default_max_retries() -> u32 {
+    3
+}
+fn default_backoff_base_ms() -> u64 {
+    500
+}
+fn default_backoff_max_ms() -> u64 {
+    20_000
+}
+fn default_max_rate_limit_wait() -> f64 {
+    120.0
+}
+fn default_max_comments() -> usize {
+    500
+}
+fn default_max_body_bytes() -> usize {
+    16 * 1024 * 1024
+}
+
+/// Public JSON listings allow about 10 queries per minute.
+pub const PUBLIC_QUERIES_PER_MINUTE: u32 = 10;
+/// OAuth clients get 100 queries per minute (averaged over 10 minutes).
+pub const OAUTH_QUERIES_PER_MINUTE: u32 = 100;
+
+/// One Reddit scan configuration; a [`super::RedditClient`] is built from it.
+///
+/// Without `client_id`/`client_secret` the client reads the public JSON listings on
+/// `base_url`; with them it authenticates against `auth_url` and reads `oauth_base_url`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedditConfig {
+    #[serde(default = "default_base_url")]
+    pub base_url: String,
+    #[serde(default = "default_oauth_base_url")]
+    pub oauth_base_url: String,
+    #[serde(default = "default_auth_url")]
+    pub auth_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret>,
+    /// Script apps only: the password grant instead of client credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// Required by Reddit: `<platform>:<app ID>:<version> (by /u/<name>)`; default UAs get 429.
+    pub user_agent: String,
+    /// Client-side budget; defaults to 10 for public listings and 100 with OAuth.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queries_per_minute: Option<u32>,
+    /// Upper bound on pages one scan reads, whatever the post limit.
+    #[serde(default = "default_max_pages")]
+    pub max_pages: u32,
+    /// Posts asked for per page (Reddit caps this at 100).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: f64,
+    /// Total time for one request, body included.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: f64,
+    /// Idle pooled connections are closed after this long.
+    #[serde(default = "default_pool_idle_timeout")]
+    pub pool_idle_timeout_secs: f64,
+    /// Idle connections kept per host.
+    #[serde(default = "default_max_idle_connections")]
+    pub max_idle_connections: usize,
+    /// Retries of a retryable failure (5xx, transport, timeout, 429) per request.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    #[serde(default = "default_backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    /// A wait Reddit asks for (rate-limit reset) longer than this is not slept through: the
+    /// request fails as rate-limited instead.
+    #[serde(default = "default_max_rate_limit_wait")]
+    pub max_rate_limit_wait_secs: f64,
+    /// Upper bound on comments read from one thread.
+    #[serde(default = "default_max_comments")]
+    pub max_comments: usize,
+    /// Responses larger than this are refused rather than buffered.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl RedditConfig {
+    /// Defaults (public listings) with the given User-Agent.
+    pub fn new(user_agent: impl Into<String>) -> Self {
+        Self {
+            base_url: default_base_url(),
+            oauth_base_url: default_oauth_base_url(),
+            auth_url: default_auth_url(),
+            client_id: None,
+            client_secret: None,
+            username: None,
+            password: None,
+            user_agent: user_agent.into(),
+            queries_per_minute: None,
+            max_pages: default_max_pages(),
+            page_size: default_page_size(),
+            connect_timeout_secs: default_connect_timeout(),
+            timeout_secs: default_timeout(),
+            pool_idle_timeout_secs: default_pool_idle_timeout(),
+            max_idle_connections: default_max_idle_connections(),
+            max_retries: default_max_retries(),
+            backoff_base_ms: default_backoff_base_ms(),
+            backoff_max_ms: default_backoff_max_ms(),
+            max_rate_limit_wait_secs: default_max_rate_limit_wait(),
+            max_comments: default_max_comments(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+
+    /// True when client credentials are configured (OAuth host), false for public listings.
+    pub fn uses_oauth(&self) -> bool {
+        self.client_id.is_some() && self.client_secret.is_some()
+    }
+
+    /// The effective client-side budget.
+    pub fn effective_queries_per_minute(&self) -> u32 {
+        self.queries_per_minute.unwrap_or(if self.uses_oauth() {
+            OAUTH_QUERIES_PER_MINUTE
+        } else {
+            PUBLIC_QUERIES_PER_MINUTE
+        })
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.connect_timeout_secs)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout_secs)
+    }
+
+    pub fn pool_idle_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.pool_idle_timeout_secs)
+    }
+
+    pub fn max_rate_limit_wait(&self) -> Duration {
+        Duration::from_secs_f64(self.max_rate_limit_wait_secs)
+    }
+
+    /// Checks values a typo could make nonsensical; names the offending key.
+    ///
+    /// # Errors
+    /// A message naming the key and what is wrong with it (never a secret's value).
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [
+            ("base_url", &self.base_url),
+            ("oauth_base_url", &self.oauth_base_url),
+            ("auth_url", &self.auth_url),
+        ] {
+            let url = url::Url::parse(value).map_err(|e| format!("{key} {value:?} is not a URL: {e}"))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(format!("{key} {value:?} must be http or https"));
+            }
+        }
+        if !valid_user_agent(&self.user_agent) {
+            return Err(format!(
+                "user_agent {:?} must look like `<platform>:<app ID>:<version> (by /u/<name>)`",
+                self.user_agent
+            ));
+        }
+        match (&self.client_id, &self.client_secret) {
+            (Some(id), Some(_)) if id.trim().is_empty() => return Err("client_id is empty".to_owned()),
+            (Some(_), None) => return Err("client_id is set but client_secret is not".to_owned()),
+            (None, Some(_)) => return Err("client_secret is set but client_id is not".to_owned()),
+            _ => {}
+        }
+        match (&self.username, &self.password) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("username and password must be set together".to_owned());
+            }
+            (Some(_), Some(_)) if !self.uses_oauth() => {
+                return Err("username/password need client_id and client_secret".to_owned());
+            }
+            _ => {}
+        }
+        for (key, secs) in [
+            ("connect_timeout_secs", self.connect_timeout_secs),
+            ("timeout_secs", self.timeout_secs),
+            ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
+        ] {
+            if !(secs.is_finite() && secs > 0.0) {
+                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
+            }
+        }
+        if !(self.max_rate_limit_wait_secs.is_finite() && self.max_rate_limit_wait_secs >= 0.0) {
+            return Err(format!(
+                "max_rate_limit_wait_secs must be >= 0, got {}",
+                self.max_rate_limit_wait_secs
+            ));
+        }
+        if self.queries_per_minute == Some(0) {
+            return Err("queries_per_minute must be at least 1".to_owned());
+        }
+        if self.max_pages == 0 {
+            return Err("max_pages must be at least 1".to_owned());
+        }
+        if !(1..=100).contains(&self.page_size) {
+            return Err(format!("page_size must be in 1..=100, got {}", self.page_size));
+        }
+        Ok(())
+    }
+}
+
+/// `platform:app:version (by /u/name)`, loosely: three colon-separated parts before a
+/// `(by /u/…)` suffix.
+fn valid_user_agent(ua: &str) -> bool {
+    let Some((head, tail)) = ua.split_once(" (by /u/") else { return false };
+    let name = tail.strip_suffix(')').unwrap_or("");
+    let parts: Vec<&str> = head.splitn(3, ':').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.trim().is_empty()) && !name.trim().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agent_format() {
+        assert!(valid_user_agent("linux:tickerwatch:0.1.0 (by /u/someone)"));
+        assert!(!valid_user_agent("tickerwatch/0.1"));
+        assert!(!valid_user_agent("linux:tickerwatch (by /u/someone)"));
+        assert!(!valid_user_agent("linux:tickerwatch:0.1 (by /u/)"));
+    }
+}
