@@ -196,7 +196,48 @@ pub async fn write_summary_csv(
     })
 }
 
-/// The reader: streams each symbol's bars from storage into the channel in chunks.
+/// Symbols read ahead of the one being written. Each reader is its own task on its own pooled
+/// connection (so its own SQLite worker thread): reading the next symbol while the current one
+/// is encoded uses the second core, and each reader's bounded channel keeps memory bounded.
+const READ_AHEAD: usize = 2;
+
+/// A symbol being read by its own task; aborting on drop means a cancelled export leaves no
+/// reader behind.
+struct SymbolReader {
+    rx: mpsc::Receiver<Result<Vec<Bar>, storage::StorageError>>,
+    _task: tokio_util::task::AbortOnDropHandle<()>,
+}
+
+fn spawn_reader(storage: &Storage, query: BarQuery) -> SymbolReader {
+    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
+    let storage = storage.clone();
+    let task = tokio::spawn(async move {
+        let mut bars = storage.stream_bars(&query);
+        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
+        while let Some(bar) = bars.next().await {
+            match bar {
+                Ok(bar) => chunk.push(bar),
+                Err(error) => {
+                    let _ = tx.send(Err(error)).await;
+                    return;
+                }
+            }
+            if chunk.len() == CHUNK_ROWS {
+                let full = mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
+                if tx.send(Ok(full)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if !chunk.is_empty() {
+            let _ = tx.send(Ok(chunk)).await;
+        }
+    });
+    SymbolReader { rx, _task: tokio_util::task::AbortOnDropHandle::new(task) }
+}
+
+/// The reader side: streams each symbol's bars from storage into the writer's channel in
+/// chunks, in request order, with the next symbol already being read.
 ///
 /// Returns `Ok` also when the writer hung up early; the writer's result then says why.
 async fn produce(
@@ -212,33 +253,30 @@ async fn produce(
             progress(ExportProgress { symbol_idx, n_symbols, rows_written: written.load(Ordering::Relaxed) });
         }
     };
-    for (idx, symbol) in request.symbols.iter().enumerate() {
+    let query_of = |symbol: &Symbol| BarQuery {
+        symbol: symbol.clone(),
+        interval: request.interval,
+        from: request.from,
+        to: request.to,
+        provider: None,
+        limit: None,
+    };
+    let mut readers = std::collections::VecDeque::with_capacity(READ_AHEAD);
+    let mut next_to_spawn = 0;
+    for idx in 0..n_symbols {
+        while next_to_spawn < n_symbols && next_to_spawn < idx + READ_AHEAD {
+            readers.push_back(spawn_reader(storage, query_of(&request.symbols[next_to_spawn])));
+            next_to_spawn += 1;
+        }
+        let Some(mut reader) = readers.pop_front() else { break };
         if tx.send(Msg::Begin(idx)).await.is_err() {
             return Ok(());
         }
-        let query = BarQuery {
-            symbol: symbol.clone(),
-            interval: request.interval,
-            from: request.from,
-            to: request.to,
-            provider: None,
-            limit: None,
-        };
-        let mut bars = storage.stream_bars(&query);
-        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-        while let Some(bar) = bars.next().await {
-            chunk.push(bar?);
-            if chunk.len() == CHUNK_ROWS {
-                let full = mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-                if tx.send(Msg::Bars(full)).await.is_err() {
-                    return Ok(());
-                }
-                report(idx);
+        while let Some(chunk) = reader.rx.recv().await {
+            if tx.send(Msg::Bars(chunk?)).await.is_err() {
+                return Ok(());
             }
-        }
-        drop(bars);
-        if !chunk.is_empty() && tx.send(Msg::Bars(chunk)).await.is_err() {
-            return Ok(());
+            report(idx);
         }
         if tx.send(Msg::End).await.is_err() {
             return Ok(());
