@@ -196,44 +196,18 @@ pub async fn write_summary_csv(
     })
 }
 
-/// Symbols read ahead of the one being written. Each reader is its own task on its own pooled
-/// connection (so its own SQLite worker thread): reading the next symbol while the current one
-/// is encoded uses the second core, and each reader's bounded channel keeps memory bounded.
+/// Symbols read ahead of the one being written. Each reader runs on its own thread or task
+/// (see `Storage::stream_bar_chunks`): reading the next symbol while the current one is encoded
+/// uses the second core, and each reader's bounded channel keeps memory bounded.
 const READ_AHEAD: usize = 2;
 
-/// A symbol being read by its own task; aborting on drop means a cancelled export leaves no
-/// reader behind.
+/// A symbol's bars in chunks, being read ahead by storage's bulk reader.
 struct SymbolReader {
-    rx: mpsc::Receiver<Result<Vec<Bar>, storage::StorageError>>,
-    _task: tokio_util::task::AbortOnDropHandle<()>,
+    chunks: futures::stream::BoxStream<'static, Result<Vec<Bar>, storage::StorageError>>,
 }
 
 fn spawn_reader(storage: &Storage, query: BarQuery) -> SymbolReader {
-    let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
-    let storage = storage.clone();
-    let task = tokio::spawn(async move {
-        let mut bars = storage.stream_bars(&query);
-        let mut chunk = Vec::with_capacity(CHUNK_ROWS);
-        while let Some(bar) = bars.next().await {
-            match bar {
-                Ok(bar) => chunk.push(bar),
-                Err(error) => {
-                    let _ = tx.send(Err(error)).await;
-                    return;
-                }
-            }
-            if chunk.len() == CHUNK_ROWS {
-                let full = mem::replace(&mut chunk, Vec::with_capacity(CHUNK_ROWS));
-                if tx.send(Ok(full)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        if !chunk.is_empty() {
-            let _ = tx.send(Ok(chunk)).await;
-        }
-    });
-    SymbolReader { rx, _task: tokio_util::task::AbortOnDropHandle::new(task) }
+    SymbolReader { chunks: storage.stream_bar_chunks(&query, CHUNK_ROWS) }
 }
 
 /// The reader side: streams each symbol's bars from storage into the writer's channel in
@@ -272,7 +246,7 @@ async fn produce(
         if tx.send(Msg::Begin(idx)).await.is_err() {
             return Ok(());
         }
-        while let Some(chunk) = reader.rx.recv().await {
+        while let Some(chunk) = reader.chunks.next().await {
             if tx.send(Msg::Bars(chunk?)).await.is_err() {
                 return Ok(());
             }

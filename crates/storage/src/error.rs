@@ -10,6 +10,10 @@ use domain::Symbol;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
+    /// The bulk SQLite reader used by exports failed.
+    #[error("bulk read failed: {0}")]
+    Bulk(String),
+
     /// The URL's scheme is none of the supported ones.
     #[error(
         "unsupported database URL {url:?}: expected sqlite://PATH, sqlite::memory:, postgres://… or postgresql://…"

@@ -72,6 +72,9 @@ pub(crate) enum DbPool {
 #[derive(Clone)]
 pub struct Storage {
     pub(crate) pool: DbPool,
+    /// The SQLite file, for bulk reads that bypass sqlx (see `bars::stream_bar_chunks`); `None`
+    /// for PostgreSQL and in-memory databases.
+    pub(crate) sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 
 impl fmt::Debug for Storage {
@@ -122,6 +125,7 @@ impl Storage {
         let invalid = |source| StorageError::InvalidUrl { url: redacted.clone(), source };
         let connect_failed = |source| StorageError::Connect { url: redacted.clone(), source };
 
+        let mut sqlite_file = None;
         let pool = match backend {
             Backend::Sqlite => {
                 let max = options.max_connections.unwrap_or(DatabaseConfig::DEFAULT_SQLITE_MAX_CONNECTIONS);
@@ -142,6 +146,7 @@ impl Storage {
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal);
                     create_parent_dir(connect.get_filename())?;
+                    sqlite_file = Some(std::sync::Arc::new(connect.get_filename().to_path_buf()));
                 }
                 DbPool::Sqlite(pool.connect_with(connect).await.map_err(connect_failed)?)
             }
@@ -156,7 +161,7 @@ impl Storage {
             }
         };
         tracing::info!(url = %redacted, %backend, "connected to database");
-        Ok(Self { pool })
+        Ok(Self { pool, sqlite_file })
     }
 
     /// [`Storage::connect`] to `config.url`.
@@ -203,6 +208,11 @@ impl Storage {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
+    }
+
+    /// True once [`Storage::close`] has been called.
+    pub fn is_closed(&self) -> bool {
+        with_pool!(self, pool => pool.is_closed())
     }
 
     /// Closes the pool: waits for checked-out connections to come back, then closes them all.
