@@ -14,8 +14,9 @@
 //! - **The export directory has one owner**, [`ExportService`]: it names the files, keeps records
 //!   and files in step (`writing` → `ready`/`failed`), cleans up after crashes at start-up and
 //!   applies retention, so the disk does not fill over months (details in `exports.rs`).
-//! - **Jobs hold their long-lived resources.** [`DownloadTracker`] builds its provider chain once,
-//!   so HTTP clients and pools are reused by every run instead of being rebuilt per run.
+//! - **Jobs hold their long-lived resources.** [`DownloadTracker`] builds its provider chain once
+//!   and [`RedditScan`] its Reddit client once, so HTTP clients and pools are reused by every run
+//!   instead of being rebuilt per run.
 //!
 //! Start-up order for a server: `ExportService::recover`, then `JobEngine::start`, then accept
 //! requests; on shutdown, `JobEngine::stop`/`shutdown` before closing the database.
@@ -25,8 +26,10 @@ mod download_tracker;
 mod engine;
 mod exports;
 pub mod ingest;
+mod reddit_scan;
 
 pub use config::{ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, RetentionConfig};
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, TriggerError, Triggered};
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_SUMMARY};
+pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig, SocialSourceKind};

@@ -44,6 +44,17 @@ pub enum MentionKind {
     Alias,
 }
 
+impl MentionKind {
+    /// The stored spelling: `cashtag`, `bare` or `alias`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cashtag => "cashtag",
+            Self::Bare => "bare",
+            Self::Alias => "alias",
+        }
+    }
+}
+
 /// One symbol mentioned in a text. `symbol` is spelled as in the universe (`BRK-B`, not `BRK.B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mention<'u> {

@@ -2,8 +2,15 @@
 //!
 //! Modules: `extract` (ticker mentions from cashtags, bare symbols validated against a
 //! universe, and company-name aliases), `sentiment` (a VADER-style lexicon scorer extended with
-//! market slang and emoji), `reddit` (the HTTP client: OAuth, listings, paging, rate limits).
+//! market slang and emoji), `reddit` (the HTTP client: OAuth, listings, paging, rate limits), `scanner` (scan a set of
+//! subreddits from Reddit or the bundled sample, score and extract: [`scan_and_extract`]).
 
 pub mod extract;
 pub mod reddit;
+pub mod scanner;
 pub mod sentiment;
+
+pub use scanner::{
+    CoverageStatus, PostMention, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
+    scan_and_extract,
+};

@@ -317,20 +317,25 @@ impl RedditClient {
 
     async fn fetch_token(&self, oauth: &OAuth) -> Result<CachedToken, RedditError> {
         const WHAT: &str = "access token";
-        let mut form = url::form_urlencoded::Serializer::new(String::new());
-        match &oauth.login {
-            Some((username, password)) => form
-                .append_pair("grant_type", "password")
-                .append_pair("username", username.expose())
-                .append_pair("password", password.expose()),
-            None => form.append_pair("grant_type", "client_credentials"),
+        // The serializer is not `Send`; it is dropped before the first await so the scan future
+        // can run on a multi-threaded runtime (the job engine spawns it).
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            match &oauth.login {
+                Some((username, password)) => form
+                    .append_pair("grant_type", "password")
+                    .append_pair("username", username.expose())
+                    .append_pair("password", password.expose()),
+                None => form.append_pair("grant_type", "client_credentials"),
+            };
+            form.finish()
         };
         let request = self
             .http
             .post(&oauth.auth_url)
             .basic_auth(&oauth.client_id, Some(oauth.client_secret.expose()))
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form.finish());
+            .body(body);
         let response = self.send(WHAT, request).await?;
         if response.status == StatusCode::UNAUTHORIZED {
             return Err(RedditError::Auth { message: "client credentials rejected (HTTP 401)".to_owned() });

@@ -1,5 +1,7 @@
-//! Persistence for tickerwatch: the watchlist, OHLCV bars, quotes, company profiles, news and the
-//! data-quality log, in SQLite (the default, zero-setup) or PostgreSQL (for shared deployments).
+//! Persistence for tickerwatch: the watchlist, OHLCV bars, quotes, company profiles, news, the
+//! data-quality log, job runs, exports, tokens and the social data (posts, ticker mentions, scan
+//! coverage and their aggregates), in SQLite (the default, zero-setup) or PostgreSQL (for shared
+//! deployments).
 //!
 //! This is the only crate with SQL. Everything it accepts and returns is a `domain` type (or a
 //! small record defined here), so no caller ever sees a row, a column name or a backend.
@@ -61,6 +63,7 @@ mod records;
 mod rows;
 mod run_stats;
 mod runs;
+mod social;
 mod storage;
 mod tokens;
 mod watchlist;
@@ -72,6 +75,11 @@ pub use exports::{ExportRecord, ExportStatus};
 pub use records::{QualityAction, QualityEvent};
 pub use run_stats::RunStats;
 pub use runs::{NewRun, RunItem, RunRecord, RunStatus};
+pub use social::{
+    BEARISH_THRESHOLD, BULLISH_THRESHOLD, MentionBucket, MentionBucketSize, MentionRecord, NewSocialScan,
+    SPIKE_BASELINE_HOURS, SocialPost, SocialSaveStats, SocialScanRecord, SocialScanStatus, TrendingRow,
+    spike_score,
+};
 pub use storage::{Backend, Storage};
 pub use tokens::TokenRecord;
 pub use watchlist::WatchlistEntry;

@@ -7,3 +7,4 @@ mod download_tracker;
 mod engine;
 mod exports;
 mod helpers;
+mod reddit_scan;
