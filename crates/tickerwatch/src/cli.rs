@@ -47,6 +47,10 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Export stored bars to a file.
     Export(ExportArgs),
+    /// Scan Reddit (or the offline sample) for ticker mentions, store them, print what is trending.
+    Scan(ScanArgs),
+    /// Print trending tickers from stored mentions.
+    Trending(TrendingArgs),
     /// Trigger the download-tracker job repeatedly and report memory, fds and run time.
     Soak(SoakArgs),
     /// Benchmarks that print figures.
@@ -119,6 +123,25 @@ pub struct ExportArgs {
     /// Output file.
     #[arg(short, long)]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Subreddits to scan (default: `social.subreddits`).
+    #[arg(long = "subreddit")]
+    pub subreddits: Vec<String>,
+    /// Posts per subreddit (default: `social.limit_per_subreddit`).
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct TrendingArgs {
+    /// Look-back window: `Nh` or `Nd`, e.g. 24h, 7d.
+    #[arg(long, default_value = "24h", value_parser = parse_window)]
+    pub window: chrono::Duration,
+    #[arg(long, default_value_t = 20)]
+    pub limit: u64,
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +291,23 @@ fn parse_interval(text: &str) -> Result<Interval, String> {
 
 fn parse_provider(text: &str) -> Result<ProviderId, String> {
     text.parse().map_err(|e: domain::ParseProviderError| e.to_string())
+}
+
+/// `Nh` or `Nd`, from one hour to thirty days.
+pub fn parse_window(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let invalid = || format!("invalid window {text:?}; expected e.g. 6h, 24h or 7d (1h to 30d)");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| invalid())?;
+    let window = match unit {
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(invalid()),
+    };
+    if window < chrono::Duration::hours(1) || window > chrono::Duration::days(30) {
+        return Err(invalid());
+    }
+    Ok(window)
 }
 
 fn parse_export_format(text: &str) -> Result<export::ExportFormat, String> {

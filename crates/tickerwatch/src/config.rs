@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
-use jobs::{ExportsConfig, JobsConfig};
+use jobs::{ExportsConfig, JobsConfig, SocialConfig};
 use providers::ProvidersConfig;
 use serde::{Deserialize, Serialize};
 use server::ServerConfig;
@@ -31,6 +31,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub jobs: JobsConfig,
     pub exports: ExportsConfig,
+    pub social: SocialConfig,
     pub log: LogConfig,
 }
 
@@ -101,6 +102,7 @@ impl Config {
         self.server.validate().map_err(ConfigError::Invalid)?;
         self.jobs.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         self.exports.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.social.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.database.url.trim().is_empty() {
             return Err(ConfigError::Invalid("database.url must not be empty".to_owned()));
         }

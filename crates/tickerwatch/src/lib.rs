@@ -42,6 +42,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                 Command::Token(command) => commands::token::run(&app, command).await.map(|()| true),
                 Command::Jobs(command) => commands::jobs::run(&app, command).await,
                 Command::Export(args) => commands::export::run(&app, args).await.map(|()| true),
+                Command::Scan(args) => commands::social::scan(&app, args).await,
+                Command::Trending(args) => commands::social::trending(&app, &args).await.map(|()| true),
                 Command::Config(_) | Command::Bench(_) | Command::Serve(_) | Command::Soak(_) => {
                     unreachable!("handled above")
                 }

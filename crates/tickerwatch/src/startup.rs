@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jobs::{DownloadTracker, ExportService, JobEngine};
+use jobs::{DownloadTracker, ExportService, JobEngine, RedditScan};
 use providers::ProviderChain;
 use server::{AppState, Server};
+use social::extract::SymbolUniverse;
 use storage::Storage;
 
 use crate::config::Config;
@@ -44,9 +45,14 @@ impl Application {
             config.jobs.download_tracker.clone(),
         )
         .context("cannot set up the download-tracker job")?;
-        let engine = JobEngine::start(storage.clone(), vec![tracker.into_job()], config.jobs.schedules())
-            .await
-            .context("cannot start the job engine")?;
+        let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())
+            .context("cannot set up the reddit-scan job")?;
+        let mut schedules = config.jobs.schedules();
+        schedules.extend(config.social.schedule_entry());
+        let engine =
+            JobEngine::start(storage.clone(), vec![tracker.into_job(), reddit_scan.into_job()], schedules)
+                .await
+                .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
         let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
         let state =

@@ -166,3 +166,21 @@ fn db_migrate_is_idempotent() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("up to date"));
 }
+
+#[test]
+fn offline_scan_shows_trending_tickers_and_coverage() {
+    let ws = Workspace::new();
+    let out = ws.run(&["scan", "--subreddit", "wallstreetbets", "--limit", "50"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("symbol") && text.contains("mentions"), "{text}");
+    assert!(text.contains("sample of r/wallstreetbets") && text.contains("complete"), "{text}");
+
+    let trending = ws.run(&["trending", "--window", "7d", "--limit", "5"]);
+    assert!(trending.status.success(), "{}", stderr(&trending));
+    let rows = stdout(&trending).lines().filter(|l| l.starts_with('│') && !l.contains("symbol")).count();
+    assert!((1..=5).contains(&rows), "{}", stdout(&trending));
+
+    let bad = ws.run(&["trending", "--window", "90d"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -4,12 +4,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jobs::{DownloadTracker, ExportService, JobEngine};
+use jobs::{DownloadTracker, ExportService, JobEngine, RedditScan};
+use social::extract::SymbolUniverse;
 use storage::RunRecord;
 
 use crate::app::App;
 use crate::cli::JobsCommand;
 use crate::client::{ApiClient, TriggerOutcome};
+use crate::config::Config;
 use crate::output;
 
 /// How long an in-process or `--wait` run may take.
@@ -83,41 +85,51 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
 
 /// Runs the job in this process with its own engine and waits for it.
 async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
-    let exports = ExportService::new(app.storage.clone(), app.config.exports.clone());
+    let run = run_in_process(app, &app.config, name).await?;
+    let items = app.storage.run_items(run.id).await?;
+    let mut table = output::table(&["item", "status", "count", "provider", "error"]);
+    for item in &items {
+        table.add_row(vec![
+            item.symbol.clone(),
+            if item.succeeded { "succeeded".to_owned() } else { "failed".to_owned() },
+            item.bars.to_string(),
+            item.provider.clone().unwrap_or_default(),
+            item.error.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{table}");
+    println!(
+        "Run {} {}; export {}{}",
+        run.id,
+        run.status,
+        run.export_id.map(|e| e.to_string()).unwrap_or_else(|| "—".to_owned()),
+        run.error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
+    );
+    Ok(run.status == storage::RunStatus::Succeeded)
+}
+
+/// Starts an engine with every job built from `config` (no schedules), runs `name` once, waits
+/// for it and stops the engine, whatever the outcome.
+///
+/// # Errors
+/// When a job cannot be built, the name is unknown, or the run cannot be awaited.
+pub async fn run_in_process(app: &App, config: &Config, name: &str) -> anyhow::Result<RunRecord> {
+    let exports = ExportService::new(app.storage.clone(), config.exports.clone());
     exports.recover().await.context("cannot prepare the export directory")?;
-    let tracker = DownloadTracker::from_config(
-        &app.config.providers,
-        exports,
-        app.config.jobs.download_tracker.clone(),
-    )?;
-    let engine = Arc::new(JobEngine::start(app.storage.clone(), vec![tracker.into_job()], Vec::new()).await?);
+    let tracker =
+        DownloadTracker::from_config(&config.providers, exports, config.jobs.download_tracker.clone())?;
+    let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())?;
+    let engine = Arc::new(
+        JobEngine::start(app.storage.clone(), vec![tracker.into_job(), reddit_scan.into_job()], Vec::new())
+            .await?,
+    );
     let result = async {
         let triggered = engine.trigger(name, "cli").await?;
         eprintln!("Run {} of {name} started.", triggered.run.id);
-        let run = engine.wait_for(triggered.run.id, WAIT_LIMIT).await?;
-        let items = app.storage.run_items(run.id).await?;
-        let mut table = output::table(&["symbol", "status", "bars", "provider", "error"]);
-        for item in &items {
-            table.add_row(vec![
-                item.symbol.clone(),
-                if item.succeeded { "succeeded".to_owned() } else { "failed".to_owned() },
-                item.bars.to_string(),
-                item.provider.clone().unwrap_or_default(),
-                item.error.clone().unwrap_or_default(),
-            ]);
-        }
-        println!("{table}");
-        println!(
-            "Run {} {}; export {}{}",
-            run.id,
-            run.status,
-            run.export_id.map(|e| e.to_string()).unwrap_or_else(|| "—".to_owned()),
-            run.error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
-        );
-        anyhow::Ok(run.status == storage::RunStatus::Succeeded)
+        engine.wait_for(triggered.run.id, WAIT_LIMIT).await
     }
     .await;
-    engine.stop(app.config.jobs.shutdown_grace()).await;
+    engine.stop(config.jobs.shutdown_grace()).await;
     result
 }
 

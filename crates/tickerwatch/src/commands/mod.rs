@@ -8,5 +8,6 @@ pub mod jobs;
 pub mod quote;
 pub mod serve;
 pub mod soak;
+pub mod social;
 pub mod token;
 pub mod watchlist;
