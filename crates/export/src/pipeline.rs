@@ -167,17 +167,52 @@ pub async fn write_summary_csv(
     summaries: &[SymbolSummary],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
+    let owned = summaries.to_vec();
+    let rows = owned.len() as u64;
+    let output = write_small_csv(destination, rows, move |out, path| {
+        sink::write_summary_csv(out, path, &owned).map(|out| (out, owned))
+    })
+    .await?;
+    info!(path = %destination.display(), rows, bytes = output.bytes, "Summary written.");
+    Ok(output)
+}
+
+/// Writes social mentions (one row per symbol per post) to a CSV file, atomically like every
+/// export: the download-tracker's `mentions` table. Text cells are neutralised for spreadsheets.
+///
+/// # Errors
+/// As [`export_to_file`], for the destination and the write.
+pub async fn write_mentions_csv(
+    mentions: &[storage::MentionRecord],
+    destination: &Path,
+) -> Result<ExportOutput, ExportError> {
+    let owned = mentions.to_vec();
+    let rows = owned.len() as u64;
+    let output = write_small_csv(destination, rows, move |out, path| {
+        sink::write_mentions_csv(out, path, &owned).map(|out| (out, Vec::new()))
+    })
+    .await?;
+    info!(path = %destination.display(), rows, bytes = output.bytes, "Mentions written.");
+    Ok(output)
+}
+
+/// The atomic protocol for small tables written in one go on a blocking thread: temp file,
+/// hash while writing, fsync, rename, fsync the directory.
+async fn write_small_csv(
+    destination: &Path,
+    rows: u64,
+    write: impl FnOnce(FileOut, &Path) -> Result<(FileOut, Vec<SymbolSummary>), ExportError> + Send + 'static,
+) -> Result<ExportOutput, ExportError> {
     check_destination(destination)?;
     let dir = parent_dir(destination);
     let (guard, file) = TempFile::create_in(&dir)?;
     let out = HashingWriter::new(file, guard.abort_flag());
     let path = guard.path().to_path_buf();
-    let owned = summaries.to_vec();
     let written = tokio::task::spawn_blocking(move || {
-        let out = sink::write_summary_csv(out, &path, &owned)?;
+        let (out, summaries) = write(out, &path)?;
         let (file, sha256, bytes) = out.finish();
         file.sync_all().map_err(|e| ExportError::io(&path, e))?;
-        Ok::<_, ExportError>((owned, sha256, bytes))
+        Ok::<_, ExportError>((summaries, sha256, bytes))
     })
     .await
     .map_err(|join| ExportError::WriterPanicked(join.to_string()))?;
@@ -186,14 +221,7 @@ pub async fn write_summary_csv(
     if let Err(error) = tokio::task::spawn_blocking(move || sync_dir(&dir)).await.unwrap_or(Ok(())) {
         warn!(%error, "Cannot fsync the export directory; the rename may not survive a crash.");
     }
-    info!(path = %destination.display(), rows = summaries.len(), bytes, "Summary written.");
-    Ok(ExportOutput {
-        path: destination.to_path_buf(),
-        rows: summaries.len() as u64,
-        bytes,
-        sha256,
-        summaries,
-    })
+    Ok(ExportOutput { path: destination.to_path_buf(), rows, bytes, sha256, summaries })
 }
 
 /// Symbols read ahead of the one being written. Each reader runs on its own thread or task

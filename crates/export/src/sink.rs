@@ -380,3 +380,36 @@ pub(crate) fn write_summary_csv(
     result.map_err(|e| csv_error(path, e))?;
     writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
 }
+
+/// Header of the mentions table.
+const MENTION_COLUMNS: [&str; 8] =
+    ["symbol", "created_at", "subreddit", "author", "kind", "sentiment", "source", "post_id"];
+
+/// Writes the mentions table (see [`crate::write_mentions_csv`]).
+pub(crate) fn write_mentions_csv(
+    out: FileOut,
+    path: &std::path::Path,
+    mentions: &[storage::MentionRecord],
+) -> Result<FileOut, ExportError> {
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let mut ts = TsText::default();
+    let mut number = FloatText::default();
+    let result: csv::Result<()> = (|| {
+        writer.write_record(MENTION_COLUMNS)?;
+        for mention in mentions {
+            writer.write_field(neutralise_formula(&mention.symbol).as_bytes())?;
+            writer.write_field(ts.format(mention.created_at))?;
+            writer.write_field(neutralise_formula(&mention.subreddit).as_bytes())?;
+            writer.write_field(neutralise_formula(&mention.author).as_bytes())?;
+            writer.write_field(neutralise_formula(&mention.kind).as_bytes())?;
+            writer.write_field(number.format(mention.sentiment))?;
+            writer.write_field(neutralise_formula(&mention.source).as_bytes())?;
+            writer.write_field(neutralise_formula(&mention.post_id).as_bytes())?;
+            writer.write_record(None::<&[u8]>)?;
+        }
+        writer.flush()?;
+        Ok(())
+    })();
+    result.map_err(|e| csv_error(path, e))?;
+    writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+}

@@ -65,6 +65,11 @@ pub enum DownloadTrackerError {
     Providers(#[from] providers::ProviderConfigError),
 }
 
+/// How far back the mentions table of an export reaches.
+const MENTIONS_WINDOW_DAYS: i64 = 7;
+/// Upper bound on mentions read for one export, so a flood of posts cannot blow up a run.
+const MAX_EXPORTED_MENTIONS: u64 = 100_000;
+
 impl DownloadTracker {
     /// The job's name in URLs, config and run records.
     pub const NAME: &'static str = "download-tracker";
@@ -100,6 +105,22 @@ impl DownloadTracker {
     /// The job as the engine takes it.
     pub fn into_job(self) -> Arc<dyn Job> {
         Arc::new(self)
+    }
+
+    /// Writes the watchlist's social mentions of the last [`MENTIONS_WINDOW_DAYS`] days as a
+    /// `mentions` export, when there are any (the reddit-scan job collects them).
+    async fn export_mentions(
+        &self,
+        context: &JobContext,
+        watched: &std::collections::HashSet<String>,
+    ) -> anyhow::Result<()> {
+        let since = Utc::now() - chrono::Duration::days(MENTIONS_WINDOW_DAYS);
+        let mut mentions = context.storage.mentions(None, since, Some(MAX_EXPORTED_MENTIONS)).await?;
+        mentions.retain(|m| watched.contains(&m.symbol));
+        if !mentions.is_empty() {
+            self.exports.create_mentions(&mentions, Some(context.run_id)).await?;
+        }
+        Ok(())
     }
 
     /// Fetches and stores one symbol's new bars and quote; the item says how it went.
@@ -220,6 +241,8 @@ impl Job for DownloadTracker {
         }
 
         let format = self.config.export_format;
+        let watched: std::collections::HashSet<String> =
+            symbols.iter().map(|s| s.as_str().to_owned()).collect();
         let request = ExportRequest {
             from: self.export_from(context, &symbols).await.context("cannot find the newest stored bar")?,
             to: None,
@@ -239,6 +262,9 @@ impl Job for DownloadTracker {
             && let Err(error) = self.exports.create_summary(&summaries, Some(context.run_id)).await
         {
             outcome.error = Some(format!("summary export failed: {error}"));
+        }
+        if let Err(error) = self.export_mentions(context, &watched).await {
+            outcome.error = Some(format!("mentions export failed: {error:#}"));
         }
         match self.exports.apply_retention().await {
             Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),

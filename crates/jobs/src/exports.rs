@@ -31,10 +31,12 @@ use crate::config::ExportsConfig;
 pub const KIND_BARS: &str = "bars";
 /// `kind` of a per-symbol summary table.
 pub const KIND_SUMMARY: &str = "summary";
+/// `kind` of a table of social mentions.
+pub const KIND_MENTIONS: &str = "mentions";
 
 /// Prefixes of the file names this service creates; only such files are ever removed by the
 /// start-up sweep.
-const FILE_PREFIXES: [&str; 2] = ["export-", "summary-"];
+const FILE_PREFIXES: [&str; 3] = ["export-", "summary-", "mentions-"];
 
 /// Why an export operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -150,6 +152,24 @@ impl ExportService {
         let (record, _) = self
             .write(ExportFormat::Csv.as_str(), KIND_SUMMARY, &file_name, run_id, |_, path| async move {
                 export::write_summary_csv(summaries, &path).await
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// Writes a mentions table (CSV, kind `mentions`) as its own export.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub async fn create_mentions(
+        &self,
+        mentions: &[storage::MentionRecord],
+        run_id: Option<i64>,
+    ) -> Result<ExportRecord, ExportError> {
+        let file_name = new_file_name("mentions", ExportFormat::Csv.extension());
+        let (record, _) = self
+            .write(ExportFormat::Csv.as_str(), KIND_MENTIONS, &file_name, run_id, |_, path| async move {
+                export::write_mentions_csv(mentions, &path).await
             })
             .await?;
         Ok(record)

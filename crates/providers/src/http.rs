@@ -22,6 +22,14 @@ use crate::config::{RateLimit, VendorConfig};
 use crate::error::ProviderError;
 use crate::redact::Redactor;
 
+/// Every attempt against a vendor, labelled `provider` and `outcome` (`ok` or the error kind),
+/// through the `metrics` facade: the server exports it at `/metrics`; elsewhere it is a no-op.
+pub const PROVIDER_REQUESTS_TOTAL: &str = "provider_requests_total";
+/// Times a request waited for a client-side rate limit, by `provider`.
+pub const RATE_LIMIT_WAITS_TOTAL: &str = "provider_rate_limit_waits_total";
+/// How long those waits were, by `provider`.
+pub const RATE_LIMIT_WAIT_SECONDS: &str = "provider_rate_limit_wait_seconds";
+
 /// How long a permit is held after a response so its connection is back in the pool first.
 const CONNECTION_HAND_BACK: Duration = Duration::from_millis(2);
 
@@ -170,6 +178,12 @@ impl HttpClient {
                     Err(error) => Err(error),
                 }
             };
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(error) => error.kind(),
+            };
+            metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => self.provider.as_str(), "outcome" => outcome)
+                .increment(1);
             match result {
                 Ok(value) => return Ok(value),
                 Err(error) if error.is_retryable() && attempt < self.max_retries => {
@@ -214,6 +228,10 @@ impl HttpClient {
                             });
                         }
                         tracing::debug!(provider = %self.provider, ?wait, "Waiting for rate limit.");
+                        metrics::counter!(RATE_LIMIT_WAITS_TOTAL, "provider" => self.provider.as_str())
+                            .increment(1);
+                        metrics::histogram!(RATE_LIMIT_WAIT_SECONDS, "provider" => self.provider.as_str())
+                            .record(wait.as_secs_f64());
                         tokio::time::sleep(wait).await;
                     }
                 }

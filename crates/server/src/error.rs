@@ -26,6 +26,9 @@ pub enum ApiError {
     /// 400 `invalid_range`: e.g. `from` after `to`.
     #[error("{0}")]
     InvalidRange(String),
+    /// 400 `invalid_window`: a trending window that is not `Nh` or `Nd` within 1h..30d.
+    #[error("{0}")]
+    InvalidWindow(String),
     /// 401 `unauthorized`: no token, a malformed header or an unknown token.
     #[error("a valid bearer token is required")]
     Unauthorized,
@@ -83,9 +86,10 @@ pub struct ErrorResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `invalid_symbol`, `invalid_range`,
-    /// `unauthorized`, `forbidden`, `not_found`, `unknown_job`, `unknown_export`, `conflict`,
-    /// `export_not_ready`, `payload_too_large`, `unsupported_media_type`, `invalid_json`,
-    /// `request_timeout`, `method_not_allowed`, `upstream_failed`, `unavailable`, `internal`.
+    /// `invalid_window`, `unauthorized`, `forbidden`, `not_found`, `unknown_job`,
+    /// `unknown_export`, `conflict`, `export_not_ready`, `payload_too_large`,
+    /// `unsupported_media_type`, `invalid_json`, `request_timeout`, `method_not_allowed`,
+    /// `upstream_failed`, `unavailable`, `internal`.
     #[schema(example = "invalid_symbol")]
     pub code: &'static str,
     /// For humans; may change between versions.
@@ -110,7 +114,9 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) | Self::InvalidSymbol(_) | Self::InvalidRange(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::InvalidSymbol(_) | Self::InvalidRange(_) | Self::InvalidWindow(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::UnknownJob(_) | Self::UnknownExport(_) => StatusCode::NOT_FOUND,
@@ -130,6 +136,7 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::InvalidSymbol(_) => "invalid_symbol",
             Self::InvalidRange(_) => "invalid_range",
+            Self::InvalidWindow(_) => "invalid_window",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound(_) => "not_found",
@@ -224,6 +231,7 @@ mod tests {
             (ApiError::BadRequest("x".into()), 400, "bad_request"),
             (ApiError::InvalidSymbol("x".into()), 400, "invalid_symbol"),
             (ApiError::InvalidRange("x".into()), 400, "invalid_range"),
+            (ApiError::InvalidWindow("x".into()), 400, "invalid_window"),
             (ApiError::Unauthorized, 401, "unauthorized"),
             (ApiError::Forbidden, 403, "forbidden"),
             (ApiError::UnknownJob("x".into()), 404, "unknown_job"),

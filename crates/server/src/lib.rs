@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::exports::list))
         .routes(routes!(routes::exports::get, routes::exports::delete))
         .routes(routes!(routes::exports::download))
+        .routes(routes!(routes::social::mentions))
+        .routes(routes!(routes::social::trending))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

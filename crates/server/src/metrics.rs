@@ -6,7 +6,9 @@
 //! |---|---|---|---|
 //! | `http_requests_total` | counter | `route`, `method`, `status` | the `record_http` middleware |
 //! | `http_request_duration_seconds` | histogram | `route` | the `record_http` middleware |
-//! | `provider_requests_total` | counter | `provider`, `outcome` (`ok` or the error kind) | [`record_provider_outcomes`], called by the quote route; any crate may emit it through the `metrics` facade |
+//! | `provider_requests_total` | counter | `provider`, `outcome` (`ok` or the error kind) | every HTTP attempt of a vendor client (`providers::http`), jobs and API alike |
+//! | `provider_rate_limit_waits_total`, `provider_rate_limit_wait_seconds` | counter, histogram | `provider` | waits for a client-side rate limit (`providers::http`) |
+//! | `provider_chain_requests_total` | counter | `provider`, `outcome` | which provider of the chain served or failed a quote fetched by the API (includes the offline sample) |
 //! | `process_resident_memory_bytes` | gauge | | `/proc/self/status` on each scrape |
 //! | `process_open_fds` | gauge | | `/proc/self/fd` on each scrape |
 //! | `job_runs_total` | gauge | `job`, `status` | stored runs, counted by the database on each scrape |
@@ -23,8 +25,6 @@
 //!   survive restarts, include runs triggered by any process sharing the database, and cannot
 //!   drift from what `GET /api/jobs/runs` shows. The query groups by job and status, so its
 //!   result is at most jobs × 6 rows.
-//! - Provider rate-limit waits are not exported yet: the providers crate keeps them inside its
-//!   HTTP client and does not report them.
 
 use std::fmt::Write as _;
 use std::sync::OnceLock;
@@ -42,8 +42,9 @@ use storage::Storage;
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 /// Time to produce a response (headers, not the streamed body), by route template.
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
-/// Provider calls, by provider and outcome (`ok` or [`ProviderError::kind`]).
-pub const PROVIDER_REQUESTS_TOTAL: &str = "provider_requests_total";
+/// Chain-level provider outcomes of API quote fetches, by provider and outcome (`ok` or
+/// [`ProviderError::kind`]); HTTP attempts are counted by the providers crate itself.
+pub const PROVIDER_CHAIN_REQUESTS_TOTAL: &str = "provider_chain_requests_total";
 
 /// Bucket bounds of the request-duration histogram, in seconds: fine below 5 ms (the bars
 /// target's p99), coarse above.
@@ -105,7 +106,7 @@ pub(crate) async fn record_http(request: Request, next: Next) -> Response {
 }
 
 fn record_provider_error(error: &ProviderError) {
-    metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => error.provider().as_str(), "outcome" => error.kind())
+    metrics::counter!(PROVIDER_CHAIN_REQUESTS_TOTAL, "provider" => error.provider().as_str(), "outcome" => error.kind())
         .increment(1);
 }
 
@@ -116,7 +117,7 @@ pub fn record_provider_outcomes(served_by: Option<domain::ProviderId>, failed: &
         record_provider_error(&attempt.error);
     }
     if let Some(provider) = served_by {
-        metrics::counter!(PROVIDER_REQUESTS_TOTAL, "provider" => provider.as_str(), "outcome" => "ok")
+        metrics::counter!(PROVIDER_CHAIN_REQUESTS_TOTAL, "provider" => provider.as_str(), "outcome" => "ok")
             .increment(1);
     }
 }

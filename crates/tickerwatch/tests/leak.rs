@@ -79,6 +79,9 @@ fn two_hundred_download_tracker_runs_leak_nothing() {
             fds_after.push(wait_for_fds_at_most(baseline_fds, Duration::from_secs(3)).await);
             rss_after.push(cycle.rss_bytes);
         }
+        // Vendor calls are visible to operators.
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("provider_requests_total{provider=\"yahoo\",outcome=\"ok\"}"), "{metrics}");
         let _ = stop_tx.send(());
         drop(client);
         serving.await.unwrap().unwrap();

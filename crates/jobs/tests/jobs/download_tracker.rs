@@ -270,3 +270,39 @@ async fn bad_settings_are_refused_when_building_the_job() {
     let job: Arc<dyn jobs::Job> = job.into_job();
     assert_eq!(job.name(), "download-tracker");
 }
+
+#[tokio::test]
+async fn mentions_of_watched_symbols_are_exported_as_a_table() {
+    use jobs::{RedditScan, SocialConfig};
+    use social::extract::SymbolUniverse;
+    use social::{SampleSource, SocialSource};
+
+    let env = TestEnv::new().await;
+    // Social data first: the offline sample mentions AAPL and MSFT among others.
+    let scan = RedditScan::with_source(
+        SocialSource::Sample(SampleSource::at(chrono::Utc::now())),
+        SocialConfig::default(),
+        SymbolUniverse::bundled(),
+    );
+    let scanner = JobEngine::start(env.storage.clone(), vec![scan.into_job()], Vec::new()).await.unwrap();
+    let scanned = scanner.trigger(RedditScan::NAME, "api").await.unwrap();
+    scanner.wait_for(scanned.run.id, SECS_30).await.unwrap();
+    scanner.shutdown(std::time::Duration::from_secs(5)).await;
+
+    env.watch(&["AAPL", "MSFT"]).await;
+    let engine =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Csv)).await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let exports = env.storage.exports(10).await.unwrap();
+    let mentions = exports.iter().find(|e| e.kind == jobs::KIND_MENTIONS).expect("a mentions export");
+    assert_eq!(mentions.run_id, Some(run.id));
+    let text = std::fs::read_to_string(env.exports_dir().join(&mentions.file_name)).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("symbol,created_at,subreddit,author,kind,sentiment,source,post_id"));
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len() as u64, mentions.rows.unwrap());
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r.starts_with("AAPL,") || r.starts_with("MSFT,")), "{rows:?}");
+    engine.shutdown(std::time::Duration::from_secs(5)).await;
+}

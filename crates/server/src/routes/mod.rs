@@ -4,5 +4,6 @@
 pub(crate) mod exports;
 pub(crate) mod health;
 pub(crate) mod jobs;
+pub(crate) mod social;
 pub(crate) mod symbols;
 pub(crate) mod watchlist;

@@ -1,0 +1,302 @@
+//! Social mentions of ticker symbols (Reddit scans): the raw mentions and the trending symbols,
+//! with the coverage of the latest scan so a blocked scan is never read as "no mentions".
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use storage::{MentionRecord, SocialScanRecord, Storage, TrendingRow};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorResponse};
+use crate::extract::ApiQuery;
+
+/// Mentions listed when no `limit` is given.
+const DEFAULT_MENTIONS: u64 = 100;
+/// The most mentions one request may ask for.
+const MAX_MENTIONS: u64 = 1000;
+/// How far back `GET /api/social/mentions` looks when no `since` is given.
+const DEFAULT_SINCE_HOURS: i64 = 24;
+/// Trending symbols listed when no `limit` is given.
+const DEFAULT_TRENDING: u64 = 20;
+/// The most trending symbols one request may ask for.
+const MAX_TRENDING: u64 = 100;
+/// The trending window when none is given.
+const DEFAULT_WINDOW: &str = "24h";
+/// The longest trending window, in hours (30 days).
+const MAX_WINDOW_HOURS: i64 = 30 * 24;
+
+/// Query of `GET /api/social/mentions`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MentionsParams {
+    /// Only this symbol (as in the universe, e.g. `BRK-B`). Every symbol when absent.
+    #[param(example = "AAPL")]
+    symbol: Option<String>,
+    /// Mentions at or after this time: RFC 3339 or a `YYYY-MM-DD` date (00:00 UTC). Default: 24
+    /// hours ago.
+    #[param(example = "2024-01-01T00:00:00Z")]
+    since: Option<String>,
+    /// At most this many mentions, newest first (default 100, maximum 1000).
+    limit: Option<u64>,
+}
+
+/// One symbol mentioned in one post.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MentionDto {
+    /// Where the post came from: `reddit` or `sample`.
+    #[schema(example = "reddit")]
+    source: String,
+    post_id: String,
+    #[schema(example = "AAPL")]
+    symbol: String,
+    /// How it was found: `cashtag`, `symbol` or `alias`.
+    #[schema(example = "cashtag")]
+    kind: String,
+    /// The post's author (public Reddit username).
+    author: String,
+    #[schema(example = "stocks")]
+    subreddit: String,
+    /// When the post was created (UTC).
+    created_at: DateTime<Utc>,
+    /// The post's sentiment in [-1, 1].
+    sentiment: f64,
+}
+
+impl From<MentionRecord> for MentionDto {
+    fn from(record: MentionRecord) -> Self {
+        Self {
+            source: record.source,
+            post_id: record.post_id,
+            symbol: record.symbol,
+            kind: record.kind,
+            author: record.author,
+            subreddit: record.subreddit,
+            created_at: record.created_at,
+            sentiment: record.sentiment,
+        }
+    }
+}
+
+/// Parses `since`: an RFC 3339 time, or a date taken as 00:00 UTC.
+fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
+    let raw = raw.trim();
+    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(time.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(date.and_time(NaiveTime::MIN).and_utc());
+    }
+    Err(ApiError::BadRequest(format!(
+        "invalid since {raw:?}: expected an RFC 3339 time (2024-01-01T00:00:00Z) or a date (2024-01-01)"
+    )))
+}
+
+/// Mentions of ticker symbols found in social posts, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/social/mentions",
+    operation_id = "list_mentions",
+    tag = "social",
+    params(MentionsParams),
+    responses(
+        (status = 200, body = Vec<MentionDto>),
+        (status = 400, description = "Invalid symbol, since or limit", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn mentions(
+    State(storage): State<Storage>,
+    ApiQuery(params): ApiQuery<MentionsParams>,
+) -> Result<Json<Vec<MentionDto>>, ApiError> {
+    let symbol = params
+        .symbol
+        .as_deref()
+        .map(|raw| {
+            domain::Symbol::parse(raw)
+                .map_err(|error| ApiError::InvalidSymbol(format!("invalid symbol in query: {error}")))
+        })
+        .transpose()?;
+    let since = match params.since.as_deref() {
+        Some(raw) => parse_since(raw)?,
+        None => Utc::now() - TimeDelta::hours(DEFAULT_SINCE_HOURS),
+    };
+    let limit = params.limit.unwrap_or(DEFAULT_MENTIONS).min(MAX_MENTIONS);
+    let records = storage.mentions(symbol.as_ref().map(domain::Symbol::as_str), since, Some(limit)).await?;
+    Ok(Json(records.into_iter().map(MentionDto::from).collect()))
+}
+
+/// Query of `GET /api/social/trending`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrendingParams {
+    /// The window ending now: `Nh` or `Nd`, from `1h` to `30d` (default `24h`).
+    #[param(example = "24h")]
+    window: Option<String>,
+    /// At most this many symbols, most mentioned first (default 20, maximum 100).
+    limit: Option<u64>,
+}
+
+/// One symbol's activity in the window.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TrendingSymbolDto {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    mentions: u64,
+    unique_authors: u64,
+    /// Mean post sentiment in [-1, 1].
+    mean_sentiment: f64,
+    /// Mentions in posts with sentiment >= 0.05.
+    bullish: u64,
+    /// Mentions in posts with sentiment <= -0.05.
+    bearish: u64,
+    /// z-score of the mentions in the last hour against the hourly counts of the 7 days before.
+    spike_score: f64,
+}
+
+impl From<TrendingRow> for TrendingSymbolDto {
+    fn from(row: TrendingRow) -> Self {
+        Self {
+            symbol: row.symbol,
+            mentions: row.mentions,
+            unique_authors: row.unique_authors,
+            mean_sentiment: row.mean_sentiment,
+            bullish: row.bullish,
+            bearish: row.bearish,
+            spike_score: row.spike_score,
+        }
+    }
+}
+
+/// The latest social scan: what was read, and whether it worked.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ScanCoverageDto {
+    id: i64,
+    started_at: DateTime<Utc>,
+    finished_at: DateTime<Utc>,
+    #[schema(example = "reddit")]
+    source: String,
+    subreddits: Vec<String>,
+    posts_read: u64,
+    mentions_found: u64,
+    /// `complete`, `blocked` (the source refused us: counts are not real zeros) or `failed`.
+    #[schema(example = "complete")]
+    status: &'static str,
+    error: Option<String>,
+}
+
+impl From<SocialScanRecord> for ScanCoverageDto {
+    fn from(scan: SocialScanRecord) -> Self {
+        Self {
+            id: scan.id,
+            started_at: scan.started_at,
+            finished_at: scan.finished_at,
+            source: scan.source,
+            subreddits: scan.subreddits,
+            posts_read: scan.posts_read,
+            mentions_found: scan.mentions_found,
+            status: scan.status.as_str(),
+            error: scan.error,
+        }
+    }
+}
+
+/// The most mentioned symbols in a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TrendingResponse {
+    /// The window as asked, e.g. `24h`.
+    #[schema(example = "24h")]
+    window: String,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    symbols: Vec<TrendingSymbolDto>,
+    /// The latest scan, `null` when none was ever recorded. When its `status` is `blocked` or
+    /// `failed`, an empty or short `symbols` says nothing about real activity.
+    coverage: Option<ScanCoverageDto>,
+}
+
+/// Parses a window `Nh` or `Nd` into its length, 1 hour to 30 days.
+fn parse_window(raw: &str) -> Result<TimeDelta, ApiError> {
+    let invalid =
+        || ApiError::InvalidWindow(format!("invalid window {raw:?}: expected Nh or Nd, from 1h to 30d"));
+    let (number, unit_hours) = if let Some(number) = raw.strip_suffix('h') {
+        (number, 1)
+    } else if let Some(number) = raw.strip_suffix('d') {
+        (number, 24)
+    } else {
+        return Err(invalid());
+    };
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let hours = number.parse::<i64>().ok().and_then(|n| n.checked_mul(unit_hours)).ok_or_else(invalid)?;
+    if !(1..=MAX_WINDOW_HOURS).contains(&hours) {
+        return Err(invalid());
+    }
+    Ok(TimeDelta::hours(hours))
+}
+
+/// The most mentioned symbols in a window ending now, with sentiment and a spike score, and the
+/// coverage of the latest scan (a `blocked` scan shows in `coverage.status`).
+#[utoipa::path(
+    get,
+    path = "/api/social/trending",
+    operation_id = "get_trending",
+    tag = "social",
+    params(TrendingParams),
+    responses(
+        (status = 200, body = TrendingResponse),
+        (status = 400, description = "Invalid window or limit", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn trending(
+    State(storage): State<Storage>,
+    ApiQuery(params): ApiQuery<TrendingParams>,
+) -> Result<Json<TrendingResponse>, ApiError> {
+    let window = params.window.unwrap_or_else(|| DEFAULT_WINDOW.to_owned());
+    let length = parse_window(&window)?;
+    let limit = params.limit.unwrap_or(DEFAULT_TRENDING).min(MAX_TRENDING);
+    let until = Utc::now();
+    let since = until - length;
+    let rows = storage.trending(since, until, Some(limit)).await?;
+    let coverage = storage.latest_social_scan().await?;
+    Ok(Json(TrendingResponse {
+        window,
+        since,
+        until,
+        symbols: rows.into_iter().map(TrendingSymbolDto::from).collect(),
+        coverage: coverage.map(ScanCoverageDto::from),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_are_hours_or_days_within_bounds() {
+        assert_eq!(parse_window("1h").unwrap(), TimeDelta::hours(1));
+        assert_eq!(parse_window("24h").unwrap(), TimeDelta::hours(24));
+        assert_eq!(parse_window("7d").unwrap(), TimeDelta::days(7));
+        assert_eq!(parse_window("30d").unwrap(), TimeDelta::days(30));
+        assert_eq!(parse_window("720h").unwrap(), TimeDelta::days(30));
+        for bad in
+            ["", "h", "0h", "0d", "31d", "721h", "-1h", "+2h", "1w", "1.5h", "24", "99999999999999999999d"]
+        {
+            assert!(matches!(parse_window(bad), Err(ApiError::InvalidWindow(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn since_is_a_time_or_a_date() {
+        assert_eq!(parse_since("2024-01-02").unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
+        assert_eq!(
+            parse_since("2024-01-02T03:04:05+02:00").unwrap().to_rfc3339(),
+            "2024-01-02T01:04:05+00:00"
+        );
+        for bad in ["yesterday", "2024-13-01", "2024-01-02T03:04:05", ""] {
+            assert!(matches!(parse_since(bad), Err(ApiError::BadRequest(_))), "{bad}");
+        }
+    }
+}
