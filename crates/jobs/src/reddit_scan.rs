@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use social::extract::SymbolUniverse;
 use social::reddit::{RedditClient, RedditConfig, RedditError};
-use social::{CoverageStatus, SampleSource, ScanOutcome, SocialSource, scan_and_extract};
+use social::{CoverageStatus, SampleSource, ScanOutcome, SocialSource, scan_and_extract_with_comments};
 use storage::{MentionRecord, NewSocialScan, RunItem, SocialPost, SocialScanStatus};
 use tracing::{info, warn};
 
@@ -53,6 +53,9 @@ pub struct SocialConfig {
     pub subreddits: Vec<String>,
     /// Newest posts read per subreddit and scan.
     pub limit_per_subreddit: usize,
+    /// Also read the comments of this many most-commented threads per subreddit (Reddit only;
+    /// 0 = posts only). Each thread costs one more request against the rate limit.
+    pub comment_threads: usize,
     /// Symbols added to the bundled universe (besides the watchlist).
     pub extra_symbols: Vec<String>,
     /// The Reddit client; required when `source = "reddit"`.
@@ -67,6 +70,7 @@ impl Default for SocialConfig {
             source: SocialSourceKind::Sample,
             subreddits: ["wallstreetbets", "stocks", "investing"].map(str::to_owned).to_vec(),
             limit_per_subreddit: 100,
+            comment_threads: 0,
             extra_symbols: Vec::new(),
             reddit: None,
         }
@@ -76,6 +80,8 @@ impl Default for SocialConfig {
 impl SocialConfig {
     /// The largest accepted `limit_per_subreddit` (Reddit listings stop at about 1000 posts).
     pub const MAX_LIMIT: usize = 1000;
+    /// Largest `comment_threads`.
+    pub const MAX_COMMENT_THREADS: usize = 25;
 
     /// `(job name, cron expression)` when a schedule is set, as `JobEngine::start` takes it.
     pub fn schedule_entry(&self) -> Option<(String, String)> {
@@ -100,6 +106,12 @@ impl SocialConfig {
             return Err(ConfigError::new(
                 "social.limit_per_subreddit",
                 format!("must be between 1 and {}, got {}", Self::MAX_LIMIT, self.limit_per_subreddit),
+            ));
+        }
+        if self.comment_threads > Self::MAX_COMMENT_THREADS {
+            return Err(ConfigError::new(
+                "social.comment_threads",
+                format!("must be at most {}, got {}", Self::MAX_COMMENT_THREADS, self.comment_threads),
             ));
         }
         if let Some(bad) = self.extra_symbols.iter().find(|s| !valid_symbol(s)) {
@@ -246,10 +258,11 @@ impl Job for RedditScan {
             subreddits = self.config.subreddits.len(),
             "Scanning subreddits."
         );
-        let outcome = scan_and_extract(
+        let outcome = scan_and_extract_with_comments(
             &self.source,
             &self.config.subreddits,
             self.config.limit_per_subreddit,
+            self.config.comment_threads,
             &universe,
         )
         .await;

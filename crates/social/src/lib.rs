@@ -12,5 +12,5 @@ pub mod sentiment;
 
 pub use scanner::{
     CoverageStatus, PostMention, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
-    scan_and_extract,
+    scan_and_extract, scan_and_extract_with_comments,
 };

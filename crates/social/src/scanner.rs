@@ -181,6 +181,8 @@ pub struct SubredditCoverage {
     pub posts_read: usize,
     /// Pages read successfully (1 for the sample source).
     pub pages: u32,
+    /// Comments read from the most-commented threads (see [`scan_and_extract_with_comments`]).
+    pub comments_read: usize,
     pub status: CoverageStatus,
 }
 
@@ -261,6 +263,20 @@ pub async fn scan_and_extract(
     limit: usize,
     universe: &SymbolUniverse,
 ) -> ScanOutcome {
+    scan_and_extract_with_comments(source, subreddits, limit, 0, universe).await
+}
+
+/// [`scan_and_extract`], plus the comments of the `comment_threads` most-commented posts of each
+/// subreddit (Reddit source only; the sample has no comments). Each comment counts as its own
+/// text (mentions keyed `t1_<comment id>`), one mention per symbol per comment; a thread whose
+/// comments cannot be read is logged and skipped, since its post was already counted.
+pub async fn scan_and_extract_with_comments(
+    source: &SocialSource,
+    subreddits: &[String],
+    limit: usize,
+    comment_threads: usize,
+    universe: &SymbolUniverse,
+) -> ScanOutcome {
     let started_at = Utc::now();
     let mut outcome = ScanOutcome {
         source: source.name(),
@@ -293,10 +309,15 @@ pub async fn scan_and_extract(
                 (report.posts, report.pages, status)
             }
         };
+        let mut by_comments: Vec<(u64, String)> =
+            posts.iter().filter(|p| p.num_comments > 0).map(|p| (p.num_comments, p.id.clone())).collect();
+        by_comments.sort_unstable_by_key(|(n, _)| std::cmp::Reverse(*n));
+        let hottest: Vec<String> = by_comments.into_iter().take(comment_threads).map(|(_, id)| id).collect();
         outcome.coverage.push(SubredditCoverage {
             subreddit: subreddit.clone(),
             posts_read: posts.len(),
             pages,
+            comments_read: 0,
             status,
         });
         for post in posts {
@@ -321,6 +342,38 @@ pub async fn scan_and_extract(
                 sentiment: score,
             }));
             outcome.posts.push(ScannedPost { post, sentiment: score });
+        }
+        if let SocialSource::Reddit(client) = source {
+            let mut comments_read = 0;
+            for post_id in &hottest {
+                let comments = match client.comments(subreddit, post_id).await {
+                    Ok(comments) => comments,
+                    Err(error) => {
+                        tracing::warn!(%error, subreddit = %subreddit, post_id = %post_id, "Cannot read comments.");
+                        continue;
+                    }
+                };
+                for comment in comments {
+                    if matches!(comment.body.as_str(), "[deleted]" | "[removed]") {
+                        continue;
+                    }
+                    comments_read += 1;
+                    let score = sentiment::score(&comment.body);
+                    universe.extract_mentions_into(&comment.body, &mut found);
+                    outcome.mentions.extend(found.iter().map(|m| PostMention {
+                        post_id: format!("t1_{}", comment.id),
+                        symbol: m.symbol.to_owned(),
+                        kind: m.kind,
+                        author: comment.author.clone(),
+                        subreddit: subreddit.clone(),
+                        created_at: comment.created_utc,
+                        sentiment: score,
+                    }));
+                }
+            }
+            if let Some(coverage) = outcome.coverage.last_mut() {
+                coverage.comments_read = comments_read;
+            }
         }
     }
     outcome.finished_at = Utc::now().max(started_at);

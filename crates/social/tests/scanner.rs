@@ -169,3 +169,47 @@ fn the_scan_future_is_send() {
     let future = scan_and_extract(&source, &subreddits, 1, &universe);
     assert_send(&future);
 }
+
+#[tokio::test]
+async fn comments_of_the_most_commented_threads_are_scanned_too() {
+    let server = MockServer::start().await;
+    let data = |name: &str| {
+        std::fs::read_to_string(format!("{}/tests/data/reddit/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let listing = data("listing_new_page3.json");
+    Mock::given(method("GET"))
+        .and(path("/r/stocks/new.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(listing.clone(), "application/json"))
+        .mount(&server)
+        .await;
+    let listing_json: serde_json::Value = serde_json::from_str(&listing).unwrap();
+    let most_commented = listing_json["data"]["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by_key(|c| c["data"]["num_comments"].as_u64().unwrap_or(0))
+        .map(|c| c["data"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(format!("/r/stocks/comments/{most_commented}.json")))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(data("comments.json"), "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let mut config = RedditConfig::new("linux:tickerwatch-test:0.1.0 (by /u/tickerwatch_bot)");
+    config.base_url = server.uri();
+    config.queries_per_minute = Some(10_000);
+    config.max_retries = 0;
+    let source = SocialSource::Reddit(RedditClient::new(&config).unwrap());
+    let subreddits = vec!["stocks".to_owned()];
+    let outcome =
+        social::scan_and_extract_with_comments(&source, &subreddits, 25, 1, &SymbolUniverse::bundled()).await;
+
+    assert_eq!(outcome.status(), "complete");
+    let coverage = &outcome.coverage[0];
+    assert!(coverage.comments_read >= 3, "{coverage:?}");
+    // "Beat and raise, NVDA to the moon" is a comment, keyed by the comment's own id.
+    let from_comments: Vec<_> = outcome.mentions.iter().filter(|m| m.post_id.starts_with("t1_")).collect();
+    assert!(from_comments.iter().any(|m| m.symbol == "NVDA" && m.sentiment > 0.0), "{from_comments:?}");
+}
