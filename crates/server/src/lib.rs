@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::exports::download))
         .routes(routes!(routes::social::mentions))
         .routes(routes!(routes::social::trending))
+        .routes(routes!(routes::social::buckets))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

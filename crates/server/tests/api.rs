@@ -269,6 +269,7 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
         ("/api/exports/{id}/download", "get"),
         ("/api/social/mentions", "get"),
         ("/api/social/trending", "get"),
+        ("/api/social/symbols/{symbol}/buckets", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -285,7 +286,7 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n_operations, "duplicate operationId in {ids:?}");
-    assert_eq!(n_operations, 19);
+    assert_eq!(n_operations, 20);
     // Mutating operations declare the bearer scheme.
     assert!(paths["/api/jobs/{name}/trigger"]["post"]["security"].is_array());
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
@@ -971,4 +972,27 @@ async fn serves_over_tcp_and_shuts_down_gracefully() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(10), serving).await.expect("server stopped").unwrap().unwrap();
     assert!(client.get(format!("{base}/healthz")).send().await.is_err(), "still accepting after shutdown");
+}
+
+#[tokio::test]
+async fn mention_buckets_aggregate_per_day_and_validate_input() {
+    let app = TestApp::new().await;
+    app.store_mentions(&[
+        ("b1", "alice", 5, 0.5, &["AAPL"]),
+        ("b2", "bob", 6, -0.5, &["AAPL"]),
+        ("b3", "carol", 2 * 24 * 60, 0.8, &["AAPL"]),
+    ])
+    .await;
+    let body = app.get("/api/social/symbols/aapl/buckets?bucket=day").await.ok();
+    let buckets = body.as_array().unwrap();
+    let total: u64 = buckets.iter().map(|b| b["mentions"].as_u64().unwrap()).sum();
+    assert_eq!(total, 3, "{body}");
+    assert!(buckets.len() >= 2, "two different days: {body}");
+    let authors: u64 = buckets.iter().map(|b| b["unique_authors"].as_u64().unwrap()).sum();
+    assert_eq!(authors, 3, "{body}");
+    let hourly = app.get("/api/social/symbols/AAPL/buckets").await.ok();
+    assert!(hourly.as_array().unwrap().len() >= 2, "{hourly}");
+
+    assert_eq!(app.get("/api/social/symbols/AAPL/buckets?bucket=week").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.get("/api/social/symbols/A;DROP/buckets").await.status, StatusCode::BAD_REQUEST);
 }

@@ -300,3 +300,76 @@ mod tests {
         }
     }
 }
+
+/// Query of `GET /api/social/symbols/{symbol}/buckets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BucketsParams {
+    /// `hour` (default) or `day` (UTC days).
+    #[param(example = "hour")]
+    bucket: Option<String>,
+    /// Buckets at or after this time: RFC 3339 or a `YYYY-MM-DD` date. Default: 7 days ago.
+    since: Option<String>,
+}
+
+/// Mentions of one symbol in one hour or day.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MentionBucketDto {
+    /// Start of the bucket (UTC, aligned to the hour or day).
+    start: DateTime<Utc>,
+    mentions: u64,
+    unique_authors: u64,
+    /// Mean sentiment in [-1, 1].
+    mean_sentiment: f64,
+    bullish: u64,
+    bearish: u64,
+}
+
+/// How far back buckets go when no `since` is given.
+const DEFAULT_BUCKET_DAYS: i64 = 7;
+
+/// A symbol's mentions per hour or per day (buckets without mentions are left out).
+#[utoipa::path(
+    get,
+    path = "/api/social/symbols/{symbol}/buckets",
+    operation_id = "mention_buckets",
+    tag = "social",
+    params(("symbol" = String, Path, description = "Ticker symbol"), BucketsParams),
+    responses(
+        (status = 200, body = Vec<MentionBucketDto>),
+        (status = 400, description = "Invalid symbol, bucket or since", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn buckets(
+    State(storage): State<Storage>,
+    crate::extract::ApiPath(symbol): crate::extract::ApiPath<String>,
+    ApiQuery(params): ApiQuery<BucketsParams>,
+) -> Result<Json<Vec<MentionBucketDto>>, ApiError> {
+    let symbol = domain::Symbol::parse(&symbol)
+        .map_err(|error| ApiError::InvalidSymbol(format!("invalid symbol in path: {error}")))?;
+    let size = match params.bucket.as_deref() {
+        None => storage::MentionBucketSize::Hour,
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("invalid bucket {raw:?}: expected hour or day")))?,
+    };
+    let since = match params.since.as_deref() {
+        Some(raw) => parse_since(raw)?,
+        None => Utc::now() - TimeDelta::days(DEFAULT_BUCKET_DAYS),
+    };
+    let buckets = storage.mention_buckets(symbol.as_str(), size, since).await?;
+    Ok(Json(
+        buckets
+            .into_iter()
+            .map(|b| MentionBucketDto {
+                start: b.start,
+                mentions: b.mentions,
+                unique_authors: b.unique_authors,
+                mean_sentiment: b.mean_sentiment,
+                bullish: b.bullish,
+                bearish: b.bearish,
+            })
+            .collect(),
+    ))
+}
