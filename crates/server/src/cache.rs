@@ -44,6 +44,21 @@ pub(crate) struct BarsKey {
 struct Entry {
     body: Bytes,
     stored_at: Instant,
+    /// Set when one request has started to rebuild this expired entry; until it is done (or
+    /// gives up for [`TTL`]) other requests get the expired body instead of piling onto the
+    /// database at the same moment.
+    refresh_started: Option<Instant>,
+}
+
+/// What [`BarsCache::lookup`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Lookup {
+    /// Younger than [`TTL`].
+    Fresh(Bytes),
+    /// Expired, but another request is rebuilding it right now; at most `2 × TTL` old.
+    Stale(Bytes),
+    /// Not usable: the caller builds the response and inserts it.
+    Miss,
 }
 
 #[derive(Default)]
@@ -67,15 +82,37 @@ pub(crate) struct BarsCache {
 }
 
 impl BarsCache {
-    /// The body stored under `key`, if it is younger than [`TTL`].
-    pub(crate) fn get(&self, key: &BarsKey) -> Option<Bytes> {
+    /// Looks `key` up. When an entry has just expired, the first caller gets [`Lookup::Miss`]
+    /// and rebuilds it while the others keep getting the expired body ([`Lookup::Stale`]), so the
+    /// end of a TTL costs one database read, not one per concurrent request (that burst was the
+    /// p99 under load). Nothing older than `2 × TTL` is ever served.
+    pub(crate) fn lookup(&self, key: &BarsKey) -> Lookup {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.map.get(key)?;
-        if entry.stored_at.elapsed() < TTL {
-            return Some(entry.body.clone());
+        let Some(entry) = entries.map.get_mut(key) else { return Lookup::Miss };
+        let age = entry.stored_at.elapsed();
+        if age < TTL {
+            return Lookup::Fresh(entry.body.clone());
+        }
+        if age < 2 * TTL {
+            match entry.refresh_started {
+                Some(started) if started.elapsed() < TTL => return Lookup::Stale(entry.body.clone()),
+                _ => {
+                    entry.refresh_started = Some(Instant::now());
+                    return Lookup::Miss;
+                }
+            }
         }
         entries.remove(key);
-        None
+        Lookup::Miss
+    }
+
+    /// The body stored under `key`, if it is younger than [`TTL`].
+    #[cfg(test)]
+    fn get(&self, key: &BarsKey) -> Option<Bytes> {
+        match self.lookup(key) {
+            Lookup::Fresh(body) => Some(body),
+            Lookup::Stale(_) | Lookup::Miss => None,
+        }
     }
 
     /// Stores `body` under `key`, evicting expired then oldest entries to stay within bounds.
@@ -102,7 +139,7 @@ impl BarsCache {
             entries.remove(&oldest);
         }
         entries.bytes += body.len();
-        entries.map.insert(key, Entry { body, stored_at: now });
+        entries.map.insert(key, Entry { body, stored_at: now, refresh_started: None });
     }
 
     /// Entries and bytes held, for tests.
@@ -137,6 +174,27 @@ mod tests {
         cache.insert(key(1), Bytes::from_static(b"uno"));
         assert_eq!(cache.get(&key(1)).as_deref(), Some(&b"uno"[..]));
         assert_eq!(cache.usage(), (1, 3));
+    }
+
+    #[test]
+    fn one_request_refreshes_an_expired_entry_while_others_get_it_stale() {
+        let cache = BarsCache::default();
+        cache.insert(key(1), Bytes::from_static(b"old"));
+        {
+            let mut entries = cache.entries.lock().unwrap();
+            entries.map.get_mut(&key(1)).unwrap().stored_at -= TTL + Duration::from_millis(10);
+        }
+        assert_eq!(cache.lookup(&key(1)), Lookup::Miss, "the first caller refreshes");
+        assert_eq!(cache.lookup(&key(1)), Lookup::Stale(Bytes::from_static(b"old")));
+        cache.insert(key(1), Bytes::from_static(b"new"));
+        assert_eq!(cache.lookup(&key(1)), Lookup::Fresh(Bytes::from_static(b"new")));
+        // Too old to serve even while refreshing.
+        {
+            let mut entries = cache.entries.lock().unwrap();
+            entries.map.get_mut(&key(1)).unwrap().stored_at -= 3 * TTL;
+        }
+        assert_eq!(cache.lookup(&key(1)), Lookup::Miss);
+        assert_eq!(cache.lookup(&key(1)), Lookup::Miss);
     }
 
     #[test]

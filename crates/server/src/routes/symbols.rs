@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use storage::{BarQuery, Storage};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::cache::{BarsCache, BarsKey};
+use crate::cache::{BarsCache, BarsKey, Lookup};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiPath, ApiQuery, parse_symbol};
 
@@ -139,7 +139,7 @@ pub(crate) async fn bars(
     let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
     let key =
         BarsKey { symbol, interval, from: from.map(|t| t.timestamp()), to: to.map(|t| t.timestamp()), limit };
-    if let Some(body) = cache.get(&key) {
+    if let Lookup::Fresh(body) | Lookup::Stale(body) = cache.lookup(&key) {
         return Ok(json_response(body));
     }
     let query = BarQuery {
