@@ -24,8 +24,8 @@ use domain::{Interval, ProviderId, Symbol};
 use providers::yahoo::YahooProvider;
 use providers::{BarsRequest, MarketData, ProviderError, Span, VendorConfig};
 use test_support::{
-    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceBaseline, alive_tasks,
-    new_fds_since, open_fd_targets, open_fds, rss_bytes, run_exclusive, wait_for_fds_at_most,
+    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceBaseline, ResourceWatch,
+    alive_tasks, new_fds_since, open_fd_targets, open_fds, rss_bytes, run_exclusive, wait_for_fds_at_most,
     wait_for_tasks_at_most, yahoo_chart_json, yahoo_chart_not_found_json,
 };
 use tokio::sync::Semaphore;
@@ -91,33 +91,7 @@ impl Upstream {
     }
 }
 
-/// Open fds and alive tokio tasks at one point, to assert that everything a provider opened or
-/// spawned (sockets, hyper connection tasks, the pool's idle-timer task) is gone again after it
-/// is dropped.
-struct Watch {
-    fds: usize,
-    targets: Vec<(u32, String)>,
-    tasks: usize,
-}
-
-impl Watch {
-    fn start() -> Self {
-        Self { fds: open_fds(), targets: open_fd_targets(), tasks: alive_tasks() }
-    }
-
-    async fn assert_back(&self, after: &str) {
-        let fds = wait_for_fds_at_most(self.fds, CLOSE_WITHIN).await;
-        let tasks = wait_for_tasks_at_most(self.tasks, CLOSE_WITHIN).await;
-        println!("fds {} -> {fds}, tokio tasks {} -> {tasks} after {after}", self.fds, self.tasks);
-        assert!(
-            fds <= self.fds,
-            "fds {} -> {fds} after {after}; new: {:?}",
-            self.fds,
-            new_fds_since(&self.targets)
-        );
-        assert!(tasks <= self.tasks, "tokio tasks {} -> {tasks} after {after}", self.tasks);
-    }
-}
+type Watch = ResourceWatch;
 
 /// Drops `provider` and asserts that the proxy sees every client connection closed.
 async fn assert_closed_after_drop(provider: YahooProvider, proxy: &ConnectionCountingProxy) {
@@ -184,7 +158,7 @@ fn connections_close_on_drop_after_success() {
         assert!(tasks_alive >= watch.tasks + 3, "tasks {} -> {tasks_alive}", watch.tasks);
 
         assert_closed_after_drop(provider, &up.proxy).await;
-        watch.assert_back("dropping the provider").await;
+        watch.assert_back("dropping the provider", CLOSE_WITHIN).await;
     });
 }
 
@@ -213,7 +187,7 @@ fn connections_close_on_drop_after_server_errors() {
         assert_eq!(up.server.requests_served(), 1 + 3);
         assert_held_in_pool(&up.proxy, opened_before).await;
         assert_closed_after_drop(provider, &up.proxy).await;
-        watch.assert_back("dropping both providers").await;
+        watch.assert_back("dropping both providers", CLOSE_WITHIN).await;
     });
 }
 
@@ -243,7 +217,7 @@ fn connections_close_on_drop_after_a_timeout() {
         assert_closed_after_drop(provider, &up.proxy).await;
         // Includes the server's side: its connection task ends once its late answer hits the
         // closed socket.
-        watch.assert_back("dropping the provider").await;
+        watch.assert_back("dropping the provider", CLOSE_WITHIN).await;
     });
 }
 
@@ -268,7 +242,7 @@ fn connections_close_on_drop_after_malformed_bodies() {
         );
         assert_held_in_pool(&up.proxy, 0).await;
         assert_closed_after_drop(provider, &up.proxy).await;
-        watch.assert_back("dropping the provider").await;
+        watch.assert_back("dropping the provider", CLOSE_WITHIN).await;
     });
 }
 
@@ -294,7 +268,7 @@ fn idle_connections_expire_while_the_provider_lives() {
         provider.bars(&daily("AAPL")).await.expect("bars after idle expiry");
         assert_eq!(up.proxy.total_connections(), 2);
         assert_closed_after_drop(provider, &up.proxy).await;
-        watch.assert_back("dropping the provider").await;
+        watch.assert_back("dropping the provider", CLOSE_WITHIN).await;
     });
 }
 
@@ -489,7 +463,7 @@ fn bounded_pool_for_a_hundred_symbols() {
 
         let provider = Arc::into_inner(provider).expect("all tasks done");
         assert_closed_after_drop(provider, proxy).await;
-        watch.assert_back("dropping the provider").await;
+        watch.assert_back("dropping the provider", CLOSE_WITHIN).await;
 
         assert!(
             peaks.iter().all(|peak| *peak <= MAX_CONNECTIONS),
@@ -545,6 +519,6 @@ fn reset_connection_mid_response_is_a_typed_error_and_leaks_nothing() {
         assert_eq!(proxy.total_connections(), total + 1);
 
         assert_closed_after_drop(provider, proxy).await;
-        watch.assert_back("the resets and dropping the provider").await;
+        watch.assert_back("the resets and dropping the provider", CLOSE_WITHIN).await;
     });
 }

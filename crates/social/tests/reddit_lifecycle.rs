@@ -22,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use social::reddit::{Listing, RedditClient, RedditConfig, RedditError, ScanReport};
 use test_support::{
-    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceBaseline, alive_tasks,
-    new_fds_since, open_fd_targets, open_fds, run_exclusive, wait_for_fds_at_most, wait_for_tasks_at_most,
+    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceBaseline, ResourceWatch,
+    alive_tasks, new_fds_since, open_fd_targets, open_fds, run_exclusive, wait_for_fds_at_most,
+    wait_for_tasks_at_most,
 };
 use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -56,31 +57,7 @@ fn client(config: &RedditConfig) -> RedditClient {
     RedditClient::new(config).expect("valid config")
 }
 
-/// Open fds and alive tokio tasks at one point in time.
-struct Watch {
-    fds: usize,
-    targets: Vec<(u32, String)>,
-    tasks: usize,
-}
-
-impl Watch {
-    fn start() -> Self {
-        Self { fds: open_fds(), targets: open_fd_targets(), tasks: alive_tasks() }
-    }
-
-    async fn assert_back(&self, after: &str) {
-        let fds = wait_for_fds_at_most(self.fds, CLOSE_WITHIN).await;
-        let tasks = wait_for_tasks_at_most(self.tasks, CLOSE_WITHIN).await;
-        println!("fds {} -> {fds}, tokio tasks {} -> {tasks} after {after}", self.fds, self.tasks);
-        assert!(
-            fds <= self.fds,
-            "fds {} -> {fds} after {after}; new: {:?}",
-            self.fds,
-            new_fds_since(&self.targets)
-        );
-        assert!(tasks <= self.tasks, "tokio tasks {} -> {tasks} after {after}", self.tasks);
-    }
-}
+type Watch = ResourceWatch;
 
 /// Drops the client and asserts the proxy sees every one of its connections closed.
 async fn assert_closed_after_drop(reddit: RedditClient, proxy: &ConnectionCountingProxy) {
@@ -167,7 +144,7 @@ fn a_5xx_on_page_three_leaves_only_a_healthy_pooled_connection_and_nothing_after
         assert!(proxy.wait_for_open_connections(0, CLOSE_WITHIN).await, "idle connection not expired");
         println!("idle connection closed {:?} after the failed scan, client alive", started.elapsed());
         assert_closed_after_drop(reddit, &proxy).await;
-        watch.assert_back("two failed scans and dropping both clients").await;
+        watch.assert_back("two failed scans and dropping both clients", CLOSE_WITHIN).await;
     });
 }
 
@@ -212,7 +189,7 @@ fn a_timeout_on_page_two_closes_that_connection_at_once() {
         assert!(reddit.scan("stocks", Listing::New, 10).await.is_complete());
         assert_eq!(proxy.total_connections(), 2);
         assert_closed_after_drop(reddit, &proxy).await;
-        watch.assert_back("a timed-out scan and dropping the client").await;
+        watch.assert_back("a timed-out scan and dropping the client", CLOSE_WITHIN).await;
     });
 }
 
@@ -258,7 +235,7 @@ fn a_connection_reset_inside_page_two_is_a_typed_error_and_is_closed() {
         }
         proxy.set_fault(Fault::None);
         assert_closed_after_drop(reddit, &proxy).await;
-        watch.assert_back("three broken scans and dropping the client").await;
+        watch.assert_back("three broken scans and dropping the client", CLOSE_WITHIN).await;
     });
 }
 

@@ -25,7 +25,7 @@ pub use payloads::{
     yahoo_chart_path,
 };
 pub use probes::{
-    ResourceBaseline, ResourceDelta, alive_tasks, new_fds_since, open_fd_targets, open_fds, rss_bytes,
-    run_exclusive, wait_for_fds_at_most, wait_for_tasks_at_most,
+    ResourceBaseline, ResourceDelta, ResourceWatch, alive_tasks, new_fds_since, open_fd_targets, open_fds,
+    rss_bytes, run_exclusive, wait_for_fds_at_most, wait_for_tasks_at_most,
 };
 pub use proxy::{ConnectionCountingProxy, Fault};

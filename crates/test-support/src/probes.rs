@@ -174,6 +174,38 @@ impl fmt::Display for ResourceDelta {
     }
 }
 
+/// Open fds, their targets and alive tokio tasks at one point in time, to check later that a
+/// piece of code gave back everything it took.
+pub struct ResourceWatch {
+    /// Open fds at the snapshot.
+    pub fds: usize,
+    targets: Vec<(u32, String)>,
+    /// Alive tokio tasks at the snapshot.
+    pub tasks: usize,
+}
+
+impl ResourceWatch {
+    /// Takes the snapshot (inside a tokio runtime).
+    pub fn start() -> Self {
+        Self { fds: open_fds(), targets: open_fd_targets(), tasks: alive_tasks() }
+    }
+
+    /// Waits up to `within` for fds and tasks to be back at the snapshot, prints the figures and
+    /// panics (naming the new fds) if they are not.
+    pub async fn assert_back(&self, after: &str, within: Duration) {
+        let fds = wait_for_fds_at_most(self.fds, within).await;
+        let tasks = wait_for_tasks_at_most(self.tasks, within).await;
+        println!("fds {} -> {fds}, tokio tasks {} -> {tasks} after {after}", self.fds, self.tasks);
+        assert!(
+            fds <= self.fds,
+            "fds {} -> {fds} after {after}; new: {:?}",
+            self.fds,
+            new_fds_since(&self.targets)
+        );
+        assert!(tasks <= self.tasks, "tokio tasks {} -> {tasks} after {after}", self.tasks);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
