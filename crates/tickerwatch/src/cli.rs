@@ -213,7 +213,7 @@ pub struct BarsArgs {
     pub provider: Option<ProviderId>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
-    /// At most this many bars (the latest ones for the table).
+    /// At most this many bars, counted from the earliest in the window.
     #[arg(long)]
     pub limit: Option<u64>,
 }

@@ -183,4 +183,9 @@ fn offline_scan_shows_trending_tickers_and_coverage() {
 
     let bad = ws.run(&["trending", "--window", "90d"]);
     assert_eq!(bad.status.code(), Some(2));
+
+    // Both registered jobs are listed, the scan with its last run.
+    let jobs = stdout(&ws.run(&["jobs", "list"]));
+    assert!(jobs.contains("download-tracker") && jobs.contains("reddit-scan"), "{jobs}");
+    assert!(jobs.contains("succeeded"), "{jobs}");
 }

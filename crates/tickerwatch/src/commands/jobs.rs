@@ -25,17 +25,24 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
     match command {
         JobsCommand::List => {
             let mut table = output::table(&["job", "schedule", "last run", "status", "finished"]);
-            let last = app.storage.runs(Some(DownloadTracker::NAME), 1).await?;
-            let last = last.first();
-            table.add_row(vec![
-                DownloadTracker::NAME.to_owned(),
-                app.config.jobs.download_tracker.schedule.clone().unwrap_or_else(|| "—".to_owned()),
-                last.map(|r| r.id.to_string()).unwrap_or_default(),
-                last.map(|r| r.status.to_string()).unwrap_or_default(),
-                last.and_then(|r| r.finished_at)
-                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default(),
-            ]);
+            // Every job `serve` and `run_in_process` register, with its configured schedule.
+            let jobs = [
+                (DownloadTracker::NAME, &app.config.jobs.download_tracker.schedule),
+                (RedditScan::NAME, &app.config.social.schedule),
+            ];
+            for (name, schedule) in jobs {
+                let last = app.storage.runs(Some(name), 1).await?;
+                let last = last.first();
+                table.add_row(vec![
+                    name.to_owned(),
+                    schedule.clone().unwrap_or_else(|| "—".to_owned()),
+                    last.map(|r| r.id.to_string()).unwrap_or_default(),
+                    last.map(|r| r.status.to_string()).unwrap_or_default(),
+                    last.and_then(|r| r.finished_at)
+                        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default(),
+                ]);
+            }
             println!("{table}");
             Ok(true)
         }
