@@ -29,7 +29,7 @@ mod xlsx;
 
 pub use atomic::clean_stray_temp_files;
 pub use format::{ExportFormat, ParseExportFormatError};
-pub use pipeline::{bench_export, export_to_file, write_mentions_csv, write_summary_csv};
+pub use pipeline::{export_to_file, write_mentions_csv, write_summary_csv};
 pub use report::{ExportError, ExportOutput, ExportProgress, ExportRequest};
 pub use summary::SymbolSummary;
 

@@ -140,22 +140,6 @@ pub async fn export_to_file(
     })
 }
 
-/// The benchmark entry point: exports every daily bar of `symbols` to `dir/bench.{ext}`. The
-/// caller measures time and memory.
-///
-/// # Errors
-/// As [`export_to_file`].
-pub async fn bench_export(
-    storage: &Storage,
-    symbols: &[Symbol],
-    format: ExportFormat,
-    dir: &Path,
-) -> Result<ExportOutput, ExportError> {
-    let request =
-        ExportRequest { symbols: symbols.to_vec(), interval: Interval::Day1, from: None, to: None, format };
-    export_to_file(storage, &request, &dir.join(format!("bench.{}", format.extension())), None).await
-}
-
 /// Writes `summaries` as a csv table (one line per symbol, the columns of the xlsx `Summary`
 /// sheet) to `destination`, atomically like [`export_to_file`]; for formats that have no summary
 /// sheet of their own.
