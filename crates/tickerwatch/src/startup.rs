@@ -39,12 +39,11 @@ impl Application {
         storage.migrate().await.context("cannot migrate the database schema")?;
         let exports = ExportService::new(storage.clone(), config.exports.clone());
         exports.recover().await.context("cannot prepare the export directory")?;
-        let tracker = DownloadTracker::from_config(
-            &config.providers,
-            exports.clone(),
-            config.jobs.download_tracker.clone(),
-        )
-        .context("cannot set up the download-tracker job")?;
+        // One chain, so one HTTP client (and pool) per vendor, shared by the job and the API.
+        let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
+        let tracker =
+            DownloadTracker::new(chain.clone(), exports.clone(), config.jobs.download_tracker.clone())
+                .context("cannot set up the download-tracker job")?;
         let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())
             .context("cannot set up the reddit-scan job")?;
         let mut schedules = config.jobs.schedules();
@@ -54,7 +53,6 @@ impl Application {
                 .await
                 .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
-        let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
         let state =
             AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
         let server = Server::bind(state).await.context("cannot start the HTTP server")?;
