@@ -1,16 +1,19 @@
 //! The engine: triggers, the worker, the scheduler and shutdown.
 //!
 //! Shape, and why:
-//! - **Single-flight lives in the database.** `trigger` inserts a `queued` run; the partial
-//!   unique index refuses a second active run of the same job, and the refusal names the active
-//!   run (409 in the API). A burst of triggers therefore creates no work and no memory.
-//! - **One worker, one bounded channel.** Accepted run ids go through a `tokio::sync::mpsc`
-//!   channel with one slot per registered job. Every id in the channel is a *queued* run, and
-//!   single-flight allows at most one active run per job, so the channel can never hold more than
-//!   one id per job: the bound is exact, and a `send` never waits in practice. (Should it ever —
-//!   e.g. another PostgreSQL instance interrupted our runs at its start-up so a job got a second
-//!   id in — the sender simply waits for the worker: backpressure, not growth.) Runs execute one
-//!   at a time, so two jobs never compete for the providers' rate limits.
+//! - **Single-flight lives in the database.** `trigger_for(job, subject, …)` inserts a `queued`
+//!   run about `subject` (a symbol for the `analysis` job; `""` for whole-watchlist jobs, which
+//!   is what `trigger` uses); the partial unique index refuses a second active run of the same
+//!   job *and subject*, and the refusal names the active run (409 in the API). A burst of
+//!   triggers therefore creates no work and no memory, while runs of one job about different
+//!   subjects (analyses of AAPL and MSFT) can be queued together.
+//! - **One worker, one bounded queue.** Accepted run ids go through a `tokio::sync::mpsc`
+//!   channel of [`MAX_QUEUED_RUNS`] slots; every id in it is a *queued* run. Because subjects
+//!   allow many queued runs per job, the bound is a real limit: a trigger never waits for a slot
+//!   (`try_send`), and when the queue is full the run it just inserted is finished as `failed`
+//!   ("the job queue is full") and the trigger is refused with [`TriggerError::QueueFull`]
+//!   (503 in the API): the caller retries later instead of the queue growing. Runs execute one
+//!   at a time, so two jobs never compete for the providers' rate limits or the LLM.
 //! - **Each run in its own task.** A panicking job ends its task, not the worker; the `JoinError`
 //!   becomes a `failed` run with the panic message. The task's handle aborts it on drop, so
 //!   nothing a job spawned through us outlives the worker.
@@ -46,6 +49,11 @@ const CANCEL_WAIT: Duration = Duration::from_secs(2);
 const WAIT_POLL: Duration = Duration::from_secs(1);
 /// The error of a queued run that never started because the engine shut down.
 const NEVER_STARTED: &str = "interrupted: the engine shut down before the run started";
+/// The error of a run refused because the queue was full.
+const QUEUE_FULL: &str = "the job queue is full";
+/// How many runs may wait for the worker; a trigger beyond that is refused with
+/// [`TriggerError::QueueFull`].
+pub const MAX_QUEUED_RUNS: usize = 64;
 /// A run's `error` text is cut to this many characters (it lists failing items).
 const MAX_ERROR_CHARS: usize = 2000;
 
@@ -58,11 +66,14 @@ pub struct JobOutcome {
     pub error: Option<String>,
 }
 
-/// What a running job can use: the store, its run id, and a token cancelled on shutdown.
+/// What a running job can use: the store, its run id and subject, and a token cancelled on
+/// shutdown.
 #[derive(Clone)]
 pub struct JobContext {
     pub storage: Storage,
     pub run_id: i64,
+    /// What the run is about (e.g. a symbol); `""` for a run triggered without a subject.
+    pub subject: String,
     pub cancel: CancellationToken,
 }
 
@@ -108,10 +119,13 @@ pub struct Triggered {
 pub enum TriggerError {
     #[error("unknown job {0:?}")]
     UnknownJob(String),
-    #[error("job {job} already has an active run {}", active.id)]
+    #[error("job {job} already has an active run {}{}", active.id, for_subject(&active.subject))]
     AlreadyActive { job: String, active: RunRecord },
     #[error("the job engine is shutting down")]
     ShuttingDown,
+    /// [`MAX_QUEUED_RUNS`] runs are already waiting; the refused run was recorded as `failed`.
+    #[error("the job queue is full ({MAX_QUEUED_RUNS} queued runs); try again later", MAX_QUEUED_RUNS = MAX_QUEUED_RUNS)]
+    QueueFull,
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
 }
@@ -194,8 +208,8 @@ impl JobEngine {
             warn!(interrupted, "Marked runs left active by a previous process as interrupted.");
         }
 
-        // One slot per job is exact under single-flight (see the module docs).
-        let (queue, receiver) = mpsc::channel(registered.len().max(1));
+        // Bounded; a full queue refuses triggers (see the module docs).
+        let (queue, receiver) = mpsc::channel(MAX_QUEUED_RUNS);
         let (finished, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             storage,
@@ -217,12 +231,28 @@ impl JobEngine {
         Ok(Self { inner, tasks: Mutex::new(Tasks { worker: Some(worker), scheduler: Some(scheduler) }) })
     }
 
-    /// Queues a run (202 in the API) unless one is active (409).
+    /// Queues a run without a subject (202 in the API) unless one is active (409); the same as
+    /// [`trigger_for`](Self::trigger_for) with subject `""`.
     ///
     /// # Errors
     /// [`TriggerError`].
     pub async fn trigger(&self, job: &str, trigger: &str) -> Result<Triggered, TriggerError> {
-        self.inner.trigger(job, trigger).await
+        self.inner.trigger(job, "", trigger).await
+    }
+
+    /// Queues a run of `job` about `subject` (e.g. a symbol) unless a run of the same job and
+    /// subject is active ([`TriggerError::AlreadyActive`]). Never waits for queue space: when
+    /// [`MAX_QUEUED_RUNS`] runs are waiting it fails with [`TriggerError::QueueFull`].
+    ///
+    /// # Errors
+    /// [`TriggerError`].
+    pub async fn trigger_for(
+        &self,
+        job: &str,
+        subject: &str,
+        trigger: &str,
+    ) -> Result<Triggered, TriggerError> {
+        self.inner.trigger(job, subject, trigger).await
     }
 
     /// Registered jobs with schedule, next and last run.
@@ -338,25 +368,32 @@ impl Inner {
         self.jobs.iter().find(|r| r.job.name() == name)
     }
 
-    async fn trigger(&self, job: &str, trigger: &str) -> Result<Triggered, TriggerError> {
+    async fn trigger(&self, job: &str, subject: &str, trigger: &str) -> Result<Triggered, TriggerError> {
         if self.job(job).is_none() {
             return Err(TriggerError::UnknownJob(job.to_owned()));
         }
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(TriggerError::ShuttingDown);
         }
-        let run = match self.storage.create_run(job, trigger).await? {
+        let run = match self.storage.create_run_for(job, subject, trigger).await? {
             NewRun::Created(run) => run,
             NewRun::AlreadyActive(active) => {
                 return Err(TriggerError::AlreadyActive { job: job.to_owned(), active });
             }
         };
-        // Fails only once the worker closed the channel at shutdown; the run then never starts.
-        if self.queue.send(run.id).await.is_err() {
-            self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
-            return Err(TriggerError::ShuttingDown);
+        match self.queue.try_send(run.id) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.finish(run.id, job, RunStatus::Failed, Some(QUEUE_FULL), None).await;
+                return Err(TriggerError::QueueFull);
+            }
+            // Only once the worker closed the channel at shutdown; the run then never starts.
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
+                return Err(TriggerError::ShuttingDown);
+            }
         }
-        info!(run_id = run.id, job, trigger, "Run queued.");
+        info!(run_id = run.id, job, subject, trigger, "Run queued.");
         Ok(Triggered { run })
     }
 
@@ -423,11 +460,16 @@ impl Inner {
         let Some((run, job)) = self.begin(run_id).await else { return };
         let job_name = run.job;
         self.current_run.store(run_id, Ordering::SeqCst);
-        info!(run_id, job = %job_name, trigger = %run.trigger, "Run started.");
+        info!(run_id, job = %job_name, subject = %run.subject, trigger = %run.trigger, "Run started.");
         let started = Instant::now();
 
         let cancel = self.jobs_cancel.child_token();
-        let context = JobContext { storage: self.storage.clone(), run_id, cancel: cancel.clone() };
+        let context = JobContext {
+            storage: self.storage.clone(),
+            run_id,
+            subject: run.subject,
+            cancel: cancel.clone(),
+        };
         let mut task = AbortOnDropHandle::new(tokio::spawn(async move { job.run(&context).await }));
         let joined = tokio::select! {
             biased;
@@ -543,7 +585,7 @@ impl Inner {
             let now = Utc::now();
             for (name, schedule, at) in &mut next {
                 if at.is_some_and(|at| at <= now) {
-                    match self.trigger(name, "schedule").await {
+                    match self.trigger(name, "", "schedule").await {
                         Ok(triggered) => {
                             debug!(run_id = triggered.run.id, job = *name, "Scheduled run queued.")
                         }
@@ -555,6 +597,9 @@ impl Inner {
                             );
                         }
                         Err(TriggerError::ShuttingDown) => return,
+                        Err(TriggerError::QueueFull) => {
+                            warn!(job = *name, "Scheduled run skipped: the job queue is full.");
+                        }
                         Err(error) => error!(job = *name, %error, "Scheduled trigger failed."),
                     }
                     *at = schedule.after(&now).next();
@@ -562,6 +607,11 @@ impl Inner {
             }
         }
     }
+}
+
+/// `" for AAPL"`, or nothing for a run without a subject.
+fn for_subject(subject: &str) -> String {
+    if subject.is_empty() { String::new() } else { format!(" for {subject}") }
 }
 
 /// The run's error text for a job task that did not return.

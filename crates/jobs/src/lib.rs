@@ -30,6 +30,6 @@ mod reddit_scan;
 
 pub use config::{ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, RetentionConfig};
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
-pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, TriggerError, Triggered};
+pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered};
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
 pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig, SocialSourceKind};

@@ -206,6 +206,7 @@ impl From<jobs::TriggerError> for ApiError {
             jobs::TriggerError::ShuttingDown => {
                 Self::Unavailable("the job engine is shutting down".to_owned())
             }
+            jobs::TriggerError::QueueFull => Self::Unavailable(jobs::TriggerError::QueueFull.to_string()),
             jobs::TriggerError::Storage(error) => Self::internal(error),
         }
     }

@@ -71,6 +71,11 @@ pub enum StorageError {
     #[error("cannot store {what}: {field} is missing")]
     MissingField { what: &'static str, field: &'static str },
 
+    /// A value to be stored breaks a rule of the schema (a confidence outside 0..=1, a memory
+    /// entry larger than its scope's cap, …). Refused before anything was written.
+    #[error("invalid {what}: {reason}; nothing was stored")]
+    Invalid { what: &'static str, reason: String },
+
     /// A stored row could not be turned back into a domain value (e.g. an unknown provider
     /// name), which means the database was edited by something other than this crate.
     #[error("invalid stored {column} value {value:?}: {reason}")]
@@ -78,6 +83,10 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    pub(crate) fn invalid(what: &'static str, reason: impl ToString) -> Self {
+        Self::Invalid { what, reason: reason.to_string() }
+    }
+
     pub(crate) fn corrupt(column: &'static str, value: impl ToString, reason: impl ToString) -> Self {
         Self::Corrupt { column, value: value.to_string(), reason: reason.to_string() }
     }

@@ -1,7 +1,7 @@
 //! Persistence for tickerwatch: the watchlist, OHLCV bars, quotes, company profiles, news, the
-//! data-quality log, job runs, exports, tokens and the social data (posts, ticker mentions, scan
-//! coverage and their aggregates), in SQLite (the default, zero-setup) or PostgreSQL (for shared
-//! deployments).
+//! data-quality log, job runs, exports, tokens, the social data (posts, ticker mentions, scan
+//! coverage and their aggregates) and the research agents' crew runs, notes and memory, in
+//! SQLite (the default, zero-setup) or PostgreSQL (for shared deployments).
 //!
 //! This is the only crate with SQL. Everything it accepts and returns is a `domain` type (or a
 //! small record defined here), so no caller ever sees a row, a column name or a backend.
@@ -54,6 +54,7 @@ macro_rules! with_pool {
     };
 }
 
+mod analysis;
 mod bars;
 mod config;
 mod error;
@@ -68,6 +69,10 @@ mod storage;
 mod tokens;
 mod watchlist;
 
+pub use analysis::{
+    CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun, NewResearchNote, NoteRating,
+    ResearchNoteRecord,
+};
 pub use bars::{BarQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};
 pub use error::StorageError;

@@ -35,12 +35,14 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 1, "initial", "0001_initial.sql"),
     embedded!("sqlite", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
     embedded!("sqlite", 3, "social", "0003_social.sql"),
+    embedded!("sqlite", 4, "analysis", "0004_analysis.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 1, "initial", "0001_initial.sql"),
     embedded!("postgres", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
     embedded!("postgres", 3, "social", "0003_social.sql"),
+    embedded!("postgres", 4, "analysis", "0004_analysis.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

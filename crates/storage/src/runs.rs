@@ -1,5 +1,6 @@
 //! Job runs and their per-symbol items. The job engine owns the semantics; this module only
-//! stores them, and enforces single-flight through a partial unique index (see the migration).
+//! stores them, and enforces single-flight per (job, subject) through a partial unique index
+//! (see migrations 0002 and 0004).
 
 use std::fmt;
 use std::str::FromStr;
@@ -63,6 +64,9 @@ impl FromStr for RunStatus {
 pub struct RunRecord {
     pub id: i64,
     pub job: String,
+    /// What the run is about: a symbol for the `analysis` job, `""` for whole-watchlist jobs.
+    /// Single-flight is per (job, subject).
+    pub subject: String,
     pub status: RunStatus,
     /// Who asked: `api`, `schedule`, `cli`.
     pub trigger: String,
@@ -87,11 +91,12 @@ pub struct RunItem {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NewRun {
     Created(RunRecord),
-    /// The job already has a queued or running run; nothing was created.
+    /// The job already has a queued or running run for the same subject; nothing was created.
     AlreadyActive(RunRecord),
 }
 
-const RUN_COLUMNS: &str = "id, job, status, trigger, queued_at, started_at, finished_at, error, export_id";
+const RUN_COLUMNS: &str =
+    "id, job, subject, status, trigger, queued_at, started_at, finished_at, error, export_id";
 
 fn time_opt(row: &impl RowExt, column: &'static str) -> Result<Option<DateTime<Utc>>, StorageError> {
     row.int_opt(column)?.map(|secs| from_unix(column, secs)).transpose()
@@ -102,6 +107,7 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, StorageError> {
     Ok(RunRecord {
         id: row.int("id")?,
         job: row.text("job")?,
+        subject: row.text("subject")?,
         status: status.parse().map_err(|e: String| StorageError::corrupt("status", &status, e))?,
         trigger: row.text("trigger")?,
         queued_at: from_unix("queued_at", row.int("queued_at")?)?,
@@ -123,19 +129,43 @@ fn item_from_row(row: &impl RowExt) -> Result<RunItem, StorageError> {
 }
 
 impl Storage {
-    /// Queues a run of `job`, unless one is already queued or running (single-flight).
+    /// Queues a run of `job` with no subject (a whole-watchlist job), unless one is already
+    /// queued or running (single-flight). Same as [`create_run_for`](Self::create_run_for) with
+    /// subject `""`.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
     pub async fn create_run(&self, job: &str, trigger: &str) -> Result<NewRun, StorageError> {
+        self.create_run_for(job, "", trigger).await
+    }
+
+    /// Queues a run of `job` about `subject` (e.g. a symbol), unless a run of the same job and
+    /// subject is already queued or running (single-flight per job and subject).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn create_run_for(
+        &self,
+        job: &str,
+        subject: &str,
+        trigger: &str,
+    ) -> Result<NewRun, StorageError> {
         let sql = format!(
-            "INSERT INTO job_runs (job, status, trigger, queued_at) VALUES ($1, 'queued', $2, $3) \
+            "INSERT INTO job_runs (job, subject, status, trigger, queued_at) VALUES ($1, $2, 'queued', $3, $4) \
              ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
         );
         let created = with_pool!(self, pool => {
             // fetch_all, not fetch_optional: SQLite keeps a write statement's lock until the
             // statement has run to completion, and a half-read RETURNING would hold it.
-            match sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(job).bind(trigger).bind(now_unix()).fetch_all(pool).await?.first() {
+            match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(job)
+                .bind(subject)
+                .bind(trigger)
+                .bind(now_unix())
+                .fetch_all(pool)
+                .await?
+                .first()
+            {
                 Some(row) => Some(run_from_row(row)?),
                 None => None,
             }
@@ -143,25 +173,55 @@ impl Storage {
         if let Some(run) = created {
             return Ok(NewRun::Created(run));
         }
-        match self.active_run(job).await? {
+        match self.active_run_for(job, subject).await? {
             Some(active) => Ok(NewRun::AlreadyActive(active)),
             // The active run finished between our insert and our read: try once more.
-            None => Box::pin(self.create_run(job, trigger)).await,
+            None => Box::pin(self.create_run_for(job, subject, trigger)).await,
         }
     }
 
-    /// The queued or running run of `job`, if any.
+    /// The queued or running run of `job` with no subject (`""`), if any; see
+    /// [`active_run_for`](Self::active_run_for) and [`active_runs`](Self::active_runs).
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
     pub async fn active_run(&self, job: &str) -> Result<Option<RunRecord>, StorageError> {
-        let sql =
-            format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE job = $1 AND status IN ('queued', 'running')");
+        self.active_run_for(job, "").await
+    }
+
+    /// The queued or running run of `job` about `subject`, if any.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn active_run_for(&self, job: &str, subject: &str) -> Result<Option<RunRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM job_runs \
+             WHERE job = $1 AND subject = $2 AND status IN ('queued', 'running')"
+        );
         Ok(with_pool!(self, pool => {
-            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).fetch_optional(pool).await? {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).bind(subject).fetch_optional(pool).await? {
                 Some(row) => Some(run_from_row(&row)?),
                 None => None,
             }
+        }))
+    }
+
+    /// Every queued or running run of `job` (any subject), oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn active_runs(&self, job: &str) -> Result<Vec<RunRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {RUN_COLUMNS} FROM job_runs WHERE job = $1 AND status IN ('queued', 'running') ORDER BY id"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(job)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(run_from_row)
+                .collect::<Result<Vec<_>, _>>()?
         }))
     }
 

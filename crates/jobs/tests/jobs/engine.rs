@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use jobs::{Job, JobEngine, TriggerError};
+use jobs::{Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
 use storage::{NewRun, RunStatus};
 use test_support::{alive_tasks, wait_for_tasks_at_most};
 
-use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, TestEnv, item};
+use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, SubjectJob, TestEnv, item};
 
 async fn start(env: &TestEnv, jobs: Vec<Arc<dyn Job>>) -> JobEngine {
     JobEngine::start(env.storage.clone(), jobs, Vec::new()).await.expect("start engine")
@@ -331,5 +331,80 @@ async fn dropping_the_engine_aborts_its_tasks() {
     assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Running);
     let engine = start(&env, vec![job]).await;
     assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Interrupted);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn runs_about_different_subjects_queue_together() {
+    let env = TestEnv::new().await;
+    let job = SubjectJob::new("analysis", "AAPL");
+    let engine = start(&env, vec![job.clone()]).await;
+
+    let aapl = engine.trigger_for("analysis", "AAPL", "api").await.unwrap().run;
+    assert_eq!((aapl.subject.as_str(), aapl.status), ("AAPL", RunStatus::Queued));
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("AAPL started");
+    // While AAPL runs: MSFT and the subject-less run queue, AAPL and MSFT again are refused.
+    let msft = engine.trigger_for("analysis", "MSFT", "api").await.unwrap().run;
+    let whole = engine.trigger("analysis", "schedule").await.unwrap().run;
+    assert_eq!((msft.subject.as_str(), whole.subject.as_str()), ("MSFT", ""));
+    for (subject, active_id, status) in
+        [("AAPL", aapl.id, RunStatus::Running), ("MSFT", msft.id, RunStatus::Queued)]
+    {
+        match engine.trigger_for("analysis", subject, "api").await {
+            Err(error @ TriggerError::AlreadyActive { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains(&format!("run {active_id} for {subject}")), "{message}");
+                let TriggerError::AlreadyActive { job, active } = error else { unreachable!() };
+                assert_eq!((job.as_str(), active.id, active.status), ("analysis", active_id, status));
+                assert_eq!(active.subject, subject);
+            }
+            other => panic!("expected AlreadyActive for {subject}, got {other:?}"),
+        }
+    }
+    let err = engine.trigger("analysis", "api").await.unwrap_err();
+    assert!(!err.to_string().contains(" for "), "no subject, none named: {err}");
+
+    job.release.notify_one();
+    for run in [&aapl, &msft, &whole] {
+        let done = engine.wait_for(run.id, SECS_5).await.unwrap();
+        assert_eq!(done.status, RunStatus::Succeeded, "{done:?}");
+        assert_eq!(done.subject, run.subject);
+    }
+    assert_eq!(job.seen(), ["AAPL", "MSFT", ""], "the subject reaches the job, in queue order");
+    assert_eq!(env.storage.runs(Some("analysis"), 10).await.unwrap().len(), 3, "refusals created no runs");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_triggers_without_waiting() {
+    let env = TestEnv::new().await;
+    let job = SubjectJob::new("analysis", "HOLD");
+    let engine = start(&env, vec![job.clone()]).await;
+    engine.trigger_for("analysis", "HOLD", "api").await.unwrap();
+    tokio::time::timeout(SECS_5, job.started.notified()).await.expect("the worker is busy");
+
+    let mut queued = Vec::new();
+    for i in 0..MAX_QUEUED_RUNS {
+        queued.push(engine.trigger_for("analysis", &format!("S{i}"), "api").await.unwrap().run);
+    }
+    let started = Instant::now();
+    let err = tokio::time::timeout(SECS_5, engine.trigger_for("analysis", "ONE-TOO-MANY", "api"))
+        .await
+        .expect("a full queue does not block the trigger")
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(matches!(err, TriggerError::QueueFull), "{err}");
+    assert!(err.to_string().contains("queue is full"), "{err}");
+    let refused = env.storage.runs(Some("analysis"), 1).await.unwrap().remove(0);
+    assert_eq!((refused.subject.as_str(), refused.status), ("ONE-TOO-MANY", RunStatus::Failed));
+    assert_eq!(refused.error.as_deref(), Some("the job queue is full"));
+    // The refused subject is free again, and the queue drains normally.
+    job.release.notify_one();
+    for run in &queued {
+        assert_eq!(engine.wait_for(run.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    }
+    let again = engine.trigger_for("analysis", "ONE-TOO-MANY", "api").await.unwrap().run;
+    assert_eq!(engine.wait_for(again.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    assert_eq!(job.seen().len(), MAX_QUEUED_RUNS + 2);
     engine.shutdown(SECS_5).await;
 }

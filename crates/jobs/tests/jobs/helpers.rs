@@ -154,6 +154,48 @@ impl Job for HoldJob {
     }
 }
 
+/// Records the subject of every run; a run about `hold_subject` announces its start and holds
+/// until released.
+pub(crate) struct SubjectJob {
+    pub(crate) name: &'static str,
+    pub(crate) hold_subject: &'static str,
+    pub(crate) seen: std::sync::Mutex<Vec<String>>,
+    pub(crate) started: Notify,
+    pub(crate) release: Notify,
+}
+
+impl SubjectJob {
+    pub(crate) fn new(name: &'static str, hold_subject: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            hold_subject,
+            seen: std::sync::Mutex::new(Vec::new()),
+            started: Notify::new(),
+            release: Notify::new(),
+        })
+    }
+
+    pub(crate) fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Job for SubjectJob {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
+        self.seen.lock().unwrap().push(context.subject.clone());
+        if context.subject == self.hold_subject {
+            self.started.notify_one();
+            self.release.notified().await;
+        }
+        Ok(JobOutcome::default())
+    }
+}
+
 /// Panics on its first run, succeeds afterwards.
 pub(crate) struct PanicOnceJob {
     pub(crate) runs: AtomicUsize,

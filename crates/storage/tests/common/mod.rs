@@ -23,6 +23,8 @@ pub(crate) fn config() -> DatabaseConfig {
 /// A migrated database for one test, and what must be cleaned up after it.
 pub(crate) struct TestDb {
     storage: Storage,
+    /// The URL `storage` was connected with (for tests that open their own connections).
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -37,15 +39,27 @@ enum Cleanup {
 
 impl TestDb {
     pub(crate) async fn sqlite() -> Self {
+        Self::sqlite_with(true).await
+    }
+
+    /// `migrate: false` leaves the database empty (for migration tests).
+    pub(crate) async fn sqlite_with(migrate: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tickerwatch.db").display());
         let storage = Storage::connect(&url, &config()).await.expect("connect sqlite");
-        storage.migrate().await.expect("migrate sqlite");
-        Self { storage, cleanup: Cleanup::Sqlite(dir) }
+        if migrate {
+            storage.migrate().await.expect("migrate sqlite");
+        }
+        Self { storage, url, cleanup: Cleanup::Sqlite(dir) }
     }
 
     /// `None` when `TEST_DATABASE_URL` is not set.
     pub(crate) async fn postgres() -> Option<Self> {
+        Self::postgres_with(true).await
+    }
+
+    /// `migrate: false` leaves the schema empty (for migration tests).
+    pub(crate) async fn postgres_with(migrate: bool) -> Option<Self> {
         let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
         let mut admin = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
         drop_stale_schemas(&mut admin).await;
@@ -68,8 +82,10 @@ impl TestDb {
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
         let storage = Storage::connect(&url, &config()).await.expect("connect postgres");
-        storage.migrate().await.expect("migrate postgres");
-        Some(Self { storage, cleanup: Cleanup::Postgres { admin_url, schema } })
+        if migrate {
+            storage.migrate().await.expect("migrate postgres");
+        }
+        Some(Self { storage, url, cleanup: Cleanup::Postgres { admin_url, schema } })
     }
 
     /// Drop can't be async, so this runs explicitly at the end of every test (also on panic).
@@ -122,6 +138,50 @@ where
     if let Err(panic) = result {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Like [`run`], for checks that also need the database URL (e.g. to open their own
+/// connections on an unmigrated database).
+#[allow(dead_code)]
+pub(crate) async fn run_with_url<F, Fut>(db: TestDb, backend: Backend, check: F)
+where
+    F: FnOnce(Storage, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    assert_eq!(db.storage.backend(), backend);
+    let result = AssertUnwindSafe(check(db.storage.clone(), db.url.clone())).catch_unwind().await;
+    db.finish().await;
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Generates `sqlite_unmigrated::<check>` and `postgres_unmigrated::<check>` tests for checks
+/// `async fn(Storage, url: String)` that get an empty, unmigrated database.
+#[macro_export]
+macro_rules! unmigrated_backend_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite_unmigrated {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let db = $crate::common::TestDb::sqlite_with(false).await;
+                    $crate::common::run_with_url(db, storage::Backend::Sqlite, super::$check).await;
+                }
+            )*
+        }
+        mod postgres_unmigrated {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    match $crate::common::TestDb::postgres_with(false).await {
+                        Some(db) => $crate::common::run_with_url(db, storage::Backend::Postgres, super::$check).await,
+                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                    }
+                }
+            )*
+        }
+    };
 }
 
 /// Generates `sqlite::<check>` and `postgres::<check>` tests for each check.
