@@ -1,0 +1,211 @@
+//! LLM configuration: the `[llm]` section of `tickerwatch.toml` (plus `TICKERWATCH_LLM__*` env
+//! overrides), deserialized by the binary. Unknown keys are rejected so a typo never silently
+//! falls back to a default; the key serializes as `***` so the effective config can be printed.
+
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::redact::MASK;
+
+/// An API key. Kept in a [`SecretString`] so `Debug` and `Serialize` never reveal it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct ApiKey(SecretString);
+
+impl ApiKey {
+    /// Wraps a key value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(SecretString::from(value.into()))
+    }
+
+    /// The key itself, for the one place that sends it (the `Authorization` header) and for
+    /// redaction.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl Serialize for ApiKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(MASK)
+    }
+}
+
+/// Which chat model backs the agents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LlmProvider {
+    /// The offline heuristic model: no network, deterministic, the default so a fresh install
+    /// works without an account.
+    #[default]
+    Offline,
+    /// Any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp), reached at `base_url`.
+    Openai,
+}
+
+/// Settings of the chat model and the bounds of its HTTP client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    pub provider: LlmProvider,
+    /// The API root **including** the version segment, e.g. `https://api.openai.com/v1` or
+    /// Ollama's `http://localhost:11434/v1`; requests go to `{base_url}/chat/completions`.
+    /// Including `/v1` lets servers that mount the API elsewhere (proxies, gateways) work
+    /// without a second setting.
+    pub base_url: String,
+    pub model: String,
+    /// Sent as `Authorization: Bearer …` when set (Ollama ignores it, vLLM needs it only with
+    /// `--api-key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKey>,
+    /// Total time for one non-streaming request; for a streaming request, the longest silence
+    /// between two chunks (a long answer may stream for longer than this).
+    pub timeout_secs: u64,
+    pub connect_timeout_secs: u64,
+    pub max_retries: u32,
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A server-requested wait (`Retry-After`, `x-ratelimit-reset-*`) longer than this is not
+    /// slept through: the call fails as rate-limited at once, carrying the wanted wait.
+    pub max_retry_wait_secs: u64,
+    /// Upper bound on simultaneous requests (and so connections) to the server.
+    pub max_concurrent_requests: usize,
+    /// Used when a request does not set its own.
+    pub temperature: Option<f32>,
+    /// Send `response_format` when a request asks for JSON. Some servers reject the field:
+    /// set this to false for them and rely on the prompt.
+    pub json_mode: bool,
+    /// Stream answers (SSE) in `chat_streaming`; otherwise it makes one plain call.
+    pub stream: bool,
+    /// Responses (and whole streams) larger than this are refused rather than buffered.
+    pub max_body_bytes: usize,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            provider: LlmProvider::Offline,
+            base_url: "https://api.openai.com/v1".to_owned(),
+            model: "gpt-4o-mini".to_owned(),
+            api_key: None,
+            timeout_secs: 60,
+            connect_timeout_secs: 5,
+            max_retries: 3,
+            backoff_base_ms: 500,
+            backoff_max_ms: 8_000,
+            max_retry_wait_secs: 30,
+            max_concurrent_requests: 4,
+            temperature: Some(0.0),
+            json_mode: true,
+            stream: false,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+impl LlmConfig {
+    /// Checks what serde cannot: the URL, the model name and the bounds.
+    ///
+    /// # Errors
+    /// A message naming the offending key.
+    pub fn validate(&self) -> Result<(), String> {
+        let url = url::Url::parse(&self.base_url)
+            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("base_url {:?} must be http or https", self.base_url));
+        }
+        if self.model.trim().is_empty() {
+            return Err("model must not be empty".to_owned());
+        }
+        for (key, value) in
+            [("timeout_secs", self.timeout_secs), ("connect_timeout_secs", self.connect_timeout_secs)]
+        {
+            if value == 0 {
+                return Err(format!("{key} must be at least 1"));
+            }
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err("max_concurrent_requests must be at least 1".to_owned());
+        }
+        if self.max_body_bytes == 0 {
+            return Err("max_body_bytes must be at least 1".to_owned());
+        }
+        if let Some(t) = self.temperature
+            && !(t.is_finite() && (0.0..=2.0).contains(&t))
+        {
+            return Err(format!("temperature must be between 0 and 2, got {t}"));
+        }
+        Ok(())
+    }
+
+    /// The key, unless absent or blank (an empty env var means "no key", not "send an empty
+    /// bearer token").
+    pub fn api_key(&self) -> Option<&ApiKey> {
+        self.api_key.as_ref().filter(|key| !key.expose().trim().is_empty())
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs)
+    }
+
+    pub fn max_retry_wait(&self) -> Duration {
+        Duration::from_secs(self.max_retry_wait_secs)
+    }
+
+    /// The chat-completions endpoint.
+    pub fn chat_url(&self) -> String {
+        format!("{}/chat/completions", self.base_url.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_key_never_shows() {
+        let mut config = LlmConfig::default();
+        assert!(config.validate().is_ok());
+        assert_eq!(config.provider, LlmProvider::Offline);
+        config.api_key = Some(ApiKey::new("sk-secret-value"));
+        assert!(!format!("{config:?}").contains("sk-secret-value"));
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("sk-secret-value"));
+        assert!(json.contains(r#""api_key":"***""#));
+        assert_eq!(config.chat_url(), "https://api.openai.com/v1/chat/completions");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(serde_json::from_str::<LlmConfig>(r#"{"modle":"x"}"#).is_err());
+        let config: LlmConfig = serde_json::from_str(
+            r#"{"provider":"openai","base_url":"http://localhost:11434/v1/","api_key":""}"#,
+        )
+        .unwrap();
+        assert_eq!(config.provider, LlmProvider::Openai);
+        assert!(config.api_key().is_none());
+        assert_eq!(config.chat_url(), "http://localhost:11434/v1/chat/completions");
+        for bad in [
+            r#"{"base_url":"ftp://x"}"#,
+            r#"{"base_url":"not a url"}"#,
+            r#"{"model":" "}"#,
+            r#"{"timeout_secs":0}"#,
+            r#"{"max_concurrent_requests":0}"#,
+        ] {
+            let config: LlmConfig = serde_json::from_str(bad).unwrap();
+            assert!(config.validate().is_err(), "{bad}");
+        }
+    }
+}
