@@ -9,12 +9,15 @@
 //!   [`run_exclusive`] to run a measuring test alone on its own runtime.
 //! - [`CannedHttpServer`]: a keep-alive HTTP/1.1 server with fixed responses that, unlike
 //!   wiremock, keeps no per-request state, for memory measurements.
+//! - [`llm`]: [`llm::MockChatServer`], a scripted OpenAI-compatible chat-completions mock
+//!   (tool calls, final answers, structured output, streaming, failure injection).
 //! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
 //!
 //! Everything here runs inside the test process, so the proxy's own sockets appear in
 //! `/proc/self/fd` as well; all of them are closed when a connection ends or the proxy is dropped.
 
 pub mod canned;
+pub mod llm;
 pub mod payloads;
 pub mod probes;
 pub mod proxy;
