@@ -11,7 +11,10 @@
 //!   moved under the header by CSS (`order` in a flex column): the page reads top-down while the
 //!   writer never looks ahead. Only a few numbers per symbol are kept for it.
 //! - **Every text is escaped** ([`escape`]), including symbols and provider names that are
-//!   validated elsewhere, and quality-gate flags, which may hold anything.
+//!   validated elsewhere, quality-gate flags, which may hold anything, and research notes, which
+//!   a language model wrote (untrusted: escaped like the rest, never rendered as markup or links).
+//! - **Research notes** are known before the first bar arrives (the request carries them), so
+//!   their section is written right after the header; each symbol's section links to its note.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -20,17 +23,18 @@ use std::io::Write;
 use chrono::{DateTime, Timelike, Utc};
 use domain::indicators::IndicatorSnapshot;
 use domain::{Bar, ProviderId};
+use storage::NoteRating;
 
 use crate::chart::{self, ChartPlan, Resolution};
-use crate::report::SymbolReport;
+use crate::report::{NoteSummary, SymbolReport};
 use crate::{ExportError, SymbolSummary};
 
 /// Flagged bars listed per section; the rest are only counted, so one noisy series cannot bloat
 /// the report.
 const MAX_LISTED_FLAGS: usize = 50;
 
-/// Writes the whole report to `out`: header, each section as `sections` yields it, contents and
-/// footer.
+/// Writes the whole report to `out`: header, the research notes (when there are any, in the
+/// given order), each section as `sections` yields it, contents and footer.
 ///
 /// Stops at the first `Err` from `sections` and returns it; the caller's atomic file then
 /// discards the partial page. A chart that cannot be drawn does not fail the report: its place
@@ -43,11 +47,15 @@ pub(crate) fn render_report(
     out: &mut dyn Write,
     title: &str,
     generated_at: DateTime<Utc>,
+    notes: &[NoteSummary],
     sections: &mut dyn Iterator<Item = Result<SymbolReport, ExportError>>,
 ) -> Result<(), ExportError> {
     let io_error = |source| ExportError::io("html report", source);
-    let mut report = ReportWriter::new(title, generated_at);
+    let mut report = ReportWriter::new(title, generated_at, notes);
     out.write_all(report.header().as_bytes()).map_err(io_error)?;
+    if !notes.is_empty() {
+        out.write_all(notes_section(notes).as_bytes()).map_err(io_error)?;
+    }
     for section in sections {
         let section = section?;
         let html = report.section(&section.summary, &section.bars);
@@ -96,11 +104,18 @@ struct ReportWriter {
     title: String,
     generated_at: DateTime<Utc>,
     entries: Vec<Entry>,
+    /// Symbol, rating and anchor of each research note, for the links from the sections.
+    notes: Vec<(String, NoteRating, String)>,
 }
 
 impl ReportWriter {
-    fn new(title: &str, generated_at: DateTime<Utc>) -> Self {
-        Self { title: title.to_owned(), generated_at, entries: Vec::new() }
+    fn new(title: &str, generated_at: DateTime<Utc>, notes: &[NoteSummary]) -> Self {
+        let notes = notes
+            .iter()
+            .enumerate()
+            .map(|(index, note)| (note.symbol.clone(), note.rating, note_anchor(index, &note.symbol)))
+            .collect();
+        Self { title: title.to_owned(), generated_at, entries: Vec::new(), notes }
     }
 
     fn header(&self) -> String {
@@ -114,8 +129,13 @@ impl ReportWriter {
              <style>{STYLE}</style>\n</head>\n<body>\n<div class=\"report\">\n\
              <header class=\"report-header\">\n<h1>{title}</h1>\n\
              <p class=\"muted\">Generated {generated} by tickerwatch from stored market data. \
-             Jump to the <a href=\"#data-sources\">data sources</a>.</p>\n</header>\n<main>\n",
+             Jump to the {notes}<a href=\"#data-sources\">data sources</a>.</p>\n</header>\n<main>\n",
             generated = format_generated_at(self.generated_at),
+            notes = if self.notes.is_empty() {
+                ""
+            } else {
+                "<a href=\"#research-notes\">research notes</a> or the "
+            },
         )
     }
 
@@ -133,6 +153,13 @@ impl ReportWriter {
              <div class=\"section-head\">\n<h2 id=\"{anchor}-title\">{symbol}</h2>\n",
             symbol = escape(symbol),
         );
+        if let Some((_, rating, note)) = self.notes.iter().find(|(noted, ..)| noted == symbol) {
+            let _ = writeln!(
+                html,
+                "<p class=\"headline\"><a href=\"#{note}\">Research note</a>: {}</p>",
+                rating_badge(*rating),
+            );
+        }
         if let Some(close) = indicators.last_close {
             let _ = writeln!(
                 html,
@@ -266,6 +293,77 @@ impl ReportWriter {
         );
         html
     }
+}
+
+/// The "Research notes" card: one article per note, every model-written text escaped.
+fn notes_section(notes: &[NoteSummary]) -> String {
+    let mut html = String::with_capacity(4 * 1024 * notes.len());
+    html.push_str(
+        "<section class=\"notes card\" id=\"research-notes\" aria-labelledby=\"research-notes-title\">\n\
+         <h2 id=\"research-notes-title\">Research notes</h2>\n\
+         <p class=\"muted small\">The latest research note of each symbol, written by a language \
+         model from the data tickerwatch collected. Check it against the figures below; not \
+         investment advice.</p>\n",
+    );
+    for (index, note) in notes.iter().enumerate() {
+        let _ = write!(
+            html,
+            "<article class=\"note\" id=\"{anchor}\">\n<div class=\"note-head\">\n\
+             <h3>{symbol}</h3> {badge} <span class=\"confidence\">{confidence} confidence</span>\n\
+             </div>\n<p class=\"muted meta\">Horizon: {horizon} · {created} · model {model}, \
+             crew {crew}</p>\n<p class=\"thesis\">{thesis}</p>\n",
+            anchor = note_anchor(index, &note.symbol),
+            symbol = escape(&note.symbol),
+            badge = rating_badge(note.rating),
+            confidence = confidence_percent(note.confidence),
+            horizon = text_or_missing(&note.horizon),
+            created = format_generated_at(note.created_at),
+            model = text_or_missing(&note.model),
+            crew = text_or_missing(&note.crew),
+            thesis = escape(&note.thesis),
+        );
+        if note.risks.is_empty() {
+            html.push_str("<p class=\"muted\">No risks listed.</p>\n");
+        } else {
+            html.push_str("<h4>Risks</h4>\n<ul class=\"risks\">\n");
+            for risk in &note.risks {
+                let _ = writeln!(html, "<li>{}</li>", escape(risk));
+            }
+            html.push_str("</ul>\n");
+        }
+        html.push_str("</article>\n");
+    }
+    html.push_str("</section>\n");
+    html
+}
+
+/// The id of the `index`-th note (distinct from the sections' ids, which start with `s`).
+fn note_anchor(index: usize, symbol: &str) -> String {
+    format!("note-{}", anchor(index + 1, symbol))
+}
+
+/// "Buy" on green, "Hold" on grey, "Sell" on red.
+fn rating_badge(rating: NoteRating) -> String {
+    let label = match rating {
+        NoteRating::Buy => "Buy",
+        NoteRating::Hold => "Hold",
+        NoteRating::Sell => "Sell",
+    };
+    format!("<span class=\"rating rating-{}\">{label}</span>", rating.as_str())
+}
+
+/// `0.72` → "72%"; a value outside `0..=1` (storage refuses those) is shown as missing.
+fn confidence_percent(confidence: f64) -> String {
+    if confidence.is_finite() && (0.0..=1.0).contains(&confidence) {
+        format!("{:.0}%", confidence * 100.0)
+    } else {
+        missing()
+    }
+}
+
+/// Escaped `text`, or a dash when it is blank.
+fn text_or_missing(text: &str) -> String {
+    if text.trim().is_empty() { missing() } else { escape(text).into_owned() }
 }
 
 /// The chart, or the reason it is missing, with its caption.
@@ -595,6 +693,17 @@ tbody tr:nth-child(even) { background: #f9fafb; }
 .flags summary { cursor: pointer; color: #92400e; font-weight: 500; }
 .flags .date { font-variant-numeric: tabular-nums; }
 .back { margin: 14px 0 0; font-size: 0.85rem; }
+.notes h3 { font-size: 1.2rem; margin: 0; }
+.notes h4 { font-size: 0.95rem; margin: 10px 0 4px; }
+.note { border-top: 1px solid var(--border); padding-top: 14px; margin-top: 14px; }
+.note-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; }
+.note .thesis { white-space: pre-line; margin-top: 8px; }
+.note .risks { margin: 0; padding-left: 22px; }
+.confidence { font-variant-numeric: tabular-nums; color: #374151; }
+.rating { display: inline-block; padding: 1px 10px; border-radius: 999px; color: #fff;
+  font-size: 0.85rem; font-weight: 600; letter-spacing: 0.02em; }
+.rating-buy { background: var(--up); } .rating-hold { background: var(--muted); }
+.rating-sell { background: var(--down); }
 @media (max-width: 640px) {
   .card { padding: 14px 12px; border-radius: 8px; }
   h1 { font-size: 1.5rem; }
@@ -637,10 +746,28 @@ mod tests {
     }
 
     fn render(title: &str, sections: Vec<SymbolReport>) -> String {
+        render_with_notes(title, &[], sections)
+    }
+
+    fn render_with_notes(title: &str, notes: &[NoteSummary], sections: Vec<SymbolReport>) -> String {
         let mut out = Vec::new();
-        render_report(&mut out, title, generated_at(), &mut sections.into_iter().map(Ok))
+        render_report(&mut out, title, generated_at(), notes, &mut sections.into_iter().map(Ok))
             .expect("report renders");
         String::from_utf8(out).expect("utf-8")
+    }
+
+    fn note(symbol: &str, rating: NoteRating, thesis: &str) -> NoteSummary {
+        NoteSummary {
+            symbol: symbol.to_owned(),
+            rating,
+            confidence: 0.724,
+            horizon: "6-12 months".to_owned(),
+            thesis: thesis.to_owned(),
+            risks: vec!["Antitrust <rulings>".to_owned(), "China demand".to_owned()],
+            model: "qwen2.5:7b".to_owned(),
+            crew: "research".to_owned(),
+            created_at: Utc.with_ymd_and_hms(2025, 2, 27, 9, 5, 0).single().expect("valid date"),
+        }
     }
 
     #[test]
@@ -702,6 +829,66 @@ mod tests {
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; close jumped 100x"));
         assert!(html.contains("1 bar flagged by the data-quality gate"));
         assert!(!html.contains("<b>t</b>"));
+    }
+
+    #[test]
+    fn research_notes_get_their_own_section_with_badges() {
+        let notes = [
+            note("AAPL", NoteRating::Buy, "Services growth offsets hardware."),
+            note("MSFT", NoteRating::Sell, "Capex outruns revenue."),
+        ];
+        let html = render_with_notes(
+            "Report",
+            &notes,
+            vec![section("AAPL", sample_bars(30)), section("MSFT", sample_bars(30))],
+        );
+        assert_eq!(html.matches("<h2 id=\"research-notes-title\">Research notes</h2>").count(), 1);
+        assert!(html.contains("<a href=\"#research-notes\">research notes</a>"));
+        // Written before the symbol sections, one article per note.
+        let notes_at = html.find("id=\"research-notes\"").expect("notes section");
+        assert!(notes_at < html.find("id=\"s1-AAPL\"").expect("section"));
+        assert_eq!(html.matches("<article class=\"note\"").count(), 2);
+        assert!(html.contains("id=\"note-s1-AAPL\"") && html.contains("id=\"note-s2-MSFT\""));
+        assert!(html.contains("<span class=\"rating rating-buy\">Buy</span>"));
+        assert!(html.contains("<span class=\"rating rating-sell\">Sell</span>"));
+        assert!(html.contains("72% confidence"));
+        assert!(
+            html.contains("Horizon: 6-12 months · 2025-02-27 09:05 UTC · model qwen2.5:7b, crew research")
+        );
+        assert!(html.contains("<p class=\"thesis\">Services growth offsets hardware.</p>"));
+        assert!(html.contains("<li>Antitrust &lt;rulings&gt;</li>\n<li>China demand</li>"));
+        // Each symbol's section links to its note.
+        assert!(
+            html.contains("<a href=\"#note-s2-MSFT\">Research note</a>: <span class=\"rating rating-sell\">")
+        );
+    }
+
+    #[test]
+    fn research_notes_are_escaped_like_any_untrusted_text() {
+        let mut evil =
+            note("AAPL", NoteRating::Hold, "<script>alert('pwned')</script> & <img src=x onerror=y>");
+        evil.risks = vec!["</li><script>steal()</script>".to_owned()];
+        evil.model = "<b>model</b>".to_owned();
+        evil.horizon = "\"><a href=\"https://evil.example\">".to_owned();
+        evil.confidence = f64::NAN;
+        let html = render_with_notes("Report", &[evil], vec![section("AAPL", sample_bars(30))]);
+        assert!(!html.contains("<script"), "a script survived");
+        assert!(!html.contains("<img") && !html.contains("<b>model") && !html.contains("href=\"https"));
+        assert!(html.contains(
+            "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt; &amp; &lt;img src=x onerror=y&gt;"
+        ));
+        assert!(html.contains("<li>&lt;/li&gt;&lt;script&gt;steal()&lt;/script&gt;</li>"));
+        assert!(html.contains("<span class=\"rating rating-hold\">Hold</span>"));
+        assert!(html.contains("title=\"not enough data\">—</span> confidence"), "NaN is not a percentage");
+    }
+
+    #[test]
+    fn no_notes_no_notes_section() {
+        let html = render("Report", vec![section("AAPL", sample_bars(30))]);
+        assert!(!html.contains("research-notes") && !html.contains("Research note"));
+        assert_eq!(confidence_percent(1.0), "100%");
+        assert_eq!(confidence_percent(0.0), "0%");
+        assert!(confidence_percent(1.5).contains("—"));
     }
 
     #[test]
@@ -777,7 +964,7 @@ mod tests {
         ]
         .into_iter();
         let mut out = Vec::new();
-        let error = render_report(&mut out, "Report", generated_at(), &mut sections)
+        let error = render_report(&mut out, "Report", generated_at(), &[], &mut sections)
             .expect_err("the error is passed on");
         assert!(error.to_string().contains("storage went away"));
         let html = String::from_utf8(out).expect("utf-8");

@@ -30,7 +30,7 @@ use tracing::{info, warn};
 use crate::ExportFormat;
 use crate::atomic::{HashingWriter, TempFile, check_destination, parent_dir, sync_dir};
 use crate::html::render_report as render;
-use crate::report::{ExportError, ExportOutput, ExportProgress, ExportRequest, SymbolReport};
+use crate::report::{ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, SymbolReport};
 use crate::sink::{self, BarSink, CsvSink, FileOut, NdjsonSink, ParquetSink};
 use crate::summary::{SummaryBuilder, SymbolSummary};
 use crate::xlsx::XlsxSink;
@@ -88,6 +88,7 @@ pub async fn export_to_file(
         path: guard.path().to_path_buf(),
         dir: dir.clone(),
         title: report_title(request),
+        notes: if request.format == ExportFormat::Html { report_notes(request) } else { Vec::new() },
         feed: Feed {
             rx,
             symbols: request.symbols.clone(),
@@ -177,6 +178,29 @@ pub async fn write_mentions_csv(
     })
     .await?;
     info!(path = %destination.display(), rows, bytes = output.bytes, "Mentions written.");
+    Ok(output)
+}
+
+/// Writes research notes (one row per note, e.g. the latest note of each watched symbol) to a
+/// CSV file, atomically like every export: the download-tracker's `notes` table. Columns:
+/// `symbol, created_at` (RFC 3339, UTC)`, rating, confidence` (0–1)`, horizon, thesis, risks`
+/// (joined with `" | "`)`, key_figures` (compact JSON)`, sources` (joined with `" | "`)`, model,
+/// crew, crew_run_id` (empty when the note has no crew run). The notes are model-written, so
+/// every text cell is neutralised for spreadsheets.
+///
+/// # Errors
+/// As [`export_to_file`], for the destination and the write.
+pub async fn write_notes_csv(
+    notes: &[storage::ResearchNoteRecord],
+    destination: &Path,
+) -> Result<ExportOutput, ExportError> {
+    let owned = notes.to_vec();
+    let rows = owned.len() as u64;
+    let output = write_small_csv(destination, rows, move |out, path| {
+        sink::write_notes_csv(out, path, &owned).map(|out| (out, Vec::new()))
+    })
+    .await?;
+    info!(path = %destination.display(), rows, bytes = output.bytes, "Research notes written.");
     Ok(output)
 }
 
@@ -284,6 +308,18 @@ fn report_title(request: &ExportRequest) -> String {
     format!("tickerwatch export: {symbols} ({})", request.interval)
 }
 
+/// The notes the report shows: in the order of the request's symbols, at most one per symbol.
+fn report_notes(request: &ExportRequest) -> Vec<NoteSummary> {
+    let mut shown = std::collections::HashSet::new();
+    request
+        .symbols
+        .iter()
+        .filter(|symbol| shown.insert(symbol.as_str()))
+        .filter_map(|symbol| request.notes.iter().find(|note| note.symbol == symbol.as_str()))
+        .cloned()
+        .collect()
+}
+
 /// The writer's side of the channel: hands messages to a format while maintaining the
 /// per-symbol summaries and the row count.
 struct Feed {
@@ -337,6 +373,8 @@ struct WriterJob {
     path: PathBuf,
     dir: PathBuf,
     title: String,
+    /// The research notes of the HTML report, already in report order.
+    notes: Vec<NoteSummary>,
     feed: Feed,
 }
 
@@ -393,7 +431,7 @@ impl WriterJob {
     fn run_report(&mut self, out: FileOut) -> Result<FileOut, ExportError> {
         let mut buffered = std::io::BufWriter::with_capacity(sink::WRITE_BUFFER, out);
         let mut sections = Sections { feed: &mut self.feed, bars: Vec::new(), finished: false };
-        render(&mut buffered, &self.title, Utc::now(), &mut sections).map_err(|e| match e {
+        render(&mut buffered, &self.title, Utc::now(), &self.notes, &mut sections).map_err(|e| match e {
             // The renderer does not know the file's name.
             ExportError::Io { source, .. } => ExportError::io(&self.path, source),
             other => other,

@@ -9,13 +9,13 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use domain::{Bar, Interval, Symbol};
-use storage::StorageError;
+use storage::{NoteRating, ResearchNoteRecord, StorageError};
 
 use crate::{ExportFormat, SymbolSummary};
 
 /// What to export: the bars of `symbols` at `interval`, optionally limited to `from..=to`, in
 /// `format`. Every provider's row of a timestamp is exported (each says its provider).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExportRequest {
     pub symbols: Vec<Symbol>,
     pub interval: Interval,
@@ -24,6 +24,44 @@ pub struct ExportRequest {
     /// Inclusive upper bound; `None` means up to the last stored bar.
     pub to: Option<DateTime<Utc>>,
     pub format: ExportFormat,
+    /// Research notes for the `html` report's "Research notes" section, meant as the latest note
+    /// per symbol: shown in the order of `symbols`, at most one per symbol (the first here that
+    /// names it); notes of other symbols are left out. Other formats ignore them (a table of
+    /// notes is [`write_notes_csv`](crate::write_notes_csv)'s job). Usually empty.
+    pub notes: Vec<NoteSummary>,
+}
+
+/// What the HTML report shows of a research note: the export's own view of
+/// [`storage::ResearchNoteRecord`], without the long markdown, the sources or the key figures.
+/// Every text in it is model-written and treated as untrusted (escaped when rendered).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteSummary {
+    pub symbol: String,
+    pub rating: NoteRating,
+    /// In `0..=1`; anything else (not finite, out of range) is shown as missing.
+    pub confidence: f64,
+    pub horizon: String,
+    pub thesis: String,
+    pub risks: Vec<String>,
+    pub model: String,
+    pub crew: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&ResearchNoteRecord> for NoteSummary {
+    fn from(note: &ResearchNoteRecord) -> Self {
+        Self {
+            symbol: note.symbol.clone(),
+            rating: note.rating,
+            confidence: note.confidence,
+            horizon: note.horizon.clone(),
+            thesis: note.thesis.clone(),
+            risks: note.risks.clone(),
+            model: note.model.clone(),
+            crew: note.crew.clone(),
+            created_at: note.created_at,
+        }
+    }
 }
 
 /// A finished export: the file now under its final name, and what is in it.

@@ -421,3 +421,57 @@ pub(crate) fn write_mentions_csv(
     result.map_err(|e| csv_error(path, e))?;
     writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
 }
+
+/// Header of the research-notes table.
+const NOTE_COLUMNS: [&str; 12] = [
+    "symbol",
+    "created_at",
+    "rating",
+    "confidence",
+    "horizon",
+    "thesis",
+    "risks",
+    "key_figures",
+    "sources",
+    "model",
+    "crew",
+    "crew_run_id",
+];
+
+/// Separator of list cells (risks, sources) in the notes table.
+const LIST_SEPARATOR: &str = " | ";
+
+/// Writes the research-notes table (see [`crate::write_notes_csv`]).
+pub(crate) fn write_notes_csv(
+    out: FileOut,
+    path: &std::path::Path,
+    notes: &[storage::ResearchNoteRecord],
+) -> Result<FileOut, ExportError> {
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let mut ts = TsText::default();
+    let mut number = FloatText::default();
+    let result: csv::Result<()> = (|| {
+        writer.write_record(NOTE_COLUMNS)?;
+        for note in notes {
+            // A map of JSON values always serialises; an empty cell would be the only fallback.
+            let key_figures = serde_json::to_string(&note.key_figures).unwrap_or_default();
+            writer.write_field(neutralise_formula(&note.symbol).as_bytes())?;
+            writer.write_field(ts.format(note.created_at))?;
+            writer.write_field(note.rating.as_str())?;
+            writer.write_field(number.format(note.confidence))?;
+            writer.write_field(neutralise_formula(&note.horizon).as_bytes())?;
+            writer.write_field(neutralise_formula(&note.thesis).as_bytes())?;
+            writer.write_field(neutralise_formula(&note.risks.join(LIST_SEPARATOR)).as_bytes())?;
+            writer.write_field(neutralise_formula(&key_figures).as_bytes())?;
+            writer.write_field(neutralise_formula(&note.sources.join(LIST_SEPARATOR)).as_bytes())?;
+            writer.write_field(neutralise_formula(&note.model).as_bytes())?;
+            writer.write_field(neutralise_formula(&note.crew).as_bytes())?;
+            writer.write_field(note.crew_run_id.map(|id| id.to_string()).unwrap_or_default())?;
+            writer.write_record(None::<&[u8]>)?;
+        }
+        writer.flush()?;
+        Ok(())
+    })();
+    result.map_err(|e| csv_error(path, e))?;
+    writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+}

@@ -17,12 +17,12 @@ use chrono::{DateTime, TimeZone, Utc};
 use domain::indicators::latest;
 use domain::{Bar, Interval, ProviderId, Symbol};
 use export::{
-    ExportError, ExportFormat, ExportOutput, ExportProgress, ExportRequest, TEMP_PREFIX,
-    clean_stray_temp_files, export_to_file, write_summary_csv,
+    ExportError, ExportFormat, ExportOutput, ExportProgress, ExportRequest, NoteSummary, TEMP_PREFIX,
+    clean_stray_temp_files, export_to_file, write_notes_csv, write_summary_csv,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
-use storage::{BarQuery, DatabaseConfig, Storage};
+use storage::{BarQuery, DatabaseConfig, NoteRating, ResearchNoteRecord, Storage};
 use tempfile::TempDir;
 
 const EVIL_FLAG: &str = "=HYPERLINK(\"http://evil.example/x\",\"click\")";
@@ -83,7 +83,14 @@ async fn sample_db() -> (Db, Vec<Symbol>) {
 }
 
 fn request(symbols: &[Symbol], format: ExportFormat) -> ExportRequest {
-    ExportRequest { symbols: symbols.to_vec(), interval: Interval::Day1, from: None, to: None, format }
+    ExportRequest {
+        symbols: symbols.to_vec(),
+        interval: Interval::Day1,
+        from: None,
+        to: None,
+        format,
+        notes: Vec::new(),
+    }
 }
 
 /// The bars of `symbols` as storage returns them, in export order.
@@ -330,6 +337,113 @@ async fn html_report_is_written() {
     assert!(html.contains("AAPL") && html.contains("MSFT"));
     assert!(!html.contains(EVIL_FLAG), "text is escaped");
     assert_eq!(output.summaries.len(), 2);
+}
+
+fn research_note(symbol: &str, rating: NoteRating, thesis: &str) -> ResearchNoteRecord {
+    let key_figures = serde_json::json!({ "pe": 28.5, "revenue_growth": "8%", "segments": ["a", "b"] });
+    ResearchNoteRecord {
+        id: 7,
+        crew_run_id: Some(42),
+        symbol: symbol.to_owned(),
+        rating,
+        confidence: 0.75,
+        horizon: "6-12 months".to_owned(),
+        thesis: thesis.to_owned(),
+        risks: vec!["Regulation, in the EU".to_owned(), "Supply chain".to_owned()],
+        key_figures: key_figures.as_object().cloned().unwrap(),
+        sources: vec!["https://example.com/10-K".to_owned(), "stored bars".to_owned()],
+        markdown: "# AAPL\n\nLong note.".to_owned(),
+        model: "qwen2.5:7b".to_owned(),
+        crew: "research".to_owned(),
+        created_at: Utc.with_ymd_and_hms(2025, 3, 1, 14, 30, 5).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn notes_csv_reads_back_with_quoting_and_neutralised_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let aapl = research_note("AAPL", NoteRating::Buy, "Services grow, margins hold;\nbuybacks \"continue\".");
+    let mut msft = research_note("MSFT", NoteRating::Sell, "=HYPERLINK(\"http://evil.example\",\"x\")");
+    msft.crew_run_id = None;
+    msft.horizon = "+3 months".to_owned();
+    msft.risks = vec!["-40% drawdown".to_owned()];
+    msft.sources = Vec::new();
+    msft.key_figures = serde_json::Map::new();
+    msft.model = "@model".to_owned();
+    let dest = dir.path().join("notes.csv");
+    let output = write_notes_csv(&[aapl.clone(), msft], &dest).await.unwrap();
+    check_output(&output, 2);
+    assert!(output.summaries.is_empty());
+
+    let raw = fs::read_to_string(&dest).unwrap();
+    assert!(raw.starts_with(
+        "symbol,created_at,rating,confidence,horizon,thesis,risks,key_figures,sources,model,crew,crew_run_id\n"
+    ));
+    assert!(!raw.contains(",=") && !raw.contains(",+") && !raw.contains(",-") && !raw.contains(",@"));
+    let mut reader = csv::Reader::from_path(&dest).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 2);
+    let first = &records[0];
+    assert_eq!(&first[0], "AAPL");
+    assert_eq!(&first[1], "2025-03-01T14:30:05Z");
+    assert_eq!(DateTime::parse_from_rfc3339(&first[1]).unwrap(), aapl.created_at);
+    assert_eq!(&first[2], "buy");
+    assert_eq!(first[3].parse::<f64>().unwrap(), 0.75);
+    assert_eq!(&first[4], "6-12 months");
+    assert_eq!(&first[5], aapl.thesis, "commas, quotes and newlines survive the quoting");
+    assert_eq!(&first[6], "Regulation, in the EU | Supply chain");
+    assert!(!first[7].contains(' ') && !first[7].contains('\n'), "compact JSON: {}", &first[7]);
+    let figures: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&first[7]).unwrap();
+    assert_eq!(figures, aapl.key_figures);
+    assert_eq!(&first[8], "https://example.com/10-K | stored bars");
+    assert_eq!((&first[9], &first[10], &first[11]), ("qwen2.5:7b", "research", "42"));
+
+    let second = &records[1];
+    assert_eq!(&second[2], "sell");
+    assert_eq!(&second[5], "'=HYPERLINK(\"http://evil.example\",\"x\")", "formula neutralised");
+    assert_eq!(&second[4], "'+3 months");
+    assert_eq!(&second[6], "'-40% drawdown");
+    assert_eq!((&second[7], &second[8]), ("{}", ""));
+    assert_eq!(&second[9], "'@model");
+    assert_eq!(&second[11], "", "no crew run");
+
+    // No notes: a header-only file, still a valid table.
+    let empty = dir.path().join("empty-notes.csv");
+    let output = write_notes_csv(&[], &empty).await.unwrap();
+    check_output(&output, 0);
+    assert_eq!(
+        fs::read_to_string(&empty).unwrap(),
+        "symbol,created_at,rating,confidence,horizon,thesis,risks,key_figures,sources,model,crew,crew_run_id\n"
+    );
+    let mut reader = csv::Reader::from_path(&empty).unwrap();
+    assert_eq!(reader.headers().unwrap().len(), 12);
+    assert_eq!(reader.records().count(), 0);
+}
+
+#[tokio::test]
+async fn html_report_shows_the_research_notes_of_its_symbols() {
+    let (db, symbols) = sample_db().await;
+    let dest = db.dir.path().join("report.html");
+    let mut req = request(&symbols, ExportFormat::Html);
+    let evil = research_note("MSFT", NoteRating::Hold, "<script>alert(1)</script> cloud & AI");
+    let unrelated = research_note("NVDA", NoteRating::Buy, "Not in this report.");
+    req.notes = [&evil, &unrelated].into_iter().map(NoteSummary::from).collect();
+    export_to_file(&db.storage, &req, &dest, None).await.unwrap();
+    let html = fs::read_to_string(&dest).unwrap();
+    assert!(html.contains(">Research notes</h2>"));
+    assert!(html.contains("<span class=\"rating rating-hold\">Hold</span>"));
+    assert!(html.contains("75% confidence"));
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; cloud &amp; AI"));
+    assert!(!html.contains("<script"));
+    assert!(html.contains("<li>Regulation, in the EU</li>"));
+    assert!(!html.contains("Not in this report."), "only notes of the report's symbols");
+    assert_eq!(html.matches("<article class=\"note\"").count(), 1);
+
+    // Other formats ignore the notes.
+    let csv_dest = db.dir.path().join("bars.csv");
+    req.format = ExportFormat::Csv;
+    export_to_file(&db.storage, &req, &csv_dest, None).await.unwrap();
+    assert!(!fs::read_to_string(&csv_dest).unwrap().contains("alert"));
 }
 
 #[tokio::test]

@@ -59,6 +59,7 @@ async fn export_html(storage: &Storage, dir: &TempDir, symbols: &[Symbol]) -> St
         from: None,
         to: None,
         format: ExportFormat::Html,
+        notes: Vec::new(),
     };
     let destination = dir.path().join("report.html");
     export_to_file(storage, &request, &destination, None).await.expect("html export");

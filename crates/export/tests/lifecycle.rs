@@ -56,6 +56,7 @@ fn repeated_exports_leak_nothing() {
                         from: None,
                         to: None,
                         format,
+                        notes: Vec::new(),
                     };
                     let dest = out.join(format!("x{n}.{format}"));
                     export_to_file(storage, &request, &dest, None).await.unwrap();

@@ -21,6 +21,10 @@
 //!   window is "the last year"; for the sample data set (ending in 2013) a wall-clock window would
 //!   always be empty. For csv, ndjson and parquet a summary csv (kind `summary`) is written too;
 //!   xlsx has its own summary sheet and html its summary table.
+//! - **Research notes**: the latest note of each watched symbol (written by the analysis crew)
+//!   goes into a `notes` csv table, like the mentions only when there is one, and, when the
+//!   format is html, into the report's "Research notes" section. Notes that cannot be read do not
+//!   cost the bars export: the report is written without them and the run's error says why.
 //! - **Empty watchlist**: the run succeeds with no items and still writes an (empty) export, so
 //!   "every run has an export" holds for consumers. **Every symbol failed**: no export is written
 //!   (it would only repeat the previous data and push good exports out of retention); the run is
@@ -36,7 +40,7 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::Symbol;
-use export::{ExportFormat, ExportRequest};
+use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
 use providers::{BarsRequest, ProviderChain, ProvidersConfig, Span};
 use storage::RunItem;
@@ -119,6 +123,19 @@ impl DownloadTracker {
         mentions.retain(|m| watched.contains(&m.symbol));
         if !mentions.is_empty() {
             self.exports.create_mentions(&mentions, Some(context.run_id)).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the latest research note of each watched symbol as a `notes` export, when there
+    /// are any.
+    async fn export_notes(
+        &self,
+        context: &JobContext,
+        notes: &[storage::ResearchNoteRecord],
+    ) -> anyhow::Result<()> {
+        if !notes.is_empty() {
+            self.exports.create_notes(notes, Some(context.run_id)).await?;
         }
         Ok(())
     }
@@ -241,14 +258,23 @@ impl Job for DownloadTracker {
         }
 
         let format = self.config.export_format;
-        let watched: std::collections::HashSet<String> =
-            symbols.iter().map(|s| s.as_str().to_owned()).collect();
+        let names: Vec<String> = symbols.iter().map(|s| s.as_str().to_owned()).collect();
+        let watched: std::collections::HashSet<String> = names.iter().cloned().collect();
+        let notes = context.storage.latest_research_notes(&names).await;
+        if let Err(error) = &notes {
+            warn!(run_id = context.run_id, %error, "Cannot read the research notes; exporting without them.");
+        }
+        let report_notes = match (&notes, format) {
+            (Ok(notes), ExportFormat::Html) => notes.iter().map(NoteSummary::from).collect(),
+            _ => Vec::new(),
+        };
         let request = ExportRequest {
             from: self.export_from(context, &symbols).await.context("cannot find the newest stored bar")?,
             to: None,
             symbols,
             interval: self.config.interval,
             format,
+            notes: report_notes,
         };
         let created = self.exports.create_with_summaries(&request, Some(context.run_id)).await;
         let (record, summaries) = match created {
@@ -265,6 +291,13 @@ impl Job for DownloadTracker {
         }
         if let Err(error) = self.export_mentions(context, &watched).await {
             outcome.error = Some(format!("mentions export failed: {error:#}"));
+        }
+        let notes_exported = match notes {
+            Ok(notes) => self.export_notes(context, &notes).await,
+            Err(error) => Err(anyhow::Error::new(error).context("cannot read the research notes")),
+        };
+        if let Err(error) = notes_exported {
+            outcome.error = Some(format!("notes export failed: {error:#}"));
         }
         match self.exports.apply_retention().await {
             Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),

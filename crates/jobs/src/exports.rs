@@ -33,10 +33,12 @@ pub const KIND_BARS: &str = "bars";
 pub const KIND_SUMMARY: &str = "summary";
 /// `kind` of a table of social mentions.
 pub const KIND_MENTIONS: &str = "mentions";
+/// `kind` of a table of research notes (the latest note per watched symbol).
+pub const KIND_NOTES: &str = "notes";
 
 /// Prefixes of the file names this service creates; only such files are ever removed by the
 /// start-up sweep.
-const FILE_PREFIXES: [&str; 3] = ["export-", "summary-", "mentions-"];
+const FILE_PREFIXES: [&str; 4] = ["export-", "summary-", "mentions-", "notes-"];
 
 /// Why an export operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,24 @@ impl ExportService {
         let (record, _) = self
             .write(ExportFormat::Csv.as_str(), KIND_MENTIONS, &file_name, run_id, |_, path| async move {
                 export::write_mentions_csv(mentions, &path).await
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// Writes a research-notes table (CSV, kind `notes`) as its own export.
+    ///
+    /// # Errors
+    /// As [`create`](Self::create).
+    pub async fn create_notes(
+        &self,
+        notes: &[storage::ResearchNoteRecord],
+        run_id: Option<i64>,
+    ) -> Result<ExportRecord, ExportError> {
+        let file_name = new_file_name("notes", ExportFormat::Csv.extension());
+        let (record, _) = self
+            .write(ExportFormat::Csv.as_str(), KIND_NOTES, &file_name, run_id, |_, path| async move {
+                export::write_notes_csv(notes, &path).await
             })
             .await?;
         Ok(record)

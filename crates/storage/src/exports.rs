@@ -52,7 +52,7 @@ pub struct ExportRecord {
     pub created_at: DateTime<Utc>,
     /// `csv`, `ndjson`, `xlsx`, `parquet`, `html`.
     pub format: String,
-    /// `bars` or `summary`.
+    /// `bars`, `summary`, `mentions` or `notes`.
     pub kind: String,
     pub status: ExportStatus,
     /// The file's name inside the export directory (never a path given by a user).

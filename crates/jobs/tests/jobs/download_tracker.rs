@@ -306,3 +306,84 @@ async fn mentions_of_watched_symbols_are_exported_as_a_table() {
     assert!(rows.iter().all(|r| r.starts_with("AAPL,") || r.starts_with("MSFT,")), "{rows:?}");
     engine.shutdown(std::time::Duration::from_secs(5)).await;
 }
+
+fn research_note(symbol: &str, thesis: &str) -> storage::NewResearchNote {
+    storage::NewResearchNote {
+        crew_run_id: None,
+        symbol: symbol.to_owned(),
+        rating: storage::NoteRating::Buy,
+        confidence: 0.8,
+        horizon: "6-12 months".to_owned(),
+        thesis: thesis.to_owned(),
+        risks: vec!["Regulation".to_owned(), "Supply chain".to_owned()],
+        key_figures: Default::default(),
+        sources: vec!["stored bars".to_owned()],
+        markdown: format!("# {symbol}\n\n{thesis}"),
+        model: "test-model".to_owned(),
+        crew: "research".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn latest_research_notes_go_into_a_notes_table_and_the_html_report() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    env.storage.insert_research_note(&research_note("AAPL", "An older thesis.")).await.unwrap();
+    let thesis = "Services growth & buybacks <keep> margins, for now.";
+    env.storage.insert_research_note(&research_note("AAPL", thesis)).await.unwrap();
+    env.storage.insert_research_note(&research_note("TSLA", "Not watched, not exported.")).await.unwrap();
+    let engine =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Html)).await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert_eq!(run.error, None);
+
+    let exports = env.storage.exports(10).await.unwrap();
+    let notes = exports.iter().find(|e| e.kind == jobs::KIND_NOTES).expect("a notes export");
+    assert_eq!((notes.status, notes.run_id, notes.rows), (ExportStatus::Ready, Some(run.id), Some(1)));
+    assert_eq!(notes.format, "csv");
+    assert!(
+        notes.file_name.starts_with("notes-") && notes.file_name.ends_with(".csv"),
+        "{}",
+        notes.file_name
+    );
+    let path = env.exports_dir().join(&notes.file_name);
+    assert_eq!(Some(sha256_hex(&path)), notes.sha256);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "symbol,created_at,rating,confidence,horizon,thesis,risks,key_figures,sources,model,crew,crew_run_id"
+        )
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 1, "the latest note of each watched symbol: {rows:?}");
+    assert!(rows[0].starts_with("AAPL,") && rows[0].contains(",buy,0.8,"), "{}", rows[0]);
+    assert!(rows[0].contains(&format!("\"{thesis}\"")), "quoted for its comma: {}", rows[0]);
+    assert!(rows[0].contains("Regulation | Supply chain"));
+
+    // The html report of the same run shows the note, escaped.
+    let (report, report_path) =
+        env.export_service().ready_file(run.export_id.expect("export")).await.unwrap();
+    assert_eq!((report.kind.as_str(), report.format.as_str()), ("bars", "html"));
+    let html = std::fs::read_to_string(report_path).unwrap();
+    assert!(html.contains(">Research notes</h2>"));
+    assert!(html.contains("Services growth &amp; buybacks &lt;keep&gt; margins, for now."));
+    assert!(html.contains("<span class=\"rating rating-buy\">Buy</span>"));
+    assert!(!html.contains("An older thesis.") && !html.contains("Not watched"));
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn without_research_notes_no_notes_table_is_written() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let engine =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Csv)).await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let exports = env.storage.exports(10).await.unwrap();
+    assert!(exports.iter().all(|e| e.kind != jobs::KIND_NOTES), "{exports:?}");
+    engine.shutdown(SECS_5).await;
+}

@@ -26,7 +26,14 @@ fn bars(n: i64) -> Vec<Bar> {
 }
 
 fn request(format: ExportFormat) -> ExportRequest {
-    ExportRequest { symbols: vec![sym("AAPL")], interval: Interval::Day1, from: None, to: None, format }
+    ExportRequest {
+        symbols: vec![sym("AAPL")],
+        interval: Interval::Day1,
+        from: None,
+        to: None,
+        format,
+        notes: Vec::new(),
+    }
 }
 
 async fn env_with_bars() -> TestEnv {

@@ -32,7 +32,7 @@ pub(crate) struct ExportDto {
     /// `csv`, `ndjson`, `xlsx`, `parquet` or `html`.
     #[schema(example = "csv")]
     format: String,
-    /// `bars` or `summary`.
+    /// `bars`, `summary`, `mentions` or `notes`.
     #[schema(example = "bars")]
     kind: String,
     /// `writing`, `ready` or `failed`; only `ready` exports can be downloaded.

@@ -200,6 +200,7 @@ pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
         from: None,
         to: None,
         format: args.format,
+        notes: Vec::new(),
     };
     reset_peak_rss();
     let started = Instant::now();

@@ -2,7 +2,7 @@
 
 use anyhow::bail;
 use chrono::{Duration, NaiveTime};
-use export::{ExportProgress, ExportRequest, export_to_file};
+use export::{ExportFormat, ExportProgress, ExportRequest, NoteSummary, export_to_file};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::App;
@@ -26,12 +26,20 @@ pub async fn run(app: &App, args: ExportArgs) -> anyhow::Result<()> {
     if symbols.is_empty() {
         bail!("no --symbols given and the watchlist is empty");
     }
+    // The html report shows each symbol's latest research note; other formats have no place for it.
+    let notes = if args.format == ExportFormat::Html {
+        let names: Vec<String> = symbols.iter().map(|s| s.as_str().to_owned()).collect();
+        app.storage.latest_research_notes(&names).await?.iter().map(NoteSummary::from).collect()
+    } else {
+        Vec::new()
+    };
     let request = ExportRequest {
         symbols,
         interval: args.interval,
         from: args.from.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
         to: args.to.map(|d| d.and_time(NaiveTime::MIN).and_utc() + Duration::days(1) - Duration::seconds(1)),
         format: args.format,
+        notes,
     };
     let progress = ProgressBar::new(request.symbols.len() as u64);
     progress.set_style(
