@@ -21,6 +21,7 @@
 //! Start-up order for a server: `ExportService::recover`, then `JobEngine::start`, then accept
 //! requests; on shutdown, `JobEngine::stop`/`shutdown` before closing the database.
 
+mod analysis_job;
 mod config;
 mod download_tracker;
 mod engine;
@@ -28,8 +29,10 @@ mod exports;
 pub mod ingest;
 mod reddit_scan;
 
+pub use analysis_job::{AnalysisJob, ensure_bars};
 pub use config::{ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, RetentionConfig};
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered};
+pub use exports::KIND_NOTES;
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
 pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig, SocialSourceKind};

@@ -200,7 +200,14 @@ impl From<jobs::TriggerError> for ApiError {
         match error {
             jobs::TriggerError::UnknownJob(job) => Self::UnknownJob(job),
             jobs::TriggerError::AlreadyActive { job, active } => Self::Conflict {
-                message: format!("job {job} already has an active run {} ({})", active.id, active.status),
+                message: if active.subject.is_empty() {
+                    format!("job {job} already has an active run {} ({})", active.id, active.status)
+                } else {
+                    format!(
+                        "job {job} already has an active run {} for {} ({})",
+                        active.id, active.subject, active.status
+                    )
+                },
                 run_id: Some(active.id),
             },
             jobs::TriggerError::ShuttingDown => {

@@ -70,6 +70,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::social::mentions))
         .routes(routes!(routes::social::trending))
         .routes(routes!(routes::social::buckets))
+        .routes(routes!(routes::analysis::analyze, routes::analysis::notes))
+        .routes(routes!(routes::analysis::crew_run))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

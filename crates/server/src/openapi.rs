@@ -23,7 +23,7 @@ pub const DOCS_PATH: &str = "/api/docs";
 #[openapi(
     info(
         title = "tickerwatch",
-        description = "Self-hosted stock-market data: watchlist, stored bars, quotes, indicators, jobs, exports and social mentions.\n\n\
+        description = "Self-hosted stock-market data: watchlist, stored bars, quotes, indicators, jobs, exports, social mentions and AI research notes.\n\n\
             Errors are always `{\"error\": {\"code\", \"message\"}}`. Mutating requests need \
             `Authorization: Bearer <token>`."
     ),
@@ -34,6 +34,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "jobs", description = "Background jobs and their runs"),
         (name = "exports", description = "Export files written by jobs"),
         (name = "social", description = "Ticker mentions in social posts and trending symbols"),
+        (name = "analysis", description = "Research notes written by the agent crew, and its runs' traces"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]

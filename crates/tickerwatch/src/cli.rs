@@ -51,6 +51,8 @@ pub enum Command {
     Scan(ScanArgs),
     /// Print trending tickers from stored mentions.
     Trending(TrendingArgs),
+    /// Run the research crew on a symbol: progress streams to stderr, the note to stdout.
+    Analyze(AnalyzeArgs),
     /// Trigger the download-tracker job repeatedly and report memory, fds and run time.
     Soak(SoakArgs),
     /// Benchmarks that print figures.
@@ -133,6 +135,25 @@ pub struct ScanArgs {
     /// Posts per subreddit (default: `social.limit_per_subreddit`).
     #[arg(long)]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// The ticker to research, e.g. AAPL.
+    pub symbol: String,
+    /// The model, overriding `analysis.llm.model` (`offline` for the offline model; any other
+    /// name uses the OpenAI-compatible server at `analysis.llm.base_url`).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// A crew by name (default: `analysis.crew`).
+    #[arg(long)]
+    pub crew: Option<String>,
+    /// Print the note as JSON instead of markdown.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the note (no progress on stderr).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use analysis::AnalysisConfig;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use jobs::{ExportsConfig, JobsConfig, SocialConfig};
@@ -32,6 +33,7 @@ pub struct Config {
     pub jobs: JobsConfig,
     pub exports: ExportsConfig,
     pub social: SocialConfig,
+    pub analysis: AnalysisConfig,
     pub log: LogConfig,
 }
 
@@ -103,6 +105,7 @@ impl Config {
         self.jobs.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         self.exports.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
         self.social.validate().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        self.analysis.llm.validate().map_err(|e| ConfigError::Invalid(format!("analysis.llm: {e}")))?;
         if self.database.url.trim().is_empty() {
             return Err(ConfigError::Invalid("database.url must not be empty".to_owned()));
         }

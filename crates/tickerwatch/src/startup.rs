@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use analysis::AnalysisService;
 use anyhow::Context;
-use jobs::{DownloadTracker, ExportService, JobEngine, RedditScan};
+use jobs::{AnalysisJob, DownloadTracker, ExportService, Job, JobEngine, RedditScan};
 use providers::ProviderChain;
 use server::{AppState, Server};
 use social::extract::SymbolUniverse;
@@ -41,17 +42,10 @@ impl Application {
         exports.recover().await.context("cannot prepare the export directory")?;
         // One chain, so one HTTP client (and pool) per vendor, shared by the job and the API.
         let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
-        let tracker =
-            DownloadTracker::new(chain.clone(), exports.clone(), config.jobs.download_tracker.clone())
-                .context("cannot set up the download-tracker job")?;
-        let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())
-            .context("cannot set up the reddit-scan job")?;
-        let mut schedules = config.jobs.schedules();
-        schedules.extend(config.social.schedule_entry());
-        let engine =
-            JobEngine::start(storage.clone(), vec![tracker.into_job(), reddit_scan.into_job()], schedules)
-                .await
-                .context("cannot start the job engine")?;
+        let jobs = registered_jobs(&storage, &config, &chain, &exports)?;
+        let engine = JobEngine::start(storage.clone(), jobs, schedules(&config))
+            .await
+            .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
         let state =
             AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
@@ -84,6 +78,36 @@ impl Application {
         self.storage.close().await;
         served.context("HTTP server failed")
     }
+}
+
+/// Every job the service runs, built once from `config` (each holds its long-lived clients).
+/// `serve` and the CLI's in-process runs register the same list.
+///
+/// # Errors
+/// When a job's config is invalid; the message names the job.
+pub fn registered_jobs(
+    storage: &Storage,
+    config: &Config,
+    chain: &ProviderChain,
+    exports: &ExportService,
+) -> anyhow::Result<Vec<Arc<dyn Job>>> {
+    let tracker = DownloadTracker::new(chain.clone(), exports.clone(), config.jobs.download_tracker.clone())
+        .context("cannot set up the download-tracker job")?;
+    let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())
+        .context("cannot set up the reddit-scan job")?;
+    let analysis =
+        AnalysisService::new(storage.clone(), Some(Arc::new(chain.clone())), &config.analysis, None)
+            .context("cannot set up the analysis crew")?;
+    let analysis: Arc<dyn Job> = Arc::new(AnalysisJob::new(analysis, chain.clone()));
+    Ok(vec![tracker.into_job(), reddit_scan.into_job(), analysis])
+}
+
+/// `(job, cron expression)` of every scheduled job.
+pub fn schedules(config: &Config) -> Vec<(String, String)> {
+    let mut schedules = config.jobs.schedules();
+    schedules.extend(config.social.schedule_entry());
+    schedules.extend(config.analysis.schedule.clone().map(|s| (AnalysisJob::NAME.to_owned(), s)));
+    schedules
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

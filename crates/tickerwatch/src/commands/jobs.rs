@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use jobs::{DownloadTracker, ExportService, JobEngine, RedditScan};
-use social::extract::SymbolUniverse;
+use jobs::{AnalysisJob, DownloadTracker, ExportService, JobEngine, RedditScan};
+use providers::ProviderChain;
 use storage::RunRecord;
 
 use crate::app::App;
@@ -13,6 +13,7 @@ use crate::cli::JobsCommand;
 use crate::client::{ApiClient, TriggerOutcome};
 use crate::config::Config;
 use crate::output;
+use crate::startup::registered_jobs;
 
 /// How long an in-process or `--wait` run may take.
 const WAIT_LIMIT: Duration = Duration::from_secs(3600);
@@ -29,6 +30,7 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
             let jobs = [
                 (DownloadTracker::NAME, &app.config.jobs.download_tracker.schedule),
                 (RedditScan::NAME, &app.config.social.schedule),
+                (AnalysisJob::NAME, &app.config.analysis.schedule),
             ];
             for (name, schedule) in jobs {
                 let last = app.storage.runs(Some(name), 1).await?;
@@ -92,7 +94,7 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
 
 /// Runs the job in this process with its own engine and waits for it.
 async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
-    let run = run_in_process(app, &app.config, name).await?;
+    let run = run_in_process(app, &app.config, name, "").await?;
     let items = app.storage.run_items(run.id).await?;
     let mut table = output::table(&["item", "status", "count", "provider", "error"]);
     for item in &items {
@@ -120,18 +122,19 @@ async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
 ///
 /// # Errors
 /// When a job cannot be built, the name is unknown, or the run cannot be awaited.
-pub async fn run_in_process(app: &App, config: &Config, name: &str) -> anyhow::Result<RunRecord> {
+pub async fn run_in_process(
+    app: &App,
+    config: &Config,
+    name: &str,
+    subject: &str,
+) -> anyhow::Result<RunRecord> {
     let exports = ExportService::new(app.storage.clone(), config.exports.clone());
     exports.recover().await.context("cannot prepare the export directory")?;
-    let tracker =
-        DownloadTracker::from_config(&config.providers, exports, config.jobs.download_tracker.clone())?;
-    let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())?;
-    let engine = Arc::new(
-        JobEngine::start(app.storage.clone(), vec![tracker.into_job(), reddit_scan.into_job()], Vec::new())
-            .await?,
-    );
+    let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
+    let jobs = registered_jobs(&app.storage, config, &chain, &exports)?;
+    let engine = Arc::new(JobEngine::start(app.storage.clone(), jobs, Vec::new()).await?);
     let result = async {
-        let triggered = engine.trigger(name, "cli").await?;
+        let triggered = engine.trigger_for(name, subject, "cli").await?;
         eprintln!("Run {} of {name} started.", triggered.run.id);
         engine.wait_for(triggered.run.id, WAIT_LIMIT).await
     }

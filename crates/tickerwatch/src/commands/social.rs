@@ -22,7 +22,7 @@ pub async fn scan(app: &App, args: ScanArgs) -> anyhow::Result<bool> {
     if let Some(limit) = args.limit {
         config.social.limit_per_subreddit = limit;
     }
-    let run = run_in_process(app, &config, RedditScan::NAME).await?;
+    let run = run_in_process(app, &config, RedditScan::NAME, "").await?;
     trending(app, &TrendingArgs { window: chrono::Duration::hours(24), limit: 20 }).await?;
     if let Some(error) = &run.error {
         eprintln!("scan {}: {error}", run.status);

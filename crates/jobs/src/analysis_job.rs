@@ -1,0 +1,115 @@
+//! The `analysis` job: the research crew on one symbol (the run's subject, from
+//! `POST /api/analysis/{symbol}`) or on every watched symbol (a schedule or a plain trigger).
+
+use agents::NoObserver;
+use analysis::{AnalysisError, AnalysisService, AnalyzeRequest};
+use anyhow::{Context as _, anyhow};
+use async_trait::async_trait;
+use chrono::Duration as ChronoDuration;
+use domain::{Interval, Symbol};
+use providers::{BarsRequest, ProviderChain, Span};
+use storage::RunItem;
+use tracing::warn;
+
+use crate::engine::{Job, JobContext, JobOutcome};
+use crate::ingest::fetch_and_store;
+
+/// Daily bars fetched for a symbol that has none stored, so the indicators have a year.
+const FIRST_FETCH_DAYS: i64 = 400;
+
+/// The job. Holds the service (and so the model's HTTP client) for its lifetime.
+pub struct AnalysisJob {
+    service: AnalysisService,
+    chain: ProviderChain,
+}
+
+impl AnalysisJob {
+    pub const NAME: &'static str = "analysis";
+
+    pub fn new(service: AnalysisService, chain: ProviderChain) -> Self {
+        Self { service, chain }
+    }
+
+    pub fn service(&self) -> &AnalysisService {
+        &self.service
+    }
+}
+
+/// Fetches a year of daily bars when none are stored, so a first analysis has data. A failure
+/// is logged, not fatal: the crew then says the data is thin.
+pub async fn ensure_bars(
+    chain: &ProviderChain,
+    storage: &storage::Storage,
+    symbol: &Symbol,
+) -> Option<String> {
+    match storage.last_bar_ts(symbol, Interval::Day1).await {
+        Ok(Some(_)) => return None,
+        Ok(None) => {}
+        Err(error) => return Some(error.to_string()),
+    }
+    let request = BarsRequest {
+        symbol: symbol.clone(),
+        interval: Interval::Day1,
+        span: Span::Last(ChronoDuration::days(FIRST_FETCH_DAYS)),
+    };
+    match fetch_and_store(chain, storage, &request).await {
+        Ok(_) => None,
+        Err(error) => {
+            warn!(%symbol, %error, "No bars for the analysis; the crew will work with what it has.");
+            Some(error.to_string())
+        }
+    }
+}
+
+#[async_trait]
+impl Job for AnalysisJob {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
+        let symbols: Vec<Symbol> = if context.subject.is_empty() {
+            let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
+            watchlist.into_iter().map(|entry| entry.symbol).collect()
+        } else {
+            vec![
+                Symbol::parse(&context.subject)
+                    .map_err(|e| anyhow!("invalid symbol {:?}: {e}", context.subject))?,
+            ]
+        };
+        if symbols.is_empty() {
+            return Ok(JobOutcome { export_id: None, error: Some("the watchlist is empty".to_owned()) });
+        }
+        let model = self.service.model_label();
+        let mut failures = 0;
+        for symbol in &symbols {
+            if context.cancel.is_cancelled() {
+                break;
+            }
+            let fetch_error = ensure_bars(&self.chain, &context.storage, symbol).await;
+            let request = AnalyzeRequest {
+                symbol: symbol.clone(),
+                crew: None,
+                job_run_id: Some(context.run_id),
+                stream: false,
+            };
+            let result = self.service.analyze(&request, &NoObserver, context.cancel.clone()).await;
+            let (succeeded, error) = match result {
+                Ok(_) => (true, fetch_error.map(|e| format!("analysed without fresh bars: {e}"))),
+                Err(AnalysisError::Storage(error)) => return Err(error).context("cannot store the analysis"),
+                Err(error) => (false, Some(error.to_string())),
+            };
+            failures += usize::from(!succeeded);
+            let item = RunItem {
+                symbol: symbol.to_string(),
+                succeeded,
+                bars: 0,
+                provider: Some(model.clone()),
+                error,
+            };
+            context.record_item(&item).await.context("cannot record the analysis result")?;
+        }
+        let error = (failures == symbols.len()).then(|| format!("no analysis finished ({failures} failed)"));
+        Ok(JobOutcome { export_id: None, error })
+    }
+}
