@@ -313,7 +313,7 @@ fn findings(conversation: &Conversation<'_>, facts: &Facts) -> String {
     let symbol = conversation.symbol.as_deref().unwrap_or("the stock");
     let mut text = format!("Findings on {symbol} (offline model):\n");
     for (name, value) in &facts.numbers {
-        let _ = writeln!(text, "- {name}: {}", format_number(*value));
+        let _ = writeln!(text, "- {name}: {value}");
     }
     for (name, value) in &facts.texts {
         let _ = writeln!(text, "- {name}: {value}");
