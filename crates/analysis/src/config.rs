@@ -20,6 +20,9 @@ pub struct AnalysisConfig {
     pub crews: Vec<Crew>,
     /// Optional long-term memory in our database.
     pub long_term_memory: LongTermMemoryConfig,
+    /// Crew runs (with their traces) older than this many days are deleted when the analysis
+    /// job runs; notes stay. 0 keeps them forever.
+    pub keep_traces_days: u32,
     /// Cron expression with seconds, in UTC, to analyse every watched symbol (e.g.
     /// `"0 0 23 * * Mon-Fri"`); none means on request only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,6 +36,7 @@ impl Default for AnalysisConfig {
             crew: EQUITY_RESEARCH.to_owned(),
             crews: Vec::new(),
             long_term_memory: LongTermMemoryConfig::default(),
+            keep_traces_days: 90,
             schedule: None,
         }
     }

@@ -87,6 +87,7 @@ pub struct AnalysisService {
     crews: Arc<Vec<Crew>>,
     default_crew: String,
     memory: LongTermMemoryConfig,
+    keep_traces_days: u32,
 }
 
 impl std::fmt::Debug for AnalysisService {
@@ -141,6 +142,7 @@ impl AnalysisService {
             crews: Arc::new(crews),
             default_crew: config.crew.clone(),
             memory: config.long_term_memory.clone(),
+            keep_traces_days: config.keep_traces_days,
         };
         service.crew(None).map_err(|e| AnalysisError::Config(e.to_string()))?;
         Ok(service)
@@ -162,6 +164,20 @@ impl AnalysisService {
             name: name.to_owned(),
             known: self.crew_names().join(", "),
         })
+    }
+
+    /// Deletes crew runs (traces) past `keep_traces_days` and expired long-term memory; returns
+    /// how many crew runs went.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn apply_retention(&self) -> Result<u64, AnalysisError> {
+        self.storage.forget_expired().await?;
+        if self.keep_traces_days == 0 {
+            return Ok(0);
+        }
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(self.keep_traces_days));
+        Ok(self.storage.delete_crew_runs_before(cutoff).await?)
     }
 
     /// Runs a crew on one symbol and stores its trace and, when it finished, its note.

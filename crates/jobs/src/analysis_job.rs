@@ -80,6 +80,11 @@ impl Job for AnalysisJob {
         if symbols.is_empty() {
             return Ok(JobOutcome { export_id: None, error: Some("the watchlist is empty".to_owned()) });
         }
+        match self.service.apply_retention().await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "Deleted crew runs past retention."),
+            Err(error) => warn!(%error, "Crew-run retention failed; continuing."),
+        }
         let model = self.service.model_label();
         let mut failures = 0;
         for symbol in &symbols {

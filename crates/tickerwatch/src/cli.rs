@@ -140,7 +140,8 @@ pub struct ScanArgs {
 #[derive(Debug, Args)]
 pub struct AnalyzeArgs {
     /// The ticker to research, e.g. AAPL.
-    pub symbol: String,
+    #[arg(value_parser = parse_symbol)]
+    pub symbol: domain::Symbol,
     /// The model, overriding `analysis.llm.model` (`offline` for the offline model; any other
     /// name uses the OpenAI-compatible server at `analysis.llm.base_url`).
     #[arg(long)]

@@ -38,6 +38,14 @@ impl Application {
             .await
             .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
         storage.migrate().await.context("cannot migrate the database schema")?;
+        // Like job runs: a crew run still `running` at start-up was cut off by a stop or crash.
+        let stale = storage
+            .cancel_running_crew_runs("interrupted: the process stopped while the crew was running")
+            .await
+            .context("cannot close crew runs left running")?;
+        if stale > 0 {
+            tracing::warn!(stale, "Marked crew runs left running by a previous process as cancelled.");
+        }
         let exports = ExportService::new(storage.clone(), config.exports.clone());
         exports.recover().await.context("cannot prepare the export directory")?;
         // One chain, so one HTTP client (and pool) per vendor, shared by the job and the API.

@@ -189,3 +189,53 @@ fn offline_scan_shows_trending_tickers_and_coverage() {
     assert!(jobs.contains("download-tracker") && jobs.contains("reddit-scan"), "{jobs}");
     assert!(jobs.contains("succeeded"), "{jobs}");
 }
+
+#[test]
+fn analyze_streams_progress_and_prints_the_note_on_the_offline_model() {
+    let ws = Workspace::new();
+    let output = ws.run(&["analyze", "aapl"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(out.starts_with("# AAPL: "), "{out}");
+    assert!(out.contains("model offline"), "{out}");
+    assert!(err.contains("▶ market research (Market Researcher)"), "{err}");
+    assert!(err.contains("↳ get_indicators ok"), "{err}");
+    assert!(err.contains("Done in"), "{err}");
+
+    let output = ws.run(&["analyze", "MSFT", "--json", "--quiet"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).is_empty(), "quiet: {}", stderr(&output));
+    let note: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(note["symbol"], "MSFT");
+    assert!(["buy", "hold", "sell"].contains(&note["rating"].as_str().unwrap()), "{note}");
+
+    let bad = ws.run(&["analyze", "A;DROP"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let unknown_crew = ws.run(&["analyze", "AAPL", "--crew", "nope"]);
+    assert_eq!(unknown_crew.status.code(), Some(1));
+    assert!(stderr(&unknown_crew).contains("unknown crew \"nope\""), "{}", stderr(&unknown_crew));
+}
+
+#[test]
+fn analyze_with_a_model_server_that_refuses_the_key_fails_clearly_without_leaking_it() {
+    let ws = Workspace::new();
+    // Nothing listens on this port: a connection error after retries, reported, no key shown.
+    let output = ws.run_with_env(
+        &["analyze", "AAPL", "--model", "gpt-4o-mini"],
+        &[
+            ("TICKERWATCH_ANALYSIS__LLM__BASE_URL", "http://127.0.0.1:9/v1"),
+            ("TICKERWATCH_ANALYSIS__LLM__API_KEY", "sk-secret-should-not-appear"),
+            ("TICKERWATCH_ANALYSIS__LLM__MAX_RETRIES", "0"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains("analysis failed") && err.contains("cannot reach the model server"), "{err}");
+    assert!(!err.contains("sk-secret"), "{err}");
+    let shown = ws.run_with_env(
+        &["config", "show"],
+        &[("TICKERWATCH_ANALYSIS__LLM__API_KEY", "sk-secret-should-not-appear")],
+    );
+    assert!(stdout(&shown).contains("[analysis.llm]"), "{}", stdout(&shown));
+    assert!(!stdout(&shown).contains("sk-secret"), "{}", stdout(&shown));
+}

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use agents::{RunObserver, TraceStep};
 use analysis::{AnalysisService, AnalyzeRequest};
 use anyhow::Context as _;
-use domain::Symbol;
 use jobs::ensure_bars;
 use llm::StreamEvent;
 use providers::ProviderChain;
@@ -21,7 +20,7 @@ use crate::cli::AnalyzeArgs;
 /// # Errors
 /// When the symbol, the config or the database is unusable.
 pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
-    let symbol = Symbol::parse(&args.symbol).with_context(|| format!("invalid symbol {:?}", args.symbol))?;
+    let symbol = args.symbol;
     let chain = ProviderChain::from_config(&app.config.providers, None).context("cannot set up providers")?;
     let service = AnalysisService::new(
         app.storage.clone(),
