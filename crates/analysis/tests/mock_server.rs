@@ -236,3 +236,38 @@ async fn a_hierarchical_crew_delegates_through_the_wire() {
     );
     assert_eq!(analysis.note.crew, "desk");
 }
+
+/// Collects what a streaming run reports.
+#[derive(Default)]
+struct Collect {
+    content: std::sync::Mutex<String>,
+    tool_calls: AtomicU64,
+}
+
+impl agents::RunObserver for Collect {
+    fn on_stream(&self, _agent: &str, event: &llm::StreamEvent) {
+        match event {
+            llm::StreamEvent::Content(text) => self.content.lock().unwrap().push_str(text),
+            llm::StreamEvent::ToolCall { .. } => {
+                self.tool_calls.fetch_add(1, Ordering::SeqCst);
+            }
+            llm::StreamEvent::Reasoning(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_streaming_run_reports_text_and_tool_calls_as_they_arrive() {
+    let env = env().await;
+    env.store_year_of_bars("AAPL").await;
+    let server = MockChatServer::start().await.unwrap();
+    let service = env.service_at(&server.uri(), |config| config.stream = true);
+    let observer = Collect::default();
+    let mut streamed = request("AAPL");
+    streamed.stream = true;
+    let analysis = service.analyze(&streamed, &observer, CancellationToken::new()).await.unwrap();
+    assert_eq!(observer.tool_calls.load(Ordering::SeqCst), 6, "each tool call announced while streaming");
+    let content = observer.content.lock().unwrap().clone();
+    assert!(content.contains("\"rating\""), "the writer's JSON streamed through: {content}");
+    assert!(analysis.outcome.usage.total_tokens > 0, "usage arrives in the stream's last chunk");
+}
