@@ -100,6 +100,37 @@ pub struct Task {
     pub output_schema: Option<serde_json::Value>,
 }
 
+impl Task {
+    /// A task for the agent with role `agent`, taking the previous task's result as context.
+    pub fn new(
+        name: impl Into<String>,
+        agent: impl Into<String>,
+        description: impl Into<String>,
+        expected_output: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            expected_output: expected_output.into(),
+            agent: agent.into(),
+            context: None,
+            output_schema: None,
+        }
+    }
+
+    /// Takes exactly these earlier tasks' results as context (none when empty).
+    pub fn with_context<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tasks: I) -> Self {
+        self.context = Some(tasks.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Requires the answer to match `schema`.
+    pub fn with_output_schema(mut self, schema: serde_json::Value) -> Self {
+        self.output_schema = Some(schema);
+        self
+    }
+}
+
 /// How tasks are assigned.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]

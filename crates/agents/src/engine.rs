@@ -430,17 +430,11 @@ impl RunState<'_, '_> {
                 llm.chat(request).await
             }
         };
-        let result = tokio::select! {
-            biased;
-            () = self.context.cancel.cancelled() => return Err(Stop::Cancelled),
-            () = tokio::time::sleep_until(self.deadline) => {
-                return Err(Stop::Limit {
-                    limit: "deadline",
-                    detail: format!("the run took longer than {:?} ({} on task {task:?})", limits.deadline, agent.role),
-                });
-            }
-            result = call => result,
-        };
+        let result = self
+            .race(call, || {
+                format!("the run took longer than {:?} ({} on task {task:?})", limits.deadline, agent.role)
+            })
+            .await?;
         self.llm_calls += 1;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let (usage, finish_reason, tool_calls, error) = match &result {
@@ -479,14 +473,8 @@ impl RunState<'_, '_> {
                 format!("Error: there is no tool {name:?}. Available tools: {}.", agent.tools.join(", ")),
             ));
         };
-        let result = tokio::select! {
-            biased;
-            () = self.context.cancel.cancelled() => return Err(Stop::Cancelled),
-            () = tokio::time::sleep_until(self.deadline) => {
-                return Err(Stop::Limit { limit: "deadline", detail: format!("tool {name} was running at the deadline") });
-            }
-            result = tool.call(arguments) => result,
-        };
+        let result =
+            self.race(tool.call(arguments), || format!("tool {name} was running at the deadline")).await?;
         Ok(match result {
             Ok(text) => (true, text),
             Err(error @ ToolError::InvalidArguments(_)) => {
@@ -494,6 +482,17 @@ impl RunState<'_, '_> {
             }
             Err(error) => (false, format!("Error: {error}")),
         })
+    }
+
+    /// Runs `work` unless the run is cancelled or reaches its deadline first; then `work` is
+    /// dropped (a model call in flight is abandoned with its HTTP request).
+    async fn race<T>(&self, work: impl Future<Output = T>, at_deadline: impl FnOnce() -> String) -> Step<T> {
+        tokio::select! {
+            biased;
+            () = self.context.cancel.cancelled() => Err(Stop::Cancelled),
+            () = tokio::time::sleep_until(self.deadline) => Err(Stop::Limit { limit: "deadline", detail: at_deadline() }),
+            result = work => Ok(result),
+        }
     }
 
     /// The manager's delegation tools: a coworker works on the request and its answer is the

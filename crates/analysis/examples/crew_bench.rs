@@ -79,45 +79,37 @@ fn tools() -> ToolBox {
 }
 
 fn crew() -> Crew {
-    let task = |name: &str, agent: &str, description: &str, expected: &str, context: &[&str]| Task {
-        name: name.into(),
-        description: description.into(),
-        expected_output: expected.into(),
-        agent: agent.into(),
-        context: Some(context.iter().map(|c| (*c).to_owned()).collect()),
-        output_schema: None,
-    };
-    let mut tasks = vec![
-        task(
+    let tasks = vec![
+        Task::new(
             "market",
             "Market researcher",
             "Get the latest quote for {symbol} and summarise the price action.",
             "Two sentences on price and volume.",
-            &[],
-        ),
-        task(
+        )
+        .with_context(Vec::<String>::new()),
+        Task::new(
             "technical",
             "Technical analyst",
             "Get the technical indicators for {symbol} and say what they imply.",
             "Two sentences on momentum and trend.",
-            &["market"],
-        ),
-        task(
+        )
+        .with_context(["market"]),
+        Task::new(
             "sentiment",
             "Sentiment analyst",
             "Get the social mentions for {symbol} and judge the sentiment.",
             "Two sentences on sentiment.",
-            &["market"],
-        ),
-        task(
+        )
+        .with_context(["market"]),
+        Task::new(
             "note",
             "Report writer",
             "Write the research note for {symbol} from the findings of the other analysts.",
             "A research note: rating, confidence, horizon, thesis, risks, key figures, sources.",
-            &["market", "technical", "sentiment"],
-        ),
+        )
+        .with_context(["market", "technical", "sentiment"])
+        .with_output_schema(analysis::note_schema()),
     ];
-    tasks[3].output_schema = Some(analysis::note_schema());
     Crew {
         name: "bench".into(),
         agents: vec![

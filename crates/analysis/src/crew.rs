@@ -26,6 +26,9 @@ pub fn note_schema() -> Value {
     })
 }
 
+/// Tasks that work from their tools alone.
+const NO_CONTEXT: [&str; 0] = [];
+
 /// The equity-research crew.
 pub fn equity_research() -> Crew {
     let agents = vec![
@@ -53,51 +56,41 @@ pub fn equity_research() -> Crew {
             "A sell-side writer who states a view, sizes confidence honestly and cites every figure.",
         ),
     ];
-    let task = |name: &str, agent: &str, description: &str, expected: &str, context: &[&str]| Task {
-        name: name.into(),
-        description: description.into(),
-        expected_output: expected.into(),
-        agent: agent.into(),
-        context: Some(context.iter().map(|c| (*c).to_owned()).collect()),
-        output_schema: None,
-    };
-    let mut tasks = vec![
-        task(
+    let tasks = vec![
+        Task::new(
             "market_research",
             "Market Researcher",
             "Symbol: {symbol}. Get the latest price, recent news and earlier research notes on {symbol}. \
              Report each figure with its provider and date.",
             "A short factual summary with figures and sources.",
-            &[],
-        ),
-        task(
+        )
+        .with_context(NO_CONTEXT),
+        Task::new(
             "technical_analysis",
             "Technical Analyst",
             "Symbol: {symbol}. Analyse trend (price against SMA20/SMA50), momentum (RSI14, MACD) and volatility \
              of {symbol}.",
             "Key figures as '- name: value' lines and a one-paragraph reading.",
-            &[],
-        ),
-        task(
+        )
+        .with_context(NO_CONTEXT),
+        Task::new(
             "sentiment_analysis",
             "Sentiment Analyst",
             "Symbol: {symbol}. Assess Reddit sentiment on {symbol}: mentions, unique authors, mean sentiment and \
              whether it is trending.",
             "Key figures as '- name: value' lines and a one-paragraph reading.",
-            &[],
-        ),
-        task(
+        )
+        .with_context(NO_CONTEXT),
+        Task::new(
             "research_note",
             "Report Writer",
             "Symbol: {symbol}. Write the research note on {symbol} from your colleagues' findings: a rating \
              (buy, hold or sell), confidence from 0 to 1, horizon, thesis, risks, key figures and sources.",
             "A JSON object matching the schema.",
-            &["market_research", "technical_analysis", "sentiment_analysis"],
-        ),
+        )
+        .with_context(["market_research", "technical_analysis", "sentiment_analysis"])
+        .with_output_schema(note_schema()),
     ];
-    if let Some(last) = tasks.last_mut() {
-        last.output_schema = Some(note_schema());
-    }
     Crew {
         name: EQUITY_RESEARCH.into(),
         agents,

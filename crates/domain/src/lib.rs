@@ -10,9 +10,11 @@ mod bar;
 pub mod indicators;
 mod interval;
 mod quality;
+mod secret;
 mod symbol;
 
 pub use bar::{Bar, BarSeries, CompanyProfile, NewsItem, ParseProviderError, ProviderId, Quote, QuoteSource};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
+pub use secret::{MASK, Secret};
 pub use symbol::{ParseSymbolError, Symbol};

@@ -4,40 +4,10 @@
 
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-use crate::redact::MASK;
-
-/// An API key. Kept in a [`SecretString`] so `Debug` and `Serialize` never reveal it.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct ApiKey(SecretString);
-
-impl ApiKey {
-    /// Wraps a key value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
-    }
-
-    /// The key itself, for the one place that sends it (the `Authorization` header) and for
-    /// redaction.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
-
-impl Serialize for ApiKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(MASK)
-    }
-}
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
+pub type ApiKey = domain::Secret;
 
 /// Which chat model backs the agents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

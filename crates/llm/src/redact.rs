@@ -3,7 +3,7 @@
 //! header, so redaction is done once, here, for every error message rather than at call sites.
 
 /// The mask written in place of a secret.
-pub const MASK: &str = "***";
+pub use domain::MASK;
 
 /// Returns `text` with every occurrence of `secret` (when non-empty) and every `sk-…` token (an
 /// OpenAI-style key, masked or not) replaced by [`MASK`].

@@ -5,41 +5,10 @@
 use std::time::Duration;
 
 use domain::ProviderId;
-use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
-/// An API key. Serializes as `***` so the effective config can be printed or logged safely.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct ApiKey(SecretString);
-
-impl ApiKey {
-    /// Wraps a key value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(SecretString::from(value.into()))
-    }
-
-    /// The key itself, for the one place that sends it to the vendor.
-    pub fn expose(&self) -> &str {
-        self.0.expose_secret()
-    }
-
-    pub(crate) fn secret(&self) -> SecretString {
-        self.0.clone()
-    }
-}
-
-impl std::fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiKey(***)")
-    }
-}
-
-impl Serialize for ApiKey {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(crate::redact::MASK)
-    }
-}
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
+pub type ApiKey = domain::Secret;
 
 /// `requests` per `per_secs` seconds, e.g. Polygon's free tier is 5 per 60.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
