@@ -239,3 +239,49 @@ fn analyze_with_a_model_server_that_refuses_the_key_fails_clearly_without_leakin
     assert!(stdout(&shown).contains("[analysis.llm]"), "{}", stdout(&shown));
     assert!(!stdout(&shown).contains("sk-secret"), "{}", stdout(&shown));
 }
+
+#[test]
+fn a_crew_defined_in_the_config_file_runs_without_code() {
+    let ws = Workspace::new();
+    let toml = r#"
+[[analysis.crews]]
+name = "quick-take"
+process = { kind = "sequential" }
+limits = { deadline = 30, max_tool_calls = 10 }
+
+[[analysis.crews.agents]]
+role = "Chartist"
+goal = "Read the chart of {symbol}"
+tools = ["get_indicators"]
+
+[[analysis.crews.agents]]
+role = "Writer"
+goal = "Write a note on {symbol}"
+
+[[analysis.crews.tasks]]
+name = "chart"
+description = "Symbol: {symbol}. Read the chart."
+expected_output = "figures"
+agent = "Chartist"
+
+[[analysis.crews.tasks]]
+name = "note"
+description = "Symbol: {symbol}. Write the note."
+expected_output = "JSON"
+agent = "Writer"
+output_schema = { type = "object", required = ["rating", "confidence"], properties = { rating = { type = "string", enum = ["buy", "hold", "sell"] }, confidence = { type = "number", minimum = 0, maximum = 1 } } }
+"#;
+    std::fs::write(ws.path().join("tickerwatch.toml"), toml).unwrap();
+    let out = ws.run(&["analyze", "IBM", "--crew", "quick-take", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let note: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!((note["crew"].as_str(), note["symbol"].as_str()), (Some("quick-take"), Some("IBM")));
+    assert!(stderr(&out).contains("▶ chart (Chartist)"), "{}", stderr(&out));
+
+    // A crew naming a tool that does not exist is a config error before anything runs.
+    std::fs::write(ws.path().join("tickerwatch.toml"), toml.replace("get_indicators", "get_horoscope"))
+        .unwrap();
+    let out = ws.run(&["analyze", "IBM", "--crew", "quick-take"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("unknown tool \"get_horoscope\""), "{}", stderr(&out));
+}
