@@ -440,7 +440,7 @@ impl RunState<'_, '_> {
         let (usage, finish_reason, tool_calls, error) = match &result {
             Ok(response) => (
                 response.usage,
-                Some(format!("{:?}", response.finish_reason).to_lowercase()),
+                Some(response.finish_reason.as_str().to_owned()),
                 response.tool_calls.iter().map(|call| call.name.clone()).collect(),
                 None,
             ),

@@ -210,6 +210,9 @@ async fn sequential_crew_calls_tools_passes_context_and_parses_the_schema_output
         steps.iter().any(|s| matches!(s, TraceStep::ToolCall { tool, ok: true, .. } if tool == "get_quote"))
     );
     assert_eq!(steps.iter().filter(|s| matches!(s, TraceStep::LlmCall { .. })).count(), 3);
+    assert!(steps.iter().any(
+        |s| matches!(s, TraceStep::LlmCall { finish_reason: Some(r), tool_calls, .. } if r == "tool_calls" && tool_calls == &["get_quote"])
+    ));
     let json = outcome.trace.to_json();
     assert!(json.contains("\"step\":\"tool_call\""), "{json}");
 }

@@ -283,7 +283,8 @@ impl AnalysisService {
             .await?;
         let note = self
             .storage
-            .research_notes(Some(request.symbol.as_str()), 1)
+            // Newest first; a little slack in case another analysis of the symbol just finished.
+            .research_notes(Some(request.symbol.as_str()), 10)
             .await?
             .into_iter()
             .find(|note| note.id == note_id)

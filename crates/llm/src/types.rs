@@ -101,6 +101,19 @@ pub enum FinishReason {
     Other,
 }
 
+impl FinishReason {
+    /// The wire spelling: `stop`, `length`, `tool_calls`, `content_filter`, `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stop => "stop",
+            Self::Length => "length",
+            Self::ToolCalls => "tool_calls",
+            Self::ContentFilter => "content_filter",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// Token counts of one call (zero when the server did not say).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
