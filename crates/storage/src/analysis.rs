@@ -8,8 +8,6 @@
 //! scope never holds more than its caps however often an agent writes.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -27,50 +25,20 @@ const SYMBOLS_PER_QUERY: usize = 500;
 // Crew runs
 // ---------------------------------------------------------------------------------------------
 
-/// Where a crew run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CrewRunStatus {
-    Running,
-    /// The crew finished its work.
-    Completed,
-    /// The crew was stopped by a budget (calls, tokens, time) before it finished.
-    LimitReached,
-    Failed,
-    Cancelled,
-}
-
-impl CrewRunStatus {
-    /// Every status.
-    pub const ALL: [CrewRunStatus; 5] =
-        [Self::Running, Self::Completed, Self::LimitReached, Self::Failed, Self::Cancelled];
-
-    /// The stored and API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Running => "running",
-            Self::Completed => "completed",
-            Self::LimitReached => "limit_reached",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
+text_enum! {
+    /// Where a crew run is in its life.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum CrewRunStatus {
+        Running => "running",
+        /// The crew finished its work.
+        Completed => "completed",
+        /// The crew was stopped by a budget (calls, tokens, time) before it finished.
+        LimitReached => "limit_reached",
+        Failed => "failed",
+        Cancelled => "cancelled",
     }
-}
-
-impl fmt::Display for CrewRunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for CrewRunStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown crew run status {s:?}"))
-    }
+    parse_error = "unknown crew run status {:?}";
 }
 
 /// A crew run to begin.
@@ -145,43 +113,16 @@ fn crew_run_from_row(row: &impl RowExt) -> Result<CrewRunRecord, StorageError> {
 // Research notes
 // ---------------------------------------------------------------------------------------------
 
-/// A note's rating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NoteRating {
-    Buy,
-    Hold,
-    Sell,
-}
-
-impl NoteRating {
-    /// Every rating.
-    pub const ALL: [NoteRating; 3] = [Self::Buy, Self::Hold, Self::Sell];
-
-    /// The stored and API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Buy => "buy",
-            Self::Hold => "hold",
-            Self::Sell => "sell",
-        }
+text_enum! {
+    /// A note's rating.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum NoteRating {
+        Buy => "buy",
+        Hold => "hold",
+        Sell => "sell",
     }
-}
-
-impl fmt::Display for NoteRating {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for NoteRating {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown rating {s:?}: expected buy, hold or sell"))
-    }
+    parse_error = "unknown rating {:?}: expected buy, hold or sell";
 }
 
 /// A research note to store.

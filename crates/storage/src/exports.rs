@@ -2,47 +2,20 @@
 //! after the file was fsynced and renamed into place, so a crash never leaves a `ready` record
 //! pointing at a partial file.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 
 use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit, to_unix};
 use crate::{Storage, StorageError};
 
-/// Where an export is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ExportStatus {
-    Writing,
-    Ready,
-    Failed,
-}
-
-impl ExportStatus {
-    /// The stored and API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Writing => "writing",
-            Self::Ready => "ready",
-            Self::Failed => "failed",
-        }
+text_enum! {
+    /// Where an export is in its life.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum ExportStatus {
+        Writing => "writing",
+        Ready => "ready",
+        Failed => "failed",
     }
-}
-
-impl fmt::Display for ExportStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ExportStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Writing, Self::Ready, Self::Failed]
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("unknown export status {s:?}"))
-    }
+    parse_error = "unknown export status {:?}";
 }
 
 /// A stored export.

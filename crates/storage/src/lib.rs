@@ -54,6 +54,9 @@ macro_rules! with_pool {
     };
 }
 
+#[macro_use]
+mod text_enum;
+
 mod analysis;
 mod bars;
 mod config;

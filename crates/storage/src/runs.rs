@@ -2,60 +2,31 @@
 //! stores them, and enforces single-flight per (job, subject) through a partial unique index
 //! (see migrations 0002 and 0004).
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 
 use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit};
 use crate::{Storage, StorageError};
 
-/// Where a run is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum RunStatus {
-    Queued,
-    Running,
-    Succeeded,
-    /// Finished, but some symbols failed.
-    Partial,
-    Failed,
-    /// Was running when the process stopped (crash or shutdown past the grace period).
-    Interrupted,
+text_enum! {
+    /// Where a run is in its life.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum RunStatus {
+        Queued => "queued",
+        Running => "running",
+        Succeeded => "succeeded",
+        /// Finished, but some symbols failed.
+        Partial => "partial",
+        Failed => "failed",
+        /// Was running when the process stopped (crash or shutdown past the grace period).
+        Interrupted => "interrupted",
+    }
+    parse_error = "unknown run status {:?}";
 }
 
 impl RunStatus {
-    /// Every status.
-    pub const ALL: [RunStatus; 6] =
-        [Self::Queued, Self::Running, Self::Succeeded, Self::Partial, Self::Failed, Self::Interrupted];
-
-    /// The stored and API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Succeeded => "succeeded",
-            Self::Partial => "partial",
-            Self::Failed => "failed",
-            Self::Interrupted => "interrupted",
-        }
-    }
-
     /// True for queued and running runs.
     pub fn is_active(self) -> bool {
         matches!(self, Self::Queued | Self::Running)
-    }
-}
-
-impl fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for RunStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown run status {s:?}"))
     }
 }
 

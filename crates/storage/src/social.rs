@@ -5,8 +5,6 @@
 //! groups unix seconds into hours on both backends); only the spike z-score is computed here.
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
@@ -60,42 +58,18 @@ pub struct SocialSaveStats {
     pub mentions_inserted: u64,
 }
 
-/// How a social scan ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SocialScanStatus {
-    /// Every subreddit was read.
-    Complete,
-    /// The source refused us (block page, private or banned subreddit).
-    Blocked,
-    /// Another error (network, server).
-    Failed,
-}
-
-impl SocialScanStatus {
-    /// Every status.
-    pub const ALL: [SocialScanStatus; 3] = [Self::Complete, Self::Blocked, Self::Failed];
-
-    /// The stored and API spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Complete => "complete",
-            Self::Blocked => "blocked",
-            Self::Failed => "failed",
-        }
+text_enum! {
+    /// How a social scan ended.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum SocialScanStatus {
+        /// Every subreddit was read.
+        Complete => "complete",
+        /// The source refused us (block page, private or banned subreddit).
+        Blocked => "blocked",
+        /// Another error (network, server).
+        Failed => "failed",
     }
-}
-
-impl fmt::Display for SocialScanStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for SocialScanStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s).ok_or_else(|| format!("unknown scan status {s:?}"))
-    }
+    parse_error = "unknown scan status {:?}";
 }
 
 /// A scan to record.
@@ -138,11 +112,14 @@ pub struct TrendingRow {
     pub spike_score: f64,
 }
 
-/// Bucket width for [`Storage::mention_buckets`]. Days are UTC days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MentionBucketSize {
-    Hour,
-    Day,
+text_enum! {
+    /// Bucket width for [`Storage::mention_buckets`]. Days are UTC days.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum MentionBucketSize {
+        Hour => "hour",
+        Day => "day",
+    }
+    parse_error = "unknown bucket {:?}: expected hour or day";
 }
 
 impl MentionBucketSize {
@@ -151,25 +128,6 @@ impl MentionBucketSize {
         match self {
             Self::Hour => HOUR,
             Self::Day => 24 * HOUR,
-        }
-    }
-
-    /// `hour` or `day`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hour => "hour",
-            Self::Day => "day",
-        }
-    }
-}
-
-impl FromStr for MentionBucketSize {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "hour" => Ok(Self::Hour),
-            "day" => Ok(Self::Day),
-            other => Err(format!("unknown bucket {other:?}: expected hour or day")),
         }
     }
 }
