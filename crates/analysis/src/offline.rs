@@ -49,7 +49,7 @@ fn respond(request: &ChatRequest) -> ChatResponse {
                     if schema.pointer("/properties/rating").is_some() {
                         note(&conversation, &facts).to_string()
                     } else {
-                        fill_schema(schema, &conversation).to_string()
+                        fill_schema(schema, &facts).to_string()
                     }
                 }
             };
@@ -502,8 +502,7 @@ fn note(conversation: &Conversation<'_>, facts: &Facts) -> Value {
 
 /// A generic schema answer (config-defined crews): required properties filled from the facts
 /// where names match, else with neutral values of the right type.
-fn fill_schema(schema: &Value, conversation: &Conversation<'_>) -> Value {
-    let facts = conversation.facts();
+fn fill_schema(schema: &Value, facts: &Facts) -> Value {
     let mut object = Map::new();
     let properties = schema.get("properties").and_then(Value::as_object);
     for name in
@@ -528,4 +527,57 @@ fn fill_schema(schema: &Value, conversation: &Conversation<'_>) -> Value {
         object.insert(name.to_owned(), value);
     }
     Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+    use llm::ToolSpec;
+
+    use super::*;
+
+    fn tool(name: &str) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters: json!({"type":"object","properties":{"symbol":{"type":"string"}},"required":["symbol"]}),
+        }
+    }
+
+    #[test]
+    fn calls_each_offered_tool_once_with_the_tasks_symbol() {
+        let mut request = ChatRequest {
+            messages: vec![Message::user("Symbol: BRK-B. Look it up.")],
+            tools: vec![tool("get_quote"), tool("get_indicators")],
+            ..ChatRequest::default()
+        };
+        let first = respond(&request);
+        let names: Vec<_> = first.tool_calls.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["get_quote", "get_indicators"]);
+        assert_eq!(first.tool_calls[0].arguments, r#"{"symbol":"BRK-B"}"#);
+        request.messages.push(Message::Assistant { content: None, tool_calls: first.tool_calls.clone() });
+        for call in &first.tool_calls {
+            request.messages.push(Message::tool(call.id.clone(), r#"{"rsi14": 71.5, "provider": "sample"}"#));
+        }
+        let answer = respond(&request);
+        assert!(answer.tool_calls.is_empty());
+        let text = answer.content.unwrap();
+        assert!(text.contains("- rsi14: 71.5") && text.contains("RSI 71.5 is overbought"), "{text}");
+        assert_eq!(answer.model, OFFLINE);
+    }
+
+    #[test]
+    fn fills_a_config_crews_schema_from_the_facts() {
+        let request = ChatRequest {
+            messages: vec![Message::user("Symbol: IBM.\n\nContext:\n- rsi14: 48.2\n- verdict: steady")],
+            response_format: ResponseFormat::JsonSchema {
+                name: "take".into(),
+                schema: json!({"type":"object","required":["rsi14","verdict","tags","mood"],
+                    "properties":{"rsi14":{"type":"number"},"verdict":{"type":"string"},"tags":{"type":"array"},
+                                  "mood":{"type":"string","enum":["calm","wild"]}}}),
+            },
+            ..ChatRequest::default()
+        };
+        let answer: Value = serde_json::from_str(&respond(&request).content.unwrap()).unwrap();
+        assert_eq!(answer, json!({"rsi14": 48.2, "verdict": "steady", "tags": [], "mood": "calm"}));
+    }
 }
