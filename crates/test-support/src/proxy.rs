@@ -37,6 +37,15 @@ pub enum Fault {
     /// Forward this many bytes of the upstream's response, then close both sides gracefully
     /// (FIN). The client sees a truncated response / unexpected EOF.
     CloseAfterResponseBytes(usize),
+    /// Like [`ResetAfterResponseBytes`](Self::ResetAfterResponseBytes), counting the response
+    /// bytes of every connection since [`ConnectionCountingProxy::set_fault`]: the reset lands at
+    /// the same point of a multi-request exchange whether or not the client reused its
+    /// connection (hyper may open a second one while the first is still being handed back to
+    /// its pool). Once fired, later connections are reset as soon as the upstream answers.
+    ResetAfterTotalResponseBytes(usize),
+    /// [`CloseAfterResponseBytes`](Self::CloseAfterResponseBytes), counted like
+    /// [`ResetAfterTotalResponseBytes`](Self::ResetAfterTotalResponseBytes).
+    CloseAfterTotalResponseBytes(usize),
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +55,8 @@ struct Counters {
     peak: AtomicUsize,
     faults_fired: AtomicUsize,
     fault: Mutex<Fault>,
+    /// Response bytes forwarded since the fault was set (for `ResetAfterTotalResponseBytes`).
+    response_bytes: AtomicUsize,
 }
 
 impl Counters {
@@ -145,7 +156,9 @@ impl ConnectionCountingProxy {
 
     /// Applies `fault` to connections accepted from now on.
     pub fn set_fault(&self, fault: Fault) {
-        *self.counters.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+        let mut current = self.counters.fault.lock().unwrap_or_else(PoisonError::into_inner);
+        self.counters.response_bytes.store(0, Ordering::SeqCst);
+        *current = fault;
     }
 
     /// Polls until exactly `n` client connections are open; false if that did not happen within
@@ -214,7 +227,7 @@ async fn proxy_connection(mut client: TcpStream, upstream: SocketAddr, fault: Fa
         }
     };
     let _ = server.set_nodelay(true);
-    if let Some(reset) = forward(&mut client, &mut server, fault).await {
+    if let Some(reset) = forward(&mut client, &mut server, fault, &counters.response_bytes).await {
         counters.faults_fired.fetch_add(1, Ordering::SeqCst);
         if reset {
             let _ = client.set_zero_linger();
@@ -225,7 +238,12 @@ async fn proxy_connection(mut client: TcpStream, upstream: SocketAddr, fault: Fa
 }
 
 /// Forwards both directions until the client closes (or a fault fires: `Some(reset)`).
-async fn forward(client: &mut TcpStream, server: &mut TcpStream, fault: Fault) -> Option<bool> {
+async fn forward(
+    client: &mut TcpStream,
+    server: &mut TcpStream,
+    fault: Fault,
+    proxy_response_bytes: &AtomicUsize,
+) -> Option<bool> {
     let (mut client_read, mut client_write) = client.split();
     let (mut server_read, mut server_write) = server.split();
 
@@ -248,10 +266,12 @@ async fn forward(client: &mut TcpStream, server: &mut TcpStream, fault: Fault) -
     };
 
     // Upstream to client, counting response bytes for the fault.
-    let limit = match fault {
-        Fault::None => None,
-        Fault::ResetAfterResponseBytes(n) => Some((n, true)),
-        Fault::CloseAfterResponseBytes(n) => Some((n, false)),
+    let (limit, proxy_wide) = match fault {
+        Fault::None => (None, false),
+        Fault::ResetAfterResponseBytes(n) => (Some((n, true)), false),
+        Fault::CloseAfterResponseBytes(n) => (Some((n, false)), false),
+        Fault::ResetAfterTotalResponseBytes(n) => (Some((n, true)), true),
+        Fault::CloseAfterTotalResponseBytes(n) => (Some((n, false)), true),
     };
     let downstream_direction = async {
         let mut buf = vec![0_u8; 16 * 1024];
@@ -264,14 +284,18 @@ async fn forward(client: &mut TcpStream, server: &mut TcpStream, fault: Fault) -
                 }
                 Ok(n) => n,
             };
+            let already = if proxy_wide { proxy_response_bytes.load(Ordering::SeqCst) } else { forwarded };
             let (chunk, fire) = match limit {
-                Some((max, reset)) if forwarded + n >= max => (&buf[..max - forwarded], Some(reset)),
+                Some((max, reset)) if already + n >= max => {
+                    (&buf[..max.saturating_sub(already)], Some(reset))
+                }
                 _ => (&buf[..n], None),
             };
             if client_write.write_all(chunk).await.is_err() {
                 return Downstream::ClientGone;
             }
             forwarded += chunk.len();
+            proxy_response_bytes.fetch_add(chunk.len(), Ordering::SeqCst);
             if let Some(reset) = fire {
                 let _ = client_write.flush().await;
                 return Downstream::Fault { reset };
