@@ -200,6 +200,8 @@ def main() -> int:
           f" {times_ms[0]:9.1f} {rss_at[first]:10.1f}MB {rss_at[args.runs]:10.1f}MB"
           f" {rss_at[args.runs] - rss_at[first]:+7.1f}MB")
     print(f"  last note: rating={note.rating} confidence={note.confidence} horizon={note.horizon!r}")
+    print(f"summary crewai_mean_ms={statistics.mean(times_ms):.3f} "
+          f"crewai_rss_growth_mb={rss_at[args.runs] - rss_at[first]:.2f}")
     return 0
 
 

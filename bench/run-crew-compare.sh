@@ -47,14 +47,26 @@ fi
 echo "mock LLM at $url"
 
 export CREWAI_DISABLE_TELEMETRY=true OTEL_SDK_DISABLED=true CREWAI_TRACING_ENABLED=false
-bench/.venv/bin/python bench/crewai_crew.py "$url" --runs "$runs"
+bench/.venv/bin/python bench/crewai_crew.py "$url" --runs "$runs" | tee "$work/crewai.txt"
 if [ "${MEMORY_RUN:-1}" != 0 ]; then
     bench/.venv/bin/python bench/crewai_crew.py "$url" --runs "$runs" --memory
 fi
 
 echo
 echo "== tickerwatch (same mock, same crew; 'http' goes through the OpenAI-compatible client)"
-"$target_dir/release/examples/crew_bench" --base-url "$url" --runs "$runs" --http-runs "$runs"
+"$target_dir/release/examples/crew_bench" --base-url "$url" --runs "$runs" --http-runs "$runs" | tee "$work/ours.txt"
+
+# The ratio, from the two `summary` lines (memory off on both sides).
+figure() { grep -o "$1=[0-9.+-]*" "$2" | head -n1 | cut -d= -f2; }
+crewai_ms="$(figure crewai_mean_ms "$work/crewai.txt")"
+http_ms="$(figure http_mean_ms "$work/ours.txt")"
+engine_ms="$(figure engine_mean_ms "$work/ours.txt")"
+echo
+awk -v c="$crewai_ms" -v h="$http_ms" -v e="$engine_ms" -v cg="$(figure crewai_rss_growth_mb "$work/crewai.txt")" \
+    -v hg="$(figure http_rss_growth_mb "$work/ours.txt")" 'BEGIN {
+    printf "per run: CrewAI %.1f ms, tickerwatch %.3f ms through HTTP (%.0fx faster), %.4f ms engine only (%.0fx)\n", c, h, c / h, e, c / e
+    printf "RSS growth over the runs: CrewAI %+.2f MB, tickerwatch %+.2f MB\n", cg, hg
+}'
 
 kill "$server_pid" && wait "$server_pid" || true
 server_pid=""

@@ -217,7 +217,8 @@ async fn measure(model: Arc<dyn ChatModel>, runs: usize) -> Figures {
     figures
 }
 
-fn report(mode: &str, figures: &mut Figures) {
+/// Prints the table row; returns the mean in ms.
+fn report(mode: &str, figures: &mut Figures) -> f64 {
     figures.times.sort();
     let n = figures.times.len();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -232,6 +233,7 @@ fn report(mode: &str, figures: &mut Figures) {
         figures.rss_end,
         figures.rss_end - figures.rss_after_warm_up
     );
+    mean
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -274,11 +276,16 @@ async fn main() {
         "growth"
     );
     let mut engine = measure(Arc::new(InstantModel), runs).await;
-    report("engine", &mut engine);
+    let engine_mean = report("engine", &mut engine);
     let mut http = measure(Arc::new(client), http_runs).await;
-    report("http", &mut http);
+    let http_mean = report("http", &mut http);
     println!(
         "alloc/run is every byte allocated during a run (an upper bound on its transient memory); \
          RSS growth is from run {WARM_UP} to the last run."
+    );
+    // For scripts (bench/run-crew-compare.sh computes the ratio from it).
+    println!(
+        "summary engine_mean_ms={engine_mean:.4} http_mean_ms={http_mean:.4} http_rss_growth_mb={:.2}",
+        http.rss_end - http.rss_after_warm_up
     );
 }
