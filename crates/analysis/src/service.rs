@@ -264,7 +264,7 @@ impl AnalysisService {
         };
         let markdown =
             render_markdown(request.symbol.as_str(), &body, &model_label, &crew.name, &outcome.outputs);
-        let note_id = self
+        let note = self
             .storage
             .insert_research_note(&NewResearchNote {
                 crew_run_id: Some(crew_run_id),
@@ -281,14 +281,6 @@ impl AnalysisService {
                 crew: crew.name.clone(),
             })
             .await?;
-        let note = self
-            .storage
-            // Newest first; a little slack in case another analysis of the symbol just finished.
-            .research_notes(Some(request.symbol.as_str()), 10)
-            .await?
-            .into_iter()
-            .find(|note| note.id == note_id)
-            .ok_or_else(|| AnalysisError::Config(format!("note {note_id} vanished after insert")))?;
         Ok(Analysis { crew_run_id, note, outcome })
     }
 }

@@ -358,13 +358,16 @@ impl Storage {
 
     // -- research notes -------------------------------------------------------------------------
 
-    /// Stores a research note (created now) and returns its id.
+    /// Stores a research note (created now) and returns it as stored.
     ///
     /// # Errors
     /// [`StorageError::Invalid`] (nothing written) for a confidence that is not a finite number
     /// in `0..=1`; [`StorageError::Query`] if the database fails, e.g. for a `crew_run_id` that
     /// does not exist.
-    pub async fn insert_research_note(&self, note: &NewResearchNote) -> Result<i64, StorageError> {
+    pub async fn insert_research_note(
+        &self,
+        note: &NewResearchNote,
+    ) -> Result<ResearchNoteRecord, StorageError> {
         if !(note.confidence.is_finite() && (0.0..=1.0).contains(&note.confidence)) {
             return Err(StorageError::invalid(
                 "research note confidence",
@@ -374,12 +377,14 @@ impl Storage {
         let risks = to_json("research note risks", &note.risks)?;
         let key_figures = to_json("research note key figures", &note.key_figures)?;
         let sources = to_json("research note sources", &note.sources)?;
-        const SQL: &str = "INSERT INTO research_notes (crew_run_id, symbol, rating, confidence, horizon, \
-                           thesis, risks, key_figures, sources, markdown, model, crew, created_at) \
-                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id";
+        let sql = format!(
+            "INSERT INTO research_notes (crew_run_id, symbol, rating, confidence, horizon, thesis, risks, \
+             key_figures, sources, markdown, model, crew, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {NOTE_COLUMNS}"
+        );
         Ok(with_pool!(self, pool => {
             // fetch_all runs the write statement to completion (see `create_run`).
-            let rows = sqlx::query(SQL)
+            let rows = sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(note.crew_run_id)
                 .bind(&note.symbol)
                 .bind(note.rating.as_str())
@@ -395,9 +400,10 @@ impl Storage {
                 .bind(now_unix())
                 .fetch_all(pool)
                 .await?;
-            rows.first()
-                .ok_or_else(|| StorageError::corrupt("research_notes", &note.symbol, "INSERT returned no row"))?
-                .int("id")?
+            let row = rows
+                .first()
+                .ok_or_else(|| StorageError::corrupt("research_notes", &note.symbol, "INSERT returned no row"))?;
+            note_from_row(row)?
         }))
     }
 

@@ -136,12 +136,14 @@ async fn check_note_round_trip(storage: Storage) {
     let crew_run_id = storage.begin_crew_run(&crew(None, "AAPL")).await.unwrap();
     let mut new = note("AAPL", NoteRating::Buy, 0.72);
     new.crew_run_id = Some(crew_run_id);
-    let id = storage.insert_research_note(&new).await.unwrap();
+    let inserted = storage.insert_research_note(&new).await.unwrap();
+    let id = inserted.id;
 
     let notes = storage.research_notes(Some("AAPL"), 10).await.unwrap();
     assert_eq!(notes.len(), 1);
     let stored = &notes[0];
     assert_eq!(stored.id, id);
+    assert_eq!(&inserted, stored, "insert returns the note as stored");
     assert_eq!(stored.crew_run_id, Some(crew_run_id));
     assert_eq!(stored.symbol, new.symbol);
     assert_eq!(stored.rating, NoteRating::Buy);
@@ -175,7 +177,7 @@ async fn check_notes_newest_first(storage: Storage) {
     for (symbol, rating) in
         [("AAPL", NoteRating::Hold), ("MSFT", NoteRating::Buy), ("AAPL", NoteRating::Sell)]
     {
-        ids.push(storage.insert_research_note(&note(symbol, rating, 0.5)).await.unwrap());
+        ids.push(storage.insert_research_note(&note(symbol, rating, 0.5)).await.unwrap().id);
     }
     let all: Vec<i64> = storage.research_notes(None, 10).await.unwrap().iter().map(|n| n.id).collect();
     assert_eq!(all, vec![ids[2], ids[1], ids[0]]);
@@ -189,8 +191,8 @@ async fn check_notes_newest_first(storage: Storage) {
 async fn check_latest_note_per_symbol(storage: Storage) {
     assert!(storage.latest_research_notes(&[]).await.unwrap().is_empty());
     storage.insert_research_note(&note("AAPL", NoteRating::Hold, 0.4)).await.unwrap();
-    let msft = storage.insert_research_note(&note("MSFT", NoteRating::Buy, 0.6)).await.unwrap();
-    let aapl = storage.insert_research_note(&note("AAPL", NoteRating::Buy, 0.9)).await.unwrap();
+    let msft = storage.insert_research_note(&note("MSFT", NoteRating::Buy, 0.6)).await.unwrap().id;
+    let aapl = storage.insert_research_note(&note("AAPL", NoteRating::Buy, 0.9)).await.unwrap().id;
     storage.insert_research_note(&note("TSLA", NoteRating::Sell, 0.3)).await.unwrap();
 
     let wanted: Vec<String> = ["MSFT", "NVDA", "AAPL", "MSFT"].map(str::to_owned).to_vec();
@@ -306,7 +308,7 @@ async fn check_crew_run_retention_keeps_notes(storage: Storage) {
     let running = storage.begin_crew_run(&crew(None, "MSFT")).await.unwrap();
     let mut new = note("AAPL", NoteRating::Buy, 0.8);
     new.crew_run_id = Some(finished);
-    let note_id = storage.insert_research_note(&new).await.unwrap();
+    let note_id = storage.insert_research_note(&new).await.unwrap().id;
 
     let future = Utc::now() + chrono::Duration::minutes(1);
     assert_eq!(storage.delete_crew_runs_before(future).await.unwrap(), 1, "running crews are kept");
