@@ -549,8 +549,9 @@ mod tests {
             low: close.map(|c| c - 1.0),
             close,
             adj_close: close,
-            volume: Some(1000.0),
+            volume: Some(1000),
             provider: ProviderId::Sample,
+            partial: false,
             flag: None,
         }
     }

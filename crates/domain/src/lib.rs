@@ -7,13 +7,19 @@
 //! path or a file name, an `Interval` always maps onto every vendor's resolution.
 
 mod bar;
+pub mod calendar;
 pub mod indicators;
 mod interval;
 mod quality;
+pub mod reconcile;
 mod secret;
 mod symbol;
 
-pub use bar::{Bar, BarSeries, CompanyProfile, NewsItem, ParseProviderError, ProviderId, Quote, QuoteSource};
+pub use bar::{
+    Bar, BarSeries, CompanyProfile, CorporateAction, CorporateActionKind, NewsItem, ParseProviderError,
+    PriceBasis, ProviderId, Quote, QuoteSource, volume_from_f64,
+};
+pub use calendar::{DateRange, EmptyDateRange, Exchange};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
 pub use secret::{MASK, Secret};

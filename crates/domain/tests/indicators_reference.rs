@@ -163,6 +163,7 @@ fn latest_matches_the_last_reference_row() {
             adj_close: None,
             volume: None,
             provider: ProviderId::Sample,
+            partial: false,
             flag: None,
         })
         .collect();

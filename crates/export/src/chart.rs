@@ -199,7 +199,8 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
             continue;
         }
         last_drawn = Some(bar.ts);
-        let volume = bar.volume.filter(|volume| volume.is_finite());
+        // Exact to 2^53 shares; the chart only needs magnitudes.
+        let volume = bar.volume.map(|volume| volume as f64);
         let bucket = resolution.bucket(bar.ts, position);
         position += 1;
         match out.last_mut() {
@@ -622,7 +623,8 @@ pub(crate) mod tests {
                 low: Some(open.min(close) * 0.99),
                 close: Some(close),
                 adj_close: Some(close),
-                volume: Some(1.0e6 + (index % 17) as f64 * 1.0e5),
+                volume: Some(1_000_000 + (index % 17) as i64 * 100_000),
+                partial: false,
                 provider: ProviderId::Sample,
                 flag: None,
             });
@@ -687,7 +689,7 @@ pub(crate) mod tests {
         assert_eq!(candles(&both, Resolution::AsStored), candles(&yahoo, Resolution::AsStored));
         assert_eq!(plan(&both).chartable_bars, 80);
 
-        let mut summary = crate::summary::SummaryBuilder::new(symbol());
+        let mut summary = crate::summary::SummaryBuilder::new(symbol(), 0);
         for bar in &both {
             summary.push(bar);
         }
@@ -754,7 +756,7 @@ pub(crate) mod tests {
         let high = week.iter().filter_map(|b| b.high).fold(f64::MIN, f64::max);
         let low = week.iter().filter_map(|b| b.low).fold(f64::MAX, f64::min);
         assert_eq!((weekly[0].high, weekly[0].low), (high, low));
-        let volume: f64 = week.iter().filter_map(|b| b.volume).sum();
+        let volume: f64 = week.iter().filter_map(|b| b.volume).map(|v| v as f64).sum();
         assert_eq!(weekly[0].volume, Some(volume));
         assert_eq!(weekly[0].ts, week[0].ts);
     }

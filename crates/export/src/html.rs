@@ -389,7 +389,7 @@ fn price_caption(plan: &ChartPlan, providers: usize) -> String {
                   <span class=\"swatch sw-sma20\"></span>SMA 20 and \
                   <span class=\"swatch sw-sma50\"></span>SMA 50 of closes, volume below.";
     let overlap = if providers > 1 {
-        " Where providers overlap, the first provider's bar of each timestamp is drawn."
+        " The bars come from several providers: one bar per trading day, the preferred provider's."
     } else {
         ""
     };
@@ -417,6 +417,7 @@ fn write_price_table(html: &mut String, summary: &SymbolSummary, period_return: 
     row(html, "First date", &summary.first.map_or_else(missing, format_timestamp), "");
     row(html, "Last date", &summary.last.map_or_else(missing, format_timestamp), "");
     row(html, "Providers", &escape(&providers_text(&summary.providers)), "");
+    row(html, "Provider disagreements", &group_thousands(summary.disagreements), "");
     html.push_str("</tbody>\n</table>\n");
 }
 
@@ -739,6 +740,7 @@ mod tests {
                 first: bars.first().map(|bar| bar.ts),
                 last: bars.last().map(|bar| bar.ts),
                 providers,
+                disagreements: 0,
                 indicators: domain::indicators::latest(&bars),
             },
             bars,

@@ -43,8 +43,9 @@ const CHANNEL_CHUNKS: usize = 4;
 /// What the reader tells the writer.
 #[derive(Debug)]
 enum Msg {
-    /// The following bars belong to `symbols[idx]`.
-    Begin(usize),
+    /// The following bars belong to `symbols[idx]`, which has this many disagreements between
+    /// providers in the exported range.
+    Begin(usize, u64),
     Bars(Vec<Bar>),
     /// The current symbol has no more bars.
     End,
@@ -279,7 +280,10 @@ async fn produce(
             next_to_spawn += 1;
         }
         let Some(mut reader) = readers.pop_front() else { break };
-        if tx.send(Msg::Begin(idx)).await.is_err() {
+        let disagreements = storage
+            .count_disagreements(&request.symbols[idx], request.interval, request.from, request.to)
+            .await?;
+        if tx.send(Msg::Begin(idx, disagreements)).await.is_err() {
             return Ok(());
         }
         while let Some(chunk) = reader.chunks.next().await {
@@ -339,9 +343,9 @@ impl Feed {
     fn next(&mut self) -> Result<Msg, ExportError> {
         let msg = self.rx.blocking_recv().ok_or(ExportError::Cancelled)?;
         match &msg {
-            Msg::Begin(idx) => {
+            Msg::Begin(idx, disagreements) => {
                 let symbol = self.symbols.get(*idx).cloned().ok_or(ExportError::Cancelled)?;
-                self.builder = Some(SummaryBuilder::new(symbol));
+                self.builder = Some(SummaryBuilder::new(symbol, *disagreements));
             }
             Msg::Bars(bars) => {
                 if let Some(builder) = &mut self.builder {
@@ -413,7 +417,7 @@ impl WriterJob {
     fn run_sink(&mut self, mut sink: Box<dyn BarSink>) -> Result<FileOut, ExportError> {
         loop {
             match self.feed.next()? {
-                Msg::Begin(idx) => {
+                Msg::Begin(idx, _) => {
                     let symbol = self.symbols.get(idx).ok_or(ExportError::Cancelled)?;
                     sink.begin_symbol(symbol)?;
                 }
@@ -461,7 +465,7 @@ impl Iterator for Sections<'_> {
                     self.finished = true;
                     return Some(Err(e));
                 }
-                Ok(Msg::Begin(_)) => self.bars.clear(),
+                Ok(Msg::Begin(..)) => self.bars.clear(),
                 Ok(Msg::Bars(mut bars)) => {
                     self.feed.mark_written(bars.len());
                     if self.bars.is_empty() {

@@ -9,7 +9,10 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::builder::{ArrayBuilder, Float64Builder, StringBuilder, TimestampSecondBuilder};
+use arrow_array::builder::{
+    ArrayBuilder, BooleanBuilder, Date32Builder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use domain::{Bar, Interval, Symbol};
@@ -31,9 +34,29 @@ pub(crate) type FileOut = HashingWriter<File>;
 /// Buffer between the encoders and the file: large writes, few syscalls.
 pub(crate) const WRITE_BUFFER: usize = 256 * 1024;
 
-/// Column names of a bar table, in every format.
-pub(crate) const BAR_COLUMNS: [&str; 11] =
-    ["symbol", "interval", "ts", "open", "high", "low", "close", "adj_close", "volume", "provider", "flag"];
+/// Column names of a bar table, in every format. Daily and longer bars are trading days and
+/// carry their session `date` (in the exchange's calendar); intraday bars carry `ts`, their UTC
+/// start. Both are in the same (third) column.
+pub(crate) fn bar_columns(interval: Interval) -> [&'static str; 12] {
+    let time = if interval.is_intraday() { "ts" } else { "date" };
+    [
+        "symbol",
+        "interval",
+        time,
+        "open",
+        "high",
+        "low",
+        "close",
+        "adj_close",
+        "volume",
+        "provider",
+        "partial",
+        "flag",
+    ]
+}
+
+/// Number of bar columns.
+pub(crate) const N_BAR_COLUMNS: usize = 12;
 
 /// Rows per Arrow `RecordBatch` handed to the Parquet writer.
 const PARQUET_BATCH_ROWS: usize = 16_384;
@@ -61,9 +84,16 @@ pub(crate) trait BarSink {
     fn finish(self: Box<Self>, summaries: &[SymbolSummary]) -> Result<FileOut, ExportError>;
 }
 
-/// The price and volume fields of a bar, in [`BAR_COLUMNS`] order.
-pub(crate) fn values(bar: &Bar) -> [Option<f64>; 6] {
-    [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]
+/// The price fields of a bar, in [`bar_columns`] order (volume, an integer, follows them).
+pub(crate) fn prices(bar: &Bar) -> [Option<f64>; 5] {
+    [bar.open, bar.high, bar.low, bar.close, bar.adj_close]
+}
+
+/// The text of a bar's time column: `2024-05-03` for a trading day, `2024-05-03T13:30:00Z` for
+/// an intraday bar.
+fn time_text<'a>(ts: &'a mut TsText, bar: &Bar, intraday: bool) -> &'a str {
+    let text = ts.format(bar.ts);
+    if intraday { text } else { text.get(..10).unwrap_or(text) }
 }
 
 fn csv_error(path: &std::path::Path, error: csv::Error) -> ExportError {
@@ -92,22 +122,26 @@ pub(crate) struct CsvSink {
     writer: csv::Writer<FileOut>,
     path: PathBuf,
     interval: &'static str,
+    intraday: bool,
     symbol: String,
     ts: TsText,
     number: FloatText,
+    integer: itoa::Buffer,
 }
 
 impl CsvSink {
     pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
         let mut writer = csv::WriterBuilder::new().buffer_capacity(WRITE_BUFFER).from_writer(out);
-        writer.write_record(BAR_COLUMNS).map_err(|e| csv_error(&path, e))?;
+        writer.write_record(bar_columns(interval)).map_err(|e| csv_error(&path, e))?;
         Ok(Self {
             writer,
             path,
             interval: interval.as_str(),
+            intraday: interval.is_intraday(),
             symbol: String::new(),
             ts: TsText::default(),
             number: FloatText::default(),
+            integer: itoa::Buffer::new(),
         })
     }
 
@@ -115,14 +149,19 @@ impl CsvSink {
         let w = &mut self.writer;
         w.write_field(&self.symbol)?;
         w.write_field(self.interval)?;
-        w.write_field(self.ts.format(bar.ts))?;
-        for value in values(bar) {
+        w.write_field(time_text(&mut self.ts, bar, self.intraday))?;
+        for value in prices(bar) {
             match value {
                 Some(v) => w.write_field(self.number.format(v))?,
                 None => w.write_field(b"")?,
             }
         }
+        match bar.volume {
+            Some(v) => w.write_field(self.integer.format(v))?,
+            None => w.write_field(b"")?,
+        }
         w.write_field(neutralise_formula(bar.provider.as_str()).as_bytes())?;
+        w.write_field(if bar.partial { "true" } else { "false" })?;
         w.write_field(bar.flag.as_deref().map(neutralise_formula).unwrap_or_default().as_bytes())?;
         w.write_record(None::<&[u8]>)
     }
@@ -151,19 +190,24 @@ impl BarSink for CsvSink {
 // ndjson
 // ---------------------------------------------------------------------------------------------
 
-/// One bar as a JSON object; missing values are `null`.
+/// One bar as a JSON object; missing values are `null`. Trading days have `date`, intraday bars
+/// `ts` (see [`bar_columns`]).
 #[derive(Serialize)]
 struct JsonBar<'a> {
     symbol: &'a str,
     interval: &'a str,
-    ts: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<&'a str>,
     open: Option<f64>,
     high: Option<f64>,
     low: Option<f64>,
     close: Option<f64>,
     adj_close: Option<f64>,
-    volume: Option<f64>,
+    volume: Option<i64>,
     provider: &'a str,
+    partial: bool,
     flag: Option<&'a str>,
 }
 
@@ -173,6 +217,7 @@ pub(crate) struct NdjsonSink {
     writer: BufWriter<FileOut>,
     path: PathBuf,
     interval: &'static str,
+    intraday: bool,
     symbol: String,
     ts: TsText,
 }
@@ -183,6 +228,7 @@ impl NdjsonSink {
             writer: BufWriter::with_capacity(WRITE_BUFFER, out),
             path,
             interval: interval.as_str(),
+            intraday: interval.is_intraday(),
             symbol: String::new(),
             ts: TsText::default(),
         }
@@ -197,10 +243,13 @@ impl BarSink for NdjsonSink {
 
     fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
         for bar in bars {
+            let time = time_text(&mut self.ts, bar, self.intraday);
+            let (date, ts) = if self.intraday { (None, Some(time)) } else { (Some(time), None) };
             let row = JsonBar {
                 symbol: &self.symbol,
                 interval: self.interval,
-                ts: self.ts.format(bar.ts),
+                date,
+                ts,
                 open: bar.open,
                 high: bar.high,
                 low: bar.low,
@@ -208,6 +257,7 @@ impl BarSink for NdjsonSink {
                 adj_close: bar.adj_close,
                 volume: bar.volume,
                 provider: bar.provider.as_str(),
+                partial: bar.partial,
                 flag: bar.flag.as_deref(),
             };
             serde_json::to_writer(&mut self.writer, &row).map_err(|e| json_error(&self.path, e))?;
@@ -226,23 +276,61 @@ impl BarSink for NdjsonSink {
 // parquet
 // ---------------------------------------------------------------------------------------------
 
-/// The Arrow schema of a bar table: typed, UTC timestamps to the second (storage keeps seconds),
-/// prices nullable.
-pub(crate) fn bar_schema() -> SchemaRef {
+/// The Arrow schema of a bar table: typed, prices nullable, volume an integer. The time column
+/// carries a logical type every reader understands: `date` is DATE32 (days), `ts` is
+/// TIMESTAMP(MILLIS, UTC). Parquet has no seconds unit, and an Arrow seconds column is written
+/// as a plain INT64 that DuckDB and older readers show as a number.
+pub(crate) fn bar_schema(interval: Interval) -> SchemaRef {
     let price = |name: &str| Field::new(name, DataType::Float64, true);
+    let time = if interval.is_intraday() {
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())), false)
+    } else {
+        Field::new("date", DataType::Date32, false)
+    };
     Arc::new(Schema::new(vec![
         Field::new("symbol", DataType::Utf8, false),
         Field::new("interval", DataType::Utf8, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Second, Some("UTC".into())), false),
+        time,
         price("open"),
         price("high"),
         price("low"),
         price("close"),
         price("adj_close"),
-        price("volume"),
+        Field::new("volume", DataType::Int64, true),
         Field::new("provider", DataType::Utf8, false),
+        Field::new("partial", DataType::Boolean, false),
         Field::new("flag", DataType::Utf8, true),
     ]))
+}
+
+/// The builder of the time column (see [`bar_schema`]).
+enum TimeBuilder {
+    Date(Date32Builder),
+    Ts(TimestampMillisecondBuilder),
+}
+
+impl TimeBuilder {
+    fn append(&mut self, bar: &Bar) {
+        match self {
+            // Daily keys are midnight UTC of the session date.
+            Self::Date(builder) => builder.append_value(bar.ts.timestamp().div_euclid(86_400) as i32),
+            Self::Ts(builder) => builder.append_value(bar.ts.timestamp_millis()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Date(builder) => builder.len(),
+            Self::Ts(builder) => builder.len(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Date(builder) => Arc::new(builder.finish()),
+            Self::Ts(builder) => Arc::new(builder.finish()),
+        }
+    }
 }
 
 /// Snappy-compressed Parquet. Rows collect in Arrow builders and go to the writer as a
@@ -256,9 +344,11 @@ pub(crate) struct ParquetSink {
     symbol: String,
     symbols: StringBuilder,
     intervals: StringBuilder,
-    ts: TimestampSecondBuilder,
-    prices: [Float64Builder; 6],
+    time: TimeBuilder,
+    prices: [Float64Builder; 5],
+    volumes: Int64Builder,
     providers: StringBuilder,
+    partials: BooleanBuilder,
     flags: StringBuilder,
 }
 
@@ -268,7 +358,7 @@ fn parquet_error(error: impl std::fmt::Display) -> ExportError {
 
 impl ParquetSink {
     pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
-        let schema = bar_schema();
+        let schema = bar_schema(interval);
         // Dictionary encoding only where values repeat (symbol, interval, provider, flag): prices,
         // volumes and timestamps are nearly unique, and hashing each into a dictionary that is
         // then abandoned was a fifth of the export's CPU time.
@@ -285,6 +375,11 @@ impl ParquetSink {
         let writer =
             ArrowWriter::try_new(buffered, Arc::clone(&schema), Some(props)).map_err(parquet_error)?;
         let rows = PARQUET_BATCH_ROWS;
+        let time = if interval.is_intraday() {
+            TimeBuilder::Ts(TimestampMillisecondBuilder::with_capacity(rows).with_timezone("UTC"))
+        } else {
+            TimeBuilder::Date(Date32Builder::with_capacity(rows))
+        };
         Ok(Self {
             writer,
             path,
@@ -293,26 +388,30 @@ impl ParquetSink {
             symbol: String::new(),
             symbols: StringBuilder::with_capacity(rows, rows * 8),
             intervals: StringBuilder::with_capacity(rows, rows * 3),
-            ts: TimestampSecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            time,
             prices: std::array::from_fn(|_| Float64Builder::with_capacity(rows)),
+            volumes: Int64Builder::with_capacity(rows),
             providers: StringBuilder::with_capacity(rows, rows * 8),
+            partials: BooleanBuilder::with_capacity(rows),
             flags: StringBuilder::with_capacity(rows, 0),
         })
     }
 
     /// Hands the buffered rows to the Parquet writer as one `RecordBatch`.
     fn flush_batch(&mut self) -> Result<(), ExportError> {
-        if self.ts.len() == 0 {
+        if self.time.len() == 0 {
             return Ok(());
         }
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(BAR_COLUMNS.len());
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(N_BAR_COLUMNS);
         columns.push(Arc::new(self.symbols.finish()));
         columns.push(Arc::new(self.intervals.finish()));
-        columns.push(Arc::new(self.ts.finish()));
+        columns.push(self.time.finish());
         for prices in &mut self.prices {
             columns.push(Arc::new(prices.finish()));
         }
+        columns.push(Arc::new(self.volumes.finish()));
         columns.push(Arc::new(self.providers.finish()));
+        columns.push(Arc::new(self.partials.finish()));
         columns.push(Arc::new(self.flags.finish()));
         let batch = RecordBatch::try_new(Arc::clone(&self.schema), columns).map_err(parquet_error)?;
         self.writer.write(&batch).map_err(parquet_error)
@@ -329,13 +428,15 @@ impl BarSink for ParquetSink {
         for bar in bars {
             self.symbols.append_value(&self.symbol);
             self.intervals.append_value(self.interval);
-            self.ts.append_value(bar.ts.timestamp());
-            for (builder, value) in self.prices.iter_mut().zip(values(bar)) {
+            self.time.append(bar);
+            for (builder, value) in self.prices.iter_mut().zip(prices(bar)) {
                 builder.append_option(value);
             }
+            self.volumes.append_option(bar.volume);
             self.providers.append_value(bar.provider.as_str());
+            self.partials.append_value(bar.partial);
             self.flags.append_option(bar.flag.as_deref());
-            if self.ts.len() >= PARQUET_BATCH_ROWS {
+            if self.time.len() >= PARQUET_BATCH_ROWS {
                 self.flush_batch()?;
             }
         }
@@ -372,6 +473,7 @@ pub(crate) fn write_summary_csv(
                 writer.write_field(time.map(|t| ts.format(t).to_owned()).unwrap_or_default())?;
             }
             writer.write_field(summary.providers_text())?;
+            writer.write_field(summary.disagreements.to_string())?;
             writer
                 .write_field(summary.indicators.as_of.map(|t| ts.format(t).to_owned()).unwrap_or_default())?;
             let last_close = summary.indicators.last_close.map(|v| number.format(v).to_owned());

@@ -16,19 +16,22 @@ pub struct SymbolSummary {
     pub last: Option<DateTime<Utc>>,
     /// Providers that served the exported bars, sorted.
     pub providers: Vec<ProviderId>,
-    /// The latest indicators over the exported range. Where several providers have a bar for
-    /// the same timestamp, only the first one with a close (in the export's provider order)
-    /// feeds the indicators, so a day counts once.
+    /// Field disagreements between providers over the exported range (each a day and field
+    /// where two providers' bars differ beyond the tolerance; see `GET
+    /// /api/symbols/{symbol}/disagreements`).
+    pub disagreements: u64,
+    /// The latest indicators over the exported range (storage holds one bar per day).
     pub indicators: IndicatorSnapshot,
 }
 
 /// Column names of the summary table (summary csv and the xlsx `Summary` sheet).
-pub(crate) const SUMMARY_COLUMNS: [&str; 21] = [
+pub(crate) const SUMMARY_COLUMNS: [&str; 22] = [
     "symbol",
     "n_bars",
     "first",
     "last",
     "providers",
+    "disagreements",
     "as_of",
     "last_close",
     "bars_used",
@@ -80,6 +83,7 @@ impl SymbolSummary {
 #[derive(Debug, Clone)]
 pub(crate) struct SummaryBuilder {
     symbol: Symbol,
+    disagreements: u64,
     n_bars: u64,
     first: Option<DateTime<Utc>>,
     last: Option<DateTime<Utc>>,
@@ -89,8 +93,16 @@ pub(crate) struct SummaryBuilder {
 }
 
 impl SummaryBuilder {
-    pub(crate) fn new(symbol: Symbol) -> Self {
-        Self { symbol, n_bars: 0, first: None, last: None, providers: 0, indicators: LatestIndicators::new() }
+    pub(crate) fn new(symbol: Symbol, disagreements: u64) -> Self {
+        Self {
+            symbol,
+            disagreements,
+            n_bars: 0,
+            first: None,
+            last: None,
+            providers: 0,
+            indicators: LatestIndicators::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, bar: &Bar) {
@@ -117,6 +129,7 @@ impl SummaryBuilder {
             first: self.first,
             last: self.last,
             providers,
+            disagreements: self.disagreements,
             indicators: self.indicators.snapshot,
         }
     }
@@ -218,8 +231,9 @@ mod tests {
                     low: (i % 13 != 5).then_some(close - 1.0),
                     close: (i % 17 != 9).then_some(close),
                     adj_close: None,
-                    volume: Some(1e6),
+                    volume: Some(1_000_000),
                     provider: ProviderId::Yahoo,
+                    partial: false,
                     flag: None,
                 }
             })
@@ -230,7 +244,7 @@ mod tests {
     fn streaming_matches_latest() {
         for n in [0, 1, 13, 14, 26, 34, 50, 51, 300] {
             let series = bars(n);
-            let mut builder = SummaryBuilder::new(Symbol::parse("AAPL").unwrap());
+            let mut builder = SummaryBuilder::new(Symbol::parse("AAPL").unwrap(), 0);
             series.iter().for_each(|b| builder.push(b));
             let summary = builder.finish();
             assert_eq!(summary.indicators, latest(&series), "n = {n}");
@@ -251,7 +265,7 @@ mod tests {
             doubled.push(bar.clone());
             doubled.push(other);
         }
-        let mut builder = SummaryBuilder::new(Symbol::parse("AAPL").unwrap());
+        let mut builder = SummaryBuilder::new(Symbol::parse("AAPL").unwrap(), 0);
         doubled.iter().for_each(|b| builder.push(b));
         let summary = builder.finish();
         // Where the first bar of a timestamp has no close, the second one's is used.

@@ -20,7 +20,7 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
 use crate::neutralise_formula;
 use crate::report::ExportError;
-use crate::sink::{BAR_COLUMNS, BarSink, FileOut, WRITE_BUFFER, values};
+use crate::sink::{BarSink, FileOut, WRITE_BUFFER, bar_columns, prices};
 use crate::summary::{SUMMARY_COLUMNS, SymbolSummary};
 use crate::text::excel_serial;
 
@@ -38,7 +38,7 @@ pub(crate) struct XlsxSink {
     workbook: Workbook,
     out: FileOut,
     path: PathBuf,
-    interval: &'static str,
+    interval: Interval,
     header: Format,
     date: Format,
     /// Lower-cased names in use (Excel compares sheet names case-insensitively).
@@ -104,7 +104,7 @@ impl XlsxSink {
             workbook,
             out,
             path,
-            interval: interval.as_str(),
+            interval,
             header: Format::new().set_bold(),
             date,
             used_names: HashSet::from([SUMMARY_SHEET.to_lowercase()]),
@@ -151,12 +151,12 @@ impl XlsxSink {
         let path = &self.path;
         let sheet = self.workbook.add_worksheet_with_constant_memory().map_err(|e| xlsx_error(path, e))?;
         sheet.set_name(name).map_err(|e| xlsx_error(path, e))?;
-        write_header(sheet, &BAR_COLUMNS, &self.header).map_err(|e| xlsx_error(path, e))?;
+        write_header(sheet, &bar_columns(self.interval), &self.header).map_err(|e| xlsx_error(path, e))?;
         // The date format is the column's, not each cell's: a cell format costs a hash of the
         // whole `Format` per cell, a column format a lookup by column number.
         sheet.set_column_format(2, &self.date).map_err(|e| xlsx_error(path, e))?;
         sheet
-            .set_column_width(2, if self.interval.ends_with(['m', 'h']) { 17 } else { 11 })
+            .set_column_width(2, if self.interval.is_intraday() { 17 } else { 11 })
             .map_err(|e| xlsx_error(path, e))?;
         self.sheet = Some(self.workbook.worksheets_mut().len() - 1);
         self.row = 1;
@@ -173,14 +173,19 @@ impl XlsxSink {
         sheet.write_string(row, 0, symbol)?;
         sheet.write_string(row, 1, interval)?;
         sheet.write_number(row, 2, excel_serial(bar.ts))?;
-        for (col, value) in (3_u16..).zip(values(bar)) {
+        for (col, value) in (3_u16..).zip(prices(bar)) {
             if let Some(v) = value {
                 sheet.write_number(row, col, v)?;
             }
         }
+        if let Some(volume) = bar.volume {
+            // Exact below 2^53, far above any day's volume.
+            sheet.write_number(row, 8, volume as f64)?;
+        }
         sheet.write_string(row, 9, neutralise_formula(bar.provider.as_str()))?;
+        sheet.write_boolean(row, 10, bar.partial)?;
         if let Some(flag) = &bar.flag {
-            sheet.write_string(row, 10, neutralise_formula(flag))?;
+            sheet.write_string(row, 11, neutralise_formula(flag))?;
         }
         Ok(())
     }
@@ -192,21 +197,22 @@ impl XlsxSink {
         write_header(sheet, &SUMMARY_COLUMNS, &header)?;
         sheet.set_column_width(0, 12)?;
         sheet.set_column_range_width(2, 3, 11)?;
-        sheet.set_column_width(5, 11)?;
+        sheet.set_column_width(6, 11)?;
         for (row, summary) in (1_u32..).zip(summaries) {
             sheet.write_string(row, 0, neutralise_formula(summary.symbol.as_str()))?;
             sheet.write_number(row, 1, summary.n_bars as f64)?;
-            for (col, time) in [(2, summary.first), (3, summary.last), (5, summary.indicators.as_of)] {
+            for (col, time) in [(2, summary.first), (3, summary.last), (6, summary.indicators.as_of)] {
                 if let Some(time) = time {
                     sheet.write_number_with_format(row, col, excel_serial(time), &date)?;
                 }
             }
             sheet.write_string(row, 4, summary.providers_text())?;
+            sheet.write_number(row, 5, summary.disagreements as f64)?;
             if let Some(close) = summary.indicators.last_close {
-                sheet.write_number(row, 6, close)?;
+                sheet.write_number(row, 7, close)?;
             }
-            sheet.write_number(row, 7, summary.indicators.bars_used as f64)?;
-            for (col, value) in (8_u16..).zip(summary.indicator_values()) {
+            sheet.write_number(row, 8, summary.indicators.bars_used as f64)?;
+            for (col, value) in (9_u16..).zip(summary.indicator_values()) {
                 if let Some(v) = value {
                     sheet.write_number(row, col, v)?;
                 }
@@ -245,7 +251,7 @@ impl BarSink for XlsxSink {
             let path = &self.path;
             let sheet = self.workbook.worksheet_from_index(index).map_err(|e| xlsx_error(path, e))?;
             for bar in now {
-                Self::write_bar(sheet, self.row, bar, &self.symbol, self.interval)
+                Self::write_bar(sheet, self.row, bar, &self.symbol, self.interval.as_str())
                     .map_err(|e| xlsx_error(path, e))?;
                 self.row += 1;
             }
@@ -293,6 +299,7 @@ mod tests {
                 adj_close: None,
                 volume: None,
                 provider: ProviderId::Sample,
+                partial: false,
                 flag: None,
             })
             .collect();

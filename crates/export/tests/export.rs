@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, TimestampSecondType};
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMillisecondType};
 use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::indicators::latest;
@@ -63,22 +63,33 @@ fn series(n: i64, base: f64, provider: ProviderId) -> Vec<Bar> {
                 low: Some(close - 1.5),
                 close: (i % 23 != 7).then_some(close),
                 adj_close: (i % 2 == 0).then_some(close * 0.98),
-                volume: (i % 5 != 1).then_some(1_000.0 + x),
+                volume: (i % 5 != 1).then_some(1_000 + i),
                 provider,
+                partial: i == n - 1,
                 flag: (i == 3).then(|| EVIL_FLAG.to_owned()),
             }
         })
         .collect()
 }
 
-/// A database with AAPL (60 bars, one provider) and MSFT (40 days, two providers).
+/// A database with AAPL (60 bars, one provider) and MSFT (40 days from two providers: Yahoo's
+/// stay, the sample's days only count as disagreements).
 async fn sample_db() -> (Db, Vec<Symbol>) {
     let db = db().await;
     let aapl = sym("AAPL");
     let msft = sym("MSFT");
-    db.storage.upsert_bars(&aapl, Interval::Day1, &series(60, 150.0, ProviderId::Yahoo)).await.unwrap();
-    db.storage.upsert_bars(&msft, Interval::Day1, &series(40, 300.0, ProviderId::Yahoo)).await.unwrap();
-    db.storage.upsert_bars(&msft, Interval::Day1, &series(40, 301.0, ProviderId::Sample)).await.unwrap();
+    db.storage
+        .upsert_bars(&aapl, Interval::Day1, &series(60, 150.0, ProviderId::Yahoo), &Default::default())
+        .await
+        .unwrap();
+    db.storage
+        .upsert_bars(&msft, Interval::Day1, &series(40, 300.0, ProviderId::Yahoo), &Default::default())
+        .await
+        .unwrap();
+    db.storage
+        .upsert_bars(&msft, Interval::Day1, &series(40, 310.0, ProviderId::Sample), &Default::default())
+        .await
+        .unwrap();
     (db, vec![aapl, msft])
 }
 
@@ -140,7 +151,7 @@ async fn csv_round_trips_with_empty_cells_and_neutralised_text() {
         [
             "symbol",
             "interval",
-            "ts",
+            "date",
             "open",
             "high",
             "low",
@@ -148,6 +159,7 @@ async fn csv_round_trips_with_empty_cells_and_neutralised_text() {
             "adj_close",
             "volume",
             "provider",
+            "partial",
             "flag"
         ]
     );
@@ -157,24 +169,27 @@ async fn csv_round_trips_with_empty_cells_and_neutralised_text() {
     for (record, (symbol, bar)) in records.iter().zip(&expected) {
         assert_eq!(&record[0], symbol.as_str());
         assert_eq!(&record[1], "1d");
-        assert_eq!(DateTime::parse_from_rfc3339(&record[2]).unwrap(), bar.ts);
-        assert!(record[2].ends_with('Z'), "{}", &record[2]);
-        let values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume];
+        assert_eq!(&record[2], bar.date().to_string(), "a trading day is a date");
+        let values = [bar.open, bar.high, bar.low, bar.close, bar.adj_close];
         for (i, value) in values.into_iter().enumerate() {
             assert_eq!(parse_cell(&record[3 + i]), value, "column {} of {record:?}", 3 + i);
             saw_missing |= value.is_none();
             assert_ne!(&record[3 + i], "0", "a missing value is empty, never 0");
         }
+        let volume = (!record[8].is_empty()).then(|| record[8].parse::<i64>().expect("an integer volume"));
+        assert_eq!(volume, bar.volume, "volume is a whole number: {:?}", &record[8]);
         assert_eq!(&record[9], bar.provider.as_str());
+        assert_eq!(&record[10], if bar.partial { "true" } else { "false" });
         match &bar.flag {
             Some(flag) => {
-                assert_eq!(&record[10], format!("'{flag}"), "formula neutralised");
-                assert!(!record[10].starts_with('='));
+                assert_eq!(&record[11], format!("'{flag}"), "formula neutralised");
+                assert!(!record[11].starts_with('='));
             }
-            None => assert_eq!(&record[10], ""),
+            None => assert_eq!(&record[11], ""),
         }
     }
     assert!(saw_missing);
+    assert!(expected.iter().any(|(_, bar)| bar.partial));
     let raw = fs::read_to_string(&dest).unwrap();
     assert!(!raw.contains(",=HYPERLINK"), "no cell starts with a formula");
 }
@@ -203,22 +218,25 @@ async fn ndjson_round_trips() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["symbol"], symbol.as_str());
         assert_eq!(v["interval"], "1d");
-        assert_eq!(DateTime::parse_from_rfc3339(v["ts"].as_str().unwrap()).unwrap(), bar.ts);
-        // Numbers are compared as text parsed by Rust: serde_json's default float parser is not
-        // always correctly rounded (its `float_roundtrip` feature is off).
+        assert_eq!(v["date"], bar.date().to_string());
+        assert!(v.get("ts").is_none(), "trading days have a date, not a ts: {line}");
+        // Numbers are compared as text parsed by Rust's correctly rounded parser.
         for (name, value) in [
             ("open", bar.open),
             ("high", bar.high),
             ("low", bar.low),
             ("close", bar.close),
             ("adj_close", bar.adj_close),
-            ("volume", bar.volume),
         ] {
             let raw = raw_field(line, name);
             let parsed = (raw != "null").then(|| raw.parse::<f64>().unwrap());
             assert_eq!(parsed, value, "{name} in {line}");
             assert_eq!(v[name].is_null(), value.is_none());
+            assert_eq!(v[name].as_f64(), value, "serde_json reads the exact value back");
         }
+        assert_eq!(v["volume"].as_i64(), bar.volume, "{line}");
+        assert!(!raw_field(line, "volume").contains('.'), "volume is an integer: {line}");
+        assert_eq!(v["partial"], bar.partial);
         assert_eq!(v["provider"], bar.provider.as_str());
         assert_eq!(v["flag"].as_str(), bar.flag.as_deref(), "ndjson keeps text as stored");
     }
@@ -235,36 +253,44 @@ async fn parquet_round_trips_with_typed_columns() {
 
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&dest).unwrap()).unwrap();
     let schema = builder.schema().clone();
-    assert_eq!(
-        schema.field_with_name("ts").unwrap().data_type(),
-        &DataType::Timestamp(TimeUnit::Second, Some("UTC".into()))
-    );
-    for name in ["open", "high", "low", "close", "adj_close", "volume"] {
+    assert_eq!(schema.field_with_name("date").unwrap().data_type(), &DataType::Date32);
+    assert!(schema.field_with_name("ts").is_err(), "trading days have a date column only");
+    for name in ["open", "high", "low", "close", "adj_close"] {
         let field = schema.field_with_name(name).unwrap();
         assert_eq!(field.data_type(), &DataType::Float64);
         assert!(field.is_nullable());
     }
+    assert_eq!(schema.field_with_name("volume").unwrap().data_type(), &DataType::Int64);
+    assert_eq!(schema.field_with_name("partial").unwrap().data_type(), &DataType::Boolean);
     for name in ["symbol", "interval", "provider", "flag"] {
         assert_eq!(schema.field_with_name(name).unwrap().data_type(), &DataType::Utf8);
     }
+    // The Parquet schema itself (what DuckDB, pandas and polars read, without Arrow's metadata)
+    // carries the DATE logical type.
+    let parquet_schema = builder.parquet_schema().column(2).logical_type_ref().cloned();
+    assert_eq!(parquet_schema, Some(parquet::basic::LogicalType::Date));
     let mut rows = Vec::new();
     for batch in builder.build().unwrap() {
         let batch = batch.unwrap();
         let symbol = batch.column(0).as_string::<i32>();
         let interval = batch.column(1).as_string::<i32>();
-        let ts = batch.column(2).as_primitive::<TimestampSecondType>();
-        let prices: Vec<_> = (3..9).map(|c| batch.column(c).as_primitive::<Float64Type>().clone()).collect();
+        let date = batch.column(2).as_primitive::<Date32Type>();
+        let prices: Vec<_> = (3..8).map(|c| batch.column(c).as_primitive::<Float64Type>().clone()).collect();
+        let volume = batch.column(8).as_primitive::<Int64Type>();
         let provider = batch.column(9).as_string::<i32>();
-        let flag = batch.column(10).as_string::<i32>();
+        let partial = batch.column(10).as_boolean();
+        let flag = batch.column(11).as_string::<i32>();
         for r in 0..batch.num_rows() {
             let values: Vec<Option<f64>> =
                 prices.iter().map(|p| if p.is_null(r) { None } else { Some(p.value(r)) }).collect();
             rows.push((
                 symbol.value(r).to_owned(),
                 interval.value(r).to_owned(),
-                ts.value(r),
+                date.value(r),
                 values,
+                (!volume.is_null(r)).then(|| volume.value(r)),
                 provider.value(r).to_owned(),
+                partial.value(r),
                 (!flag.is_null(r)).then(|| flag.value(r).to_owned()),
             ));
         }
@@ -273,11 +299,53 @@ async fn parquet_round_trips_with_typed_columns() {
     for (row, (symbol, bar)) in rows.iter().zip(&expected) {
         assert_eq!(row.0, symbol.as_str());
         assert_eq!(row.1, "1d");
-        assert_eq!(row.2, bar.ts.timestamp());
-        assert_eq!(row.3, vec![bar.open, bar.high, bar.low, bar.close, bar.adj_close, bar.volume]);
-        assert_eq!(row.4, bar.provider.as_str());
-        assert_eq!(row.5, bar.flag);
+        assert_eq!(i64::from(row.2), bar.ts.timestamp() / 86_400, "days since 1970-01-01");
+        assert_eq!(row.3, vec![bar.open, bar.high, bar.low, bar.close, bar.adj_close]);
+        assert_eq!(row.4, bar.volume);
+        assert_eq!(row.5, bar.provider.as_str());
+        assert_eq!(row.6, bar.partial);
+        assert_eq!(row.7, bar.flag);
     }
+}
+
+#[tokio::test]
+async fn parquet_intraday_ts_is_a_utc_timestamp() {
+    let db = db().await;
+    let aapl = sym("AAPL");
+    let bars: Vec<Bar> = series(12, 180.0, ProviderId::Yahoo)
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut bar)| {
+            bar.ts = Utc.with_ymd_and_hms(2024, 5, 3, 13, 30, 0).unwrap()
+                + chrono::Duration::minutes(5 * i as i64);
+            bar
+        })
+        .collect();
+    db.storage.upsert_bars(&aapl, Interval::Min5, &bars, &Default::default()).await.unwrap();
+    let dest = db.dir.path().join("intraday.parquet");
+    let request = ExportRequest { interval: Interval::Min5, ..request(&[aapl], ExportFormat::Parquet) };
+    export_to_file(&db.storage, &request, &dest, None).await.unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&dest).unwrap()).unwrap();
+    assert_eq!(
+        builder.schema().field_with_name("ts").unwrap().data_type(),
+        &DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+    );
+    assert!(builder.schema().field_with_name("date").is_err());
+    let logical = builder.parquet_schema().column(2).logical_type_ref().cloned();
+    match logical {
+        Some(parquet::basic::LogicalType::Timestamp(timestamp)) => {
+            assert!(timestamp.is_adjusted_to_u_t_c, "UTC");
+            assert!(matches!(timestamp.unit, parquet::basic::TimeUnit::MILLIS), "{timestamp:?}");
+        }
+        other => panic!("expected a TIMESTAMP logical type, got {other:?}"),
+    }
+    let mut stamps = Vec::new();
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        let ts = batch.column(2).as_primitive::<TimestampMillisecondType>();
+        stamps.extend((0..batch.num_rows()).map(|r| ts.value(r)));
+    }
+    assert_eq!(stamps, bars.iter().map(|b| b.ts.timestamp_millis()).collect::<Vec<_>>());
 }
 
 fn zip_entry(path: &Path, name: &str) -> String {
@@ -293,7 +361,10 @@ async fn xlsx_has_a_summary_sheet_first_and_a_sheet_per_symbol() {
     // A symbol whose name needs care: it starts with a formula trigger and collides with the
     // summary sheet's name case-insensitively.
     let odd = sym("summary");
-    db.storage.upsert_bars(&odd, Interval::Day1, &series(3, 10.0, ProviderId::Sample)).await.unwrap();
+    db.storage
+        .upsert_bars(&odd, Interval::Day1, &series(3, 10.0, ProviderId::Sample), &Default::default())
+        .await
+        .unwrap();
     symbols.push(odd);
     let dest = db.dir.path().join("bars.xlsx");
     let output =
@@ -464,20 +535,21 @@ async fn summaries_count_rows_and_match_latest_indicators() {
     assert_eq!(aapl.indicators, latest(&aapl_bars));
     assert!(aapl.indicators.sma50.is_some() && aapl.indicators.rsi14.is_some());
 
-    // MSFT has two providers per day: every row counts, each day feeds the indicators once
-    // (the first provider in storage order with a close, here sample before yahoo).
+    // MSFT came from two providers for the same 40 days: one bar per day (Yahoo's, preferred)
+    // and the sample's differences as disagreements: open and low on 39 final days, high on 35,
+    // close on 37 (the last day is partial on both sides, which is not compared).
     let msft_bars = db.storage.bars(&BarQuery::new(symbols[1].clone(), Interval::Day1)).await.unwrap();
     let msft = &output.summaries[1];
-    assert_eq!(msft.n_bars, 80);
-    assert_eq!(msft.providers, vec![ProviderId::Yahoo, ProviderId::Sample]);
-    let mut per_day: Vec<Bar> = Vec::new();
-    for bar in msft_bars.iter().filter(|b| b.close.is_some()) {
-        if per_day.last().is_none_or(|last| last.ts != bar.ts) {
-            per_day.push(bar.clone());
-        }
-    }
-    assert_eq!(msft.indicators, latest(&per_day));
-    assert_eq!(msft.indicators.bars_used, 38, "two days of 40 have no close from either provider");
+    assert_eq!(msft.n_bars, 40);
+    assert_eq!(msft.providers, vec![ProviderId::Yahoo]);
+    assert_eq!(msft.disagreements, 39 + 39 + 35 + 37);
+    assert_eq!(
+        msft.disagreements,
+        db.storage.count_disagreements(&symbols[1], Interval::Day1, None, None).await.unwrap()
+    );
+    assert_eq!(aapl.disagreements, 0);
+    assert_eq!(msft.indicators, latest(&msft_bars));
+    assert_eq!(msft.indicators.bars_used, 38, "two days of 40 have no close");
 
     // The summary csv has the same content.
     let summary_dest = db.dir.path().join("summary.csv");
@@ -489,7 +561,8 @@ async fn summaries_count_rows_and_match_latest_indicators() {
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
     assert_eq!(&records[0][col("symbol")], "AAPL");
     assert_eq!(&records[0][col("n_bars")], "60");
-    assert_eq!(&records[1][col("providers")], "yahoo;sample");
+    assert_eq!(&records[1][col("providers")], "yahoo");
+    assert_eq!(&records[1][col("disagreements")], "150");
     assert_eq!(parse_cell(&records[0][col("sma20")]), aapl.indicators.sma20);
     assert_eq!(parse_cell(&records[0][col("atr14")]), aapl.indicators.atr14);
     assert_eq!(&records[0][col("first")], "2020-01-01T00:00:00Z");
@@ -521,7 +594,7 @@ async fn an_empty_export_is_a_valid_file() {
         assert!(output.summaries.is_empty());
     }
     let header = fs::read_to_string(db.dir.path().join("empty.csv")).unwrap();
-    assert_eq!(header, "symbol,interval,ts,open,high,low,close,adj_close,volume,provider,flag\n");
+    assert_eq!(header, "symbol,interval,date,open,high,low,close,adj_close,volume,provider,partial,flag\n");
     let parquet =
         ParquetRecordBatchReaderBuilder::try_new(File::open(db.dir.path().join("empty.parquet")).unwrap());
     assert_eq!(parquet.unwrap().metadata().file_metadata().num_rows(), 0);
@@ -588,12 +661,13 @@ async fn big_db(n: i64) -> (Db, Vec<Symbol>) {
             low: Some(0.5),
             close: Some(1.0 + (i % 7) as f64),
             adj_close: None,
-            volume: Some(10.0),
+            volume: Some(10),
             provider: ProviderId::Sample,
+            partial: false,
             flag: None,
         })
         .collect();
-    db.storage.upsert_bars(&symbol, Interval::Day1, &bars).await.unwrap();
+    db.storage.upsert_bars(&symbol, Interval::Day1, &bars, &Default::default()).await.unwrap();
     (db, vec![symbol])
 }
 

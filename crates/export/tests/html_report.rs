@@ -43,8 +43,9 @@ fn weekday_bars(count: usize, base: f64, provider: ProviderId) -> Vec<Bar> {
             low: Some(open.min(close) - 1.0),
             close: Some(close),
             adj_close: Some(close),
-            volume: Some(1_000_000.0 + x * 10.0),
+            volume: Some(1_000_000 + (x * 10.0) as i64),
             provider,
+            partial: false,
             flag: None,
         });
         day += Duration::days(1);
@@ -73,11 +74,20 @@ async fn report_is_self_contained_with_a_section_per_symbol() {
     let mut aapl = weekday_bars(300, 150.0, ProviderId::Yahoo);
     aapl[120].flag = Some(HOSTILE_FLAG.to_owned());
     aapl[7].open = None; // Not drawn, and no reason to fail.
-    storage.upsert_bars(&symbol("AAPL"), Interval::Day1, &aapl).await.expect("store AAPL");
-    // Two providers for the same days.
-    for provider in [ProviderId::Yahoo, ProviderId::Sample] {
+    storage
+        .upsert_bars(&symbol("AAPL"), Interval::Day1, &aapl, &Default::default())
+        .await
+        .expect("store AAPL");
+    // Two providers for the same days, 3 % apart: Yahoo's bars stay, the differences are
+    // disagreements.
+    for (provider, base) in [(ProviderId::Yahoo, 300.0), (ProviderId::Sample, 309.0)] {
         storage
-            .upsert_bars(&symbol("MSFT"), Interval::Day1, &weekday_bars(90, 300.0, provider))
+            .upsert_bars(
+                &symbol("MSFT"),
+                Interval::Day1,
+                &weekday_bars(90, base, provider),
+                &Default::default(),
+            )
             .await
             .expect("store MSFT");
     }
@@ -106,8 +116,15 @@ async fn report_is_self_contained_with_a_section_per_symbol() {
     assert!(html.contains("No bars are stored for this symbol"));
     // Providers per symbol in the footer.
     assert!(html.contains("<td>yahoo</td>"));
-    assert!(html.contains("<td>yahoo, sample</td>") || html.contains("<td>sample, yahoo</td>"));
-    assert!(html.contains("the first provider&#39;s bar") || html.contains("first provider's bar"));
+    assert!(
+        !html.contains("<td>yahoo, sample</td>") && !html.contains("<td>sample, yahoo</td>"),
+        "one bar per day"
+    );
+    // 90 days, four prices each beyond the tolerance.
+    assert!(
+        html.contains("<th scope=\"row\">Provider disagreements</th><td class=\"num\">360</td>"),
+        "disagreements shown"
+    );
 }
 
 #[tokio::test]
@@ -115,7 +132,12 @@ async fn ten_years_of_daily_bars_become_weekly_candles() {
     let dir = tempfile::tempdir().expect("temp dir");
     let storage = storage(&dir).await;
     storage
-        .upsert_bars(&symbol("SPY"), Interval::Day1, &weekday_bars(2_520, 200.0, ProviderId::Sample))
+        .upsert_bars(
+            &symbol("SPY"),
+            Interval::Day1,
+            &weekday_bars(2_520, 200.0, ProviderId::Sample),
+            &Default::default(),
+        )
         .await
         .expect("store SPY");
     let html = export_html(&storage, &dir, &[symbol("SPY")]).await;

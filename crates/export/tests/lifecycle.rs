@@ -36,12 +36,13 @@ fn repeated_exports_leak_nothing() {
                     low: Some(0.5),
                     close: Some(1.0 + (d % 13) as f64),
                     adj_close: None,
-                    volume: Some(100.0),
+                    volume: Some(100),
                     provider: ProviderId::Yahoo,
+                    partial: false,
                     flag: None,
                 })
                 .collect();
-            storage.upsert_bars(&symbol, Interval::Day1, &bars).await.unwrap();
+            storage.upsert_bars(&symbol, Interval::Day1, &bars, &Default::default()).await.unwrap();
             symbols.push(symbol);
         }
         let out = dir.path().join("out");

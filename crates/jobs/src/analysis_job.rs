@@ -5,7 +5,6 @@ use agents::NoObserver;
 use analysis::{AnalysisError, AnalysisService, AnalyzeRequest};
 use anyhow::{Context as _, anyhow};
 use async_trait::async_trait;
-use chrono::Duration as ChronoDuration;
 use domain::{Interval, Symbol};
 use providers::{BarsRequest, ProviderChain, Span};
 use storage::RunItem;
@@ -15,7 +14,7 @@ use crate::engine::{Job, JobContext, JobOutcome};
 use crate::ingest::fetch_and_store;
 
 /// Daily bars fetched for a symbol that has none stored, so the indicators have a year.
-const FIRST_FETCH_DAYS: i64 = 400;
+const FIRST_FETCH_DAYS: u32 = 400;
 
 /// The job. Holds the service (and so the model's HTTP client) for its lifetime.
 pub struct AnalysisJob {
@@ -50,7 +49,7 @@ pub async fn ensure_bars(
     let request = BarsRequest {
         symbol: symbol.clone(),
         interval: Interval::Day1,
-        span: Span::Last(ChronoDuration::days(FIRST_FETCH_DAYS)),
+        span: Span::Last { days: FIRST_FETCH_DAYS },
     };
     match fetch_and_store(chain, storage, &request).await {
         Ok(_) => None,
@@ -78,7 +77,10 @@ impl Job for AnalysisJob {
             ]
         };
         if symbols.is_empty() {
-            return Ok(JobOutcome { export_id: None, error: Some("the watchlist is empty".to_owned()) });
+            return Ok(JobOutcome {
+                error: Some("the watchlist is empty".to_owned()),
+                ..JobOutcome::default()
+            });
         }
         match self.service.apply_retention().await {
             Ok(0) => {}
@@ -115,6 +117,6 @@ impl Job for AnalysisJob {
             context.record_item(&item).await.context("cannot record the analysis result")?;
         }
         let error = (failures == symbols.len()).then(|| format!("no analysis finished ({failures} failed)"));
-        Ok(JobOutcome { export_id: None, error })
+        Ok(JobOutcome { error, ..JobOutcome::default() })
     }
 }

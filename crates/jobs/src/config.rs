@@ -164,8 +164,9 @@ impl ExportsConfig {
 }
 
 /// Which finished exports to keep; both limits apply when both are set (an export goes when
-/// either says so). A download-tracker run writes two exports (bars and summary) for csv, ndjson
-/// and parquet, so `keep_last = 50` keeps the last 25 such runs.
+/// either says so). `keep_last` counts runs: the files one download-tracker run writes (bars,
+/// summary, mentions, notes) are kept or removed together; an export made outside a run
+/// (CLI, API) counts as one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {

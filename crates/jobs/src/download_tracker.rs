@@ -4,14 +4,16 @@
 //! - **The provider chain is built once**, when the job is constructed, and reused by every run,
 //!   so HTTP clients, their connection pools and rate limiters live as long as the job (one owner,
 //!   one bound) instead of being rebuilt, and their sockets re-opened, on every run.
-//! - **Per symbol**: bars since the newest stored bar (`Span::Between { from: last, to: now }`;
-//!   the last bar is fetched again because it may have been a partial day), or
-//!   `initial_range` when nothing is stored; `Between` is absolute, so the offline `sample`
-//!   provider (which resolves *relative* spans against the end of its 2013 data) behaves the same.
-//!   Then a quote. A symbol's item is `succeeded` when its bars were stored; a failed quote is
-//!   noted in the item's `error` (`quote: …`) without failing it, because the stored bars — what
-//!   the export is made of — are fine. When the bars fail, the quote is not asked for: the chain
-//!   has just failed for that symbol and would spend rate-limit budget to fail again.
+//! - **Per symbol**: the trading days from the newest stored bar's date to today on the
+//!   symbol's exchange (`Span::Between`; the last stored day is fetched again because it may
+//!   have been partial, and its final bar replaces it), or `initial_range` when nothing is
+//!   stored; `Between` is absolute, so the offline `sample` provider (which resolves *relative*
+//!   spans against the end of its 2013 data) behaves the same. Then a quote. A symbol's item is
+//!   `succeeded` when its bars were stored; a failed quote is noted in the item's `error`
+//!   (`quote: …`) without failing it, because the stored bars — what the export is made of —
+//!   are fine. When every refreshed symbol's quote failed the run ends `partial` with the
+//!   reasons. When the bars fail, the quote is not asked for: the chain has just failed for that
+//!   symbol and would spend rate-limit budget to fail again.
 //! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
 //!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
 //!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
@@ -39,7 +41,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::Symbol;
+use domain::calendar::date_stamp;
+use domain::{DateRange, Exchange, Symbol};
 use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
 use providers::{BarsRequest, ProviderChain, ProvidersConfig, Span};
@@ -140,21 +143,27 @@ impl DownloadTracker {
         Ok(())
     }
 
-    /// Fetches and stores one symbol's new bars and quote; the item says how it went.
-    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> RunItem {
+    /// Fetches and stores one symbol's new bars and quote; the item says how it went, and the
+    /// flag whether the quote failed.
+    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> (RunItem, bool) {
         let storage = &context.storage;
         let interval = self.config.interval;
+        let exchange = Exchange::for_symbol(&symbol);
         let span = match storage.last_bar_ts(&symbol, interval).await {
-            Ok(Some(last)) => Span::Between { from: last, to: now.max(last) },
+            Ok(Some(last)) => {
+                let last_day = exchange.key_date(interval, last);
+                let today = exchange.today(now).max(last_day);
+                Span::Between(DateRange::new(last_day, today).unwrap_or(DateRange::day(last_day)))
+            }
             Ok(None) => self.initial_span,
-            Err(error) => return failed_item(&symbol, format!("cannot read stored bars: {error}")),
+            Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), false),
         };
         let request = BarsRequest { symbol: symbol.clone(), interval, span };
         let fetched = match fetch_and_store(&self.chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 warn!(run_id = context.run_id, %symbol, %error, "Symbol refresh failed.");
-                return failed_item(&symbol, error.to_string());
+                return (failed_item(&symbol, error.to_string()), false);
             }
         };
         let quote_error = match self.chain.quote(&symbol).await {
@@ -168,13 +177,15 @@ impl DownloadTracker {
         }
         let stored = fetched.inserted + fetched.updated;
         info!(run_id = context.run_id, %symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
-        RunItem {
+        let quote_failed = quote_error.is_some();
+        let item = RunItem {
             symbol: symbol.to_string(),
             succeeded: true,
             bars: stored,
             provider: Some(fetched.provider.to_string()),
             error: quote_error,
-        }
+        };
+        (item, quote_failed)
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
@@ -198,7 +209,7 @@ impl DownloadTracker {
             let last = context.storage.last_bar_ts(symbol, self.config.interval).await?;
             newest = newest.max(last);
         }
-        Ok(newest.map(|newest| self.export_span.resolve(newest).0))
+        Ok(newest.map(|newest| date_stamp(self.export_span.resolve(newest.date_naive()).from())))
     }
 }
 
@@ -232,19 +243,25 @@ impl Job for DownloadTracker {
                 if context.cancel.is_cancelled() {
                     return Ok(None);
                 }
-                let item = self.refresh(context, symbol, now).await;
+                let (item, quote_failed) = self.refresh(context, symbol, now).await;
                 context
                     .record_item(&item)
                     .await
                     .with_context(|| format!("cannot record the result of {}", item.symbol))?;
-                anyhow::Ok(Some(item.succeeded))
+                anyhow::Ok(Some((item, quote_failed)))
             })
             .buffer_unordered(self.config.concurrency.max(1));
         let (mut n_ok, mut n_failed) = (0_usize, 0_usize);
-        while let Some(succeeded) = refreshed.next().await {
-            match succeeded? {
-                Some(true) => n_ok += 1,
-                Some(false) => n_failed += 1,
+        let mut quote_errors = Vec::new();
+        while let Some(refreshed) = refreshed.next().await {
+            match refreshed? {
+                Some((item, quote_failed)) if item.succeeded => {
+                    n_ok += 1;
+                    if quote_failed {
+                        quote_errors.push(format!("{}: {}", item.symbol, item.error.unwrap_or_default()));
+                    }
+                }
+                Some(_) => n_failed += 1,
                 None => {}
             }
         }
@@ -280,10 +297,18 @@ impl Job for DownloadTracker {
         let (record, summaries) = match created {
             Ok(created) => created,
             Err(error) => {
-                return Ok(JobOutcome { export_id: None, error: Some(format!("export failed: {error}")) });
+                return Ok(JobOutcome {
+                    export_id: None,
+                    error: Some(format!("export failed: {error}")),
+                    partial: None,
+                });
             }
         };
-        let mut outcome = JobOutcome { export_id: Some(record.id), error: None };
+        let mut outcome = JobOutcome { export_id: Some(record.id), error: None, partial: None };
+        if n_ok > 0 && quote_errors.len() == n_ok {
+            quote_errors.sort();
+            outcome.partial = Some(format!("every quote failed: {}", quote_errors.join("; ")));
+        }
         if matches!(format, ExportFormat::Csv | ExportFormat::Ndjson | ExportFormat::Parquet)
             && let Err(error) = self.exports.create_summary(&summaries, Some(context.run_id)).await
         {

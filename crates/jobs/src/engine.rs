@@ -64,6 +64,9 @@ pub struct JobOutcome {
     pub export_id: Option<i64>,
     /// A short failure reason when the run as a whole failed.
     pub error: Option<String>,
+    /// The run did its work but part of it failed across the board (e.g. every quote): it ends
+    /// `partial` with this reason even when every item succeeded.
+    pub partial: Option<String>,
 }
 
 /// What a running job can use: the store, its run id and subject, and a token cancelled on
@@ -517,12 +520,16 @@ impl Inner {
                 .collect();
             format!("{} of {} items failed: {}", failed.len(), items.len(), reasons.join("; "))
         };
-        let (status, error) = match outcome.error {
-            Some(error) if failed.is_empty() => (RunStatus::Failed, error),
-            Some(error) => (RunStatus::Failed, format!("{error}; {}", items_text())),
-            None if failed.is_empty() => (RunStatus::Succeeded, String::new()),
-            None if failed.len() == items.len() => (RunStatus::Failed, items_text()),
-            None => (RunStatus::Partial, items_text()),
+        let (status, error) = match (outcome.error, outcome.partial) {
+            (Some(error), _) if failed.is_empty() => (RunStatus::Failed, error),
+            (Some(error), _) => (RunStatus::Failed, format!("{error}; {}", items_text())),
+            (None, Some(reason)) if failed.is_empty() => (RunStatus::Partial, reason),
+            (None, Some(reason)) if failed.len() < items.len() => {
+                (RunStatus::Partial, format!("{reason}; {}", items_text()))
+            }
+            (None, None) if failed.is_empty() => (RunStatus::Succeeded, String::new()),
+            (None, _) if failed.len() == items.len() => (RunStatus::Failed, items_text()),
+            (None, _) => (RunStatus::Partial, items_text()),
         };
         let error = (!error.is_empty()).then(|| truncate(error));
         (status, error, outcome.export_id)

@@ -1,8 +1,9 @@
 //! Fetch-and-store, shared by the CLI's `fetch` and the download-tracker job: bars through the
-//! provider chain, through the quality gate, into storage in one transaction per symbol.
+//! provider chain, to as-traded prices, through the quality gate, into storage in one
+//! transaction per symbol, reconciled with what is stored (one bar per trading day).
 
 use chrono::{DateTime, Utc};
-use domain::{ProviderId, QualityReport, check_bars};
+use domain::{CorporateActionKind, PriceBasis, ProviderId, QualityReport, check_bars};
 use providers::{BarsRequest, ChainError, ProviderChain};
 use storage::{Storage, StorageError};
 
@@ -10,13 +11,23 @@ use storage::{Storage, StorageError};
 #[derive(Debug, Clone)]
 pub struct FetchedSymbol {
     pub provider: ProviderId,
+    /// Bars the provider delivered for the window (0 for a window without sessions, such as a
+    /// weekend or a holiday: that is a success).
     pub n_bars: usize,
     pub inserted: u64,
     pub updated: u64,
+    /// Delivered bars not stored because a preferred provider's (or a final) bar is stored.
+    pub kept: u64,
+    /// Field disagreements with other providers' bars of the same days.
+    pub disagreements: u64,
     pub first: Option<DateTime<Utc>>,
     pub last: Option<DateTime<Utc>>,
     pub last_close: Option<f64>,
+    /// Bars of sessions not yet closed (stored as partial).
+    pub n_partial: usize,
     pub quality: QualityReport,
+    /// Providers that failed before the one that served.
+    pub failed_attempts: Vec<providers::Attempt>,
 }
 
 /// Why a symbol could not be fetched and stored.
@@ -31,8 +42,13 @@ pub enum IngestError {
 /// Fetches one symbol and stores what passed the quality gate. The upsert is one transaction, so
 /// a failed fetch or write leaves previously stored bars untouched.
 ///
+/// A split-adjusted series (Yahoo, Finnhub daily) is turned into as-traded prices first, with
+/// the splits the vendor sent and those on record, so series from different vendors are never
+/// spliced across a split; the vendor's splits and dividends are stored for later fetches.
+///
 /// # Errors
-/// When every provider fails or the database write fails; the message names the symbol.
+/// When every provider fails or the database write fails; the message names the symbol and,
+/// for provider failures, every provider's reason.
 pub async fn fetch_and_store(
     chain: &ProviderChain,
     storage: &Storage,
@@ -40,13 +56,24 @@ pub async fn fetch_and_store(
 ) -> Result<FetchedSymbol, IngestError> {
     let served = chain.bars(request).await?;
     let provider = served.provider;
-    let mut bars = served.value.bars;
-    let quality = check_bars(&mut bars);
+    let mut series = served.value;
+    let storage_error = |source| IngestError::Storage { symbol: request.symbol.to_string(), source };
+    storage.save_corporate_actions(&request.symbol, &series.actions).await.map_err(storage_error)?;
+    let first_date = series.bars.first().map(domain::Bar::date);
+    let mut actions = storage.corporate_actions(&request.symbol, first_date).await.map_err(storage_error)?;
+    actions.retain(|a| matches!(a.kind, CorporateActionKind::Split { .. }));
+    if series.basis == PriceBasis::SplitAdjusted {
+        series.undo_split_adjustment(&actions);
+    }
+    let mut bars = series.bars;
+    let quality = check_bars(&mut bars, &actions);
     for finding in &quality.rejected {
         tracing::warn!(symbol = %request.symbol, %provider, ts = %finding.ts, issue = %finding.issue, "Rejected bar.");
     }
-    let storage_error = |source| IngestError::Storage { symbol: request.symbol.to_string(), source };
-    let stats = storage.upsert_bars(&request.symbol, request.interval, &bars).await.map_err(storage_error)?;
+    let stats = storage
+        .upsert_bars(&request.symbol, request.interval, &bars, chain.preference())
+        .await
+        .map_err(storage_error)?;
     if !quality.is_clean() {
         storage
             .record_quality(&request.symbol, request.interval, provider, &quality)
@@ -58,9 +85,13 @@ pub async fn fetch_and_store(
         n_bars: bars.len(),
         inserted: stats.inserted,
         updated: stats.updated,
+        kept: stats.kept,
+        disagreements: stats.disagreements,
         first: bars.first().map(|b| b.ts),
         last: bars.last().map(|b| b.ts),
         last_close: bars.iter().rev().find_map(|b| b.close),
+        n_partial: bars.iter().filter(|b| b.partial).count(),
         quality,
+        failed_attempts: served.failed_attempts,
     })
 }

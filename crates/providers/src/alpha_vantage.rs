@@ -9,17 +9,21 @@
 //! quota message does), so every message passes through the HTTP client's redactor before it
 //! becomes part of an error; the key also travels in the query string, so URLs are never logged.
 //!
-//! Timestamps: daily bars carry only a date and are stamped at midnight UTC of that date (the
-//! same convention as the offline sample data). Intraday times are local exchange time (the
-//! `Meta Data` time zone, `US/Eastern`) and are converted to UTC with the US daylight-saving
-//! rule written out below, which avoids a time-zone database dependency for one zone.
+//! Timestamps: daily bars carry only the session date, which is what the domain keys them by.
+//! Intraday times are local exchange time (the `Meta Data` time zone, `US/Eastern`) and are
+//! converted to UTC with the time-zone database, daylight-saving changes included.
+//! `TIME_SERIES_DAILY` is as traded (not split-adjusted), as the domain stores prices.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday};
-use domain::{Bar, BarSeries, CompanyProfile, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
+use domain::calendar::{date_stamp, parse_zone};
+use domain::{
+    Bar, BarSeries, CompanyProfile, Exchange, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol,
+    volume_from_f64,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -204,33 +208,38 @@ impl AlphaVantageProvider {
             low: self.number(what, &field("low"), raw.low.as_deref())?,
             close: self.number(what, &field("close"), raw.close.as_deref())?,
             adj_close: None,
-            volume: self.number(what, &field("volume"), raw.volume.as_deref())?,
+            volume: self.number(what, &field("volume"), raw.volume.as_deref())?.and_then(volume_from_f64),
             provider: ProviderId::AlphaVantage,
+            partial: false,
             flag: None,
         })
     }
 
+    /// The whole daily series comes back; `outputsize=compact` (the last 100 sessions) when the
+    /// first date asked for is recent enough, and the dates outside the request are dropped.
     async fn daily_bars(&self, request: &BarsRequest) -> Result<Vec<Bar>, ProviderError> {
         let what = request.describe();
         let now = Utc::now();
-        let (from, to) = request.span.resolve(now);
-        let outputsize = if now - from > COMPACT_REACH { "full" } else { "compact" };
+        let dates = request.dates(now);
+        let today = request.exchange().today(now);
+        let outputsize = if today - dates.from() > COMPACT_REACH { "full" } else { "compact" };
         let params = [
             ("function", "TIME_SERIES_DAILY"),
             ("symbol", request.symbol.as_str()),
             ("outputsize", outputsize),
         ];
         let mut body = self.fetch(&what, &request.symbol, &params, DAILY_SERIES_KEY).await?;
+        let exchange = self.exchange(&what, request, body.get("Meta Data"))?;
         let series: BTreeMap<String, RawBar> =
             self.decode(&what, body.remove(DAILY_SERIES_KEY).unwrap_or_default())?;
         let mut bars = Vec::with_capacity(series.len());
         for (date, raw) in &series {
-            let ts = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                .map_err(|e| self.http.malformed(&what, format!("bad date {date:?}: {e}")))?
-                .and_time(NaiveTime::MIN)
-                .and_utc();
-            if (from..=to).contains(&ts) {
-                bars.push(self.bar(&what, date, ts, raw)?);
+            let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+                .map_err(|e| self.http.malformed(&what, format!("bad date {date:?}: {e}")))?;
+            if dates.contains(day) {
+                let mut bar = self.bar(&what, date, date_stamp(day), raw)?;
+                bar.partial = exchange.is_partial(day, now);
+                bars.push(bar);
             }
         }
         Ok(bars)
@@ -238,7 +247,8 @@ impl AlphaVantageProvider {
 
     async fn intraday_bars(&self, request: &BarsRequest, interval: &str) -> Result<Vec<Bar>, ProviderError> {
         let what = request.describe();
-        let (from, to) = request.span.resolve(Utc::now());
+        let now = Utc::now();
+        let dates = request.dates(now);
         let series_key = format!("Time Series ({interval})");
         // Regular session only, matching what the other providers return for intraday bars.
         let params = [
@@ -249,7 +259,7 @@ impl AlphaVantageProvider {
             ("extended_hours", "false"),
         ];
         let mut body = self.fetch(&what, &request.symbol, &params, &series_key).await?;
-        let zone = self.time_zone(&what, body.get("Meta Data"))?;
+        let exchange = self.exchange(&what, request, body.get("Meta Data"))?;
         let series: BTreeMap<String, RawBar> =
             self.decode(&what, body.remove(&series_key).unwrap_or_default())?;
         let mut bars = Vec::with_capacity(series.len());
@@ -257,25 +267,33 @@ impl AlphaVantageProvider {
             let local = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S")
                 .or_else(|_| NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M"))
                 .map_err(|e| self.http.malformed(&what, format!("bad timestamp {stamp:?}: {e}")))?;
-            let ts = zone.to_utc(local);
-            if (from..=to).contains(&ts) {
-                bars.push(self.bar(&what, stamp, ts, raw)?);
+            if dates.contains(local.date()) {
+                let ts = exchange.instant(local);
+                let mut bar = self.bar(&what, stamp, ts, raw)?;
+                bar.partial = exchange.is_bar_partial(request.interval, ts, now);
+                bars.push(bar);
             }
         }
         Ok(bars)
     }
 
-    /// Reads `Meta Data`'s time zone; intraday times mean nothing without it.
-    fn time_zone(&self, what: &str, meta: Option<&Value>) -> Result<Zone, ProviderError> {
+    /// The symbol's exchange in the zone `Meta Data` names (`US/Eastern` for every US listing;
+    /// the table's zone when the field is missing). Intraday times mean nothing without it.
+    fn exchange(
+        &self,
+        what: &str,
+        request: &BarsRequest,
+        meta: Option<&Value>,
+    ) -> Result<Exchange, ProviderError> {
         let zone = meta
             .and_then(Value::as_object)
             .and_then(|meta| meta.iter().find(|(key, _)| key.ends_with("Time Zone")))
             .and_then(|(_, value)| value.as_str());
         match zone {
-            // The documented zone for every US listing; also assumed when the field is missing.
-            None | Some("US/Eastern" | "America/New_York") => Ok(Zone::UsEastern),
-            Some("UTC" | "Etc/UTC") => Ok(Zone::Utc),
-            Some(other) => Err(self.http.malformed(what, format!("unsupported time zone {other:?}"))),
+            None => Ok(*request.exchange()),
+            Some(name) => parse_zone(name)
+                .map(|zone| request.exchange().in_zone(zone))
+                .ok_or_else(|| self.http.malformed(what, format!("unsupported time zone {name:?}"))),
         }
     }
 }
@@ -307,12 +325,7 @@ impl MarketData for AlphaVantageProvider {
         // The body is keyed newest first; the series contract is ascending without duplicates.
         bars.sort_by_key(|bar| bar.ts);
         bars.dedup_by_key(|bar| bar.ts);
-        Ok(BarSeries {
-            symbol: request.symbol.clone(),
-            interval: request.interval,
-            provider: ProviderId::AlphaVantage,
-            bars,
-        })
+        Ok(BarSeries::as_traded(request.symbol.clone(), request.interval, ProviderId::AlphaVantage, bars))
     }
 
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
@@ -325,10 +338,10 @@ impl MarketData for AlphaVantageProvider {
             .ok_or_else(|| self.http.malformed(&what, "the quote has no price"))?;
         let day = raw.latest_trading_day.as_deref().unwrap_or_default();
         // Only a date is given; midnight UTC of it, like daily bars.
-        let ts = NaiveDate::parse_from_str(day, "%Y-%m-%d")
-            .map_err(|e| self.http.malformed(&what, format!("bad latest trading day {day:?}: {e}")))?
-            .and_time(NaiveTime::MIN)
-            .and_utc();
+        let ts = date_stamp(
+            NaiveDate::parse_from_str(day, "%Y-%m-%d")
+                .map_err(|e| self.http.malformed(&what, format!("bad latest trading day {day:?}: {e}")))?,
+        );
         let change_percent = raw.change_percent.as_deref().map(|p| p.trim().trim_end_matches('%'));
         Ok(Quote {
             symbol: symbol.clone(),
@@ -339,7 +352,7 @@ impl MarketData for AlphaVantageProvider {
             open: self.number(&what, "open", raw.open.as_deref())?,
             high: self.number(&what, "high", raw.high.as_deref())?,
             low: self.number(&what, "low", raw.low.as_deref())?,
-            volume: self.number(&what, "volume", raw.volume.as_deref())?,
+            volume: self.number(&what, "volume", raw.volume.as_deref())?.and_then(volume_from_f64),
             ts,
             provider: ProviderId::AlphaVantage,
             source: QuoteSource::Live,
@@ -493,48 +506,6 @@ fn parse_news_time(stamp: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.and_utc())
 }
 
-/// The zones intraday `Meta Data` can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Zone {
-    UsEastern,
-    Utc,
-}
-
-impl Zone {
-    fn to_utc(self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self {
-            Self::Utc => local.and_utc(),
-            Self::UsEastern => {
-                let offset_hours = if is_us_daylight_time(local) { 4 } else { 5 };
-                (local + TimeDelta::hours(offset_hours)).and_utc()
-            }
-        }
-    }
-}
-
-/// True when a US/Eastern wall-clock time falls in daylight saving time: from 02:00 on the second
-/// Sunday of March to 02:00 on the first Sunday of November since 2007, from the first Sunday of
-/// April to the last Sunday of October before. The repeated hour in autumn counts as daylight
-/// time and the skipped hour in spring as daylight time too; markets are closed at both.
-fn is_us_daylight_time(local: NaiveDateTime) -> bool {
-    let year = local.year();
-    let (start, end) = if year >= 2007 {
-        (
-            NaiveDate::from_weekday_of_month_opt(year, 3, Weekday::Sun, 2),
-            NaiveDate::from_weekday_of_month_opt(year, 11, Weekday::Sun, 1),
-        )
-    } else {
-        let last_october_sunday = NaiveDate::from_weekday_of_month_opt(year, 10, Weekday::Sun, 5)
-            .or_else(|| NaiveDate::from_weekday_of_month_opt(year, 10, Weekday::Sun, 4));
-        (NaiveDate::from_weekday_of_month_opt(year, 4, Weekday::Sun, 1), last_october_sunday)
-    };
-    let two_am = NaiveTime::from_hms_opt(2, 0, 0).unwrap_or(NaiveTime::MIN);
-    match (start, end) {
-        (Some(start), Some(end)) => local >= start.and_time(two_am) && local < end.and_time(two_am),
-        _ => false,
-    }
-}
-
 /// One bar as sent: every value a string.
 #[derive(Debug, Deserialize)]
 struct RawBar {
@@ -620,21 +591,21 @@ mod tests {
 
     #[test]
     fn eastern_time_follows_the_us_daylight_rule() {
-        let eastern = Zone::UsEastern;
+        let symbol = Symbol::parse("IBM").unwrap();
+        let eastern = Exchange::for_symbol(&symbol).in_zone(parse_zone("US/Eastern").unwrap());
+        let to_utc = |text: &str| eastern.instant(local(text));
         // 2024: DST from Sunday 10 March to Sunday 3 November.
-        assert_eq!(eastern.to_utc(local("2024-03-08 15:55")), utc(2024, 3, 8, 20, 55));
-        assert_eq!(eastern.to_utc(local("2024-03-10 01:59")), utc(2024, 3, 10, 6, 59));
-        assert_eq!(eastern.to_utc(local("2024-03-10 03:00")), utc(2024, 3, 10, 7, 0));
-        assert_eq!(eastern.to_utc(local("2024-03-11 09:30")), utc(2024, 3, 11, 13, 30));
-        assert_eq!(eastern.to_utc(local("2024-11-01 15:55")), utc(2024, 11, 1, 19, 55));
-        assert_eq!(eastern.to_utc(local("2024-11-03 02:00")), utc(2024, 11, 3, 7, 0));
-        assert_eq!(eastern.to_utc(local("2024-11-04 09:30")), utc(2024, 11, 4, 14, 30));
+        assert_eq!(to_utc("2024-03-08 15:55"), utc(2024, 3, 8, 20, 55));
+        assert_eq!(to_utc("2024-03-10 01:59"), utc(2024, 3, 10, 6, 59));
+        assert_eq!(to_utc("2024-03-10 03:00"), utc(2024, 3, 10, 7, 0));
+        assert_eq!(to_utc("2024-03-11 09:30"), utc(2024, 3, 11, 13, 30));
+        assert_eq!(to_utc("2024-11-01 15:55"), utc(2024, 11, 1, 19, 55));
+        assert_eq!(to_utc("2024-11-04 09:30"), utc(2024, 11, 4, 14, 30));
         // 2006, the old rule: first Sunday of April (2 April) to last Sunday of October (29th).
-        assert_eq!(eastern.to_utc(local("2006-03-31 09:30")), utc(2006, 3, 31, 14, 30));
-        assert_eq!(eastern.to_utc(local("2006-04-03 09:30")), utc(2006, 4, 3, 13, 30));
-        assert_eq!(eastern.to_utc(local("2006-10-27 09:30")), utc(2006, 10, 27, 13, 30));
-        assert_eq!(eastern.to_utc(local("2006-10-30 09:30")), utc(2006, 10, 30, 14, 30));
-        assert_eq!(Zone::Utc.to_utc(local("2024-05-03 09:30")), utc(2024, 5, 3, 9, 30));
+        assert_eq!(to_utc("2006-03-31 09:30"), utc(2006, 3, 31, 14, 30));
+        assert_eq!(to_utc("2006-04-03 09:30"), utc(2006, 4, 3, 13, 30));
+        assert_eq!(to_utc("2006-10-27 09:30"), utc(2006, 10, 27, 13, 30));
+        assert_eq!(to_utc("2006-10-30 09:30"), utc(2006, 10, 30, 14, 30));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use domain::reconcile::ProviderPreference;
 use domain::{BarSeries, CompanyProfile, ProviderId, Quote, Symbol};
 
 use crate::{
@@ -25,12 +26,12 @@ pub struct Served<T> {
 /// The whole chain failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ChainError {
-    /// A provider gave an answer that another provider would not change (unknown symbol, bad
-    /// request), so the chain stopped there.
+    /// A provider gave an answer that another provider would not change, so the chain stopped
+    /// there. (No error does so today; kept for vendors whose answer is final.)
     #[error("{0}")]
     Stopped(ProviderError),
-    /// Every provider was tried and failed.
-    #[error("every provider failed for {what}: {}", attempts.iter().map(|a| a.error.to_string()).collect::<Vec<_>>().join("; "))]
+    /// Every provider was tried and failed; each one's reason, in order.
+    #[error("{}: {}", if self.is_not_found() { format!("no provider knows {what}") } else { format!("every provider failed for {what}") }, attempts.iter().map(|a| a.error.to_string()).collect::<Vec<_>>().join("; "))]
     Exhausted { what: String, attempts: Vec<Attempt> },
     /// No provider in the chain offers this kind of data.
     #[error("no configured provider supports {capability} (tried {})", providers.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "))]
@@ -38,6 +39,19 @@ pub enum ChainError {
 }
 
 impl ChainError {
+    /// True when the symbol is unknown: some provider said so and none failed for a reason that
+    /// might pass (a timeout, a rate limit, a 5xx), so asking again would not help.
+    pub fn is_not_found(&self) -> bool {
+        match self {
+            Self::Stopped(error) => matches!(error, ProviderError::NotFound { .. }),
+            Self::Exhausted { attempts, .. } => {
+                attempts.iter().any(|a| matches!(a.error, ProviderError::NotFound { .. }))
+                    && attempts.iter().all(|a| !a.error.is_retryable())
+            }
+            Self::NoProvider { .. } => false,
+        }
+    }
+
     /// The individual provider errors.
     pub fn errors(&self) -> Vec<&ProviderError> {
         match self {
@@ -48,11 +62,16 @@ impl ChainError {
     }
 }
 
-/// Providers tried in order for each request (`providers.order`). A retryable, entitlement,
-/// auth or format failure moves on to the next provider; an unknown symbol stops the chain.
+/// Providers tried in order for each request (`providers.order`). Any failure (a retryable one,
+/// entitlement, auth, format, or a symbol this vendor does not know) moves on to the next
+/// provider; the final error lists every provider's reason.
 #[derive(Clone)]
 pub struct ProviderChain {
     providers: Vec<Arc<dyn MarketData>>,
+    /// Which provider's bar is kept when two deliver the same day: `providers.order`, even when
+    /// this chain was narrowed to one provider (`fetch --provider polygon` must not let Polygon
+    /// overwrite the bars of a provider the user prefers).
+    preference: ProviderPreference,
 }
 
 impl std::fmt::Debug for ProviderChain {
@@ -62,9 +81,21 @@ impl std::fmt::Debug for ProviderChain {
 }
 
 impl ProviderChain {
-    /// A chain over already-built providers.
+    /// A chain over already-built providers, preferred in the order given.
     pub fn new(providers: Vec<Arc<dyn MarketData>>) -> Self {
-        Self { providers }
+        let preference = ProviderPreference::new(providers.iter().map(|p| p.id()));
+        Self { providers, preference }
+    }
+
+    /// The same chain with another preference order for stored bars.
+    pub fn with_preference(mut self, preference: ProviderPreference) -> Self {
+        self.preference = preference;
+        self
+    }
+
+    /// Which provider's bar is kept when two deliver the same day.
+    pub fn preference(&self) -> &ProviderPreference {
+        &self.preference
     }
 
     /// Builds the providers named in `config.order`, or only `only` when given.
@@ -80,7 +111,7 @@ impl ProviderChain {
             .into_iter()
             .map(|id| build_provider(id, config).map_err(ProviderConfigError))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(providers))
+        Ok(Self::new(providers).with_preference(ProviderPreference::new(config.order.iter().copied())))
     }
 
     /// The providers in order.

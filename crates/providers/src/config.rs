@@ -27,8 +27,12 @@ pub struct VendorConfig {
     pub api_key: Option<ApiKey>,
     pub user_agent: String,
     pub connect_timeout_secs: f64,
-    /// Total time for one request, body included.
+    /// Longest time for one attempt, body included.
     pub timeout_secs: f64,
+    /// Longest time for one call, all attempts and backoff waits together (client-side
+    /// rate-limit waits not counted): a vendor that hangs costs at most this before the chain
+    /// asks the next one.
+    pub call_budget_secs: f64,
     /// Upper bound on simultaneous connections (and in-flight requests) to this vendor.
     pub max_connections: usize,
     /// Idle pooled connections are closed after this long.
@@ -55,8 +59,9 @@ impl VendorConfig {
             base_url: base_url.to_owned(),
             api_key: None,
             user_agent: user_agent.to_owned(),
-            connect_timeout_secs: 5.0,
-            timeout_secs: 30.0,
+            connect_timeout_secs: 3.0,
+            timeout_secs: 6.0,
+            call_budget_secs: 10.0,
             max_connections: 4,
             pool_idle_timeout_secs: 30.0,
             max_retries: 3,
@@ -112,6 +117,10 @@ impl VendorConfig {
         Duration::from_secs_f64(self.timeout_secs)
     }
 
+    pub fn call_budget(&self) -> Duration {
+        Duration::from_secs_f64(self.call_budget_secs)
+    }
+
     pub fn pool_idle_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.pool_idle_timeout_secs)
     }
@@ -133,6 +142,7 @@ impl VendorConfig {
         for (key, secs) in [
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("timeout_secs", self.timeout_secs),
+            ("call_budget_secs", self.call_budget_secs),
             ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
         ] {
             if !(secs.is_finite() && secs > 0.0) {

@@ -52,13 +52,17 @@ impl ProviderError {
     /// Worth asking the next provider in the chain. Besides retryable failures that covers the
     /// ones specific to this vendor's account, format or limits (entitlement, auth, unsupported,
     /// a body we could not parse, a request this vendor refuses such as Yahoo's 60-day intraday
-    /// window); an unknown symbol stops the chain so the user hears "not found", not a list.
+    /// window) and an unknown symbol: vendors' coverage differs (Polygon has no ASX listings,
+    /// the sample has five symbols), so "not found" is only the answer when every provider says
+    /// so.
     pub fn should_fall_back(&self) -> bool {
         self.is_retryable()
             || matches!(
                 self,
                 Self::Entitlement { .. }
                     | Self::Auth { .. }
+                    | Self::NotFound { .. }
+                    | Self::Upstream { .. }
                     | Self::Unsupported { .. }
                     | Self::Malformed { .. }
                     | Self::InvalidRequest { .. }

@@ -10,7 +10,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Bar, BarSeries, CompanyProfile, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol};
+use domain::calendar::date_stamp;
+use domain::{
+    Bar, BarSeries, CompanyProfile, Exchange, Interval, NewsItem, PriceBasis, ProviderId, Quote, QuoteSource,
+    Symbol, volume_from_f64,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -128,10 +132,23 @@ impl MarketData for FinnhubProvider {
         CAPABILITIES
     }
 
+    /// `from` and `to` are unix seconds, both inclusive. Intraday: the exchange-local days.
+    /// Daily and longer candles carry a date-like stamp, so the window reaches from the earlier
+    /// of local and UTC midnight of the first day to the later of them after the last day, and
+    /// the candles are trimmed to the dates asked for.
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
-        let (from, to) = request.span.resolve(Utc::now());
-        let (from_secs, to_secs) = (from.timestamp().to_string(), to.timestamp().to_string());
+        let now = Utc::now();
+        let dates = request.dates(now);
+        let exchange = request.exchange();
+        let (start, end) = exchange.window(dates);
+        let (start, end) = if request.interval.is_intraday() {
+            (start, end)
+        } else {
+            let after_last = dates.to().succ_opt().unwrap_or(dates.to());
+            (start.min(date_stamp(dates.from())), end.max(date_stamp(after_last)))
+        };
+        let (from_secs, to_secs) = (start.timestamp().to_string(), (end.timestamp() - 1).to_string());
         let params = [
             ("symbol", request.symbol.as_str()),
             ("resolution", resolution(request.interval)),
@@ -139,60 +156,44 @@ impl MarketData for FinnhubProvider {
             ("to", to_secs.as_str()),
         ];
         let raw: RawCandles = self.fetch(&what, "/stock/candle", &params).await?;
-        let empty = BarSeries {
+        let bars = parse_candles(&raw, request.interval, exchange, now)
+            .map_err(|message| self.http.malformed(&what, message))?;
+        let bars: Vec<Bar> = bars
+            .into_iter()
+            .filter(|bar| dates.contains(exchange.key_date(request.interval, bar.ts)))
+            .collect();
+        if raw.s == "no_data" {
+            // Also Finnhub's answer for a symbol it does not know: its quote tells the two apart.
+            self.quote(&request.symbol).await?;
+        }
+        Ok(BarSeries {
             symbol: request.symbol.clone(),
             interval: request.interval,
             provider: ProviderId::Finnhub,
-            bars: Vec::new(),
-        };
-        match raw.s.as_str() {
-            "ok" => {}
-            "no_data" => return Ok(empty),
-            other => return Err(self.http.malformed(&what, format!("unexpected candle status {other:?}"))),
-        }
-        let n = raw.t.len();
-        for (name, column) in [("o", &raw.o), ("h", &raw.h), ("l", &raw.l), ("c", &raw.c)] {
-            if column.len() != n {
-                let message = format!("column {name} has {} values for {n} timestamps", column.len());
-                return Err(self.http.malformed(&what, message));
-            }
-        }
-        if !raw.v.is_empty() && raw.v.len() != n {
-            return Err(self
-                .http
-                .malformed(&what, format!("column v has {} values for {n} timestamps", raw.v.len())));
-        }
-        let mut bars = Vec::with_capacity(n);
-        for (i, seconds) in raw.t.iter().enumerate() {
-            let ts = self.timestamp(&what, *seconds)?;
-            if !(from..=to).contains(&ts) {
-                continue;
-            }
-            bars.push(Bar {
-                ts,
-                open: raw.o[i].filter(|x| x.is_finite()),
-                high: raw.h[i].filter(|x| x.is_finite()),
-                low: raw.l[i].filter(|x| x.is_finite()),
-                close: raw.c[i].filter(|x| x.is_finite()),
-                adj_close: None,
-                volume: raw.v.get(i).copied().flatten().filter(|x| x.is_finite()),
-                provider: ProviderId::Finnhub,
-                flag: None,
-            });
-        }
-        bars.sort_by_key(|bar| bar.ts);
-        bars.dedup_by_key(|bar| bar.ts);
-        Ok(BarSeries { bars, ..empty })
+            bars,
+            // "Daily data will be adjusted for Splits. Intraday data will remain unadjusted."
+            // (Finnhub's candle documentation). Finnhub sends no split events with candles, so
+            // the ingest step uses the splits on record.
+            basis: if request.interval.is_intraday() {
+                PriceBasis::AsTraded
+            } else {
+                PriceBasis::SplitAdjusted
+            },
+            actions: Vec::new(),
+        })
     }
 
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
         let what = format!("{symbol} quote");
         let raw: RawQuote = self.fetch(&what, "/quote", &[("symbol", symbol.as_str())]).await?;
-        let price = raw.c.filter(|c| c.is_finite() && *c != 0.0);
-        let seconds = raw.t.filter(|t| *t != 0);
-        let (Some(price), Some(seconds)) = (price, seconds) else {
+        let Some(price) = raw.c.filter(|c| c.is_finite() && *c != 0.0) else {
             // Finnhub's answer for a symbol it does not know is a quote of zeros.
             return Err(self.not_found(&what, symbol, "the quote is all zeros"));
+        };
+        // Older responses (still served on some plans) have no `t`: the quote is as of now.
+        let ts = match raw.t.filter(|t| *t != 0) {
+            Some(seconds) => self.timestamp(&what, seconds)?,
+            None => Utc::now(),
         };
         // Finnhub writes 0 where it has no value; no listed price is exactly zero.
         let value = |x: Option<f64>| x.filter(|x| x.is_finite() && *x != 0.0);
@@ -206,7 +207,7 @@ impl MarketData for FinnhubProvider {
             high: value(raw.h),
             low: value(raw.l),
             volume: None,
-            ts: self.timestamp(&what, seconds)?,
+            ts,
             provider: ProviderId::Finnhub,
             source: QuoteSource::Live,
         })
@@ -278,6 +279,70 @@ impl MarketData for FinnhubProvider {
         items.retain(|item| seen.insert(item.url.clone()));
         Ok(items)
     }
+}
+
+/// Converts candles into bars keyed as the domain stores them, sorted, one per key.
+///
+/// # Errors
+/// A message for a `Malformed` error when the arrays do not line up, a time is out of range or
+/// the status is unknown.
+fn parse_candles(
+    raw: &RawCandles,
+    interval: Interval,
+    exchange: &Exchange,
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
+    match raw.s.as_str() {
+        "ok" => {}
+        "no_data" => return Ok(Vec::new()),
+        other => return Err(format!("unexpected candle status {other:?}")),
+    }
+    let n = raw.t.len();
+    for (name, column) in [("o", &raw.o), ("h", &raw.h), ("l", &raw.l), ("c", &raw.c)] {
+        if column.len() != n {
+            return Err(format!("column {name} has {} values for {n} timestamps", column.len()));
+        }
+    }
+    if !raw.v.is_empty() && raw.v.len() != n {
+        return Err(format!("column v has {} values for {n} timestamps", raw.v.len()));
+    }
+    let mut bars = std::collections::BTreeMap::new();
+    for (i, seconds) in raw.t.iter().enumerate() {
+        let stamp = DateTime::from_timestamp(*seconds, 0)
+            .ok_or_else(|| format!("timestamp {seconds} is out of range"))?;
+        let ts = exchange.bar_key(interval, stamp);
+        bars.insert(
+            ts,
+            Bar {
+                ts,
+                open: raw.o[i].filter(|x| x.is_finite()),
+                high: raw.h[i].filter(|x| x.is_finite()),
+                low: raw.l[i].filter(|x| x.is_finite()),
+                close: raw.c[i].filter(|x| x.is_finite()),
+                adj_close: None,
+                volume: raw.v.get(i).copied().flatten().and_then(volume_from_f64),
+                provider: ProviderId::Finnhub,
+                partial: exchange.is_bar_partial(interval, ts, now),
+                flag: None,
+            },
+        );
+    }
+    Ok(bars.into_values().collect())
+}
+
+/// Parses a candle body without HTTP (for the fuzz tests and payload replays).
+///
+/// # Errors
+/// A description of why the body is not usable candles.
+pub fn parse_candles_body(
+    symbol: &Symbol,
+    interval: Interval,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
+    let raw: RawCandles =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid candle JSON: {e}"))?;
+    parse_candles(&raw, interval, Exchange::for_symbol(symbol), now)
 }
 
 /// Finnhub's resolution for an interval.

@@ -73,8 +73,12 @@ pub struct HttpClient {
     backoff_max: Duration,
     max_retry_wait: Duration,
     timeout: Duration,
+    call_budget: Duration,
     max_body_bytes: usize,
 }
+
+/// The shortest attempt worth starting when the call budget is nearly spent.
+const MIN_ATTEMPT: Duration = Duration::from_millis(500);
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,6 +130,7 @@ impl HttpClient {
             backoff_max: Duration::from_millis(config.backoff_max_ms),
             max_retry_wait: config.max_retry_wait(),
             timeout: config.timeout(),
+            call_budget: config.call_budget(),
             max_body_bytes: config.max_body_bytes,
         })
     }
@@ -149,8 +154,13 @@ impl HttpClient {
     /// response to `classify`, which turns it into a value or a typed error (vendors report
     /// errors in 200 bodies, so status alone cannot decide).
     ///
+    /// The whole call (attempts and backoff waits) stays within `call_budget_secs`: each attempt
+    /// gets the smaller of `timeout_secs` and what is left, and no retry starts that could not
+    /// finish in time. Time spent waiting for the client-side rate limiter is not counted: that
+    /// wait is the user's configured pace, not the vendor failing.
+    ///
     /// # Errors
-    /// The last error once retries are exhausted, or the first non-retryable one.
+    /// The last error once retries or the budget are exhausted, or the first non-retryable one.
     pub async fn execute<T>(
         &self,
         what: &str,
@@ -158,14 +168,21 @@ impl HttpClient {
         classify: impl Fn(&HttpResponse) -> Result<T, ProviderError>,
     ) -> Result<T, ProviderError> {
         let mut attempt = 0;
+        let started = std::time::Instant::now();
+        let mut limiter_waits = Duration::ZERO;
+        let spent = |limiter_waits: Duration| started.elapsed().saturating_sub(limiter_waits);
         loop {
             let result = {
                 let _permit = self.permits.acquire().await.map_err(|_| ProviderError::NotConfigured {
                     provider: self.provider,
                     message: "client is shutting down".to_owned(),
                 })?;
+                let limiter_started = std::time::Instant::now();
                 self.wait_for_rate_limit(what).await?;
-                let sent = self.send_once(what, &build).await;
+                limiter_waits += limiter_started.elapsed();
+                let attempt_timeout =
+                    self.timeout.min(self.call_budget.saturating_sub(spent(limiter_waits))).max(MIN_ATTEMPT);
+                let sent = self.send_once(what, &build, attempt_timeout).await;
                 // hyper hands a finished HTTP/1 connection back to its pool from a spawned task,
                 // a moment after the body is read. Releasing the permit before that lets the next
                 // request find the pool empty and open an extra socket, exceeding
@@ -192,6 +209,10 @@ impl HttpClient {
                         Some(wanted) => wanted.max(self.backoff(attempt)),
                         None => self.backoff(attempt),
                     };
+                    if spent(limiter_waits) + wait + MIN_ATTEMPT > self.call_budget {
+                        tracing::warn!(provider = %self.provider, %error, attempt, budget = ?self.call_budget, "Call budget spent; not retrying.");
+                        return Err(error);
+                    }
                     tracing::warn!(provider = %self.provider, %error, attempt, ?wait, "Retrying request.");
                     tokio::time::sleep(wait).await;
                     attempt += 1;
@@ -244,8 +265,10 @@ impl HttpClient {
         &self,
         what: &str,
         build: &impl Fn(&reqwest::Client) -> RequestBuilder,
+        timeout: Duration,
     ) -> Result<HttpResponse, ProviderError> {
-        let mut response = build(&self.client).send().await.map_err(|e| self.transport_error(what, e))?;
+        let transport_error = |e| self.transport_error(what, e, timeout);
+        let mut response = build(&self.client).timeout(timeout).send().await.map_err(transport_error)?;
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
         if let Some(len) = response.content_length()
@@ -254,7 +277,7 @@ impl HttpClient {
             return Err(self.too_large(what));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(what, e))? {
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if body.len() + chunk.len() > self.max_body_bytes {
                 return Err(self.too_large(what));
             }
@@ -273,10 +296,10 @@ impl HttpClient {
         }
     }
 
-    fn transport_error(&self, what: &str, error: reqwest::Error) -> ProviderError {
+    fn transport_error(&self, what: &str, error: reqwest::Error, timeout: Duration) -> ProviderError {
         let what = what.to_owned();
         if error.is_timeout() {
-            return ProviderError::Timeout { provider: self.provider, what, after: self.timeout };
+            return ProviderError::Timeout { provider: self.provider, what, after: timeout };
         }
         // reqwest puts the URL (query string and key included) in its message: drop it, then redact.
         let error = error.without_url();
@@ -296,7 +319,10 @@ impl HttpClient {
     }
 
     /// Maps a non-success status to the typed error every vendor shares: 401 auth, 403
-    /// entitlement, 404 not found, 429 rate limited (with `Retry-After`), 5xx upstream.
+    /// entitlement, 429 rate limited (with `Retry-After`), 5xx upstream. A bare 404 is the
+    /// endpoint's (a wrong `base_url`, a moved API), not the symbol's: each vendor recognises its
+    /// own "unknown symbol" answer before calling this, so here it is an upstream error on which
+    /// the chain moves on.
     /// `message` is the vendor's own error text when the caller could extract it.
     pub fn status_error(
         &self,
@@ -310,7 +336,12 @@ impl HttpClient {
         match response.status.as_u16() {
             401 => ProviderError::Auth { provider, what, message },
             403 => ProviderError::Entitlement { provider, what, message },
-            404 => ProviderError::NotFound { provider, what, message },
+            404 => ProviderError::Upstream {
+                provider,
+                what,
+                status: Some(404),
+                message: format!("the endpoint was not found (check the provider's base_url): {message}"),
+            },
             429 => ProviderError::RateLimited {
                 provider,
                 what,

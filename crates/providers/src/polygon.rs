@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol};
+use domain::{Bar, BarSeries, Exchange, Interval, ProviderId, Quote, QuoteSource, Symbol, volume_from_f64};
 use url::Url;
 
 use crate::http::{HttpClient, HttpResponse};
@@ -103,6 +103,38 @@ impl PolygonProvider {
             .await
     }
 
+    /// Aggregates answer an unknown ticker and a window without sessions alike (`resultsCount:
+    /// 0`); the ticker reference tells them apart with one more request, made only when a window
+    /// came back empty.
+    async fn ensure_ticker_exists(
+        &self,
+        what: &str,
+        symbol: &Symbol,
+        key: &ApiKey,
+    ) -> Result<(), ProviderError> {
+        let url = self.endpoint(&["v3", "reference", "tickers", symbol.as_str()]);
+        self.http
+            .execute(
+                what,
+                |client| client.get(url.clone()).bearer_auth(key.expose()),
+                |response| match response.status.as_u16() {
+                    404 if vendor_status(response).as_deref() == Some("NOT_FOUND") => {
+                        Err(ProviderError::NotFound {
+                            provider: ProviderId::Polygon,
+                            what: what.to_owned(),
+                            message: format!(
+                                "Polygon does not know ticker {symbol}: {}",
+                                vendor_message(response).unwrap_or_else(|| "not found".to_owned())
+                            ),
+                        })
+                    }
+                    status if (200..300).contains(&status) => Ok(()),
+                    _ => Err(self.http.status_error(what, response, vendor_message(response))),
+                },
+            )
+            .await
+    }
+
     /// Polygon's HTTP status is reliable (its body `status` may be `OK`, `DELAYED`, …), so the
     /// status decides and the body only supplies the message.
     fn classify(&self, what: &str, response: &HttpResponse) -> Result<models::AggsResponse, ProviderError> {
@@ -121,6 +153,11 @@ fn vendor_message(response: &HttpResponse) -> Option<String> {
     }
     let body: models::ErrorBody = serde_json::from_slice(&response.body).ok()?;
     body.error.or(body.message).map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+/// The body's `status` (`OK`, `NOT_FOUND`, `ERROR`, …), if the body is JSON.
+fn vendor_status(response: &HttpResponse) -> Option<String> {
+    serde_json::from_slice::<models::ErrorBody>(&response.body).ok()?.status
 }
 
 /// Polygon's `{multiplier}/{timespan}` for each interval.
@@ -147,20 +184,24 @@ impl MarketData for PolygonProvider {
         CAPABILITIES
     }
 
+    /// Daily and longer bars are asked for by date (`from` and `to` are both inclusive in
+    /// Polygon's terms); intraday bars by the millisecond instants of the exchange-local days,
+    /// the end exclusive. `adjusted=false`: the domain stores as-traded prices. Pre- and
+    /// post-market bars are dropped, as the other vendors return the regular session only.
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
         let key = self.key()?;
-        let (from, to) = request.span.resolve(Utc::now());
-        let (from, to) = (from.date_naive(), to.date_naive());
-        if from > to {
-            return Err(ProviderError::InvalidRequest {
-                provider: ProviderId::Polygon,
-                what,
-                message: format!("the window is empty: from {from} is after to {to}"),
-            });
-        }
+        let now = Utc::now();
+        let dates = request.dates(now);
+        let exchange = request.exchange();
+        let (from, to) = if request.interval.is_intraday() {
+            let (start, end) = exchange.window(dates);
+            (start.timestamp_millis().to_string(), (end.timestamp_millis() - 1).to_string())
+        } else {
+            (dates.from().to_string(), dates.to().to_string())
+        };
         let (multiplier, timespan) = range(request.interval);
-        let (multiplier, from, to) = (multiplier.to_string(), from.to_string(), to.to_string());
+        let multiplier = multiplier.to_string();
         let mut url = self.endpoint(&[
             "v2",
             "aggs",
@@ -173,7 +214,7 @@ impl MarketData for PolygonProvider {
             &to,
         ]);
         url.query_pairs_mut()
-            .append_pair("adjusted", "true")
+            .append_pair("adjusted", "false")
             .append_pair("sort", "asc")
             .append_pair("limit", "50000");
 
@@ -182,17 +223,25 @@ impl MarketData for PolygonProvider {
         let mut visited = HashSet::new();
         for page in 1..=MAX_PAGES {
             let response = self.get(&what, &url, key).await?;
-            let page_bars = parse_aggs(&response, request.interval)
+            let page_bars = parse_aggs(&response, request.interval, exchange, now)
                 .map_err(|message| self.http.malformed(&what, message))?;
-            bars.extend(page_bars.into_iter().map(|bar| (bar.ts, bar)));
+            bars.extend(
+                page_bars
+                    .into_iter()
+                    .filter(|bar| dates.contains(exchange.key_date(request.interval, bar.ts)))
+                    .map(|bar| (bar.ts, bar)),
+            );
             let Some(next_url) = response.next_url.as_deref().filter(|next| !next.is_empty()) else {
                 tracing::debug!(provider = %ProviderId::Polygon, what, page, bars = bars.len(), "Fetched aggregates.");
-                return Ok(BarSeries {
-                    symbol: request.symbol.clone(),
-                    interval: request.interval,
-                    provider: ProviderId::Polygon,
-                    bars: bars.into_values().collect(),
-                });
+                if bars.is_empty() {
+                    self.ensure_ticker_exists(&what, &request.symbol, key).await?;
+                }
+                return Ok(BarSeries::as_traded(
+                    request.symbol.clone(),
+                    request.interval,
+                    ProviderId::Polygon,
+                    bars.into_values().collect(),
+                ));
             };
             visited.insert(url.to_string());
             url = self.next_page(&what, next_url)?;
@@ -211,7 +260,7 @@ impl MarketData for PolygonProvider {
         let what = format!("{symbol} quote");
         let key = self.key()?;
         let mut url = self.endpoint(&["v2", "aggs", "ticker", symbol.as_str(), "prev"]);
-        url.query_pairs_mut().append_pair("adjusted", "true");
+        url.query_pairs_mut().append_pair("adjusted", "false");
         let response = self.get(&what, &url, key).await?;
         parse_prev_close(symbol, &response)
             .map_err(|message| self.http.malformed(&what, message))?
@@ -233,7 +282,7 @@ pub(crate) fn parse_prev_close(
     response: &models::AggsResponse,
 ) -> Result<Option<Quote>, String> {
     // Checks the envelope the same way as for bars: no results is only "none" with a count of 0.
-    if parse_aggs(response, Interval::Day1)?.is_empty() {
+    if parse_aggs(response, Interval::Day1, Exchange::for_symbol(symbol), Utc::now())?.is_empty() {
         return Ok(None);
     }
     let (agg, price) = response
@@ -254,7 +303,7 @@ pub(crate) fn parse_prev_close(
         open: agg.o,
         high: agg.h,
         low: agg.l,
-        volume: agg.v,
+        volume: agg.v.and_then(volume_from_f64),
         ts,
         provider: ProviderId::Polygon,
         source: QuoteSource::LastBarClose,
@@ -265,14 +314,18 @@ pub(crate) fn parse_prev_close(
 ///
 /// No `results` (or `null`) is an empty window only when `resultsCount` says 0: a body with
 /// neither is some other answer (an error envelope with HTTP 200) and must not pass as "no
-/// data". `c` is Polygon's split-adjusted close (`adjusted=true`); it is not dividend-adjusted,
-/// so `adj_close` stays `None` rather than claim otherwise. Daily and longer bars are stamped at
-/// midnight UTC of their date: Polygon stamps them at midnight New York time, which is the same
-/// UTC date, and the domain stores daily bars by date.
+/// data". Daily and longer bars (stamped at midnight New York) are keyed by their session date;
+/// intraday bars keep their start and are dropped outside the regular session. Fractional
+/// volumes are rounded to whole shares.
 ///
 /// # Errors
 /// A message for a `Malformed` error.
-pub(crate) fn parse_aggs(response: &models::AggsResponse, interval: Interval) -> Result<Vec<Bar>, String> {
+pub(crate) fn parse_aggs(
+    response: &models::AggsResponse,
+    interval: Interval,
+    exchange: &Exchange,
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
     let Some(results) = response.results.as_deref() else {
         return match response.results_count {
             Some(0) => Ok(Vec::new()),
@@ -294,11 +347,10 @@ pub(crate) fn parse_aggs(response: &models::AggsResponse, interval: Interval) ->
         }
         let start = DateTime::from_timestamp_millis(agg.t)
             .ok_or_else(|| format!("bar time {} ms is out of range", agg.t))?;
-        let ts = if interval.is_intraday() {
-            start
-        } else {
-            start.date_naive().and_hms_opt(0, 0, 0).map_or(start, |midnight| midnight.and_utc())
-        };
+        if interval.is_intraday() && !exchange.in_regular_session(start) {
+            continue;
+        }
+        let ts = exchange.bar_key(interval, start);
         bars.insert(
             ts,
             Bar {
@@ -308,13 +360,29 @@ pub(crate) fn parse_aggs(response: &models::AggsResponse, interval: Interval) ->
                 low: agg.l,
                 close: agg.c,
                 adj_close: None,
-                volume: agg.v,
+                volume: agg.v.and_then(volume_from_f64),
                 provider: ProviderId::Polygon,
+                partial: exchange.is_bar_partial(interval, ts, now),
                 flag: None,
             },
         );
     }
     Ok(bars.into_values().collect())
+}
+
+/// Parses one aggregates page without HTTP (for the fuzz tests and payload replays).
+///
+/// # Errors
+/// A description of why the body is not a usable page.
+pub fn parse_aggs_body(
+    symbol: &Symbol,
+    interval: Interval,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
+    let response: models::AggsResponse =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid aggregates JSON: {e}"))?;
+    parse_aggs(&response, interval, Exchange::for_symbol(symbol), now)
 }
 
 /// Polygon's wire format, kept apart from the domain types.
@@ -358,6 +426,8 @@ pub(crate) mod models {
     #[derive(Debug, Deserialize)]
     pub(crate) struct ErrorBody {
         #[serde(default)]
+        pub(crate) status: Option<String>,
+        #[serde(default)]
         pub(crate) error: Option<String>,
         #[serde(default)]
         pub(crate) message: Option<String>,
@@ -377,21 +447,35 @@ mod tests {
     #[test]
     fn empty_only_when_results_count_says_so() {
         for json in [r#"{"resultsCount":0,"status":"OK"}"#, r#"{"resultsCount":0,"results":null}"#] {
-            assert!(parse_aggs(&page(json), Interval::Day1).unwrap().is_empty());
+            assert!(parse_aggs(&page(json), Interval::Day1, &Exchange::US, Utc::now()).unwrap().is_empty());
         }
-        let err = parse_aggs(&page(r#"{"status":"ERROR","error":"boom"}"#), Interval::Day1).unwrap_err();
+        let err = parse_aggs(
+            &page(r#"{"status":"ERROR","error":"boom"}"#),
+            Interval::Day1,
+            &Exchange::US,
+            Utc::now(),
+        )
+        .unwrap_err();
         assert!(err.contains("boom") && err.contains("missing"), "{err}");
     }
 
     #[test]
-    fn daily_bars_are_stamped_at_midnight_utc_intraday_bars_as_sent() {
-        let json =
+    fn daily_bars_are_keyed_by_date_intraday_bars_by_start_in_the_session() {
+        // 2020-01-02 05:00Z is midnight New York; 14:30Z is the open; 12:00Z is pre-market.
+        let json = r#"{"resultsCount":3,"results":[
+            {"t":1577941200000,"o":1,"h":2,"l":0.5,"c":1.5,"v":10.5},
+            {"t":1577975400000,"o":1,"h":2,"l":0.5,"c":1.5,"v":10},
+            {"t":1577966400000,"o":1,"h":2,"l":0.5,"c":1.5,"v":10}]}"#;
+        let now = Utc::now();
+        let one =
             r#"{"resultsCount":1,"results":[{"t":1577941200000,"o":1,"h":2,"l":0.5,"c":1.5,"v":10.5}]}"#;
-        let daily = parse_aggs(&page(json), Interval::Day1).unwrap();
+        let daily = parse_aggs(&page(one), Interval::Day1, &Exchange::US, now).unwrap();
         assert_eq!(daily[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 0, 0, 0).unwrap());
-        assert_eq!(daily[0].volume, Some(10.5));
-        let intraday = parse_aggs(&page(json), Interval::Min5).unwrap();
-        assert_eq!(intraday[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 5, 0, 0).unwrap());
+        assert_eq!(daily[0].volume, Some(11), "fractional volumes round");
+        assert!(!daily[0].partial);
+        let intraday = parse_aggs(&page(json), Interval::Min5, &Exchange::US, now).unwrap();
+        assert_eq!(intraday.len(), 1, "{intraday:?}");
+        assert_eq!(intraday[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 14, 30, 0).unwrap());
     }
 
     #[test]

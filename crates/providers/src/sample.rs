@@ -12,8 +12,8 @@ use std::io::Read;
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
-use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol};
+use chrono::{NaiveDate, Utc};
+use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol, volume_from_f64};
 
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError};
 
@@ -47,7 +47,7 @@ fn load() -> Result<SampleData, String> {
     for (line, row) in csv::Reader::from_reader(text.as_bytes()).deserialize::<Row>().enumerate() {
         let row = row.map_err(|e| format!("bundled sample data, row {}: {e}", line + 2))?;
         let symbol = Symbol::parse(&row.symbol).map_err(|e| format!("bundled sample data: {e}"))?;
-        let ts = row.date.and_hms_opt(0, 0, 0).map(|t| t.and_utc()).ok_or("bad date in sample data")?;
+        let ts = domain::calendar::date_stamp(row.date);
         data.entry(symbol).or_default().push(Bar {
             ts,
             open: row.open,
@@ -55,8 +55,9 @@ fn load() -> Result<SampleData, String> {
             low: row.low,
             close: row.close,
             adj_close: row.adj_close,
-            volume: row.volume,
+            volume: row.volume.and_then(volume_from_f64),
             provider: ProviderId::Sample,
+            partial: false,
             flag: None,
         });
     }
@@ -100,9 +101,9 @@ impl SampleProvider {
         })
     }
 
-    /// The last date in the data set, used as "now" for relative ranges.
-    fn end_of_data(bars: &[Bar]) -> DateTime<Utc> {
-        bars.last().map_or_else(Utc::now, |b| b.ts)
+    /// The last date in the data set, used as "today" for relative ranges.
+    fn end_of_data(bars: &[Bar]) -> NaiveDate {
+        bars.last().map_or_else(|| Utc::now().date_naive(), Bar::date)
     }
 }
 
@@ -128,15 +129,15 @@ impl MarketData for SampleProvider {
             });
         }
         let all = self.series(&request.symbol, &request.describe())?;
-        let (from, to) = request.span.resolve(Self::end_of_data(all));
-        let start = all.partition_point(|b| b.ts < from);
-        let end = all.partition_point(|b| b.ts <= to);
-        Ok(BarSeries {
-            symbol: request.symbol.clone(),
-            interval: Interval::Day1,
-            provider: ProviderId::Sample,
-            bars: all[start..end.max(start)].to_vec(),
-        })
+        let dates = request.span.resolve(Self::end_of_data(all));
+        let start = all.partition_point(|b| b.date() < dates.from());
+        let end = all.partition_point(|b| b.date() <= dates.to());
+        Ok(BarSeries::as_traded(
+            request.symbol.clone(),
+            Interval::Day1,
+            ProviderId::Sample,
+            all[start..end.max(start)].to_vec(),
+        ))
     }
 
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
@@ -170,7 +171,7 @@ impl MarketData for SampleProvider {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone};
+    use chrono::TimeZone;
 
     use super::*;
     use crate::Span;
@@ -192,7 +193,7 @@ mod tests {
 
     #[tokio::test]
     async fn relative_range_ends_at_the_data() {
-        let year = SampleProvider.bars(&request("AAPL", Span::Last(Duration::days(366)))).await.unwrap();
+        let year = SampleProvider.bars(&request("AAPL", Span::Last { days: 366 })).await.unwrap();
         assert!((240..=260).contains(&year.bars.len()), "{}", year.bars.len());
         assert_eq!(year.bars.last().unwrap().ts, Utc.with_ymd_and_hms(2013, 3, 1, 0, 0, 0).unwrap());
     }

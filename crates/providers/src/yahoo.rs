@@ -16,7 +16,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol};
+use domain::calendar::parse_zone;
+use domain::{
+    Bar, BarSeries, CorporateAction, CorporateActionKind, Exchange, Interval, PriceBasis, ProviderId, Quote,
+    QuoteSource, Symbol, volume_from_f64,
+};
 use url::Url;
 
 use crate::http::{HttpClient, HttpResponse};
@@ -73,6 +77,27 @@ impl YahooProvider {
             .await
     }
 
+    /// Splits from `since` to `now`, from a monthly chart of that window (a few rows).
+    async fn splits_since(
+        &self,
+        what: &str,
+        symbol: &Symbol,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<CorporateAction>, ProviderError> {
+        let query = [
+            ("period1", since.timestamp().to_string()),
+            ("period2", now.timestamp().to_string()),
+            ("interval", "1mo".to_owned()),
+            ("events", "splits".to_owned()),
+        ];
+        let result = self.chart(what, symbol, &query).await?;
+        let exchange = chart_exchange(symbol, &result);
+        let actions =
+            parse_events(&result, &exchange).map_err(|message| self.http.malformed(what, message))?;
+        Ok(actions.into_iter().filter(|a| matches!(a.kind, CorporateActionKind::Split { .. })).collect())
+    }
+
     /// Body first, status second: `chart.error` is authoritative even on HTTP 200, and a non-JSON
     /// body (Yahoo's plain-text 429, an HTML error page) falls through to the status.
     fn classify(&self, what: &str, response: &HttpResponse) -> Result<models::ChartResult, ProviderError> {
@@ -116,10 +141,19 @@ impl YahooProvider {
             Some(description) => description.to_owned(),
             None => error.code.clone(),
         };
+        let provider = ProviderId::Yahoo;
+        if error.code == "Not Found" {
+            // Yahoo's unknown symbol, sent with 404 (or 200): the symbol's fault, not the
+            // endpoint's, so not the shared status mapping.
+            return ProviderError::NotFound {
+                provider,
+                what: what.to_owned(),
+                message: self.http.redactor().redact(&message),
+            };
+        }
         if !response.status.is_success() {
             return self.http.status_error(what, response, Some(message));
         }
-        let provider = ProviderId::Yahoo;
         let what = what.to_owned();
         let message = self.http.redactor().redact(&message);
         match error.code.as_str() {
@@ -139,12 +173,30 @@ impl YahooProvider {
     }
 }
 
-/// Parses a chart v8 body into bars without any HTTP: used by the ingest benchmark and by
+/// A chart converted into domain terms.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Keyed as the domain stores them (daily bars by session date), sorted, one per key, with
+    /// `partial` set on bars whose session had not ended at `now`. Prices are Yahoo's:
+    /// split-adjusted as of the fetch.
+    pub bars: Vec<Bar>,
+    /// Splits and dividends from `events`, by ex-date.
+    pub actions: Vec<CorporateAction>,
+    /// The exchange in the zone Yahoo's `meta` names (or the suffix table's when it names none).
+    pub exchange: Exchange,
+}
+
+/// Parses a chart v8 body without any HTTP: used by the ingest benchmark, the fuzz tests and
 /// anything replaying stored payloads. Errors in the body (`chart.error`) are reported as text.
 ///
 /// # Errors
 /// A description of why the body is not a usable chart.
-pub fn parse_chart(symbol: &Symbol, interval: Interval, body: &[u8]) -> Result<Vec<Bar>, String> {
+pub fn parse_chart(
+    symbol: &Symbol,
+    interval: Interval,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Chart, String> {
     let envelope: models::ChartEnvelope =
         serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid chart JSON: {e}"))?;
     if let Some(error) = envelope.chart.error {
@@ -155,7 +207,30 @@ pub fn parse_chart(symbol: &Symbol, interval: Interval, body: &[u8]) -> Result<V
         .result
         .and_then(|results| results.into_iter().next())
         .ok_or_else(|| format!("{symbol}: no chart.result"))?;
-    parse_bars(&result, interval)
+    chart_from_result(symbol, interval, &result, now)
+}
+
+/// The exchange of a chart: Yahoo's `exchangeTimezoneName` where it names a zone we know.
+fn chart_exchange(symbol: &Symbol, result: &models::ChartResult) -> Exchange {
+    let listed = Exchange::for_symbol(symbol);
+    let zone = result.meta.as_ref().and_then(|m| m.exchange_timezone_name.as_deref()).and_then(parse_zone);
+    zone.map_or(*listed, |zone| listed.in_zone(zone))
+}
+
+/// See [`parse_chart`].
+pub(crate) fn chart_from_result(
+    symbol: &Symbol,
+    interval: Interval,
+    result: &models::ChartResult,
+    now: DateTime<Utc>,
+) -> Result<Chart, String> {
+    let exchange = chart_exchange(symbol, result);
+    let mut bars = parse_bars(result, interval, &exchange)?;
+    for bar in &mut bars {
+        bar.partial = exchange.is_bar_partial(interval, bar.ts, now);
+    }
+    let actions = parse_events(result, &exchange)?;
+    Ok(Chart { bars, actions, exchange })
 }
 
 /// Yahoo's spelling of each interval. Hourly is sent as `60m`, next to the other minute
@@ -183,34 +258,40 @@ impl MarketData for YahooProvider {
         CAPABILITIES
     }
 
+    /// Asks for the exchange-local days of the request: `period1` is the first day's local
+    /// midnight and `period2` the last second before the day after the last (Yahoo includes a
+    /// bar stamped exactly at `period2`, which for 24-hour markets is the next day's). The bars
+    /// are then trimmed to the dates in Yahoo's own exchange zone.
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
-        let (from, to) = request.span.resolve(Utc::now());
-        if from >= to {
-            return Err(ProviderError::InvalidRequest {
-                provider: ProviderId::Yahoo,
-                what,
-                message: format!("the window is empty: from {from} is not before to {to}"),
-            });
-        }
+        let now = Utc::now();
+        let dates = request.dates(now);
+        let (start, end) = request.exchange().window(dates);
         let query = [
-            ("period1", from.timestamp().to_string()),
-            ("period2", to.timestamp().to_string()),
+            ("period1", start.timestamp().to_string()),
+            ("period2", (end.timestamp() - 1).to_string()),
             ("interval", yahoo_interval(request.interval).to_owned()),
             ("includePrePost", "false".to_owned()),
             ("events", "div,splits".to_owned()),
         ];
         let result = self.chart(&what, &request.symbol, &query).await?;
-        let bars =
-            parse_bars(&result, request.interval).map_err(|message| self.http.malformed(&what, message))?;
-        if bars.is_empty() {
-            tracing::debug!(provider = %ProviderId::Yahoo, what, "Yahoo returned no bars for the window.");
+        let mut chart = chart_from_result(&request.symbol, request.interval, &result, now)
+            .map_err(|message| self.http.malformed(&what, message))?;
+        chart.bars.retain(|bar| dates.contains(chart.exchange.key_date(request.interval, bar.ts)));
+        if chart.bars.is_empty() {
+            tracing::debug!(provider = %ProviderId::Yahoo, what, %dates, "Yahoo returned no bars for the window.");
+        } else if end < now {
+            // Yahoo's prices are adjusted for every split up to today, but `events` only lists
+            // the window's: ask for the splits since the window in one small monthly chart.
+            chart.actions.extend(self.splits_since(&what, &request.symbol, end, now).await?);
         }
         Ok(BarSeries {
             symbol: request.symbol.clone(),
             interval: request.interval,
             provider: ProviderId::Yahoo,
-            bars,
+            bars: chart.bars,
+            basis: PriceBasis::SplitAdjusted,
+            actions: chart.actions,
         })
     }
 
@@ -234,7 +315,11 @@ impl MarketData for YahooProvider {
 ///
 /// # Errors
 /// A message for a `Malformed` error when the arrays do not line up or a time is out of range.
-pub(crate) fn parse_bars(result: &models::ChartResult, interval: Interval) -> Result<Vec<Bar>, String> {
+pub(crate) fn parse_bars(
+    result: &models::ChartResult,
+    interval: Interval,
+    exchange: &Exchange,
+) -> Result<Vec<Bar>, String> {
     let Some(timestamps) = result.timestamp.as_deref() else {
         // An empty window: Yahoo drops `timestamp` and leaves the columns empty.
         return Ok(Vec::new());
@@ -255,16 +340,17 @@ pub(crate) fn parse_bars(result: &models::ChartResult, interval: Interval) -> Re
     let adjclose = column("adjclose", adjclose, rows)?;
     let at = |values: Option<&[Option<f64>]>, row: usize| values.and_then(|v| v.get(row).copied().flatten());
 
-    // Keyed by time so the result is sorted and, when Yahoo repeats a timestamp (the live bar),
-    // the later row wins.
+    // Keyed by the stored key so the result is sorted and, when Yahoo sends a day twice (the
+    // open-stamped bar and the live bar of the same session), the later row wins.
     let mut bars = BTreeMap::new();
     for (row, &seconds) in timestamps.iter().enumerate() {
         let (open, high, low, close) = (at(open, row), at(high, row), at(low, row), at(close, row));
         if open.is_none() && high.is_none() && low.is_none() && close.is_none() {
             continue;
         }
-        let ts = DateTime::from_timestamp(seconds, 0)
+        let stamp = DateTime::from_timestamp(seconds, 0)
             .ok_or_else(|| format!("timestamp {seconds} is out of range"))?;
+        let ts = exchange.bar_key(interval, stamp);
         bars.insert(
             ts,
             Bar {
@@ -274,8 +360,9 @@ pub(crate) fn parse_bars(result: &models::ChartResult, interval: Interval) -> Re
                 low,
                 close,
                 adj_close: at(adjclose, row),
-                volume: at(volume, row),
+                volume: at(volume, row).and_then(volume_from_f64),
                 provider: ProviderId::Yahoo,
+                partial: false,
                 flag: None,
             },
         );
@@ -297,6 +384,45 @@ fn column<'a>(
     }
 }
 
+/// Splits and dividends from a chart's `events`, by ex-date in the exchange's calendar.
+///
+/// # Errors
+/// A message for a `Malformed` error when an event's date is out of range.
+pub(crate) fn parse_events(
+    result: &models::ChartResult,
+    exchange: &Exchange,
+) -> Result<Vec<CorporateAction>, String> {
+    let Some(events) = result.events.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let date = |seconds: i64| {
+        DateTime::from_timestamp(seconds, 0)
+            .map(|stamp| exchange.session_date(stamp))
+            .ok_or_else(|| format!("event date {seconds} is out of range"))
+    };
+    let mut actions = Vec::new();
+    for split in events.splits.values() {
+        let (Some(numerator), Some(denominator)) = (split.numerator, split.denominator) else {
+            continue;
+        };
+        let kind = CorporateActionKind::Split { numerator, denominator };
+        if kind.split_ratio().is_some() {
+            actions.push(CorporateAction { date: date(split.date)?, kind, provider: ProviderId::Yahoo });
+        }
+    }
+    for dividend in events.dividends.values() {
+        if let Some(amount) = dividend.amount.filter(|a| a.is_finite() && *a >= 0.0) {
+            actions.push(CorporateAction {
+                date: date(dividend.date)?,
+                kind: CorporateActionKind::Dividend { amount },
+                provider: ProviderId::Yahoo,
+            });
+        }
+    }
+    actions.sort_by_key(|a| a.date);
+    Ok(actions)
+}
+
 /// Builds a live quote from the chart's `meta`, with the day's open taken from the last bar
 /// (`meta` has no open) and day range and volume falling back to that bar.
 ///
@@ -305,7 +431,7 @@ fn column<'a>(
 pub(crate) fn parse_quote(symbol: &Symbol, result: &models::ChartResult) -> Result<Quote, String> {
     let meta = result.meta.as_ref().ok_or("chart result has no meta")?;
     let price = meta.regular_market_price.ok_or("chart meta has no regularMarketPrice")?;
-    let bars = parse_bars(result, Interval::Day1)?;
+    let bars = parse_bars(result, Interval::Day1, &chart_exchange(symbol, result))?;
     let last = bars.last();
     let ts = match meta.regular_market_time {
         Some(seconds) => DateTime::from_timestamp(seconds, 0)
@@ -326,7 +452,7 @@ pub(crate) fn parse_quote(symbol: &Symbol, result: &models::ChartResult) -> Resu
         open: last.and_then(|b| b.open),
         high: meta.regular_market_day_high.or_else(|| last.and_then(|b| b.high)),
         low: meta.regular_market_day_low.or_else(|| last.and_then(|b| b.low)),
-        volume: meta.regular_market_volume.or_else(|| last.and_then(|b| b.volume)),
+        volume: meta.regular_market_volume.and_then(volume_from_f64).or_else(|| last.and_then(|b| b.volume)),
         ts,
         provider: ProviderId::Yahoo,
         source: QuoteSource::Live,
@@ -336,6 +462,8 @@ pub(crate) fn parse_quote(symbol: &Symbol, result: &models::ChartResult) -> Resu
 /// Yahoo's wire format, kept apart from the domain types: everything optional that Yahoo has
 /// been seen to omit, so a missing field becomes `None` or a clear error, never a default 0.
 pub(crate) mod models {
+    use std::collections::BTreeMap;
+
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize)]
@@ -366,6 +494,33 @@ pub(crate) mod models {
         pub(crate) timestamp: Option<Vec<i64>>,
         #[serde(default)]
         pub(crate) indicators: Option<Indicators>,
+        #[serde(default)]
+        pub(crate) events: Option<Events>,
+    }
+
+    /// `events.splits` and `events.dividends`, each keyed by the event's time as text.
+    #[derive(Debug, Default, Deserialize)]
+    pub(crate) struct Events {
+        #[serde(default)]
+        pub(crate) splits: BTreeMap<String, SplitEvent>,
+        #[serde(default)]
+        pub(crate) dividends: BTreeMap<String, DividendEvent>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct SplitEvent {
+        pub(crate) date: i64,
+        #[serde(default)]
+        pub(crate) numerator: Option<f64>,
+        #[serde(default)]
+        pub(crate) denominator: Option<f64>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct DividendEvent {
+        pub(crate) date: i64,
+        #[serde(default)]
+        pub(crate) amount: Option<f64>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -378,6 +533,7 @@ pub(crate) mod models {
         pub(crate) regular_market_day_high: Option<f64>,
         pub(crate) regular_market_day_low: Option<f64>,
         pub(crate) regular_market_volume: Option<f64>,
+        pub(crate) exchange_timezone_name: Option<String>,
     }
 
     #[derive(Debug, Default, Deserialize)]
@@ -417,22 +573,25 @@ mod tests {
     #[test]
     fn nulls_stay_none_and_empty_rows_are_dropped() {
         let result = result(
-            r#"{"chart":{"result":[{"meta":{},"timestamp":[300,100,200,300],
+            r#"{"chart":{"result":[{"meta":{},"timestamp":[1714743000,1714570200,1714656600,1714764000],
                "indicators":{"quote":[{"open":[3.0,1.0,null,3.5],"high":[3.0,1.5,null,3.5],
                  "low":[3.0,0.5,null,3.5],"close":[3.0,null,null,3.25],"volume":[10,null,0,11]}],
                  "adjclose":[{"adjclose":[2.9,0.9,null,3.2]}]}}],"error":null}}"#,
         );
-        let bars = parse_bars(&result, Interval::Day1).unwrap();
+        let bars = parse_bars(&result, Interval::Day1, &Exchange::US).unwrap();
         assert_eq!(bars.len(), 2, "{bars:?}");
-        assert_eq!(bars[0].ts, Utc.timestamp_opt(100, 0).unwrap());
+        // Daily bars are keyed by session date, whatever time Yahoo stamped.
+        assert_eq!(bars[0].ts, Utc.with_ymd_and_hms(2024, 5, 1, 0, 0, 0).unwrap());
         assert_eq!(bars[0].close, None);
         assert_eq!(bars[0].volume, None);
         assert_eq!(bars[0].adj_close, Some(0.9));
-        // The repeated timestamp keeps the later row.
+        // 3 May was sent twice (at the open and live at 19:20Z): the later row wins.
+        assert_eq!(bars[1].ts, Utc.with_ymd_and_hms(2024, 5, 3, 0, 0, 0).unwrap());
         assert_eq!(bars[1].close, Some(3.25));
-        assert_eq!(bars[1].volume, Some(11.0));
+        assert_eq!(bars[1].volume, Some(11));
 
-        let intraday = parse_bars(&result, Interval::Min5).unwrap();
+        let intraday = parse_bars(&result, Interval::Min5, &Exchange::US).unwrap();
+        assert_eq!(intraday.len(), 3);
         assert!(intraday.iter().all(|b| b.adj_close.is_none()));
     }
 
@@ -442,7 +601,7 @@ mod tests {
             r#"{"chart":{"result":[{"meta":{},"indicators":{"quote":[{}],"adjclose":[{}]}}],"error":null}}"#,
             r#"{"chart":{"result":[{"meta":{},"indicators":{"quote":[{"open":[],"close":[]}]}}],"error":null}}"#,
         ] {
-            assert!(parse_bars(&result(json), Interval::Day1).unwrap().is_empty());
+            assert!(parse_bars(&result(json), Interval::Day1, &Exchange::US).unwrap().is_empty());
         }
     }
 
@@ -451,7 +610,7 @@ mod tests {
         let result = result(
             r#"{"chart":{"result":[{"timestamp":[1,2],"indicators":{"quote":[{"close":[1.0]}]}}],"error":null}}"#,
         );
-        let err = parse_bars(&result, Interval::Day1).unwrap_err();
+        let err = parse_bars(&result, Interval::Day1, &Exchange::US).unwrap_err();
         assert!(err.contains("close has 1 values for 2 timestamps"), "{err}");
     }
 

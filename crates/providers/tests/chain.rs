@@ -1,14 +1,14 @@
 //! The fallback chain with real providers against wiremock servers, plus the offline sample.
 //!
-//! Retryable (429, 5xx, transport), entitlement and format failures move on to the next
-//! provider; an unknown symbol stops the chain; when every provider fails the error lists each
-//! one. Configs use no client-side rate limits and millisecond backoffs, so no test sleeps
+//! Retryable (429, 5xx, transport), entitlement, format and not-found failures move on to the
+//! next provider; when every provider fails the error lists each one, and when they all say the
+//! symbol is unknown it is "not found". Configs use no client-side rate limits and millisecond backoffs, so no test sleeps
 //! through a real-time wait.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use domain::{Interval, ProviderId, QuoteSource, Symbol};
+use domain::{DateRange, Interval, ProviderId, QuoteSource, Symbol};
 use providers::polygon::PolygonProvider;
 use providers::sample::SampleProvider;
 use providers::yahoo::YahooProvider;
@@ -57,11 +57,18 @@ fn symbol(text: &str) -> Symbol {
     Symbol::parse(text).expect("valid symbol")
 }
 
+/// The year 2024, where the mock vendors' bars are.
 fn daily(text: &str) -> BarsRequest {
+    daily_in(text, 2024)
+}
+
+/// The daily bars of one calendar year.
+fn daily_in(text: &str, year: i32) -> BarsRequest {
+    let day = |m, d| chrono::NaiveDate::from_ymd_opt(year, m, d).expect("date");
     BarsRequest {
         symbol: symbol(text),
         interval: Interval::Day1,
-        span: Span::parse_range("1y").expect("range"),
+        span: Span::Between(DateRange::new(day(1, 1), day(12, 31)).expect("range")),
     }
 }
 
@@ -172,7 +179,8 @@ async fn entitlement_falls_through_without_retrying() {
     let (polygon_server, yahoo_server) = (MockServer::start().await, MockServer::start().await);
     // Not retryable: exactly one request although max_retries = 1.
     polygon_aggs(&polygon_server, "MSFT", json(403, polygon_not_authorized_json()), 1).await;
-    yahoo_chart(&yahoo_server, "MSFT", json(200, yahoo_chart_json("MSFT", 7, START_TS)), 1).await;
+    // The bars, then the splits since the (past) window.
+    yahoo_chart(&yahoo_server, "MSFT", json(200, yahoo_chart_json("MSFT", 7, START_TS)), 2).await;
     let chain = ProviderChain::new(vec![polygon(&polygon_server), yahoo(&yahoo_server)]);
 
     let served = chain.bars(&daily("MSFT")).await.expect("Yahoo serves");
@@ -187,21 +195,74 @@ async fn entitlement_falls_through_without_retrying() {
 }
 
 #[tokio::test]
-async fn not_found_stops_the_chain_naming_the_symbol() {
+async fn not_found_falls_back_since_coverage_differs() {
     let (yahoo_server, polygon_server) = (MockServer::start().await, MockServer::start().await);
     yahoo_chart(&yahoo_server, "AAPL", json(404, yahoo_chart_not_found_json()), 1).await;
-    // Neither the next vendor nor the sample (which has AAPL) may be asked.
-    polygon_aggs(&polygon_server, "AAPL", json(200, polygon_aggs_json("AAPL", 5, 1_704_153_600_000)), 0)
+    polygon_aggs(&polygon_server, "AAPL", json(200, polygon_aggs_json("AAPL", 5, 1_704_153_600_000)), 1)
         .await;
     let chain = ProviderChain::new(vec![yahoo(&yahoo_server), polygon(&polygon_server), sample()]);
 
-    let err = chain.bars(&daily("AAPL")).await.expect_err("unknown symbol stops the chain");
-    let ChainError::Stopped(error) = &err else { panic!("expected Stopped, got {err:?}") };
+    let served = chain.bars(&daily("AAPL")).await.expect("Polygon knows the symbol");
+    assert_eq!(served.provider, ProviderId::Polygon);
+    let error = &served.failed_attempts[0].error;
     assert!(matches!(error, ProviderError::NotFound { provider: ProviderId::Yahoo, .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn unknown_everywhere_is_not_found_listing_every_provider() {
+    let (yahoo_server, polygon_server) = (MockServer::start().await, MockServer::start().await);
+    yahoo_chart(&yahoo_server, "ZZZZ", json(404, yahoo_chart_not_found_json()), 1).await;
+    // Polygon answers an unknown ticker with an empty window; its ticker reference says 404.
+    polygon_aggs(&polygon_server, "ZZZZ", json(200, r#"{"ticker":"ZZZZ","queryCount":0,"resultsCount":0,"adjusted":false,"status":"OK","request_id":"x"}"#.to_owned()), 1).await;
+    Mock::given(method("GET"))
+        .and(path("/v3/reference/tickers/ZZZZ"))
+        .respond_with(json(
+            404,
+            r#"{"status":"NOT_FOUND","request_id":"y","message":"Ticker not found."}"#.to_owned(),
+        ))
+        .expect(1)
+        .mount(&polygon_server)
+        .await;
+    let chain = ProviderChain::new(vec![yahoo(&yahoo_server), polygon(&polygon_server), sample()]);
+
+    let err = chain.bars(&daily("ZZZZ")).await.expect_err("nobody knows ZZZZ");
+    assert!(err.is_not_found(), "{err:?}");
+    let ChainError::Exhausted { attempts, .. } = &err else { panic!("expected Exhausted, got {err:?}") };
+    assert_eq!(providers_of(attempts), [ProviderId::Yahoo, ProviderId::Polygon, ProviderId::Sample]);
+    assert!(attempts.iter().all(|a| matches!(a.error, ProviderError::NotFound { .. })), "{attempts:?}");
     let text = err.to_string();
-    assert!(text.contains("AAPL"), "{text}");
-    assert!(text.contains("No data found"), "{text}");
-    assert_eq!(err.errors().len(), 1);
+    for needle in ["no provider knows ZZZZ", "No data found", "Ticker not found", "offline sample"] {
+        assert!(text.contains(needle), "{needle:?} missing from {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_endpoint_404_is_an_upstream_error_not_an_unknown_symbol() {
+    let (yahoo_server, polygon_server) = (MockServer::start().await, MockServer::start().await);
+    // A wrong base URL: 404 with an HTML page, no vendor error body.
+    for server in [&yahoo_server, &polygon_server] {
+        Mock::given(method("GET"))
+            .respond_with(
+                ResponseTemplate::new(404)
+                    .set_body_raw("<html><title>404 Not Found</title></html>", "text/html"),
+            )
+            .mount(server)
+            .await;
+    }
+    let chain = ProviderChain::new(vec![yahoo(&yahoo_server), polygon(&polygon_server), sample()]);
+    let served = chain.bars(&daily("IBM")).await.expect("the sample serves");
+    assert_eq!(served.provider, ProviderId::Sample);
+    for attempt in &served.failed_attempts {
+        assert!(
+            matches!(attempt.error, ProviderError::Upstream { status: Some(404), .. }),
+            "{:?}",
+            attempt.error
+        );
+        assert!(attempt.error.to_string().contains("base_url"), "{}", attempt.error);
+    }
+    let only_vendors = ProviderChain::new(vec![yahoo(&yahoo_server), polygon(&polygon_server)]);
+    let err = only_vendors.bars(&daily("IBM")).await.expect_err("both fail");
+    assert!(!err.is_not_found(), "a broken endpoint does not make the symbol unknown: {err}");
 }
 
 #[tokio::test]
@@ -290,7 +351,7 @@ async fn sample_serves_when_every_networked_vendor_fails() {
         .await;
     let chain = ProviderChain::new(vec![yahoo(&yahoo_server), polygon(&polygon_server), sample()]);
 
-    let served = chain.bars(&daily("GOOG")).await.expect("the sample serves bars");
+    let served = chain.bars(&daily_in("GOOG", 2012)).await.expect("the sample serves bars");
     assert_eq!(served.provider, ProviderId::Sample);
     assert_eq!(providers_of(&served.failed_attempts), [ProviderId::Yahoo, ProviderId::Polygon]);
     assert!(!served.value.bars.is_empty());

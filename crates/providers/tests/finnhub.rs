@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use domain::{Interval, ProviderId, QuoteSource, Symbol};
+use domain::{DateRange, Interval, ProviderId, QuoteSource, Symbol};
 use providers::finnhub::FinnhubProvider;
 use providers::{ApiKey, BarsRequest, Capability, MarketData, ProviderError, Span, VendorConfig};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -58,7 +58,9 @@ fn daily_request(sym: &str) -> BarsRequest {
     BarsRequest {
         symbol: symbol(sym),
         interval: Interval::Day1,
-        span: Span::Between { from: utc(2024, 4, 29, 0, 0), to: utc(2024, 5, 3, 23, 59) },
+        span: Span::Between(
+            DateRange::new(utc(2024, 4, 29, 0, 0).date_naive(), utc(2024, 5, 3, 0, 0).date_naive()).unwrap(),
+        ),
     }
 }
 
@@ -123,7 +125,11 @@ async fn all_zero_quote_is_not_found() {
 #[tokio::test]
 async fn daily_candles_are_parsed_sorted_and_filtered() {
     let server = MockServer::start().await;
-    let (from, to) = (utc(2024, 4, 29, 0, 0), utc(2024, 5, 3, 23, 59));
+    // Daily candles carry a date-like stamp (midnight UTC or midnight New York): the window runs
+    // from the earlier of the two midnights of the first day to the later one after the last,
+    // inclusive, and the candles are trimmed to the dates asked for.
+    let from = utc(2024, 4, 29, 0, 0);
+    let to = utc(2024, 5, 4, 4, 0) - chrono::Duration::seconds(1);
     get("/stock/candle")
         .and(query_param("symbol", "AAPL"))
         .and(query_param("resolution", "D"))
@@ -148,7 +154,7 @@ async fn daily_candles_are_parsed_sorted_and_filtered() {
     assert_eq!(last.high, Some(187.0));
     assert_eq!(last.low, Some(182.66));
     assert_eq!(last.close, Some(183.38));
-    assert_eq!(last.volume, Some(163_224_109.0));
+    assert_eq!(last.volume, Some(163_224_109));
 }
 
 #[tokio::test]
@@ -160,6 +166,7 @@ async fn intraday_resolution_is_minutes() {
         .expect(1)
         .mount(&server)
         .await;
+    get("/quote").respond_with(json(200, "quote.json")).expect(1).mount(&server).await;
     let request = BarsRequest {
         symbol: symbol("AAPL"),
         interval: Interval::Min15,
@@ -173,14 +180,39 @@ async fn intraday_resolution_is_minutes() {
 }
 
 #[tokio::test]
-async fn no_data_is_an_empty_series() {
+async fn no_data_for_a_known_symbol_is_an_empty_series() {
     let server = MockServer::start().await;
     get("/stock/candle").respond_with(json(200, "candles_no_data.json")).expect(1).mount(&server).await;
+    // `no_data` is also the answer for an unknown symbol: the quote tells them apart.
+    get("/quote")
+        .and(query_param("symbol", "AAPL"))
+        .respond_with(json(200, "quote.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
 
     let series = provider(&server).bars(&daily_request("AAPL")).await.unwrap();
 
     assert!(series.bars.is_empty());
     assert_eq!(series.provider, ProviderId::Finnhub);
+}
+
+#[tokio::test]
+async fn no_data_for_an_unknown_symbol_is_not_found() {
+    let server = MockServer::start().await;
+    get("/stock/candle").respond_with(json(200, "candles_no_data.json")).expect(1).mount(&server).await;
+    get("/quote")
+        .and(query_param("symbol", "XYZQ"))
+        .respond_with(json(200, "quote_unknown.json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let error = provider(&server).bars(&daily_request("XYZQ")).await.unwrap_err();
+
+    assert!(matches!(error, ProviderError::NotFound { provider: ProviderId::Finnhub, .. }), "{error}");
+    assert!(error.to_string().contains("XYZQ"), "{error}");
+    assert!(error.should_fall_back(), "another vendor may know it");
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use domain::{Interval, ProviderId, QuoteSource, Symbol};
+use domain::{DateRange, Interval, ProviderId, QuoteSource, Symbol};
 use providers::polygon::PolygonProvider;
 use providers::{ApiKey, BarsRequest, Capability, MarketData, ProviderError, Span, VendorConfig};
 use wiremock::matchers::{any, bearer_token, method, path, query_param, query_param_is_missing};
@@ -51,11 +51,27 @@ fn request(symbol: &str, interval: Interval, from: (i32, u32, u32), to: (i32, u3
     BarsRequest {
         symbol: Symbol::parse(symbol).unwrap(),
         interval,
-        span: Span::Between {
-            from: Utc.with_ymd_and_hms(from.0, from.1, from.2, 0, 0, 0).unwrap(),
-            to: Utc.with_ymd_and_hms(to.0, to.1, to.2, 20, 0, 0).unwrap(),
-        },
+        span: Span::Between(
+            DateRange::new(
+                chrono::NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(to.0, to.1, to.2).unwrap(),
+            )
+            .unwrap(),
+        ),
     }
+}
+
+/// Polygon's ticker reference knows `symbol` (the body is trimmed to what is read: the status).
+async fn ticker_exists(server: &MockServer, symbol: &str) {
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/reference/tickers/{symbol}")))
+        .and(bearer_token(KEY))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            format!(r#"{{"request_id":"31d59dda-80e5-4721-8496-d0d32a654afe","results":{{"ticker":"{symbol}","name":"Apple Inc.","market":"stocks","active":true}},"status":"OK"}}"#),
+            "application/json",
+        ))
+        .mount(server)
+        .await;
 }
 
 fn aapl_daily() -> BarsRequest {
@@ -108,14 +124,14 @@ async fn daily_bars_are_parsed_and_stamped() {
     assert_eq!(
         first.ts,
         Utc.with_ymd_and_hms(2024, 4, 29, 0, 0, 0).unwrap(),
-        "daily bars sit at midnight UTC"
+        "daily bars are keyed by their session date"
     );
     assert_eq!(first.open, Some(173.37));
     assert_eq!(first.high, Some(176.03));
     assert_eq!(first.low, Some(173.1));
     assert_eq!(first.close, Some(173.5));
-    assert_eq!(first.volume, Some(68_169_419.0));
-    assert_eq!(series.bars[2].volume, Some(50_383_147.5), "fractional volume is kept");
+    assert_eq!(first.volume, Some(68_169_419));
+    assert_eq!(series.bars[2].volume, Some(50_383_148), "fractional volumes round to whole shares");
     let dates: Vec<NaiveDate> = series.bars.iter().map(|b| b.ts.date_naive()).collect();
     assert_eq!(dates.last(), NaiveDate::from_ymd_opt(2024, 5, 3).as_ref());
 }
@@ -125,7 +141,7 @@ async fn request_has_the_documented_shape_and_key_only_in_the_header() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(AGGS_AAPL_DAY))
-        .and(query_param("adjusted", "true"))
+        .and(query_param("adjusted", "false"))
         .and(query_param("sort", "asc"))
         .and(query_param("limit", "50000"))
         .and(query_param_is_missing("apiKey"))
@@ -143,7 +159,9 @@ async fn request_has_the_documented_shape_and_key_only_in_the_header() {
 #[tokio::test]
 async fn intraday_bars_keep_their_exact_start() {
     let server = MockServer::start().await;
-    Mock::given(path("/v2/aggs/ticker/AAPL/range/5/minute/2024-05-03/2024-05-03"))
+    // Intraday windows are the exchange-local day in milliseconds, the end exclusive:
+    // 2024-05-03 04:00Z (midnight New York) to one millisecond before the next midnight.
+    Mock::given(path("/v2/aggs/ticker/AAPL/range/5/minute/1714708800000/1714795199999"))
         .respond_with(json(200, "aggs_aapl_5m.json"))
         .expect(1)
         .mount(&server)
@@ -154,12 +172,13 @@ async fn intraday_bars_keep_their_exact_start() {
 
     assert_eq!(series.bars.len(), 3);
     assert_eq!(series.bars[0].ts, Utc.with_ymd_and_hms(2024, 5, 3, 13, 30, 0).unwrap());
-    assert_eq!(series.bars[1].volume, Some(4_201_377.25));
+    assert_eq!(series.bars[1].volume, Some(4_201_377));
 }
 
 #[tokio::test]
 async fn every_interval_maps_to_a_polygon_range() {
     let server = MockServer::start().await;
+    ticker_exists(&server, "AAPL").await;
     for (interval, range) in [
         (Interval::Min1, "1/minute"),
         (Interval::Min5, "5/minute"),
@@ -170,7 +189,9 @@ async fn every_interval_maps_to_a_polygon_range() {
         (Interval::Week1, "1/week"),
         (Interval::Month1, "1/month"),
     ] {
-        Mock::given(path(format!("/v2/aggs/ticker/AAPL/range/{range}/2024-04-29/2024-05-03")))
+        let window =
+            if interval.is_intraday() { "1714363200000/1714795199999" } else { "2024-04-29/2024-05-03" };
+        Mock::given(path(format!("/v2/aggs/ticker/AAPL/range/{range}/{window}")))
             .respond_with(json(200, "aggs_empty.json"))
             .expect(1)
             .mount(&server)
@@ -261,6 +282,8 @@ async fn no_results_with_count_zero_is_an_empty_series() {
     for name in ["aggs_empty.json", "aggs_null_results.json"] {
         let server = MockServer::start().await;
         Mock::given(path(AGGS_AAPL_DAY)).respond_with(json(200, name)).expect(1).mount(&server).await;
+        // An empty window and an unknown ticker look alike; the ticker reference tells.
+        ticker_exists(&server, "AAPL").await;
 
         let series = provider(&server).bars(&aapl_daily()).await.unwrap();
 
@@ -289,7 +312,7 @@ async fn quote_is_the_previous_close_and_says_so() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/v2/aggs/ticker/AAPL/prev"))
-        .and(query_param("adjusted", "true"))
+        .and(query_param("adjusted", "false"))
         .and(bearer_token(KEY))
         .respond_with(json(200, "prev_aapl.json"))
         .expect(1)
@@ -304,7 +327,7 @@ async fn quote_is_the_previous_close_and_says_so() {
     assert_eq!(quote.open, Some(186.65));
     assert_eq!(quote.high, Some(187.0));
     assert_eq!(quote.low, Some(182.66));
-    assert_eq!(quote.volume, Some(163_224_109.0));
+    assert_eq!(quote.volume, Some(163_224_109));
     assert_eq!(quote.ts, Utc.with_ymd_and_hms(2024, 5, 3, 20, 0, 0).unwrap());
     assert_eq!((quote.previous_close, quote.change, quote.change_percent), (None, None, None));
     assert_key_only_in_header(&server).await;

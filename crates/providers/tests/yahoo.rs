@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use domain::{Interval, ProviderId, QuoteSource, Symbol};
+use domain::{DateRange, Interval, PriceBasis, ProviderId, QuoteSource, Symbol};
 use providers::config::BROWSER_USER_AGENT;
 use providers::yahoo::YahooProvider;
 use providers::{BarsRequest, Capability, MarketData, ProviderError, Span, VendorConfig};
@@ -45,14 +45,15 @@ fn provider(server: &MockServer) -> YahooProvider {
     YahooProvider::new(&config(server)).unwrap()
 }
 
+fn date(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
 fn aapl(interval: Interval) -> BarsRequest {
     BarsRequest {
         symbol: Symbol::parse("AAPL").unwrap(),
         interval,
-        span: Span::Between {
-            from: Utc.with_ymd_and_hms(2024, 4, 29, 0, 0, 0).unwrap(),
-            to: Utc.with_ymd_and_hms(2024, 5, 4, 0, 0, 0).unwrap(),
-        },
+        span: Span::Between(DateRange::new(date(2024, 4, 29), date(2024, 5, 3)).unwrap()),
     }
 }
 
@@ -63,6 +64,18 @@ fn assert_close(actual: Option<f64>, expected: f64) {
     assert!((actual - expected).abs() < 1e-9, "expected {expected}, got {actual}");
 }
 
+/// Yahoo's answer to the follow-up request for splits after a past window: none. Mounted before
+/// a test's own chart mocks, so it takes that request and their counts stay exact.
+async fn no_later_splits(server: &MockServer) {
+    Mock::given(method("GET"))
+        .and(path(CHART_AAPL))
+        .and(query_param("interval", "1mo"))
+        .and(query_param("events", "splits"))
+        .respond_with(json(200, "chart_empty.json"))
+        .mount(server)
+        .await;
+}
+
 async fn bars_error(server: &MockServer, request: &BarsRequest) -> ProviderError {
     provider(server).bars(request).await.unwrap_err()
 }
@@ -70,6 +83,7 @@ async fn bars_error(server: &MockServer, request: &BarsRequest) -> ProviderError
 #[tokio::test]
 async fn daily_bars_keep_nulls_and_adjusted_closes() {
     let server = MockServer::start().await;
+    no_later_splits(&server).await;
     Mock::given(method("GET"))
         .and(path(CHART_AAPL))
         .respond_with(json(200, "chart_aapl_1d.json"))
@@ -85,11 +99,14 @@ async fn daily_bars_keep_nulls_and_adjusted_closes() {
     assert!(series.bars.windows(2).all(|w| w[0].ts < w[1].ts));
     assert!(series.bars.iter().all(|b| b.provider == ProviderId::Yahoo && b.flag.is_none()));
     let first = &series.bars[0];
-    assert_eq!(first.ts, Utc.with_ymd_and_hms(2024, 4, 29, 13, 30, 0).unwrap());
+    // Stamped at the New York open (13:30Z), keyed by the session date.
+    assert_eq!(first.ts, Utc.with_ymd_and_hms(2024, 4, 29, 0, 0, 0).unwrap());
+    assert!(!first.partial);
+    assert_eq!(series.basis, PriceBasis::SplitAdjusted, "Yahoo's prices are split-adjusted");
     assert_close(first.open, 173.3699951171875);
     assert_eq!(first.close, Some(173.5));
     assert_close(first.adj_close, 172.7766876220703);
-    assert_eq!(first.volume, Some(68_169_400.0));
+    assert_eq!(first.volume, Some(68_169_400));
     // The `null` open stays missing; the other fields of that bar are still there.
     let may_2 = &series.bars[3];
     assert_eq!(may_2.open, None);
@@ -100,6 +117,7 @@ async fn daily_bars_keep_nulls_and_adjusted_closes() {
 #[tokio::test]
 async fn intraday_bars_drop_empty_rows_and_have_no_adjusted_close() {
     let server = MockServer::start().await;
+    no_later_splits(&server).await;
     Mock::given(method("GET"))
         .and(path(CHART_AAPL))
         .and(query_param("interval", "5m"))
@@ -114,7 +132,7 @@ async fn intraday_bars_drop_empty_rows_and_have_no_adjusted_close() {
     assert!(series.bars.iter().all(|b| b.adj_close.is_none()));
     assert!(series.bars.windows(2).all(|w| w[0].ts < w[1].ts));
     assert_eq!(series.bars[2].ts, Utc.with_ymd_and_hms(2024, 5, 3, 13, 45, 0).unwrap());
-    assert_eq!(series.bars[3].volume, Some(0.0), "a real 0 stays 0");
+    assert_eq!(series.bars[3].volume, Some(0), "a real 0 stays 0");
 }
 
 #[tokio::test]
@@ -143,6 +161,7 @@ async fn every_interval_maps_to_a_yahoo_interval() {
 #[tokio::test]
 async fn request_has_the_documented_shape() {
     let server = MockServer::start().await;
+    no_later_splits(&server).await;
     Mock::given(method("GET"))
         .and(path(CHART_AAPL))
         .and(query_param("interval", "1d"))
@@ -162,8 +181,13 @@ async fn request_has_the_documented_shape() {
     let param = |name: &str| {
         requests[0].url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()).unwrap()
     };
-    assert_eq!(param("period1"), Utc.with_ymd_and_hms(2024, 4, 29, 0, 0, 0).unwrap().timestamp().to_string());
-    assert_eq!(param("period2"), Utc.with_ymd_and_hms(2024, 5, 4, 0, 0, 0).unwrap().timestamp().to_string());
+    // The New York days 29 April to 3 May: from local midnight (04:00Z) to the last second
+    // before the next local midnight (Yahoo includes a bar stamped exactly at `period2`).
+    assert_eq!(param("period1"), Utc.with_ymd_and_hms(2024, 4, 29, 4, 0, 0).unwrap().timestamp().to_string());
+    assert_eq!(
+        param("period2"),
+        Utc.with_ymd_and_hms(2024, 5, 4, 3, 59, 59).unwrap().timestamp().to_string()
+    );
 }
 
 #[tokio::test]
@@ -178,8 +202,11 @@ async fn relative_span_is_resolved_against_now() {
     let param = |name: &str| -> i64 {
         requests[0].url.query_pairs().find(|(k, _)| k == name).unwrap().1.parse().unwrap()
     };
-    assert_eq!(param("period2") - param("period1"), 5 * 86_400);
-    assert!((Utc::now().timestamp() - param("period2")).abs() < 60);
+    // Five New York days ending today: local midnight four days ago to the end of today (an
+    // hour more or less across a daylight-saving change).
+    assert!((param("period2") + 1 - param("period1") - 5 * 86_400).abs() <= 3600);
+    let now = Utc::now().timestamp();
+    assert!(param("period2") >= now && param("period2") - now < 86_400, "ends with today");
 }
 
 #[tokio::test]
@@ -218,7 +245,7 @@ async fn quote_comes_from_the_chart_meta() {
     assert_close(quote.open, 186.64999389648438);
     assert_eq!(quote.high, Some(187.0));
     assert_eq!(quote.low, Some(182.66));
-    assert_eq!(quote.volume, Some(163_224_109.0));
+    assert_eq!(quote.volume, Some(163_224_109));
     assert_eq!(quote.ts, Utc.timestamp_opt(1_714_766_401, 0).unwrap());
     assert_eq!(quote.provider, ProviderId::Yahoo);
     assert_eq!(quote.source, QuoteSource::Live);
@@ -250,7 +277,7 @@ async fn unknown_symbol_is_not_found_naming_symbol_and_provider() {
     let text = err.to_string();
     assert!(text.contains("ZZZZQ") && text.contains("yahoo"), "{text}");
     assert!(text.contains("No data found, symbol may be delisted"), "{text}");
-    assert!(!err.should_fall_back(), "another vendor would not know the symbol either");
+    assert!(err.should_fall_back(), "another vendor may know the symbol");
 }
 
 #[tokio::test]
@@ -311,6 +338,7 @@ async fn plain_text_429_is_retried_then_rate_limited() {
 #[tokio::test]
 async fn a_429_then_200_succeeds() {
     let server = MockServer::start().await;
+    no_later_splits(&server).await;
     Mock::given(path(CHART_AAPL))
         .respond_with(ResponseTemplate::new(429).set_body_raw(payload("too_many_requests.txt"), "text/plain"))
         .up_to_n_times(1)
@@ -331,6 +359,7 @@ async fn a_429_then_200_succeeds() {
 #[tokio::test]
 async fn retry_after_is_honoured() {
     let server = MockServer::start().await;
+    no_later_splits(&server).await;
     Mock::given(path(CHART_AAPL))
         .respond_with(
             ResponseTemplate::new(429)

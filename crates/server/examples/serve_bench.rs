@@ -33,7 +33,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let request =
         BarsRequest { symbol: symbol.clone(), interval: Interval::Day1, span: Span::parse_range("max")? };
     let series = chain.bars(&request).await?.value;
-    storage.upsert_bars(&symbol, Interval::Day1, &series.bars).await?;
+    storage.upsert_bars(&symbol, Interval::Day1, &series.bars, chain.preference()).await?;
 
     let exports = ExportService::new(
         storage.clone(),

@@ -153,7 +153,8 @@ impl TestApp {
 
     async fn store_bars(&self, symbol: &str, bars: &[Bar]) {
         let symbol = Symbol::parse(symbol).unwrap();
-        self.storage.upsert_bars(&symbol, Interval::Day1, bars).await.unwrap();
+        let preference = domain::reconcile::ProviderPreference::default();
+        self.storage.upsert_bars(&symbol, Interval::Day1, bars, &preference).await.unwrap();
     }
 }
 
@@ -199,8 +200,9 @@ fn bar(ts: chrono::DateTime<Utc>, close: Option<f64>) -> Bar {
         low: close.map(|c| c - 2.0),
         close,
         adj_close: None,
-        volume: Some(1000.0),
+        volume: Some(1000),
         provider: ProviderId::Sample,
+        partial: false,
         flag: None,
     }
 }
@@ -294,7 +296,7 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n_operations, "duplicate operationId in {ids:?}");
-    assert_eq!(n_operations, 23);
+    assert_eq!(n_operations, 24);
     // Mutating operations declare the bearer scheme.
     assert!(paths["/api/jobs/{name}/trigger"]["post"]["security"].is_array());
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
@@ -469,8 +471,8 @@ async fn bars_are_served_from_storage_with_exact_values() {
     assert_eq!(body["truncated"], false);
     assert_eq!(
         body["bars"][0],
-        json!({"ts": "2024-01-02T00:00:00Z", "open": 99.5, "high": 102.5, "low": 98.5, "close": 100.5,
-               "adj_close": null, "volume": 1000.0, "provider": "sample", "flag": "jump"})
+        json!({"date": "2024-01-02", "open": 99.5, "high": 102.5, "low": 98.5, "close": 100.5,
+               "adj_close": null, "volume": 1000, "provider": "sample", "partial": false, "flag": "jump"})
     );
     // Missing values are null, never 0.
     assert_eq!(body["bars"][1]["close"], Value::Null);
@@ -480,12 +482,47 @@ async fn bars_are_served_from_storage_with_exact_values() {
     // `to` is inclusive, `from` too.
     let one = app.get("/api/symbols/AAPL/bars?from=2024-01-03&to=2024-01-03").await.ok();
     assert_eq!(one["count"], 1);
-    assert_eq!(one["bars"][0]["ts"], "2024-01-03T00:00:00Z");
+    assert_eq!(one["bars"][0]["date"], "2024-01-03", "a trading day has a date");
+    assert!(one["bars"][0].get("ts").is_none());
     // Truncation is said, not silent.
     let first = app.get("/api/symbols/AAPL/bars?limit=2").await.ok();
     assert_eq!((first["count"].as_u64(), first["truncated"].as_bool()), (Some(2), Some(true)));
     // An unknown (valid) symbol has no bars.
     assert_eq!(app.get("/api/symbols/ZZZZ/bars").await.ok()["bars"], json!([]));
+}
+
+#[tokio::test]
+async fn disagreements_between_providers_are_listed() {
+    let app = TestApp::new().await;
+    let sample: Vec<Bar> = (2..5).map(|d| bar(day(2024, 1, d), Some(100.0))).collect();
+    app.store_bars("AAPL", &sample).await;
+    // Yahoo is preferred over the sample: its days replace the sample's, and where they differ
+    // beyond the tolerance the difference is listed.
+    let mut yahoo = sample.clone();
+    for bar in &mut yahoo {
+        bar.provider = ProviderId::Yahoo;
+    }
+    yahoo[1].close = Some(103.0);
+    app.store_bars("AAPL", &yahoo).await;
+
+    let body = app.get("/api/symbols/AAPL/disagreements?from=2024-01-01&to=2024-01-31").await.ok();
+    assert_eq!(
+        (body["symbol"].as_str(), body["interval"].as_str(), body["count"].as_u64()),
+        (Some("AAPL"), Some("1d"), Some(1))
+    );
+    assert_eq!(
+        body["disagreements"][0],
+        json!({"date": "2024-01-03", "field": "close", "kept_provider": "yahoo", "kept_value": 103.0,
+               "other_provider": "sample", "other_value": 100.0, "relative_difference": (100.0 - 103.0) / 103.0})
+    );
+    let bars = app.get("/api/symbols/AAPL/bars").await.ok();
+    assert_eq!(bars["count"], 3, "one bar per day");
+    assert!(bars["bars"].as_array().unwrap().iter().all(|b| b["provider"] == "yahoo"));
+    let none = app.get("/api/symbols/AAPL/disagreements?from=2024-01-04&to=2024-01-31").await.ok();
+    assert_eq!(none["count"], 0);
+    app.get("/api/symbols/AAPL/disagreements?from=2024-02-01&to=2024-01-01")
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_range");
 }
 
 #[tokio::test]

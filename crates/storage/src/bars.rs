@@ -3,11 +3,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Utc};
-use domain::{Bar, Interval, ProviderId, Symbol};
+use domain::reconcile::{BarField, Disagreement, ProviderPreference, reconcile};
+use domain::{Bar, Exchange, Interval, ProviderId, Symbol, volume_from_f64};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use sqlx::AssertSqlSafe;
 
-use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit, to_unix};
+use crate::rows::{
+    RowExt, count_to_u64, from_unix, interval_col, now_unix, provider_col, sql_limit, time_col, to_unix,
+};
 use crate::watchlist::ENSURE_SYMBOL;
 use crate::{Backend, Storage, StorageError};
 
@@ -18,8 +21,8 @@ pub struct BarQuery {
     pub interval: Interval,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
-    /// Only this provider's bars. Without it, every provider's bar for a timestamp is returned
-    /// (each says its provider), ordered by provider within the timestamp.
+    /// Only the bars this provider served. Without it, every stored bar (each says its
+    /// provider).
     pub provider: Option<ProviderId>,
     /// At most this many rows, counted from the earliest.
     pub limit: Option<u64>,
@@ -35,19 +38,23 @@ impl BarQuery {
 /// What [`Storage::upsert_bars`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertStats {
-    /// Rows that did not exist before.
+    /// Keys (trading days, for daily bars) that had no bar before.
     pub inserted: u64,
-    /// Rows that existed (same symbol, interval, ts and provider) and were overwritten, whether or
-    /// not any value changed.
+    /// Keys whose stored bar was replaced: a refetch from the same provider, a final bar for a
+    /// partial one, or a more preferred provider's bar.
     pub updated: u64,
+    /// Bars not written because a preferred provider's (or a final) bar is stored for the key.
+    pub kept: u64,
+    /// Field disagreements recorded between providers (see [`domain::reconcile`]).
+    pub disagreements: u64,
 }
 
 /// Parameters per row of the bulk insert: symbol, interval, fetched_at, then ts, open, high, low,
-/// close, adj_close, volume, provider, flag.
-const PARAMS_PER_ROW: usize = 12;
+/// close, adj_close, volume, provider, partial, flag.
+const PARAMS_PER_ROW: usize = 13;
 /// PostgreSQL binds symbol, interval and fetched_at once per statement (`$1`–`$3`) and only the
-/// other nine per row, a quarter fewer parameters to encode and send.
-const POSTGRES_PARAMS_PER_ROW: usize = 9;
+/// other ten per row, a quarter fewer parameters to encode and send.
+const POSTGRES_PARAMS_PER_ROW: usize = 10;
 /// Rows per statement for SQLite, whose bind-parameter limit is 32 766. A power of two so the
 /// remainder decomposes into powers of two (see [`chunk_sizes`]).
 const SQLITE_MAX_ROWS: usize = 2048;
@@ -59,26 +66,49 @@ const _: () = assert!(SQLITE_MAX_ROWS.is_power_of_two() && POSTGRES_MAX_ROWS.is_
 /// Number of distinct statement sizes: 1, 2, 4, …, the larger maximum.
 const SIZE_CLASSES: usize = POSTGRES_MAX_ROWS.trailing_zeros() as usize + 1;
 
-const COUNT_RANGE: &str =
-    "SELECT COUNT(*) FROM bars WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4";
+/// The columns every bar read selects, in the order [`bar_from_row`] decodes them.
+macro_rules! bar_columns {
+    () => {
+        "SELECT ts, open, high, low, close, adj_close, volume, provider, partial, flag FROM bars "
+    };
+}
 
-const SELECT_BARS: &str = "SELECT ts, open, high, low, close, adj_close, volume, provider, flag \
-     FROM bars WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4 \
-     ORDER BY ts, provider LIMIT $5";
+const SELECT_BARS: &str = concat!(
+    bar_columns!(),
+    "WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts LIMIT $5"
+);
 
 /// [`SELECT_BARS`] with SQLite's own numbered placeholders, for the rusqlite bulk reader.
-const BULK_SELECT_BARS: &str = "SELECT ts, open, high, low, close, adj_close, volume, provider, flag \
-     FROM bars WHERE symbol = ?1 AND interval = ?2 AND ts >= ?3 AND ts <= ?4 \
-     ORDER BY ts, provider LIMIT ?5";
+const BULK_SELECT_BARS: &str = concat!(
+    bar_columns!(),
+    "WHERE symbol = ?1 AND interval = ?2 AND ts >= ?3 AND ts <= ?4 ORDER BY ts LIMIT ?5"
+);
 
 /// [`SELECT_BARS_OF_PROVIDER`] for the rusqlite bulk reader.
-const BULK_SELECT_BARS_OF_PROVIDER: &str = "SELECT ts, open, high, low, close, adj_close, volume, provider, flag \
-     FROM bars WHERE symbol = ?1 AND interval = ?2 AND ts >= ?3 AND ts <= ?4 AND provider = ?6 \
-     ORDER BY ts, provider LIMIT ?5";
+const BULK_SELECT_BARS_OF_PROVIDER: &str = concat!(
+    bar_columns!(),
+    "WHERE symbol = ?1 AND interval = ?2 AND ts >= ?3 AND ts <= ?4 AND provider = ?6 ORDER BY ts LIMIT ?5"
+);
 
-const SELECT_BARS_OF_PROVIDER: &str = "SELECT ts, open, high, low, close, adj_close, volume, provider, flag \
-     FROM bars WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4 AND provider = $6 \
-     ORDER BY ts, provider LIMIT $5";
+const SELECT_BARS_OF_PROVIDER: &str = concat!(
+    bar_columns!(),
+    "WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4 AND provider = $6 ORDER BY ts LIMIT $5"
+);
+
+/// The stored bars an upsert may collide with, read inside its transaction.
+const SELECT_STORED_RANGE: &str =
+    concat!(bar_columns!(), "WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4 ORDER BY ts");
+
+const DELETE_KEY_DISAGREEMENTS: &str =
+    "DELETE FROM bar_disagreements WHERE symbol = $1 AND interval = $2 AND ts = $3";
+const DELETE_PAIR_DISAGREEMENTS: &str =
+    "DELETE FROM bar_disagreements WHERE symbol = $1 AND interval = $2 AND ts = $3 AND other_provider = $4";
+const INSERT_DISAGREEMENT: &str = "INSERT INTO bar_disagreements \
+     (symbol, interval, ts, field, other_provider, kept_provider, kept_value, other_value, recorded_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (symbol, interval, ts, field, other_provider) DO UPDATE SET \
+     kept_provider = excluded.kept_provider, kept_value = excluded.kept_value, \
+     other_value = excluded.other_value, recorded_at = excluded.recorded_at";
 
 /// Splits `n` rows into statements of `max` rows, then the remainder into descending powers of
 /// two. Every statement text therefore has one of [`SIZE_CLASSES`] shapes, all of which stay in
@@ -102,20 +132,23 @@ fn chunk_sizes(mut n: usize, max: usize) -> impl Iterator<Item = usize> {
 /// statement with thousands of them is quadratic (measured: 6 000 rows/s with `$n` against
 /// 600 000 rows/s with `?` at 2 048 rows per statement). PostgreSQL only knows `$n` and has no
 /// such cost, so it shares `$1`–`$3` across rows.
+///
+/// Only bars that [`plan_writes`] decided to store reach this statement, so on a conflict the
+/// row is replaced whole, provider included.
 fn insert_sql(backend: Backend, rows: usize) -> Arc<str> {
     static SQLITE_CACHE: [OnceLock<Arc<str>>; SIZE_CLASSES] = [const { OnceLock::new() }; SIZE_CLASSES];
     static POSTGRES_CACHE: [OnceLock<Arc<str>>; SIZE_CLASSES] = [const { OnceLock::new() }; SIZE_CLASSES];
     let build = || -> Arc<str> {
         let mut sql = String::with_capacity(400 + rows * 64);
         sql.push_str(
-            "INSERT INTO bars (symbol, interval, fetched_at, ts, open, high, low, close, adj_close, volume, provider, flag) VALUES ",
+            "INSERT INTO bars (symbol, interval, fetched_at, ts, open, high, low, close, adj_close, volume, provider, partial, flag) VALUES ",
         );
         for row in 0..rows {
             if row > 0 {
                 sql.push(',');
             }
             match backend {
-                Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?)"),
+                Backend::Sqlite => sql.push_str("(?,?,?,?,?,?,?,?,?,?,?,?,?)"),
                 Backend::Postgres => {
                     sql.push_str("($1,$2,$3");
                     let first = 4 + row * POSTGRES_PARAMS_PER_ROW;
@@ -128,10 +161,10 @@ fn insert_sql(backend: Backend, rows: usize) -> Arc<str> {
             }
         }
         sql.push_str(
-            " ON CONFLICT (symbol, interval, ts, provider) DO UPDATE SET \
+            " ON CONFLICT (symbol, interval, ts) DO UPDATE SET \
              open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, \
-             adj_close = excluded.adj_close, volume = excluded.volume, flag = excluded.flag, \
-             fetched_at = excluded.fetched_at",
+             adj_close = excluded.adj_close, volume = excluded.volume, provider = excluded.provider, \
+             partial = excluded.partial, flag = excluded.flag, fetched_at = excluded.fetched_at",
         );
         sql.into()
     };
@@ -154,7 +187,6 @@ fn check_finite(symbol: &Symbol, bars: &[Bar]) -> Result<(), StorageError> {
             ("low", bar.low),
             ("close", bar.close),
             ("adj_close", bar.adj_close),
-            ("volume", bar.volume),
         ];
         if let Some((field, _)) = fields.into_iter().find(|(_, v)| v.is_some_and(|v| !v.is_finite())) {
             return Err(StorageError::NonFinite { symbol: symbol.clone(), ts: bar.ts, field });
@@ -163,35 +195,96 @@ fn check_finite(symbol: &Symbol, bars: &[Bar]) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// The stored key of a bar within one symbol and interval.
-fn key(bar: &Bar) -> (i64, ProviderId) {
-    (to_unix(bar.ts), bar.provider)
+/// Two providers' bars of one key compared: where they differ, and which one stays.
+#[derive(Debug, Clone, PartialEq)]
+struct Comparison {
+    ts: i64,
+    kept: ProviderId,
+    other: ProviderId,
+    differences: Vec<(BarField, f64, f64)>,
 }
 
-/// The rows to write: one per key, the last one given winning (as if written one by one).
-///
-/// PostgreSQL refuses a statement that updates the same row twice, so duplicates cannot be left
-/// to `ON CONFLICT`. A [`BarSeries`](domain::BarSeries) is already sorted and unique, which is
-/// checked in one pass without allocating a second vector.
-fn dedupe(bars: &[Bar]) -> Vec<&Bar> {
-    let mut rows: Vec<&Bar> = bars.iter().collect();
-    if rows.windows(2).all(|w| key(w[0]) < key(w[1])) {
-        return rows;
+/// What one upsert writes.
+#[derive(Debug, Default)]
+struct WritePlan<'a> {
+    /// Bars to store, sorted by key, one per key.
+    rows: Vec<&'a Bar>,
+    /// Keys whose stored bar changes provider: their old comparisons no longer describe the
+    /// stored bar and are dropped.
+    provider_changed: Vec<i64>,
+    comparisons: Vec<Comparison>,
+    stats: UpsertStats,
+}
+
+/// Decides, key by key, which bar is stored: among the incoming bars of a key (a batch can hold
+/// several providers' bars, as when an old database is converted) and against the stored bar
+/// (`stored`, sorted by key). See [`domain::reconcile::reconcile`] for the rule.
+fn plan_writes<'a>(incoming: &'a [Bar], stored: &[Bar], preference: &ProviderPreference) -> WritePlan<'a> {
+    let mut sorted: Vec<&Bar> = incoming.iter().collect();
+    if !sorted.windows(2).all(|w| w[0].ts < w[1].ts) {
+        sorted.sort_by_key(|bar| bar.ts); // stable: equal keys keep their input order
     }
-    rows.sort_by_key(|bar| key(bar)); // stable: equal keys keep their input order
-    let mut unique: Vec<&Bar> = Vec::with_capacity(rows.len());
-    for bar in rows {
-        match unique.last_mut() {
-            Some(last) if key(last) == key(bar) => *last = bar,
-            _ => unique.push(bar),
+    let mut plan = WritePlan::default();
+    let mut stored = stored.iter().peekable();
+    let mut rest = sorted.as_slice();
+    while let Some((first, tail)) = rest.split_first() {
+        let same_key = tail.iter().take_while(|bar| bar.ts == first.ts).count();
+        let (group, tail) = tail.split_at(same_key);
+        rest = tail;
+        let ts = to_unix(first.ts);
+        // The batch's own bars of this key first.
+        let mut winner: &Bar = first;
+        for candidate in group {
+            let verdict = reconcile(winner, candidate, preference);
+            let (kept, other) = if verdict.replace { (*candidate, winner) } else { (winner, *candidate) };
+            plan.push_comparison(ts, kept, other, verdict.differences);
+            if verdict.replace {
+                winner = candidate;
+            }
+        }
+        // Then the stored bar of the key, if any.
+        while stored.peek().is_some_and(|bar| bar.ts < first.ts) {
+            stored.next();
+        }
+        match stored.peek().filter(|bar| bar.ts == first.ts) {
+            None => {
+                plan.stats.inserted += 1;
+                plan.rows.push(winner);
+            }
+            Some(existing) => {
+                let verdict = reconcile(existing, winner, preference);
+                if verdict.replace {
+                    plan.stats.updated += 1;
+                    if existing.provider != winner.provider {
+                        plan.provider_changed.push(ts);
+                    }
+                    plan.push_comparison(ts, winner, existing, verdict.differences);
+                    plan.rows.push(winner);
+                } else {
+                    plan.stats.kept += 1;
+                    plan.push_comparison(ts, existing, winner, verdict.differences);
+                }
+            }
         }
     }
-    unique
+    plan
+}
+
+impl WritePlan<'_> {
+    /// Records a comparison between two providers' final bars (same-provider refetches and
+    /// partial bars are not comparisons).
+    fn push_comparison(&mut self, ts: i64, kept: &Bar, other: &Bar, differences: Vec<(BarField, f64, f64)>) {
+        if kept.provider == other.provider || kept.partial || other.partial {
+            return;
+        }
+        self.stats.disagreements += differences.len() as u64;
+        self.comparisons.push(Comparison { ts, kept: kept.provider, other: other.provider, differences });
+    }
 }
 
 /// Decodes a row of [`SELECT_BARS`] by position (`ts, open, high, low, close, adj_close, volume,
-/// provider, flag`): exports stream millions of these, and a name lookup per value was a
-/// measurable share of the cost.
+/// provider, partial, flag`): exports stream millions of these, and a name lookup per value was
+/// a measurable share of the cost.
 fn bar_from_row(row: &impl RowExt) -> Result<Bar, StorageError> {
     let provider = row.with_str_at(7, |text| text.parse::<ProviderId>().map_err(|e| (text.to_owned(), e)))?;
     Ok(Bar {
@@ -201,19 +294,45 @@ fn bar_from_row(row: &impl RowExt) -> Result<Bar, StorageError> {
         low: row.real_opt_at(3)?,
         close: row.real_opt_at(4)?,
         adj_close: row.real_opt_at(5)?,
-        volume: row.real_opt_at(6)?,
+        volume: row.int_opt_at(6)?,
         provider: provider.map_err(|(text, e)| StorageError::corrupt("provider", text, e))?,
-        flag: row.text_opt_at(8)?,
+        partial: row.int_at(8)? != 0,
+        flag: row.text_opt_at(9)?,
     })
 }
 
+/// Which disagreements to read. `from` and `to` are inclusive bar keys; `None` is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisagreementQuery {
+    pub symbol: Symbol,
+    pub interval: Option<Interval>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: Option<u64>,
+}
+
+impl DisagreementQuery {
+    /// Every disagreement of `symbol`.
+    pub fn new(symbol: Symbol) -> Self {
+        Self { symbol, interval: None, from: None, to: None, limit: None }
+    }
+}
+
 impl Storage {
-    /// Inserts or overwrites `bars` of `symbol` at `interval`, keyed by (ts, provider): storing a
-    /// re-fetched range again adds no rows. Also registers the symbol if it is new.
+    /// Stores `bars` of `symbol` at `interval`, one bar per key (a trading day for daily bars;
+    /// see `Bar::ts`), whatever the provider, and records where providers disagree. Also
+    /// registers the symbol if it is new.
     ///
-    /// All of it happens in one transaction: either every bar is stored or, on any error, none is
-    /// and the stored data is exactly as before. Bars need not be sorted; if two share a key the
-    /// later one wins. Timestamps are stored to the second.
+    /// For each key the rule of [`domain::reconcile::reconcile`] decides with `preference` (the
+    /// order of `providers.order`): a refetch from the stored bar's provider replaces it, a final
+    /// bar replaces a partial one, a more preferred provider's bar replaces a less preferred
+    /// one, and otherwise the stored bar stays. When two providers' final bars differ beyond the
+    /// tolerance, each differing field is stored as a disagreement (see
+    /// [`Storage::disagreements`]). Bars need not be sorted and may hold several bars per key.
+    ///
+    /// All of it happens in one transaction: the stored bars of the batch's range are read, the
+    /// plan is made, and the rows and disagreements are written; on any error nothing is and the
+    /// stored data is exactly as before. Timestamps are stored to the second.
     ///
     /// Speed: rows go in multi-row `INSERT … ON CONFLICT DO UPDATE` statements of up to 2 048
     /// (SQLite) or 4 096 (PostgreSQL) rows, below each backend's bind-parameter limit, with the
@@ -221,15 +340,8 @@ impl Storage {
     /// Measured in release builds with `tickerwatch bench ingest`: well over 300 000 bars/s
     /// into a SQLite file.
     ///
-    /// How `inserted`/`updated` are counted: the database reports only rows affected (inserted +
-    /// updated), so the rows in the batch's time range are counted before and after the writes,
-    /// inside the transaction, and the difference is `inserted`. That costs two index range
-    /// counts, a small fraction of the write. On SQLite (one writer at a time) it is exact; on
-    /// PostgreSQL a concurrent writer to the same symbol, interval and range can shift rows
-    /// between the two numbers, never their sum.
-    ///
     /// # Errors
-    /// [`StorageError::NonFinite`] (nothing written) if a value is NaN or infinite;
+    /// [`StorageError::NonFinite`] (nothing written) if a price is NaN or infinite;
     /// [`StorageError::Query`] (everything rolled back) if the database refuses a row, e.g. a
     /// negative volume or high below low, which the schema forbids.
     pub async fn upsert_bars(
@@ -237,14 +349,14 @@ impl Storage {
         symbol: &Symbol,
         interval: Interval,
         bars: &[Bar],
+        preference: &ProviderPreference,
     ) -> Result<UpsertStats, StorageError> {
         if bars.is_empty() {
             return Ok(UpsertStats::default());
         }
         check_finite(symbol, bars)?;
         let started = Instant::now();
-        let rows = dedupe(bars);
-        let (min_ts, max_ts) = rows
+        let (min_ts, max_ts) = bars
             .iter()
             .map(|bar| to_unix(bar.ts))
             .fold((i64::MAX, i64::MIN), |(lo, hi), ts| (lo.min(ts), hi.max(ts)));
@@ -257,19 +369,22 @@ impl Storage {
         // See `insert_sql` for why SQLite binds the shared values in every row.
         let shared_per_row = backend == Backend::Sqlite;
 
-        let (before, after, affected) = with_pool!(self, pool => {
+        let stats = with_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
             sqlx::query(ENSURE_SYMBOL).bind(symbol.as_str()).bind(now).execute(&mut *tx).await?;
-            let before: i64 = sqlx::query_scalar(COUNT_RANGE)
+            let stored: Vec<Bar> = sqlx::query(SELECT_STORED_RANGE)
                 .bind(symbol.as_str())
                 .bind(interval.as_str())
                 .bind(min_ts)
                 .bind(max_ts)
-                .fetch_one(&mut *tx)
-                .await?;
-            let mut affected = 0_u64;
-            let mut rest = rows.as_slice();
-            for size in chunk_sizes(rows.len(), max_rows) {
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(bar_from_row)
+                .collect::<Result<_, _>>()?;
+            let plan = plan_writes(bars, &stored, preference);
+            let mut rest = plan.rows.as_slice();
+            for size in chunk_sizes(plan.rows.len(), max_rows) {
                 let (chunk, tail) = rest.split_at(size);
                 rest = tail;
                 let mut query = sqlx::query(AssertSqlSafe(insert_sql(backend, size)));
@@ -289,33 +404,120 @@ impl Storage {
                         .bind(bar.adj_close)
                         .bind(bar.volume)
                         .bind(bar.provider.as_str())
+                        .bind(i64::from(bar.partial))
                         .bind(bar.flag.as_deref());
                 }
-                affected += query.execute(&mut *tx).await?.rows_affected();
+                query.execute(&mut *tx).await?;
             }
-            let after: i64 = sqlx::query_scalar(COUNT_RANGE)
-                .bind(symbol.as_str())
-                .bind(interval.as_str())
-                .bind(min_ts)
-                .bind(max_ts)
-                .fetch_one(&mut *tx)
-                .await?;
+            for ts in &plan.provider_changed {
+                sqlx::query(DELETE_KEY_DISAGREEMENTS)
+                    .bind(symbol.as_str())
+                    .bind(interval.as_str())
+                    .bind(*ts)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for comparison in &plan.comparisons {
+                sqlx::query(DELETE_PAIR_DISAGREEMENTS)
+                    .bind(symbol.as_str())
+                    .bind(interval.as_str())
+                    .bind(comparison.ts)
+                    .bind(comparison.other.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                for (field, kept_value, other_value) in &comparison.differences {
+                    sqlx::query(INSERT_DISAGREEMENT)
+                        .bind(symbol.as_str())
+                        .bind(interval.as_str())
+                        .bind(comparison.ts)
+                        .bind(field.as_str())
+                        .bind(comparison.other.as_str())
+                        .bind(comparison.kept.as_str())
+                        .bind(*kept_value)
+                        .bind(*other_value)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             tx.commit().await?;
-            (before, after, affected)
+            plan.stats
         });
 
-        let inserted = count_to_u64(after.saturating_sub(before)).min(affected);
-        let stats = UpsertStats { inserted, updated: affected - inserted };
         tracing::debug!(
             %symbol,
             %interval,
-            bars = rows.len(),
+            bars = bars.len(),
             inserted = stats.inserted,
             updated = stats.updated,
+            kept = stats.kept,
+            disagreements = stats.disagreements,
             elapsed_ms = started.elapsed().as_millis(),
-            "upserted bars"
+            "Upserted bars."
         );
         Ok(stats)
+    }
+
+    /// Disagreements between providers matching `query`, ordered by key and field.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails, [`StorageError::Corrupt`] for an unreadable
+    /// row.
+    pub async fn disagreements(&self, query: &DisagreementQuery) -> Result<Vec<Disagreement>, StorageError> {
+        const SQL: &str = "SELECT interval, ts, field, kept_provider, kept_value, other_provider, other_value \
+             FROM bar_disagreements WHERE symbol = $1 AND ($2 = '' OR interval = $2) AND ts >= $3 AND ts <= $4 \
+             ORDER BY interval, ts, field, other_provider LIMIT $5";
+        let rows = with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(query.symbol.as_str())
+                .bind(query.interval.map_or("", Interval::as_str))
+                .bind(query.from.map_or(i64::MIN, to_unix))
+                .bind(query.to.map_or(i64::MAX, to_unix))
+                .bind(sql_limit(query.limit))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    let field_text = row.text("field")?;
+                    Ok(Disagreement {
+                        symbol: query.symbol.clone(),
+                        interval: interval_col(row, "interval")?,
+                        ts: time_col(row, "ts")?,
+                        field: field_text.parse().map_err(|e| StorageError::corrupt("field", &field_text, e))?,
+                        kept_provider: provider_col(row, "kept_provider")?,
+                        kept_value: row.real("kept_value")?,
+                        other_provider: provider_col(row, "other_provider")?,
+                        other_value: row.real("other_value")?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StorageError>>()?
+        });
+        Ok(rows)
+    }
+
+    /// How many disagreements `symbol` has at `interval` between two bar keys (inclusive).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn count_disagreements(
+        &self,
+        symbol: &Symbol,
+        interval: Interval,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<u64, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) FROM bar_disagreements \
+             WHERE symbol = $1 AND interval = $2 AND ts >= $3 AND ts <= $4";
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(SQL)
+                .bind(symbol.as_str())
+                .bind(interval.as_str())
+                .bind(from.map_or(i64::MIN, to_unix))
+                .bind(to.map_or(i64::MAX, to_unix))
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(count_to_u64(count))
     }
 
     /// Like [`Storage::stream_bars`] but yields chunks of up to `chunk_rows` bars: the bulk path
@@ -361,7 +563,7 @@ impl Storage {
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
     }
 
-    /// The bars matching `query`, ordered by time (then provider). Loads them all into memory;
+    /// The bars matching `query`, ordered by time. Loads them all into memory;
     /// use [`Storage::stream_bars`] for exports.
     ///
     /// # Errors
@@ -417,7 +619,7 @@ impl Storage {
         ts.map(|ts| from_unix("ts", ts)).transpose()
     }
 
-    /// How many bar rows are stored for `symbol` at `interval`, counting each provider's row.
+    /// How many bars (keys) are stored for `symbol` at `interval`.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
@@ -431,6 +633,93 @@ impl Storage {
                 .await?
         });
         Ok(count_to_u64(count))
+    }
+}
+
+impl Storage {
+    /// Converts the bars of a database made before trading-day keys (migration 5 renamed them to
+    /// `bars_legacy`): each legacy row gets its trading-day key (the exchange calendar of its
+    /// symbol), and the rows of one key are reconciled as any upsert would be, with the default
+    /// provider preference (yahoo, alpha_vantage, polygon, finnhub, sample): one row per day
+    /// kept, the others recorded as disagreements where they differ. Volumes are rounded to
+    /// whole shares. Then `bars_legacy` is dropped.
+    ///
+    /// Each symbol and interval is one upsert transaction and the legacy table goes last, so a
+    /// conversion interrupted half-way is simply run again at the next start (the upserts are
+    /// idempotent) and nothing is lost.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails, [`StorageError::Corrupt`] for a legacy row
+    /// that cannot be read.
+    pub(crate) async fn convert_legacy_bars(&self) -> Result<(), StorageError> {
+        let exists_sql = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'bars_legacy'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_name = 'bars_legacy' AND table_schema = current_schema()"
+            }
+        };
+        let exists: i64 = with_pool!(self, pool => sqlx::query_scalar(exists_sql).fetch_one(pool).await?);
+        if exists == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let groups: Vec<(String, String)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT DISTINCT symbol, interval FROM bars_legacy ORDER BY symbol, interval")
+                .fetch_all(pool)
+                .await?
+        });
+        let preference = ProviderPreference::default();
+        let (mut rows, mut stored) = (0_usize, UpsertStats::default());
+        for (symbol_text, interval_text) in &groups {
+            let symbol =
+                Symbol::parse(symbol_text).map_err(|e| StorageError::corrupt("symbol", symbol_text, e))?;
+            let interval: Interval =
+                interval_text.parse().map_err(|e| StorageError::corrupt("interval", interval_text, e))?;
+            let exchange = Exchange::for_symbol(&symbol);
+            const SQL: &str = "SELECT ts, open, high, low, close, adj_close, volume, provider, flag \
+                 FROM bars_legacy WHERE symbol = $1 AND interval = $2 ORDER BY ts, provider";
+            let legacy: Vec<Bar> = with_pool!(self, pool => {
+                sqlx::query(SQL)
+                    .bind(symbol_text)
+                    .bind(interval_text)
+                    .fetch_all(pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        Ok(Bar {
+                            ts: exchange.bar_key(interval, time_col(row, "ts")?),
+                            open: row.real_opt("open")?,
+                            high: row.real_opt("high")?,
+                            low: row.real_opt("low")?,
+                            close: row.real_opt("close")?,
+                            adj_close: row.real_opt("adj_close")?,
+                            volume: row.real_opt("volume")?.and_then(volume_from_f64),
+                            provider: provider_col(row, "provider")?,
+                            partial: false,
+                            flag: row.text_opt("flag")?,
+                        })
+                    })
+                    .collect::<Result<_, StorageError>>()?
+            });
+            rows += legacy.len();
+            let stats = self.upsert_bars(&symbol, interval, &legacy, &preference).await?;
+            stored.inserted += stats.inserted + stats.updated;
+            stored.disagreements += stats.disagreements;
+        }
+        with_pool!(self, pool => {
+            sqlx::query("DROP TABLE IF EXISTS bars_legacy").execute(pool).await?;
+        });
+        tracing::info!(
+            legacy_rows = rows,
+            bars = stored.inserted,
+            disagreements = stored.disagreements,
+            elapsed_ms = started.elapsed().as_millis(),
+            "Converted stored bars to one bar per trading day."
+        );
+        Ok(())
     }
 }
 
@@ -484,7 +773,8 @@ fn read_bar_chunks(
             adj_close: row.get(5).map_err(bulk)?,
             volume: row.get(6).map_err(bulk)?,
             provider,
-            flag: row.get(8).map_err(bulk)?,
+            partial: row.get::<_, i64>(8).map_err(bulk)? != 0,
+            flag: row.get(9).map_err(bulk)?,
         });
         if chunk.len() == chunk_rows {
             let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
@@ -520,9 +810,9 @@ mod tests {
     #[test]
     fn insert_sql_placeholders() {
         let pg = insert_sql(Backend::Postgres, 2);
-        assert!(pg.contains("($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12),($1,$2,$3,$13,"), "{pg}");
-        assert!(pg.contains(",$21)"), "{pg}");
-        assert!(!pg.contains("$22"));
+        assert!(pg.contains("($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13),($1,$2,$3,$14,"), "{pg}");
+        assert!(pg.contains(",$23)"), "{pg}");
+        assert!(!pg.contains("$24"));
         assert!(Arc::ptr_eq(&insert_sql(Backend::Postgres, 2), &pg), "power-of-two sizes are built once");
 
         let lite = insert_sql(Backend::Sqlite, 4);
@@ -540,28 +830,39 @@ mod tests {
             adj_close: None,
             volume: None,
             provider,
+            partial: false,
             flag: None,
         }
     }
 
     #[test]
-    fn dedupe_keeps_last_of_each_key() {
-        let bars = vec![
-            bar(2, ProviderId::Yahoo, 1.0),
+    fn plan_keeps_one_bar_per_key_by_preference() {
+        let preference = ProviderPreference::new([ProviderId::Yahoo, ProviderId::Polygon]);
+        let incoming = vec![
+            bar(2, ProviderId::Polygon, 10.0),
             bar(1, ProviderId::Yahoo, 2.0),
-            bar(2, ProviderId::Yahoo, 3.0),
-            bar(2, ProviderId::Polygon, 4.0),
+            bar(2, ProviderId::Yahoo, 10.01),
+            bar(3, ProviderId::Polygon, 7.0),
         ];
-        let closes: Vec<f64> = dedupe(&bars).iter().filter_map(|b| b.close).collect();
-        assert_eq!(closes, vec![2.0, 3.0, 4.0], "day 1 yahoo (last), day 2 yahoo (last), day 2 polygon");
+        let stored = vec![bar(3, ProviderId::Yahoo, 5.0)];
+        let plan = plan_writes(&incoming, &stored, &preference);
+        let written: Vec<(u32, ProviderId)> =
+            plan.rows.iter().map(|b| (chrono::Datelike::day(&b.ts), b.provider)).collect();
+        assert_eq!(written, vec![(1, ProviderId::Yahoo), (2, ProviderId::Yahoo)]);
+        assert_eq!(plan.stats, UpsertStats { inserted: 2, updated: 0, kept: 1, disagreements: 1 });
+        // Day 2 agrees within tolerance; day 3's closes (5 vs 7) do not.
+        assert_eq!(plan.comparisons.len(), 2);
+        let day3 = plan.comparisons.iter().find(|c| !c.differences.is_empty()).unwrap();
+        assert_eq!((day3.kept, day3.other), (ProviderId::Yahoo, ProviderId::Polygon));
+        assert_eq!(day3.differences, vec![(BarField::Close, 5.0, 7.0)]);
     }
 
     #[test]
     fn non_finite_is_refused() {
         let mut b = bar(1, ProviderId::Sample, 1.0);
-        b.volume = Some(f64::NAN);
+        b.adj_close = Some(f64::NAN);
         let symbol = Symbol::parse("AAPL").unwrap();
         let err = check_finite(&symbol, &[b]).unwrap_err();
-        assert!(matches!(err, StorageError::NonFinite { field: "volume", .. }), "{err}");
+        assert!(matches!(err, StorageError::NonFinite { field: "adj_close", .. }), "{err}");
     }
 }

@@ -168,8 +168,10 @@ impl Storage {
         }))
     }
 
-    /// Finished exports (ready or failed) that fall outside the retention policy: beyond the
-    /// newest `keep_last`, or created before `older_than`. Writing exports are never returned.
+    /// Finished exports (ready or failed) that fall outside the retention policy: not among the
+    /// newest `keep_last` *runs* (the exports one job run wrote, bars, summary, mentions and
+    /// notes, count once; an export made outside a run counts on its own), or created before
+    /// `older_than`. Writing exports are never returned.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
@@ -184,11 +186,22 @@ impl Storage {
         });
         let keep = keep_last.map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         let cutoff = older_than.map(to_unix);
+        // Newest first, so a run's rank is the number of distinct runs seen before its first
+        // (newest) export.
+        let mut groups_seen: Vec<(bool, i64)> = Vec::new();
         Ok(finished
             .into_iter()
-            .enumerate()
-            .filter(|(rank, export)| *rank >= keep || cutoff.is_some_and(|c| to_unix(export.created_at) < c))
-            .map(|(_, export)| export)
+            .filter(|export| {
+                let group = export.run_id.map_or((false, export.id), |run| (true, run));
+                let rank = match groups_seen.iter().position(|g| *g == group) {
+                    Some(rank) => rank,
+                    None => {
+                        groups_seen.push(group);
+                        groups_seen.len() - 1
+                    }
+                };
+                rank >= keep || cutoff.is_some_and(|c| to_unix(export.created_at) < c)
+            })
             .collect())
     }
 

@@ -31,9 +31,11 @@
 //! - **Missing is NULL, never 0.** Every price and volume column is nullable; `None` round-trips.
 //!   Non-finite numbers are refused before any write (SQLite would silently turn `NaN` into NULL
 //!   while PostgreSQL stores it, so accepting them would make the backends disagree).
-//! - **Bars are keyed by (symbol, interval, ts, provider).** Re-fetching a range updates in place;
-//!   bars from different providers for the same time coexist and each read row says which
-//!   provider it came from.
+//! - **One bar per trading day.** Bars are keyed by (symbol, interval, ts), where a daily bar's
+//!   `ts` is its session date (see `domain::Bar::ts`), whatever the provider; `provider` is kept on
+//!   the row as provenance. A second provider's bar of a stored day is reconciled (the preferred
+//!   provider's stays, a final bar replaces a partial one) and differences beyond a tolerance are
+//!   stored as disagreements.
 //! - **Bulk upserts are one transaction of multi-row `INSERT … ON CONFLICT` statements** whose
 //!   row counts are powers of two (see [`Storage::upsert_bars`]), so the handful of distinct
 //!   statement texts stay in sqlx's prepared-statement cache, each statement stays below the
@@ -57,6 +59,7 @@ macro_rules! with_pool {
 #[macro_use]
 mod text_enum;
 
+mod actions;
 mod analysis;
 mod bars;
 mod config;
@@ -76,7 +79,7 @@ pub use analysis::{
     CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun, NewResearchNote, NoteRating,
     ResearchNoteRecord,
 };
-pub use bars::{BarQuery, UpsertStats};
+pub use bars::{BarQuery, DisagreementQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};
 pub use error::StorageError;
 pub use exports::{ExportRecord, ExportStatus};

@@ -36,6 +36,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
     embedded!("sqlite", 3, "social", "0003_social.sql"),
     embedded!("sqlite", 4, "analysis", "0004_analysis.sql"),
+    embedded!("sqlite", 5, "trading days", "0005_trading_days.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -43,6 +44,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 2, "jobs exports tokens", "0002_jobs_exports_tokens.sql"),
     embedded!("postgres", 3, "social", "0003_social.sql"),
     embedded!("postgres", 4, "analysis", "0004_analysis.sql"),
+    embedded!("postgres", 5, "trading days", "0005_trading_days.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {
@@ -55,8 +57,14 @@ fn embedded(backend: Backend) -> &'static [Embedded] {
 /// The migrator for `backend`. Each migration runs in its own transaction (sqlx's default), so a
 /// failing one leaves the schema at the previous version.
 pub(crate) fn migrator(backend: Backend) -> Migrator {
+    migrator_up_to(backend, i64::MAX)
+}
+
+/// The migrator stopping after `version`: tests build databases of an earlier schema with it.
+pub(crate) fn migrator_up_to(backend: Backend, version: i64) -> Migrator {
     let migrations = embedded(backend)
         .iter()
+        .filter(|m| m.version <= version)
         .map(|m| {
             Migration::new(
                 m.version,

@@ -33,7 +33,7 @@ fn quote_from_row(row: &impl RowExt) -> Result<Quote, StorageError> {
         open: row.real_opt("open")?,
         high: row.real_opt("high")?,
         low: row.real_opt("low")?,
-        volume: row.real_opt("volume")?,
+        volume: row.int_opt("volume")?,
         ts: time_col(row, "ts")?,
         provider: provider_col(row, "provider")?,
         source,
@@ -76,6 +76,8 @@ pub enum QualityAction {
     Rejected,
     /// The bar was stored with a flag.
     Flagged,
+    /// The bar was stored unflagged: a step in its close is a split on record.
+    Explained,
 }
 
 impl QualityAction {
@@ -84,6 +86,7 @@ impl QualityAction {
         match self {
             Self::Rejected => "rejected",
             Self::Flagged => "flagged",
+            Self::Explained => "explained",
         }
     }
 }
@@ -113,7 +116,8 @@ fn quality_event_from_row(row: &impl RowExt) -> Result<QualityEvent, StorageErro
     let action = match action.as_str() {
         "rejected" => QualityAction::Rejected,
         "flagged" => QualityAction::Flagged,
-        _ => return Err(StorageError::corrupt("action", action, "expected rejected or flagged")),
+        "explained" => QualityAction::Explained,
+        _ => return Err(StorageError::corrupt("action", action, "expected rejected, flagged or explained")),
     };
     Ok(QualityEvent {
         symbol: symbol_col(row, "symbol")?,
@@ -348,7 +352,8 @@ impl Storage {
             .rejected
             .iter()
             .map(|f| (QualityAction::Rejected, f))
-            .chain(report.flagged.iter().map(|f| (QualityAction::Flagged, f)));
+            .chain(report.flagged.iter().map(|f| (QualityAction::Flagged, f)))
+            .chain(report.explained.iter().map(|f| (QualityAction::Explained, f)));
         let now = now_unix();
         let begin = self.backend().begin_write();
         with_pool!(self, pool => {

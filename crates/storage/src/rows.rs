@@ -20,6 +20,7 @@ pub(crate) trait RowExt {
     fn text_opt(&self, column: &str) -> Result<Option<String>, sqlx::Error>;
     /// Positional access for hot loops (bar streams): no column-name lookup per value.
     fn int_at(&self, index: usize) -> Result<i64, sqlx::Error>;
+    fn int_opt_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error>;
     fn real_opt_at(&self, index: usize) -> Result<Option<f64>, sqlx::Error>;
     fn text_opt_at(&self, index: usize) -> Result<Option<String>, sqlx::Error>;
     /// Runs `f` on a borrowed text value, sparing an allocation per row.
@@ -48,6 +49,9 @@ macro_rules! impl_row_ext {
                 self.try_get(column)
             }
             fn int_at(&self, index: usize) -> Result<i64, sqlx::Error> {
+                self.try_get(index)
+            }
+            fn int_opt_at(&self, index: usize) -> Result<Option<i64>, sqlx::Error> {
                 self.try_get(index)
             }
             fn real_opt_at(&self, index: usize) -> Result<Option<f64>, sqlx::Error> {

@@ -7,15 +7,17 @@
 //! rows and the migrations run into an empty schema. The schema is dropped when the test ends,
 //! pass or fail; schemas older than an hour (left by a killed run) are dropped on startup.
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use domain::reconcile::{BarField, ProviderPreference};
 use domain::{
-    Bar, CompanyProfile, Interval, NewsItem, ProviderId, QualityReport, Quote, QuoteSource, Symbol,
-    check_bars,
+    Bar, CompanyProfile, CorporateAction, CorporateActionKind, Interval, NewsItem, ProviderId, QualityReport,
+    Quote, QuoteSource, Symbol, check_bars,
 };
 use futures::TryStreamExt;
 use sqlx::{Connection, SqliteConnection};
 use storage::{
-    Backend, BarQuery, DatabaseConfig, QualityAction, Storage, StorageError, UpsertStats, WatchlistEntry,
+    Backend, BarQuery, DatabaseConfig, DisagreementQuery, QualityAction, Storage, StorageError, UpsertStats,
+    WatchlistEntry,
 };
 
 #[macro_use]
@@ -33,6 +35,8 @@ backend_tests!(
     check_null_stays_null,
     check_range_queries,
     check_multiple_providers,
+    check_partial_bar_is_replaced_by_the_final_one,
+    check_corporate_actions,
     check_stream_matches_bars,
     check_quotes,
     check_profiles,
@@ -42,6 +46,8 @@ backend_tests!(
     check_non_finite_is_refused,
     check_concurrent_writers,
 );
+
+unmigrated_backend_tests!(check_migration_0005_keeps_one_bar_per_trading_day);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -63,10 +69,16 @@ fn bar(n: i64, close: f64, provider: ProviderId) -> Bar {
         low: Some(close - 1.0),
         close: Some(close),
         adj_close: Some(close * 0.99),
-        volume: Some(1000.0 + n as f64),
+        volume: Some(1000 + n),
         provider,
+        partial: false,
         flag: None,
     }
+}
+
+/// The default preference: yahoo, alpha_vantage, polygon, finnhub, sample.
+fn pref() -> ProviderPreference {
+    ProviderPreference::default()
 }
 
 fn bars(range: std::ops::Range<i64>, provider: ProviderId) -> Vec<Bar> {
@@ -89,7 +101,7 @@ async fn check_ping(storage: Storage) {
 
 async fn check_migrations_are_idempotent(storage: Storage) {
     let aapl = sym("AAPL");
-    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3, ProviderId::Sample)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3, ProviderId::Sample), &pref()).await.unwrap();
     storage.migrate().await.unwrap();
     storage.migrate().await.unwrap();
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 3, "data survives re-migration");
@@ -117,7 +129,7 @@ async fn check_watchlist(storage: Storage) {
     assert_eq!(list.iter().map(|e: &WatchlistEntry| e.symbol.as_str()).collect::<Vec<_>>(), ["MSFT"]);
 
     // Removing from the watchlist keeps the symbol's data.
-    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..2, ProviderId::Sample)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..2, ProviderId::Sample), &pref()).await.unwrap();
     assert!(storage.add_to_watchlist(&aapl).await.unwrap());
     assert!(storage.remove_from_watchlist(&aapl).await.unwrap());
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 2);
@@ -128,21 +140,24 @@ async fn check_upsert_is_idempotent(storage: Storage) {
     // More than one full statement on both backends, plus a ragged remainder.
     let batch = bars(0..9_000, ProviderId::Yahoo);
 
-    let first = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
-    assert_eq!(first, UpsertStats { inserted: 9_000, updated: 0 });
+    let first = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap();
+    assert_eq!(first, UpsertStats { inserted: 9_000, ..UpsertStats::default() });
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 9_000);
 
-    let again = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
-    assert_eq!(again, UpsertStats { inserted: 0, updated: 9_000 });
+    let again = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap();
+    assert_eq!(again, UpsertStats { updated: 9_000, ..UpsertStats::default() });
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 9_000, "no duplicates");
 
     assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), batch);
-    assert_eq!(storage.upsert_bars(&aapl, Interval::Day1, &[]).await.unwrap(), UpsertStats::default());
+    assert_eq!(
+        storage.upsert_bars(&aapl, Interval::Day1, &[], &pref()).await.unwrap(),
+        UpsertStats::default()
+    );
 }
 
 async fn check_upsert_mixed_insert_and_update(storage: Storage) {
     let aapl = sym("AAPL");
-    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..10, ProviderId::Yahoo)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..10, ProviderId::Yahoo), &pref()).await.unwrap();
 
     // 5..15: five existing (with a revised close), five new.
     let mut revised: Vec<Bar> = bars(5..15, ProviderId::Yahoo);
@@ -150,8 +165,8 @@ async fn check_upsert_mixed_insert_and_update(storage: Storage) {
         b.close = Some(b.close.unwrap() + 0.25);
         b.flag = Some("revised".to_owned());
     }
-    let stats = storage.upsert_bars(&aapl, Interval::Day1, &revised).await.unwrap();
-    assert_eq!(stats, UpsertStats { inserted: 5, updated: 5 });
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &revised, &pref()).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 5, updated: 5, ..UpsertStats::default() });
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 15);
 
     let stored = storage.bars(&query("AAPL")).await.unwrap();
@@ -168,8 +183,8 @@ async fn check_duplicates_in_one_batch(storage: Storage) {
         bar(0, 100.0, ProviderId::Yahoo),
         bar(1, 555.0, ProviderId::Yahoo),
     ];
-    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
-    assert_eq!(stats, UpsertStats { inserted: 3, updated: 0 });
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 3, ..UpsertStats::default() });
     let stored = storage.bars(&query("AAPL")).await.unwrap();
     assert_eq!(stored, [batch[2].clone(), batch[3].clone(), batch[0].clone()]);
 }
@@ -185,6 +200,7 @@ async fn check_null_stays_null(storage: Storage) {
         adj_close: None,
         volume: None,
         provider: ProviderId::Yahoo,
+        partial: false,
         flag: None,
     };
     let zeros = Bar {
@@ -194,11 +210,12 @@ async fn check_null_stays_null(storage: Storage) {
         low: Some(0.0),
         close: Some(0.0),
         adj_close: Some(0.0),
-        volume: Some(0.0),
+        volume: Some(0),
         provider: ProviderId::Yahoo,
+        partial: false,
         flag: None,
     };
-    storage.upsert_bars(&aapl, Interval::Day1, &[sparse.clone(), zeros.clone()]).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &[sparse.clone(), zeros.clone()], &pref()).await.unwrap();
     let stored = storage.bars(&query("AAPL")).await.unwrap();
     assert_eq!(stored, vec![sparse, zeros], "None stays None and 0 stays 0");
     assert_eq!(stored[0].open, None);
@@ -208,10 +225,10 @@ async fn check_null_stays_null(storage: Storage) {
 async fn check_range_queries(storage: Storage) {
     let aapl = sym("AAPL");
     let all = bars(0..10, ProviderId::Yahoo);
-    storage.upsert_bars(&aapl, Interval::Day1, &all).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &all, &pref()).await.unwrap();
     // Another interval and another symbol must not leak into the results.
-    storage.upsert_bars(&aapl, Interval::Hour1, &bars(0..4, ProviderId::Yahoo)).await.unwrap();
-    storage.upsert_bars(&sym("MSFT"), Interval::Day1, &bars(0..6, ProviderId::Yahoo)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Hour1, &bars(0..4, ProviderId::Yahoo), &pref()).await.unwrap();
+    storage.upsert_bars(&sym("MSFT"), Interval::Day1, &bars(0..6, ProviderId::Yahoo), &pref()).await.unwrap();
 
     assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), all);
 
@@ -251,39 +268,112 @@ async fn check_range_queries(storage: Storage) {
 async fn check_multiple_providers(storage: Storage) {
     let aapl = sym("AAPL");
     let yahoo = bars(0..3, ProviderId::Yahoo);
+    // Polygon's days 1 and 2 are far off Yahoo's (closes 201/202 against 101/102), day 3 is new.
     let polygon: Vec<Bar> = (1..4).map(|n| bar(n, 200.0 + n as f64, ProviderId::Polygon)).collect();
-    storage.upsert_bars(&aapl, Interval::Day1, &yahoo).await.unwrap();
-    let stats = storage.upsert_bars(&aapl, Interval::Day1, &polygon).await.unwrap();
-    assert_eq!(stats, UpsertStats { inserted: 3, updated: 0 }, "another provider's bars are new rows");
-    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 6);
+    storage.upsert_bars(&aapl, Interval::Day1, &yahoo, &pref()).await.unwrap();
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &polygon, &pref()).await.unwrap();
+    // Open, high, low and close differ on each shared day; the volumes agree.
+    assert_eq!(stats, UpsertStats { inserted: 1, updated: 0, kept: 2, disagreements: 8 });
+    assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 4, "one bar per day");
 
-    // Without a provider filter every row comes back, ordered by ts then provider.
     let stored = storage.bars(&query("AAPL")).await.unwrap();
     let keys: Vec<(DateTime<Utc>, ProviderId)> = stored.iter().map(|b| (b.ts, b.provider)).collect();
     assert_eq!(
         keys,
         [
             (day(0), ProviderId::Yahoo),
-            (day(1), ProviderId::Polygon),
             (day(1), ProviderId::Yahoo),
-            (day(2), ProviderId::Polygon),
             (day(2), ProviderId::Yahoo),
             (day(3), ProviderId::Polygon),
         ]
     );
+    let disagreements = storage.disagreements(&DisagreementQuery::new(aapl.clone())).await.unwrap();
+    assert_eq!(disagreements.len(), 8);
+    let close = disagreements.iter().find(|d| d.ts == day(1) && d.field == BarField::Close).unwrap();
+    assert_eq!((close.kept_provider, close.kept_value), (ProviderId::Yahoo, 101.0));
+    assert_eq!((close.other_provider, close.other_value), (ProviderId::Polygon, 201.0));
+    assert_eq!(storage.count_disagreements(&aapl, Interval::Day1, Some(day(2)), None).await.unwrap(), 4);
 
     let mut q = query("AAPL");
     q.provider = Some(ProviderId::Polygon);
-    assert_eq!(storage.bars(&q).await.unwrap(), polygon);
+    assert_eq!(storage.bars(&q).await.unwrap(), polygon[2..]);
     q.provider = Some(ProviderId::Finnhub);
     assert!(storage.bars(&q).await.unwrap().is_empty());
     assert_eq!(storage.last_bar_ts(&aapl, Interval::Day1).await.unwrap(), Some(day(3)));
+
+    // With Polygon preferred, its bars replace Yahoo's and the comparisons turn around.
+    let polygon_first = ProviderPreference::new([ProviderId::Polygon, ProviderId::Yahoo]);
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &polygon, &polygon_first).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 0, updated: 3, kept: 0, disagreements: 8 });
+    let disagreements = storage.disagreements(&DisagreementQuery::new(aapl.clone())).await.unwrap();
+    assert_eq!(disagreements.len(), 8, "{disagreements:?}");
+    assert!(disagreements.iter().all(|d| d.kept_provider == ProviderId::Polygon));
+    // A Yahoo refetch that agrees with Polygon's stored day 1 clears that day's disagreements.
+    let mut agreeing = polygon[0].clone();
+    agreeing.provider = ProviderId::Yahoo;
+    storage.upsert_bars(&aapl, Interval::Day1, &[agreeing], &polygon_first).await.unwrap();
+    let left = storage.disagreements(&DisagreementQuery::new(aapl.clone())).await.unwrap();
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|d| d.ts == day(2)));
+}
+
+async fn check_partial_bar_is_replaced_by_the_final_one(storage: Storage) {
+    let aapl = sym("AAPL");
+    let mut live = bar(5, 100.0, ProviderId::Yahoo);
+    live.partial = true;
+    live.volume = Some(10);
+    storage.upsert_bars(&aapl, Interval::Day1, &[live.clone()], &pref()).await.unwrap();
+    // A partial bar from a less preferred provider does not replace another partial one, and a
+    // final bar of any provider replaces it, without a disagreement.
+    let mut other_live = bar(5, 150.0, ProviderId::Finnhub);
+    other_live.partial = true;
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &[other_live], &pref()).await.unwrap();
+    assert_eq!(stats.kept, 1);
+    let final_bar = bar(5, 101.0, ProviderId::AlphaVantage);
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, std::slice::from_ref(&final_bar), &pref()).await.unwrap();
+    assert_eq!(stats, UpsertStats { updated: 1, ..UpsertStats::default() });
+    assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), vec![final_bar.clone()]);
+    // A later partial refetch never replaces the final bar.
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &[live], &pref()).await.unwrap();
+    assert_eq!(stats.kept, 1);
+    assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), vec![final_bar]);
+    assert!(storage.disagreements(&DisagreementQuery::new(aapl)).await.unwrap().is_empty());
+}
+
+async fn check_corporate_actions(storage: Storage) {
+    let aapl = sym("AAPL");
+    let date = |text: &str| text.parse::<NaiveDate>().unwrap();
+    let split = CorporateAction {
+        date: date("2020-08-31"),
+        kind: CorporateActionKind::Split { numerator: 4.0, denominator: 1.0 },
+        provider: ProviderId::Yahoo,
+    };
+    let dividend = CorporateAction {
+        date: date("2020-08-07"),
+        kind: CorporateActionKind::Dividend { amount: 0.82 },
+        provider: ProviderId::Yahoo,
+    };
+    storage.save_corporate_actions(&aapl, &[split.clone(), dividend.clone()]).await.unwrap();
+    storage.save_corporate_actions(&aapl, std::slice::from_ref(&split)).await.unwrap();
+    assert_eq!(storage.corporate_actions(&aapl, None).await.unwrap(), vec![dividend, split.clone()]);
+    assert_eq!(storage.corporate_actions(&aapl, Some(date("2020-08-10"))).await.unwrap(), vec![split]);
+    let bad = CorporateAction {
+        date: date("2021-01-04"),
+        kind: CorporateActionKind::Split { numerator: 0.0, denominator: 1.0 },
+        provider: ProviderId::Polygon,
+    };
+    assert!(storage.save_corporate_actions(&aapl, &[bad]).await.is_err(), "a zero ratio is refused");
+    assert_eq!(storage.corporate_actions(&aapl, None).await.unwrap().len(), 2);
 }
 
 async fn check_stream_matches_bars(storage: Storage) {
     let aapl = sym("AAPL");
-    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3_000, ProviderId::Yahoo)).await.unwrap();
-    storage.upsert_bars(&aapl, Interval::Day1, &bars(100..200, ProviderId::Polygon)).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..3_000, ProviderId::Yahoo), &pref()).await.unwrap();
+    // Days Yahoo does not have, so the provider filter has rows to return.
+    storage
+        .upsert_bars(&aapl, Interval::Day1, &bars(3_000..3_100, ProviderId::Polygon), &pref())
+        .await
+        .unwrap();
 
     let mut ranged = query("AAPL");
     ranged.from = Some(day(50));
@@ -318,7 +408,7 @@ fn quote(price: f64, ts: DateTime<Utc>, provider: ProviderId, source: QuoteSourc
         open: Some(price - 2.0),
         high: None,
         low: Some(price - 3.0),
-        volume: Some(12_345.0),
+        volume: Some(12_345),
         ts,
         provider,
         source,
@@ -423,7 +513,7 @@ async fn check_quality_events(storage: Storage) {
     batch[3].close = Some(20_000.0); // ~200x the previous close: kept but flagged
     batch[3].high = Some(20_001.0);
     batch[3].open = Some(20_000.0);
-    let report = check_bars(&mut batch);
+    let report = check_bars(&mut batch, &[]);
     assert_eq!((report.rejected.len(), report.flagged.len()), (1, 1), "{report:?}");
 
     storage.record_quality(&aapl, Interval::Day1, ProviderId::Yahoo, &report).await.unwrap();
@@ -449,16 +539,16 @@ async fn check_quality_events(storage: Storage) {
 async fn check_failed_upsert_rolls_back(storage: Storage) {
     let aapl = sym("AAPL");
     let original = bars(0..100, ProviderId::Yahoo);
-    storage.upsert_bars(&aapl, Interval::Day1, &original).await.unwrap();
+    storage.upsert_bars(&aapl, Interval::Day1, &original, &pref()).await.unwrap();
 
     // Overwrite the 100 stored bars and add 9 900 new ones (several statements), but the very
     // last bar breaks a schema CHECK (negative volume), so its statement fails after earlier
     // statements already ran inside the transaction.
     let mut batch: Vec<Bar> = (0..10_000).map(|n| bar(n, 500.0 + n as f64, ProviderId::Yahoo)).collect();
     if let Some(last) = batch.last_mut() {
-        last.volume = Some(-1.0);
+        last.volume = Some(-1);
     }
-    let err = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap_err();
+    let err = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap_err();
     assert!(matches!(err, StorageError::Query(_)), "{err}");
 
     assert_eq!(storage.bar_count(&aapl, Interval::Day1).await.unwrap(), 100, "no new rows kept");
@@ -466,8 +556,8 @@ async fn check_failed_upsert_rolls_back(storage: Storage) {
 
     // A failed batch leaves the connection usable.
     batch.pop();
-    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap();
-    assert_eq!(stats, UpsertStats { inserted: 9_899, updated: 100 });
+    let stats = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap();
+    assert_eq!(stats, UpsertStats { inserted: 9_899, updated: 100, ..UpsertStats::default() });
 }
 
 async fn check_non_finite_is_refused(storage: Storage) {
@@ -475,7 +565,7 @@ async fn check_non_finite_is_refused(storage: Storage) {
     for poison in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
         let mut batch = bars(0..10, ProviderId::Yahoo);
         batch[7].adj_close = Some(poison);
-        let err = storage.upsert_bars(&aapl, Interval::Day1, &batch).await.unwrap_err();
+        let err = storage.upsert_bars(&aapl, Interval::Day1, &batch, &pref()).await.unwrap_err();
         assert!(matches!(err, StorageError::NonFinite { field: "adj_close", .. }), "{err}");
         assert!(err.to_string().contains("AAPL"), "{err}");
     }
@@ -492,7 +582,7 @@ async fn check_concurrent_writers(storage: Storage) {
                 let symbol = sym(s);
                 for round in 0..5 {
                     let stats = storage
-                        .upsert_bars(&symbol, Interval::Day1, &bars(0..500, ProviderId::Sample))
+                        .upsert_bars(&symbol, Interval::Day1, &bars(0..500, ProviderId::Sample), &pref())
                         .await
                         .unwrap();
                     assert_eq!(stats.inserted + stats.updated, 500);
@@ -563,7 +653,10 @@ async fn sqlite_file_is_created_in_missing_directories_with_wal() {
     storage.migrate().await.unwrap();
     storage.migrate().await.unwrap();
     assert!(file.exists(), "database file created");
-    storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..5, ProviderId::Sample)).await.unwrap();
+    storage
+        .upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..5, ProviderId::Sample), &pref())
+        .await
+        .unwrap();
 
     // The journal mode is stored in the file, so a plain connection sees it.
     let mut plain = SqliteConnection::connect(&url).await.unwrap();
@@ -586,7 +679,10 @@ async fn sqlite_file_is_created_in_missing_directories_with_wal() {
 async fn sqlite_in_memory_is_shared_by_the_pool() {
     let storage = Storage::connect("sqlite::memory:", &config()).await.unwrap();
     storage.migrate().await.unwrap();
-    storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..50, ProviderId::Sample)).await.unwrap();
+    storage
+        .upsert_bars(&sym("AAPL"), Interval::Day1, &bars(0..50, ProviderId::Sample), &pref())
+        .await
+        .unwrap();
     // Hold one connection with an open stream while others read: all see the same database.
     let mut stream = storage.stream_bars(&query("AAPL"));
     assert!(stream.try_next().await.unwrap().is_some());
@@ -611,4 +707,83 @@ fn config_deserialises_with_defaults_and_rejects_unknown_fields() {
     assert_eq!(config, DatabaseConfig::default());
     let err = serde_json::from_str::<DatabaseConfig>(r#"{"uri": "x"}"#).unwrap_err();
     assert!(err.to_string().contains("uri"), "{err}");
+}
+
+/// A database written by the previous release (schema 4: bars keyed by vendor stamp and
+/// provider) is converted in place: one bar per trading day (the preferred provider's), the
+/// others recorded as disagreements where they differ, nothing else lost.
+async fn check_migration_0005_keeps_one_bar_per_trading_day(storage: Storage, url: String) {
+    storage.migrate_up_to(4).await.unwrap();
+    // 2024-05-01..03 from Yahoo (stamped at the New York open), Polygon and Alpha Vantage
+    // (midnight UTC, as the old code stored them); Polygon's close of 2 May is 2 % off and
+    // Alpha Vantage's volume is fractional. BHP.AX was stamped at the Sydney open, 23:00 UTC on
+    // the previous day. A 5-minute bar, a quote and a quality event must survive as they are.
+    let statements = [
+        "INSERT INTO symbols (symbol, added_at) VALUES ('AAPL', 1), ('BHP.AX', 1)",
+        "INSERT INTO bars (symbol, interval, ts, provider, open, high, low, close, adj_close, volume, flag, fetched_at) VALUES \
+         ('AAPL', '1d', 1714570200, 'yahoo', 169.0, 170.0, 168.0, 169.3, 169.1, 50000000, NULL, 1), \
+         ('AAPL', '1d', 1714656600, 'yahoo', 172.5, 173.4, 170.9, 173.0, 172.8, 94214900, NULL, 1), \
+         ('AAPL', '1d', 1714743000, 'yahoo', 186.6, 187.0, 182.7, 183.4, 183.2, 163224109, 'checked', 1), \
+         ('AAPL', '1d', 1714521600, 'polygon', 169.0, 170.0, 168.0, 169.3, NULL, 50000000, NULL, 1), \
+         ('AAPL', '1d', 1714608000, 'polygon', 172.5, 173.4, 170.9, 176.46, NULL, 94214900, NULL, 1), \
+         ('AAPL', '1d', 1714694400, 'alpha_vantage', 186.6, 187.0, 182.7, 183.4, NULL, 163224109.6, NULL, 1), \
+         ('AAPL', '5m', 1714743300, 'yahoo', 186.6, 186.9, 186.5, 186.8, NULL, 1200.0, NULL, 1), \
+         ('BHP.AX', '1d', 1704754800, 'yahoo', 44.0, 44.5, 43.8, 44.2, 44.2, 7000000, NULL, 1)",
+        "INSERT INTO quotes (symbol, provider, price, volume, ts, source, fetched_at) \
+         VALUES ('AAPL', 'yahoo', 183.38, 12345.6, 1714766401, 'live', 1)",
+        "INSERT INTO quality_events (symbol, interval, provider, ts, action, reason, recorded_at) \
+         VALUES ('AAPL', '1d', 'yahoo', 1714743000, 'flagged', 'checked', 1)",
+    ];
+    match storage.backend() {
+        Backend::Sqlite => {
+            let mut connection = SqliteConnection::connect(&url).await.unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+            for sql in statements {
+                sqlx::query(sql).execute(&mut connection).await.unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+    }
+
+    storage.migrate().await.expect("migration 5 converts the old bars");
+    storage.migrate().await.expect("and is idempotent");
+
+    let aapl = sym("AAPL");
+    let date = |text: &str| domain::calendar::date_stamp(text.parse::<NaiveDate>().unwrap());
+    let stored = storage.bars(&query("AAPL")).await.unwrap();
+    let keys: Vec<(DateTime<Utc>, ProviderId)> = stored.iter().map(|b| (b.ts, b.provider)).collect();
+    assert_eq!(
+        keys,
+        [
+            (date("2024-05-01"), ProviderId::Yahoo),
+            (date("2024-05-02"), ProviderId::Yahoo),
+            (date("2024-05-03"), ProviderId::Yahoo),
+        ],
+        "one bar per trading day, the preferred provider's"
+    );
+    assert_eq!(stored[2].flag.as_deref(), Some("checked"));
+    assert_eq!(stored[2].volume, Some(163_224_109));
+    assert!(stored.iter().all(|b| !b.partial));
+
+    let disagreements = storage.disagreements(&DisagreementQuery::new(aapl.clone())).await.unwrap();
+    assert_eq!(disagreements.len(), 1, "{disagreements:?}");
+    let close = &disagreements[0];
+    assert_eq!((close.ts, close.field), (date("2024-05-02"), BarField::Close));
+    assert_eq!((close.kept_provider, close.kept_value), (ProviderId::Yahoo, 173.0));
+    assert_eq!((close.other_provider, close.other_value), (ProviderId::Polygon, 176.46));
+
+    let bhp = storage.bars(&query("BHP.AX")).await.unwrap();
+    assert_eq!(bhp.iter().map(|b| b.ts).collect::<Vec<_>>(), [date("2024-01-09")], "the Sydney session date");
+    assert_eq!(storage.bar_count(&aapl, Interval::Min5).await.unwrap(), 1);
+    assert_eq!(storage.latest_quote(&aapl).await.unwrap().unwrap().volume, Some(12_346));
+    let events = storage.quality_events(&aapl, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    // The converted schema takes new data as usual.
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(0..2, ProviderId::Sample), &pref()).await.unwrap();
 }

@@ -222,15 +222,15 @@ pub enum OutputFormat {
 pub struct BarsArgs {
     #[arg(value_parser = parse_symbol)]
     pub symbol: Symbol,
-    /// First date to print (YYYY-MM-DD).
+    /// First trading day to print (YYYY-MM-DD, inclusive, the exchange's calendar).
     #[arg(long)]
     pub from: Option<NaiveDate>,
-    /// Last date to print (YYYY-MM-DD).
+    /// Last trading day to print (YYYY-MM-DD, inclusive, the exchange's calendar).
     #[arg(long)]
     pub to: Option<NaiveDate>,
     #[arg(long, default_value = "1d", value_parser = parse_interval)]
     pub interval: Interval,
-    /// Only bars from this provider.
+    /// Only bars this provider served.
     #[arg(long, value_parser = parse_provider)]
     pub provider: Option<ProviderId>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -238,6 +238,9 @@ pub struct BarsArgs {
     /// At most this many bars, counted from the earliest in the window.
     #[arg(long)]
     pub limit: Option<u64>,
+    /// Also list where providers disagree about these days (to stderr with csv/json).
+    #[arg(long)]
+    pub show_disagreements: bool,
 }
 
 #[derive(Debug, Subcommand)]

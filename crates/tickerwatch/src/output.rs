@@ -17,6 +17,12 @@ pub fn number(value: Option<f64>, decimals: usize) -> Cell {
     Cell::new(text).set_alignment(CellAlignment::Right)
 }
 
+/// A right-aligned whole number; missing values show as `—`.
+pub fn integer(value: Option<i64>) -> Cell {
+    let text = value.map_or_else(|| "—".to_owned(), |v| v.to_string());
+    Cell::new(text).set_alignment(CellAlignment::Right)
+}
+
 /// A right-aligned integer-like cell.
 pub fn count(value: impl std::fmt::Display) -> Cell {
     Cell::new(value).set_alignment(CellAlignment::Right)

@@ -59,10 +59,10 @@ fn fetch_stores_sample_history_and_bars_prints_it() {
     assert!(csv.status.success(), "{}", stderr(&csv));
     let csv = stdout(&csv);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines[0], "symbol,interval,ts,open,high,low,close,adj_close,volume,provider");
+    assert_eq!(lines[0], "symbol,interval,date,open,high,low,close,adj_close,volume,provider,partial,flag");
     assert_eq!(lines.len(), 1 + 5, "{csv}"); // 2013-02-25 .. 2013-03-01
-    assert!(lines[1].starts_with("AAPL,1d,2013-02-25T00:00:00+00:00,"), "{}", lines[1]);
-    assert!(lines.iter().skip(1).all(|l| l.ends_with(",sample")));
+    assert!(lines[1].starts_with("AAPL,1d,2013-02-25,"), "{}", lines[1]);
+    assert!(lines.iter().skip(1).all(|l| l.ends_with(",sample,false,")), "{csv}");
 
     // Fetching the same range again stores no duplicates.
     let again = ws.run(&["fetch", "AAPL", "--range", "1y"]);

@@ -38,7 +38,7 @@ async fn yahoo_fetch_then_bad_bodies_leave_stored_bars_intact() {
         .up_to_n_times(1)
         .mount(&server)
         .await;
-    let ok = run(&db, &server.uri(), "[\"yahoo\"]", &["fetch", "AAPL", "--range", "1mo"]).await;
+    let ok = run(&db, &server.uri(), "[\"yahoo\"]", &["fetch", "AAPL", "--from", "2024-01-01"]).await;
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("yahoo"));
     let stored = run(&db, &server.uri(), "[\"yahoo\"]", &["bars", "AAPL", "--format", "csv"]).await;
@@ -55,7 +55,7 @@ async fn yahoo_fetch_then_bad_bodies_leave_stored_bars_intact() {
     for body in bad_bodies {
         server.reset().await;
         Mock::given(method("GET")).respond_with(body).mount(&server).await;
-        let failed = run(&db, &server.uri(), "[\"yahoo\"]", &["fetch", "AAPL", "--range", "1mo"]).await;
+        let failed = run(&db, &server.uri(), "[\"yahoo\"]", &["fetch", "AAPL", "--from", "2024-01-01"]).await;
         assert_eq!(failed.status.code(), Some(1));
         let stderr = String::from_utf8_lossy(&failed.stderr);
         assert!(stderr.contains("AAPL") && stderr.contains("yahoo"), "{stderr}");
@@ -79,5 +79,5 @@ async fn failing_vendor_falls_back_to_sample_and_rows_say_so() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("sample"));
     let csv = run(&db, &server.uri(), "[\"sample\"]", &["bars", "MSFT", "--format", "csv"]).await;
     let text = String::from_utf8_lossy(&csv.stdout);
-    assert!(text.lines().skip(1).all(|l| l.ends_with(",sample")), "{text}");
+    assert!(text.lines().skip(1).all(|l| l.ends_with(",sample,false,")), "{text}");
 }

@@ -30,10 +30,13 @@ impl Env {
         let request = BarsRequest {
             symbol: Symbol::parse(symbol).unwrap(),
             interval: Interval::Day1,
-            span: Span::Last(chrono::Duration::days(365)),
+            span: Span::Last { days: 365 },
         };
         let served = self.chain.bars(&request).await.unwrap();
-        self.storage.upsert_bars(&request.symbol, Interval::Day1, &served.value.bars).await.unwrap();
+        self.storage
+            .upsert_bars(&request.symbol, Interval::Day1, &served.value.bars, self.chain.preference())
+            .await
+            .unwrap();
     }
 
     /// The service with the configured model (offline by default).

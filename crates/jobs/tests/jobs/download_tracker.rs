@@ -234,19 +234,22 @@ async fn retention_after_each_run_keeps_the_last_n() {
     env.watch(&["IBM"]).await;
     let config = ExportsConfig {
         dir: env.exports_dir(),
-        retention: RetentionConfig { keep_last: Some(3), max_age_days: Some(30) },
+        retention: RetentionConfig { keep_last: Some(2), max_age_days: Some(30) },
     };
     let exports = ExportService::new(env.storage.clone(), config);
     let engine = engine_with(&env, sample_chain(), exports.clone(), tracker_config(ExportFormat::Csv)).await;
 
-    let mut last = None;
+    let mut runs = Vec::new();
     for _ in 0..3 {
-        last = Some(run_once(&engine).await);
+        runs.push(run_once(&engine).await);
     }
-    let last = last.unwrap();
-    // Three runs wrote six exports (bars + summary); the newest three remain, files included.
+    let last = runs.last().unwrap();
+    // Three runs wrote six exports (bars + summary each); `keep_last` counts runs, so the two
+    // newest runs' four files remain, each run whole.
     let left = env.storage.exports(100).await.unwrap();
-    assert_eq!(left.len(), 3, "{left:?}");
+    assert_eq!(left.len(), 4, "{left:?}");
+    let kept_runs: std::collections::BTreeSet<Option<i64>> = left.iter().map(|e| e.run_id).collect();
+    assert_eq!(kept_runs, [Some(runs[1].id), Some(runs[2].id)].into_iter().collect());
     assert!(left.iter().any(|e| Some(e.id) == last.export_id));
     let mut names: Vec<String> = left.iter().map(|e| e.file_name.clone()).collect();
     names.sort();

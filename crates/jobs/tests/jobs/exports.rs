@@ -18,7 +18,8 @@ fn bars(n: i64) -> Vec<Bar> {
             low: Some(99.0),
             close: Some(100.5 + i as f64),
             adj_close: None,
-            volume: Some(1000.0),
+            volume: Some(1000),
+            partial: false,
             provider: ProviderId::Sample,
             flag: None,
         })
@@ -38,7 +39,7 @@ fn request(format: ExportFormat) -> ExportRequest {
 
 async fn env_with_bars() -> TestEnv {
     let env = TestEnv::new().await;
-    env.storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(10)).await.unwrap();
+    env.storage.upsert_bars(&sym("AAPL"), Interval::Day1, &bars(10), &Default::default()).await.unwrap();
     env
 }
 

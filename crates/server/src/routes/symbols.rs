@@ -7,12 +7,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use chrono::{DateTime, Days, NaiveDate, NaiveTime, Utc};
-use domain::{Bar, Interval, Quote, Symbol};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use domain::calendar::date_stamp;
+use domain::{Bar, Exchange, Interval, Quote, Symbol};
 use futures::TryStreamExt;
-use providers::{ChainError, ProviderChain, ProviderError};
+use providers::{ChainError, ProviderChain};
 use serde::{Deserialize, Serialize};
-use storage::{BarQuery, Storage};
+use storage::{BarQuery, DisagreementQuery, Storage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cache::{BarsCache, BarsKey, Lookup};
@@ -32,10 +33,10 @@ const INDICATOR_LOOKBACK_DAYS: u64 = 400;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BarsParams {
-    /// First day, inclusive (UTC). Unbounded when absent.
+    /// First trading day, inclusive, in the exchange's calendar. Unbounded when absent.
     #[param(value_type = Option<String>, format = Date, example = "2024-01-01")]
     from: Option<NaiveDate>,
-    /// Last day, inclusive (UTC). Unbounded when absent.
+    /// Last trading day, inclusive, in the exchange's calendar. Unbounded when absent.
     #[param(value_type = Option<String>, format = Date, example = "2024-12-31")]
     to: Option<NaiveDate>,
     /// `1m`, `5m`, `15m`, `30m`, `1h`, `1d` (default), `1wk` or `1mo`.
@@ -45,28 +46,40 @@ pub(crate) struct BarsParams {
     limit: Option<u64>,
 }
 
-/// One OHLCV bar. Missing values are `null`, never 0.
+/// One OHLCV bar, as traded. Missing values are `null`, never 0. Daily, weekly and monthly bars
+/// are trading days and carry `date`; intraday bars carry `ts`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BarDto<'a> {
-    /// Start of the bar (UTC).
-    ts: DateTime<Utc>,
+    /// The session date in the exchange's calendar (daily and longer bars only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date, example = "2024-05-03")]
+    date: Option<NaiveDate>,
+    /// Start of the bar, UTC (intraday bars only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<DateTime<Utc>>,
     open: Option<f64>,
     high: Option<f64>,
     low: Option<f64>,
     close: Option<f64>,
+    /// The vendor's split- and dividend-adjusted close, where it gives one.
     adj_close: Option<f64>,
-    volume: Option<f64>,
+    /// Shares traded.
+    volume: Option<i64>,
     /// The provider the bar came from.
     #[schema(value_type = String, example = "yahoo")]
     provider: &'a str,
+    /// The session had not closed when the bar was fetched; the final bar will replace it.
+    partial: bool,
     /// Set by the quality gate for suspicious but kept bars.
     flag: Option<&'a str>,
 }
 
-impl<'a> From<&'a Bar> for BarDto<'a> {
-    fn from(bar: &'a Bar) -> Self {
+impl<'a> BarDto<'a> {
+    fn new(bar: &'a Bar, interval: Interval) -> Self {
+        let (date, ts) = if interval.is_intraday() { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
         Self {
-            ts: bar.ts,
+            date,
+            ts,
             open: bar.open,
             high: bar.high,
             low: bar.low,
@@ -74,6 +87,7 @@ impl<'a> From<&'a Bar> for BarDto<'a> {
             adj_close: bar.adj_close,
             volume: bar.volume,
             provider: bar.provider.as_str(),
+            partial: bar.partial,
             flag: bar.flag.as_deref(),
         }
     }
@@ -89,24 +103,34 @@ pub(crate) struct BarsResponse<'a> {
     bars: Vec<BarDto<'a>>,
     /// Number of bars in `bars`.
     count: usize,
-    /// True when more bars match than `limit`; ask again from the last `ts`.
+    /// True when more bars match than `limit`; ask again from the last `date` (or `ts`).
     truncated: bool,
 }
 
-/// A time range; `None` is unbounded on that side.
+/// A range of stored bar keys; `None` is unbounded on that side.
 type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
-/// The range a query covers: `from` at 00:00:00 and `to` at 23:59:59 UTC, both inclusive.
-fn day_range(from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Range, ApiError> {
+/// The stored keys of the trading days `from..=to` (both inclusive, in the exchange's
+/// calendar): the dates themselves for daily and longer bars, the instants from the first day's
+/// local midnight to the last day's end for intraday bars.
+fn day_range(
+    symbol: &Symbol,
+    interval: Interval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<Range, ApiError> {
     if let (Some(from), Some(to)) = (from, to)
         && from > to
     {
         return Err(ApiError::InvalidRange(format!("from ({from}) is after to ({to})")));
     }
-    let end_of_day = NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time");
+    if !interval.is_intraday() {
+        return Ok((from.map(date_stamp), to.map(date_stamp)));
+    }
+    let exchange = Exchange::for_symbol(symbol);
     Ok((
-        from.map(|day| day.and_time(NaiveTime::MIN).and_utc()),
-        to.map(|day| day.and_time(end_of_day).and_utc()),
+        from.map(|day| exchange.start_of(day)),
+        to.map(|day| exchange.start_of(day.succ_opt().unwrap_or(day)) - chrono::Duration::seconds(1)),
     ))
 }
 
@@ -134,8 +158,8 @@ pub(crate) async fn bars(
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
     let symbol = parse_symbol(&symbol)?;
-    let (from, to) = day_range(params.from, params.to)?;
     let interval = params.interval.unwrap_or(Interval::Day1);
+    let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
     let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
     let key =
         BarsKey { symbol, interval, from: from.map(|t| t.timestamp()), to: to.map(|t| t.timestamp()), limit };
@@ -167,7 +191,7 @@ pub(crate) async fn bars(
         if count > 0 {
             body.push(b',');
         }
-        write_json(&mut body, &BarDto::from(&bar))?;
+        write_json(&mut body, &BarDto::new(&bar, interval))?;
         count += 1;
     }
     drop(rows);
@@ -198,7 +222,7 @@ pub(crate) struct QuoteDto {
     open: Option<f64>,
     high: Option<f64>,
     low: Option<f64>,
-    volume: Option<f64>,
+    volume: Option<i64>,
     /// When the price was observed (vendor time).
     ts: DateTime<Utc>,
     #[schema(example = "yahoo")]
@@ -270,15 +294,119 @@ pub(crate) async fn quote(
 /// 502 with the (already redacted) reasons.
 fn chain_error(symbol: &Symbol, error: ChainError) -> ApiError {
     match error {
-        ChainError::Stopped(ProviderError::NotFound { .. }) => {
-            ApiError::NotFound(format!("no provider knows {symbol}"))
-        }
+        error if error.is_not_found() => ApiError::NotFound(error.to_string()),
         ChainError::NoProvider { .. } => ApiError::Unavailable(error.to_string()),
         other => {
             tracing::warn!(%symbol, error = %other, "Quote fetch failed.");
             ApiError::Upstream(other.to_string())
         }
     }
+}
+
+/// Query of `GET /api/symbols/{symbol}/disagreements`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DisagreementsParams {
+    /// First trading day, inclusive. Unbounded when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2024-01-01")]
+    from: Option<NaiveDate>,
+    /// Last trading day, inclusive. Unbounded when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2024-12-31")]
+    to: Option<NaiveDate>,
+    /// `1d` (default), `1wk`, `1mo` or an intraday interval.
+    #[param(value_type = Option<String>, example = "1d")]
+    interval: Option<Interval>,
+    /// At most this many (default and maximum 10000).
+    limit: Option<u64>,
+}
+
+/// Where two providers' bars of the same day differ beyond the tolerance (0.5 % on prices, 5 %
+/// on volume).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DisagreementDto {
+    /// The trading day (daily and longer bars).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = Date, example = "2024-05-03")]
+    date: Option<NaiveDate>,
+    /// The bar's start (intraday bars).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<DateTime<Utc>>,
+    /// `open`, `high`, `low`, `close` or `volume`.
+    #[schema(example = "close")]
+    field: &'static str,
+    /// The stored bar's provider (the preferred one) and its value.
+    #[schema(example = "yahoo")]
+    kept_provider: &'static str,
+    kept_value: f64,
+    /// The other provider and its value.
+    #[schema(example = "alpha_vantage")]
+    other_provider: &'static str,
+    other_value: f64,
+    /// `other_value` relative to `kept_value`, e.g. `0.012` for 1.2 % above.
+    relative_difference: f64,
+}
+
+/// Disagreements of a symbol. (Documents the response shape.)
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DisagreementsResponse {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    #[schema(example = "1d")]
+    interval: &'static str,
+    disagreements: Vec<DisagreementDto>,
+    count: usize,
+}
+
+/// Where providers disagree about a symbol's stored bars: for each trading day and field, the
+/// kept (preferred) provider's value and the other provider's.
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/disagreements",
+    operation_id = "get_disagreements",
+    tag = "symbols",
+    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), DisagreementsParams),
+    responses(
+        (status = 200, body = DisagreementsResponse),
+        (status = 400, description = "Invalid symbol, date, interval, or from after to", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn disagreements(
+    State(storage): State<Storage>,
+    ApiPath(symbol): ApiPath<String>,
+    ApiQuery(params): ApiQuery<DisagreementsParams>,
+) -> Result<Json<DisagreementsResponse>, ApiError> {
+    let symbol = parse_symbol(&symbol)?;
+    let interval = params.interval.unwrap_or(Interval::Day1);
+    let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
+    let query = DisagreementQuery {
+        interval: Some(interval),
+        from,
+        to,
+        limit: Some(params.limit.unwrap_or(MAX_BARS).min(MAX_BARS)),
+        ..DisagreementQuery::new(symbol.clone())
+    };
+    let disagreements: Vec<DisagreementDto> = storage
+        .disagreements(&query)
+        .await?
+        .into_iter()
+        .map(|d| DisagreementDto {
+            date: (!interval.is_intraday()).then(|| d.ts.date_naive()),
+            ts: interval.is_intraday().then_some(d.ts),
+            field: d.field.as_str(),
+            kept_provider: d.kept_provider.as_str(),
+            kept_value: d.kept_value,
+            other_provider: d.other_provider.as_str(),
+            other_value: d.other_value,
+            relative_difference: d.relative_difference(),
+        })
+        .collect();
+    Ok(Json(DisagreementsResponse {
+        symbol: symbol.into(),
+        interval: interval.as_str(),
+        count: disagreements.len(),
+        disagreements,
+    }))
 }
 
 /// Latest indicator values over the stored daily bars.
@@ -337,10 +465,7 @@ pub(crate) async fn indicators(
         from: last.checked_sub_days(Days::new(INDICATOR_LOOKBACK_DAYS)),
         ..BarQuery::new(symbol.clone(), Interval::Day1)
     };
-    let mut bars = storage.bars(&query).await?;
-    // Several providers may have a bar for the same day; rows come ordered by (ts, provider), so
-    // keep the first of each day, or the indicators would count that day twice.
-    bars.dedup_by_key(|bar| bar.ts);
+    let bars = storage.bars(&query).await?;
     let snapshot = domain::indicators::latest(&bars);
     Ok(Json(IndicatorsDto {
         symbol: symbol.into(),
@@ -371,13 +496,18 @@ mod tests {
     #[test]
     fn day_range_is_inclusive_and_ordered() {
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let (from, to) = day_range(Some(day("2024-01-02")), Some(day("2024-01-02"))).unwrap();
-        assert_eq!(from.unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
-        assert_eq!(to.unwrap().to_rfc3339(), "2024-01-02T23:59:59+00:00");
+        let aapl = Symbol::parse("AAPL").unwrap();
+        let one_day = Some(day("2024-01-02"));
+        let (from, to) = day_range(&aapl, Interval::Day1, one_day, one_day).unwrap();
+        assert_eq!((from, to), (Some(date_stamp(day("2024-01-02"))), Some(date_stamp(day("2024-01-02")))));
+        // Intraday: the New York day, 05:00Z to 04:59:59Z the next day in winter.
+        let (from, to) = day_range(&aapl, Interval::Min5, one_day, one_day).unwrap();
+        assert_eq!(from.unwrap().to_rfc3339(), "2024-01-02T05:00:00+00:00");
+        assert_eq!(to.unwrap().to_rfc3339(), "2024-01-03T04:59:59+00:00");
         assert!(matches!(
-            day_range(Some(day("2024-02-01")), Some(day("2024-01-01"))),
+            day_range(&aapl, Interval::Day1, Some(day("2024-02-01")), Some(day("2024-01-01"))),
             Err(ApiError::InvalidRange(_))
         ));
-        assert_eq!(day_range(None, None).unwrap(), (None, None));
+        assert_eq!(day_range(&aapl, Interval::Day1, None, None).unwrap(), (None, None));
     }
 }

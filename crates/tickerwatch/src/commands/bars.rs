@@ -1,12 +1,15 @@
-//! `tickerwatch bars`: stored bars as a table, CSV or JSON. CSV and JSON stream row by row from
-//! the database, so printing ten years of minute bars does not load them into memory.
+//! `tickerwatch bars`: stored bars as a table, CSV or JSON, with the same columns as exports
+//! (`date` for trading days, `ts` for intraday bars). CSV and JSON stream row by row from the
+//! database, so printing ten years of minute bars does not load them into memory.
 
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use chrono::{Duration, NaiveTime};
+use chrono::Duration;
+use domain::calendar::date_stamp;
+use domain::{Bar, Exchange};
 use futures::TryStreamExt;
-use storage::BarQuery;
+use storage::{BarQuery, DisagreementQuery};
 
 use crate::app::App;
 use crate::cli::{BarsArgs, OutputFormat};
@@ -22,25 +25,48 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
     {
         bail!("--from {from} is after --to {to}");
     }
+    let intraday = args.interval.is_intraday();
+    // Trading days are keyed by date; intraday bars by instant, from the first day's local
+    // midnight on the exchange to the last day's end.
+    let exchange = Exchange::for_symbol(&args.symbol);
+    let (from, to) = if intraday {
+        (
+            args.from.map(|d| exchange.start_of(d)),
+            args.to.map(|d| exchange.start_of(d + Duration::days(1)) - Duration::seconds(1)),
+        )
+    } else {
+        (args.from.map(date_stamp), args.to.map(date_stamp))
+    };
     let query = BarQuery {
         symbol: args.symbol.clone(),
         interval: args.interval,
-        from: args.from.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
-        to: args.to.map(|d| d.and_time(NaiveTime::MIN).and_utc() + Duration::days(1) - Duration::seconds(1)),
+        from,
+        to,
         provider: args.provider,
         limit: args.limit,
     };
-    let intraday = args.interval.is_intraday();
+    let time_column = if intraday { "ts" } else { "date" };
+    let time_text = |bar: &Bar| if intraday { bar.ts.to_rfc3339() } else { bar.date().to_string() };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut rows = app.storage.stream_bars(&query);
-    let mut n_rows = 0u64;
+    let (mut n_rows, mut n_partial) = (0u64, 0u64);
     match args.format {
         OutputFormat::Table => {
-            let mut table =
-                output::table(&["date", "open", "high", "low", "close", "adj close", "volume", "provider"]);
+            let mut table = output::table(&[
+                time_column,
+                "open",
+                "high",
+                "low",
+                "close",
+                "adj close",
+                "volume",
+                "provider",
+                "",
+            ]);
             while let Some(bar) = rows.try_next().await? {
                 n_rows += 1;
+                n_partial += u64::from(bar.partial);
                 table.add_row(vec![
                     output::timestamp(bar.ts, intraday).into(),
                     output::number(bar.open, 2),
@@ -48,19 +74,25 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
                     output::number(bar.low, 2),
                     output::number(bar.close, 2),
                     output::number(bar.adj_close, 4),
-                    output::number(bar.volume, 0),
+                    output::integer(bar.volume),
                     bar.provider.to_string().into(),
+                    if bar.partial { "partial" } else { "" }.into(),
                 ]);
             }
             writeln!(out, "{table}")?;
-            writeln!(out, "{n_rows} bar(s) of {} {}", args.symbol, args.interval)?;
+            let partial = if n_partial > 0 {
+                format!(" ({n_partial} partial: session not closed)")
+            } else {
+                String::new()
+            };
+            writeln!(out, "{n_rows} bar(s) of {} {}{partial}", args.symbol, args.interval)?;
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(&mut out);
             writer.write_record([
                 "symbol",
                 "interval",
-                "ts",
+                time_column,
                 "open",
                 "high",
                 "low",
@@ -68,20 +100,24 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
                 "adj_close",
                 "volume",
                 "provider",
+                "partial",
+                "flag",
             ])?;
             while let Some(bar) = rows.try_next().await? {
                 n_rows += 1;
                 writer.write_record([
                     args.symbol.as_str(),
                     args.interval.as_str(),
-                    &bar.ts.to_rfc3339(),
+                    &time_text(&bar),
                     &output::optional(bar.open),
                     &output::optional(bar.high),
                     &output::optional(bar.low),
                     &output::optional(bar.close),
                     &output::optional(bar.adj_close),
-                    &output::optional(bar.volume),
+                    &bar.volume.map(|v| v.to_string()).unwrap_or_default(),
                     bar.provider.as_str(),
+                    if bar.partial { "true" } else { "false" },
+                    bar.flag.as_deref().unwrap_or_default(),
                 ])?;
             }
             writer.flush()?;
@@ -93,19 +129,78 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
                     write!(out, ",")?;
                 }
                 n_rows += 1;
-                let row = serde_json::json!({
-                    "symbol": args.symbol, "interval": args.interval, "ts": bar.ts, "open": bar.open,
+                let mut row = serde_json::json!({
+                    "symbol": args.symbol, "interval": args.interval, "open": bar.open,
                     "high": bar.high, "low": bar.low, "close": bar.close, "adj_close": bar.adj_close,
-                    "volume": bar.volume, "provider": bar.provider, "flag": bar.flag,
+                    "volume": bar.volume, "provider": bar.provider, "partial": bar.partial, "flag": bar.flag,
                 });
+                row[time_column] = serde_json::Value::String(time_text(&bar));
                 write!(out, "\n  {row}")?;
             }
             writeln!(out, "\n]")?;
         }
     }
+    drop(rows);
     out.flush().context("cannot write to stdout")?;
     if n_rows == 0 && args.format == OutputFormat::Table {
         eprintln!("No stored bars match; fetch some with `tickerwatch fetch {}`.", args.symbol);
+    }
+    if args.show_disagreements {
+        print_disagreements(app, &args, from, to, intraday).await?;
+    }
+    Ok(())
+}
+
+/// The disagreements between providers over the printed days: to stdout after a table, to
+/// stderr after csv or json (so the data stays parseable).
+async fn print_disagreements(
+    app: &App,
+    args: &BarsArgs,
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    intraday: bool,
+) -> anyhow::Result<()> {
+    let query = DisagreementQuery {
+        interval: Some(args.interval),
+        from,
+        to,
+        ..DisagreementQuery::new(args.symbol.clone())
+    };
+    let disagreements = app.storage.disagreements(&query).await?;
+    let mut table = output::table(&[
+        if intraday { "ts" } else { "date" },
+        "field",
+        "kept",
+        "value",
+        "other",
+        "value",
+        "difference",
+    ]);
+    for d in &disagreements {
+        let decimals = if d.field == domain::reconcile::BarField::Volume { 0 } else { 4 };
+        table.add_row(vec![
+            output::timestamp(d.ts, intraday).into(),
+            d.field.to_string().into(),
+            d.kept_provider.to_string().into(),
+            output::number(Some(d.kept_value), decimals),
+            d.other_provider.to_string().into(),
+            output::number(Some(d.other_value), decimals),
+            comfy_table::Cell::new(format!("{:+.2}%", d.relative_difference() * 100.0))
+                .set_alignment(comfy_table::CellAlignment::Right),
+        ]);
+    }
+    let text = if disagreements.is_empty() {
+        format!("No disagreements between providers for {} {} in this window.", args.symbol, args.interval)
+    } else {
+        format!(
+            "{table}\n{} disagreement(s) between providers (kept: the stored, preferred provider's value).",
+            disagreements.len()
+        )
+    };
+    if args.format == OutputFormat::Table {
+        println!("{text}");
+    } else {
+        eprintln!("{text}");
     }
     Ok(())
 }

@@ -87,6 +87,8 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     let storage = Storage::connect(&url, &config).await?;
     storage.migrate().await?;
     let n_bars_each = args.years * DAYS_PER_YEAR;
+    let now = chrono::Utc::now();
+    let preference = domain::reconcile::ProviderPreference::default();
     let (mut parse_time, mut upsert_time) = (Duration::ZERO, Duration::ZERO);
     let (mut n_bars, mut n_bytes, mut stored) = (0usize, 0usize, 0u64);
     let started = Instant::now();
@@ -95,11 +97,12 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
         let body = chart_json(symbol.as_str(), n_bars_each, i as u64 + 1);
         n_bytes += body.len();
         let t0 = Instant::now();
-        let bars = providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes())
-            .map_err(|e| anyhow::anyhow!("parse failed for {symbol}: {e}"))?;
+        let bars = providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes(), now)
+            .map_err(|e| anyhow::anyhow!("parse failed for {symbol}: {e}"))?
+            .bars;
         parse_time += t0.elapsed();
         let t1 = Instant::now();
-        storage.upsert_bars(&symbol, Interval::Day1, &bars).await?;
+        storage.upsert_bars(&symbol, Interval::Day1, &bars, &preference).await?;
         upsert_time += t1.elapsed();
         n_bars += bars.len();
         stored += storage.bar_count(&symbol, Interval::Day1).await?;
@@ -155,8 +158,9 @@ fn synthetic_bars(symbol_idx: usize, days: usize) -> Vec<domain::Bar> {
                 low: Some(low),
                 close: Some(close),
                 adj_close: Some(close * 0.98),
-                volume: Some((1_000_000.0 + rng.next_unit() * 9_000_000.0).round()),
+                volume: Some((1_000_000.0 + rng.next_unit() * 9_000_000.0).round() as i64),
                 provider: domain::ProviderId::Sample,
+                partial: false,
                 flag: None,
             }
         })
@@ -184,9 +188,10 @@ pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
     let symbols: Vec<Symbol> =
         (0..args.symbols).map(|i| Symbol::parse(&format!("S{i:04}"))).collect::<Result<_, _>>()?;
     if fresh {
+        let preference = domain::reconcile::ProviderPreference::default();
         eprintln!("Filling {} with {} symbols x {} days...", args.db.display(), args.symbols, args.days);
         for (i, symbol) in symbols.iter().enumerate() {
-            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, args.days)).await?;
+            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, args.days), &preference).await?;
         }
     }
     let temp_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
@@ -229,7 +234,10 @@ mod tests {
     fn synthetic_chart_parses_with_the_real_parser() {
         let symbol = Symbol::parse("S0001").unwrap();
         let body = chart_json("S0001", 30, 7);
-        let bars = providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes()).unwrap();
+        let bars =
+            providers::yahoo::parse_chart(&symbol, Interval::Day1, body.as_bytes(), chrono::Utc::now())
+                .unwrap()
+                .bars;
         assert_eq!(bars.len(), 30);
         assert!(bars.iter().all(|b| b.low <= b.close && b.close <= b.high));
     }

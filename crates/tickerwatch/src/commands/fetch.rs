@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::bail;
-use chrono::{NaiveTime, Utc};
-use domain::{Interval, Symbol};
+use domain::{DateRange, Interval, Symbol};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use jobs::ingest::{FetchedSymbol, IngestError, fetch_and_store};
@@ -21,16 +20,16 @@ pub struct FetchOutcome {
     pub result: Result<FetchedSymbol, IngestError>,
 }
 
-fn span_from_args(args: &FetchArgs) -> Span {
-    match args.from {
-        Some(from) => {
-            let to = args
-                .to
-                .map_or_else(Utc::now, |d| d.and_time(NaiveTime::MIN).and_utc() + chrono::Duration::days(1));
-            Span::Between { from: from.and_time(NaiveTime::MIN).and_utc(), to }
+/// `--from`/`--to` are inclusive trading days in each symbol's exchange calendar; without
+/// `--to`, up to today there.
+fn span_from_args(args: &FetchArgs) -> anyhow::Result<Span> {
+    Ok(match (args.from, args.to) {
+        (Some(from), Some(to)) => {
+            Span::Between(DateRange::new(from, to).map_err(|e| anyhow::anyhow!("--from/--to: {e}"))?)
         }
-        None => args.range,
-    }
+        (Some(from), None) => Span::Since(from),
+        (None, _) => args.range,
+    })
 }
 
 /// Runs the command; returns false when any symbol failed.
@@ -48,7 +47,7 @@ pub async fn run(app: &App, args: FetchArgs) -> anyhow::Result<bool> {
         args.symbols.clone()
     };
     let chain = Arc::new(app.chain(args.provider)?);
-    let span = span_from_args(&args);
+    let span = span_from_args(&args)?;
     let outcomes = fetch_many(
         &chain,
         &app.storage,
@@ -104,6 +103,7 @@ fn print_summary(outcomes: &[FetchOutcome], interval: Interval) {
         "bars",
         "new",
         "updated",
+        "kept",
         "from",
         "to",
         "last close",
@@ -113,17 +113,34 @@ fn print_summary(outcomes: &[FetchOutcome], interval: Interval) {
     for outcome in outcomes {
         match &outcome.result {
             Ok(f) => {
-                let quality = if f.quality.is_clean() {
-                    "ok".to_owned()
-                } else {
-                    format!("{} rejected, {} flagged", f.quality.rejected.len(), f.quality.flagged.len())
-                };
+                let mut notes = Vec::new();
+                if f.n_bars == 0 {
+                    notes.push("no trading days in the window".to_owned());
+                }
+                if !f.quality.rejected.is_empty() || !f.quality.flagged.is_empty() {
+                    notes.push(format!(
+                        "{} rejected, {} flagged",
+                        f.quality.rejected.len(),
+                        f.quality.flagged.len()
+                    ));
+                }
+                if !f.quality.explained.is_empty() {
+                    notes.push(format!("{} split(s)", f.quality.explained.len()));
+                }
+                if f.n_partial > 0 {
+                    notes.push(format!("{} partial", f.n_partial));
+                }
+                if f.disagreements > 0 {
+                    notes.push(format!("{} disagreement(s)", f.disagreements));
+                }
+                let quality = if notes.is_empty() { "ok".to_owned() } else { notes.join(", ") };
                 table.add_row(vec![
                     outcome.symbol.to_string().into(),
                     f.provider.to_string().into(),
                     output::count(f.n_bars),
                     output::count(f.inserted),
                     output::count(f.updated),
+                    output::count(f.kept),
                     f.first.map(|t| output::timestamp(t, intraday)).unwrap_or_default().into(),
                     f.last.map(|t| output::timestamp(t, intraday)).unwrap_or_default().into(),
                     output::number(f.last_close, 2),
@@ -132,7 +149,7 @@ fn print_summary(outcomes: &[FetchOutcome], interval: Interval) {
             }
             Err(_) => {
                 let mut row = vec![comfy_table::Cell::new(&outcome.symbol); 1];
-                row.extend(std::iter::repeat_n(comfy_table::Cell::new(""), 7));
+                row.extend(std::iter::repeat_n(comfy_table::Cell::new(""), 8));
                 row.push(comfy_table::Cell::new("FAILED"));
                 table.add_row(row);
             }
