@@ -235,7 +235,10 @@ impl Exchange {
             if let Some(instant) = self.zone.from_local_datetime(&probe).earliest() {
                 return instant.with_timezone(&Utc);
             }
-            probe += Duration::minutes(30);
+            match probe.checked_add_signed(Duration::minutes(30)) {
+                Some(later) => probe = later,
+                None => break,
+            }
         }
         local.and_utc()
     }
@@ -257,7 +260,8 @@ impl Exchange {
         if self.always_open {
             return self.start_of(date.succ_opt().unwrap_or(date));
         }
-        self.instant(date.and_time(self.close)) + SETTLE_AFTER_CLOSE
+        let close = self.instant(date.and_time(self.close));
+        close.checked_add_signed(SETTLE_AFTER_CLOSE).unwrap_or(close)
     }
 
     /// True when a daily bar of `date` seen at `now` may still change (its session is not over).
@@ -304,7 +308,7 @@ impl Exchange {
         let date = key.date_naive();
         let last_day = match interval {
             Interval::Day1 => date,
-            Interval::Week1 => date + Duration::days(6),
+            Interval::Week1 => date.checked_add_signed(Duration::days(6)).unwrap_or(date),
             Interval::Month1 => {
                 let next_month = if date.month() == 12 {
                     NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
@@ -313,7 +317,7 @@ impl Exchange {
                 };
                 next_month.and_then(|d| d.pred_opt()).unwrap_or(date)
             }
-            intraday => return now < key + intraday.nominal(),
+            intraday => return key.checked_add_signed(intraday.nominal()).is_none_or(|end| now < end),
         };
         self.is_partial(last_day, now)
     }

@@ -21,8 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Utc};
 use domain::calendar::{date_stamp, parse_zone};
 use domain::{
-    Bar, BarSeries, CompanyProfile, Exchange, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol,
-    volume_from_f64,
+    Bar, BarSeries, CompanyProfile, DateRange, Exchange, Interval, NewsItem, ProviderId, Quote, QuoteSource,
+    Symbol, volume_from_f64,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -189,30 +189,7 @@ impl AlphaVantageProvider {
     }
 
     fn number(&self, what: &str, field: &str, value: Option<&str>) -> Result<Option<f64>, ProviderError> {
-        let Some(text) = value.map(str::trim).filter(|t| !is_missing(t)) else {
-            return Ok(None);
-        };
-        text.parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite())
-            .map(Some)
-            .ok_or_else(|| self.http.malformed(what, format!("{field} is not a number: {text:?}")))
-    }
-
-    fn bar(&self, what: &str, stamp: &str, ts: DateTime<Utc>, raw: &RawBar) -> Result<Bar, ProviderError> {
-        let field = |name: &str| format!("{name} of {stamp}");
-        Ok(Bar {
-            ts,
-            open: self.number(what, &field("open"), raw.open.as_deref())?,
-            high: self.number(what, &field("high"), raw.high.as_deref())?,
-            low: self.number(what, &field("low"), raw.low.as_deref())?,
-            close: self.number(what, &field("close"), raw.close.as_deref())?,
-            adj_close: None,
-            volume: self.number(what, &field("volume"), raw.volume.as_deref())?.and_then(volume_from_f64),
-            provider: ProviderId::AlphaVantage,
-            partial: false,
-            flag: None,
-        })
+        parse_number(field, value).map_err(|message| self.http.malformed(what, message))
     }
 
     /// The whole daily series comes back; `outputsize=compact` (the last 100 sessions) when the
@@ -228,21 +205,9 @@ impl AlphaVantageProvider {
             ("symbol", request.symbol.as_str()),
             ("outputsize", outputsize),
         ];
-        let mut body = self.fetch(&what, &request.symbol, &params, DAILY_SERIES_KEY).await?;
-        let exchange = self.exchange(&what, request, body.get("Meta Data"))?;
-        let series: BTreeMap<String, RawBar> =
-            self.decode(&what, body.remove(DAILY_SERIES_KEY).unwrap_or_default())?;
-        let mut bars = Vec::with_capacity(series.len());
-        for (date, raw) in &series {
-            let day = NaiveDate::parse_from_str(date, "%Y-%m-%d")
-                .map_err(|e| self.http.malformed(&what, format!("bad date {date:?}: {e}")))?;
-            if dates.contains(day) {
-                let mut bar = self.bar(&what, date, date_stamp(day), raw)?;
-                bar.partial = exchange.is_partial(day, now);
-                bars.push(bar);
-            }
-        }
-        Ok(bars)
+        let body = self.fetch(&what, &request.symbol, &params, DAILY_SERIES_KEY).await?;
+        series_bars(&request.symbol, Interval::Day1, body, Some(dates), now)
+            .map_err(|message| self.http.malformed(&what, message))
     }
 
     async fn intraday_bars(&self, request: &BarsRequest, interval: &str) -> Result<Vec<Bar>, ProviderError> {
@@ -258,42 +223,111 @@ impl AlphaVantageProvider {
             ("outputsize", "full"),
             ("extended_hours", "false"),
         ];
-        let mut body = self.fetch(&what, &request.symbol, &params, &series_key).await?;
-        let exchange = self.exchange(&what, request, body.get("Meta Data"))?;
-        let series: BTreeMap<String, RawBar> =
-            self.decode(&what, body.remove(&series_key).unwrap_or_default())?;
-        let mut bars = Vec::with_capacity(series.len());
-        for (stamp, raw) in &series {
+        let body = self.fetch(&what, &request.symbol, &params, &series_key).await?;
+        series_bars(&request.symbol, request.interval, body, Some(dates), now)
+            .map_err(|message| self.http.malformed(&what, message))
+    }
+}
+
+/// Parses a `TIME_SERIES_DAILY` or `TIME_SERIES_INTRADAY` body without HTTP (for the fuzz tests
+/// and payload replays): bars sorted by time, within `dates` when given. A body with one of the
+/// vendor's message keys (`Error Message`, `Information`, `Note`) is an error with its text.
+///
+/// # Errors
+/// A description of why the body is not a usable series.
+pub fn parse_series_body(
+    symbol: &Symbol,
+    interval: Interval,
+    body: &[u8],
+    dates: Option<DateRange>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
+    let body: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid series JSON: {e}"))?;
+    if let Some(text) = MESSAGE_KEYS.iter().find_map(|key| body.get(*key)) {
+        return Err(format!("{symbol}: {text}"));
+    }
+    let mut bars = series_bars(symbol, interval, body, dates, now)?;
+    bars.sort_by_key(|bar| bar.ts);
+    bars.dedup_by_key(|bar| bar.ts);
+    Ok(bars)
+}
+
+/// The bars of a series body: `Time Series (Daily)` keyed by session date, intraday series by
+/// local time in the `Meta Data` zone (converted to UTC with the time-zone database), each
+/// marked partial when its session or interval had not ended at `now`.
+fn series_bars(
+    symbol: &Symbol,
+    interval: Interval,
+    mut body: Map<String, Value>,
+    dates: Option<DateRange>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Bar>, String> {
+    let series_key = match intraday_interval(interval) {
+        Some(name) => format!("Time Series ({name})"),
+        None if interval == Interval::Day1 => DAILY_SERIES_KEY.to_owned(),
+        None => return Err(format!("Alpha Vantage has no {interval} series")),
+    };
+    let exchange = series_exchange(symbol, body.get("Meta Data"))?;
+    let series: BTreeMap<String, RawBar> = serde_json::from_value(body.remove(&series_key).unwrap_or_default())
+        .map_err(|e| format!("unexpected shape: {e}"))?;
+    let in_range = |date: NaiveDate| dates.is_none_or(|dates| dates.contains(date));
+    let mut bars = Vec::with_capacity(series.len());
+    for (stamp, raw) in &series {
+        let (ts, date) = if interval.is_intraday() {
             let local = NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M:%S")
                 .or_else(|_| NaiveDateTime::parse_from_str(stamp, "%Y-%m-%d %H:%M"))
-                .map_err(|e| self.http.malformed(&what, format!("bad timestamp {stamp:?}: {e}")))?;
-            if dates.contains(local.date()) {
-                let ts = exchange.instant(local);
-                let mut bar = self.bar(&what, stamp, ts, raw)?;
-                bar.partial = exchange.is_bar_partial(request.interval, ts, now);
-                bars.push(bar);
-            }
+                .map_err(|e| format!("bad timestamp {stamp:?}: {e}"))?;
+            (exchange.instant(local), local.date())
+        } else {
+            let day =
+                NaiveDate::parse_from_str(stamp, "%Y-%m-%d").map_err(|e| format!("bad date {stamp:?}: {e}"))?;
+            (date_stamp(day), day)
+        };
+        if !in_range(date) {
+            continue;
         }
-        Ok(bars)
+        let field = |name: &str| format!("{name} of {stamp}");
+        bars.push(Bar {
+            ts,
+            open: parse_number(&field("open"), raw.open.as_deref())?,
+            high: parse_number(&field("high"), raw.high.as_deref())?,
+            low: parse_number(&field("low"), raw.low.as_deref())?,
+            close: parse_number(&field("close"), raw.close.as_deref())?,
+            adj_close: None,
+            volume: parse_number(&field("volume"), raw.volume.as_deref())?.and_then(volume_from_f64),
+            provider: ProviderId::AlphaVantage,
+            partial: exchange.is_bar_partial(interval, ts, now),
+            flag: None,
+        });
     }
+    Ok(bars)
+}
 
-    /// The symbol's exchange in the zone `Meta Data` names (`US/Eastern` for every US listing;
-    /// the table's zone when the field is missing). Intraday times mean nothing without it.
-    fn exchange(
-        &self,
-        what: &str,
-        request: &BarsRequest,
-        meta: Option<&Value>,
-    ) -> Result<Exchange, ProviderError> {
-        let zone = meta
-            .and_then(Value::as_object)
-            .and_then(|meta| meta.iter().find(|(key, _)| key.ends_with("Time Zone")))
-            .and_then(|(_, value)| value.as_str());
-        match zone {
-            None => Ok(*request.exchange()),
-            Some(name) => parse_zone(name)
-                .map(|zone| request.exchange().in_zone(zone))
-                .ok_or_else(|| self.http.malformed(what, format!("unsupported time zone {name:?}"))),
+/// A number sent as text; `None`, `-` and empty mean missing.
+fn parse_number(field: &str, value: Option<&str>) -> Result<Option<f64>, String> {
+    let Some(text) = value.map(str::trim).filter(|t| !is_missing(t)) else {
+        return Ok(None);
+    };
+    text.parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite())
+        .map(Some)
+        .ok_or_else(|| format!("{field} is not a number: {text:?}"))
+}
+
+/// The symbol's exchange in the zone `Meta Data` names (`US/Eastern` for every US listing; the
+/// table's zone when the field is missing). Intraday times mean nothing without it.
+fn series_exchange(symbol: &Symbol, meta: Option<&Value>) -> Result<Exchange, String> {
+    let listed = Exchange::for_symbol(symbol);
+    let zone = meta
+        .and_then(Value::as_object)
+        .and_then(|meta| meta.iter().find(|(key, _)| key.ends_with("Time Zone")))
+        .and_then(|(_, value)| value.as_str());
+    match zone {
+        None => Ok(*listed),
+        Some(name) => {
+            parse_zone(name).map(|zone| listed.in_zone(zone)).ok_or_else(|| format!("unsupported time zone {name:?}"))
         }
     }
 }

@@ -115,11 +115,6 @@ impl FinnhubProvider {
             message: format!("Finnhub has no data for symbol {symbol}: {detail}"),
         }
     }
-
-    fn timestamp(&self, what: &str, seconds: i64) -> Result<DateTime<Utc>, ProviderError> {
-        DateTime::from_timestamp(seconds, 0)
-            .ok_or_else(|| self.http.malformed(what, format!("timestamp {seconds} is out of range")))
-    }
 }
 
 #[async_trait]
@@ -186,31 +181,10 @@ impl MarketData for FinnhubProvider {
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
         let what = format!("{symbol} quote");
         let raw: RawQuote = self.fetch(&what, "/quote", &[("symbol", symbol.as_str())]).await?;
-        let Some(price) = raw.c.filter(|c| c.is_finite() && *c != 0.0) else {
+        quote_from_raw(symbol, &raw, Utc::now())
+            .map_err(|message| self.http.malformed(&what, message))?
             // Finnhub's answer for a symbol it does not know is a quote of zeros.
-            return Err(self.not_found(&what, symbol, "the quote is all zeros"));
-        };
-        // Older responses (still served on some plans) have no `t`: the quote is as of now.
-        let ts = match raw.t.filter(|t| *t != 0) {
-            Some(seconds) => self.timestamp(&what, seconds)?,
-            None => Utc::now(),
-        };
-        // Finnhub writes 0 where it has no value; no listed price is exactly zero.
-        let value = |x: Option<f64>| x.filter(|x| x.is_finite() && *x != 0.0);
-        Ok(Quote {
-            symbol: symbol.clone(),
-            price,
-            previous_close: value(raw.pc),
-            change: raw.d.filter(|x| x.is_finite()),
-            change_percent: raw.dp.filter(|x| x.is_finite()),
-            open: value(raw.o),
-            high: value(raw.h),
-            low: value(raw.l),
-            volume: None,
-            ts,
-            provider: ProviderId::Finnhub,
-            source: QuoteSource::Live,
-        })
+            .ok_or_else(|| self.not_found(&what, symbol, "the quote is all zeros"))
     }
 
     async fn profile(&self, symbol: &Symbol) -> Result<CompanyProfile, ProviderError> {
@@ -343,6 +317,49 @@ pub fn parse_candles_body(
     let raw: RawCandles =
         serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid candle JSON: {e}"))?;
     parse_candles(&raw, interval, Exchange::for_symbol(symbol), now)
+}
+
+/// A quote from Finnhub's `/quote` fields; `None` for the all-zero quote of an unknown symbol.
+/// Finnhub writes 0 where it has no value (no listed price is exactly zero). Older responses,
+/// still served on some plans, have no `t`: such a quote is as of `now`.
+///
+/// # Errors
+/// A message for a `Malformed` error when `t` is out of range.
+fn quote_from_raw(symbol: &Symbol, raw: &RawQuote, now: DateTime<Utc>) -> Result<Option<Quote>, String> {
+    let Some(price) = raw.c.filter(|c| c.is_finite() && *c != 0.0) else {
+        return Ok(None);
+    };
+    let ts = match raw.t.filter(|t| *t != 0) {
+        Some(seconds) => {
+            DateTime::from_timestamp(seconds, 0).ok_or_else(|| format!("timestamp {seconds} is out of range"))?
+        }
+        None => now,
+    };
+    let value = |x: Option<f64>| x.filter(|x| x.is_finite() && *x != 0.0);
+    Ok(Some(Quote {
+        symbol: symbol.clone(),
+        price,
+        previous_close: value(raw.pc),
+        change: raw.d.filter(|x| x.is_finite()),
+        change_percent: raw.dp.filter(|x| x.is_finite()),
+        open: value(raw.o),
+        high: value(raw.h),
+        low: value(raw.l),
+        volume: None,
+        ts,
+        provider: ProviderId::Finnhub,
+        source: QuoteSource::Live,
+    }))
+}
+
+/// Parses a `/quote` body without HTTP (for the fuzz tests and payload replays); `Ok(None)` is
+/// the all-zero answer for an unknown symbol.
+///
+/// # Errors
+/// A description of why the body is not a usable quote.
+pub fn parse_quote_body(symbol: &Symbol, body: &[u8], now: DateTime<Utc>) -> Result<Option<Quote>, String> {
+    let raw: RawQuote = serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid quote JSON: {e}"))?;
+    quote_from_raw(symbol, &raw, now)
 }
 
 /// Finnhub's resolution for an interval.

@@ -471,6 +471,35 @@ async fn slow_responses_time_out_after_retries() {
     assert!(matches!(err, ProviderError::Timeout { provider: ProviderId::Yahoo, .. }), "{err:?}");
 }
 
+/// A vendor that hangs costs at most the call budget, not `attempts × timeout`: with a 0.3 s
+/// timeout, three retries and a 0.5 s budget the call gives up after about half a second (the
+/// old behaviour was four full timeouts). The defaults fail over within ten seconds.
+#[tokio::test]
+async fn a_hanging_vendor_costs_at_most_the_call_budget() {
+    let server = MockServer::start().await;
+    Mock::given(path(CHART_AAPL))
+        .respond_with(json(200, "chart_aapl_1d.json").set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.timeout_secs = 0.3;
+    config.call_budget_secs = 0.5;
+    config.max_retries = 3;
+    config.backoff_base_ms = 10;
+
+    let started = Instant::now();
+    let err = YahooProvider::new(&config).unwrap().bars(&aapl(Interval::Day1)).await.unwrap_err();
+    let elapsed = started.elapsed();
+
+    assert!(matches!(err, ProviderError::Timeout { provider: ProviderId::Yahoo, .. }), "{err:?}");
+    assert!(elapsed < Duration::from_millis(1100), "took {elapsed:?}, more than the budget allows");
+    let attempts = server.received_requests().await.unwrap().len();
+    assert!((1..=2).contains(&attempts), "{attempts} attempts within a 0.5 s budget");
+
+    let defaults = VendorConfig::yahoo();
+    assert!(defaults.call_budget_secs <= 10.0 && defaults.timeout_secs < defaults.call_budget_secs);
+}
+
 #[tokio::test]
 async fn unsafe_symbols_never_reach_the_network() {
     let server = MockServer::start().await;

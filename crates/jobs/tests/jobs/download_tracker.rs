@@ -194,6 +194,42 @@ async fn a_yahoo_run_stores_bars_and_quotes() {
 }
 
 #[tokio::test]
+async fn a_run_whose_every_quote_failed_is_partial_with_the_reasons() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    let server = MockServer::start().await;
+    // Quotes are the chart with `range=1d`; Yahoo refuses them with 500s. Bars come through.
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param("range", "1d"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("quote service down"))
+        .mount(&server)
+        .await;
+    let start_ts = chrono::Utc::now().timestamp() - 30 * 86_400;
+    for symbol in ["AAPL", "MSFT"] {
+        Mock::given(method("GET"))
+            .and(path(yahoo_chart_path(symbol)))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_raw(yahoo_chart_json(symbol, 20, start_ts), "application/json"),
+            )
+            .mount(&server)
+            .await;
+    }
+    let engine =
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv)).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Partial, "{run:?}");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(error.starts_with("every quote failed"), "{error}");
+    assert!(error.contains("AAPL: quote:") && error.contains("MSFT: quote:"), "{error}");
+    // The bars and the export are there all the same.
+    assert!(run.export_id.is_some());
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert!(items.iter().all(|item| item.succeeded && item.bars == 20), "{items:?}");
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
 async fn an_unwritable_export_directory_fails_the_run_clearly() {
     let env = TestEnv::new().await;
     env.watch(&["AAPL"]).await;

@@ -7,4 +7,5 @@ mod download_tracker;
 mod engine;
 mod exports;
 mod helpers;
+mod ingest;
 mod reddit_scan;
