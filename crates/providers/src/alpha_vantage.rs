@@ -269,8 +269,9 @@ fn series_bars(
         None => return Err(format!("Alpha Vantage has no {interval} series")),
     };
     let exchange = series_exchange(symbol, body.get("Meta Data"))?;
-    let series: BTreeMap<String, RawBar> = serde_json::from_value(body.remove(&series_key).unwrap_or_default())
-        .map_err(|e| format!("unexpected shape: {e}"))?;
+    let series: BTreeMap<String, RawBar> =
+        serde_json::from_value(body.remove(&series_key).unwrap_or_default())
+            .map_err(|e| format!("unexpected shape: {e}"))?;
     let in_range = |date: NaiveDate| dates.is_none_or(|dates| dates.contains(date));
     let mut bars = Vec::with_capacity(series.len());
     for (stamp, raw) in &series {
@@ -280,8 +281,8 @@ fn series_bars(
                 .map_err(|e| format!("bad timestamp {stamp:?}: {e}"))?;
             (exchange.instant(local), local.date())
         } else {
-            let day =
-                NaiveDate::parse_from_str(stamp, "%Y-%m-%d").map_err(|e| format!("bad date {stamp:?}: {e}"))?;
+            let day = NaiveDate::parse_from_str(stamp, "%Y-%m-%d")
+                .map_err(|e| format!("bad date {stamp:?}: {e}"))?;
             (date_stamp(day), day)
         };
         if !in_range(date) {
@@ -326,9 +327,9 @@ fn series_exchange(symbol: &Symbol, meta: Option<&Value>) -> Result<Exchange, St
         .and_then(|(_, value)| value.as_str());
     match zone {
         None => Ok(*listed),
-        Some(name) => {
-            parse_zone(name).map(|zone| listed.in_zone(zone)).ok_or_else(|| format!("unsupported time zone {name:?}"))
-        }
+        Some(name) => parse_zone(name)
+            .map(|zone| listed.in_zone(zone))
+            .ok_or_else(|| format!("unsupported time zone {name:?}")),
     }
 }
 

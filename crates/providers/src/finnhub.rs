@@ -330,9 +330,8 @@ fn quote_from_raw(symbol: &Symbol, raw: &RawQuote, now: DateTime<Utc>) -> Result
         return Ok(None);
     };
     let ts = match raw.t.filter(|t| *t != 0) {
-        Some(seconds) => {
-            DateTime::from_timestamp(seconds, 0).ok_or_else(|| format!("timestamp {seconds} is out of range"))?
-        }
+        Some(seconds) => DateTime::from_timestamp(seconds, 0)
+            .ok_or_else(|| format!("timestamp {seconds} is out of range"))?,
         None => now,
     };
     let value = |x: Option<f64>| x.filter(|x| x.is_finite() && *x != 0.0);
@@ -358,7 +357,8 @@ fn quote_from_raw(symbol: &Symbol, raw: &RawQuote, now: DateTime<Utc>) -> Result
 /// # Errors
 /// A description of why the body is not a usable quote.
 pub fn parse_quote_body(symbol: &Symbol, body: &[u8], now: DateTime<Utc>) -> Result<Option<Quote>, String> {
-    let raw: RawQuote = serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid quote JSON: {e}"))?;
+    let raw: RawQuote =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid quote JSON: {e}"))?;
     quote_from_raw(symbol, &raw, now)
 }
 

@@ -62,12 +62,26 @@ fn corpus(vendor: &str) -> Vec<Vec<u8>> {
 /// One random edit of a byte string.
 #[derive(Debug, Clone)]
 enum Edit {
-    Flip { at: f64, mask: u8 },
-    Insert { at: f64, byte: u8 },
-    Delete { at: f64, len: usize },
-    Truncate { at: f64 },
+    Flip {
+        at: f64,
+        mask: u8,
+    },
+    Insert {
+        at: f64,
+        byte: u8,
+    },
+    Delete {
+        at: f64,
+        len: usize,
+    },
+    Truncate {
+        at: f64,
+    },
     /// Replaces a digit run's neighbourhood with a value that stresses number parsing.
-    Splice { at: f64, text: &'static str },
+    Splice {
+        at: f64,
+        text: &'static str,
+    },
 }
 
 fn edits() -> impl Strategy<Value = Vec<Edit>> {
@@ -80,8 +94,20 @@ fn edits() -> impl Strategy<Value = Vec<Edit>> {
         (
             at,
             proptest::sample::select(vec![
-                "1e308", "-1e308", "1e999", "-0", "null", "\"NaN\"", "9223372036854775808", "-9223372036854775809",
-                "[]", "{}", "\"\"", "true", "0.0000000000000000000001", "18446744073709551616",
+                "1e308",
+                "-1e308",
+                "1e999",
+                "-0",
+                "null",
+                "\"NaN\"",
+                "9223372036854775808",
+                "-9223372036854775809",
+                "[]",
+                "{}",
+                "\"\"",
+                "true",
+                "0.0000000000000000000001",
+                "18446744073709551616",
             ])
         )
             .prop_map(|(at, text)| Edit::Splice { at, text }),
@@ -127,7 +153,13 @@ fn check_bars(bars: &[Bar]) -> Result<(), TestCaseError> {
 }
 
 /// Every parser on one body. Each may fail; none may panic or return insane bars.
-fn parse_all(symbol: &Symbol, interval: Interval, body: &[u8], now: DateTime<Utc>, dates: Option<DateRange>) -> Result<(), TestCaseError> {
+fn parse_all(
+    symbol: &Symbol,
+    interval: Interval,
+    body: &[u8],
+    now: DateTime<Utc>,
+    dates: Option<DateRange>,
+) -> Result<(), TestCaseError> {
     if let Ok(chart) = yahoo::parse_chart(symbol, interval, body, now) {
         check_bars(&chart.bars)?;
     }
@@ -310,14 +342,20 @@ proptest! {
 fn the_corpus_itself_parses() {
     let now = Utc::now();
     let aapl = Symbol::parse("AAPL").expect("symbol");
-    let parsed_charts = corpus("yahoo").iter().filter(|body| yahoo::parse_chart(&aapl, Interval::Day1, body, now).is_ok()).count();
+    let parsed_charts = corpus("yahoo")
+        .iter()
+        .filter(|body| yahoo::parse_chart(&aapl, Interval::Day1, body, now).is_ok())
+        .count();
     assert!(parsed_charts >= 10, "{parsed_charts} Yahoo charts parsed");
     let parsed_series = corpus("alpha_vantage")
         .iter()
         .filter(|body| {
-            alpha_vantage::parse_series_body(&aapl, Interval::Day1, body, None, now).is_ok_and(|b| !b.is_empty())
-                || alpha_vantage::parse_series_body(&aapl, Interval::Min5, body, None, now).is_ok_and(|b| !b.is_empty())
-                || alpha_vantage::parse_series_body(&aapl, Interval::Min1, body, None, now).is_ok_and(|b| !b.is_empty())
+            alpha_vantage::parse_series_body(&aapl, Interval::Day1, body, None, now)
+                .is_ok_and(|b| !b.is_empty())
+                || alpha_vantage::parse_series_body(&aapl, Interval::Min5, body, None, now)
+                    .is_ok_and(|b| !b.is_empty())
+                || alpha_vantage::parse_series_body(&aapl, Interval::Min1, body, None, now)
+                    .is_ok_and(|b| !b.is_empty())
         })
         .count();
     assert!(parsed_series >= 3, "{parsed_series} Alpha Vantage series parsed");

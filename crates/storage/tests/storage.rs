@@ -330,7 +330,8 @@ async fn check_partial_bar_is_replaced_by_the_final_one(storage: Storage) {
     let stats = storage.upsert_bars(&aapl, Interval::Day1, &[other_live], &pref()).await.unwrap();
     assert_eq!(stats.kept, 1);
     let final_bar = bar(5, 101.0, ProviderId::AlphaVantage);
-    let stats = storage.upsert_bars(&aapl, Interval::Day1, std::slice::from_ref(&final_bar), &pref()).await.unwrap();
+    let stats =
+        storage.upsert_bars(&aapl, Interval::Day1, std::slice::from_ref(&final_bar), &pref()).await.unwrap();
     assert_eq!(stats, UpsertStats { updated: 1, ..UpsertStats::default() });
     assert_eq!(storage.bars(&query("AAPL")).await.unwrap(), vec![final_bar.clone()]);
     // A later partial refetch never replaces the final bar.

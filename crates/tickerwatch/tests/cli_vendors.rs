@@ -195,8 +195,12 @@ async fn four_providers_in_turn_leave_one_row_per_trading_day_and_the_disagreeme
     let db = format!("sqlite://{}", dir.path().join("tw.db").display());
     let vendors = FourVendors::start().await;
     for provider in ["yahoo", "polygon", "alpha_vantage", "finnhub"] {
-        let out =
-            vendors.run(&db, &["fetch", "AAPL", "--provider", provider, "--from", "2024-05-06", "--to", "2024-05-10"]).await;
+        let out = vendors
+            .run(
+                &db,
+                &["fetch", "AAPL", "--provider", provider, "--from", "2024-05-06", "--to", "2024-05-10"],
+            )
+            .await;
         assert!(out.status.success(), "{provider}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(String::from_utf8_lossy(&out.stdout).contains(provider), "{provider}");
     }
@@ -221,9 +225,24 @@ async fn four_providers_in_turn_leave_one_row_per_trading_day_and_the_disagreeme
     assert!(listed.contains("3 disagreement(s)"), "{listed}");
     let lines: Vec<&str> = listed.lines().filter(|l| l.contains("2024-05-0")).collect();
     assert_eq!(lines.len(), 3, "{listed}");
-    assert!(lines.iter().any(|l| l.contains("2024-05-08") && l.contains("close") && l.contains("polygon") && l.contains("+1.00%")), "{listed}");
-    assert!(lines.iter().any(|l| l.contains("2024-05-08") && l.contains("high") && l.contains("polygon")), "{listed}");
-    assert!(lines.iter().any(|l| l.contains("2024-05-07") && l.contains("volume") && l.contains("alpha_vantage") && l.contains("+10.00%")), "{listed}");
+    assert!(
+        lines.iter().any(|l| l.contains("2024-05-08")
+            && l.contains("close")
+            && l.contains("polygon")
+            && l.contains("+1.00%")),
+        "{listed}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("2024-05-08") && l.contains("high") && l.contains("polygon")),
+        "{listed}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("2024-05-07")
+            && l.contains("volume")
+            && l.contains("alpha_vantage")
+            && l.contains("+10.00%")),
+        "{listed}"
+    );
     assert!(!listed.contains("finnhub"), "{listed}");
 }
 

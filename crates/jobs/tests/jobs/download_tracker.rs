@@ -209,13 +209,15 @@ async fn a_run_whose_every_quote_failed_is_partial_with_the_reasons() {
         Mock::given(method("GET"))
             .and(path(yahoo_chart_path(symbol)))
             .respond_with(
-                ResponseTemplate::new(200).set_body_raw(yahoo_chart_json(symbol, 20, start_ts), "application/json"),
+                ResponseTemplate::new(200)
+                    .set_body_raw(yahoo_chart_json(symbol, 20, start_ts), "application/json"),
             )
             .mount(&server)
             .await;
     }
     let engine =
-        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv)).await;
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv))
+            .await;
 
     let run = run_once(&engine).await;
     assert_eq!(run.status, RunStatus::Partial, "{run:?}");

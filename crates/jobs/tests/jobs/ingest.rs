@@ -45,11 +45,18 @@ async fn a_split_adjusted_series_is_stored_as_traded_and_compared_not_spliced() 
         "indicators": {"quote": [{"open": ADJUSTED_CLOSES, "high": ADJUSTED_CLOSES, "low": ADJUSTED_CLOSES,
                                    "close": ADJUSTED_CLOSES, "volume": ADJUSTED_VOLUMES}],
                        "adjclose": [{"adjclose": ADJUSTED_CLOSES}]}}], "error": null}});
-    Mock::given(method("GET")).and(query_param("interval", "1d")).respond_with(ResponseTemplate::new(200).set_body_json(chart)).mount(&yahoo).await;
+    Mock::given(method("GET"))
+        .and(query_param("interval", "1d"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chart))
+        .mount(&yahoo)
+        .await;
     // No split since the window (the follow-up monthly chart).
     Mock::given(method("GET"))
         .and(query_param("interval", "1mo"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"chart": {"result": [{"meta": {}}], "error": null}})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"chart": {"result": [{"meta": {}}], "error": null}})),
+        )
         .expect(1)
         .mount(&yahoo)
         .await;
@@ -105,13 +112,21 @@ async fn without_the_split_on_record_the_step_is_flagged() {
     let alpha_vantage = MockServer::start().await;
     // As traded (Alpha Vantage's `TIME_SERIES_DAILY`) and no split known: the 4:1 step of
     // 31 August looks like bad data or a missing split, so it is flagged and says why.
-    let traded = [("2020-08-27", "500.04"), ("2020-08-28", "499.24"), ("2020-08-31", "129.04"), ("2020-09-01", "134.18"), ("2020-09-02", "131.40")];
+    let traded = [
+        ("2020-08-27", "500.04"),
+        ("2020-08-28", "499.24"),
+        ("2020-08-31", "129.04"),
+        ("2020-09-01", "134.18"),
+        ("2020-09-02", "131.40"),
+    ];
     let series: serde_json::Map<String, serde_json::Value> = traded
         .iter()
         .map(|(date, c)| ((*date).to_owned(), serde_json::json!({"1. open": c, "2. high": c, "3. low": c, "4. close": c, "5. volume": "1000"})))
         .collect();
     Mock::given(path("/query"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series}),
+        ))
         .expect(1)
         .mount(&alpha_vantage)
         .await;
