@@ -3,7 +3,7 @@
 //! transaction per symbol, reconciled with what is stored (one bar per trading day).
 
 use chrono::{DateTime, Utc};
-use domain::{CorporateActionKind, PriceBasis, ProviderId, QualityReport, check_bars};
+use domain::{CorporateActionKind, PriceBasis, ProviderId, QualityIssue, QualityReport, check_bars};
 use providers::{BarsRequest, ChainError, ProviderChain};
 use storage::{Storage, StorageError};
 
@@ -59,14 +59,31 @@ pub async fn fetch_and_store(
     let mut series = served.value;
     let storage_error = |source| IngestError::Storage { symbol: request.symbol.to_string(), source };
     storage.save_corporate_actions(&request.symbol, &series.actions).await.map_err(storage_error)?;
+    // A split-adjusted series without its vendor's events (Finnhub's daily candles) needs the
+    // splits from a provider that has them before it can be read as traded.
+    if series.basis == PriceBasis::SplitAdjusted && series.actions.is_empty() && !series.bars.is_empty() {
+        refresh_corporate_actions(chain, storage, request).await.map_err(storage_error)?;
+    }
     let first_date = series.bars.first().map(domain::Bar::date);
-    let mut actions = storage.corporate_actions(&request.symbol, first_date).await.map_err(storage_error)?;
-    actions.retain(|a| matches!(a.kind, CorporateActionKind::Split { .. }));
+    let splits_on_record = || async {
+        let mut actions = storage.corporate_actions(&request.symbol, first_date).await?;
+        actions.retain(|a| matches!(a.kind, CorporateActionKind::Split { .. }));
+        Ok::<_, StorageError>(actions)
+    };
+    let mut actions = splits_on_record().await.map_err(storage_error)?;
     if series.basis == PriceBasis::SplitAdjusted {
         series.undo_split_adjustment(&actions);
     }
-    let mut bars = series.bars;
-    let quality = check_bars(&mut bars, &actions);
+    let mut bars = series.bars.clone();
+    let mut quality = check_bars(&mut bars, &actions);
+    if quality.flagged.iter().any(|f| matches!(f.issue, QualityIssue::SplitSizedStep { .. })) {
+        // A split-sized step with no split on record: ask the vendors that list splits, and
+        // check again with what they say before flagging the step.
+        refresh_corporate_actions(chain, storage, request).await.map_err(storage_error)?;
+        actions = splits_on_record().await.map_err(storage_error)?;
+        bars = series.bars;
+        quality = check_bars(&mut bars, &actions);
+    }
     for finding in &quality.rejected {
         tracing::warn!(symbol = %request.symbol, %provider, ts = %finding.ts, issue = %finding.issue, "Rejected bar.");
     }
@@ -94,4 +111,23 @@ pub async fn fetch_and_store(
         quality,
         failed_attempts: served.failed_attempts,
     })
+}
+
+/// Asks the chain for the symbol's splits and dividends and stores them. A vendor failure is
+/// logged and not the fetch's: the bars are stored either way, a step may then stay flagged.
+async fn refresh_corporate_actions(
+    chain: &ProviderChain,
+    storage: &Storage,
+    request: &BarsRequest,
+) -> Result<(), StorageError> {
+    match chain.corporate_actions(&request.symbol).await {
+        Ok(served) => {
+            tracing::debug!(symbol = %request.symbol, provider = %served.provider, actions = served.value.len(), "Corporate actions fetched.");
+            storage.save_corporate_actions(&request.symbol, &served.value).await
+        }
+        Err(error) => {
+            tracing::warn!(symbol = %request.symbol, %error, "No corporate actions; split steps stay unexplained.");
+            Ok(())
+        }
+    }
 }

@@ -2,7 +2,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use domain::reconcile::ProviderPreference;
-use domain::{BarSeries, CompanyProfile, ProviderId, Quote, Symbol};
+use domain::{BarSeries, CompanyProfile, CorporateAction, ProviderId, Quote, Symbol};
 
 use crate::{
     BarsRequest, Capability, MarketData, ProviderConfigError, ProviderError, ProvidersConfig, build_provider,
@@ -167,6 +167,22 @@ impl ProviderChain {
             Capability::Quote,
             &format!("{symbol} quote"),
             |p| async move { p.quote(symbol).await },
+        )
+        .await
+    }
+
+    /// Splits and dividends from the first provider that serves them.
+    ///
+    /// # Errors
+    /// [`ChainError`] with every provider's reason.
+    pub async fn corporate_actions(
+        &self,
+        symbol: &Symbol,
+    ) -> Result<Served<Vec<CorporateAction>>, ChainError> {
+        self.first_success(
+            Capability::CorporateActions,
+            &format!("{symbol} corporate actions"),
+            |p| async move { p.corporate_actions(symbol).await },
         )
         .await
     }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{BarSeries, CompanyProfile, NewsItem, ProviderId, Quote, Symbol};
+use domain::{BarSeries, CompanyProfile, CorporateAction, NewsItem, ProviderId, Quote, Symbol};
 
 pub use chain::{Attempt, ChainError, ProviderChain, Served};
 pub use config::{ApiKey, ProvidersConfig, RateLimit, VendorConfig};
@@ -40,6 +40,8 @@ pub enum Capability {
     Quote,
     Profile,
     News,
+    /// Splits and dividends.
+    CorporateActions,
 }
 
 impl std::fmt::Display for Capability {
@@ -50,6 +52,7 @@ impl std::fmt::Display for Capability {
             Self::Quote => "quotes",
             Self::Profile => "company profiles",
             Self::News => "news",
+            Self::CorporateActions => "corporate actions",
         })
     }
 }
@@ -105,6 +108,11 @@ pub trait MarketData: Send + Sync {
         _to: DateTime<Utc>,
     ) -> Result<Vec<NewsItem>, ProviderError> {
         Err(self.unsupported(Capability::News))
+    }
+
+    /// Splits and dividends of a symbol, by ex-date (as far back as the vendor has them).
+    async fn corporate_actions(&self, _symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
+        Err(self.unsupported(Capability::CorporateActions))
     }
 
     /// The error for a capability this provider lacks.

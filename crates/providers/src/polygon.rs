@@ -14,15 +14,25 @@
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use domain::{Bar, BarSeries, Exchange, Interval, ProviderId, Quote, QuoteSource, Symbol, volume_from_f64};
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::{
+    Bar, BarSeries, CorporateAction, CorporateActionKind, Exchange, Interval, ProviderId, Quote, QuoteSource,
+    Symbol, volume_from_f64,
+};
 use url::Url;
 
 use crate::http::{HttpClient, HttpResponse};
 use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
-const CAPABILITIES: Capabilities =
-    Capabilities::new(&[Capability::DailyBars, Capability::IntradayBars, Capability::Quote]);
+const CAPABILITIES: Capabilities = Capabilities::new(&[
+    Capability::DailyBars,
+    Capability::IntradayBars,
+    Capability::Quote,
+    Capability::CorporateActions,
+]);
+
+/// Splits or dividends asked for in one reference request; a ticker has far fewer.
+const REFERENCE_LIMIT: &str = "1000";
 
 /// Upper bound on `next_url` pages for one request. At 50 000 bars a page this is far beyond
 /// any real window; it only bounds a server that never stops sending `next_url`.
@@ -99,6 +109,27 @@ impl PolygonProvider {
                 what,
                 |client| client.get(url.clone()).bearer_auth(key.expose()),
                 |response| self.classify(what, response),
+            )
+            .await
+    }
+
+    /// One GET of a reference endpoint, parsed as `T`.
+    async fn get_reference<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &Url,
+        key: &ApiKey,
+    ) -> Result<T, ProviderError> {
+        self.http
+            .execute(
+                what,
+                |client| client.get(url.clone()).bearer_auth(key.expose()),
+                |response| {
+                    if !response.status.is_success() {
+                        return Err(self.http.status_error(what, response, vendor_message(response)));
+                    }
+                    self.http.parse_json(what, response)
+                },
             )
             .await
     }
@@ -254,6 +285,32 @@ impl MarketData for PolygonProvider {
         Err(self.http.malformed(&what, format!("still paging after {MAX_PAGES} pages; giving up")))
     }
 
+    /// Splits (`/v3/reference/splits`) and cash dividends (`/v3/reference/dividends`) of the
+    /// ticker. Polygon's bars are asked for as traded, so the splits are not needed to read them;
+    /// they explain a split's step in the closes to the quality gate.
+    async fn corporate_actions(&self, symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
+        let what = format!("{symbol} corporate actions");
+        let key = self.key()?;
+        let mut actions = Vec::new();
+        for (endpoint, parse) in [
+            (
+                "splits",
+                parse_splits
+                    as fn(&Symbol, &models::ReferenceResponse) -> Result<Vec<CorporateAction>, String>,
+            ),
+            ("dividends", parse_dividends),
+        ] {
+            let mut url = self.endpoint(&["v3", "reference", endpoint]);
+            url.query_pairs_mut()
+                .append_pair("ticker", symbol.as_str())
+                .append_pair("limit", REFERENCE_LIMIT);
+            let response: models::ReferenceResponse = self.get_reference(&what, &url, key).await?;
+            actions.extend(parse(symbol, &response).map_err(|message| self.http.malformed(&what, message))?);
+        }
+        actions.sort_by_key(|action| action.date);
+        Ok(actions)
+    }
+
     /// The previous session's bar, from the free `/prev` endpoint. It is labelled
     /// `LastBarClose` because it is yesterday's close, not a live price.
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
@@ -370,6 +427,79 @@ pub(crate) fn parse_aggs(
     Ok(bars.into_values().collect())
 }
 
+/// Splits of `symbol` from a `/v3/reference/splits` answer: `split_to` new shares for every
+/// `split_from` old ones, effective on `execution_date`. Rows of other tickers are left out.
+///
+/// # Errors
+/// A message for a `Malformed` error when a date cannot be read.
+pub(crate) fn parse_splits(
+    symbol: &Symbol,
+    response: &models::ReferenceResponse,
+) -> Result<Vec<CorporateAction>, String> {
+    let mut actions = Vec::new();
+    for row in response.results.iter().flatten() {
+        if row.ticker.as_deref().is_some_and(|ticker| ticker != symbol.as_str()) {
+            continue;
+        }
+        let (Some(date), Some(to), Some(from)) =
+            (row.execution_date.as_deref(), row.split_to, row.split_from)
+        else {
+            continue;
+        };
+        let kind = CorporateActionKind::Split { numerator: to, denominator: from };
+        if kind.split_ratio().is_none() {
+            continue;
+        }
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map_err(|e| format!("bad execution_date {date:?}: {e}"))?;
+        actions.push(CorporateAction { date, kind, provider: ProviderId::Polygon });
+    }
+    Ok(actions)
+}
+
+/// Cash dividends of `symbol` from a `/v3/reference/dividends` answer, by ex-dividend date.
+///
+/// # Errors
+/// A message for a `Malformed` error when a date cannot be read.
+pub(crate) fn parse_dividends(
+    symbol: &Symbol,
+    response: &models::ReferenceResponse,
+) -> Result<Vec<CorporateAction>, String> {
+    let mut actions = Vec::new();
+    for row in response.results.iter().flatten() {
+        if row.ticker.as_deref().is_some_and(|ticker| ticker != symbol.as_str()) {
+            continue;
+        }
+        let (Some(date), Some(amount)) = (row.ex_dividend_date.as_deref(), row.cash_amount) else {
+            continue;
+        };
+        if !(amount.is_finite() && amount >= 0.0) {
+            continue;
+        }
+        let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+            .map_err(|e| format!("bad ex_dividend_date {date:?}: {e}"))?;
+        actions.push(CorporateAction {
+            date,
+            kind: CorporateActionKind::Dividend { amount },
+            provider: ProviderId::Polygon,
+        });
+    }
+    Ok(actions)
+}
+
+/// Parses a `/v3/reference/splits` or `/v3/reference/dividends` body without HTTP (for the fuzz
+/// tests and payload replays).
+///
+/// # Errors
+/// A description of why the body is not a usable reference answer.
+pub fn parse_reference_body(symbol: &Symbol, body: &[u8]) -> Result<Vec<CorporateAction>, String> {
+    let response: models::ReferenceResponse =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid reference JSON: {e}"))?;
+    let mut actions = parse_splits(symbol, &response)?;
+    actions.extend(parse_dividends(symbol, &response)?);
+    Ok(actions)
+}
+
 /// Parses one aggregates page without HTTP (for the fuzz tests and payload replays).
 ///
 /// # Errors
@@ -420,6 +550,29 @@ pub(crate) mod models {
         pub(crate) c: Option<f64>,
         #[serde(default)]
         pub(crate) v: Option<f64>,
+    }
+
+    /// `/v3/reference/splits` and `/v3/reference/dividends`: rows of either kind.
+    #[derive(Debug, Default, Deserialize)]
+    pub(crate) struct ReferenceResponse {
+        #[serde(default)]
+        pub(crate) results: Option<Vec<ReferenceRow>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct ReferenceRow {
+        #[serde(default)]
+        pub(crate) ticker: Option<String>,
+        #[serde(default)]
+        pub(crate) execution_date: Option<String>,
+        #[serde(default)]
+        pub(crate) split_from: Option<f64>,
+        #[serde(default)]
+        pub(crate) split_to: Option<f64>,
+        #[serde(default)]
+        pub(crate) ex_dividend_date: Option<String>,
+        #[serde(default)]
+        pub(crate) cash_amount: Option<f64>,
     }
 
     /// Any error body: `{"status":"ERROR","error":…}` or `{"status":"NOT_AUTHORIZED","message":…}`.

@@ -26,8 +26,12 @@ use url::Url;
 use crate::http::{HttpClient, HttpResponse};
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
-const CAPABILITIES: Capabilities =
-    Capabilities::new(&[Capability::DailyBars, Capability::IntradayBars, Capability::Quote]);
+const CAPABILITIES: Capabilities = Capabilities::new(&[
+    Capability::DailyBars,
+    Capability::IntradayBars,
+    Capability::Quote,
+    Capability::CorporateActions,
+]);
 
 /// Yahoo Finance market data.
 #[derive(Debug)]
@@ -293,6 +297,20 @@ impl MarketData for YahooProvider {
             basis: PriceBasis::SplitAdjusted,
             actions: chart.actions,
         })
+    }
+
+    /// Every split and dividend Yahoo has for the symbol, from one quarterly chart of its whole
+    /// history (a few hundred rows at most).
+    async fn corporate_actions(&self, symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
+        let what = format!("{symbol} corporate actions");
+        let query = [
+            ("range", "max".to_owned()),
+            ("interval", "3mo".to_owned()),
+            ("events", "div,splits".to_owned()),
+        ];
+        let result = self.chart(&what, symbol, &query).await?;
+        let exchange = chart_exchange(symbol, &result);
+        parse_events(&result, &exchange).map_err(|message| self.http.malformed(&what, message))
     }
 
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {

@@ -175,6 +175,13 @@ fn parse_all(
     if let Ok(bars) = alpha_vantage::parse_series_body(symbol, interval, body, dates, now) {
         check_bars(&bars)?;
     }
+    if let Ok(actions) = polygon::parse_reference_body(symbol, body) {
+        let sane = |a: &domain::CorporateAction| match a.kind {
+            domain::CorporateActionKind::Split { .. } => a.kind.split_ratio().is_some(),
+            domain::CorporateActionKind::Dividend { amount } => amount.is_finite() && amount >= 0.0,
+        };
+        prop_assert!(actions.iter().all(sane), "insane corporate action in {:?}", actions);
+    }
     Ok(())
 }
 

@@ -524,3 +524,29 @@ async fn unsafe_symbols_never_reach_the_network() {
         }
     }
 }
+
+/// Polygon's splits and dividends references, on its own recorded responses
+/// (`tests/data/recorded/polygon/v3_reference_*.json`, from polygon-io/client-python).
+#[test]
+fn recorded_splits_and_dividends_become_corporate_actions() {
+    use domain::CorporateActionKind;
+    let recorded = |name: &str| {
+        std::fs::read(format!("{}/tests/data/recorded/polygon/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let splits = recorded("v3_reference_splits.json");
+    let goog = providers::polygon::parse_reference_body(&Symbol::parse("GOOG").unwrap(), &splits).unwrap();
+    assert_eq!(goog.len(), 1, "rows of other tickers are left out: {goog:?}");
+    assert_eq!(goog[0].date, NaiveDate::from_ymd_opt(2022, 7, 18).unwrap());
+    assert_eq!(goog[0].kind, CorporateActionKind::Split { numerator: 20.0, denominator: 1.0 });
+    let shop = providers::polygon::parse_reference_body(&Symbol::parse("SHOP").unwrap(), &splits).unwrap();
+    assert_eq!(shop.len(), 2);
+    // `split_from` 2, `split_to` 1 is a 1:2 reverse split.
+    let brw = providers::polygon::parse_reference_body(&Symbol::parse("BRW").unwrap(), &splits).unwrap();
+    assert_eq!(brw[0].kind.split_ratio(), Some(0.5));
+    let dividends = recorded("v3_reference_dividends.json");
+    let cssen =
+        providers::polygon::parse_reference_body(&Symbol::parse("CSSEN").unwrap(), &dividends).unwrap();
+    assert!(!cssen.is_empty());
+    assert!(cssen.iter().all(|a| a.kind == CorporateActionKind::Dividend { amount: 0.59375 }), "{cssen:?}");
+    assert!(cssen.iter().any(|a| a.date == NaiveDate::from_ymd_opt(2025, 6, 12).unwrap()));
+}

@@ -530,3 +530,34 @@ async fn index_symbols_are_sent_as_one_path_segment() {
     assert_eq!(segments.len(), 4, "{segments:?}");
     assert!(matches!(segments[3], "^GSPC" | "%5EGSPC"), "{segments:?}");
 }
+
+/// Splits and dividends come from one chart of the whole history (`range=max`, quarterly bars),
+/// read here from Yahoo's own recorded response across AAPL's 4:1 split of 2020
+/// (`tests/data/recorded/yahoo/`, from gadicc/node-yahoo-finance2).
+#[tokio::test]
+async fn corporate_actions_come_from_the_chart_events() {
+    let server = MockServer::start().await;
+    let recorded = std::fs::read_to_string(format!(
+        "{}/tests/data/recorded/yahoo/chart_AAPL_1d_2020-08-31_2020-11-06_split_dividend.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    Mock::given(method("GET"))
+        .and(path(CHART_AAPL))
+        .and(query_param("range", "max"))
+        .and(query_param("interval", "3mo"))
+        .and(query_param("events", "div,splits"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(recorded, "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let actions = provider(&server).corporate_actions(&Symbol::parse("AAPL").unwrap()).await.unwrap();
+
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert_eq!(actions[0].date, date(2020, 8, 31));
+    assert_eq!(actions[0].kind, domain::CorporateActionKind::Split { numerator: 4.0, denominator: 1.0 });
+    assert_eq!(actions[1].date, date(2020, 11, 6));
+    assert_eq!(actions[1].kind, domain::CorporateActionKind::Dividend { amount: 0.205 });
+    assert!(actions.iter().all(|a| a.provider == ProviderId::Yahoo));
+}

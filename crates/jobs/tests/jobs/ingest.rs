@@ -146,3 +146,65 @@ async fn without_the_split_on_record_the_step_is_flagged() {
     assert!(flag.contains("4:1") && flag.contains("no split on record"), "{flag}");
     assert_eq!(stored[2].date().to_string(), "2020-08-31");
 }
+
+/// The same as-traded series, with Polygon in the chain: the step makes the ingest ask for the
+/// symbol's splits (Polygon's `/v3/reference/splits`, in the shape of its recorded responses),
+/// and the recorded split explains the step instead of a flag.
+#[tokio::test]
+async fn a_split_sized_step_asks_the_vendors_for_splits_before_flagging() {
+    let env = TestEnv::new().await;
+    let alpha_vantage = MockServer::start().await;
+    let traded = [
+        ("2020-08-27", "500.04"),
+        ("2020-08-28", "499.24"),
+        ("2020-08-31", "129.04"),
+        ("2020-09-01", "134.18"),
+        ("2020-09-02", "131.40"),
+    ];
+    let series: serde_json::Map<String, serde_json::Value> = traded
+        .iter()
+        .map(|(date, c)| ((*date).to_owned(), serde_json::json!({"1. open": c, "2. high": c, "3. low": c, "4. close": c, "5. volume": "1000"})))
+        .collect();
+    Mock::given(path("/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series}),
+        ))
+        .expect(1)
+        .mount(&alpha_vantage)
+        .await;
+    let polygon = MockServer::start().await;
+    Mock::given(path("/v3/reference/splits"))
+        .and(query_param("ticker", "AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [{"execution_date": "2020-08-31", "split_from": 1, "split_to": 4, "ticker": "AAPL"}],
+            "status": "OK", "request_id": "x"})))
+        .expect(1)
+        .mount(&polygon)
+        .await;
+    Mock::given(path("/v3/reference/dividends"))
+        .and(query_param("ticker", "AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "results": [{"cash_amount": 0.205, "ex_dividend_date": "2020-08-07", "ticker": "AAPL"}],
+            "status": "OK", "request_id": "y"})))
+        .expect(1)
+        .mount(&polygon)
+        .await;
+    let config = ProvidersConfig {
+        order: vec![ProviderId::AlphaVantage, ProviderId::Polygon],
+        alpha_vantage: fast(VendorConfig::alpha_vantage(), &alpha_vantage),
+        polygon: fast(VendorConfig::polygon(), &polygon),
+        ..ProvidersConfig::default()
+    };
+    let chain = ProviderChain::from_config(&config, None).unwrap();
+
+    let fetched = fetch_and_store(&chain, &env.storage, &request()).await.unwrap();
+
+    assert_eq!(fetched.provider, ProviderId::AlphaVantage);
+    assert!(fetched.quality.flagged.is_empty(), "{:?}", fetched.quality.flagged);
+    assert_eq!(fetched.quality.explained.len(), 1);
+    let stored = env.storage.bars(&BarQuery::new(sym("AAPL"), Interval::Day1)).await.unwrap();
+    assert!(stored.iter().all(|b| b.flag.is_none()));
+    let actions = env.storage.corporate_actions(&sym("AAPL"), None).await.unwrap();
+    assert_eq!(actions.len(), 2, "{actions:?}");
+    assert!(actions.iter().all(|a| a.provider == ProviderId::Polygon));
+}
