@@ -285,7 +285,9 @@ fn series_bars(
                 .map_err(|e| format!("bad date {stamp:?}: {e}"))?;
             (date_stamp(day), day)
         };
-        if !in_range(date) {
+        // Regular session only for intraday bars, as every provider returns them: the request
+        // says `extended_hours=false`, but recorded answers still carry 04:00–20:00 bars.
+        if !in_range(date) || (interval.is_intraday() && !exchange.in_regular_session(ts)) {
             continue;
         }
         let field = |name: &str| format!("{name} of {stamp}");

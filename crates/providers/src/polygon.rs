@@ -143,7 +143,8 @@ impl PolygonProvider {
         symbol: &Symbol,
         key: &ApiKey,
     ) -> Result<(), ProviderError> {
-        let url = self.endpoint(&["v3", "reference", "tickers", symbol.as_str()]);
+        let ticker = polygon_ticker(symbol);
+        let url = self.endpoint(&["v3", "reference", "tickers", &ticker]);
         self.http
             .execute(
                 what,
@@ -184,6 +185,19 @@ fn vendor_message(response: &HttpResponse) -> Option<String> {
     }
     let body: models::ErrorBody = serde_json::from_slice(&response.body).ok()?;
     body.error.or(body.message).map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+}
+
+/// Polygon's name for a symbol: crypto pairs are `X:BTCUSD` (ours, Yahoo's spelling: `BTC-USD`),
+/// currency pairs `C:EURUSD` (`EURUSD=X`), indices `I:SPX` (`^SPX`); stocks are as they are
+/// (`BRK.B` included).
+fn polygon_ticker(symbol: &Symbol) -> String {
+    let text = symbol.as_str();
+    match Exchange::for_symbol(symbol).name {
+        "CRYPTO" => format!("X:{}", text.replace('-', "")),
+        "FX" => format!("C:{}", text.trim_end_matches("=X")),
+        _ if text.starts_with('^') => format!("I:{}", &text[1..]),
+        _ => text.to_owned(),
+    }
 }
 
 /// The body's `status` (`OK`, `NOT_FOUND`, `ERROR`, …), if the body is JSON.
@@ -233,17 +247,9 @@ impl MarketData for PolygonProvider {
         };
         let (multiplier, timespan) = range(request.interval);
         let multiplier = multiplier.to_string();
-        let mut url = self.endpoint(&[
-            "v2",
-            "aggs",
-            "ticker",
-            request.symbol.as_str(),
-            "range",
-            &multiplier,
-            timespan,
-            &from,
-            &to,
-        ]);
+        let ticker = polygon_ticker(&request.symbol);
+        let mut url =
+            self.endpoint(&["v2", "aggs", "ticker", &ticker, "range", &multiplier, timespan, &from, &to]);
         url.query_pairs_mut()
             .append_pair("adjusted", "false")
             .append_pair("sort", "asc")
@@ -302,7 +308,7 @@ impl MarketData for PolygonProvider {
         ] {
             let mut url = self.endpoint(&["v3", "reference", endpoint]);
             url.query_pairs_mut()
-                .append_pair("ticker", symbol.as_str())
+                .append_pair("ticker", &polygon_ticker(symbol))
                 .append_pair("limit", REFERENCE_LIMIT);
             let response: models::ReferenceResponse = self.get_reference(&what, &url, key).await?;
             actions.extend(parse(symbol, &response).map_err(|message| self.http.malformed(&what, message))?);
@@ -316,7 +322,7 @@ impl MarketData for PolygonProvider {
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
         let what = format!("{symbol} quote");
         let key = self.key()?;
-        let mut url = self.endpoint(&["v2", "aggs", "ticker", symbol.as_str(), "prev"]);
+        let mut url = self.endpoint(&["v2", "aggs", "ticker", &polygon_ticker(symbol), "prev"]);
         url.query_pairs_mut().append_pair("adjusted", "false");
         let response = self.get(&what, &url, key).await?;
         parse_prev_close(symbol, &response)
@@ -438,7 +444,7 @@ pub(crate) fn parse_splits(
 ) -> Result<Vec<CorporateAction>, String> {
     let mut actions = Vec::new();
     for row in response.results.iter().flatten() {
-        if row.ticker.as_deref().is_some_and(|ticker| ticker != symbol.as_str()) {
+        if row.ticker.as_deref().is_some_and(|ticker| ticker != polygon_ticker(symbol)) {
             continue;
         }
         let (Some(date), Some(to), Some(from)) =
@@ -467,7 +473,7 @@ pub(crate) fn parse_dividends(
 ) -> Result<Vec<CorporateAction>, String> {
     let mut actions = Vec::new();
     for row in response.results.iter().flatten() {
-        if row.ticker.as_deref().is_some_and(|ticker| ticker != symbol.as_str()) {
+        if row.ticker.as_deref().is_some_and(|ticker| ticker != polygon_ticker(symbol)) {
             continue;
         }
         let (Some(date), Some(amount)) = (row.ex_dividend_date.as_deref(), row.cash_amount) else {
@@ -629,6 +635,16 @@ mod tests {
         let intraday = parse_aggs(&page(json), Interval::Min5, &Exchange::US, now).unwrap();
         assert_eq!(intraday.len(), 1, "{intraday:?}");
         assert_eq!(intraday[0].ts, Utc.with_ymd_and_hms(2020, 1, 2, 14, 30, 0).unwrap());
+    }
+
+    #[test]
+    fn crypto_fx_and_indices_use_polygon_tickers() {
+        let ticker = |text: &str| polygon_ticker(&Symbol::parse(text).unwrap());
+        assert_eq!(ticker("BTC-USD"), "X:BTCUSD");
+        assert_eq!(ticker("EURUSD=X"), "C:EURUSD");
+        assert_eq!(ticker("^SPX"), "I:SPX");
+        assert_eq!(ticker("BRK.B"), "BRK.B");
+        assert_eq!(ticker("AAPL"), "AAPL");
     }
 
     #[test]

@@ -281,7 +281,13 @@ impl MarketData for YahooProvider {
         let result = self.chart(&what, &request.symbol, &query).await?;
         let mut chart = chart_from_result(&request.symbol, request.interval, &result, now)
             .map_err(|message| self.http.malformed(&what, message))?;
-        chart.bars.retain(|bar| dates.contains(chart.exchange.key_date(request.interval, bar.ts)));
+        // Regular session only, as every provider returns intraday bars (Yahoo is asked with
+        // `includePrePost=false`, yet its 1m answers end with a 16:00 bar of the next day).
+        let exchange = chart.exchange;
+        chart.bars.retain(|bar| {
+            dates.contains(exchange.key_date(request.interval, bar.ts))
+                && (!request.interval.is_intraday() || exchange.in_regular_session(bar.ts))
+        });
         if chart.bars.is_empty() {
             tracing::debug!(provider = %ProviderId::Yahoo, what, %dates, "Yahoo returned no bars for the window.");
         } else if end < now {

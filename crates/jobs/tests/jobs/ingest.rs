@@ -208,3 +208,67 @@ async fn a_split_sized_step_asks_the_vendors_for_splits_before_flagging() {
     assert_eq!(actions.len(), 2, "{actions:?}");
     assert!(actions.iter().all(|a| a.provider == ProviderId::Polygon));
 }
+
+/// Two vendors nobody here wrote, for the same days: Polygon's recorded aggregates of AAPL for
+/// 1 and 4 April 2005 (`providers/tests/data/recorded/polygon/`, from polygon-io/client-python;
+/// recorded with `adjusted=true`, so divided by the 7:1 split of 2014-06-09 and the 4:1 split of
+/// 2020-08-31, Apple's published splits) and the bundled sample (Quandl WIKI prices, as traded).
+/// Undone with those splits, Polygon's bars agree with the sample's within the tolerances: the
+/// store keeps one bar per day and finds no disagreement. The figures are printed for the notes.
+#[tokio::test]
+async fn recorded_polygon_and_the_sample_agree_once_the_splits_are_undone() {
+    let env = TestEnv::new().await;
+    let aapl = sym("AAPL");
+    let body = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../providers/tests/data/recorded/polygon/aggs_AAPL_1day_2005-04-01_2005-04-04_us_dst_start.json"
+    ))
+    .unwrap();
+    let bars = providers::polygon::parse_aggs_body(&aapl, Interval::Day1, &body, chrono::Utc::now()).unwrap();
+    let splits = [("2014-06-09", 7.0), ("2020-08-31", 4.0)].map(|(date, ratio)| domain::CorporateAction {
+        date: date.parse().unwrap(),
+        kind: CorporateActionKind::Split { numerator: ratio, denominator: 1.0 },
+        provider: ProviderId::Polygon,
+    });
+    let mut series = domain::BarSeries {
+        symbol: aapl.clone(),
+        interval: Interval::Day1,
+        provider: ProviderId::Polygon,
+        bars,
+        basis: domain::PriceBasis::SplitAdjusted,
+        actions: splits.to_vec(),
+    };
+    series.undo_split_adjustment(&splits);
+
+    let sample_chain = ProviderChain::from_config(&ProvidersConfig::default(), None).unwrap();
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2005, 4, d).unwrap();
+    let request = BarsRequest {
+        symbol: aapl.clone(),
+        interval: Interval::Day1,
+        span: Span::Between(DateRange::new(day(1), day(4)).unwrap()),
+    };
+    let sample = fetch_and_store(&sample_chain, &env.storage, &request).await.unwrap();
+    assert_eq!(sample.n_bars, 2, "1 and 4 April 2005 (a weekend between)");
+    let preference = domain::reconcile::ProviderPreference::new([ProviderId::Sample, ProviderId::Polygon]);
+    let stats = env.storage.upsert_bars(&aapl, Interval::Day1, &series.bars, &preference).await.unwrap();
+
+    let stored = env.storage.bars(&BarQuery::new(aapl.clone(), Interval::Day1)).await.unwrap();
+    let disagreements = env.storage.disagreements(&DisagreementQuery::new(aapl)).await.unwrap();
+    eprintln!(
+        "recorded Polygon vs sample, AAPL 2005-04-01/04: {} rows for {} days, {} kept, {} disagreement(s); closes {:?} vs {:?}",
+        stored.len(),
+        2,
+        stats.kept,
+        disagreements.len(),
+        series.bars.iter().map(|b| b.close).collect::<Vec<_>>(),
+        stored.iter().map(|b| b.close).collect::<Vec<_>>()
+    );
+    assert_eq!(stored.len(), 2, "one row per trading day");
+    assert_eq!(stats.kept, 2);
+    assert!(disagreements.is_empty(), "{disagreements:?}");
+    // The as-traded values really are close, not merely within tolerance by accident.
+    for (polygon, kept) in series.bars.iter().zip(&stored) {
+        let (a, b) = (polygon.close.unwrap(), kept.close.unwrap());
+        assert!((a - b).abs() / b < 0.001, "{a} vs {b}");
+    }
+}
