@@ -13,7 +13,7 @@ use providers::Span;
 #[command(name = "tickerwatch", version, about, propagate_version = true)]
 pub struct Cli {
     /// Config file (default: ./tickerwatch.toml when present, else built-in defaults).
-    #[arg(long, global = true, env = "TICKERWATCH_CONFIG")]
+    #[arg(long, global = true, env = crate::config::CONFIG_ENV)]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -94,7 +94,7 @@ pub enum JobsCommand {
         #[arg(long)]
         url: Option<String>,
         /// API token for --url (or TICKERWATCH_TOKEN).
-        #[arg(long, env = "TICKERWATCH_TOKEN", hide_env_values = true)]
+        #[arg(long, env = crate::config::TOKEN_ENV, hide_env_values = true)]
         token: Option<String>,
         /// With --url: wait for the run to finish.
         #[arg(long)]
@@ -175,7 +175,7 @@ pub struct SoakArgs {
     #[arg(long)]
     pub url: Option<String>,
     /// API token for --url (or TICKERWATCH_TOKEN).
-    #[arg(long, env = "TICKERWATCH_TOKEN", hide_env_values = true)]
+    #[arg(long, env = crate::config::TOKEN_ENV, hide_env_values = true)]
     pub token: Option<String>,
     /// Where to write the chart of RSS and open fds per cycle.
     #[arg(long, default_value = "soak.svg")]

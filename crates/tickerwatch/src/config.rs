@@ -20,6 +20,15 @@ use storage::DatabaseConfig;
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "TICKERWATCH_";
 
+/// The variable naming the config file (`--config`), read by the command line.
+pub const CONFIG_ENV: &str = "TICKERWATCH_CONFIG";
+/// The API token of the client commands (`--token`), read by the command line.
+pub const TOKEN_ENV: &str = "TICKERWATCH_TOKEN";
+
+/// Variables with the settings prefix that the command line reads itself: they are not settings,
+/// so the settings layer must not take them for unknown keys.
+const CLI_ENV_VARS: [&str; 2] = [CONFIG_ENV, TOKEN_ENV];
+
 /// The config file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "tickerwatch.toml";
 
@@ -77,7 +86,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the offending key and source.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_from(path, Env::prefixed(ENV_PREFIX).split("__"))
+        Self::load_from(path, settings_env())
     }
 
     fn load_from(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
@@ -125,18 +134,33 @@ fn toml_string(config: &Config) -> String {
     toml::to_string_pretty(config).unwrap_or_else(|e| format!("# cannot render config: {e}"))
 }
 
+/// The `TICKERWATCH_*` variables that are settings: every one but those the command line reads.
+fn settings_env() -> Env {
+    let cli_keys: Vec<String> =
+        CLI_ENV_VARS.iter().map(|name| name[ENV_PREFIX.len()..].to_ascii_lowercase()).collect();
+    Env::prefixed(ENV_PREFIX)
+        .filter(move |key| !cli_keys.iter().any(|cli| key.as_str().eq_ignore_ascii_case(cli)))
+        .split("__")
+}
+
 /// figment's errors already name the key path and the source (file or env var); join them.
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()
         .map(|e| {
             let key = if e.path.is_empty() { String::new() } else { format!("key `{}`: ", e.path.join(".")) };
-            let source = e
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| format!(" (from {s})"))
-                .unwrap_or_default();
+            let from_env = e.metadata.as_ref().is_some_and(|m| m.name.contains("environment"));
+            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                Some(source) => format!(" (from {source})"),
+                // figment names no variable: rebuild it from the key, as the user spelled it.
+                None if from_env && !e.path.is_empty() => {
+                    format!(
+                        " (from environment variable {ENV_PREFIX}{})",
+                        e.path.join("__").to_ascii_uppercase()
+                    )
+                }
+                None => String::new(),
+            };
             format!("{key}{}{source}", e.kind)
         })
         .collect::<Vec<_>>()
@@ -219,6 +243,27 @@ mod tests {
             jail.set_env("TICKERWATCH_DATABSE__URL", "x");
             let message = invalid(Config::load(None));
             assert!(message.contains("databse"), "{message}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_FOO", "1");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("foo") && message.contains("TICKERWATCH_FOO"), "{message}");
+            Ok(())
+        });
+    }
+
+    /// Issue 16: the variables the command line reads are not settings.
+    #[test]
+    fn the_command_lines_own_variables_are_not_settings() {
+        Jail::expect_with(|jail| {
+            jail.create_file("my.toml", "[database]\nurl = \"sqlite::memory:\"\n")?;
+            jail.set_env(CONFIG_ENV, "my.toml");
+            jail.set_env(TOKEN_ENV, "tw_0123456789abcdef");
+            jail.set_env("TICKERWATCH_PROVIDERS__FETCH_CONCURRENCY", "2");
+            let config = Config::load(Some(Path::new("my.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url, "sqlite::memory:");
+            assert_eq!(config.providers.fetch_concurrency, 2);
             Ok(())
         });
     }

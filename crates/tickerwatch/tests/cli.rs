@@ -285,3 +285,32 @@ output_schema = { type = "object", required = ["rating", "confidence"], properti
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("unknown tool \"get_horoscope\""), "{}", stderr(&out));
 }
+
+/// Issue 16: `TICKERWATCH_CONFIG`, which `--help` offers, names the config file like `--config`,
+/// and the other variables the command line reads (`TICKERWATCH_TOKEN`) are not taken for
+/// settings; an unknown `TICKERWATCH_*` variable is still refused, naming it.
+#[test]
+fn the_config_file_can_be_named_by_flag_or_by_environment() {
+    let ws = Workspace::new();
+    let file = ws.path().join("my.toml");
+    std::fs::write(&file, "[providers]\nfetch_concurrency = 3\n").unwrap();
+    let file = file.to_str().unwrap();
+
+    let by_env = ws.run_with_env(
+        &["config", "show"],
+        &[("TICKERWATCH_CONFIG", file), ("TICKERWATCH_TOKEN", "tw_0123456789abcdef")],
+    );
+    assert!(by_env.status.success(), "{}", stderr(&by_env));
+    assert!(stdout(&by_env).contains("fetch_concurrency = 3"), "{}", stdout(&by_env));
+    let by_flag = ws.run(&["--config", file, "config", "show"]);
+    assert!(by_flag.status.success(), "{}", stderr(&by_flag));
+    assert_eq!(stdout(&by_flag), stdout(&by_env), "both ways give the same configuration");
+
+    let missing = ws.run_with_env(&["config", "show"], &[("TICKERWATCH_CONFIG", "nowhere.toml")]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nowhere.toml"), "{}", stderr(&missing));
+
+    let unknown = ws.run_with_env(&["config", "show"], &[("TICKERWATCH_FOO", "1")]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("TICKERWATCH_FOO"), "{}", stderr(&unknown));
+}
