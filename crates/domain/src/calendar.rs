@@ -306,6 +306,11 @@ impl Exchange {
     /// week, the month, or the intraday interval) has not ended.
     pub fn is_bar_partial(&self, interval: Interval, key: DateTime<Utc>, now: DateTime<Utc>) -> bool {
         let date = key.date_naive();
+        // Most bars are history: a bar that started over a month before now is final whatever
+        // its interval, without any time-zone arithmetic (this runs once per parsed bar).
+        if now.date_naive().signed_duration_since(date) > Duration::days(32) {
+            return false;
+        }
         let last_day = match interval {
             Interval::Day1 => date,
             Interval::Week1 => date.checked_add_signed(Duration::days(6)).unwrap_or(date),

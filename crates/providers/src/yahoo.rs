@@ -12,7 +12,6 @@
 //! provider that claims a capability, so a thin Yahoo profile would hide a full one from
 //! another vendor.
 
-use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -364,9 +363,11 @@ pub(crate) fn parse_bars(
     let adjclose = column("adjclose", adjclose, rows)?;
     let at = |values: Option<&[Option<f64>]>, row: usize| values.and_then(|v| v.get(row).copied().flatten());
 
-    // Keyed by the stored key so the result is sorted and, when Yahoo sends a day twice (the
-    // open-stamped bar and the live bar of the same session), the later row wins.
-    let mut bars = BTreeMap::new();
+    // Sorted by the stored key; when Yahoo sends a day twice (the open-stamped bar and the live
+    // bar of the same session), the later row wins. Yahoo's rows come in time order, so the
+    // common case is a push; anything else is sorted afterwards.
+    let mut bars: Vec<Bar> = Vec::with_capacity(rows);
+    let mut in_order = true;
     for (row, &seconds) in timestamps.iter().enumerate() {
         let (open, high, low, close) = (at(open, row), at(high, row), at(low, row), at(close, row));
         if open.is_none() && high.is_none() && low.is_none() && close.is_none() {
@@ -375,8 +376,14 @@ pub(crate) fn parse_bars(
         let stamp = DateTime::from_timestamp(seconds, 0)
             .ok_or_else(|| format!("timestamp {seconds} is out of range"))?;
         let ts = exchange.bar_key(interval, stamp);
-        bars.insert(
-            ts,
+        match bars.last_mut() {
+            Some(last) if last.ts == ts => {
+                bars.pop();
+            }
+            Some(last) if last.ts > ts => in_order = false,
+            _ => {}
+        }
+        bars.push(
             Bar {
                 ts,
                 open,
@@ -391,7 +398,19 @@ pub(crate) fn parse_bars(
             },
         );
     }
-    Ok(bars.into_values().collect())
+    if !in_order {
+        // Stable: of two rows with the same key the later stays after the earlier.
+        bars.sort_by_key(|bar| bar.ts);
+        let mut unique: Vec<Bar> = Vec::with_capacity(bars.len());
+        for bar in bars {
+            match unique.last_mut() {
+                Some(last) if last.ts == bar.ts => *last = bar,
+                _ => unique.push(bar),
+            }
+        }
+        bars = unique;
+    }
+    Ok(bars)
 }
 
 /// A column as given, or an error when its length does not match the `rows` timestamps.
@@ -570,16 +589,75 @@ pub(crate) mod models {
 
     #[derive(Debug, Default, Deserialize)]
     pub(crate) struct QuoteColumns {
-        pub(crate) open: Option<Vec<Option<f64>>>,
-        pub(crate) high: Option<Vec<Option<f64>>>,
-        pub(crate) low: Option<Vec<Option<f64>>>,
-        pub(crate) close: Option<Vec<Option<f64>>>,
-        pub(crate) volume: Option<Vec<Option<f64>>>,
+        pub(crate) open: Option<NumberColumn>,
+        pub(crate) high: Option<NumberColumn>,
+        pub(crate) low: Option<NumberColumn>,
+        pub(crate) close: Option<NumberColumn>,
+        pub(crate) volume: Option<NumberColumn>,
     }
 
     #[derive(Debug, Default, Deserialize)]
     pub(crate) struct AdjCloseColumn {
-        pub(crate) adjclose: Option<Vec<Option<f64>>>,
+        pub(crate) adjclose: Option<NumberColumn>,
+    }
+
+    /// A column of numbers or `null`s, read from the array's text by Rust's float parser.
+    ///
+    /// Why not `Vec<Option<f64>>`: serde_json's correctly rounded float parsing (the
+    /// `float_roundtrip` feature, needed for exact prices) takes a slow path on Yahoo's
+    /// float32-noise literals (`173.3699951171875`), and a chart is thousands of them; Rust's
+    /// `str::parse::<f64>` is correctly rounded and several times faster. Needs the body as a
+    /// slice (the numbers are borrowed while parsed), which every caller has.
+    #[derive(Debug, Default, Clone, PartialEq)]
+    pub(crate) struct NumberColumn(pub(crate) Vec<Option<f64>>);
+
+    impl std::ops::Deref for NumberColumn {
+        type Target = [Option<f64>];
+        fn deref(&self) -> &[Option<f64>] {
+            &self.0
+        }
+    }
+
+    impl<'de> Deserialize<'de> for NumberColumn {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            // serde_json has checked the array's syntax while finding its end; split it here.
+            let raw = <&'de serde_json::value::RawValue>::deserialize(deserializer)?;
+            parse_number_array(raw.get()).map(NumberColumn).map_err(serde::de::Error::custom)
+        }
+    }
+
+    /// `[1.5, null, 2]` → `[Some(1.5), None, Some(2.0)]`; anything but numbers and `null`s (or
+    /// a non-finite number) is an error naming the token.
+    pub(crate) fn parse_number_array(text: &str) -> Result<Vec<Option<f64>>, String> {
+        let inner = text
+            .trim()
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .ok_or_else(|| format!("expected an array of numbers, found {}", excerpt(text)))?;
+        if inner.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        inner
+            .split(',')
+            .map(|token| {
+                let token = token.trim();
+                if token == "null" {
+                    return Ok(None);
+                }
+                let numeric = !token.is_empty()
+                    && token.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+                token
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| numeric && v.is_finite())
+                    .map(Some)
+                    .ok_or_else(|| format!("expected a number or null, found {}", excerpt(token)))
+            })
+            .collect()
+    }
+
+    fn excerpt(text: &str) -> String {
+        text.chars().take(40).collect()
     }
 }
 
@@ -626,6 +704,21 @@ mod tests {
             r#"{"chart":{"result":[{"meta":{},"indicators":{"quote":[{"open":[],"close":[]}]}}],"error":null}}"#,
         ] {
             assert!(parse_bars(&result(json), Interval::Day1, &Exchange::US).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn number_columns_are_read_exactly_and_strictly() {
+        use models::parse_number_array;
+        assert_eq!(
+            parse_number_array("[173.3699951171875, null,2, -0.5e-3 ]").unwrap(),
+            vec![Some(173.3699951171875), None, Some(2.0), Some(-0.0005)]
+        );
+        assert_eq!(parse_number_array(" [ ] ").unwrap(), Vec::<Option<f64>>::new());
+        // The last bit survives: the literal is the nearest double, as Rust's parser rounds it.
+        assert_eq!(parse_number_array("[0.30000000000000004]").unwrap(), vec![Some(0.1 + 0.2)]);
+        for bad in ["[\"1\"]", "[1,,2]", "[true]", "[{}]", "[1e999]", "[NaN]", "1", "[1,[2]]"] {
+            assert!(parse_number_array(bad).is_err(), "{bad}");
         }
     }
 
