@@ -12,7 +12,6 @@
 //! provider that claims a capability, so a thin Yahoo profile would hide a full one from
 //! another vendor.
 
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::calendar::parse_zone;
@@ -383,20 +382,18 @@ pub(crate) fn parse_bars(
             Some(last) if last.ts > ts => in_order = false,
             _ => {}
         }
-        bars.push(
-            Bar {
-                ts,
-                open,
-                high,
-                low,
-                close,
-                adj_close: at(adjclose, row),
-                volume: at(volume, row).and_then(volume_from_f64),
-                provider: ProviderId::Yahoo,
-                partial: false,
-                flag: None,
-            },
-        );
+        bars.push(Bar {
+            ts,
+            open,
+            high,
+            low,
+            close,
+            adj_close: at(adjclose, row),
+            volume: at(volume, row).and_then(volume_from_f64),
+            provider: ProviderId::Yahoo,
+            partial: false,
+            flag: None,
+        });
     }
     if !in_order {
         // Stable: of two rows with the same key the later stays after the earlier.
@@ -645,7 +642,9 @@ pub(crate) mod models {
                     return Ok(None);
                 }
                 let numeric = !token.is_empty()
-                    && token.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
+                    && token
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'));
                 token
                     .parse::<f64>()
                     .ok()
