@@ -31,6 +31,7 @@ pub use atomic::clean_stray_temp_files;
 pub use format::{ExportFormat, ParseExportFormatError};
 pub use pipeline::{export_to_file, write_mentions_csv, write_notes_csv, write_summary_csv};
 pub use report::{ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary};
+pub use sink::{BarTableWriter, TextTable};
 pub use summary::SymbolSummary;
 
 use std::borrow::Cow;

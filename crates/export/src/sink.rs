@@ -117,9 +117,10 @@ fn json_error(path: &std::path::Path, error: serde_json::Error) -> ExportError {
 // csv
 // ---------------------------------------------------------------------------------------------
 
-/// RFC 4180 csv with a header row; text cells neutralised against formula injection.
-pub(crate) struct CsvSink {
-    writer: csv::Writer<FileOut>,
+/// RFC 4180 csv with a header row; text cells neutralised against formula injection. Writes to
+/// an export file, or to any writer (the CLI's `bars --format csv`).
+pub(crate) struct CsvSink<W: Write = FileOut> {
+    writer: csv::Writer<W>,
     path: PathBuf,
     interval: &'static str,
     intraday: bool,
@@ -129,8 +130,8 @@ pub(crate) struct CsvSink {
     integer: itoa::Buffer,
 }
 
-impl CsvSink {
-    pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
+impl<W: Write> CsvSink<W> {
+    pub(crate) fn new(out: W, path: PathBuf, interval: Interval) -> Result<Self, ExportError> {
         let mut writer = csv::WriterBuilder::new().buffer_capacity(WRITE_BUFFER).from_writer(out);
         writer.write_record(bar_columns(interval)).map_err(|e| csv_error(&path, e))?;
         Ok(Self {
@@ -167,22 +168,36 @@ impl CsvSink {
     }
 }
 
-impl BarSink for CsvSink {
-    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+impl<W: Write> CsvSink<W> {
+    pub(crate) fn begin(&mut self, symbol: &Symbol) {
         self.symbol = neutralise_formula(symbol.as_str()).into_owned();
-        Ok(())
     }
 
-    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+    pub(crate) fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
         for bar in bars {
             self.write_bar(bar).map_err(|e| csv_error(&self.path, e))?;
         }
         Ok(())
     }
 
-    fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
+    pub(crate) fn into_inner(self) -> Result<W, ExportError> {
         let path = self.path;
         self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+    }
+}
+
+impl BarSink for CsvSink<FileOut> {
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+        self.begin(symbol);
+        Ok(())
+    }
+
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+        self.write(bars)
+    }
+
+    fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
+        self.into_inner()
     }
 }
 
@@ -211,19 +226,23 @@ struct JsonBar<'a> {
     flag: Option<&'a str>,
 }
 
-/// Newline-delimited JSON, one bar per line. Text is not neutralised: JSON is not opened by
-/// spreadsheets, and consumers want the values as stored.
-pub(crate) struct NdjsonSink {
-    writer: BufWriter<FileOut>,
+/// Newline-delimited JSON, one bar per line, or (for the CLI) one JSON array of the same
+/// objects. Text is not neutralised: JSON is not opened by spreadsheets, and consumers want the
+/// values as stored.
+pub(crate) struct NdjsonSink<W: Write = FileOut> {
+    writer: BufWriter<W>,
     path: PathBuf,
     interval: &'static str,
     intraday: bool,
     symbol: String,
     ts: TsText,
+    /// Write `[`, `,` between objects and `]` instead of newlines only.
+    array: bool,
+    n_written: u64,
 }
 
-impl NdjsonSink {
-    pub(crate) fn new(out: FileOut, path: PathBuf, interval: Interval) -> Self {
+impl<W: Write> NdjsonSink<W> {
+    pub(crate) fn new(out: W, path: PathBuf, interval: Interval) -> Self {
         Self {
             writer: BufWriter::with_capacity(WRITE_BUFFER, out),
             path,
@@ -231,17 +250,30 @@ impl NdjsonSink {
             intraday: interval.is_intraday(),
             symbol: String::new(),
             ts: TsText::default(),
+            array: false,
+            n_written: 0,
         }
     }
-}
 
-impl BarSink for NdjsonSink {
-    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
-        symbol.as_str().clone_into(&mut self.symbol);
-        Ok(())
+    /// The same objects as one JSON array, one per line.
+    pub(crate) fn array(out: W, path: PathBuf, interval: Interval) -> Self {
+        Self { array: true, ..Self::new(out, path, interval) }
     }
 
-    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+    pub(crate) fn begin(&mut self, symbol: &Symbol) {
+        symbol.as_str().clone_into(&mut self.symbol);
+    }
+
+    pub(crate) fn into_inner(mut self) -> Result<W, ExportError> {
+        if self.array {
+            let close: &[u8] = if self.n_written == 0 { b"[]\n" } else { b"\n]\n" };
+            self.writer.write_all(close).map_err(|e| ExportError::io(&self.path, e))?;
+        }
+        let path = self.path;
+        self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+    }
+
+    pub(crate) fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
         for bar in bars {
             let time = time_text(&mut self.ts, bar, self.intraday);
             let (date, ts) = if self.intraday { (None, Some(time)) } else { (Some(time), None) };
@@ -260,15 +292,99 @@ impl BarSink for NdjsonSink {
                 partial: bar.partial,
                 flag: bar.flag.as_deref(),
             };
+            if self.array {
+                let separator: &[u8] = if self.n_written == 0 { b"[\n  " } else { b",\n  " };
+                self.writer.write_all(separator).map_err(|e| ExportError::io(&self.path, e))?;
+            }
             serde_json::to_writer(&mut self.writer, &row).map_err(|e| json_error(&self.path, e))?;
-            self.writer.write_all(b"\n").map_err(|e| ExportError::io(&self.path, e))?;
+            if !self.array {
+                self.writer.write_all(b"\n").map_err(|e| ExportError::io(&self.path, e))?;
+            }
+            self.n_written += 1;
         }
         Ok(())
     }
+}
+
+impl BarSink for NdjsonSink<FileOut> {
+    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
+        self.begin(symbol);
+        Ok(())
+    }
+
+    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+        self.write(bars)
+    }
 
     fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
-        let path = self.path;
-        self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
+        self.into_inner()
+    }
+}
+
+/// The text formats of a bar table that can be written to any writer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextTable {
+    /// csv with a header, spreadsheet-safe (as in csv exports).
+    Csv,
+    /// One JSON object per line (as in ndjson exports).
+    Ndjson,
+    /// One JSON array of the same objects.
+    JsonArray,
+}
+
+/// Writes bars as a csv or JSON table to any writer, with exactly the columns and text of the
+/// exports (`date` or `ts`, integer `volume`, `partial`, `flag`; csv cells neutralised): the
+/// CLI's `bars --format csv|json` is an export to stdout, not a second serializer.
+pub struct BarTableWriter<W: Write> {
+    inner: TableInner<W>,
+}
+
+enum TableInner<W: Write> {
+    Csv(CsvSink<W>),
+    Json(NdjsonSink<W>),
+}
+
+impl<W: Write> BarTableWriter<W> {
+    /// A writer of `interval` bars in `format` to `out` (the csv header is written at once).
+    ///
+    /// # Errors
+    /// If writing the header fails.
+    pub fn new(format: TextTable, interval: Interval, out: W) -> Result<Self, ExportError> {
+        let path = PathBuf::from("<output>");
+        let inner = match format {
+            TextTable::Csv => TableInner::Csv(CsvSink::new(out, path, interval)?),
+            TextTable::Ndjson => TableInner::Json(NdjsonSink::new(out, path, interval)),
+            TextTable::JsonArray => TableInner::Json(NdjsonSink::array(out, path, interval)),
+        };
+        Ok(Self { inner })
+    }
+
+    /// Writes `bars` (of `symbol`, in time order).
+    ///
+    /// # Errors
+    /// If the writer fails.
+    pub fn write(&mut self, symbol: &Symbol, bars: &[Bar]) -> Result<(), ExportError> {
+        match &mut self.inner {
+            TableInner::Csv(sink) => {
+                sink.begin(symbol);
+                sink.write(bars)
+            }
+            TableInner::Json(sink) => {
+                sink.begin(symbol);
+                sink.write(bars)
+            }
+        }
+    }
+
+    /// Closes the table (the JSON array's bracket) and flushes; hands back the writer.
+    ///
+    /// # Errors
+    /// If the writer fails.
+    pub fn finish(self) -> Result<W, ExportError> {
+        match self.inner {
+            TableInner::Csv(sink) => sink.into_inner(),
+            TableInner::Json(sink) => sink.into_inner(),
+        }
     }
 }
 

@@ -314,3 +314,25 @@ fn the_config_file_can_be_named_by_flag_or_by_environment() {
     assert!(!unknown.status.success());
     assert!(stderr(&unknown).contains("TICKERWATCH_FOO"), "{}", stderr(&unknown));
 }
+
+/// `bars --format csv` is the csv export written to stdout: same header, same rows, same text.
+#[test]
+fn bars_csv_is_the_csv_export() {
+    let ws = Workspace::new();
+    assert!(ws.run(&["fetch", "IBM", "--range", "1mo"]).status.success());
+    let printed = ws.run(&["bars", "IBM", "--format", "csv"]);
+    assert!(printed.status.success(), "{}", stderr(&printed));
+    let file = ws.path().join("ibm.csv");
+    let exported = ws.run(&["export", "--symbols", "IBM", "--format", "csv", "-o", file.to_str().unwrap()]);
+    assert!(exported.status.success(), "{}", stderr(&exported));
+    let exported = std::fs::read_to_string(&file).unwrap();
+    assert!(exported.lines().count() > 15, "{exported}");
+    assert_eq!(stdout(&printed), exported);
+
+    let json = ws.run(&["bars", "IBM", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let first = &rows.as_array().unwrap()[0];
+    assert_eq!(first["symbol"], "IBM");
+    assert!(first["date"].is_string() && first.get("ts").is_none(), "{first}");
+    assert!(first["volume"].is_i64() && first["partial"] == false, "{first}");
+}

@@ -1,15 +1,20 @@
-//! `tickerwatch bars`: stored bars as a table, CSV or JSON, with the same columns as exports
-//! (`date` for trading days, `ts` for intraday bars). CSV and JSON stream row by row from the
-//! database, so printing ten years of minute bars does not load them into memory.
+//! `tickerwatch bars`: stored bars as a table, CSV or JSON. CSV and JSON are written by the
+//! export crate's table writer, so they have exactly the columns and text of exports (`date` for
+//! trading days, `ts` for intraday bars, integer volume, `partial`, `flag`), and stream from the
+//! database in chunks, so printing ten years of minute bars does not load them into memory.
 
 use std::io::Write;
 
 use anyhow::{Context, bail};
 use chrono::Duration;
+use domain::Exchange;
 use domain::calendar::date_stamp;
-use domain::{Bar, Exchange};
+use export::{BarTableWriter, TextTable};
 use futures::TryStreamExt;
 use storage::{BarQuery, DisagreementQuery};
+
+/// Bars handed to the table writer at a time.
+const CHUNK_ROWS: usize = 1024;
 
 use crate::app::App;
 use crate::cli::{BarsArgs, OutputFormat};
@@ -46,7 +51,6 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
         limit: args.limit,
     };
     let time_column = if intraday { "ts" } else { "date" };
-    let time_text = |bar: &Bar| if intraday { bar.ts.to_rfc3339() } else { bar.date().to_string() };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut rows = app.storage.stream_bars(&query);
@@ -87,57 +91,22 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
             };
             writeln!(out, "{n_rows} bar(s) of {} {}{partial}", args.symbol, args.interval)?;
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(&mut out);
-            writer.write_record([
-                "symbol",
-                "interval",
-                time_column,
-                "open",
-                "high",
-                "low",
-                "close",
-                "adj_close",
-                "volume",
-                "provider",
-                "partial",
-                "flag",
-            ])?;
+        OutputFormat::Csv | OutputFormat::Json => {
+            // The same writer as csv and ndjson exports: same columns, same text, cells
+            // neutralised in csv. Rows stream through in chunks.
+            let format = if args.format == OutputFormat::Csv { TextTable::Csv } else { TextTable::JsonArray };
+            let mut table = BarTableWriter::new(format, args.interval, &mut out)?;
+            let mut chunk = Vec::with_capacity(CHUNK_ROWS);
             while let Some(bar) = rows.try_next().await? {
                 n_rows += 1;
-                writer.write_record([
-                    args.symbol.as_str(),
-                    args.interval.as_str(),
-                    &time_text(&bar),
-                    &output::optional(bar.open),
-                    &output::optional(bar.high),
-                    &output::optional(bar.low),
-                    &output::optional(bar.close),
-                    &output::optional(bar.adj_close),
-                    &bar.volume.map(|v| v.to_string()).unwrap_or_default(),
-                    bar.provider.as_str(),
-                    if bar.partial { "true" } else { "false" },
-                    bar.flag.as_deref().unwrap_or_default(),
-                ])?;
-            }
-            writer.flush()?;
-        }
-        OutputFormat::Json => {
-            write!(out, "[")?;
-            while let Some(bar) = rows.try_next().await? {
-                if n_rows > 0 {
-                    write!(out, ",")?;
+                chunk.push(bar);
+                if chunk.len() == CHUNK_ROWS {
+                    table.write(&args.symbol, &chunk)?;
+                    chunk.clear();
                 }
-                n_rows += 1;
-                let mut row = serde_json::json!({
-                    "symbol": args.symbol, "interval": args.interval, "open": bar.open,
-                    "high": bar.high, "low": bar.low, "close": bar.close, "adj_close": bar.adj_close,
-                    "volume": bar.volume, "provider": bar.provider, "partial": bar.partial, "flag": bar.flag,
-                });
-                row[time_column] = serde_json::Value::String(time_text(&bar));
-                write!(out, "\n  {row}")?;
             }
-            writeln!(out, "\n]")?;
+            table.write(&args.symbol, &chunk)?;
+            table.finish()?;
         }
     }
     drop(rows);
