@@ -340,7 +340,7 @@ pub struct BarTableWriter<W: Write> {
 }
 
 enum TableInner<W: Write> {
-    Csv(CsvSink<W>),
+    Csv(Box<CsvSink<W>>),
     Json(NdjsonSink<W>),
 }
 
@@ -352,7 +352,7 @@ impl<W: Write> BarTableWriter<W> {
     pub fn new(format: TextTable, interval: Interval, out: W) -> Result<Self, ExportError> {
         let path = PathBuf::from("<output>");
         let inner = match format {
-            TextTable::Csv => TableInner::Csv(CsvSink::new(out, path, interval)?),
+            TextTable::Csv => TableInner::Csv(Box::new(CsvSink::new(out, path, interval)?)),
             TextTable::Ndjson => TableInner::Json(NdjsonSink::new(out, path, interval)),
             TextTable::JsonArray => TableInner::Json(NdjsonSink::array(out, path, interval)),
         };

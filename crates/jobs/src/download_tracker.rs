@@ -162,7 +162,7 @@ impl DownloadTracker {
         let fetched = match fetch_and_store(&self.chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
-                warn!(run_id = context.run_id, %symbol, %error, "Symbol refresh failed.");
+                warn!(%symbol, %error, "Symbol refresh failed.");
                 return (failed_item(&symbol, error.to_string()), false);
             }
         };
@@ -173,10 +173,10 @@ impl DownloadTracker {
             Err(error) => Some(format!("quote: {error}")),
         };
         if let Some(error) = &quote_error {
-            warn!(run_id = context.run_id, %symbol, error, "Quote failed; the symbol's bars were stored.");
+            warn!(%symbol, error, "Quote failed; the symbol's bars were stored.");
         }
         let stored = fetched.inserted + fetched.updated;
-        info!(run_id = context.run_id, %symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
+        info!(%symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
         let quote_failed = quote_error.is_some();
         let item = RunItem {
             symbol: symbol.to_string(),
@@ -189,11 +189,11 @@ impl DownloadTracker {
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
-    async fn apply_retention(&self, context: &JobContext) {
+    async fn apply_retention(&self) {
         match self.exports.apply_retention().await {
-            Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),
+            Ok(removed) => info!(removed, "Retention applied."),
             Err(error) => {
-                warn!(run_id = context.run_id, %error, "Retention failed; it is retried after the next run.")
+                warn!(%error, "Retention failed; it is retried after the next run.")
             }
         }
     }
@@ -233,7 +233,7 @@ impl Job for DownloadTracker {
             .map(|e| e.symbol)
             .collect();
         let now = Utc::now();
-        info!(run_id = context.run_id, symbols = symbols.len(), "Refreshing the watchlist.");
+        info!(symbols = symbols.len(), "Refreshing the watchlist.");
 
         // Each symbol's future records its own item: awaiting a write in the loop below while
         // the stream is not polled could leave another symbol's SQLite write transaction
@@ -269,8 +269,8 @@ impl Job for DownloadTracker {
         anyhow::ensure!(!context.cancel.is_cancelled(), "cancelled before every symbol was refreshed");
 
         if n_ok == 0 && n_failed > 0 {
-            info!(run_id = context.run_id, failed = n_failed, "Every symbol failed; no export written.");
-            self.apply_retention(context).await;
+            info!(failed = n_failed, "Every symbol failed; no export written.");
+            self.apply_retention().await;
             return Ok(JobOutcome::default());
         }
 
@@ -279,7 +279,7 @@ impl Job for DownloadTracker {
         let watched: std::collections::HashSet<String> = names.iter().cloned().collect();
         let notes = context.storage.latest_research_notes(&names).await;
         if let Err(error) = &notes {
-            warn!(run_id = context.run_id, %error, "Cannot read the research notes; exporting without them.");
+            warn!(%error, "Cannot read the research notes; exporting without them.");
         }
         let report_notes = match (&notes, format) {
             (Ok(notes), ExportFormat::Html) => notes.iter().map(NoteSummary::from).collect(),
@@ -325,18 +325,12 @@ impl Job for DownloadTracker {
             outcome.error = Some(format!("notes export failed: {error:#}"));
         }
         match self.exports.apply_retention().await {
-            Ok(removed) => info!(run_id = context.run_id, removed, "Retention applied."),
+            Ok(removed) => info!(removed, "Retention applied."),
             Err(error) => {
-                warn!(run_id = context.run_id, %error, "Retention failed; it is retried after the next run.")
+                warn!(%error, "Retention failed; it is retried after the next run.")
             }
         }
-        info!(
-            run_id = context.run_id,
-            ok = n_ok,
-            failed = n_failed,
-            export_id = record.id,
-            "Watchlist refreshed."
-        );
+        info!(ok = n_ok, failed = n_failed, export_id = record.id, "Watchlist refreshed.");
         Ok(outcome)
     }
 }

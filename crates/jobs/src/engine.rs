@@ -40,7 +40,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinError;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
-use tracing::{debug, error, info, warn};
+use tracing::{Instrument, debug, error, info, warn};
 
 /// How long a job may take to return after its token was cancelled (past the grace period)
 /// before its task is aborted.
@@ -473,7 +473,12 @@ impl Inner {
             subject: run.subject,
             cancel: cancel.clone(),
         };
-        let mut task = AbortOnDropHandle::new(tokio::spawn(async move { job.run(&context).await }));
+        // Every log line of the run (provider retries included) carries the run's id and job.
+        // The span is at WARN level so that the default filter (`warn`) keeps it: a disabled
+        // span adds nothing to the lines logged inside it.
+        let span = tracing::warn_span!("run", run_id, job = %job_name, subject = %context.subject);
+        let mut task =
+            AbortOnDropHandle::new(tokio::spawn(async move { job.run(&context).await }.instrument(span)));
         let joined = tokio::select! {
             biased;
             joined = &mut task => Some(joined),

@@ -49,6 +49,7 @@ pub enum IngestError {
 /// # Errors
 /// When every provider fails or the database write fails; the message names the symbol and,
 /// for provider failures, every provider's reason.
+#[tracing::instrument(level = "warn", skip_all, fields(symbol = %request.symbol, interval = %request.interval))]
 pub async fn fetch_and_store(
     chain: &ProviderChain,
     storage: &Storage,

@@ -252,12 +252,7 @@ impl Job for RedditScan {
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
         let universe = self.universe.clone().with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
-        info!(
-            run_id = context.run_id,
-            source = self.source.name(),
-            subreddits = self.config.subreddits.len(),
-            "Scanning subreddits."
-        );
+        info!(source = self.source.name(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
         let outcome = scan_and_extract_with_comments(
             &self.source,
             &self.config.subreddits,
@@ -292,7 +287,7 @@ impl Job for RedditScan {
                 CoverageStatus::Failed { error } => Some(format!("failed: {error}")),
             };
             if let Some(error) = &error {
-                warn!(run_id = context.run_id, subreddit = %coverage.subreddit, error, "Subreddit not fully read.");
+                warn!(subreddit = %coverage.subreddit, error, "Subreddit not fully read.");
             }
             let item = RunItem {
                 symbol: format!("r/{}", coverage.subreddit),
@@ -304,7 +299,6 @@ impl Job for RedditScan {
             context.record_item(&item).await.context("cannot record a subreddit's result")?;
         }
         info!(
-            run_id = context.run_id,
             status = scan.status.as_str(),
             posts = scan.posts_read,
             mentions = scan.mentions_found,

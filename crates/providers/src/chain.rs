@@ -1,6 +1,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use domain::reconcile::ProviderPreference;
 use domain::{BarSeries, CompanyProfile, CorporateAction, ProviderId, Quote, Symbol};
 
@@ -136,7 +138,9 @@ impl ProviderChain {
             return Err(ChainError::NoProvider { capability, providers: self.providers().collect() });
         }
         for provider in candidates {
-            match call(Arc::clone(provider)).await {
+            // WARN level: kept by the default `warn` filter, so warnings inside name the vendor.
+            let span = tracing::warn_span!("provider", provider = %provider.id(), what);
+            match call(Arc::clone(provider)).instrument(span).await {
                 Ok(value) => return Ok(Served { value, provider: provider.id(), failed_attempts }),
                 Err(error) if error.should_fall_back() => {
                     tracing::warn!(provider = %provider.id(), %error, "Provider failed; trying the next one.");

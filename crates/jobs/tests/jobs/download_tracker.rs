@@ -428,3 +428,60 @@ async fn without_research_notes_no_notes_table_is_written() {
     assert!(exports.iter().all(|e| e.kind != jobs::KIND_NOTES), "{exports:?}");
     engine.shutdown(SECS_5).await;
 }
+
+/// A provider's retry, deep inside a run, logs which run it belongs to: the engine runs each job
+/// in a span with `run_id` and `job`, and the ingest and the chain add the symbol and provider.
+///
+/// The capture is this test binary's global subscriber (installed once): a thread-local one
+/// loses spans to the callsite-interest cache while other tests log in parallel. The symbol is
+/// unique to this test, so its lines are told apart from the others'.
+#[tokio::test]
+async fn retry_log_lines_name_their_run_symbol_and_provider() {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LINES: std::sync::OnceLock<Lines> = std::sync::OnceLock::new();
+    let lines = LINES.get_or_init(|| {
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+        lines
+    });
+
+    let env = TestEnv::new().await;
+    env.watch(&["ZZLOG"]).await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let engine =
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv))
+            .await;
+    let run = run_once(&engine).await;
+    engine.shutdown(SECS_5).await;
+
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let retry = text
+        .lines()
+        .find(|line| line.contains("Retrying request.") && line.contains("ZZLOG"))
+        .unwrap_or_else(|| panic!("no retry line for ZZLOG in:\n{text}"));
+    for needle in [
+        format!("run_id={}", run.id),
+        "job=download-tracker".to_owned(),
+        "symbol=ZZLOG".to_owned(),
+        "provider=yahoo".to_owned(),
+    ] {
+        assert!(retry.contains(&needle), "{needle} missing from {retry}");
+    }
+}
