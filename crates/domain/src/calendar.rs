@@ -302,6 +302,26 @@ impl Exchange {
         if interval.is_intraday() { self.local_date(key) } else { key.date_naive() }
     }
 
+    /// The stored keys of the trading days `from..=to` (either end open when `None`): the dates
+    /// themselves (midnight UTC) for daily and longer bars, the instants from the first day's
+    /// local midnight to the last second of the last day for intraday bars. The one conversion of
+    /// user-facing date ranges (CLI, API, exports) into storage bounds.
+    pub fn key_bounds(
+        &self,
+        interval: Interval,
+        from: Option<NaiveDate>,
+        to: Option<NaiveDate>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        if !interval.is_intraday() {
+            return (from.map(date_stamp), to.map(date_stamp));
+        }
+        let end_of = |date: NaiveDate| match date.succ_opt() {
+            Some(next) => self.start_of(next) - Duration::seconds(1),
+            None => DateTime::<Utc>::MAX_UTC,
+        };
+        (from.map(|date| self.start_of(date)), to.map(end_of))
+    }
+
     /// True when the bar keyed `key` may still change at `now`: its window (the session, the
     /// week, the month, or the intraday interval) has not ended.
     pub fn is_bar_partial(&self, interval: Interval, key: DateTime<Utc>, now: DateTime<Utc>) -> bool {
@@ -433,6 +453,19 @@ mod tests {
         let asx = Exchange::for_symbol(&symbol("BHP.AX"));
         assert_eq!(asx.bar_key(Interval::Day1, utc("2024-01-08T23:00:00Z")), date_stamp(date("2024-01-09")));
         assert_eq!(asx.key_date(Interval::Min5, utc("2024-01-08T23:05:00Z")), date("2024-01-09"));
+    }
+
+    #[test]
+    fn date_bounds_become_storage_keys() {
+        let us = Exchange::for_symbol(&symbol("AAPL"));
+        let day = Some(date("2024-01-02"));
+        assert_eq!(
+            us.key_bounds(Interval::Day1, day, day),
+            (Some(date_stamp(date("2024-01-02"))), Some(date_stamp(date("2024-01-02"))))
+        );
+        let (from, to) = us.key_bounds(Interval::Min5, day, day);
+        assert_eq!((from, to), (Some(utc("2024-01-02T05:00:00Z")), Some(utc("2024-01-03T04:59:59Z"))));
+        assert_eq!(us.key_bounds(Interval::Min5, None, None), (None, None));
     }
 
     #[test]

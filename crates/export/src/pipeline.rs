@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::Utc;
-use domain::{Bar, Interval, Symbol};
+use domain::{Bar, Exchange, Interval, Symbol};
 use futures::StreamExt;
 use storage::{BarQuery, Storage};
 use tokio::sync::mpsc;
@@ -264,13 +264,11 @@ async fn produce(
             progress(ExportProgress { symbol_idx, n_symbols, rows_written: written.load(Ordering::Relaxed) });
         }
     };
-    let query_of = |symbol: &Symbol| BarQuery {
-        symbol: symbol.clone(),
-        interval: request.interval,
-        from: request.from,
-        to: request.to,
-        provider: None,
-        limit: None,
+    let bounds =
+        |symbol: &Symbol| Exchange::for_symbol(symbol).key_bounds(request.interval, request.from, request.to);
+    let query_of = |symbol: &Symbol| {
+        let (from, to) = bounds(symbol);
+        BarQuery { symbol: symbol.clone(), interval: request.interval, from, to, provider: None, limit: None }
     };
     let mut readers = std::collections::VecDeque::with_capacity(READ_AHEAD);
     let mut next_to_spawn = 0;
@@ -280,9 +278,9 @@ async fn produce(
             next_to_spawn += 1;
         }
         let Some(mut reader) = readers.pop_front() else { break };
-        let disagreements = storage
-            .count_disagreements(&request.symbols[idx], request.interval, request.from, request.to)
-            .await?;
+        let (from, to) = bounds(&request.symbols[idx]);
+        let disagreements =
+            storage.count_disagreements(&request.symbols[idx], request.interval, from, to).await?;
         if tx.send(Msg::Begin(idx, disagreements)).await.is_err() {
             return Ok(());
         }

@@ -7,22 +7,23 @@
 use std::io;
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::{Bar, Interval, Symbol};
 use storage::{NoteRating, ResearchNoteRecord, StorageError};
 
 use crate::{ExportFormat, SymbolSummary};
 
-/// What to export: the bars of `symbols` at `interval`, optionally limited to `from..=to`, in
-/// `format`. Every provider's row of a timestamp is exported (each says its provider).
+/// What to export: the bars of `symbols` at `interval`, optionally limited to the trading days
+/// `from..=to` (in each symbol's exchange calendar), in `format`. Storage holds one bar per
+/// trading day (each says its provider).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportRequest {
     pub symbols: Vec<Symbol>,
     pub interval: Interval,
-    /// Inclusive lower bound; `None` means from the first stored bar.
-    pub from: Option<DateTime<Utc>>,
-    /// Inclusive upper bound; `None` means up to the last stored bar.
-    pub to: Option<DateTime<Utc>>,
+    /// First trading day, inclusive; `None` means from the first stored bar.
+    pub from: Option<NaiveDate>,
+    /// Last trading day, inclusive; `None` means up to the last stored bar.
+    pub to: Option<NaiveDate>,
     pub format: ExportFormat,
     /// Research notes for the `html` report's "Research notes" section, meant as the latest note
     /// per symbol: shown in the order of `symbols`, at most one per symbol (the first here that

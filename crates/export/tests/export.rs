@@ -573,8 +573,8 @@ async fn date_range_and_unknown_symbols() {
     let (db, symbols) = sample_db().await;
     let mut req = request(&symbols[..1], ExportFormat::Csv);
     req.symbols.push(sym("NOPE"));
-    req.from = Some(day(10));
-    req.to = Some(day(19));
+    req.from = Some(day(10).date_naive());
+    req.to = Some(day(19).date_naive());
     let dest = db.dir.path().join("range.csv");
     let output = export_to_file(&db.storage, &req, &dest, None).await.unwrap();
     check_output(&output, 10);

@@ -40,8 +40,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use domain::calendar::date_stamp;
+use chrono::{DateTime, NaiveDate, Utc};
+
 use domain::{DateRange, Exchange, Symbol};
 use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
@@ -198,18 +198,19 @@ impl DownloadTracker {
         }
     }
 
-    /// The export's lower bound: `export_range` before the newest stored bar of `symbols`.
+    /// The export's first trading day: `export_range` before the newest stored bar of `symbols`.
     async fn export_from(
         &self,
         context: &JobContext,
         symbols: &[Symbol],
-    ) -> anyhow::Result<Option<DateTime<Utc>>> {
-        let mut newest: Option<DateTime<Utc>> = None;
+    ) -> anyhow::Result<Option<NaiveDate>> {
+        let mut newest: Option<NaiveDate> = None;
         for symbol in symbols {
             let last = context.storage.last_bar_ts(symbol, self.config.interval).await?;
+            let last = last.map(|ts| Exchange::for_symbol(symbol).key_date(self.config.interval, ts));
             newest = newest.max(last);
         }
-        Ok(newest.map(|newest| date_stamp(self.export_span.resolve(newest.date_naive()).from())))
+        Ok(newest.map(|newest| self.export_span.resolve(newest).from()))
     }
 }
 

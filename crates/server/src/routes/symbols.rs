@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use domain::calendar::date_stamp;
 use domain::{Bar, Exchange, Interval, Quote, Symbol};
 use futures::TryStreamExt;
 use providers::{ChainError, ProviderChain};
@@ -124,14 +123,7 @@ fn day_range(
     {
         return Err(ApiError::InvalidRange(format!("from ({from}) is after to ({to})")));
     }
-    if !interval.is_intraday() {
-        return Ok((from.map(date_stamp), to.map(date_stamp)));
-    }
-    let exchange = Exchange::for_symbol(symbol);
-    Ok((
-        from.map(|day| exchange.start_of(day)),
-        to.map(|day| exchange.start_of(day.succ_opt().unwrap_or(day)) - chrono::Duration::seconds(1)),
-    ))
+    Ok(Exchange::for_symbol(symbol).key_bounds(interval, from, to))
 }
 
 /// Stored bars of a symbol, oldest first; each says which provider it came from.
@@ -499,7 +491,13 @@ mod tests {
         let aapl = Symbol::parse("AAPL").unwrap();
         let one_day = Some(day("2024-01-02"));
         let (from, to) = day_range(&aapl, Interval::Day1, one_day, one_day).unwrap();
-        assert_eq!((from, to), (Some(date_stamp(day("2024-01-02"))), Some(date_stamp(day("2024-01-02")))));
+        assert_eq!(
+            (from, to),
+            (
+                Some(domain::calendar::date_stamp(day("2024-01-02"))),
+                Some(domain::calendar::date_stamp(day("2024-01-02")))
+            )
+        );
         // Intraday: the New York day, 05:00Z to 04:59:59Z the next day in winter.
         let (from, to) = day_range(&aapl, Interval::Min5, one_day, one_day).unwrap();
         assert_eq!(from.unwrap().to_rfc3339(), "2024-01-02T05:00:00+00:00");

@@ -6,9 +6,7 @@
 use std::io::Write;
 
 use anyhow::{Context, bail};
-use chrono::Duration;
 use domain::Exchange;
-use domain::calendar::date_stamp;
 use export::{BarTableWriter, TextTable};
 use futures::TryStreamExt;
 use storage::{BarQuery, DisagreementQuery};
@@ -33,15 +31,7 @@ pub async fn run(app: &App, args: BarsArgs) -> anyhow::Result<()> {
     let intraday = args.interval.is_intraday();
     // Trading days are keyed by date; intraday bars by instant, from the first day's local
     // midnight on the exchange to the last day's end.
-    let exchange = Exchange::for_symbol(&args.symbol);
-    let (from, to) = if intraday {
-        (
-            args.from.map(|d| exchange.start_of(d)),
-            args.to.map(|d| exchange.start_of(d + Duration::days(1)) - Duration::seconds(1)),
-        )
-    } else {
-        (args.from.map(date_stamp), args.to.map(date_stamp))
-    };
+    let (from, to) = Exchange::for_symbol(&args.symbol).key_bounds(args.interval, args.from, args.to);
     let query = BarQuery {
         symbol: args.symbol.clone(),
         interval: args.interval,

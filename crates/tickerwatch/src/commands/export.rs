@@ -1,7 +1,6 @@
 //! `tickerwatch export`: stored bars to a file, streamed, atomically, with a progress bar.
 
 use anyhow::bail;
-use chrono::{Duration, NaiveTime};
 use export::{ExportFormat, ExportProgress, ExportRequest, NoteSummary, export_to_file};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -36,8 +35,8 @@ pub async fn run(app: &App, args: ExportArgs) -> anyhow::Result<()> {
     let request = ExportRequest {
         symbols,
         interval: args.interval,
-        from: args.from.map(|d| d.and_time(NaiveTime::MIN).and_utc()),
-        to: args.to.map(|d| d.and_time(NaiveTime::MIN).and_utc() + Duration::days(1) - Duration::seconds(1)),
+        from: args.from,
+        to: args.to,
         format: args.format,
         notes,
     };
