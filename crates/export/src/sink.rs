@@ -168,25 +168,32 @@ impl<W: Write> CsvSink<W> {
     }
 }
 
-impl<W: Write> CsvSink<W> {
-    pub(crate) fn begin(&mut self, symbol: &Symbol) {
+impl<W: Write> TextSink<W> for CsvSink<W> {
+    fn begin(&mut self, symbol: &Symbol) {
         self.symbol = neutralise_formula(symbol.as_str()).into_owned();
     }
 
-    pub(crate) fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+    fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
         for bar in bars {
             self.write_bar(bar).map_err(|e| csv_error(&self.path, e))?;
         }
         Ok(())
     }
 
-    pub(crate) fn into_inner(self) -> Result<W, ExportError> {
+    fn into_inner(self) -> Result<W, ExportError> {
         let path = self.path;
         self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
     }
 }
 
-impl BarSink for CsvSink<FileOut> {
+/// The text tables (csv, ndjson) as writers to any `W`: an export file or the CLI's stdout.
+pub(crate) trait TextSink<W: Write> {
+    fn begin(&mut self, symbol: &Symbol);
+    fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError>;
+    fn into_inner(self) -> Result<W, ExportError>;
+}
+
+impl<T: TextSink<FileOut>> BarSink for T {
     fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
         self.begin(symbol);
         Ok(())
@@ -197,7 +204,7 @@ impl BarSink for CsvSink<FileOut> {
     }
 
     fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
-        self.into_inner()
+        (*self).into_inner()
     }
 }
 
@@ -259,12 +266,14 @@ impl<W: Write> NdjsonSink<W> {
     pub(crate) fn array(out: W, path: PathBuf, interval: Interval) -> Self {
         Self { array: true, ..Self::new(out, path, interval) }
     }
+}
 
-    pub(crate) fn begin(&mut self, symbol: &Symbol) {
+impl<W: Write> TextSink<W> for NdjsonSink<W> {
+    fn begin(&mut self, symbol: &Symbol) {
         symbol.as_str().clone_into(&mut self.symbol);
     }
 
-    pub(crate) fn into_inner(mut self) -> Result<W, ExportError> {
+    fn into_inner(mut self) -> Result<W, ExportError> {
         if self.array {
             let close: &[u8] = if self.n_written == 0 { b"[]\n" } else { b"\n]\n" };
             self.writer.write_all(close).map_err(|e| ExportError::io(&self.path, e))?;
@@ -273,7 +282,7 @@ impl<W: Write> NdjsonSink<W> {
         self.writer.into_inner().map_err(|e| ExportError::io(path, e.into_error()))
     }
 
-    pub(crate) fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
+    fn write(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
         for bar in bars {
             let time = time_text(&mut self.ts, bar, self.intraday);
             let (date, ts) = if self.intraday { (None, Some(time)) } else { (Some(time), None) };
@@ -303,21 +312,6 @@ impl<W: Write> NdjsonSink<W> {
             self.n_written += 1;
         }
         Ok(())
-    }
-}
-
-impl BarSink for NdjsonSink<FileOut> {
-    fn begin_symbol(&mut self, symbol: &Symbol) -> Result<(), ExportError> {
-        self.begin(symbol);
-        Ok(())
-    }
-
-    fn write_bars(&mut self, bars: &[Bar]) -> Result<(), ExportError> {
-        self.write(bars)
-    }
-
-    fn finish(self: Box<Self>, _summaries: &[SymbolSummary]) -> Result<FileOut, ExportError> {
-        self.into_inner()
     }
 }
 

@@ -433,6 +433,15 @@ pub(crate) fn parse_aggs(
     Ok(bars.into_values().collect())
 }
 
+/// The rows of a reference answer about `symbol` (rows naming another ticker are left out).
+fn rows_of<'a>(
+    symbol: &Symbol,
+    response: &'a models::ReferenceResponse,
+) -> impl Iterator<Item = &'a models::ReferenceRow> {
+    let ticker = polygon_ticker(symbol);
+    response.results.iter().flatten().filter(move |row| row.ticker.as_deref().is_none_or(|t| t == ticker))
+}
+
 /// Splits of `symbol` from a `/v3/reference/splits` answer: `split_to` new shares for every
 /// `split_from` old ones, effective on `execution_date`. Rows of other tickers are left out.
 ///
@@ -443,10 +452,7 @@ pub(crate) fn parse_splits(
     response: &models::ReferenceResponse,
 ) -> Result<Vec<CorporateAction>, String> {
     let mut actions = Vec::new();
-    for row in response.results.iter().flatten() {
-        if row.ticker.as_deref().is_some_and(|ticker| ticker != polygon_ticker(symbol)) {
-            continue;
-        }
+    for row in rows_of(symbol, response) {
         let (Some(date), Some(to), Some(from)) =
             (row.execution_date.as_deref(), row.split_to, row.split_from)
         else {
@@ -472,10 +478,7 @@ pub(crate) fn parse_dividends(
     response: &models::ReferenceResponse,
 ) -> Result<Vec<CorporateAction>, String> {
     let mut actions = Vec::new();
-    for row in response.results.iter().flatten() {
-        if row.ticker.as_deref().is_some_and(|ticker| ticker != polygon_ticker(symbol)) {
-            continue;
-        }
+    for row in rows_of(symbol, response) {
         let (Some(date), Some(amount)) = (row.ex_dividend_date.as_deref(), row.cash_amount) else {
             continue;
         };

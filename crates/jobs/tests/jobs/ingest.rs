@@ -34,6 +34,31 @@ fn request() -> BarsRequest {
     }
 }
 
+/// Alpha Vantage serving AAPL's week across the 2020 split as traded (no split events).
+async fn mount_traded_series(alpha_vantage: &MockServer) {
+    let traded = [
+        ("2020-08-27", "500.04"),
+        ("2020-08-28", "499.24"),
+        ("2020-08-31", "129.04"),
+        ("2020-09-01", "134.18"),
+        ("2020-09-02", "131.40"),
+    ];
+    let series: serde_json::Map<String, serde_json::Value> = traded
+        .iter()
+        .map(|(date, c)| {
+            let bar = serde_json::json!({"1. open": c, "2. high": c, "3. low": c, "4. close": c, "5. volume": "1000"});
+            ((*date).to_owned(), bar)
+        })
+        .collect();
+    let body =
+        serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series});
+    Mock::given(path("/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(alpha_vantage)
+        .await;
+}
+
 #[tokio::test]
 async fn a_split_adjusted_series_is_stored_as_traded_and_compared_not_spliced() {
     let env = TestEnv::new().await;
@@ -112,24 +137,7 @@ async fn without_the_split_on_record_the_step_is_flagged() {
     let alpha_vantage = MockServer::start().await;
     // As traded (Alpha Vantage's `TIME_SERIES_DAILY`) and no split known: the 4:1 step of
     // 31 August looks like bad data or a missing split, so it is flagged and says why.
-    let traded = [
-        ("2020-08-27", "500.04"),
-        ("2020-08-28", "499.24"),
-        ("2020-08-31", "129.04"),
-        ("2020-09-01", "134.18"),
-        ("2020-09-02", "131.40"),
-    ];
-    let series: serde_json::Map<String, serde_json::Value> = traded
-        .iter()
-        .map(|(date, c)| ((*date).to_owned(), serde_json::json!({"1. open": c, "2. high": c, "3. low": c, "4. close": c, "5. volume": "1000"})))
-        .collect();
-    Mock::given(path("/query"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series}),
-        ))
-        .expect(1)
-        .mount(&alpha_vantage)
-        .await;
+    mount_traded_series(&alpha_vantage).await;
     let config = ProvidersConfig {
         order: vec![ProviderId::AlphaVantage],
         alpha_vantage: fast(VendorConfig::alpha_vantage(), &alpha_vantage),
@@ -154,24 +162,7 @@ async fn without_the_split_on_record_the_step_is_flagged() {
 async fn a_split_sized_step_asks_the_vendors_for_splits_before_flagging() {
     let env = TestEnv::new().await;
     let alpha_vantage = MockServer::start().await;
-    let traded = [
-        ("2020-08-27", "500.04"),
-        ("2020-08-28", "499.24"),
-        ("2020-08-31", "129.04"),
-        ("2020-09-01", "134.18"),
-        ("2020-09-02", "131.40"),
-    ];
-    let series: serde_json::Map<String, serde_json::Value> = traded
-        .iter()
-        .map(|(date, c)| ((*date).to_owned(), serde_json::json!({"1. open": c, "2. high": c, "3. low": c, "4. close": c, "5. volume": "1000"})))
-        .collect();
-    Mock::given(path("/query"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            serde_json::json!({"Meta Data": {"5. Time Zone": "US/Eastern"}, "Time Series (Daily)": series}),
-        ))
-        .expect(1)
-        .mount(&alpha_vantage)
-        .await;
+    mount_traded_series(&alpha_vantage).await;
     let polygon = MockServer::start().await;
     Mock::given(path("/v3/reference/splits"))
         .and(query_param("ticker", "AAPL"))

@@ -27,7 +27,7 @@ const MAX_BARS: u64 = 10_000;
 /// and for the EMAs to converge, without reading a symbol's whole history.
 const INDICATOR_LOOKBACK_DAYS: u64 = 400;
 
-/// Query of `GET /api/symbols/{symbol}/bars`.
+/// Query of `GET /api/symbols/{symbol}/bars` and `…/disagreements`: trading days and interval.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -295,24 +295,6 @@ fn chain_error(symbol: &Symbol, error: ChainError) -> ApiError {
     }
 }
 
-/// Query of `GET /api/symbols/{symbol}/disagreements`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DisagreementsParams {
-    /// First trading day, inclusive. Unbounded when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2024-01-01")]
-    from: Option<NaiveDate>,
-    /// Last trading day, inclusive. Unbounded when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2024-12-31")]
-    to: Option<NaiveDate>,
-    /// `1d` (default), `1wk`, `1mo` or an intraday interval.
-    #[param(value_type = Option<String>, example = "1d")]
-    interval: Option<Interval>,
-    /// At most this many (default and maximum 10000).
-    limit: Option<u64>,
-}
-
 /// Where two providers' bars of the same day differ beyond the tolerance (0.5 % on prices, 5 %
 /// on volume).
 #[derive(Debug, Serialize, ToSchema)]
@@ -357,7 +339,7 @@ pub(crate) struct DisagreementsResponse {
     path = "/api/symbols/{symbol}/disagreements",
     operation_id = "get_disagreements",
     tag = "symbols",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), DisagreementsParams),
+    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), BarsParams),
     responses(
         (status = 200, body = DisagreementsResponse),
         (status = 400, description = "Invalid symbol, date, interval, or from after to", body = ErrorResponse),
@@ -366,7 +348,7 @@ pub(crate) struct DisagreementsResponse {
 pub(crate) async fn disagreements(
     State(storage): State<Storage>,
     ApiPath(symbol): ApiPath<String>,
-    ApiQuery(params): ApiQuery<DisagreementsParams>,
+    ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Json<DisagreementsResponse>, ApiError> {
     let symbol = parse_symbol(&symbol)?;
     let interval = params.interval.unwrap_or(Interval::Day1);
