@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
-pub type ApiKey = domain::Secret;
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
+pub type ApiKey = outbound::Secret;
 
 /// Which chat model backs the agents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

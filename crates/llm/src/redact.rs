@@ -3,7 +3,7 @@
 //! header, so redaction is done once, here, for every error message rather than at call sites.
 
 /// The mask written in place of a secret.
-pub use domain::MASK;
+pub use outbound::MASK;
 
 /// Returns `text` with every occurrence of `secret` (when non-empty) and every `sk-…` token (an
 /// OpenAI-style key, masked or not) replaced by [`MASK`].

@@ -7,8 +7,8 @@ use std::time::Duration;
 use domain::ProviderId;
 use serde::{Deserialize, Serialize};
 
-/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
-pub type ApiKey = domain::Secret;
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
+pub type ApiKey = outbound::Secret;
 
 /// `requests` per `per_secs` seconds, e.g. Polygon's free tier is 5 per 60.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

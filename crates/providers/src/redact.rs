@@ -8,7 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 const SECRET_PARAMS: [&str; 5] = ["apikey", "api_key", "token", "crumb", "access_token"];
 
 /// The mask written in place of a secret.
-pub use domain::MASK;
+pub use outbound::MASK;
 
 /// Removes known secret values and credential-looking query parameters from text.
 #[derive(Clone, Default)]

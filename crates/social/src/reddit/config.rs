@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use domain::{MASK, Secret};
+pub use outbound::{MASK, Secret};
 
 fn default_base_url() -> String {
     "https://www.reddit.com".to_owned()
