@@ -397,7 +397,11 @@ impl<'a, V: Vendor> Exchange<'a, V> {
         self.send_with(request, self.client.read_timeout.unwrap_or(self.timeout)).await
     }
 
-    async fn send_with(&self, request: RequestBuilder, after: Duration) -> Result<reqwest::Response, V::Error> {
+    async fn send_with(
+        &self,
+        request: RequestBuilder,
+        after: Duration,
+    ) -> Result<reqwest::Response, V::Error> {
         let response = self
             .client
             .auth
@@ -471,5 +475,41 @@ impl<'a, V: Vendor> Exchange<'a, V> {
     /// The largest body this client buffers.
     pub fn max_body_bytes(&self) -> usize {
         self.client.max_body_bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Plain;
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let mut config = ClientConfig::new("test");
+        config.backoff_base = Duration::from_millis(100);
+        config.backoff_max = Duration::from_millis(1_000);
+        let client = Client::new(config, Plain).expect("client");
+        for _ in 0..50 {
+            let first = client.backoff(0);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
+            let late = client.backoff(10);
+            assert!(late >= Duration::from_millis(500) && late <= Duration::from_millis(1_000), "{late:?}");
+            assert!(client.backoff(u32::MAX) <= Duration::from_millis(1_000));
+        }
+    }
+
+    #[test]
+    fn attempts_get_what_the_budget_leaves_within_the_timeout() {
+        let mut config = ClientConfig::new("test");
+        config.timeout = Duration::from_secs(6);
+        config.call_budget = Some(Duration::from_secs(10));
+        let client = Client::new(config.clone(), Plain).expect("client");
+        assert_eq!(client.attempt_timeout(Duration::ZERO), Duration::from_secs(6));
+        assert_eq!(client.attempt_timeout(Duration::from_secs(7)), Duration::from_secs(3));
+        assert_eq!(client.attempt_timeout(Duration::from_secs(30)), MIN_ATTEMPT);
+        config.timeout = Duration::from_millis(100);
+        let client = Client::new(config, Plain).expect("client");
+        assert_eq!(client.attempt_timeout(Duration::from_secs(30)), Duration::from_millis(100));
+        assert!(Client::new(ClientConfig { max_connections: 0, ..ClientConfig::new("x") }, Plain).is_err());
     }
 }

@@ -39,7 +39,10 @@ impl Retryable for Error {
             Self::RateLimited { .. } => true,
             Self::Status { status, .. } => *status >= 500 || *status == 408,
             Self::Failed { failure, .. } => {
-                matches!(failure, Failure::Timeout { .. } | Failure::Transport { .. } | Failure::RateLimited { .. })
+                matches!(
+                    failure,
+                    Failure::Timeout { .. } | Failure::Transport { .. } | Failure::RateLimited { .. }
+                )
             }
             Self::Encode { .. } => false,
         }
@@ -55,7 +58,9 @@ impl Retryable for Error {
 
     fn kind(&self) -> &'static str {
         match self {
-            Self::RateLimited { .. } | Self::Failed { failure: Failure::RateLimited { .. }, .. } => "rate_limited",
+            Self::RateLimited { .. } | Self::Failed { failure: Failure::RateLimited { .. }, .. } => {
+                "rate_limited"
+            }
             Self::Status { .. } => "status",
             Self::Failed { failure: Failure::Timeout { .. }, .. } => "timeout",
             Self::Failed { failure: Failure::TooLarge { .. }, .. } => "too_large",

@@ -19,7 +19,12 @@ pub struct Response {
 impl Response {
     /// A response from parts, with the wait hint the client read from its headers. Vendors'
     /// classifiers take `&Response`, so tests and benchmarks can build one without HTTP.
-    pub fn new(status: StatusCode, headers: HeaderMap, body: impl Into<Bytes>, wait_hint: Option<Duration>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        headers: HeaderMap,
+        body: impl Into<Bytes>,
+        wait_hint: Option<Duration>,
+    ) -> Self {
         Self { status, headers, body: body.into(), wait_hint }
     }
 
@@ -82,7 +87,8 @@ fn html_title(body: &[u8]) -> Option<String> {
     let start = lower.find("<title>")? + "<title>".len();
     let rest = &text[start..];
     let end = rest.find("</")?;
-    let title: String = rest[..end].split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect();
+    let title: String =
+        rest[..end].split_whitespace().collect::<Vec<_>>().join(" ").chars().take(120).collect();
     (!title.is_empty()).then_some(title)
 }
 

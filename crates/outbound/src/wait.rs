@@ -331,7 +331,8 @@ mod tests {
 
     #[test]
     fn from_secs_never_panics() {
-        for secs in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -0.0, 0.0, 1e-300, f64::MAX, f64::MIN] {
+        for secs in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -1.0, -0.0, 0.0, 1e-300, f64::MAX, f64::MIN]
+        {
             let wait = from_secs(secs);
             assert!(wait.is_none_or(|w| w <= MAX_SERVER_WAIT), "{secs}: {wait:?}");
         }
