@@ -49,6 +49,9 @@ pub struct LlmConfig {
     pub max_retry_wait_secs: u64,
     /// Upper bound on simultaneous requests (and so connections) to the server.
     pub max_concurrent_requests: usize,
+    /// Idle pooled connections are closed after this long: agents call in bursts, and a server
+    /// (or a NAT in between) that drops idle connections silently would fail the next call.
+    pub pool_idle_timeout_secs: f64,
     /// Used when a request does not set its own.
     pub temperature: Option<f32>,
     /// Send `response_format` when a request asks for JSON. Some servers reject the field:
@@ -74,6 +77,7 @@ impl Default for LlmConfig {
             backoff_max_ms: 8_000,
             max_retry_wait_secs: 30,
             max_concurrent_requests: 4,
+            pool_idle_timeout_secs: 30.0,
             temperature: Some(0.0),
             json_mode: true,
             stream: false,
@@ -102,6 +106,12 @@ impl LlmConfig {
             if value == 0 {
                 return Err(format!("{key} must be at least 1"));
             }
+        }
+        if !(self.pool_idle_timeout_secs.is_finite() && self.pool_idle_timeout_secs > 0.0) {
+            return Err(format!(
+                "pool_idle_timeout_secs must be a positive number of seconds, got {}",
+                self.pool_idle_timeout_secs
+            ));
         }
         if self.max_concurrent_requests == 0 {
             return Err("max_concurrent_requests must be at least 1".to_owned());
@@ -137,9 +147,7 @@ impl LlmConfig {
 
     /// The HTTP client these settings describe. `timeout_secs` bounds a plain request and the
     /// silence between two chunks of a stream; `max_concurrent_requests` bounds requests in flight
-    /// and the idle pool (idle connections close after 30 s: agents call in bursts, and a server
-    /// or NAT that drops idle connections silently would fail the next call);
-    /// `max_retry_wait_secs` is the longest server wait slept through. The server's wait is
+    /// and the idle pool; `max_retry_wait_secs` is the longest server wait slept through. The server's wait is
     /// `retry-after-ms`, `Retry-After`, or OpenAI's `x-ratelimit-reset-requests`/`-tokens` of a
     /// used-up budget. The key goes as a Bearer token and is masked, with any `sk-…` word, in every
     /// message. Metrics are `llm_*{model}`.
@@ -159,7 +167,7 @@ impl LlmConfig {
             timeout: self.timeout(),
             read_timeout: Some(self.timeout()),
             max_connections: self.max_concurrent_requests,
-            pool_idle_timeout: Duration::from_secs(30),
+            pool_idle_timeout: Duration::from_secs_f64(self.pool_idle_timeout_secs),
             max_retries: self.max_retries,
             backoff_base: Duration::from_millis(self.backoff_base_ms),
             backoff_max: Duration::from_millis(self.backoff_max_ms),
@@ -208,6 +216,7 @@ mod tests {
             "max_body_bytes": 2048
         }))
         .expect("an existing table loads");
+        assert_eq!(config.pool_idle_timeout_secs, 30.0, "the new key has the old fixed value by default");
         assert!(config.validate().is_ok());
         let client = config.client_config();
         assert_eq!(client.vendor, "openai");
@@ -250,6 +259,7 @@ mod tests {
             r#"{"model":" "}"#,
             r#"{"timeout_secs":0}"#,
             r#"{"max_concurrent_requests":0}"#,
+            r#"{"pool_idle_timeout_secs":0}"#,
         ] {
             let config: LlmConfig = serde_json::from_str(bad).unwrap();
             assert!(config.validate().is_err(), "{bad}");
