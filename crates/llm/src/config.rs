@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use outbound::{Auth, ClientConfig, Metrics, Redactor, WaitHeader};
+use outbound::{Auth, ClientConfig, Metrics, Redactor, WaitHeader, check_http_url, check_positive_secs};
 use serde::{Deserialize, Serialize};
 
 /// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
@@ -92,11 +92,7 @@ impl LlmConfig {
     /// # Errors
     /// A message naming the offending key.
     pub fn validate(&self) -> Result<(), String> {
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url {:?} must be http or https", self.base_url));
-        }
+        check_http_url("base_url", &self.base_url)?;
         if self.model.trim().is_empty() {
             return Err("model must not be empty".to_owned());
         }
@@ -107,12 +103,7 @@ impl LlmConfig {
                 return Err(format!("{key} must be at least 1"));
             }
         }
-        if !(self.pool_idle_timeout_secs.is_finite() && self.pool_idle_timeout_secs > 0.0) {
-            return Err(format!(
-                "pool_idle_timeout_secs must be a positive number of seconds, got {}",
-                self.pool_idle_timeout_secs
-            ));
-        }
+        check_positive_secs(&[("pool_idle_timeout_secs", self.pool_idle_timeout_secs)])?;
         if self.max_concurrent_requests == 0 {
             return Err("max_concurrent_requests must be at least 1".to_owned());
         }

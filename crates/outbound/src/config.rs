@@ -12,6 +12,45 @@ use crate::redact::Redactor;
 use crate::secret::Secret;
 use crate::wait::WaitHeader;
 
+/// The largest number of seconds a config key may hold (about 31 years): larger values are
+/// typos, and `Duration::from_secs_f64` panics on the largest ones.
+pub const MAX_CONFIG_SECS: f64 = 1e9;
+
+/// Checks a config key naming an HTTP endpoint: an `http` or `https` URL.
+///
+/// # Errors
+/// A message naming `key` and the value.
+pub fn check_http_url(key: &str, value: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(value).map_err(|e| format!("{key} {value:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{key} {value:?} must be http or https"));
+    }
+    Ok(())
+}
+
+/// Checks config keys holding a time in seconds that must be more than zero (timeouts).
+///
+/// # Errors
+/// A message naming the first offending key and its value.
+pub fn check_positive_secs(keys: &[(&str, f64)]) -> Result<(), String> {
+    match keys.iter().find(|(_, secs)| !(*secs > 0.0 && *secs <= MAX_CONFIG_SECS)) {
+        Some((key, secs)) => Err(format!("{key} must be a positive number of seconds, got {secs}")),
+        None => Ok(()),
+    }
+}
+
+/// Checks a config key holding a time in seconds that may be zero (the longest wait to sleep).
+///
+/// # Errors
+/// A message naming the key and its value.
+pub fn check_wait_secs(key: &str, secs: f64) -> Result<(), String> {
+    if secs >= 0.0 && secs <= MAX_CONFIG_SECS {
+        Ok(())
+    } else {
+        Err(format!("{key} must be >= 0, got {secs}"))
+    }
+}
+
 /// `requests` per `per_secs` seconds, e.g. Polygon's free tier is 5 per 60.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +204,34 @@ impl ClientConfig {
             server_window: None,
             auth: Auth::None,
             redactor: Redactor::default().with_credential_params(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_checks_name_the_key() {
+        assert!(check_http_url("base_url", "https://api.polygon.io").is_ok());
+        assert_eq!(
+            check_http_url("base_url", "ftp://x").unwrap_err(),
+            r#"base_url "ftp://x" must be http or https"#
+        );
+        assert!(
+            check_http_url("auth_url", "not a url")
+                .unwrap_err()
+                .starts_with(r#"auth_url "not a url" is not a URL"#)
+        );
+        assert!(check_positive_secs(&[("timeout_secs", 6.0), ("connect_timeout_secs", 0.5)]).is_ok());
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e20] {
+            let err = check_positive_secs(&[("a", 1.0), ("timeout_secs", bad)]).unwrap_err();
+            assert!(err.starts_with("timeout_secs must be a positive number of seconds"), "{err}");
+        }
+        assert!(check_wait_secs("max_retry_wait_secs", 0.0).is_ok());
+        for bad in [-0.5, f64::NAN, 1e20] {
+            assert!(check_wait_secs("max_retry_wait_secs", bad).is_err(), "{bad}");
         }
     }
 }

@@ -37,7 +37,10 @@ mod vendor;
 pub mod wait;
 
 pub use client::{BuildError, Client, Exchange};
-pub use config::{Auth, ClientConfig, Metrics, RateLimit, ServerWindow};
+pub use config::{
+    Auth, ClientConfig, MAX_CONFIG_SECS, Metrics, RateLimit, ServerWindow, check_http_url,
+    check_positive_secs, check_wait_secs,
+};
 pub use plain::{Error, Plain};
 pub use redact::Redactor;
 pub use response::{BodySummary, Response, is_html, summarize};

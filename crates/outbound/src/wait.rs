@@ -298,35 +298,35 @@ mod tests {
         assert_eq!(go_duration("250us"), Some(Duration::from_micros(250)));
     }
 
-    const OPENAI: [WaitHeader; 3] = [
-        WaitHeader::Millis("retry-after-ms"),
-        WaitHeader::RetryAfter,
-        WaitHeader::BudgetResets {
+    #[test]
+    fn first_usable_source_wins() {
+        let budgets = WaitHeader::BudgetResets {
             reset_prefix: "x-ratelimit-reset-",
             remaining_prefix: "x-ratelimit-remaining-",
             budgets: &["requests", "tokens"],
-        },
-    ];
-
-    #[test]
-    fn first_usable_source_wins() {
+        };
+        let sources = [WaitHeader::Millis("retry-after-ms"), WaitHeader::RetryAfter, budgets];
         let mut map = HeaderMap::new();
-        assert_eq!(wait_hint(&OPENAI, &map), None);
+        assert_eq!(wait_hint(&sources, &map), None);
         map.insert("x-ratelimit-remaining-requests", HeaderValue::from_static("5"));
         map.insert("x-ratelimit-reset-requests", HeaderValue::from_static("6m0s"));
         map.insert("x-ratelimit-remaining-tokens", HeaderValue::from_static("0"));
         map.insert("x-ratelimit-reset-tokens", HeaderValue::from_static("12ms"));
-        assert_eq!(wait_hint(&OPENAI, &map), Some(Duration::from_millis(12)), "only the used-up budget");
+        assert_eq!(wait_hint(&sources, &map), Some(Duration::from_millis(12)), "only the used-up budget");
         map.remove("x-ratelimit-remaining-requests");
-        assert_eq!(wait_hint(&OPENAI, &map), Some(Duration::from_secs(360)), "a silent budget counts");
+        assert_eq!(wait_hint(&sources, &map), Some(Duration::from_secs(360)), "a silent budget counts");
         map.insert("retry-after", HeaderValue::from_static("NaN"));
-        assert_eq!(wait_hint(&OPENAI, &map), Some(Duration::from_secs(360)), "an unusable source is skipped");
+        assert_eq!(
+            wait_hint(&sources, &map),
+            Some(Duration::from_secs(360)),
+            "an unusable source is skipped"
+        );
         map.insert("retry-after", HeaderValue::from_static("2"));
-        assert_eq!(wait_hint(&OPENAI, &map), Some(Duration::from_secs(2)));
+        assert_eq!(wait_hint(&sources, &map), Some(Duration::from_secs(2)));
         map.insert("retry-after-ms", HeaderValue::from_static("250"));
-        assert_eq!(wait_hint(&OPENAI, &map), Some(Duration::from_millis(250)));
+        assert_eq!(wait_hint(&sources, &map), Some(Duration::from_millis(250)));
         let huge = headers(&[("x-ratelimit-reset-tokens", b"99999999h")]);
-        assert_eq!(wait_hint(&OPENAI, &huge), Some(MAX_SERVER_WAIT));
+        assert_eq!(wait_hint(&sources, &huge), Some(MAX_SERVER_WAIT));
     }
 
     #[test]

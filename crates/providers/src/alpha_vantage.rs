@@ -79,22 +79,8 @@ impl AlphaVantageProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        let auth = match config.api_key.clone().filter(|key| !key.expose().trim().is_empty()) {
-            Some(key) => Auth::Query { name: "apikey", value: key },
-            None => Auth::None,
-        };
+        let auth = config.key().map_or(Auth::None, |key| Auth::Query { name: "apikey", value: key });
         Ok(Self { http: HttpClient::new(ProviderId::AlphaVantage, config, auth)? })
-    }
-
-    fn ensure_key(&self) -> Result<(), ProviderError> {
-        if self.http.has_key() {
-            return Ok(());
-        }
-        Err(ProviderError::NotConfigured {
-            provider: ProviderId::AlphaVantage,
-            message: "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)"
-                .to_owned(),
-        })
     }
 
     /// Sends one `/query` request and returns the body once it is known to hold `data_key`.
@@ -105,7 +91,9 @@ impl AlphaVantageProvider {
         params: &[(&str, &str)],
         data_key: &str,
     ) -> Result<Map<String, Value>, ProviderError> {
-        self.ensure_key()?;
+        self.http.require_key(
+            "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)",
+        )?;
         let url = format!("{}/query", self.http.base_url());
         self.http
             .execute(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use domain::ProviderId;
 pub use outbound::RateLimit;
-use outbound::{Auth, ClientConfig, Metrics, Redactor};
+use outbound::{Auth, ClientConfig, Metrics, Redactor, check_http_url, check_positive_secs, check_wait_secs};
 use serde::{Deserialize, Serialize};
 
 /// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
@@ -123,6 +123,11 @@ impl VendorConfig {
         Duration::from_secs_f64(self.max_retry_wait_secs)
     }
 
+    /// The key, unless absent or blank (an empty env var means "no key").
+    pub fn key(&self) -> Option<ApiKey> {
+        self.api_key.clone().filter(|key| !key.expose().trim().is_empty())
+    }
+
     /// The HTTP client these settings describe, for `provider`, sending `auth`. Every key keeps
     /// its meaning: `timeout_secs` bounds one attempt, `call_budget_secs` the whole call,
     /// `max_connections` requests in flight and the idle pool, `max_retry_wait_secs` the longest
@@ -130,7 +135,6 @@ impl VendorConfig {
     /// metrics are `provider_*{provider}`. The key and credential query parameters are masked in
     /// every message.
     pub fn client_config(&self, provider: ProviderId, auth: Auth) -> ClientConfig {
-        let secret = self.api_key.clone().filter(|key| !key.expose().trim().is_empty());
         ClientConfig {
             user_agent: self.user_agent.clone(),
             connect_timeout: self.connect_timeout(),
@@ -145,7 +149,7 @@ impl VendorConfig {
             max_body_bytes: self.max_body_bytes,
             rate_limits: self.rate_limits.clone(),
             auth,
-            redactor: Redactor::new(secret).with_credential_params(),
+            redactor: Redactor::new(self.key()).with_credential_params(),
             metrics: Metrics { prefix: "provider", label: "provider", value: provider.as_str().to_owned() },
             ..ClientConfig::new(provider.as_str())
         }
@@ -156,24 +160,14 @@ impl VendorConfig {
     /// # Errors
     /// A message naming the key (relative to this vendor's table) and the bad value.
     pub fn validate(&self) -> Result<(), String> {
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url {:?} must be http or https", self.base_url));
-        }
-        for (key, secs) in [
+        check_http_url("base_url", &self.base_url)?;
+        check_positive_secs(&[
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("timeout_secs", self.timeout_secs),
             ("call_budget_secs", self.call_budget_secs),
             ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
-        ] {
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
-            }
-        }
-        if !(self.max_retry_wait_secs.is_finite() && self.max_retry_wait_secs >= 0.0) {
-            return Err(format!("max_retry_wait_secs must be >= 0, got {}", self.max_retry_wait_secs));
-        }
+        ])?;
+        check_wait_secs("max_retry_wait_secs", self.max_retry_wait_secs)?;
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".to_owned());
         }

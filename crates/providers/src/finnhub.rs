@@ -49,23 +49,11 @@ impl FinnhubProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        let auth = match config.api_key.clone().filter(|key| !key.expose().trim().is_empty()) {
-            Some(key) => Auth::Header { name: HeaderName::from_static(TOKEN_HEADER), value: key },
-            None => Auth::None,
-        };
+        let auth = config.key().map_or(Auth::None, |key| Auth::Header {
+            name: HeaderName::from_static(TOKEN_HEADER),
+            value: key,
+        });
         Ok(Self { http: HttpClient::new(ProviderId::Finnhub, config, auth)? })
-    }
-
-    fn ensure_key(&self) -> Result<(), ProviderError> {
-        // Finnhub answers a missing token with a misleading 429, so never send a request without one.
-        if self.http.has_key() {
-            return Ok(());
-        }
-        Err(ProviderError::NotConfigured {
-            provider: ProviderId::Finnhub,
-            message: "providers.finnhub.api_key is not set (free keys: https://finnhub.io/register)"
-                .to_owned(),
-        })
     }
 
     /// Sends `GET {base_url}{path}?{params}` and parses the JSON body as `T`.
@@ -75,7 +63,9 @@ impl FinnhubProvider {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<T, ProviderError> {
-        self.ensure_key()?;
+        // Finnhub answers a missing token with a misleading 429, so never send a request without one.
+        self.http
+            .require_key("providers.finnhub.api_key is not set (free keys: https://finnhub.io/register)")?;
         let url = format!("{}{path}", self.http.base_url());
         self.http
             .execute(what, |client| client.get(&url).query(params), |response| self.classify(what, response))

@@ -92,9 +92,17 @@ impl HttpClient {
         self.client.redactor()
     }
 
-    /// True when the config gave this provider a key.
-    pub fn has_key(&self) -> bool {
-        self.client.has_auth()
+    /// Fails with `NotConfigured` saying `missing` unless the config gave this provider a key
+    /// (checked per request, so a config listing a provider without its key still starts and
+    /// the chain can fall back).
+    ///
+    /// # Errors
+    /// `NotConfigured` when there is no key.
+    pub fn require_key(&self, missing: &str) -> Result<(), ProviderError> {
+        if self.client.has_auth() {
+            return Ok(());
+        }
+        Err(ProviderError::NotConfigured { provider: self.provider, message: missing.to_owned() })
     }
 
     /// Sends a request built by `build`, retrying retryable failures within the call budget, and

@@ -53,10 +53,7 @@ impl PolygonProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        let auth = match config.api_key.clone().filter(|key| !key.expose().trim().is_empty()) {
-            Some(key) => Auth::Bearer(key),
-            None => Auth::None,
-        };
+        let auth = config.key().map_or(Auth::None, Auth::Bearer);
         let http = HttpClient::new(ProviderId::Polygon, config, auth)?;
         let base =
             Url::parse(http.base_url()).ok().filter(|url| !url.cannot_be_a_base()).ok_or_else(|| {
@@ -69,14 +66,9 @@ impl PolygonProvider {
     }
 
     fn ensure_key(&self) -> Result<(), ProviderError> {
-        if self.http.has_key() {
-            return Ok(());
-        }
-        Err(ProviderError::NotConfigured {
-            provider: ProviderId::Polygon,
-            message: "no API key; set providers.polygon.api_key (or TICKERWATCH_PROVIDERS__POLYGON__API_KEY)"
-                .to_owned(),
-        })
+        self.http.require_key(
+            "no API key; set providers.polygon.api_key (or TICKERWATCH_PROVIDERS__POLYGON__API_KEY)",
+        )
     }
 
     /// The configured base URL plus `segments`, each escaped as one path segment.

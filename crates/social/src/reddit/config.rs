@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use outbound::{ClientConfig, RateLimit, Redactor, ServerWindow, WaitHeader};
+use outbound::{
+    ClientConfig, RateLimit, Redactor, ServerWindow, WaitHeader, check_http_url, check_positive_secs,
+    check_wait_secs,
+};
 pub use outbound::{MASK, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -216,16 +219,9 @@ impl RedditConfig {
     /// # Errors
     /// A message naming the key and what is wrong with it (never a secret's value).
     pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [
-            ("base_url", &self.base_url),
-            ("oauth_base_url", &self.oauth_base_url),
-            ("auth_url", &self.auth_url),
-        ] {
-            let url = url::Url::parse(value).map_err(|e| format!("{key} {value:?} is not a URL: {e}"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!("{key} {value:?} must be http or https"));
-            }
-        }
+        check_http_url("base_url", &self.base_url)?;
+        check_http_url("oauth_base_url", &self.oauth_base_url)?;
+        check_http_url("auth_url", &self.auth_url)?;
         if !valid_user_agent(&self.user_agent) {
             return Err(format!(
                 "user_agent {:?} must look like `<platform>:<app ID>:<version> (by /u/<name>)`",
@@ -247,21 +243,12 @@ impl RedditConfig {
             }
             _ => {}
         }
-        for (key, secs) in [
+        check_positive_secs(&[
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("timeout_secs", self.timeout_secs),
             ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
-        ] {
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
-            }
-        }
-        if !(self.max_rate_limit_wait_secs.is_finite() && self.max_rate_limit_wait_secs >= 0.0) {
-            return Err(format!(
-                "max_rate_limit_wait_secs must be >= 0, got {}",
-                self.max_rate_limit_wait_secs
-            ));
-        }
+        ])?;
+        check_wait_secs("max_rate_limit_wait_secs", self.max_rate_limit_wait_secs)?;
         if self.queries_per_minute == Some(0) {
             return Err("queries_per_minute must be at least 1".to_owned());
         }
