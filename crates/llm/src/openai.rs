@@ -42,6 +42,8 @@ pub struct OpenAiClient {
     http: Client<OpenAi>,
     url: String,
     model: String,
+    /// What a call is, in log lines: `gpt-4o-mini chat completion`.
+    what: String,
     temperature: Option<f32>,
     json_mode: bool,
     stream: bool,
@@ -137,6 +139,7 @@ impl OpenAiClient {
             http,
             url: config.chat_url(),
             model: config.model.clone(),
+            what: format!("{} chat completion", config.model),
             temperature: config.temperature,
             json_mode: config.json_mode,
             stream: config.stream,
@@ -168,7 +171,7 @@ impl OpenAiClient {
         let mut attempts = 0;
         let result = self
             .http
-            .call("chat completion", |exchange| {
+            .call(&self.what, |exchange| {
                 attempts = exchange.number();
                 self.attempt(exchange, &body, sink)
             })

@@ -201,7 +201,10 @@ impl<V: Vendor> Client<V> {
         F: FnMut(Exchange<'a, V>) -> Fut,
         Fut: Future<Output = Result<T, V::Error>>,
     {
-        let span = tracing::info_span!("outbound", vendor = %self.name, what);
+        // The span gives debug lines their context; warnings carry vendor and what themselves, so
+        // they read the same under the default `warn` filter, which disables info spans.
+        let vendor = self.name.as_str();
+        let span = tracing::info_span!("outbound", vendor, what);
         async move {
             let started = Instant::now();
             // Time spent waiting for limits is the configured pace, not the vendor failing: it
@@ -240,14 +243,20 @@ impl<V: Vendor> Client<V> {
                     Ok(value) => return Ok(value),
                     Err(error) if error.is_retryable() && retries < self.max_retries => error,
                     Err(error) => {
-                        tracing::debug!(%error, attempts = retries + 1, "Request failed.");
+                        tracing::debug!(vendor, what, %error, attempts = retries + 1, "Request failed.");
                         return Err(error);
                     }
                 };
                 let backoff = self.backoff(retries);
                 let wait = match error.retry_after() {
                     Some(wanted) if wanted > self.max_retry_wait => {
-                        tracing::warn!(%error, ?wanted, "Server asked for a longer wait than allowed; giving up.");
+                        tracing::warn!(
+                            vendor,
+                            what,
+                            %error,
+                            ?wanted,
+                            "Server asked for a longer wait than allowed; giving up."
+                        );
                         return Err(error);
                     }
                     Some(wanted) => wanted.max(backoff),
@@ -256,10 +265,10 @@ impl<V: Vendor> Client<V> {
                 if let Some(budget) = self.call_budget
                     && spent(paced) + wait + MIN_ATTEMPT.min(self.timeout) > budget
                 {
-                    tracing::warn!(%error, attempt = retries + 1, ?budget, "Call budget spent; not retrying.");
+                    tracing::warn!(vendor, what, %error, attempt = retries + 1, ?budget, "Call budget spent; not retrying.");
                     return Err(error);
                 }
-                tracing::warn!(%error, attempt = retries + 1, ?wait, "Retrying request.");
+                tracing::warn!(vendor, what, %error, attempt = retries + 1, ?wait, "Retrying request.");
                 tokio::time::sleep(wait).await;
                 retries += 1;
             }

@@ -44,7 +44,7 @@ pub fn check_positive_secs(keys: &[(&str, f64)]) -> Result<(), String> {
 /// # Errors
 /// A message naming the key and its value.
 pub fn check_wait_secs(key: &str, secs: f64) -> Result<(), String> {
-    if secs >= 0.0 && secs <= MAX_CONFIG_SECS {
+    if (0.0..=MAX_CONFIG_SECS).contains(&secs) {
         Ok(())
     } else {
         Err(format!("{key} must be >= 0, got {secs}"))

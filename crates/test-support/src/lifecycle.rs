@@ -399,14 +399,14 @@ async fn cycle<A: Adapter>(adapter: &A, up: &Upstream, timeout: Duration, i: usi
     };
     // Every cycle routes its answer: the chat client has one path for every target.
     let outcome = up.call(adapter, &client, target, answer(adapter, target, timeout)).await;
-    let ok = match (kind, &outcome) {
+    let ok = matches!(
+        (kind, &outcome),
         ("ok", Outcome::Ok { items: 250 })
-        | ("timeout", Outcome::Timeout)
-        | ("malformed", Outcome::Malformed) => true,
-        ("server_error", Outcome::Upstream { status: Some(500), .. }) => true,
-        ("reset", Outcome::Upstream { status: None, .. }) => true,
-        _ => false,
-    };
+            | ("timeout", Outcome::Timeout)
+            | ("malformed", Outcome::Malformed)
+            | ("server_error", Outcome::Upstream { status: Some(500), .. })
+            | ("reset", Outcome::Upstream { status: None, .. })
+    );
     assert!(ok, "cycle {i} ({kind}): unexpected {outcome:?}");
     drop(client);
 }
