@@ -12,7 +12,6 @@ pub mod indicators;
 mod interval;
 mod quality;
 pub mod reconcile;
-mod secret;
 mod symbol;
 
 pub use bar::{
@@ -22,5 +21,4 @@ pub use bar::{
 pub use calendar::{DateRange, EmptyDateRange, Exchange};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
-pub use secret::{MASK, Secret};
 pub use symbol::{ParseSymbolError, Symbol};

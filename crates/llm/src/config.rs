@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
+use outbound::{Auth, ClientConfig, Metrics, Redactor, WaitHeader, check_http_url, check_positive_secs};
 use serde::{Deserialize, Serialize};
 
-/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
-pub type ApiKey = domain::Secret;
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
+pub type ApiKey = outbound::Secret;
 
 /// Which chat model backs the agents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +49,9 @@ pub struct LlmConfig {
     pub max_retry_wait_secs: u64,
     /// Upper bound on simultaneous requests (and so connections) to the server.
     pub max_concurrent_requests: usize,
+    /// Idle pooled connections are closed after this long: agents call in bursts, and a server
+    /// (or a NAT in between) that drops idle connections silently would fail the next call.
+    pub pool_idle_timeout_secs: f64,
     /// Used when a request does not set its own.
     pub temperature: Option<f32>,
     /// Send `response_format` when a request asks for JSON. Some servers reject the field:
@@ -73,6 +77,7 @@ impl Default for LlmConfig {
             backoff_max_ms: 8_000,
             max_retry_wait_secs: 30,
             max_concurrent_requests: 4,
+            pool_idle_timeout_secs: 30.0,
             temperature: Some(0.0),
             json_mode: true,
             stream: false,
@@ -87,11 +92,7 @@ impl LlmConfig {
     /// # Errors
     /// A message naming the offending key.
     pub fn validate(&self) -> Result<(), String> {
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url {:?} must be http or https", self.base_url));
-        }
+        check_http_url("base_url", &self.base_url)?;
         if self.model.trim().is_empty() {
             return Err("model must not be empty".to_owned());
         }
@@ -102,6 +103,7 @@ impl LlmConfig {
                 return Err(format!("{key} must be at least 1"));
             }
         }
+        check_positive_secs(&[("pool_idle_timeout_secs", self.pool_idle_timeout_secs)])?;
         if self.max_concurrent_requests == 0 {
             return Err("max_concurrent_requests must be at least 1".to_owned());
         }
@@ -134,6 +136,42 @@ impl LlmConfig {
         Duration::from_secs(self.max_retry_wait_secs)
     }
 
+    /// The HTTP client these settings describe. `timeout_secs` bounds a plain request and the
+    /// silence between two chunks of a stream; `max_concurrent_requests` bounds requests in flight
+    /// and the idle pool; `max_retry_wait_secs` is the longest server wait slept through. The server's wait is
+    /// `retry-after-ms`, `Retry-After`, or OpenAI's `x-ratelimit-reset-requests`/`-tokens` of a
+    /// used-up budget. The key goes as a Bearer token and is masked, with any `sk-…` word, in every
+    /// message. Metrics are `llm_*{model}`.
+    pub fn client_config(&self) -> ClientConfig {
+        const OPENAI_WAITS: [WaitHeader; 3] = [
+            WaitHeader::Millis("retry-after-ms"),
+            WaitHeader::RetryAfter,
+            WaitHeader::BudgetResets {
+                reset_prefix: "x-ratelimit-reset-",
+                remaining_prefix: "x-ratelimit-remaining-",
+                budgets: &["requests", "tokens"],
+            },
+        ];
+        let key = self.api_key().cloned();
+        ClientConfig {
+            connect_timeout: self.connect_timeout(),
+            timeout: self.timeout(),
+            read_timeout: Some(self.timeout()),
+            max_connections: self.max_concurrent_requests,
+            pool_idle_timeout: Duration::from_secs_f64(self.pool_idle_timeout_secs),
+            max_retries: self.max_retries,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            max_retry_wait: self.max_retry_wait(),
+            max_body_bytes: self.max_body_bytes,
+            wait_headers: OPENAI_WAITS.to_vec(),
+            redactor: Redactor::new(key.clone()).with_key_prefix("sk-"),
+            auth: key.map_or(Auth::None, Auth::Bearer),
+            metrics: Metrics { prefix: "llm", label: "model", value: self.model.clone() },
+            ..ClientConfig::new("openai")
+        }
+    }
+
     /// The chat-completions endpoint.
     pub fn chat_url(&self) -> String {
         format!("{}/chat/completions", self.base_url.trim_end_matches('/'))
@@ -157,6 +195,45 @@ mod tests {
         assert_eq!(config.chat_url(), "https://api.openai.com/v1/chat/completions");
     }
 
+    /// An `[analysis.llm]` table as existing config files write it: every key still loads and
+    /// means what it meant before the client moved to `outbound`.
+    #[test]
+    fn existing_tables_load_and_map_onto_the_client() {
+        let config: LlmConfig = serde_json::from_value(serde_json::json!({
+            "provider": "openai", "base_url": "http://localhost:11434/v1", "model": "llama3",
+            "api_key": "sk-abc123", "timeout_secs": 20, "connect_timeout_secs": 2, "max_retries": 1,
+            "backoff_base_ms": 10, "backoff_max_ms": 20, "max_retry_wait_secs": 5,
+            "max_concurrent_requests": 3, "temperature": 0.5, "json_mode": false, "stream": true,
+            "max_body_bytes": 2048
+        }))
+        .expect("an existing table loads");
+        assert_eq!(config.pool_idle_timeout_secs, 30.0, "the new key has the old fixed value by default");
+        assert!(config.validate().is_ok());
+        let client = config.client_config();
+        assert_eq!(client.vendor, "openai");
+        assert_eq!(client.user_agent, concat!("tickerwatch/", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            (client.connect_timeout, client.timeout),
+            (Duration::from_secs(2), Duration::from_secs(20))
+        );
+        assert_eq!(client.read_timeout, Some(Duration::from_secs(20)));
+        assert_eq!(client.max_connections, 3);
+        assert_eq!(client.pool_idle_timeout, Duration::from_secs(30));
+        assert_eq!(client.max_retries, 1);
+        assert_eq!(
+            (client.backoff_base, client.backoff_max),
+            (Duration::from_millis(10), Duration::from_millis(20))
+        );
+        assert_eq!(client.max_retry_wait, Duration::from_secs(5));
+        assert_eq!(client.max_body_bytes, 2048);
+        assert!(client.rate_limits.is_empty() && client.call_budget.is_none());
+        assert!(matches!(client.auth, Auth::Bearer(_)));
+        assert_eq!(client.metrics, Metrics { prefix: "llm", label: "model", value: "llama3".to_owned() });
+        assert_eq!(client.redactor.redact("key sk-abc123, sk-other"), "key ***, ***");
+        let keyless = LlmConfig { api_key: Some(ApiKey::new(" ")), ..LlmConfig::default() };
+        assert!(matches!(keyless.client_config().auth, Auth::None));
+    }
+
     #[test]
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(serde_json::from_str::<LlmConfig>(r#"{"modle":"x"}"#).is_err());
@@ -173,6 +250,7 @@ mod tests {
             r#"{"model":" "}"#,
             r#"{"timeout_secs":0}"#,
             r#"{"max_concurrent_requests":0}"#,
+            r#"{"pool_idle_timeout_secs":0}"#,
         ] {
             let config: LlmConfig = serde_json::from_str(bad).unwrap();
             assert!(config.validate().is_err(), "{bad}");

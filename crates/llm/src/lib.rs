@@ -7,8 +7,6 @@
 
 pub mod config;
 pub mod openai;
-pub mod redact;
-mod retry;
 mod stream;
 mod types;
 mod wire;

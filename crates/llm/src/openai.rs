@@ -1,31 +1,33 @@
 //! The client for any OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM,
 //! llama.cpp).
 //!
-//! Like the market-data providers, the client owns exactly one `reqwest::Client` (bounded idle
-//! pool, connect timeout, idle timeout) and a semaphore bounding requests in flight, so dropping
-//! the client closes its connections and nothing it starts outlives a call. Failures are typed
-//! ([`LlmError`]): rate limits, 5xx, timeouts and dropped connections are retried with
-//! exponential backoff and jitter (honouring the server's wait hints), while an exhausted quota,
-//! a refused key or a refused request fail at once. A streamed answer is retried only until its
+//! Like the market-data providers, the client owns exactly one [`outbound::Client`] (bounded
+//! idle pool, connect timeout, idle timeout, requests in flight bounded by
+//! `max_concurrent_requests`), so dropping the client closes its connections and nothing it
+//! starts outlives a call. Failures are typed ([`LlmError`]): rate limits, 5xx, timeouts and
+//! dropped connections are retried with exponential backoff and jitter (honouring the server's
+//! wait: `retry-after-ms`, `Retry-After`, `x-ratelimit-reset-*`), while an exhausted quota, a
+//! refused key or a refused request fail at once. A streamed answer is retried only until its
 //! body starts: after that the sink has seen part of an answer that a retry would contradict.
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use bytes::Bytes;
+use outbound::{Client, Exchange, Failure, Retryable, Vendor};
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
-use tokio::sync::Semaphore;
 
-use crate::config::{ApiKey, LlmConfig};
-use crate::redact::redact;
-use crate::retry;
+use crate::config::LlmConfig;
 use crate::stream::{Assembler, SseParser};
 use crate::types::{ChatModel, ChatRequest, ChatResponse, LlmError, StreamEvent, StreamSink};
 use crate::wire::{self, ApiErrorBody, BodyError, RequestOptions};
 
-/// Every HTTP attempt, labelled `model` and `outcome` (`ok` or the error kind).
+/// Every HTTP attempt, labelled `model` and `outcome` (`ok` or the error kind); counted by the
+/// `outbound` client (metric prefix `llm`).
 pub const LLM_REQUESTS_TOTAL: &str = "llm_requests_total";
-/// Duration of every HTTP attempt in seconds, labelled `model`.
+/// Duration of every HTTP attempt in seconds, labelled `model`; recorded by the `outbound` client.
 pub const LLM_REQUEST_SECONDS: &str = "llm_request_seconds";
 /// Prompt tokens of successful calls, labelled `model`.
 pub const LLM_PROMPT_TOKENS_TOTAL: &str = "llm_prompt_tokens_total";
@@ -34,26 +36,17 @@ pub const LLM_COMPLETION_TOKENS_TOTAL: &str = "llm_completion_tokens_total";
 
 /// Error bodies are only read for their message, so a smaller bound than for answers suffices.
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
-/// Idle pooled connections are closed after this long: agents call in bursts, and a server
-/// (or a NAT in between) that silently drops idle connections would otherwise fail the next call.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A chat model served over the OpenAI chat-completions API. See the module docs.
 pub struct OpenAiClient {
-    http: reqwest::Client,
+    http: Client<OpenAi>,
     url: String,
     model: String,
-    api_key: Option<ApiKey>,
-    permits: Semaphore,
+    /// What a call is, in log lines: `gpt-4o-mini chat completion`.
+    what: String,
     temperature: Option<f32>,
     json_mode: bool,
     stream: bool,
-    timeout: Duration,
-    max_retries: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
-    max_retry_wait: Duration,
-    max_body_bytes: usize,
 }
 
 impl std::fmt::Debug for OpenAiClient {
@@ -65,10 +58,10 @@ impl std::fmt::Debug for OpenAiClient {
     }
 }
 
-/// One failed attempt and whether another may follow.
+/// One failed attempt and whether another may follow: the retry loop's view of an [`LlmError`].
 struct AttemptError {
     error: LlmError,
-    /// The server's requested wait (`Retry-After`, `x-ratelimit-reset-*`), if any.
+    /// The server's requested wait, if any: for any failed status, not only 429.
     hint: Option<Duration>,
     /// False once a streamed body has started.
     may_retry: bool,
@@ -84,6 +77,55 @@ impl AttemptError {
     }
 }
 
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Retryable for AttemptError {
+    fn is_retryable(&self) -> bool {
+        self.may_retry && self.error.is_retryable()
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        self.hint
+    }
+
+    fn kind(&self) -> &'static str {
+        self.error.kind()
+    }
+}
+
+/// The vendor side of the client: failures become [`LlmError`]s.
+struct OpenAi;
+
+impl Vendor for OpenAi {
+    type Error = AttemptError;
+
+    fn failure(&self, _what: &str, failure: Failure) -> AttemptError {
+        match failure {
+            Failure::Timeout { after } => AttemptError::retryable(LlmError::Timeout { after }),
+            Failure::Transport { message } => AttemptError::retryable(LlmError::Connection { message }),
+            Failure::TooLarge { limit } => AttemptError::final_(LlmError::Malformed {
+                message: format!("answer larger than {limit} bytes refused"),
+            }),
+            Failure::RateLimited { wait, .. } => AttemptError {
+                error: LlmError::RateLimited {
+                    message: failure.to_string(),
+                    attempts: 1,
+                    retry_after: Some(wait),
+                },
+                hint: Some(wait),
+                may_retry: true,
+            },
+            Failure::ShuttingDown => {
+                AttemptError::final_(LlmError::NotConfigured { message: failure.to_string() })
+            }
+        }
+    }
+}
+
 impl OpenAiClient {
     /// Builds the client from its config.
     ///
@@ -91,32 +133,16 @@ impl OpenAiClient {
     /// `NotConfigured` when the config is invalid or the TLS stack cannot start.
     pub fn new(config: &LlmConfig) -> Result<Self, LlmError> {
         config.validate().map_err(|message| LlmError::NotConfigured { message: format!("llm.{message}") })?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("tickerwatch/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout())
-            // The longest silence while reading; the total timeout is set per non-streaming
-            // request because a stream may legitimately run longer than it.
-            .read_timeout(config.timeout())
-            .pool_max_idle_per_host(config.max_concurrent_requests)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .tcp_keepalive(Duration::from_secs(30))
-            .build()
-            .map_err(|e| LlmError::NotConfigured { message: format!("cannot build HTTP client: {e}") })?;
+        let http = Client::new(config.client_config(), OpenAi)
+            .map_err(|e| LlmError::NotConfigured { message: e.to_string() })?;
         Ok(Self {
             http,
             url: config.chat_url(),
             model: config.model.clone(),
-            api_key: config.api_key().cloned(),
-            permits: Semaphore::new(config.max_concurrent_requests),
+            what: format!("{} chat completion", config.model),
             temperature: config.temperature,
             json_mode: config.json_mode,
             stream: config.stream,
-            timeout: config.timeout(),
-            max_retries: config.max_retries,
-            backoff_base: Duration::from_millis(config.backoff_base_ms),
-            backoff_max: Duration::from_millis(config.backoff_max_ms),
-            max_retry_wait: config.max_retry_wait(),
-            max_body_bytes: config.max_body_bytes,
         })
     }
 
@@ -140,93 +166,56 @@ impl OpenAiClient {
         let body = serde_json::to_vec(&wire::build_request(request, &options)).map_err(|e| {
             LlmError::InvalidRequest { status: 0, message: format!("cannot encode the request: {e}") }
         })?;
+        let body = Bytes::from(body);
         let started = Instant::now();
-        let mut attempt = 0;
-        loop {
-            let attempt_started = Instant::now();
-            let result = self.attempt(&body, attempt + 1, sink).await;
-            let outcome = match &result {
-                Ok(_) => "ok",
-                Err(failure) => failure.error.kind(),
-            };
-            metrics::counter!(LLM_REQUESTS_TOTAL, "model" => self.model.clone(), "outcome" => outcome)
-                .increment(1);
-            metrics::histogram!(LLM_REQUEST_SECONDS, "model" => self.model.clone())
-                .record(attempt_started.elapsed().as_secs_f64());
-            match result {
-                Ok(response) => {
-                    metrics::counter!(LLM_PROMPT_TOKENS_TOTAL, "model" => self.model.clone())
-                        .increment(response.usage.prompt_tokens);
-                    metrics::counter!(LLM_COMPLETION_TOKENS_TOTAL, "model" => self.model.clone())
-                        .increment(response.usage.completion_tokens);
-                    tracing::debug!(
-                        model = %self.model,
-                        served_by = %response.model,
-                        attempts = attempt + 1,
-                        latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                        prompt_tokens = response.usage.prompt_tokens,
-                        completion_tokens = response.usage.completion_tokens,
-                        finish_reason = ?response.finish_reason,
-                        n_tool_calls = response.tool_calls.len(),
-                        "Chat completion finished."
-                    );
-                    return Ok(response);
-                }
-                Err(failure)
-                    if failure.may_retry && failure.error.is_retryable() && attempt < self.max_retries =>
-                {
-                    let backoff = retry::backoff(self.backoff_base, self.backoff_max, attempt);
-                    let wait = match failure.hint {
-                        Some(wanted) if wanted > self.max_retry_wait => {
-                            tracing::warn!(model = %self.model, error = %failure.error, ?wanted, "Server asked for a longer wait than allowed; giving up.");
-                            return Err(failure.error);
-                        }
-                        Some(wanted) => wanted.max(backoff),
-                        None => backoff,
-                    };
-                    tracing::warn!(model = %self.model, error = %failure.error, attempt = attempt + 1, ?wait, "Retrying chat completion.");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err(failure) => {
-                    tracing::debug!(model = %self.model, error = %failure.error, attempts = attempt + 1, "Chat completion failed.");
-                    return Err(failure.error);
-                }
-            }
-        }
+        let mut attempts = 0;
+        let result = self
+            .http
+            .call(&self.what, |exchange| {
+                attempts = exchange.number();
+                self.attempt(exchange, &body, sink)
+            })
+            .await;
+        let response = result.map_err(|failure| failure.error)?;
+        metrics::counter!(LLM_PROMPT_TOKENS_TOTAL, "model" => self.model.clone())
+            .increment(response.usage.prompt_tokens);
+        metrics::counter!(LLM_COMPLETION_TOKENS_TOTAL, "model" => self.model.clone())
+            .increment(response.usage.completion_tokens);
+        tracing::debug!(
+            model = %self.model,
+            served_by = %response.model,
+            attempts,
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            prompt_tokens = response.usage.prompt_tokens,
+            completion_tokens = response.usage.completion_tokens,
+            finish_reason = ?response.finish_reason,
+            n_tool_calls = response.tool_calls.len(),
+            "Chat completion finished."
+        );
+        Ok(response)
     }
 
-    /// One HTTP exchange; the permit is held until its body is read.
+    /// One HTTP exchange; the client holds its in-flight permit until the body is read.
     async fn attempt(
         &self,
-        body: &[u8],
-        attempts: u32,
+        exchange: Exchange<'_, OpenAi>,
+        body: &Bytes,
         sink: Option<StreamSink<'_>>,
     ) -> Result<ChatResponse, AttemptError> {
-        let _permit = self.permits.acquire().await.map_err(|_| {
-            AttemptError::final_(LlmError::NotConfigured {
-                message: "the client is shutting down".to_owned(),
-            })
-        })?;
-        let mut builder =
-            self.http.post(&self.url).header(CONTENT_TYPE, "application/json").body(body.to_vec());
-        builder = match sink {
-            Some(_) => builder.header(ACCEPT, "text/event-stream"),
-            None => builder.header(ACCEPT, "application/json").timeout(self.timeout),
+        let attempts = exchange.number();
+        let builder =
+            exchange.http().post(&self.url).header(CONTENT_TYPE, "application/json").body(body.clone());
+        let response = match sink {
+            Some(_) => exchange.send_streaming(builder.header(ACCEPT, "text/event-stream")).await?,
+            None => exchange.send(builder.header(ACCEPT, "application/json")).await?,
         };
-        if let Some(key) = &self.api_key {
-            builder = builder.bearer_auth(key.expose());
-        }
-        let mut response =
-            builder.send().await.map_err(|e| AttemptError::retryable(self.transport_error(e)))?;
         let status = response.status();
         if !status.is_success() {
-            let headers = std::mem::take(response.headers_mut());
             // A failure to read the error body leaves what arrived; the status decides anyway.
-            let body = read_capped(&mut response, MAX_ERROR_BODY_BYTES, true).await.unwrap_or_default();
-            let api = wire::parse_error_body(&body);
-            let fallback = wire::excerpt(&body);
-            let hint = retry::server_hint(&headers);
+            let response = exchange.read_prefix(response, MAX_ERROR_BODY_BYTES).await;
+            let api = wire::parse_error_body(&response.body);
+            let fallback = wire::excerpt(&response.body);
+            let hint = response.wait_hint();
             let error = self.classify(status.as_u16(), api.as_ref(), &fallback, hint, attempts);
             return Err(AttemptError { error, hint, may_retry: true });
         }
@@ -238,17 +227,11 @@ impl OpenAiClient {
         match sink {
             // A server that ignores `stream` answers with plain JSON; take it whole.
             Some(sink) if !is_json => {
-                self.read_stream(response, sink, attempts).await.map_err(AttemptError::final_)
+                self.read_stream(&exchange, response, sink, attempts).await.map_err(AttemptError::final_)
             }
             _ => {
-                let body = match read_capped(&mut response, self.max_body_bytes, false).await {
-                    Ok(body) => body,
-                    Err(ReadError::TooLarge) => return Err(AttemptError::final_(self.too_large())),
-                    Err(ReadError::Transport(e)) => {
-                        return Err(AttemptError::retryable(self.transport_error(e)));
-                    }
-                };
-                let answer = wire::parse_completion(&body).map_err(|e| {
+                let response = exchange.read(response).await?;
+                let answer = wire::parse_completion(&response.body).map_err(|e| {
                     let error = self.body_error(e, attempts);
                     AttemptError { may_retry: error.is_retryable(), error, hint: None }
                 })?;
@@ -262,17 +245,21 @@ impl OpenAiClient {
 
     async fn read_stream(
         &self,
+        exchange: &Exchange<'_, OpenAi>,
         mut response: reqwest::Response,
         sink: StreamSink<'_>,
         attempts: u32,
     ) -> Result<ChatResponse, LlmError> {
-        let mut parser = SseParser::new(self.max_body_bytes);
+        let limit = exchange.max_body_bytes();
+        let mut parser = SseParser::new(limit);
         let mut assembler = Assembler::default();
         loop {
-            let chunk = response.chunk().await.map_err(|e| self.transport_error(e))?;
+            let chunk = response.chunk().await.map_err(|e| exchange.transport_error(e).error)?;
             let at_end = chunk.is_none();
             let events = match chunk {
-                Some(bytes) => parser.push(&bytes).map_err(|_| self.too_large())?,
+                Some(bytes) => {
+                    parser.push(&bytes).map_err(|_| exchange.failure(Failure::TooLarge { limit }).error)?
+                }
                 None => parser.finish().into_iter().collect(),
             };
             for data in events {
@@ -345,28 +332,8 @@ impl OpenAiClient {
         }
     }
 
-    fn transport_error(&self, error: reqwest::Error) -> LlmError {
-        if error.is_timeout() {
-            return LlmError::Timeout { after: self.timeout };
-        }
-        // reqwest puts the URL in its message; the base URL is config, but keep messages short.
-        let error = error.without_url();
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        LlmError::Connection { message: self.redact(&text) }
-    }
-
-    fn too_large(&self) -> LlmError {
-        LlmError::Malformed { message: format!("answer larger than {} bytes refused", self.max_body_bytes) }
-    }
-
     fn redact(&self, text: &str) -> String {
-        redact(text, self.api_key.as_ref().map(ApiKey::expose))
+        self.http.redactor().redact(text)
     }
 }
 
@@ -425,32 +392,4 @@ fn status_for(api: &ApiErrorBody) -> u16 {
     } else {
         StatusCode::INTERNAL_SERVER_ERROR.as_u16()
     }
-}
-
-enum ReadError {
-    TooLarge,
-    Transport(reqwest::Error),
-}
-
-/// Reads a body up to `limit` bytes; beyond it, `truncate` keeps the head, else it is refused.
-async fn read_capped(
-    response: &mut reqwest::Response,
-    limit: usize,
-    truncate: bool,
-) -> Result<Vec<u8>, ReadError> {
-    if !truncate && response.content_length().is_some_and(|len| len > limit as u64) {
-        return Err(ReadError::TooLarge);
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(ReadError::Transport)? {
-        if body.len() + chunk.len() > limit {
-            if truncate {
-                body.extend_from_slice(&chunk[..limit - body.len()]);
-                break;
-            }
-            return Err(ReadError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }

@@ -24,6 +24,7 @@ use async_openai::types::chat::{
     CreateChatCompletionResponse, CreateChatCompletionStreamResponse, FunctionCall, FunctionName,
     FunctionObject, ResponseFormat as WireResponseFormat, ResponseFormatJsonSchema, ToolChoiceOptions,
 };
+use outbound::BodySummary;
 use serde_json::{Map, Value};
 
 use crate::types::{
@@ -447,27 +448,18 @@ fn error_fields(error: &Map<String, Value>) -> ApiErrorBody {
 
 /// A short description of an unparsable body: an HTML page by its title, else an excerpt.
 pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
-    let trimmed = text.trim_start();
-    if trimmed.starts_with('<') {
-        let lower = trimmed.to_ascii_lowercase();
-        let title = lower.find("<title>").and_then(|start| {
-            let rest = &trimmed[start + 7..];
-            rest.find("</").map(|end| rest[..end].trim().to_owned())
-        });
-        return match title {
-            Some(title) if !title.is_empty() => format!("HTML page instead of JSON: {title}"),
-            _ => "HTML page instead of JSON".to_owned(),
-        };
+    match outbound::summarize(body, 200) {
+        BodySummary::Html { title: Some(title) } => format!("HTML page instead of JSON: {title}"),
+        BodySummary::Html { title: None } => "HTML page instead of JSON".to_owned(),
+        BodySummary::Empty => "empty body".to_owned(),
+        BodySummary::Text(text) => text,
     }
-    let excerpt: String = trimmed.chars().take(200).collect();
-    if excerpt.trim().is_empty() { "empty body".to_owned() } else { excerpt.trim_end().to_owned() }
 }
 
 fn json_error(body: &[u8], error: &serde_json::Error) -> String {
     if error.is_eof() {
         format!("truncated JSON ({} bytes): {error}", body.len())
-    } else if String::from_utf8_lossy(&body[..body.len().min(64)]).trim_start().starts_with('<') {
+    } else if outbound::is_html(body) {
         excerpt(body)
     } else {
         format!("invalid JSON ({error}): {}", excerpt(body))

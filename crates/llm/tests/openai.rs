@@ -2,7 +2,7 @@
 //! OpenAI, Ollama and vLLM (see `provider-apis.md` §6).
 
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use llm::{
     ApiKey, ChatModel, ChatRequest, FinishReason, LlmConfig, LlmError, LlmProvider, Message, OpenAiClient,
@@ -199,6 +199,31 @@ async fn rate_limit_with_a_long_wait_fails_at_once() {
             assert_eq!(attempts, 1);
         }
         other => panic!("{other:?}"),
+    }
+}
+
+/// `Retry-After: 1e20` (or a reset of a billion hours) once panicked in `Duration::from_secs_f64`.
+/// Now it is the longest wait a server can ask for, far beyond `max_retry_wait_secs`: the call
+/// fails at once as rate limited, with that bounded wait.
+#[tokio::test]
+async fn an_absurd_server_wait_is_a_bounded_rate_limit_not_a_panic() {
+    let limited =
+        r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#;
+    for (name, value) in
+        [("retry-after", "1e20"), ("retry-after-ms", "1e20"), ("x-ratelimit-reset-requests", "999999999h")]
+    {
+        let server = MockServer::start().await;
+        mount(&server, json_response(429, limited).insert_header(name, value), 1).await;
+        let started = Instant::now();
+        let error = client(&server).chat(&ask("hi")).await.expect_err("rate limited");
+        match error {
+            LlmError::RateLimited { retry_after, attempts, .. } => {
+                assert_eq!(retry_after, Some(Duration::from_secs(24 * 60 * 60)), "{name}");
+                assert_eq!(attempts, 1, "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(1), "{name}: slept {:?}", started.elapsed());
     }
 }
 

@@ -24,12 +24,13 @@ use domain::{
     Bar, BarSeries, CompanyProfile, DateRange, Exchange, Interval, NewsItem, ProviderId, Quote, QuoteSource,
     Symbol, volume_from_f64,
 };
+use outbound::{Auth, Response};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::http::{HttpClient, HttpResponse};
-use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+use crate::http::HttpClient;
+use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::DailyBars,
@@ -68,7 +69,6 @@ const MESSAGE_KEYS: [&str; 3] = ["Error Message", "Information", "Note"];
 #[derive(Debug)]
 pub struct AlphaVantageProvider {
     http: HttpClient,
-    api_key: Option<ApiKey>,
 }
 
 impl AlphaVantageProvider {
@@ -79,18 +79,8 @@ impl AlphaVantageProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        Ok(Self {
-            http: HttpClient::new(ProviderId::AlphaVantage, config)?,
-            api_key: config.api_key.clone().filter(|key| !key.expose().trim().is_empty()),
-        })
-    }
-
-    fn api_key(&self) -> Result<&str, ProviderError> {
-        self.api_key.as_ref().map(ApiKey::expose).ok_or_else(|| ProviderError::NotConfigured {
-            provider: ProviderId::AlphaVantage,
-            message: "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)"
-                .to_owned(),
-        })
+        let auth = config.key().map_or(Auth::None, |key| Auth::Query { name: "apikey", value: key });
+        Ok(Self { http: HttpClient::new(ProviderId::AlphaVantage, config, auth)? })
     }
 
     /// Sends one `/query` request and returns the body once it is known to hold `data_key`.
@@ -101,12 +91,15 @@ impl AlphaVantageProvider {
         params: &[(&str, &str)],
         data_key: &str,
     ) -> Result<Map<String, Value>, ProviderError> {
-        let key = self.api_key()?;
+        self.http.require_key(
+            "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)",
+        )?;
         let url = format!("{}/query", self.http.base_url());
         self.http
             .execute(
                 what,
-                |client| client.get(&url).query(params).query(&[("apikey", key)]),
+                // The client appends `apikey` last, as the documented examples have it.
+                |client| client.get(&url).query(params),
                 |response| self.classify(what, symbol, data_key, response),
             )
             .await
@@ -117,7 +110,7 @@ impl AlphaVantageProvider {
         what: &str,
         symbol: &Symbol,
         data_key: &str,
-        response: &HttpResponse,
+        response: &Response,
     ) -> Result<Map<String, Value>, ProviderError> {
         if !response.status.is_success() {
             return Err(self.http.status_error(what, response, None));

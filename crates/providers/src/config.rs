@@ -5,18 +5,12 @@
 use std::time::Duration;
 
 use domain::ProviderId;
+pub use outbound::RateLimit;
+use outbound::{Auth, ClientConfig, Metrics, Redactor, check_http_url, check_positive_secs, check_wait_secs};
 use serde::{Deserialize, Serialize};
 
-/// An API key: masked in `Debug`, serialization, logs and errors (see [`domain::Secret`]).
-pub type ApiKey = domain::Secret;
-
-/// `requests` per `per_secs` seconds, e.g. Polygon's free tier is 5 per 60.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RateLimit {
-    pub requests: u32,
-    pub per_secs: u64,
-}
+/// An API key: masked in `Debug`, serialization, logs and errors (see [`outbound::Secret`]).
+pub type ApiKey = outbound::Secret;
 
 /// Settings of one networked vendor: where it lives, its key, and the bounds of its HTTP client.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -129,29 +123,51 @@ impl VendorConfig {
         Duration::from_secs_f64(self.max_retry_wait_secs)
     }
 
+    /// The key, unless absent or blank (an empty env var means "no key").
+    pub fn key(&self) -> Option<ApiKey> {
+        self.api_key.clone().filter(|key| !key.expose().trim().is_empty())
+    }
+
+    /// The HTTP client these settings describe, for `provider`, sending `auth`. Every key keeps
+    /// its meaning: `timeout_secs` bounds one attempt, `call_budget_secs` the whole call,
+    /// `max_connections` requests in flight and the idle pool, `max_retry_wait_secs` the longest
+    /// wait slept through. Redirects are followed; `Retry-After` is the wait a vendor asks for;
+    /// metrics are `provider_*{provider}`. The key and credential query parameters are masked in
+    /// every message.
+    pub fn client_config(&self, provider: ProviderId, auth: Auth) -> ClientConfig {
+        ClientConfig {
+            user_agent: self.user_agent.clone(),
+            connect_timeout: self.connect_timeout(),
+            timeout: self.timeout(),
+            call_budget: Some(self.call_budget()),
+            max_connections: self.max_connections,
+            pool_idle_timeout: self.pool_idle_timeout(),
+            max_retries: self.max_retries,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            max_retry_wait: self.max_retry_wait(),
+            max_body_bytes: self.max_body_bytes,
+            rate_limits: self.rate_limits.clone(),
+            auth,
+            redactor: Redactor::new(self.key()).with_credential_params(),
+            metrics: Metrics { prefix: "provider", label: "provider", value: provider.as_str().to_owned() },
+            ..ClientConfig::new(provider.as_str())
+        }
+    }
+
     /// Checks values a typo could make nonsensical; names the offending key.
     ///
     /// # Errors
     /// A message naming the key (relative to this vendor's table) and the bad value.
     pub fn validate(&self) -> Result<(), String> {
-        let url = url::Url::parse(&self.base_url)
-            .map_err(|e| format!("base_url {:?} is not a URL: {e}", self.base_url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url {:?} must be http or https", self.base_url));
-        }
-        for (key, secs) in [
+        check_http_url("base_url", &self.base_url)?;
+        check_positive_secs(&[
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("timeout_secs", self.timeout_secs),
             ("call_budget_secs", self.call_budget_secs),
             ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
-        ] {
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
-            }
-        }
-        if !(self.max_retry_wait_secs.is_finite() && self.max_retry_wait_secs >= 0.0) {
-            return Err(format!("max_retry_wait_secs must be >= 0, got {}", self.max_retry_wait_secs));
-        }
+        ])?;
+        check_wait_secs("max_retry_wait_secs", self.max_retry_wait_secs)?;
         if self.max_connections == 0 {
             return Err("max_connections must be at least 1".to_owned());
         }
@@ -229,5 +245,49 @@ impl ProvidersConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `[providers.polygon]` table as existing config files write it: every key still loads and
+    /// means what it meant before the client moved to `outbound`.
+    #[test]
+    fn existing_vendor_tables_load_and_map_onto_the_client() {
+        let table = serde_json::json!({
+            "base_url": "https://api.polygon.io", "api_key": "pk-123", "user_agent": "ua/1",
+            "connect_timeout_secs": 3.0, "timeout_secs": 6.0, "call_budget_secs": 10.0,
+            "max_connections": 4, "pool_idle_timeout_secs": 30.0, "max_retries": 3,
+            "backoff_base_ms": 500, "backoff_max_ms": 20000, "max_retry_wait_secs": 60.0,
+            "max_body_bytes": 1024, "rate_limits": [{"requests": 5, "per_secs": 60}]
+        });
+        let config: VendorConfig = serde_json::from_value(table).expect("an existing table loads");
+        assert!(config.validate().is_ok());
+        let key = config.api_key.clone().expect("key");
+        let client = config.client_config(ProviderId::Polygon, Auth::Bearer(key));
+        assert_eq!(client.vendor, "polygon");
+        assert_eq!(client.user_agent, "ua/1");
+        assert_eq!(client.connect_timeout, Duration::from_secs(3));
+        assert_eq!(client.timeout, Duration::from_secs(6));
+        assert_eq!(client.call_budget, Some(Duration::from_secs(10)));
+        assert_eq!(client.max_connections, 4);
+        assert_eq!(client.pool_idle_timeout, Duration::from_secs(30));
+        assert_eq!(client.max_retries, 3);
+        assert_eq!(
+            (client.backoff_base, client.backoff_max),
+            (Duration::from_millis(500), Duration::from_secs(20))
+        );
+        assert_eq!(client.max_retry_wait, Duration::from_secs(60));
+        assert_eq!(client.max_body_bytes, 1024);
+        assert_eq!(client.rate_limits, [RateLimit { requests: 5, per_secs: 60 }]);
+        assert!(client.follow_redirects);
+        assert_eq!(
+            client.metrics,
+            Metrics { prefix: "provider", label: "provider", value: "polygon".to_owned() }
+        );
+        assert_eq!(client.redactor.redact("key pk-123 in ?apikey=x"), "key *** in ?apikey=***");
+        assert!(!format!("{client:?}").contains("pk-123"));
     }
 }

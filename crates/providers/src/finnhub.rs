@@ -15,12 +15,14 @@ use domain::{
     Bar, BarSeries, CompanyProfile, Exchange, Interval, NewsItem, PriceBasis, ProviderId, Quote, QuoteSource,
     Symbol, volume_from_f64,
 };
+use outbound::{Auth, Response};
+use reqwest::header::HeaderName;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::http::{HttpClient, HttpResponse};
-use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+use crate::http::HttpClient;
+use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::DailyBars,
@@ -30,13 +32,13 @@ const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::News,
 ]);
 
-const TOKEN_HEADER: &str = "X-Finnhub-Token";
+/// Lower case: `HeaderName::from_static` takes no other (header names are case-insensitive).
+const TOKEN_HEADER: &str = "x-finnhub-token";
 
 /// Finnhub market data.
 #[derive(Debug)]
 pub struct FinnhubProvider {
     http: HttpClient,
-    api_key: Option<ApiKey>,
 }
 
 impl FinnhubProvider {
@@ -47,19 +49,11 @@ impl FinnhubProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        Ok(Self {
-            http: HttpClient::new(ProviderId::Finnhub, config)?,
-            api_key: config.api_key.clone().filter(|key| !key.expose().trim().is_empty()),
-        })
-    }
-
-    fn api_key(&self) -> Result<&str, ProviderError> {
-        // Finnhub answers a missing token with a misleading 429, so never send a request without one.
-        self.api_key.as_ref().map(ApiKey::expose).ok_or_else(|| ProviderError::NotConfigured {
-            provider: ProviderId::Finnhub,
-            message: "providers.finnhub.api_key is not set (free keys: https://finnhub.io/register)"
-                .to_owned(),
-        })
+        let auth = config.key().map_or(Auth::None, |key| Auth::Header {
+            name: HeaderName::from_static(TOKEN_HEADER),
+            value: key,
+        });
+        Ok(Self { http: HttpClient::new(ProviderId::Finnhub, config, auth)? })
     }
 
     /// Sends `GET {base_url}{path}?{params}` and parses the JSON body as `T`.
@@ -69,18 +63,16 @@ impl FinnhubProvider {
         path: &str,
         params: &[(&str, &str)],
     ) -> Result<T, ProviderError> {
-        let key = self.api_key()?;
+        // Finnhub answers a missing token with a misleading 429, so never send a request without one.
+        self.http
+            .require_key("providers.finnhub.api_key is not set (free keys: https://finnhub.io/register)")?;
         let url = format!("{}{path}", self.http.base_url());
         self.http
-            .execute(
-                what,
-                |client| client.get(&url).query(params).header(TOKEN_HEADER, key),
-                |response| self.classify(what, response),
-            )
+            .execute(what, |client| client.get(&url).query(params), |response| self.classify(what, response))
             .await
     }
 
-    fn classify<T: DeserializeOwned>(&self, what: &str, response: &HttpResponse) -> Result<T, ProviderError> {
+    fn classify<T: DeserializeOwned>(&self, what: &str, response: &Response) -> Result<T, ProviderError> {
         if !response.status.is_success() {
             return Err(self.http.status_error(what, response, error_text(response)));
         }
@@ -377,7 +369,7 @@ fn resolution(interval: Interval) -> &'static str {
 }
 
 /// The `error` field of an error body, or `None` to let the HTTP client describe the raw body.
-fn error_text(response: &HttpResponse) -> Option<String> {
+fn error_text(response: &Response) -> Option<String> {
     #[derive(Deserialize)]
     struct ErrorBody {
         error: String,

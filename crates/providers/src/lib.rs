@@ -16,7 +16,6 @@ mod error;
 pub mod finnhub;
 pub mod http;
 pub mod polygon;
-pub mod redact;
 mod request;
 pub mod sample;
 pub mod yahoo;

@@ -19,10 +19,11 @@ use domain::{
     Bar, BarSeries, CorporateAction, CorporateActionKind, Exchange, Interval, ProviderId, Quote, QuoteSource,
     Symbol, volume_from_f64,
 };
+use outbound::{Auth, Response};
 use url::Url;
 
-use crate::http::{HttpClient, HttpResponse};
-use crate::{ApiKey, BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+use crate::http::HttpClient;
+use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::DailyBars,
@@ -43,7 +44,6 @@ pub const MAX_PAGES: usize = 1000;
 pub struct PolygonProvider {
     http: HttpClient,
     base: Url,
-    api_key: Option<ApiKey>,
 }
 
 impl PolygonProvider {
@@ -53,7 +53,8 @@ impl PolygonProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        let http = HttpClient::new(ProviderId::Polygon, config)?;
+        let auth = config.key().map_or(Auth::None, Auth::Bearer);
+        let http = HttpClient::new(ProviderId::Polygon, config, auth)?;
         let base =
             Url::parse(http.base_url()).ok().filter(|url| !url.cannot_be_a_base()).ok_or_else(|| {
                 ProviderError::NotConfigured {
@@ -61,16 +62,13 @@ impl PolygonProvider {
                     message: format!("base_url {:?} cannot take a path", http.base_url()),
                 }
             })?;
-        let api_key = config.api_key.clone().filter(|key| !key.expose().trim().is_empty());
-        Ok(Self { http, base, api_key })
+        Ok(Self { http, base })
     }
 
-    fn key(&self) -> Result<&ApiKey, ProviderError> {
-        self.api_key.as_ref().ok_or_else(|| ProviderError::NotConfigured {
-            provider: ProviderId::Polygon,
-            message: "no API key; set providers.polygon.api_key (or TICKERWATCH_PROVIDERS__POLYGON__API_KEY)"
-                .to_owned(),
-        })
+    fn ensure_key(&self) -> Result<(), ProviderError> {
+        self.http.require_key(
+            "no API key; set providers.polygon.api_key (or TICKERWATCH_PROVIDERS__POLYGON__API_KEY)",
+        )
     }
 
     /// The configured base URL plus `segments`, each escaped as one path segment.
@@ -102,14 +100,10 @@ impl PolygonProvider {
         Ok(url)
     }
 
-    /// One GET with the key in the header, retried and classified by the shared client.
-    async fn get(&self, what: &str, url: &Url, key: &ApiKey) -> Result<models::AggsResponse, ProviderError> {
+    /// One GET (the client adds the key as a Bearer header), retried and classified by the shared client.
+    async fn get(&self, what: &str, url: &Url) -> Result<models::AggsResponse, ProviderError> {
         self.http
-            .execute(
-                what,
-                |client| client.get(url.clone()).bearer_auth(key.expose()),
-                |response| self.classify(what, response),
-            )
+            .execute(what, |client| client.get(url.clone()), |response| self.classify(what, response))
             .await
     }
 
@@ -118,12 +112,11 @@ impl PolygonProvider {
         &self,
         what: &str,
         url: &Url,
-        key: &ApiKey,
     ) -> Result<T, ProviderError> {
         self.http
             .execute(
                 what,
-                |client| client.get(url.clone()).bearer_auth(key.expose()),
+                |client| client.get(url.clone()),
                 |response| {
                     if !response.status.is_success() {
                         return Err(self.http.status_error(what, response, vendor_message(response)));
@@ -137,18 +130,13 @@ impl PolygonProvider {
     /// Aggregates answer an unknown ticker and a window without sessions alike (`resultsCount:
     /// 0`); the ticker reference tells them apart with one more request, made only when a window
     /// came back empty.
-    async fn ensure_ticker_exists(
-        &self,
-        what: &str,
-        symbol: &Symbol,
-        key: &ApiKey,
-    ) -> Result<(), ProviderError> {
+    async fn ensure_ticker_exists(&self, what: &str, symbol: &Symbol) -> Result<(), ProviderError> {
         let ticker = polygon_ticker(symbol);
         let url = self.endpoint(&["v3", "reference", "tickers", &ticker]);
         self.http
             .execute(
                 what,
-                |client| client.get(url.clone()).bearer_auth(key.expose()),
+                |client| client.get(url.clone()),
                 |response| match response.status.as_u16() {
                     404 if vendor_status(response).as_deref() == Some("NOT_FOUND") => {
                         Err(ProviderError::NotFound {
@@ -169,7 +157,7 @@ impl PolygonProvider {
 
     /// Polygon's HTTP status is reliable (its body `status` may be `OK`, `DELAYED`, …), so the
     /// status decides and the body only supplies the message.
-    fn classify(&self, what: &str, response: &HttpResponse) -> Result<models::AggsResponse, ProviderError> {
+    fn classify(&self, what: &str, response: &Response) -> Result<models::AggsResponse, ProviderError> {
         if !response.status.is_success() {
             return Err(self.http.status_error(what, response, vendor_message(response)));
         }
@@ -179,7 +167,7 @@ impl PolygonProvider {
 
 /// The vendor's own error text: under `error` for `ERROR`, under `message` for
 /// `NOT_AUTHORIZED`. `None` for non-JSON bodies, which the shared excerpt describes instead.
-fn vendor_message(response: &HttpResponse) -> Option<String> {
+fn vendor_message(response: &Response) -> Option<String> {
     if response.is_html() {
         return None;
     }
@@ -201,7 +189,7 @@ fn polygon_ticker(symbol: &Symbol) -> String {
 }
 
 /// The body's `status` (`OK`, `NOT_FOUND`, `ERROR`, …), if the body is JSON.
-fn vendor_status(response: &HttpResponse) -> Option<String> {
+fn vendor_status(response: &Response) -> Option<String> {
     serde_json::from_slice::<models::ErrorBody>(&response.body).ok()?.status
 }
 
@@ -235,7 +223,7 @@ impl MarketData for PolygonProvider {
     /// post-market bars are dropped, as the other vendors return the regular session only.
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
-        let key = self.key()?;
+        self.ensure_key()?;
         let now = Utc::now();
         let dates = request.dates(now);
         let exchange = request.exchange();
@@ -259,7 +247,7 @@ impl MarketData for PolygonProvider {
         let mut bars = BTreeMap::new();
         let mut visited = HashSet::new();
         for page in 1..=MAX_PAGES {
-            let response = self.get(&what, &url, key).await?;
+            let response = self.get(&what, &url).await?;
             let page_bars = parse_aggs(&response, request.interval, exchange, now)
                 .map_err(|message| self.http.malformed(&what, message))?;
             bars.extend(
@@ -271,7 +259,7 @@ impl MarketData for PolygonProvider {
             let Some(next_url) = response.next_url.as_deref().filter(|next| !next.is_empty()) else {
                 tracing::debug!(provider = %ProviderId::Polygon, what, page, bars = bars.len(), "Fetched aggregates.");
                 if bars.is_empty() {
-                    self.ensure_ticker_exists(&what, &request.symbol, key).await?;
+                    self.ensure_ticker_exists(&what, &request.symbol).await?;
                 }
                 return Ok(BarSeries::as_traded(
                     request.symbol.clone(),
@@ -296,7 +284,7 @@ impl MarketData for PolygonProvider {
     /// they explain a split's step in the closes to the quality gate.
     async fn corporate_actions(&self, symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
         let what = format!("{symbol} corporate actions");
-        let key = self.key()?;
+        self.ensure_key()?;
         let mut actions = Vec::new();
         for (endpoint, parse) in [
             (
@@ -310,7 +298,7 @@ impl MarketData for PolygonProvider {
             url.query_pairs_mut()
                 .append_pair("ticker", &polygon_ticker(symbol))
                 .append_pair("limit", REFERENCE_LIMIT);
-            let response: models::ReferenceResponse = self.get_reference(&what, &url, key).await?;
+            let response: models::ReferenceResponse = self.get_reference(&what, &url).await?;
             actions.extend(parse(symbol, &response).map_err(|message| self.http.malformed(&what, message))?);
         }
         actions.sort_by_key(|action| action.date);
@@ -321,10 +309,10 @@ impl MarketData for PolygonProvider {
     /// `LastBarClose` because it is yesterday's close, not a live price.
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
         let what = format!("{symbol} quote");
-        let key = self.key()?;
+        self.ensure_key()?;
         let mut url = self.endpoint(&["v2", "aggs", "ticker", &polygon_ticker(symbol), "prev"]);
         url.query_pairs_mut().append_pair("adjusted", "false");
-        let response = self.get(&what, &url, key).await?;
+        let response = self.get(&what, &url).await?;
         parse_prev_close(symbol, &response)
             .map_err(|message| self.http.malformed(&what, message))?
             .ok_or_else(|| ProviderError::NotFound {

@@ -19,9 +19,10 @@ use domain::{
     Bar, BarSeries, CorporateAction, CorporateActionKind, Exchange, Interval, PriceBasis, ProviderId, Quote,
     QuoteSource, Symbol, volume_from_f64,
 };
+use outbound::{Auth, Response};
 use url::Url;
 
-use crate::http::{HttpClient, HttpResponse};
+use crate::http::HttpClient;
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
@@ -45,7 +46,7 @@ impl YahooProvider {
     /// # Errors
     /// `NotConfigured` for invalid settings.
     pub fn new(config: &VendorConfig) -> Result<Self, ProviderError> {
-        Ok(Self { http: HttpClient::new(ProviderId::Yahoo, config)? })
+        Ok(Self { http: HttpClient::new(ProviderId::Yahoo, config, Auth::None)? })
     }
 
     /// `{base_url}/v8/finance/chart/{symbol}`, with the symbol pushed as one path segment so the
@@ -102,7 +103,7 @@ impl YahooProvider {
 
     /// Body first, status second: `chart.error` is authoritative even on HTTP 200, and a non-JSON
     /// body (Yahoo's plain-text 429, an HTML error page) falls through to the status.
-    fn classify(&self, what: &str, response: &HttpResponse) -> Result<models::ChartResult, ProviderError> {
+    fn classify(&self, what: &str, response: &Response) -> Result<models::ChartResult, ProviderError> {
         let envelope = (!response.is_html())
             .then(|| serde_json::from_slice::<models::ChartEnvelope>(&response.body).ok())
             .flatten();
@@ -138,7 +139,7 @@ impl YahooProvider {
 
     /// Maps Yahoo's `{"code","description"}` to a typed error. With an error status the status
     /// decides (the shared mapping); with 200 the code does.
-    fn chart_error(&self, what: &str, response: &HttpResponse, error: &models::ChartError) -> ProviderError {
+    fn chart_error(&self, what: &str, response: &Response, error: &models::ChartError) -> ProviderError {
         let message = match error.description.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             Some(description) => description.to_owned(),
             None => error.code.clone(),

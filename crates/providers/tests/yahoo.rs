@@ -400,6 +400,38 @@ async fn retry_after_beyond_the_limit_fails_at_once() {
     assert_eq!(err.retry_after(), Some(Duration::from_secs(3600)), "{err:?}");
 }
 
+/// `Retry-After: 1e20` once panicked in `Duration::from_secs_f64`. Now it is the longest wait a
+/// server can ask for: far beyond `max_retry_wait_secs`, so the call fails at once as rate
+/// limited. A value with no usable wait in it is retried with the usual backoff.
+#[tokio::test]
+async fn odd_retry_after_values_are_a_bounded_wait_or_none() {
+    let cases = [
+        ("1e20", 1, Some(outbound::MAX_SERVER_WAIT)),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 1, Some(outbound::MAX_SERVER_WAIT)),
+        ("-5", MAX_RETRIES + 1, None),
+        ("NaN", MAX_RETRIES + 1, None),
+        ("soon", MAX_RETRIES + 1, None),
+    ];
+    for (value, requests, retry_after) in cases {
+        let server = MockServer::start().await;
+        Mock::given(path(CHART_AAPL))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", value)
+                    .set_body_string("Edge: Too Many Requests"),
+            )
+            .expect(u64::from(requests))
+            .mount(&server)
+            .await;
+        let started = Instant::now();
+        let err = bars_error(&server, &aapl(Interval::Day1)).await;
+        assert!(matches!(err, ProviderError::RateLimited { .. }), "{value}: {err:?}");
+        assert_eq!(err.retry_after(), retry_after, "{value}");
+        assert!(started.elapsed() < Duration::from_secs(2), "{value}: took {:?}", started.elapsed());
+        server.verify().await;
+    }
+}
+
 #[tokio::test]
 async fn server_errors_are_retried_then_upstream() {
     let server = MockServer::start().await;

@@ -6,8 +6,8 @@
 //! |---|---|---|---|
 //! | `http_requests_total` | counter | `route`, `method`, `status` | the `record_http` middleware |
 //! | `http_request_duration_seconds` | histogram | `route` | the `record_http` middleware |
-//! | `provider_requests_total` | counter | `provider`, `outcome` (`ok` or the error kind) | every HTTP attempt of a vendor client (`providers::http`), jobs and API alike |
-//! | `provider_rate_limit_waits_total`, `provider_rate_limit_wait_seconds` | counter, histogram | `provider` | waits for a client-side rate limit (`providers::http`) |
+//! | `provider_requests_total` | counter | `provider`, `outcome` (`ok` or the error kind) | every HTTP attempt of a provider's client (`outbound`, through `providers::http`), jobs and API alike |
+//! | `provider_rate_limit_waits_total`, `provider_rate_limit_wait_seconds` | counter, histogram | `provider` | waits for a provider's client-side rate limit (`outbound`) |
 //! | `provider_chain_requests_total` | counter | `provider`, `outcome` | which provider of the chain served or failed a quote fetched by the API (includes the offline sample) |
 //! | `process_resident_memory_bytes` | gauge | | `/proc/self/status` on each scrape |
 //! | `process_open_fds` | gauge | | `/proc/self/fd` on each scrape |

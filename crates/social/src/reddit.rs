@@ -3,9 +3,10 @@
 //!
 //! Why it looks like this: the Python scanner this replaces left its Reddit session open when a
 //! scan failed, and the service must run for months with flat memory and no leaked socket. So a
-//! [`RedditClient`] (one per scan configuration) owns exactly one `reqwest::Client` with connect
-//! and total timeouts and a bounded idle pool with an idle timeout, and every request reads its
-//! response to the end or drops it:
+//! [`RedditClient`] (one per scan configuration) owns exactly one [`outbound::Client`] (connect
+//! and total timeouts, requests in flight and the idle pool bounded by `max_idle_connections`,
+//! an idle timeout, the queries-per-minute limit and Reddit's `X-Ratelimit-*` window), and every
+//! request reads its response to the end or drops it:
 //!
 //! - a complete answer (success *or* an error status such as 500 with its body read) leaves a
 //!   healthy keep-alive connection in the pool, reused by the next request and closed by the
@@ -14,8 +15,15 @@
 //!   hyper closes that connection at once — it is never handed back to the pool;
 //! - dropping the client closes every pooled connection and ends the pool's tasks.
 //!
-//! `tests/reddit_lifecycle.rs` checks all three from the outside (a connection-counting proxy,
-//! `/proc/self/fd`, the runtime's task count and RSS over 500 failing scans).
+//! The lifecycle tests of every adapter (`crates/test-support/tests/lifecycle.rs`) check all three
+//! from the outside (a connection-counting proxy, `/proc/self/fd`, the runtime's task count and
+//! RSS over a thousand clients); `tests/reddit_lifecycle.rs` adds what is Reddit's own: a scan
+//! failing mid-way keeps its earlier pages and closes only the broken connection.
+//!
+//! What is Reddit's here: OAuth (a basic-auth token request, then a lower-case `bearer` header),
+//! `.json` paths on the public host, redirects not followed (an unknown subreddit redirects to
+//! search), the classification of its answers into [`RedditError`] (block pages, `{"error": 429}`
+//! bodies with HTTP 200, 403 reasons) and which headers state its waits.
 //!
 //! A scan never turns a failure into "0 posts": [`RedditClient::scan`] returns a
 //! [`ScanReport`] whose status says complete, blocked (HTML block page) or failed (with the
@@ -29,15 +37,11 @@ mod config;
 mod error;
 mod model;
 
-use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use rand::Rng;
+use outbound::{BodySummary, Client, Failure, Response, Retryable, Vendor};
 use reqwest::StatusCode;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, LOCATION};
 use serde::Deserialize;
 use tracing::{debug, info, warn};
 
@@ -64,33 +68,53 @@ struct CachedToken {
     refresh_at: Instant,
 }
 
-/// A fully read response.
-struct Response {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
+/// The vendor side of the Reddit client: failures become [`RedditError`]s.
+#[derive(Debug, Clone, Copy)]
+struct Reddit;
+
+impl Vendor for Reddit {
+    type Error = RedditError;
+
+    fn failure(&self, what: &str, failure: Failure) -> RedditError {
+        let what = what.to_owned();
+        match failure {
+            Failure::Timeout { after } => RedditError::Timeout { what, after },
+            Failure::Transport { message } => RedditError::Upstream { what, status: None, message },
+            Failure::TooLarge { .. } => {
+                RedditError::Upstream { what, status: None, message: failure.to_string() }
+            }
+            Failure::RateLimited { wait, .. } => {
+                RedditError::RateLimited { what, message: failure.to_string(), retry_after: Some(wait) }
+            }
+            Failure::ShuttingDown => RedditError::Invalid { message: failure.to_string() },
+        }
+    }
+}
+
+impl Retryable for RedditError {
+    fn is_retryable(&self) -> bool {
+        RedditError::is_retryable(self)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        RedditError::retry_after(self)
+    }
+
+    fn kind(&self) -> &'static str {
+        RedditError::kind(self)
+    }
 }
 
 /// A Reddit client for one scan configuration. See the module docs for its invariants.
 pub struct RedditClient {
-    http: reqwest::Client,
+    http: Client<Reddit>,
     api_base: String,
     json_suffix: bool,
     oauth: Option<OAuth>,
     token: tokio::sync::Mutex<Option<CachedToken>>,
-    limiter: DefaultDirectRateLimiter,
-    /// No API request before this instant: Reddit said its window is used up.
-    server_window: Mutex<Option<Instant>>,
-    secrets: Vec<Secret>,
     max_pages: u32,
     page_size: u32,
     max_comments: usize,
-    max_retries: u32,
-    backoff_base: Duration,
-    backoff_max: Duration,
-    max_rate_limit_wait: Duration,
-    timeout: Duration,
-    max_body_bytes: usize,
 }
 
 impl std::fmt::Debug for RedditClient {
@@ -109,17 +133,8 @@ impl RedditClient {
     /// `Invalid` when the config is invalid or the HTTP stack cannot start.
     pub fn new(config: &RedditConfig) -> Result<Self, RedditError> {
         config.validate().map_err(|message| RedditError::Invalid { message })?;
-        let http = reqwest::Client::builder()
-            .user_agent(config.user_agent.clone())
-            .connect_timeout(config.connect_timeout())
-            .timeout(config.timeout())
-            .pool_max_idle_per_host(config.max_idle_connections)
-            .pool_idle_timeout(config.pool_idle_timeout())
-            // Reddit answers an unknown subreddit with a redirect to subreddit search, whose
-            // Listing (of `t5`s) would read as "0 posts"; redirects are classified instead.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| RedditError::Invalid { message: format!("cannot build HTTP client: {e}") })?;
+        let http = Client::new(config.client_config(), Reddit)
+            .map_err(|e| RedditError::Invalid { message: e.to_string() })?;
         let oauth = match (&config.client_id, &config.client_secret) {
             (Some(client_id), Some(client_secret)) => Some(OAuth {
                 auth_url: config.auth_url.clone(),
@@ -130,29 +145,17 @@ impl RedditClient {
             _ => None,
         };
         let api_base = if oauth.is_some() { &config.oauth_base_url } else { &config.base_url };
-        let qpm = NonZeroU32::new(config.effective_queries_per_minute()).unwrap_or(NonZeroU32::MIN);
-        let secrets = [&config.client_secret, &config.password].into_iter().flatten().cloned().collect();
         Ok(Self {
             http,
             api_base: api_base.trim_end_matches('/').to_owned(),
             json_suffix: oauth.is_none(),
             oauth,
             token: tokio::sync::Mutex::new(None),
-            limiter: RateLimiter::direct(Quota::per_minute(qpm)),
-            server_window: Mutex::new(None),
-            secrets,
             max_pages: config.max_pages,
             page_size: config.page_size,
             max_comments: config.max_comments,
-            max_retries: config.max_retries,
-            backoff_base: Duration::from_millis(config.backoff_base_ms),
-            backoff_max: Duration::from_millis(config.backoff_max_ms),
-            max_rate_limit_wait: config.max_rate_limit_wait(),
-            timeout: config.timeout(),
-            max_body_bytes: config.max_body_bytes,
         })
     }
-
     /// True when this client reads the OAuth host with a bearer token.
     pub fn uses_oauth(&self) -> bool {
         self.oauth.is_some()
@@ -214,8 +217,8 @@ impl RedditClient {
         let what = format!("r/{subreddit}/comments/{post_id}");
         let url = self.api_url(&format!("/r/{subreddit}/comments/{post_id}"));
         let params = vec![("limit", self.max_comments.min(500).to_string()), ("raw_json", "1".to_owned())];
-        let body = self.get(&what, &url, &params).await?;
-        parse_comments(&what, &body, self.max_comments)
+        let max = self.max_comments;
+        self.get(&what, &url, &params, |body| parse_comments(&what, body, max)).await
     }
 
     async fn page(
@@ -234,8 +237,7 @@ impl RedditClient {
         if let Some(after) = after {
             params.push(("after", after.to_owned()));
         }
-        let body = self.get(&what, &url, &params).await?;
-        parse_listing(&what, &body)
+        self.get(&what, &url, &params, |body| parse_listing(&what, body)).await
     }
 
     fn api_url(&self, path: &str) -> String {
@@ -243,60 +245,45 @@ impl RedditClient {
         format!("{}{path}{suffix}", self.api_base)
     }
 
-    /// GETs an API URL with retries; returns the body of a successful JSON answer.
-    async fn get(&self, what: &str, url: &str, params: &[(&str, String)]) -> Result<Vec<u8>, RedditError> {
-        let mut attempt = 0;
-        let mut token_renewed = false;
-        loop {
-            let result = match self.bearer().await {
-                Ok(token) => {
-                    let sent_token = token.is_some();
-                    self.get_once(what, url, params, token).await.map_err(|e| (e, sent_token))
-                }
-                Err(error) => Err((error, false)),
-            };
-            match result {
-                Ok(body) => return Ok(body),
-                // A rejected bearer token (revoked, expired early): fetch a new one, once.
-                Err((RedditError::Auth { .. }, true)) if !token_renewed => {
-                    debug!(what, "Bearer token rejected; fetching a new one.");
-                    *self.token.lock().await = None;
-                    token_renewed = true;
-                }
-                Err((error, _)) if error.is_retryable() && attempt < self.max_retries => {
-                    let backoff = self.backoff(attempt);
-                    let wait = match error.retry_after() {
-                        Some(wanted) if wanted > self.max_rate_limit_wait => return Err(error),
-                        Some(wanted) => wanted.max(backoff),
-                        None => backoff,
-                    };
-                    warn!(%error, what, attempt, ?wait, "Retrying Reddit request.");
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                Err((error, _)) => return Err(error),
-            }
-        }
-    }
-
-    async fn get_once(
+    /// GETs an API URL (with the client's retries) and parses the body of a successful JSON
+    /// answer. A rejected bearer token (revoked, expired early) is replaced once.
+    async fn get<T>(
         &self,
         what: &str,
         url: &str,
         params: &[(&str, String)],
-        token: Option<Secret>,
-    ) -> Result<Vec<u8>, RedditError> {
-        self.wait_for_budget(what).await?;
-        let mut request = self.http.get(url).query(params);
-        if let Some(token) = token {
-            let mut value = HeaderValue::from_str(&format!("bearer {}", token.expose()))
-                .map_err(|_| RedditError::Auth { message: "token is not a valid header value".to_owned() })?;
-            value.set_sensitive(true);
-            request = request.header(AUTHORIZATION, value);
+        parse: impl Fn(&[u8]) -> Result<T, RedditError>,
+    ) -> Result<T, RedditError> {
+        let mut token_renewed = false;
+        loop {
+            let token = self.bearer().await?;
+            let authorization = token.as_ref().map(bearer_header).transpose()?;
+            let result = self
+                .http
+                .execute(
+                    what,
+                    |client| {
+                        let request = client.get(url).query(params);
+                        match &authorization {
+                            Some(value) => request.header(AUTHORIZATION, value.clone()),
+                            None => request,
+                        }
+                    },
+                    |response| {
+                        self.classify(what, response)?;
+                        parse(&response.body)
+                    },
+                )
+                .await;
+            match result {
+                Err(RedditError::Auth { .. }) if token.is_some() && !token_renewed => {
+                    debug!(what, "Bearer token rejected; fetching a new one.");
+                    *self.token.lock().await = None;
+                    token_renewed = true;
+                }
+                result => return result,
+            }
         }
-        let response = self.send(what, request).await?;
-        self.note_rate_headers(&response.headers);
-        self.classify(what, response)
     }
 
     /// The current bearer token, fetching or refreshing it when needed; `None` without OAuth.
@@ -330,25 +317,35 @@ impl RedditClient {
             };
             form.finish()
         };
-        let request = self
-            .http
-            .post(&oauth.auth_url)
-            .basic_auth(&oauth.client_id, Some(oauth.client_secret.expose()))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body);
-        let response = self.send(WHAT, request).await?;
+        self.http
+            .execute(
+                WHAT,
+                |client| {
+                    client
+                        .post(&oauth.auth_url)
+                        .basic_auth(&oauth.client_id, Some(oauth.client_secret.expose()))
+                        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                        .body(body.clone())
+                },
+                |response| self.token_answer(WHAT, response),
+            )
+            .await
+    }
+
+    /// Reads the token endpoint's answer. Never quotes its body: it holds the token.
+    fn token_answer(&self, what: &str, response: &Response) -> Result<CachedToken, RedditError> {
         if response.status == StatusCode::UNAUTHORIZED {
             return Err(RedditError::Auth { message: "client credentials rejected (HTTP 401)".to_owned() });
         }
         if !response.status.is_success() {
-            self.classify(WHAT, response)?;
+            self.classify(what, response)?;
             return Err(RedditError::Malformed {
-                what: WHAT.to_owned(),
+                what: what.to_owned(),
                 message: "unexpected answer".to_owned(),
             });
         }
-        if looks_html(&response.body) {
-            return Err(RedditError::Blocked { what: WHAT.to_owned(), reason: html_title(&response.body) });
+        if response.is_html() {
+            return Err(RedditError::Blocked { what: what.to_owned(), reason: html_reason(response) });
         }
         #[derive(Deserialize)]
         struct TokenResponse {
@@ -359,7 +356,7 @@ impl RedditClient {
         // serde's messages can quote the input; the input holds the token. Say only what is wrong.
         let parsed: TokenResponse =
             serde_json::from_slice(&response.body).map_err(|_| RedditError::Malformed {
-                what: WHAT.to_owned(),
+                what: what.to_owned(),
                 message: "token response is not JSON of the documented shape".to_owned(),
             })?;
         if let Some(error) = parsed.error {
@@ -371,22 +368,22 @@ impl RedditClient {
             };
             if code == "429" {
                 return Err(RedditError::RateLimited {
-                    what: WHAT.to_owned(),
+                    what: what.to_owned(),
                     message: "Too Many Requests".to_owned(),
-                    retry_after: None,
+                    retry_after: response.wait_hint(),
                 });
             }
             return Err(RedditError::Auth { message: format!("token grant refused: {code}") });
         }
         let (Some(token), Some(expires_in)) = (parsed.access_token, parsed.expires_in) else {
             return Err(RedditError::Malformed {
-                what: WHAT.to_owned(),
+                what: what.to_owned(),
                 message: "token response without access_token or expires_in".to_owned(),
             });
         };
         if !(expires_in.is_finite() && expires_in > 0.0) || token.is_empty() {
             return Err(RedditError::Malformed {
-                what: WHAT.to_owned(),
+                what: what.to_owned(),
                 message: "unusable token lifetime".to_owned(),
             });
         }
@@ -396,36 +393,18 @@ impl RedditClient {
         Ok(CachedToken { value: Secret::new(token), refresh_at: Instant::now() + lifetime - margin })
     }
 
-    /// Sends one request and reads the whole body (bounded). On any error the response is
-    /// dropped unread, which closes its connection instead of pooling it.
-    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Response, RedditError> {
-        let mut response = request.send().await.map_err(|e| self.transport_error(what, e))?;
-        let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        if response.content_length().is_some_and(|len| len as usize > self.max_body_bytes) {
-            return Err(self.too_large(what));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.transport_error(what, e))? {
-            if body.len() + chunk.len() > self.max_body_bytes {
-                return Err(self.too_large(what));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        debug!(what, status = status.as_u16(), bytes = body.len(), "Reddit responded.");
-        Ok(Response { status, headers, body })
-    }
-
-    /// Turns a complete response into its body or a typed error.
-    fn classify(&self, what: &str, response: Response) -> Result<Vec<u8>, RedditError> {
-        let Response { status, headers, body } = response;
+    /// Turns a complete response into `Ok` (a JSON answer to parse) or a typed error.
+    fn classify(&self, what: &str, response: &Response) -> Result<(), RedditError> {
+        let (status, headers, body) = (response.status, &response.headers, &response.body[..]);
         let what_owned = || what.to_owned();
-        let html = looks_html(&body);
+        let html = response.is_html();
         match status.as_u16() {
-            200..=299 if html => Err(RedditError::Blocked { what: what_owned(), reason: html_title(&body) }),
-            200..=299 => match error_body(&body) {
-                Some(error) => Err(self.body_error(what, &headers, error)),
-                None => Ok(body),
+            200..=299 if html => {
+                Err(RedditError::Blocked { what: what_owned(), reason: html_reason(response) })
+            }
+            200..=299 => match error_body(body) {
+                Some(error) => Err(self.body_error(what, response, error)),
+                None => Ok(()),
             },
             300..=399 => {
                 let location = headers.get(LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("");
@@ -441,31 +420,31 @@ impl RedditClient {
                 }
             }
             401 => Err(RedditError::Auth { message: format!("{what}: access denied (HTTP 401)") }),
-            403 if html => Err(RedditError::Blocked { what: what_owned(), reason: html_title(&body) }),
+            403 if html => Err(RedditError::Blocked { what: what_owned(), reason: html_reason(response) }),
             403 => Err(RedditError::Forbidden {
                 what: what_owned(),
-                reason: ForbiddenReason::parse(error_body(&body).and_then(|e| e.reason).as_deref()),
+                reason: ForbiddenReason::parse(error_body(body).and_then(|e| e.reason).as_deref()),
             }),
             404 => Err(RedditError::NotFound { what: what_owned() }),
             429 => Err(RedditError::RateLimited {
                 what: what_owned(),
-                message: if html { html_title(&body) } else { "Too Many Requests (HTTP 429)".to_owned() },
-                retry_after: rate_limit_reset(&headers).or_else(|| retry_after(&headers)),
+                message: if html { html_reason(response) } else { "Too Many Requests (HTTP 429)".to_owned() },
+                retry_after: response.wait_hint(),
             }),
             code => Err(RedditError::Upstream {
                 what: what_owned(),
                 status: Some(code),
-                message: self.excerpt(&body),
+                message: self.excerpt(response),
             }),
         }
     }
 
     /// The HTTP-200 error forms: `{"message": "Too Many Requests", "error": 429}` and friends.
-    fn body_error(&self, what: &str, headers: &HeaderMap, error: ErrorBody) -> RedditError {
+    fn body_error(&self, what: &str, response: &Response, error: ErrorBody) -> RedditError {
         let what = what.to_owned();
-        let message = self.redact(error.message.as_deref().unwrap_or("error in a 200 body"));
+        let message = self.http.redactor().redact(error.message.as_deref().unwrap_or("error in a 200 body"));
         match error.code() {
-            Some(429) => RedditError::RateLimited { what, message, retry_after: rate_limit_reset(headers) },
+            Some(429) => RedditError::RateLimited { what, message, retry_after: response.wait_hint() },
             Some(403) => {
                 RedditError::Forbidden { what, reason: ForbiddenReason::parse(error.reason.as_deref()) }
             }
@@ -476,107 +455,21 @@ impl RedditClient {
         }
     }
 
-    /// Remembers Reddit's window: when `X-Ratelimit-Remaining` ≤ 0, no request goes out before
-    /// `X-Ratelimit-Reset` seconds from now (CDN-cached answers carry no headers; ignored).
-    fn note_rate_headers(&self, headers: &HeaderMap) {
-        let Some(remaining) = header_f64(headers, "x-ratelimit-remaining") else { return };
-        let mut window = self.server_window.lock().unwrap_or_else(PoisonError::into_inner);
-        if remaining <= 0.0 {
-            let reset = rate_limit_reset(headers).unwrap_or(Duration::from_secs(1));
-            debug!(?reset, "Reddit rate-limit window used up; pausing.");
-            *window = Some(Instant::now() + reset);
-        } else {
-            *window = None;
+    fn excerpt(&self, response: &Response) -> String {
+        match response.summary(200) {
+            BodySummary::Html { .. } => html_reason(response),
+            BodySummary::Empty => "empty body".to_owned(),
+            BodySummary::Text(text) => self.http.redactor().redact(&text),
         }
     }
+}
 
-    /// Waits for Reddit's window and the client-side queries-per-minute budget.
-    async fn wait_for_budget(&self, what: &str) -> Result<(), RedditError> {
-        let until = *self.server_window.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(until) = until {
-            let wait = until.saturating_duration_since(Instant::now());
-            if wait > self.max_rate_limit_wait {
-                return Err(RedditError::RateLimited {
-                    what: what.to_owned(),
-                    message: format!("Reddit's rate-limit window resets in {wait:?}"),
-                    retry_after: Some(wait),
-                });
-            }
-            if !wait.is_zero() {
-                info!(?wait, what, "Reddit rate limit exhausted; sleeping until reset.");
-                tokio::time::sleep(wait).await;
-            }
-        }
-        loop {
-            match self.limiter.check() {
-                Ok(()) => return Ok(()),
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(DefaultClock::default().now());
-                    if wait > self.max_rate_limit_wait {
-                        return Err(RedditError::RateLimited {
-                            what: what.to_owned(),
-                            message: "client-side queries-per-minute budget used up".to_owned(),
-                            retry_after: Some(wait),
-                        });
-                    }
-                    debug!(?wait, what, "Waiting for the queries-per-minute budget.");
-                    tokio::time::sleep(wait).await;
-                }
-            }
-        }
-    }
-
-    /// Exponential backoff with full jitter in `[ceiling / 2, ceiling]`, capped.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self.backoff_base.saturating_mul(1 << attempt.min(16)).min(self.backoff_max);
-        let ms = ceiling.as_millis() as u64;
-        Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
-    }
-
-    fn transport_error(&self, what: &str, error: reqwest::Error) -> RedditError {
-        if error.is_timeout() {
-            return RedditError::Timeout { what: what.to_owned(), after: self.timeout };
-        }
-        // reqwest's message includes the URL; drop it, then walk the causes.
-        let error = error.without_url();
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
-        }
-        RedditError::Upstream { what: what.to_owned(), status: None, message: self.redact(&text) }
-    }
-
-    fn too_large(&self, what: &str) -> RedditError {
-        RedditError::Upstream {
-            what: what.to_owned(),
-            status: None,
-            message: format!("response larger than {} bytes refused", self.max_body_bytes),
-        }
-    }
-
-    fn excerpt(&self, body: &[u8]) -> String {
-        if looks_html(body) {
-            return html_title(body);
-        }
-        let text = String::from_utf8_lossy(&body[..body.len().min(400)]);
-        let text: String = text.chars().take(200).collect();
-        let text = text.trim();
-        if text.is_empty() { "empty body".to_owned() } else { self.redact(text) }
-    }
-
-    /// Masks configured secrets in `text`.
-    fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in &self.secrets {
-            if !secret.expose().is_empty() {
-                text = text.replace(secret.expose(), MASK);
-            }
-        }
-        text
-    }
+/// `bearer <token>`, lower case as Reddit documents it, marked sensitive.
+fn bearer_header(token: &Secret) -> Result<HeaderValue, RedditError> {
+    let mut value = HeaderValue::from_str(&format!("bearer {}", token.expose()))
+        .map_err(|_| RedditError::Auth { message: "token is not a valid header value".to_owned() })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 #[derive(Deserialize)]
@@ -602,38 +495,12 @@ fn error_body(body: &[u8]) -> Option<ErrorBody> {
     serde_json::from_slice(body).ok()
 }
 
-/// True when the body is an HTML page (block pages, CDN errors) rather than JSON.
-fn looks_html(body: &[u8]) -> bool {
-    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
-}
-
-/// A short description of an HTML page: its `<title>`, if any.
-fn html_title(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(8192)]);
-    let lower = text.to_ascii_lowercase();
-    let title = lower.find("<title>").and_then(|start| {
-        let rest = &text[start + 7..];
-        rest.find("</").map(|end| rest[..end].split_whitespace().collect::<Vec<_>>().join(" "))
-    });
-    match title {
-        Some(title) if !title.is_empty() => {
-            format!("HTML page instead of JSON: {}", title.chars().take(120).collect::<String>())
-        }
+/// A short description of an HTML page (a block page, a CDN error): its `<title>`, if any.
+fn html_reason(response: &Response) -> String {
+    match response.summary(200) {
+        BodySummary::Html { title: Some(title) } => format!("HTML page instead of JSON: {title}"),
         _ => "HTML page instead of JSON".to_owned(),
     }
-}
-
-fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
-    headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| v.is_finite())
-}
-
-/// `X-Ratelimit-Reset`: seconds until Reddit's window ends (a float like `"412.0"`).
-fn rate_limit_reset(headers: &HeaderMap) -> Option<Duration> {
-    header_f64(headers, "x-ratelimit-reset").filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    header_f64(headers, RETRY_AFTER.as_str()).filter(|s| *s >= 0.0).map(Duration::from_secs_f64)
 }
 
 /// Subreddit names and thing ids are `[A-Za-z0-9_]`; anything else would change the path.
@@ -651,9 +518,9 @@ mod tests {
     #[test]
     fn html_titles() {
         let page = b"  <!DOCTYPE html><html><head><TITLE>Blocked\n by network security</title></head></html>";
-        assert!(looks_html(page));
-        assert_eq!(html_title(page), "HTML page instead of JSON: Blocked by network security");
-        assert!(!looks_html(br#"{"kind":"Listing"}"#));
+        let response = Response::new(StatusCode::OK, Default::default(), &page[..], None);
+        assert!(response.is_html());
+        assert_eq!(html_reason(&response), "HTML page instead of JSON: Blocked by network security");
     }
 
     #[test]

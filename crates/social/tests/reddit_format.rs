@@ -427,6 +427,30 @@ async fn error_payloads_map_to_typed_errors() {
     }
 }
 
+/// `Retry-After: 1e20` (or `X-Ratelimit-Reset: 1e20`) once panicked in `Duration::from_secs_f64`.
+/// Now it is the longest wait a server can ask for, far beyond `max_rate_limit_wait_secs`: the
+/// scan fails at once as rate limited, with that bounded wait.
+#[tokio::test]
+async fn an_absurd_server_wait_is_a_bounded_rate_limit_not_a_panic() {
+    for header_name in ["retry-after", "x-ratelimit-reset"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/r/stocks/new.json"))
+            .respond_with(json(429, "error_429.json").insert_header(header_name, "1e20"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let mut config = public(&server);
+        config.max_retries = 3;
+        let started = Instant::now();
+        let report = client(&config).scan("stocks", Listing::New, 10).await;
+        let err = report.error().unwrap_or_else(|| panic!("{header_name}: {:?}", report.status));
+        assert!(matches!(err, RedditError::RateLimited { .. }), "{header_name}: {err:?}");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(24 * 60 * 60)), "{header_name}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{header_name}: slept {:?}", started.elapsed());
+    }
+}
+
 #[tokio::test]
 async fn retryable_errors_are_retried_with_backoff_and_bounded() {
     let server = MockServer::start().await;

@@ -11,12 +11,16 @@
 //!   wiremock, keeps no per-request state, for memory measurements.
 //! - [`llm`]: [`llm::MockChatServer`], a scripted OpenAI-compatible chat-completions mock
 //!   (tool calls, final answers, structured output, streaming, failure injection).
-//! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
+//! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors, a
+//!   Reddit listing, a chat completion).
+//! - [`lifecycle`]: the connection-lifecycle cases every HTTP adapter must pass, and
+//!   [`lifecycle_cases!`] to run them once per adapter from one table (`tests/lifecycle.rs`).
 //!
 //! Everything here runs inside the test process, so the proxy's own sockets appear in
 //! `/proc/self/fd` as well; all of them are closed when a connection ends or the proxy is dropped.
 
 pub mod canned;
+pub mod lifecycle;
 pub mod llm;
 pub mod payloads;
 pub mod probes;
@@ -24,8 +28,8 @@ pub mod proxy;
 
 pub use canned::{CannedHttpServer, CannedResponse};
 pub use payloads::{
-    polygon_aggs_json, polygon_not_authorized_json, yahoo_chart_json, yahoo_chart_not_found_json,
-    yahoo_chart_path,
+    chat_completion_json, polygon_aggs_json, polygon_not_authorized_json, reddit_listing_json,
+    yahoo_chart_json, yahoo_chart_not_found_json, yahoo_chart_path,
 };
 pub use probes::{
     ResourceBaseline, ResourceDelta, ResourceWatch, alive_tasks, new_fds_since, open_fd_targets, open_fds,

@@ -93,6 +93,34 @@ pub fn polygon_not_authorized_json() -> String {
         .to_string()
 }
 
+/// A Reddit listing page (`/r/{sub}/new.json`) with `n_posts` self posts and no next page.
+pub fn reddit_listing_json(subreddit: &str, n_posts: usize) -> String {
+    let children: Vec<Value> = (0..n_posts)
+        .map(|i| {
+            let id = format!("lc{i:05}");
+            json!({"kind": "t3", "data": {
+                "id": id, "name": format!("t3_{id}"), "subreddit": subreddit,
+                "title": format!("Post {i} about $NVDA"), "selftext": "Earnings next week.",
+                "author": "user_42", "created_utc": 1_714_760_000.0 + i as f64, "score": 10 + i,
+                "num_comments": i, "permalink": format!("/r/{subreddit}/comments/{id}/post/"),
+                "url": format!("https://www.reddit.com/r/{subreddit}/comments/{id}/"), "is_self": true
+            }})
+        })
+        .collect();
+    json!({"kind": "Listing", "data": {"after": null, "dist": n_posts, "children": children}}).to_string()
+}
+
+/// An OpenAI chat completion whose answer is `n_words` words (`w0000 w0001 …`).
+pub fn chat_completion_json(n_words: usize) -> String {
+    let content = (0..n_words).map(|i| format!("w{i:04}")).collect::<Vec<_>>().join(" ");
+    json!({
+        "id": "chatcmpl-lifecycle", "object": "chat.completion", "created": 1_714_760_000, "model": "mock",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": n_words, "total_tokens": 5 + n_words}
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +144,15 @@ mod tests {
     fn empty_yahoo_chart_drops_timestamps() {
         let body: Value = serde_json::from_str(&yahoo_chart_json("AAPL", 0, 0)).unwrap();
         assert!(body["chart"]["result"][0].get("timestamp").is_none());
+    }
+
+    #[test]
+    fn reddit_and_chat_bodies_have_the_asked_sizes() {
+        let listing: Value = serde_json::from_str(&reddit_listing_json("stocks", 4)).unwrap();
+        assert_eq!(listing["data"]["children"].as_array().unwrap().len(), 4);
+        assert!(listing["data"]["after"].is_null());
+        let chat: Value = serde_json::from_str(&chat_completion_json(3)).unwrap();
+        assert_eq!(chat["choices"][0]["message"]["content"], "w0000 w0001 w0002");
     }
 
     #[test]

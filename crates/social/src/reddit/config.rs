@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use outbound::{
+    ClientConfig, RateLimit, Redactor, ServerWindow, WaitHeader, check_http_url, check_positive_secs,
+    check_wait_secs,
+};
+pub use outbound::{MASK, Secret};
 use serde::{Deserialize, Serialize};
-
-pub use domain::{MASK, Secret};
 
 fn default_base_url() -> String {
     "https://www.reddit.com".to_owned()
@@ -100,7 +103,7 @@ pub struct RedditConfig {
     /// Idle pooled connections are closed after this long.
     #[serde(default = "default_pool_idle_timeout")]
     pub pool_idle_timeout_secs: f64,
-    /// Idle connections kept per host.
+    /// Idle connections kept per host, and requests in flight at once (so open connections).
     #[serde(default = "default_max_idle_connections")]
     pub max_idle_connections: usize,
     /// Retries of a retryable failure (5xx, transport, timeout, 429) per request.
@@ -180,21 +183,45 @@ impl RedditConfig {
         Duration::from_secs_f64(self.max_rate_limit_wait_secs)
     }
 
+    /// The HTTP client these settings describe. `max_idle_connections` bounds the idle pool and
+    /// requests in flight; `max_rate_limit_wait_secs` is the longest wait slept through; the
+    /// queries-per-minute budget is a client-side limit; Reddit's wait is `X-Ratelimit-Reset`
+    /// (else `Retry-After`), and an `X-Ratelimit-Remaining` of 0 pauses every request until the
+    /// reset. Redirects are not followed (an unknown subreddit redirects to search). The client
+    /// secret and the password are masked in every message.
+    pub fn client_config(&self) -> ClientConfig {
+        const RESET: WaitHeader = WaitHeader::Seconds("x-ratelimit-reset");
+        ClientConfig {
+            user_agent: self.user_agent.clone(),
+            connect_timeout: self.connect_timeout(),
+            timeout: self.timeout(),
+            max_connections: self.max_idle_connections,
+            pool_idle_timeout: self.pool_idle_timeout(),
+            follow_redirects: false,
+            max_retries: self.max_retries,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+            max_retry_wait: self.max_rate_limit_wait(),
+            max_body_bytes: self.max_body_bytes,
+            rate_limits: vec![RateLimit {
+                requests: self.effective_queries_per_minute().max(1),
+                per_secs: 60,
+            }],
+            wait_headers: vec![RESET, WaitHeader::RetryAfter],
+            server_window: Some(ServerWindow { remaining: "x-ratelimit-remaining", reset: RESET }),
+            redactor: Redactor::new([&self.client_secret, &self.password].into_iter().flatten().cloned()),
+            ..ClientConfig::new("reddit")
+        }
+    }
+
     /// Checks values a typo could make nonsensical; names the offending key.
     ///
     /// # Errors
     /// A message naming the key and what is wrong with it (never a secret's value).
     pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [
-            ("base_url", &self.base_url),
-            ("oauth_base_url", &self.oauth_base_url),
-            ("auth_url", &self.auth_url),
-        ] {
-            let url = url::Url::parse(value).map_err(|e| format!("{key} {value:?} is not a URL: {e}"))?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return Err(format!("{key} {value:?} must be http or https"));
-            }
-        }
+        check_http_url("base_url", &self.base_url)?;
+        check_http_url("oauth_base_url", &self.oauth_base_url)?;
+        check_http_url("auth_url", &self.auth_url)?;
         if !valid_user_agent(&self.user_agent) {
             return Err(format!(
                 "user_agent {:?} must look like `<platform>:<app ID>:<version> (by /u/<name>)`",
@@ -216,23 +243,17 @@ impl RedditConfig {
             }
             _ => {}
         }
-        for (key, secs) in [
+        check_positive_secs(&[
             ("connect_timeout_secs", self.connect_timeout_secs),
             ("timeout_secs", self.timeout_secs),
             ("pool_idle_timeout_secs", self.pool_idle_timeout_secs),
-        ] {
-            if !(secs.is_finite() && secs > 0.0) {
-                return Err(format!("{key} must be a positive number of seconds, got {secs}"));
-            }
-        }
-        if !(self.max_rate_limit_wait_secs.is_finite() && self.max_rate_limit_wait_secs >= 0.0) {
-            return Err(format!(
-                "max_rate_limit_wait_secs must be >= 0, got {}",
-                self.max_rate_limit_wait_secs
-            ));
-        }
+        ])?;
+        check_wait_secs("max_rate_limit_wait_secs", self.max_rate_limit_wait_secs)?;
         if self.queries_per_minute == Some(0) {
             return Err("queries_per_minute must be at least 1".to_owned());
+        }
+        if self.max_idle_connections == 0 {
+            return Err("max_idle_connections must be at least 1".to_owned());
         }
         if self.max_pages == 0 {
             return Err("max_pages must be at least 1".to_owned());
@@ -256,6 +277,46 @@ fn valid_user_agent(ua: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `[social.reddit]` table as existing config files write it: every key still loads and
+    /// means what it meant before the client moved to `outbound`.
+    #[test]
+    fn existing_tables_load_and_map_onto_the_client() {
+        let table = serde_json::json!({
+            "user_agent": "linux:tw:0.1 (by /u/me)", "client_id": "id", "client_secret": "cs-1",
+            "username": "bot", "password": "pw-2", "queries_per_minute": 50, "max_pages": 3,
+            "page_size": 50, "connect_timeout_secs": 2.0, "timeout_secs": 9.0,
+            "pool_idle_timeout_secs": 12.0, "max_idle_connections": 3, "max_retries": 1,
+            "backoff_base_ms": 10, "backoff_max_ms": 20, "max_rate_limit_wait_secs": 7.0,
+            "max_comments": 5, "max_body_bytes": 4096
+        });
+        let config: RedditConfig = serde_json::from_value(table).expect("an existing table loads");
+        assert!(config.validate().is_ok());
+        let client = config.client_config();
+        assert_eq!(client.vendor, "reddit");
+        assert_eq!(client.user_agent, "linux:tw:0.1 (by /u/me)");
+        assert_eq!(
+            (client.connect_timeout, client.timeout),
+            (Duration::from_secs(2), Duration::from_secs(9))
+        );
+        assert_eq!(client.pool_idle_timeout, Duration::from_secs(12));
+        assert_eq!(client.max_connections, 3);
+        assert_eq!(client.max_retries, 1);
+        assert_eq!(
+            (client.backoff_base, client.backoff_max),
+            (Duration::from_millis(10), Duration::from_millis(20))
+        );
+        assert_eq!(client.max_retry_wait, Duration::from_secs(7));
+        assert_eq!(client.max_body_bytes, 4096);
+        assert_eq!(client.rate_limits, [RateLimit { requests: 50, per_secs: 60 }]);
+        assert_eq!(client.call_budget, None);
+        assert!(!client.follow_redirects);
+        assert_eq!(client.redactor.redact("cs-1 pw-2 id"), "*** *** id");
+        let mut public = RedditConfig::new("linux:tw:0.1 (by /u/me)");
+        assert_eq!(public.client_config().rate_limits, [RateLimit { requests: 10, per_secs: 60 }]);
+        public.max_idle_connections = 0;
+        assert!(public.validate().is_err());
+    }
 
     #[test]
     fn user_agent_format() {
