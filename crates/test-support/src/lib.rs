@@ -12,6 +12,8 @@
 //! - [`llm`]: [`llm::MockChatServer`], a scripted OpenAI-compatible chat-completions mock
 //!   (tool calls, final answers, structured output, streaming, failure injection).
 //! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
+//! - [`wait`]: [`wait_until`] and [`wait_for`] poll a condition up to a deadline, for tests that
+//!   must wait for something to happen (never a fixed sleep); [`mock_server_ready`] for wiremock.
 //!
 //! Everything here runs inside the test process, so the proxy's own sockets appear in
 //! `/proc/self/fd` as well; all of them are closed when a connection ends or the proxy is dropped.
@@ -21,6 +23,7 @@ pub mod llm;
 pub mod payloads;
 pub mod probes;
 pub mod proxy;
+pub mod wait;
 
 pub use canned::{CannedHttpServer, CannedResponse};
 pub use payloads::{
@@ -29,6 +32,7 @@ pub use payloads::{
 };
 pub use probes::{
     ResourceBaseline, ResourceDelta, ResourceWatch, alive_tasks, new_fds_since, open_fd_targets, open_fds,
-    rss_bytes, run_exclusive, wait_for_fds_at_most, wait_for_tasks_at_most,
+    rss_bytes, run_exclusive, wait_for_fds_at_most, wait_for_steady_fds, wait_for_tasks_at_most,
 };
 pub use proxy::{ConnectionCountingProxy, Fault};
+pub use wait::{mock_server_ready, wait_for, wait_until, wait_until_blocking};
