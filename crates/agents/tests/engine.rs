@@ -26,16 +26,28 @@ struct Scripted {
     calls: AtomicU32,
     script: Box<Script>,
     delay: Duration,
+    /// Notified when a call starts (a permit is kept if nobody waits yet).
+    called: tokio::sync::Notify,
 }
 
 impl Scripted {
     fn new(
         script: impl Fn(&ChatRequest, u32) -> Result<ChatResponse, LlmError> + Send + Sync + 'static,
     ) -> Arc<Self> {
-        Arc::new(Self { calls: AtomicU32::new(0), script: Box::new(script), delay: Duration::ZERO })
+        Arc::new(Self {
+            calls: AtomicU32::new(0),
+            script: Box::new(script),
+            delay: Duration::ZERO,
+            called: tokio::sync::Notify::new(),
+        })
     }
     fn slow(delay: Duration) -> Arc<Self> {
-        Arc::new(Self { calls: AtomicU32::new(0), script: Box::new(|_, _| Ok(text("late"))), delay })
+        Arc::new(Self {
+            calls: AtomicU32::new(0),
+            script: Box::new(|_, _| Ok(text("late"))),
+            delay,
+            called: tokio::sync::Notify::new(),
+        })
     }
 }
 
@@ -46,6 +58,7 @@ impl ChatModel for Scripted {
     }
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.called.notify_one();
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -338,14 +351,19 @@ async fn the_deadline_cancels_the_call_in_flight() {
 async fn cancellation_ends_the_run() {
     let (tools, _) = toolbox();
     let crew = two_step_crew();
-    let run_context = context(&tools, Scripted::slow(Duration::from_secs(30)), &NoObserver);
+    let llm = Scripted::slow(Duration::from_secs(30));
+    let run_context = context(&tools, llm.clone(), &NoObserver);
     let cancel = run_context.cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Cancelled while the model call is in flight.
+    let canceller = tokio::spawn(async move {
+        llm.called.notified().await;
         cancel.cancel();
     });
-    let outcome = run_crew(&crew, &run_context).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(5), run_crew(&crew, &run_context))
+        .await
+        .expect("cancellation ends the run at once");
     assert_eq!(outcome.status, RunStatus::Cancelled);
+    canceller.await.unwrap();
 }
 
 #[tokio::test]
