@@ -16,15 +16,16 @@
 //! runtime), so other tests' sockets do not show up in the counts. The memory loop uses
 //! `CannedHttpServer` because wiremock keeps a copy of every matched request. Wiremock (used
 //! where pages must be routed by `after`) starts a background runtime shortly after
-//! `MockServer::start` returns, so those tests let it settle before taking the fd baseline.
+//! `MockServer::start` returns, so those tests wait until it serves (`mock_server_ready`) before
+//! taking the fd baseline.
 
 use std::time::{Duration, Instant};
 
 use social::reddit::{Listing, RedditClient, RedditConfig, RedditError, ScanReport};
 use test_support::{
     CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceBaseline, ResourceWatch,
-    alive_tasks, new_fds_since, open_fd_targets, open_fds, run_exclusive, wait_for_fds_at_most,
-    wait_for_tasks_at_most,
+    alive_tasks, mock_server_ready, new_fds_since, open_fd_targets, open_fds, run_exclusive,
+    wait_for_fds_at_most, wait_for_tasks_at_most,
 };
 use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -95,7 +96,7 @@ async fn paged_mock(page2: ResponseTemplate, page3: ResponseTemplate) -> MockSer
         .mount(&server)
         .await;
     // wiremock's background runtime opens its descriptors a little after `start` returns.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    mock_server_ready(&server).await;
     server
 }
 
@@ -126,6 +127,8 @@ fn a_5xx_on_page_three_leaves_only_a_healthy_pooled_connection_and_nothing_after
         assert_eq!(requests, 4, "pages 1, 2 and page 3 twice (one retry)");
         // Every answer was read to the end: one keep-alive connection carried all four.
         assert_eq!(proxy.total_connections(), 1);
+        // Not synchronisation: the connection must still be open a while later (time passing is
+        // the point), so this waits a fixed time and checks nothing closed meanwhile.
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(
             proxy.open_connections(),
