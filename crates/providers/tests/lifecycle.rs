@@ -120,6 +120,7 @@ async fn assert_closed_after_drop(provider: YahooProvider, proxy: &ConnectionCou
 /// race it and open a second one, which then idles in the pool too. `opened_before` is the
 /// proxy's total before this provider was built.
 async fn assert_held_in_pool(proxy: &ConnectionCountingProxy, opened_before: usize) {
+    // Models time, not synchronisation: nothing may close while a while passes.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let open = proxy.open_connections();
     assert!(open >= 1, "a pooled keep-alive connection while the provider lives (open {open})");

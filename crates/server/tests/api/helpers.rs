@@ -1,7 +1,7 @@
 //! The app under test (router, storage, job engine, exports on a temp dir) and request helpers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use analysis::{AnalysisConfig, AnalysisService};
 use async_trait::async_trait;
@@ -136,16 +136,13 @@ impl TestApp {
 
     /// Polls a run until it is no longer queued or running.
     pub(crate) async fn wait_for_run(&self, run_id: i64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let finished = test_support::wait_for(Duration::from_secs(60), || async {
             let run = self.get(&format!("/api/jobs/runs/{run_id}")).await.ok();
-            let status = run["status"].as_str().unwrap().to_owned();
-            if status != "queued" && status != "running" {
-                return run;
-            }
-            assert!(Instant::now() < deadline, "run {run_id} still {status} after 60 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            let status = run["status"].as_str().unwrap();
+            (status != "queued" && status != "running").then_some(run)
+        })
+        .await;
+        finished.unwrap_or_else(|| panic!("run {run_id} still active after 60 s"))
     }
 
     pub(crate) async fn store_bars(&self, symbol: &str, bars: &[Bar]) {
