@@ -12,6 +12,8 @@
 //! - [`llm`]: [`llm::MockChatServer`], a scripted OpenAI-compatible chat-completions mock
 //!   (tool calls, final answers, structured output, streaming, failure injection).
 //! - [`payloads`]: vendor-shaped JSON bodies (Yahoo chart, Polygon aggregates and errors).
+//! - [`postgres`]: [`postgres_url`], whether a PostgreSQL suite runs, skips (locally, saying so)
+//!   or fails (in CI, where a silent skip would test nothing).
 //! - [`wait`]: [`wait_until`] and [`wait_for`] poll a condition up to a deadline, for tests that
 //!   must wait for something to happen (never a fixed sleep); [`mock_server_ready`] for wiremock.
 //!
@@ -21,6 +23,7 @@
 pub mod canned;
 pub mod llm;
 pub mod payloads;
+pub mod postgres;
 pub mod probes;
 pub mod proxy;
 pub mod wait;
@@ -30,6 +33,7 @@ pub use payloads::{
     polygon_aggs_json, polygon_not_authorized_json, yahoo_chart_json, yahoo_chart_not_found_json,
     yahoo_chart_path,
 };
+pub use postgres::{postgres_required, postgres_url};
 pub use probes::{
     ResourceBaseline, ResourceDelta, ResourceWatch, alive_tasks, new_fds_since, open_fd_targets, open_fds,
     rss_bytes, run_exclusive, wait_for_fds_at_most, wait_for_steady_fds, wait_for_tasks_at_most,
