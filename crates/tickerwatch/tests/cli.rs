@@ -30,6 +30,8 @@ impl Workspace {
             .args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
             .env("TICKERWATCH_DATABASE__URL", self.db_url());
         for (key, value) in env {
             command.env(key, value);
@@ -313,4 +315,31 @@ fn the_config_file_can_be_named_by_flag_or_by_environment() {
     let unknown = ws.run_with_env(&["config", "show"], &[("TICKERWATCH_FOO", "1")]);
     assert!(!unknown.status.success());
     assert!(stderr(&unknown).contains("TICKERWATCH_FOO"), "{}", stderr(&unknown));
+}
+
+/// Issue 10: ANSI colour codes never go into redirected stderr (logs, usage errors), also where
+/// libraries would colour pipes (`CI` set), and `NO_COLOR` beats even a forced colour.
+#[test]
+fn redirected_output_carries_no_colour_codes() {
+    const ESC: char = '\x1b';
+    let ws = Workspace::new();
+    let logs = [("TICKERWATCH_LOG__FILTER", "info"), ("CI", "true")];
+    let out = ws.run_with_env(&["fetch", "IBM", "--range", "5d"], &logs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(" INFO ") && err.contains("connected to database"), "logs are written: {err}");
+    assert!(!err.contains(ESC) && !stdout(&out).contains(ESC), "{err:?}");
+    let usage = ws.run_with_env(&["fetch", "A;DROP"], &[("CI", "true")]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).starts_with("error: invalid value 'A;DROP'"), "{:?}", stderr(&usage));
+
+    // Forcing colour works (so the checks above are not vacuous), and NO_COLOR wins over it.
+    let forced = ws.run_with_env(&["fetch", "A;DROP"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(stderr(&forced).contains(ESC), "{:?}", stderr(&forced));
+    let forced_logs = ws.run_with_env(&["quote", "IBM"], &[logs[0], ("CLICOLOR_FORCE", "1")]);
+    assert!(stderr(&forced_logs).contains(ESC), "{:?}", stderr(&forced_logs));
+    for args in [&["fetch", "A;DROP"][..], &["quote", "IBM"]] {
+        let out = ws.run_with_env(args, &[logs[0], ("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+        assert!(!stderr(&out).is_empty() && !stderr(&out).contains(ESC), "{args:?}: {:?}", stderr(&out));
+    }
 }
