@@ -129,11 +129,11 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Subreddits to scan (default: `social.subreddits`).
-    #[arg(long = "subreddit")]
+    /// A subreddit to scan, without r/ (repeatable; default: `social.subreddits`).
+    #[arg(long = "subreddit", value_name = "NAME", value_parser = parse_subreddit)]
     pub subreddits: Vec<String>,
-    /// Posts per subreddit (default: `social.limit_per_subreddit`).
-    #[arg(long)]
+    /// Posts per subreddit, 1 to 1000 (default: `social.limit_per_subreddit`).
+    #[arg(long, value_parser = parse_scan_limit)]
     pub limit: Option<usize>,
 }
 
@@ -335,6 +335,19 @@ pub fn parse_window(text: &str) -> Result<chrono::Duration, String> {
     Ok(window)
 }
 
+fn parse_subreddit(text: &str) -> Result<String, String> {
+    social::parse_subreddit(text).map_err(|e| e.to_string())
+}
+
+/// Posts per subreddit: what `social.limit_per_subreddit` accepts.
+fn parse_scan_limit(text: &str) -> Result<usize, String> {
+    let max = jobs::SocialConfig::MAX_LIMIT;
+    text.parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("expected a number from 1 to {max}"))
+}
+
 fn parse_export_format(text: &str) -> Result<export::ExportFormat, String> {
     text.parse().map_err(|e: export::ParseExportFormatError| e.to_string())
 }
@@ -359,6 +372,36 @@ mod tests {
         let err = Cli::try_parse_from(["tickerwatch", "fetch", "A;DROP"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("A;DROP"));
+    }
+
+    /// Issue 10: a bad flag value is a usage error naming the flag, not a config error.
+    #[test]
+    fn bad_scan_flags_are_usage_errors_naming_the_flag() {
+        for args in [
+            &["tickerwatch", "scan", "--subreddit", "no such/sub"][..],
+            &["tickerwatch", "scan", "--subreddit", "r/stocks"],
+            &["tickerwatch", "scan", "--subreddit", "x"],
+            &["tickerwatch", "scan", "--limit", "0"],
+            &["tickerwatch", "scan", "--limit", "5000"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let flag = args[2];
+            assert!(err.to_string().contains(&format!("'{flag} <")), "{args:?}: {err}");
+        }
+        let cli = Cli::try_parse_from([
+            "tickerwatch",
+            "scan",
+            "--subreddit",
+            "stocks",
+            "--subreddit",
+            "de",
+            "--limit",
+            "50",
+        ])
+        .unwrap();
+        let Command::Scan(args) = cli.command else { panic!("not scan") };
+        assert_eq!((args.subreddits, args.limit), (vec!["stocks".to_owned(), "de".to_owned()], Some(50)));
     }
 
     #[test]

@@ -186,6 +186,17 @@ fn offline_scan_shows_trending_tickers_and_coverage() {
     let bad = ws.run(&["trending", "--window", "90d"]);
     assert_eq!(bad.status.code(), Some(2));
 
+    // Issue 10: a bad flag value is a usage error naming the flag, not a config setting.
+    for (args, flag) in [
+        (&["scan", "--subreddit", "no such/sub"][..], "--subreddit <NAME>"),
+        (&["scan", "--limit", "0"], "--limit <LIMIT>"),
+    ] {
+        let bad = ws.run(args);
+        let err = stderr(&bad);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag) && err.contains(args[2]) && !err.contains("social."), "{args:?}: {err}");
+    }
+
     // Both registered jobs are listed, the scan with its last run.
     let jobs = stdout(&ws.run(&["jobs", "list"]));
     assert!(jobs.contains("download-tracker") && jobs.contains("reddit-scan"), "{jobs}");
