@@ -354,3 +354,17 @@ fn redirected_output_carries_no_colour_codes() {
         assert!(!stderr(&out).is_empty() && !stderr(&out).contains(ESC), "{args:?}: {:?}", stderr(&out));
     }
 }
+
+/// Issue 10: `--help` lists the values of enumerated flags.
+#[test]
+fn help_lists_the_export_formats_and_other_enumerated_values() {
+    let ws = Workspace::new();
+    let out = ws.run(&["export", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(help.contains("[possible values: csv, ndjson, xlsx, parquet, html]"), "{help}");
+    assert!(help.contains("[possible values: 1m, 5m, 15m, 30m, 1h, 1d, 1wk, 1mo]"), "{help}");
+    let help = stdout(&ws.run(&["bars", "--help"]));
+    assert!(help.contains("[possible values: yahoo, alpha_vantage, polygon, finnhub, sample]"), "{help}");
+    assert!(help.contains("[possible values: table, csv, json]"), "{help}");
+}
