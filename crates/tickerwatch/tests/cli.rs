@@ -160,6 +160,35 @@ fn config_show_masks_secrets() {
     assert!(text.contains("api_key = \"***\""), "{text}");
 }
 
+/// Issue 10: `[social.reddit]` and its base-URL keys show before any Reddit key is set, as a
+/// commented block of defaults; once set, the section is live and its secrets are masked.
+#[test]
+fn config_show_has_every_section_with_defaults() {
+    let ws = Workspace::new();
+    let out = ws.run(&["config", "show"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("# [social.reddit]"), "{text}");
+    assert!(text.contains("# base_url = \"https://www.reddit.com\""), "{text}");
+    assert!(text.contains("# api_key = \"\""), "unset secrets show as commented keys: {text}");
+    toml::from_str::<toml::Table>(&text).expect("valid TOML");
+
+    let reddit = [
+        ("TICKERWATCH_SOCIAL__REDDIT__USER_AGENT", "linux:tw-test:0.1 (by /u/tester)"),
+        ("TICKERWATCH_SOCIAL__REDDIT__CLIENT_ID", "app-id"),
+        ("TICKERWATCH_SOCIAL__REDDIT__CLIENT_SECRET", "REDDITSECRET"),
+    ];
+    let out = ws.run_with_env(&["config", "show"], &reddit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let section =
+        text.split("\n[social.reddit]\n").nth(1).unwrap_or_else(|| panic!("no live section: {text}"));
+    assert!(section.contains("base_url = \"https://www.reddit.com\""), "{text}");
+    assert!(section.contains("client_secret = \"***\"") && !text.contains("REDDITSECRET"), "{text}");
+    assert!(section.contains("# password = \"\""), "{text}");
+    assert!(!text.contains("# [social.reddit]"), "{text}");
+}
+
 #[test]
 fn db_migrate_is_idempotent() {
     let ws = Workspace::new();
