@@ -40,6 +40,21 @@ impl Workspace {
     }
 }
 
+impl Workspace {
+    /// Research notes and crew runs stored for `symbol`, read from the workspace's database.
+    fn stored_notes_and_crew_runs(&self, symbol: &str) -> (usize, usize) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let storage =
+                storage::Storage::connect(&self.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
+            let notes = storage.research_notes(Some(symbol), 100).await.unwrap().len();
+            let runs = storage.crew_runs(Some(symbol), 100).await.unwrap().len();
+            storage.close().await;
+            (notes, runs)
+        })
+    }
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -250,6 +265,15 @@ fn analyze_streams_progress_and_prints_the_note_on_the_offline_model() {
     let note: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(note["symbol"], "MSFT");
     assert!(["buy", "hold", "sell"].contains(&note["rating"].as_str().unwrap()), "{note}");
+
+    // Issue 10: a symbol that does not exist gets no note (it used to get "HOLD 30 %").
+    let unknown = ws.run(&["analyze", "ZZZZ"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+    let err = stderr(&unknown);
+    assert!(err.contains("error: unknown symbol ZZZZ: no bars are stored and no provider knows"), "{err}");
+    assert!(stdout(&unknown).is_empty(), "no note: {}", stdout(&unknown));
+    assert_eq!(ws.stored_notes_and_crew_runs("ZZZZ"), (0, 0));
+    assert_eq!(ws.stored_notes_and_crew_runs("AAPL"), (1, 1));
 
     let bad = ws.run(&["analyze", "A;DROP"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));

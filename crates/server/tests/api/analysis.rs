@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
 
 use crate::helpers::TestApp;
 
@@ -51,4 +52,24 @@ async fn analysis_runs_as_a_job_per_symbol_and_its_notes_and_trace_can_be_read()
     assert!(app.get("/api/analysis/TSLA").await.ok().as_array().unwrap().is_empty());
     app.get("/api/analysis/runs/999999").await.error(StatusCode::NOT_FOUND, "not_found");
     app.get("/api/analysis/AAPL?limit=lots").await.error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+/// Issue 10: a symbol that does not exist is refused at once, with no run and no note (it used
+/// to get a "HOLD 30 %" note), and the spec says so.
+#[tokio::test]
+async fn an_unknown_symbol_is_404_and_queues_nothing() {
+    let app = TestApp::new().await;
+    let refused =
+        app.authed(Method::POST, "/api/analysis/ZZZZ", None).await.error(StatusCode::NOT_FOUND, "not_found");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("unknown symbol ZZZZ: no bars are stored and no provider knows"),
+        "{message}"
+    );
+    assert_eq!(app.get("/api/jobs/runs?job=analysis").await.ok(), json!([]), "no run was queued");
+    assert_eq!(app.get("/api/analysis/ZZZZ").await.ok(), json!([]));
+
+    let spec = app.get("/api/openapi.json").await.ok();
+    let responses = &spec["paths"]["/api/analysis/{symbol}"]["post"]["responses"];
+    assert!(responses["404"]["description"].as_str().unwrap().contains("Unknown symbol"), "{responses}");
 }
