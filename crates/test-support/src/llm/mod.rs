@@ -16,6 +16,9 @@
 //!   note for the rating/confidence/thesis shape), with `json_object` such a research note, and
 //!   without `response_format` one line `Final Answer: ...` summarising the last tool result or
 //!   the task. Arrays in structured output stay empty unless the schema sets `minItems`.
+//! - With `react_answers` (like some OpenAI-compatible servers running ReAct-tuned models) it
+//!   ignores `response_format`: every content answer is `Thought: …` then `Final Answer: …`, JSON
+//!   inside a ```` ```json ```` fence.
 //! - ReAct prompts (no `tools`, but a system prompt listing `Tool Name: X` and asking for
 //!   `Action:`/`Action Input:`) get `Thought/Action/Action Input` text once per listed tool and
 //!   then a `Thought/Final Answer` text.

@@ -26,6 +26,7 @@ struct ChatState {
     failure_status: u16,
     failure_body: String,
     log_requests: bool,
+    react_answers: bool,
 }
 
 /// The scripted responder; cheap to clone (clones share the request counter).
@@ -43,13 +44,20 @@ impl Default for ScriptedChat {
 impl ScriptedChat {
     /// A responder that answers every request.
     pub fn new() -> Self {
-        Self::with_options(0, 200, String::new(), false)
+        Self::with_options(0, 200, String::new(), false, false)
     }
 
     /// A responder whose first `n` requests get `status` with `body` (a JSON error body, e.g.
     /// [`rate_limit_body`]) before it answers normally.
     pub fn failing_first(n: u64, status: u16, body: impl Into<String>) -> Self {
-        Self::with_options(n, status, body.into(), false)
+        Self::with_options(n, status, body.into(), false, false)
+    }
+
+    /// A responder like some OpenAI-compatible servers with a ReAct-tuned model: it ignores
+    /// `response_format` and writes every answer as `Thought: …` then `Final Answer: …`, JSON
+    /// inside a ```` ```json ```` fence. Tool calls stay native.
+    pub fn react_answers() -> Self {
+        Self::with_options(0, 200, String::new(), false, true)
     }
 
     pub(super) fn with_options(
@@ -57,9 +65,16 @@ impl ScriptedChat {
         failure_status: u16,
         failure_body: String,
         log_requests: bool,
+        react_answers: bool,
     ) -> Self {
-        let state =
-            ChatState { served: AtomicU64::new(0), fail_first, failure_status, failure_body, log_requests };
+        let state = ChatState {
+            served: AtomicU64::new(0),
+            fail_first,
+            failure_status,
+            failure_body,
+            log_requests,
+            react_answers,
+        };
         Self { state: Arc::new(state) }
     }
 
@@ -81,7 +96,9 @@ impl ScriptedChat {
             match serde_json::from_slice::<Value>(body) {
                 Ok(request) if request.get("messages").is_some_and(Value::is_array) => {
                     let messages = request["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
-                    completion(&request, plan(&request, messages), n)
+                    let turn = plan(&request, messages);
+                    let turn = if self.state.react_answers { react_style(turn) } else { turn };
+                    completion(&request, turn, n)
                 }
                 Ok(_) => bad_request("'messages' is a required property"),
                 Err(error) => bad_request(&format!("could not parse the JSON body of your request: {error}")),
@@ -114,6 +131,24 @@ fn text_of(message: &Value) -> String {
 
 fn role(message: &Value) -> &str {
     message["role"].as_str().unwrap_or_default()
+}
+
+/// `turn` as a ReAct-tuned model writes it when `response_format` is ignored.
+fn react_style(turn: Turn) -> Turn {
+    match turn {
+        Turn::Content(text) => {
+            let answer = text.strip_prefix("Final Answer: ").unwrap_or(&text);
+            let answer =
+                if answer.starts_with('{') { format!("```json\n{answer}\n```") } else { answer.to_owned() };
+            match answer.contains("Final Answer:") {
+                true => Turn::Content(answer),
+                false => {
+                    Turn::Content(format!("Thought: I now know the final answer\nFinal Answer: {answer}"))
+                }
+            }
+        }
+        call => call,
+    }
 }
 
 fn plan(request: &Value, messages: &[Value]) -> Turn {
@@ -507,6 +542,22 @@ mod tests {
         let second = reply_json(&json!({"model": "m", "messages": messages}));
         let text = second["choices"][0]["message"]["content"].as_str().unwrap();
         assert!(text.contains("Final Answer: the tool returned {\"price\": 1}"), "{text}");
+    }
+
+    #[test]
+    fn react_answers_wrap_json_in_a_fence_after_a_final_answer_marker() {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "Write the note for MSFT"}],
+            "response_format": {"type": "json_object"}});
+        let reply = ScriptedChat::react_answers().reply(body.to_string().as_bytes());
+        let response: Value = serde_json::from_str(&reply.body).unwrap();
+        let text = response["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(text.starts_with("Thought: I now know the final answer\nFinal Answer: ```json\n{"), "{text}");
+        assert!(text.ends_with("}\n```") && text.contains("\"rating\":\"hold\""), "{text}");
+        let plain = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let reply = ScriptedChat::react_answers().reply(plain.to_string().as_bytes());
+        let response: Value = serde_json::from_str(&reply.body).unwrap();
+        let text = response["choices"][0]["message"]["content"].as_str().unwrap();
+        assert_eq!(text, "Thought: I now know the final answer\nFinal Answer: done: hi");
     }
 
     #[test]

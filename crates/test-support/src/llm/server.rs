@@ -27,6 +27,7 @@ pub struct MockChatServerBuilder {
     failure_status: u16,
     failure_body: String,
     log_requests: bool,
+    react_answers: bool,
 }
 
 impl MockChatServerBuilder {
@@ -53,6 +54,14 @@ impl MockChatServerBuilder {
         self
     }
 
+    /// Answers like a server that ignores `response_format`, in ReAct style (see
+    /// [`ScriptedChat::react_answers`]).
+    #[must_use]
+    pub fn react_answers(mut self, react: bool) -> Self {
+        self.react_answers = react;
+        self
+    }
+
     /// Starts the server. Must be called inside a tokio runtime.
     ///
     /// # Errors
@@ -65,6 +74,7 @@ impl MockChatServerBuilder {
             self.failure_status,
             self.failure_body,
             self.log_requests,
+            self.react_answers,
         );
         let accept_task = tokio::spawn(accept_loop(listener, chat.clone()));
         Ok(MockChatServer { address, chat, accept_task })
@@ -81,7 +91,7 @@ pub struct MockChatServer {
 }
 
 impl MockChatServer {
-    /// Options: port, failure injection, request logging.
+    /// Options: port, failure injection, request logging, ReAct-style answers.
     pub fn builder() -> MockChatServerBuilder {
         MockChatServerBuilder {
             port: 0,
@@ -89,6 +99,7 @@ impl MockChatServer {
             failure_status: 429,
             failure_body: rate_limit_body(),
             log_requests: false,
+            react_answers: false,
         }
     }
 
