@@ -32,30 +32,44 @@ fn is_set(value: Option<&str>) -> bool {
 /// # Panics
 /// When PostgreSQL is [required](postgres_required) and the URL is not set.
 pub fn postgres_url() -> Option<String> {
-    decide(std::env::var(TEST_DATABASE_URL).ok(), postgres_required())
+    match decide(std::env::var(TEST_DATABASE_URL).ok(), postgres_required()) {
+        Decision::Run(url) => Some(url),
+        Decision::Fail(message) => panic!("{message}"),
+        Decision::Skip => {
+            static TOLD: Once = Once::new();
+            TOLD.call_once(|| {
+                // Straight to the stream: the test harness captures `eprintln!` of passing tests.
+                let note = format!(
+                    "note: {TEST_DATABASE_URL} is not set, so the PostgreSQL tests of {} are SKIPPED (they \
+                     pass without running); set it, e.g. \
+                     {TEST_DATABASE_URL}=postgres://postgres@127.0.0.1:5432/test, and {REQUIRE_POSTGRES}=1 \
+                     to make a missing database an error\n",
+                    std::env::args().next().as_deref().map_or("this test binary", binary_name)
+                );
+                let _ = std::io::stderr().write_all(note.as_bytes());
+            });
+            None
+        }
+    }
 }
 
-fn decide(url: Option<String>, required: bool) -> Option<String> {
-    if let Some(url) = url.filter(|url| !url.trim().is_empty()) {
-        return Some(url);
+/// What a PostgreSQL test does.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Run(String),
+    Skip,
+    Fail(String),
+}
+
+fn decide(url: Option<String>, required: bool) -> Decision {
+    match url.filter(|url| !url.trim().is_empty()) {
+        Some(url) => Decision::Run(url),
+        None if required => Decision::Fail(format!(
+            "{TEST_DATABASE_URL} is not set, but PostgreSQL is required here (CI or {REQUIRE_POSTGRES} is \
+             set): start PostgreSQL and set {TEST_DATABASE_URL}=postgres://USER@HOST:PORT/DB"
+        )),
+        None => Decision::Skip,
     }
-    assert!(
-        !required,
-        "{TEST_DATABASE_URL} is not set, but PostgreSQL is required here (CI or {REQUIRE_POSTGRES} is \
-         set): start PostgreSQL and set {TEST_DATABASE_URL}=postgres://USER@HOST:PORT/DB"
-    );
-    static TOLD: Once = Once::new();
-    TOLD.call_once(|| {
-        // Straight to the stream: the test harness captures `eprintln!` of passing tests.
-        let note = format!(
-            "note: {TEST_DATABASE_URL} is not set, so the PostgreSQL tests of {} are SKIPPED (they pass \
-             without running); set it, e.g. {TEST_DATABASE_URL}=postgres://postgres@127.0.0.1:5432/test, \
-             and {REQUIRE_POSTGRES}=1 to make a missing database an error\n",
-            std::env::args().next().as_deref().map_or("this test binary", binary_name)
-        );
-        let _ = std::io::stderr().write_all(note.as_bytes());
-    });
-    None
 }
 
 /// `storage-1a2b3c…` → `storage`: the test binary's name without cargo's hash.
@@ -89,21 +103,16 @@ mod tests {
 
     #[test]
     fn a_set_url_runs_the_tests() {
-        let url = Some("postgres://u@h/db".to_owned());
-        assert_eq!(decide(url.clone(), true), url);
-        assert_eq!(decide(url.clone(), false), url);
+        let url = "postgres://u@h/db".to_owned();
+        assert_eq!(decide(Some(url.clone()), true), Decision::Run(url.clone()));
+        assert_eq!(decide(Some(url.clone()), false), Decision::Run(url));
     }
 
     #[test]
-    fn a_missing_url_skips_locally() {
-        assert_eq!(decide(None, false), None);
-        assert_eq!(decide(Some(String::new()), false), None);
-    }
-
-    #[test]
-    fn a_missing_url_fails_when_required() {
-        let panic = std::panic::catch_unwind(|| decide(None, true)).unwrap_err();
-        let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    fn a_missing_url_skips_locally_and_fails_when_required() {
+        assert_eq!(decide(None, false), Decision::Skip);
+        assert_eq!(decide(Some(String::new()), false), Decision::Skip);
+        let Decision::Fail(message) = decide(None, true) else { panic!("not a failure") };
         assert!(
             message.contains("PostgreSQL is required") && message.contains(TEST_DATABASE_URL),
             "{message}"
