@@ -22,6 +22,9 @@ pub fn init(config: &LogConfig) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        // A closed stderr (`… 2>&1 | head`) must not make logging print an error about itself
+        // to that same stderr, which panics.
+        .log_internal_errors(false)
         .with_ansi(Colour::from_env().enabled(std::io::stderr().is_terminal()));
     let result = match config.format {
         LogFormat::Text => builder.try_init(),

@@ -421,3 +421,31 @@ fn help_lists_the_export_formats_and_other_enumerated_values() {
     assert!(help.contains("[possible values: yahoo, alpha_vantage, polygon, finnhub, sample]"), "{help}");
     assert!(help.contains("[possible values: table, csv, json]"), "{help}");
 }
+
+/// A closed stderr (`tickerwatch … 2>&1 | head -1`) neither kills nor hangs a command: logging
+/// used to report its failed write on that same stderr, which panicked (exit 101) or hung.
+#[test]
+fn a_closed_stderr_does_not_break_a_command() {
+    let ws = Workspace::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickerwatch"))
+        .args(["quote", "IBM"])
+        .current_dir(ws.path())
+        .env_remove("RUST_LOG")
+        .env("TICKERWATCH_DATABASE__URL", ws.db_url())
+        .env("TICKERWATCH_LOG__FILTER", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let mut status = None;
+    let exited = test_support::wait_until_blocking(std::time::Duration::from_secs(30), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !exited {
+        child.kill().unwrap();
+    }
+    assert!(exited, "the command hung with a closed stderr");
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+}
