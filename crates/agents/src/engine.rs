@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::crew::{ASK_QUESTION, Agent, Crew, DELEGATE_WORK, Process, Task};
 use crate::memory::{LongTermMemory, RunMemory};
-use crate::text::{extract_json_object, fill_template, truncate};
+use crate::text::{extract_json_object, fill_template, final_answer, truncate};
 use crate::tool::ToolBox;
 use crate::trace::{RunObserver, TRACE_TEXT_BYTES, Trace, TraceStep};
 use crate::{schema, tool::ToolError};
@@ -351,20 +351,24 @@ impl RunState<'_, '_> {
                 continue;
             }
             let content = response.content.unwrap_or_default();
-            let problem = if content.trim().is_empty() {
+            // The answer without ReAct scaffolding (`Thought: …`, `Final Answer:`), which some
+            // OpenAI-compatible servers add: it must not reach the next task or the note.
+            let answer = final_answer(&content);
+            let problem = if answer.is_empty() {
                 Some("the answer was empty".to_owned())
             } else if let Some(schema) = assignment.schema {
                 match extract_json_object(&content) {
                     None => Some("the answer is not a JSON object".to_owned()),
                     Some(value) => match schema::check(schema, &value) {
-                        Ok(()) => return Ok((content, Some(value))),
+                        // The JSON alone is the task's text, whatever prose or fence came with it.
+                        Ok(()) => return Ok((value.to_string(), Some(value))),
                         Err(reason) => Some(reason),
                     },
                 }
             } else {
                 None
             };
-            let Some(problem) = problem else { return Ok((content, None)) };
+            let Some(problem) = problem else { return Ok((answer.to_owned(), None)) };
             invalid_outputs += 1;
             self.record(TraceStep::InvalidOutput {
                 task: assignment.task.to_owned(),

@@ -18,6 +18,6 @@ mod trace;
 pub use crew::{ASK_QUESTION, Agent, Crew, CrewError, DELEGATE_WORK, Process, RunLimits, Task};
 pub use engine::{CrewOutcome, RunContext, RunStatus, TaskOutput, run_crew};
 pub use memory::{LongTermMemory, MemoryConfig, MemoryEntry, RunMemory};
-pub use text::{extract_json_object, truncate};
+pub use text::{extract_json_object, final_answer, truncate};
 pub use tool::{Tool, ToolBox, ToolError};
 pub use trace::{NoObserver, RunObserver, TRACE_TEXT_BYTES, Trace, TraceStep};

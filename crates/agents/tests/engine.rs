@@ -26,16 +26,28 @@ struct Scripted {
     calls: AtomicU32,
     script: Box<Script>,
     delay: Duration,
+    /// Notified when a call starts (a permit is kept if nobody waits yet).
+    called: tokio::sync::Notify,
 }
 
 impl Scripted {
     fn new(
         script: impl Fn(&ChatRequest, u32) -> Result<ChatResponse, LlmError> + Send + Sync + 'static,
     ) -> Arc<Self> {
-        Arc::new(Self { calls: AtomicU32::new(0), script: Box::new(script), delay: Duration::ZERO })
+        Arc::new(Self {
+            calls: AtomicU32::new(0),
+            script: Box::new(script),
+            delay: Duration::ZERO,
+            called: tokio::sync::Notify::new(),
+        })
     }
     fn slow(delay: Duration) -> Arc<Self> {
-        Arc::new(Self { calls: AtomicU32::new(0), script: Box::new(|_, _| Ok(text("late"))), delay })
+        Arc::new(Self {
+            calls: AtomicU32::new(0),
+            script: Box::new(|_, _| Ok(text("late"))),
+            delay,
+            called: tokio::sync::Notify::new(),
+        })
     }
 }
 
@@ -46,6 +58,7 @@ impl ChatModel for Scripted {
     }
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        self.called.notify_one();
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -217,6 +230,55 @@ async fn sequential_crew_calls_tools_passes_context_and_parses_the_schema_output
     assert!(json.contains("\"step\":\"tool_call\""), "{json}");
 }
 
+/// Issue 10: some OpenAI-compatible servers answer in ReAct style (`Thought: …` then
+/// `Final Answer: …`, JSON in a fence). The scaffolding is parsed out of text answers and of the
+/// JSON, so it reaches neither the next task nor the note; a bare marker is refused and asked
+/// again.
+#[tokio::test]
+async fn final_answer_scaffolding_is_parsed_out_or_the_answer_is_asked_again() {
+    let (tools, _) = toolbox();
+    let writer_turns = Arc::new(AtomicU32::new(0));
+    let turns = writer_turns.clone();
+    let llm = Scripted::new(move |request, _| {
+        if let ResponseFormat::JsonSchema { .. } = request.response_format {
+            let context = user_text(request);
+            assert!(
+                context.contains("NVDA trades at 187.5") && !context.contains("Final Answer"),
+                "{context}"
+            );
+            return Ok(text(match turns.fetch_add(1, Ordering::SeqCst) {
+                0 => "Thought: I need to write the note.\nFinal Answer:",
+                _ => {
+                    "Thought: now I know.\nFinal Answer: ```json\n{\"rating\": \"hold\", \"confidence\": 0.4}\n```\nDone."
+                }
+            }));
+        }
+        match after_tool(request) {
+            Some(result) => Ok(text(&format!(
+                "Thought: I now know the final answer\nFinal Answer: NVDA trades at {}",
+                serde_json::from_str::<Value>(result).unwrap()["price"]
+            ))),
+            None => Ok(call("get_quote", r#"{"symbol":"NVDA"}"#)),
+        }
+    });
+    let outcome = run_crew(&two_step_crew(), &context(&tools, llm, &NoObserver)).await;
+    assert_eq!(outcome.status, RunStatus::Completed, "{:?}", outcome.status);
+    assert_eq!(outcome.outputs[0].text, "NVDA trades at 187.5");
+    let writer = outcome.final_output().unwrap();
+    assert_eq!(writer.json, Some(json!({"rating": "hold", "confidence": 0.4})));
+    assert_eq!(writer.text, r#"{"confidence":0.4,"rating":"hold"}"#, "the JSON alone, no prose");
+    assert_eq!(writer_turns.load(Ordering::SeqCst), 2, "the empty final answer was asked again");
+    let rejected: Vec<_> = outcome
+        .trace
+        .steps()
+        .iter()
+        .filter_map(|s| {
+            if let TraceStep::InvalidOutput { reason, .. } = s { Some(reason.as_str()) } else { None }
+        })
+        .collect();
+    assert_eq!(rejected, ["the answer was empty"]);
+}
+
 #[tokio::test]
 async fn invalid_tool_arguments_go_back_to_the_model_which_then_corrects_them() {
     let (tools, quote) = toolbox();
@@ -338,14 +400,19 @@ async fn the_deadline_cancels_the_call_in_flight() {
 async fn cancellation_ends_the_run() {
     let (tools, _) = toolbox();
     let crew = two_step_crew();
-    let run_context = context(&tools, Scripted::slow(Duration::from_secs(30)), &NoObserver);
+    let llm = Scripted::slow(Duration::from_secs(30));
+    let run_context = context(&tools, llm.clone(), &NoObserver);
     let cancel = run_context.cancel.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Cancelled while the model call is in flight.
+    let canceller = tokio::spawn(async move {
+        llm.called.notified().await;
         cancel.cancel();
     });
-    let outcome = run_crew(&crew, &run_context).await;
+    let outcome = tokio::time::timeout(Duration::from_secs(5), run_crew(&crew, &run_context))
+        .await
+        .expect("cancellation ends the run at once");
     assert_eq!(outcome.status, RunStatus::Cancelled);
+    canceller.await.unwrap();
 }
 
 #[tokio::test]

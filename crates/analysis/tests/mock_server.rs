@@ -1,7 +1,7 @@
 //! The equity-research crew through the real OpenAI-compatible client against local mock
 //! servers that speak the exact wire format: tool-call round trips, invalid tool arguments,
-//! 429 then success, insufficient quota, timeouts, malformed JSON, the max-iteration cut-off and
-//! hierarchical delegation.
+//! 429 then success, insufficient quota, timeouts, malformed JSON, the max-iteration cut-off,
+//! hierarchical delegation, and ReAct-style `Final Answer:` replies.
 
 mod common;
 
@@ -83,6 +83,79 @@ async fn the_crew_round_trips_tool_calls_and_stores_the_note() {
     let run = env.storage.crew_run(analysis.crew_run_id).await.unwrap().unwrap();
     assert_eq!((run.status, run.llm_calls, run.tool_calls), (CrewRunStatus::Completed, 10, 6));
     assert!(run.prompt_tokens > 0 && run.completion_tokens > 0, "usage recorded per call");
+    // The mock's analysts answer `Final Answer: get_… returned {…}`: the findings keep the answer,
+    // not the marker (issue 10).
+    let markdown = &analysis.note.markdown;
+    assert!(markdown.contains("get_indicators returned {"), "{markdown}");
+    assert!(!markdown.contains("Final Answer"), "{markdown}");
+}
+
+/// Issue 10: a server that ignores `response_format` and a ReAct-tuned model: every answer is
+/// `Thought: …` then `Final Answer: …`, the note's JSON in a fence. The note is read all the same
+/// and no scaffolding reaches it.
+#[tokio::test]
+async fn react_style_answers_give_a_clean_note() {
+    let env = env().await;
+    env.store_year_of_bars("AAPL").await;
+    let server = MockChatServer::builder().react_answers(true).start().await.unwrap();
+    let service = env.service_at(&server.uri(), |_| {});
+    let analysis = service.analyze(&request("AAPL"), &NoObserver, CancellationToken::new()).await.unwrap();
+    assert_eq!((analysis.note.rating.as_str(), analysis.note.confidence), ("hold", 0.6));
+    assert!(
+        analysis.note.thesis.starts_with("AAPL trades near its 50-day average"),
+        "{}",
+        analysis.note.thesis
+    );
+    let markdown = &analysis.note.markdown;
+    assert!(!markdown.contains("Final Answer") && !markdown.contains("Thought:"), "{markdown}");
+    assert!(markdown.contains("get_indicators returned {"), "{markdown}");
+    let rejected = analysis
+        .outcome
+        .trace
+        .steps()
+        .iter()
+        .filter(|s| matches!(s, TraceStep::InvalidOutput { .. }))
+        .count();
+    assert_eq!(rejected, 0, "nothing needed asking again");
+    let writer = analysis.outcome.final_output().unwrap();
+    assert!(writer.text.starts_with('{') && !writer.text.contains("```"), "{}", writer.text);
+}
+
+/// Issue 10: a `Final Answer:` whose JSON is cut off is refused as malformed and asked again; the
+/// model's second answer makes the note.
+#[tokio::test]
+async fn a_malformed_final_answer_is_asked_again() {
+    let env = env().await;
+    env.store_year_of_bars("AAPL").await;
+    let scripted = ScriptedChat::new();
+    let broken = Arc::new(AtomicU64::new(0));
+    let counter = broken.clone();
+    let server = mock_with(move |request: &Request| {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        if body.get("response_format").is_some() && counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            return completion(
+                json!({"role": "assistant", "content": "Thought: writing it.\nFinal Answer: {\"rating\": \"hold\", \"confid"}),
+                "stop",
+            );
+        }
+        scripted.respond(request)
+    })
+    .await;
+    let service = env.service_at(&format!("{}/v1", server.uri()), |_| {});
+    let analysis = service.analyze(&request("AAPL"), &NoObserver, CancellationToken::new()).await.unwrap();
+    assert_eq!(broken.load(Ordering::SeqCst), 2, "the writer was asked twice");
+    let reasons: Vec<_> = analysis
+        .outcome
+        .trace
+        .steps()
+        .iter()
+        .filter_map(
+            |s| if let TraceStep::InvalidOutput { reason, .. } = s { Some(reason.clone()) } else { None },
+        )
+        .collect();
+    assert_eq!(reasons, ["the answer is not a JSON object"]);
+    assert_eq!(analysis.note.rating.as_str(), "hold");
+    assert!(!analysis.note.markdown.contains("Final Answer"), "{}", analysis.note.markdown);
 }
 
 #[tokio::test]

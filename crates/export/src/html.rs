@@ -126,7 +126,7 @@ impl ReportWriter {
              <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
              style-src 'unsafe-inline'\">\n<meta name=\"referrer\" content=\"no-referrer\">\n\
              <meta name=\"generator\" content=\"tickerwatch\">\n<title>{title}</title>\n\
-             <style>{STYLE}</style>\n</head>\n<body>\n<div class=\"report\">\n\
+             <style>\n{STYLE}</style>\n</head>\n<body>\n<div class=\"report\">\n\
              <header class=\"report-header\">\n<h1>{title}</h1>\n\
              <p class=\"muted\">Generated {generated} by tickerwatch from stored market data. \
              Jump to the {notes}<a href=\"#data-sources\">data sources</a>.</p>\n</header>\n<main>\n",
@@ -630,92 +630,10 @@ fn providers_text(providers: &[ProviderId]) -> String {
     providers.iter().map(|provider| provider.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// Plain CSS, no imports or URLs. The page is a flex column so the contents table, written after
-/// the sections, can be shown right under the header.
-const STYLE: &str = r#"
-:root { color-scheme: light; --fg: #111827; --muted: #6b7280; --border: #e5e7eb;
-  --bg: #f3f4f6; --card: #ffffff; --up: #15803d; --down: #b91c1c; --accent: #1d4ed8; }
-* { box-sizing: border-box; }
-html { -webkit-text-size-adjust: 100%; }
-body { margin: 0; background: var(--bg); color: var(--fg);
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-    "Noto Sans", "Liberation Sans", sans-serif; }
-.report { max-width: 1240px; margin: 0 auto; padding: 28px 16px 48px;
-  display: flex; flex-direction: column; gap: 20px; }
-.report > * { min-width: 0; }
-.report-header { order: 1; padding: 0 4px; }
-.toc { order: 2; }
-main { order: 3; display: flex; flex-direction: column; gap: 20px; min-width: 0; }
-footer { order: 4; }
-h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 6px; letter-spacing: -0.015em; }
-h2 { font-size: 1.25rem; margin: 0 0 12px; }
-a { color: var(--accent); text-decoration: none; }
-a:hover, a:focus { text-decoration: underline; }
-p { margin: 0 0 10px; }
-.muted { color: var(--muted); }
-.small { font-size: 0.85rem; }
-.card { background: var(--card); border: 1px solid var(--border); border-radius: 12px;
-  padding: 20px 24px; box-shadow: 0 1px 2px rgba(17, 24, 39, 0.05); }
-.section-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 18px; }
-.section-head h2 { font-size: 1.6rem; margin: 0; letter-spacing: -0.01em; }
-.headline { margin: 0; font-size: 1.1rem; }
-.headline .price { font-weight: 600; font-size: 1.3rem; font-variant-numeric: tabular-nums; }
-.meta { margin-top: 2px; font-size: 0.9rem; }
-figure { margin: 14px 0 0; }
-figcaption { font-size: 0.85rem; color: var(--muted); margin-top: 4px; }
-svg.chart { display: block; width: 100%; height: auto; }
-svg.chart text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue",
-  Arial, "Noto Sans", "Liberation Sans", sans-serif; }
-.swatch { display: inline-block; width: 14px; height: 10px; border-radius: 2px;
-  margin: 0 4px 0 2px; vertical-align: baseline; }
-.sw-up { background: #16a34a; } .sw-down { background: #dc2626; }
-.sw-sma20, .sw-sma50, .sw-rsi { height: 3px; vertical-align: middle; }
-.sw-sma20 { background: #f59e0b; } .sw-sma50 { background: #2563eb; }
-.sw-rsi { background: #7c3aed; }
-.up { color: var(--up); } .down { color: var(--down); } .flat, .na { color: var(--muted); }
-.tables { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr));
-  gap: 8px 32px; margin-top: 18px; align-items: start; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-caption { text-align: left; font-weight: 600; padding: 0 0 6px; }
-th, td { padding: 6px 10px; border-bottom: 1px solid var(--border); text-align: left;
-  vertical-align: baseline; }
-thead th { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.04em;
-  color: var(--muted); font-weight: 600; border-bottom-width: 2px; }
-tbody th { font-weight: 500; }
-tbody tr:nth-child(even) { background: #f9fafb; }
-.num { text-align: right; white-space: nowrap; }
-.kv th { width: 45%; color: #374151; }
-.kv .note { color: var(--muted); font-size: 0.85rem; white-space: nowrap; }
-.scroll { overflow-x: auto; }
-.scroll th, .scroll td { white-space: nowrap; }
-.notice { background: #fffbeb; border: 1px solid #fde68a; border-radius: 8px;
-  padding: 10px 14px; margin: 14px 0 0; }
-.flags { margin-top: 14px; font-size: 0.9rem; }
-.flags summary { cursor: pointer; color: #92400e; font-weight: 500; }
-.flags .date { font-variant-numeric: tabular-nums; }
-.back { margin: 14px 0 0; font-size: 0.85rem; }
-.notes h3 { font-size: 1.2rem; margin: 0; }
-.notes h4 { font-size: 0.95rem; margin: 10px 0 4px; }
-.note { border-top: 1px solid var(--border); padding-top: 14px; margin-top: 14px; }
-.note-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 12px; }
-.note .thesis { white-space: pre-line; margin-top: 8px; }
-.note .risks { margin: 0; padding-left: 22px; }
-.confidence { font-variant-numeric: tabular-nums; color: #374151; }
-.rating { display: inline-block; padding: 1px 10px; border-radius: 999px; color: #fff;
-  font-size: 0.85rem; font-weight: 600; letter-spacing: 0.02em; }
-.rating-buy { background: var(--up); } .rating-hold { background: var(--muted); }
-.rating-sell { background: var(--down); }
-@media (max-width: 640px) {
-  .card { padding: 14px 12px; border-radius: 8px; }
-  h1 { font-size: 1.5rem; }
-  .kv .note { white-space: normal; }
-}
-@media print {
-  body { background: #fff; }
-  .card { box-shadow: none; break-inside: avoid; }
-  .back { display: none; }
-}
-"#;
+/// The style sheet, `report.css`: plain CSS, no imports or URLs (the report fetches nothing). The
+/// page is a flex column so the contents table, written after the sections, can be shown right
+/// under the header.
+const STYLE: &str = include_str!("report.css");
 
 #[cfg(test)]
 mod tests {

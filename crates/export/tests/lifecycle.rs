@@ -3,6 +3,7 @@
 //! test's descriptors or allocations blur the counts.
 
 use std::fs;
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
@@ -10,8 +11,23 @@ use domain::{Bar, Interval, ProviderId, Symbol};
 use export::{ExportFormat, ExportRequest, TEMP_PREFIX, export_to_file};
 use storage::{DatabaseConfig, Storage};
 use test_support::probes::{
-    ResourceBaseline, alive_tasks, new_fds_since, open_fd_targets, run_exclusive, wait_for_tasks_at_most,
+    ResourceBaseline, alive_tasks, new_fds_since, open_fd_targets, run_exclusive, wait_for_steady_fds,
+    wait_for_tasks_at_most,
 };
+use test_support::wait_until;
+
+/// How long cancelled writers and closing connections may take to be gone.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Temporary export files in `dir`: writers still running (or debris).
+fn temp_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(TEMP_PREFIX))
+        .collect()
+}
 
 #[test]
 fn repeated_exports_leak_nothing() {
@@ -71,28 +87,28 @@ fn repeated_exports_leak_nothing() {
                 }
             }
         };
-        // Warm up: the pool's connections, the runtime's blocking threads, allocator arenas.
+        // Warm up: the pool's connections, the runtime's blocking threads, allocator arenas. The
+        // baseline is taken once the writers of cancelled exports (on their own threads; each
+        // removes its temp file last) are gone and the idle pool connections have closed.
         round(0).await;
         round(1).await;
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let settled =
+            wait_until(SETTLE, || temp_files(&out).is_empty() && storage.open_connections() == 0).await;
+        assert!(settled, "temp files {:?}, {} connections", temp_files(&out), storage.open_connections());
+        wait_for_steady_fds(Duration::from_millis(50), SETTLE).await;
         let tasks = alive_tasks();
         let fds = open_fd_targets();
         let baseline = ResourceBaseline::capture();
         for n in 2..6 {
             round(n).await;
         }
-        // Writer threads of cancelled exports finish on their own shortly after.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let delta = baseline.settle(0, Duration::from_secs(5)).await;
+        // Writer threads of cancelled exports finish on their own shortly after; none leaves debris.
+        let debris_gone = wait_until(SETTLE, || temp_files(&out).is_empty()).await;
+        assert!(debris_gone, "{:?}", temp_files(&out));
+        let delta = baseline.settle(0, SETTLE).await;
         assert!(delta.fd_growth() <= 0, "{delta}; new: {:?}", new_fds_since(&fds));
         assert!(wait_for_tasks_at_most(tasks, Duration::from_secs(5)).await <= tasks);
         assert!(delta.rss_growth() < 8 * 1024 * 1024, "{delta}");
-        let debris: Vec<_> = fs::read_dir(&out)
-            .unwrap()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
-            .collect();
-        assert!(debris.is_empty(), "{debris:?}");
         storage.close().await;
     });
 }

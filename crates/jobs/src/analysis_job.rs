@@ -11,7 +11,7 @@ use storage::RunItem;
 use tracing::warn;
 
 use crate::engine::{Job, JobContext, JobOutcome};
-use crate::ingest::fetch_and_store;
+use crate::ingest::{IngestError, fetch_and_store};
 
 /// Daily bars fetched for a symbol that has none stored, so the indicators have a year.
 const FIRST_FETCH_DAYS: u32 = 400;
@@ -34,17 +34,32 @@ impl AnalysisJob {
     }
 }
 
-/// Fetches a year of daily bars when none are stored, so a first analysis has data. A failure
-/// is logged, not fatal: the crew then says the data is thin.
+/// A symbol with no stored bars that no provider knows: there is nothing to analyse, and a note
+/// on it would be made up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown symbol {symbol}: no bars are stored and {reason}")]
+pub struct UnknownSymbol {
+    pub symbol: Symbol,
+    /// What the providers said, e.g. `no provider knows AAPL 1d: sample: not found …`.
+    pub reason: String,
+}
+
+/// Fetches a year of daily bars when none are stored, so a first analysis has data. `Ok(None)`
+/// when bars are there now; `Ok(Some(why))` when they could not be fetched for a reason that may
+/// pass (a timeout, a rate limit, the database): logged, not fatal, the crew then says the data is
+/// thin.
+///
+/// # Errors
+/// [`UnknownSymbol`] when no bars are stored and every provider says it does not know the symbol.
 pub async fn ensure_bars(
     chain: &ProviderChain,
     storage: &storage::Storage,
     symbol: &Symbol,
-) -> Option<String> {
+) -> Result<Option<String>, UnknownSymbol> {
     match storage.last_bar_ts(symbol, Interval::Day1).await {
-        Ok(Some(_)) => return None,
+        Ok(Some(_)) => return Ok(None),
         Ok(None) => {}
-        Err(error) => return Some(error.to_string()),
+        Err(error) => return Ok(Some(error.to_string())),
     }
     let request = BarsRequest {
         symbol: symbol.clone(),
@@ -52,10 +67,13 @@ pub async fn ensure_bars(
         span: Span::Last { days: FIRST_FETCH_DAYS },
     };
     match fetch_and_store(chain, storage, &request).await {
-        Ok(_) => None,
+        Ok(_) => Ok(None),
+        Err(IngestError::Providers(error)) if error.is_not_found() => {
+            Err(UnknownSymbol { symbol: symbol.clone(), reason: error.to_string() })
+        }
         Err(error) => {
             warn!(%symbol, %error, "No bars for the analysis; the crew will work with what it has.");
-            Some(error.to_string())
+            Ok(Some(error.to_string()))
         }
     }
 }
@@ -93,7 +111,23 @@ impl Job for AnalysisJob {
             if context.cancel.is_cancelled() {
                 break;
             }
-            let fetch_error = ensure_bars(&self.chain, &context.storage, symbol).await;
+            let fetch_error = match ensure_bars(&self.chain, &context.storage, symbol).await {
+                Ok(fetch_error) => fetch_error,
+                Err(unknown) => {
+                    // No crew runs and no note is stored for a symbol that does not exist.
+                    warn!(%symbol, %unknown, "Not analysing an unknown symbol.");
+                    failures += 1;
+                    let item = RunItem {
+                        symbol: symbol.to_string(),
+                        succeeded: false,
+                        bars: 0,
+                        provider: None,
+                        error: Some(unknown.to_string()),
+                    };
+                    context.record_item(&item).await.context("cannot record the analysis result")?;
+                    continue;
+                }
+            };
             let request = AnalyzeRequest {
                 symbol: symbol.clone(),
                 crew: None,

@@ -277,6 +277,12 @@ impl JobEngine {
         Ok(infos)
     }
 
+    /// True once [`stop`](Self::stop) (or [`shutdown`](Self::shutdown)) has begun: triggers are
+    /// refused from then on.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
     /// True when `name` is a registered job.
     pub fn has_job(&self, name: &str) -> bool {
         self.inner.job(name).is_some()

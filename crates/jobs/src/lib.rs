@@ -29,7 +29,7 @@ mod exports;
 pub mod ingest;
 mod reddit_scan;
 
-pub use analysis_job::{AnalysisJob, ensure_bars};
+pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, RetentionConfig};
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered};

@@ -96,11 +96,8 @@ impl SocialConfig {
         if self.subreddits.is_empty() {
             return Err(ConfigError::new("social.subreddits", "at least one subreddit is needed"));
         }
-        if let Some(bad) = self.subreddits.iter().find(|s| !valid_subreddit(s)) {
-            return Err(ConfigError::new(
-                "social.subreddits",
-                format!("{bad:?} is not a subreddit name (2-21 letters, digits or _, no r/)"),
-            ));
+        if let Some(error) = self.subreddits.iter().find_map(|s| social::parse_subreddit(s).err()) {
+            return Err(ConfigError::new("social.subreddits", error.to_string()));
         }
         if !(1..=Self::MAX_LIMIT).contains(&self.limit_per_subreddit) {
             return Err(ConfigError::new(
@@ -131,10 +128,6 @@ impl SocialConfig {
         }
         Ok(())
     }
-}
-
-fn valid_subreddit(name: &str) -> bool {
-    (2..=21).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn valid_symbol(symbol: &str) -> bool {

@@ -3,14 +3,17 @@
 //! Modules: `extract` (ticker mentions from cashtags, bare symbols validated against a
 //! universe, and company-name aliases), `sentiment` (a VADER-style lexicon scorer extended with
 //! market slang and emoji), `reddit` (the HTTP client: OAuth, listings, paging, rate limits), `scanner` (scan a set of
-//! subreddits from Reddit or the bundled sample, score and extract: [`scan_and_extract`]).
+//! subreddits from Reddit or the bundled sample, score and extract: [`scan_and_extract`]),
+//! `subreddit` (which names are subreddit names: [`parse_subreddit`]).
 
 pub mod extract;
 pub mod reddit;
 pub mod scanner;
 pub mod sentiment;
+pub mod subreddit;
 
 pub use scanner::{
     CoverageStatus, PostMention, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
     scan_and_extract, scan_and_extract_with_comments,
 };
+pub use subreddit::{InvalidSubreddit, parse_subreddit};

@@ -264,6 +264,7 @@ async fn oauth_token_is_refreshed_before_expiry() {
     // Lifetime 1 s, refreshed at half of it: two calls share a token, the third needs a new one.
     assert!(reddit.scan("stocks", Listing::New, 10).await.is_complete());
     assert!(reddit.scan("stocks", Listing::New, 10).await.is_complete());
+    // Models time, not synchronisation: half of the token's lifetime must pass.
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(reddit.scan("stocks", Listing::New, 10).await.is_complete());
 }

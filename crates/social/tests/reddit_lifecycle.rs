@@ -7,16 +7,19 @@
 //! is dropped nothing of it is left (connections, fds, tasks).
 //!
 //! Measuring tests run through `test_support::run_exclusive` (one at a time, each on its own
-//! runtime), so other tests' sockets do not show up in the counts. Wiremock (used where pages
-//! must be routed by `after`) starts a background runtime shortly after `MockServer::start`
-//! returns, so those tests let it settle before taking the fd baseline.
+//! runtime), so other tests' sockets do not show up in the counts. The memory loop uses
+//! `CannedHttpServer` because wiremock keeps a copy of every matched request. Wiremock (used
+//! where pages must be routed by `after`) starts a background runtime shortly after
+//! `MockServer::start` returns, so those tests wait until it serves (`mock_server_ready`) before
+//! taking the fd baseline.
 
 use std::time::{Duration, Instant};
 
 use social::reddit::{Listing, RedditClient, RedditConfig, RedditError};
 use test_support::lifecycle::{CLOSE_WITHIN, assert_closed_after_drop};
 use test_support::{
-    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceWatch, run_exclusive,
+    CannedHttpServer, CannedResponse, ConnectionCountingProxy, Fault, ResourceWatch, mock_server_ready,
+    run_exclusive,
 };
 use wiremock::matchers::{method, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -70,7 +73,7 @@ async fn paged_mock(page2: ResponseTemplate, page3: ResponseTemplate) -> MockSer
         .mount(&server)
         .await;
     // wiremock's background runtime opens its descriptors a little after `start` returns.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    mock_server_ready(&server).await;
     server
 }
 

@@ -227,6 +227,12 @@ impl Storage {
         Ok(())
     }
 
+    /// Connections the pool holds right now, idle and in use. Idle ones are closed after
+    /// `idle_timeout_secs` (except for `sqlite::memory:`), so a quiet service goes down to 0.
+    pub fn open_connections(&self) -> u32 {
+        with_pool!(self, pool => pool.size())
+    }
+
     /// True once [`Storage::close`] has been called.
     pub fn is_closed(&self) -> bool {
         with_pool!(self, pool => pool.is_closed())

@@ -97,6 +97,8 @@ async fn check_ping(storage: Storage) {
     storage.ping().await.unwrap();
     let clone = storage.clone();
     clone.ping().await.unwrap();
+    // Clones share one pool, bounded by `max_connections` (4 in these tests).
+    assert!((1..=4).contains(&clone.open_connections()), "{}", clone.open_connections());
 }
 
 async fn check_migrations_are_idempotent(storage: Storage) {

@@ -76,6 +76,7 @@ pub struct CannedHttpServer {
     address: SocketAddr,
     routes: Arc<Routes>,
     served: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
     accept_task: JoinHandle<()>,
 }
 
@@ -89,8 +90,10 @@ impl CannedHttpServer {
         let address = listener.local_addr()?;
         let routes = Arc::new(Routes::default());
         let served = Arc::new(AtomicUsize::new(0));
-        let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&routes), Arc::clone(&served)));
-        Ok(Self { address, routes, served, accept_task })
+        let open = Arc::new(AtomicUsize::new(0));
+        let accept_task =
+            tokio::spawn(accept_loop(listener, Arc::clone(&routes), Arc::clone(&served), Arc::clone(&open)));
+        Ok(Self { address, routes, served, open, accept_task })
     }
 
     /// Answers `GET path` (any query) with `response`, replacing an earlier route.
@@ -112,6 +115,12 @@ impl CannedHttpServer {
     pub fn requests_served(&self) -> usize {
         self.served.load(Ordering::SeqCst)
     }
+
+    /// Client connections open right now (counted down once the server has closed its socket,
+    /// which it does when the client closes or on a read error).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for CannedHttpServer {
@@ -120,13 +129,40 @@ impl Drop for CannedHttpServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, routes: Arc<Routes>, served: Arc<AtomicUsize>) {
+/// Counts a connection as open while it lives.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl OpenConnection {
+    fn new(open: &Arc<AtomicUsize>) -> Self {
+        open.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(open))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    routes: Arc<Routes>,
+    served: Arc<AtomicUsize>,
+    open: Arc<AtomicUsize>,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((socket, _)) => {
-                    connections.spawn(serve(socket, Arc::clone(&routes), Arc::clone(&served)));
+                    let counted = OpenConnection::new(&open);
+                    let (routes, served) = (Arc::clone(&routes), Arc::clone(&served));
+                    connections.spawn(async move {
+                        // `serve` owns and closes the socket; the count drops after it.
+                        serve(socket, routes, served).await;
+                        drop(counted);
+                    });
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
             },
@@ -216,6 +252,9 @@ mod tests {
             assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
             assert!(text.contains(r#"{"ok":true}HTTP/1.1 404 Not Found"#), "{text}");
             assert_eq!(server.requests_served(), 2);
+            assert_eq!(server.open_connections(), 1, "kept alive");
+            drop(socket);
+            assert!(crate::wait_until(Duration::from_secs(5), || server.open_connections() == 0).await);
         });
     }
 }

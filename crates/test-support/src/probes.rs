@@ -71,14 +71,8 @@ pub fn alive_tasks() -> usize {
 
 /// Polls until at most `limit` tasks are alive on the current runtime; returns the last count.
 pub async fn wait_for_tasks_at_most(limit: usize, timeout: Duration) -> usize {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let now = alive_tasks();
-        if now <= limit || Instant::now() >= deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    crate::wait_until(timeout, || alive_tasks() <= limit).await;
+    alive_tasks()
 }
 
 /// Resident set size of this process in bytes.
@@ -104,14 +98,25 @@ pub fn rss_bytes() -> u64 {
 /// Polls until at most `limit` descriptors are open (closing is asynchronous: tasks that own
 /// sockets run a little after the owner is dropped). Returns the last count seen.
 pub async fn wait_for_fds_at_most(limit: usize, timeout: Duration) -> usize {
-    let deadline = Instant::now() + timeout;
-    loop {
+    crate::wait_until(timeout, || open_fds() <= limit).await;
+    open_fds()
+}
+
+/// Polls until the open fd count has not changed for `quiet` (or `timeout` passed), for a
+/// baseline after something that opens and closes descriptors on its own threads (wiremock's
+/// server runtime, a closing pool). Returns the last count seen.
+pub async fn wait_for_steady_fds(quiet: Duration, timeout: Duration) -> usize {
+    let mut last = open_fds();
+    let mut since = Instant::now();
+    crate::wait_until(timeout, || {
         let now = open_fds();
-        if now <= limit || Instant::now() >= deadline {
-            return now;
+        if now != last {
+            (last, since) = (now, Instant::now());
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        since.elapsed() >= quiet
+    })
+    .await;
+    last
 }
 
 /// Resource usage captured at one point, to compare against later.

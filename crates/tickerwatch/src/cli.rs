@@ -1,9 +1,11 @@
 //! Command-line arguments (clap). Validation of values into domain types happens here, so a bad
 //! symbol or range is a usage error (exit code 2) before anything touches the network or disk.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use domain::{Interval, ProviderId, Symbol};
 use providers::Span;
@@ -89,6 +91,7 @@ pub enum JobsCommand {
     List,
     /// Run a job: in this process (waits for it), or on a running server with --url.
     Trigger {
+        /// The job: download-tracker, reddit-scan or analysis (see `jobs list`).
         name: String,
         /// Base URL of a running server, e.g. http://127.0.0.1:8080.
         #[arg(long)]
@@ -102,6 +105,7 @@ pub enum JobsCommand {
     },
     /// Recent runs.
     Runs {
+        /// Only runs of this job (download-tracker, reddit-scan or analysis).
         #[arg(long)]
         job: Option<String>,
         #[arg(long, default_value_t = 20)]
@@ -114,13 +118,17 @@ pub struct ExportArgs {
     /// Comma-separated symbols (default: the watchlist).
     #[arg(long, value_delimiter = ',', value_parser = parse_symbol)]
     pub symbols: Vec<Symbol>,
-    #[arg(long, default_value = "csv", value_parser = parse_export_format)]
+    /// File format (the HTML report has charts and a summary per symbol).
+    #[arg(long, default_value = "csv", value_parser = export_formats())]
     pub format: export::ExportFormat,
+    /// First trading day (YYYY-MM-DD, inclusive; default: the first stored).
     #[arg(long)]
     pub from: Option<NaiveDate>,
+    /// Last trading day (YYYY-MM-DD, inclusive; default: the last stored).
     #[arg(long)]
     pub to: Option<NaiveDate>,
-    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    /// Bar interval.
+    #[arg(long, default_value = "1d", value_parser = intervals())]
     pub interval: Interval,
     /// Output file.
     #[arg(short, long)]
@@ -129,11 +137,11 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// Subreddits to scan (default: `social.subreddits`).
-    #[arg(long = "subreddit")]
+    /// A subreddit to scan, without r/ (repeatable; default: `social.subreddits`).
+    #[arg(long = "subreddit", value_name = "NAME", value_parser = parse_subreddit)]
     pub subreddits: Vec<String>,
-    /// Posts per subreddit (default: `social.limit_per_subreddit`).
-    #[arg(long)]
+    /// Posts per subreddit, 1 to 1000 (default: `social.limit_per_subreddit`).
+    #[arg(long, value_parser = parse_scan_limit)]
     pub limit: Option<usize>,
 }
 
@@ -196,10 +204,10 @@ pub struct FetchArgs {
     /// End date (YYYY-MM-DD), with --from; default today.
     #[arg(long, requires = "from")]
     pub to: Option<NaiveDate>,
-    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    #[arg(long, default_value = "1d", value_parser = intervals())]
     pub interval: Interval,
     /// Use only this provider instead of the configured chain.
-    #[arg(long, value_parser = parse_provider)]
+    #[arg(long, value_parser = providers())]
     pub provider: Option<ProviderId>,
 }
 
@@ -207,7 +215,7 @@ pub struct FetchArgs {
 pub struct QuoteArgs {
     #[arg(required = true, value_parser = parse_symbol)]
     pub symbols: Vec<Symbol>,
-    #[arg(long, value_parser = parse_provider)]
+    #[arg(long, value_parser = providers())]
     pub provider: Option<ProviderId>,
 }
 
@@ -228,10 +236,10 @@ pub struct BarsArgs {
     /// Last trading day to print (YYYY-MM-DD, inclusive, the exchange's calendar).
     #[arg(long)]
     pub to: Option<NaiveDate>,
-    #[arg(long, default_value = "1d", value_parser = parse_interval)]
+    #[arg(long, default_value = "1d", value_parser = intervals())]
     pub interval: Interval,
     /// Only bars this provider served.
-    #[arg(long, value_parser = parse_provider)]
+    #[arg(long, value_parser = providers())]
     pub provider: Option<ProviderId>,
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub format: OutputFormat,
@@ -288,7 +296,7 @@ pub struct ExportBenchArgs {
     pub symbols: usize,
     #[arg(long, default_value_t = 2000)]
     pub days: usize,
-    #[arg(long, value_parser = parse_export_format)]
+    #[arg(long, value_parser = export_formats())]
     pub format: export::ExportFormat,
     /// Output file (default: a temporary file).
     #[arg(short, long)]
@@ -308,6 +316,43 @@ pub struct IngestBenchArgs {
 
 fn parse_symbol(text: &str) -> Result<Symbol, String> {
     Symbol::parse(text).map_err(|e| e.to_string())
+}
+
+/// A value parser over a type's own parse function that also lists the accepted values, so
+/// `--help` shows `[possible values: …]` (clap's `ValueEnum` would put clap into the domain types).
+#[derive(Clone)]
+struct Listed<T> {
+    parse: fn(&str) -> Result<T, String>,
+    values: Vec<&'static str>,
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Listed<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        self.parse.parse_ref(command, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.values.iter().map(|value| PossibleValue::new(*value))))
+    }
+}
+
+fn export_formats() -> Listed<export::ExportFormat> {
+    Listed { parse: parse_export_format, values: export::ExportFormat::ALL.map(|f| f.as_str()).to_vec() }
+}
+
+fn intervals() -> Listed<Interval> {
+    Listed { parse: parse_interval, values: Interval::ALL.map(Interval::as_str).to_vec() }
+}
+
+fn providers() -> Listed<ProviderId> {
+    Listed { parse: parse_provider, values: ProviderId::ALL.map(ProviderId::as_str).to_vec() }
 }
 
 fn parse_interval(text: &str) -> Result<Interval, String> {
@@ -335,6 +380,19 @@ pub fn parse_window(text: &str) -> Result<chrono::Duration, String> {
     Ok(window)
 }
 
+fn parse_subreddit(text: &str) -> Result<String, String> {
+    social::parse_subreddit(text).map_err(|e| e.to_string())
+}
+
+/// Posts per subreddit: what `social.limit_per_subreddit` accepts.
+fn parse_scan_limit(text: &str) -> Result<usize, String> {
+    let max = jobs::SocialConfig::MAX_LIMIT;
+    text.parse()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("expected a number from 1 to {max}"))
+}
+
 fn parse_export_format(text: &str) -> Result<export::ExportFormat, String> {
     text.parse().map_err(|e: export::ParseExportFormatError| e.to_string())
 }
@@ -359,6 +417,72 @@ mod tests {
         let err = Cli::try_parse_from(["tickerwatch", "fetch", "A;DROP"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("A;DROP"));
+    }
+
+    /// Issue 10: a bad flag value is a usage error naming the flag, not a config error.
+    #[test]
+    fn bad_scan_flags_are_usage_errors_naming_the_flag() {
+        for args in [
+            &["tickerwatch", "scan", "--subreddit", "no such/sub"][..],
+            &["tickerwatch", "scan", "--subreddit", "r/stocks"],
+            &["tickerwatch", "scan", "--subreddit", "x"],
+            &["tickerwatch", "scan", "--limit", "0"],
+            &["tickerwatch", "scan", "--limit", "5000"],
+        ] {
+            let err = Cli::try_parse_from(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            let flag = args[2];
+            assert!(err.to_string().contains(&format!("'{flag} <")), "{args:?}: {err}");
+        }
+        let cli = Cli::try_parse_from([
+            "tickerwatch",
+            "scan",
+            "--subreddit",
+            "stocks",
+            "--subreddit",
+            "de",
+            "--limit",
+            "50",
+        ])
+        .unwrap();
+        let Command::Scan(args) = cli.command else { panic!("not scan") };
+        assert_eq!((args.subreddits, args.limit), (vec!["stocks".to_owned(), "de".to_owned()], Some(50)));
+    }
+
+    /// Issue 10: every flag with a fixed set of values lists them in `--help`.
+    #[test]
+    fn help_lists_enumerated_values() {
+        let mut cli = Cli::command();
+        let help = |cli: &mut clap::Command, path: &[&str]| {
+            let mut command = cli.clone();
+            for name in path {
+                command = command.find_subcommand(name).unwrap().clone();
+            }
+            command.render_help().to_string()
+        };
+        let formats = "[possible values: csv, ndjson, xlsx, parquet, html]";
+        let intervals = "[possible values: 1m, 5m, 15m, 30m, 1h, 1d, 1wk, 1mo]";
+        let providers = "[possible values: yahoo, alpha_vantage, polygon, finnhub, sample]";
+        for (path, expected) in [
+            (&["export"][..], &[formats, intervals][..]),
+            (&["bench", "export"], &[formats]),
+            (&["fetch"], &[intervals, providers]),
+            (&["quote"], &[providers]),
+            (&["bars"], &[intervals, providers, "[possible values: table, csv, json]"]),
+        ] {
+            let text = help(&mut cli, path);
+            for values in expected {
+                assert!(text.contains(values), "{path:?}: {values} missing from\n{text}");
+            }
+        }
+        // The listed values are exactly the ones that parse.
+        for format in export::ExportFormat::ALL {
+            let args = ["tickerwatch", "export", "-o", "x", "--format", format.as_str()];
+            assert!(Cli::try_parse_from(args).is_ok(), "{format}");
+        }
+        let err = Cli::try_parse_from(["tickerwatch", "export", "-o", "x", "--format", "pdf"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--format <FORMAT>"), "{err}");
     }
 
     #[test]

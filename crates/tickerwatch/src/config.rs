@@ -6,6 +6,8 @@
 //! User-Agent), which per-field serde defaults cannot know. Unknown keys are rejected at every
 //! level (`deny_unknown_fields`), so a typo is an error naming the key, never a silent default.
 
+mod show;
+
 use std::path::{Path, PathBuf};
 
 use analysis::AnalysisConfig;
@@ -122,11 +124,12 @@ impl Config {
     }
 
     /// The effective config as TOML with every secret masked (API keys serialize as `***`, the
-    /// database password is replaced).
+    /// database password is replaced), every section shown, and optional keys that are not set
+    /// as commented lines (see [`show`]).
     pub fn to_masked_toml(&self) -> String {
         let mut masked = self.clone();
         masked.database.url = storage::redact_url(&masked.database.url);
-        toml_string(&masked)
+        show::annotate(&toml_string(&masked), &masked)
     }
 }
 
@@ -305,6 +308,87 @@ mod tests {
             assert!(!shown.contains("SUPERSECRET"), "{shown}");
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(shown.contains("api_key = \"***\""), "{shown}");
+            Ok(())
+        });
+    }
+
+    /// Issue 10: every section shows, `[social.reddit]` too, before any Reddit key is set.
+    #[test]
+    fn config_show_lists_every_section_and_the_optional_keys() {
+        Jail::expect_with(|_jail| {
+            let shown = Config::load(None).unwrap().to_masked_toml();
+            let value: toml::Table = toml::from_str(&shown).expect("valid TOML");
+            for section in ["database", "providers", "server", "jobs", "exports", "social", "analysis", "log"]
+            {
+                assert!(value.contains_key(section), "{section} missing:\n{shown}");
+            }
+            for line in [
+                "# [social.reddit]",
+                "# base_url = \"https://www.reddit.com\"",
+                "# oauth_base_url = \"https://oauth.reddit.com\"",
+                "# user_agent = ",
+                "# client_secret = \"\"",
+                "# max_connections = 8",
+                "# schedule = \"0 30 22 * * Mon-Fri\"",
+            ] {
+                assert!(shown.lines().any(|l| l.starts_with(line)), "{line:?} missing:\n{shown}");
+            }
+            // The secrets that are not set, with the variable that could set them.
+            assert_eq!(shown.matches("# api_key = \"\"").count(), 4, "{shown}");
+            assert!(shown.contains("TICKERWATCH_PROVIDERS__POLYGON__API_KEY"), "{shown}");
+            // The vendor's key goes in its own table, before its rate-limit array.
+            let polygon = shown.split("[providers.polygon]").nth(1).unwrap();
+            assert!(
+                polygon.find("# api_key").unwrap()
+                    < polygon.find("[[providers.polygon.rate_limits]]").unwrap()
+            );
+            Ok(())
+        });
+    }
+
+    /// Uncommented lines of `config show` (`# [table]`, `# key = value`) made live.
+    fn uncomment_all(shown: &str) -> String {
+        shown
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest.starts_with('[')
+                        || rest.split_once(" = ").is_some_and(|(key, _)| {
+                            key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                        }) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The output loads back to the same configuration, and every commented line names a real key
+    /// with a valid value: uncommented, they all load, and then nothing optional is unset.
+    #[test]
+    fn config_show_round_trips_and_its_commented_keys_are_real() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TICKERWATCH_PROVIDERS__POLYGON__API_KEY", "POLYSECRET");
+            let shown = Config::load(None).unwrap().to_masked_toml();
+            assert!(shown.contains("api_key = \"***\"") && !shown.contains("POLYSECRET"), "{shown}");
+            jail.create_file("shown.toml", &shown)?;
+            let again = Config::load(Some(Path::new("shown.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(again.to_masked_toml(), shown, "loading the output gives the same configuration");
+
+            jail.create_file("all.toml", &uncomment_all(&shown))?;
+            let all = Config::load(Some(Path::new("all.toml"))).map_err(|e| e.to_string())?;
+            let reddit = all.social.reddit.as_ref().expect("the commented [social.reddit] block loads");
+            assert_eq!(reddit.base_url, "https://www.reddit.com");
+            assert!(reddit.client_secret.is_some() && reddit.queries_per_minute == Some(10));
+            assert!(all.providers.finnhub.api_key.is_some() && all.analysis.llm.api_key.is_some());
+            assert_eq!(all.database.max_connections, Some(8));
+            assert!(all.jobs.download_tracker.schedule.is_some() && all.analysis.schedule.is_some());
+            let shown_all = all.to_masked_toml();
+            let left: Vec<&str> =
+                shown_all.lines().filter(|l| l.starts_with("# ") && l.contains(" = ")).collect();
+            assert!(left.is_empty(), "with every optional key set, none is left commented: {left:?}");
             Ok(())
         });
     }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use tickerwatch::cli::Cli;
 use tickerwatch::config::Config;
 use tickerwatch::{run, telemetry};
@@ -12,7 +12,7 @@ use tickerwatch::{run, telemetry};
 const EXIT_FAILURE: u8 = 1;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_args();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -36,4 +36,12 @@ fn main() -> ExitCode {
             ExitCode::from(EXIT_FAILURE)
         }
     }
+}
+
+/// Parses the command line; help and usage errors exit here (0 and 2), coloured only where
+/// [`telemetry::clap_colour`] allows.
+fn parse_args() -> Cli {
+    let mut command = Cli::command().color(telemetry::clap_colour());
+    let mut matches = command.get_matches_mut();
+    Cli::from_arg_matches_mut(&mut matches).unwrap_or_else(|error| error.format(&mut command).exit())
 }

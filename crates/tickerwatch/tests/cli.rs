@@ -30,11 +30,28 @@ impl Workspace {
             .args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
             .env("TICKERWATCH_DATABASE__URL", self.db_url());
         for (key, value) in env {
             command.env(key, value);
         }
         command.output().unwrap()
+    }
+}
+
+impl Workspace {
+    /// Research notes and crew runs stored for `symbol`, read from the workspace's database.
+    fn stored_notes_and_crew_runs(&self, symbol: &str) -> (usize, usize) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let storage =
+                storage::Storage::connect(&self.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
+            let notes = storage.research_notes(Some(symbol), 100).await.unwrap().len();
+            let runs = storage.crew_runs(Some(symbol), 100).await.unwrap().len();
+            storage.close().await;
+            (notes, runs)
+        })
     }
 }
 
@@ -158,6 +175,35 @@ fn config_show_masks_secrets() {
     assert!(text.contains("api_key = \"***\""), "{text}");
 }
 
+/// Issue 10: `[social.reddit]` and its base-URL keys show before any Reddit key is set, as a
+/// commented block of defaults; once set, the section is live and its secrets are masked.
+#[test]
+fn config_show_has_every_section_with_defaults() {
+    let ws = Workspace::new();
+    let out = ws.run(&["config", "show"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("# [social.reddit]"), "{text}");
+    assert!(text.contains("# base_url = \"https://www.reddit.com\""), "{text}");
+    assert!(text.contains("# api_key = \"\""), "unset secrets show as commented keys: {text}");
+    toml::from_str::<toml::Table>(&text).expect("valid TOML");
+
+    let reddit = [
+        ("TICKERWATCH_SOCIAL__REDDIT__USER_AGENT", "linux:tw-test:0.1 (by /u/tester)"),
+        ("TICKERWATCH_SOCIAL__REDDIT__CLIENT_ID", "app-id"),
+        ("TICKERWATCH_SOCIAL__REDDIT__CLIENT_SECRET", "REDDITSECRET"),
+    ];
+    let out = ws.run_with_env(&["config", "show"], &reddit);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let section =
+        text.split("\n[social.reddit]\n").nth(1).unwrap_or_else(|| panic!("no live section: {text}"));
+    assert!(section.contains("base_url = \"https://www.reddit.com\""), "{text}");
+    assert!(section.contains("client_secret = \"***\"") && !text.contains("REDDITSECRET"), "{text}");
+    assert!(section.contains("# password = \"\""), "{text}");
+    assert!(!text.contains("# [social.reddit]"), "{text}");
+}
+
 #[test]
 fn db_migrate_is_idempotent() {
     let ws = Workspace::new();
@@ -184,6 +230,17 @@ fn offline_scan_shows_trending_tickers_and_coverage() {
     let bad = ws.run(&["trending", "--window", "90d"]);
     assert_eq!(bad.status.code(), Some(2));
 
+    // Issue 10: a bad flag value is a usage error naming the flag, not a config setting.
+    for (args, flag) in [
+        (&["scan", "--subreddit", "no such/sub"][..], "--subreddit <NAME>"),
+        (&["scan", "--limit", "0"], "--limit <LIMIT>"),
+    ] {
+        let bad = ws.run(args);
+        let err = stderr(&bad);
+        assert_eq!(bad.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag) && err.contains(args[2]) && !err.contains("social."), "{args:?}: {err}");
+    }
+
     // Both registered jobs are listed, the scan with its last run.
     let jobs = stdout(&ws.run(&["jobs", "list"]));
     assert!(jobs.contains("download-tracker") && jobs.contains("reddit-scan"), "{jobs}");
@@ -208,6 +265,15 @@ fn analyze_streams_progress_and_prints_the_note_on_the_offline_model() {
     let note: serde_json::Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(note["symbol"], "MSFT");
     assert!(["buy", "hold", "sell"].contains(&note["rating"].as_str().unwrap()), "{note}");
+
+    // Issue 10: a symbol that does not exist gets no note (it used to get "HOLD 30 %").
+    let unknown = ws.run(&["analyze", "ZZZZ"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", stderr(&unknown));
+    let err = stderr(&unknown);
+    assert!(err.contains("error: unknown symbol ZZZZ: no bars are stored and no provider knows"), "{err}");
+    assert!(stdout(&unknown).is_empty(), "no note: {}", stdout(&unknown));
+    assert_eq!(ws.stored_notes_and_crew_runs("ZZZZ"), (0, 0));
+    assert_eq!(ws.stored_notes_and_crew_runs("AAPL"), (1, 1));
 
     let bad = ws.run(&["analyze", "A;DROP"]);
     assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
@@ -335,4 +401,73 @@ fn bars_csv_is_the_csv_export() {
     assert_eq!(first["symbol"], "IBM");
     assert!(first["date"].is_string() && first.get("ts").is_none(), "{first}");
     assert!(first["volume"].is_i64() && first["partial"] == false, "{first}");
+}
+
+/// Issue 10: ANSI colour codes never go into redirected stderr (logs, usage errors), also where
+/// libraries would colour pipes (`CI` set), and `NO_COLOR` beats even a forced colour.
+#[test]
+fn redirected_output_carries_no_colour_codes() {
+    const ESC: char = '\x1b';
+    let ws = Workspace::new();
+    let logs = [("TICKERWATCH_LOG__FILTER", "info"), ("CI", "true")];
+    let out = ws.run_with_env(&["fetch", "IBM", "--range", "5d"], &logs);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(" INFO ") && err.contains("connected to database"), "logs are written: {err}");
+    assert!(!err.contains(ESC) && !stdout(&out).contains(ESC), "{err:?}");
+    let usage = ws.run_with_env(&["fetch", "A;DROP"], &[("CI", "true")]);
+    assert_eq!(usage.status.code(), Some(2));
+    assert!(stderr(&usage).starts_with("error: invalid value 'A;DROP'"), "{:?}", stderr(&usage));
+
+    // Forcing colour works (so the checks above are not vacuous), and NO_COLOR wins over it.
+    let forced = ws.run_with_env(&["fetch", "A;DROP"], &[("CLICOLOR_FORCE", "1")]);
+    assert!(stderr(&forced).contains(ESC), "{:?}", stderr(&forced));
+    let forced_logs = ws.run_with_env(&["quote", "IBM"], &[logs[0], ("CLICOLOR_FORCE", "1")]);
+    assert!(stderr(&forced_logs).contains(ESC), "{:?}", stderr(&forced_logs));
+    for args in [&["fetch", "A;DROP"][..], &["quote", "IBM"]] {
+        let out = ws.run_with_env(args, &[logs[0], ("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
+        assert!(!stderr(&out).is_empty() && !stderr(&out).contains(ESC), "{args:?}: {:?}", stderr(&out));
+    }
+}
+
+/// Issue 10: `--help` lists the values of enumerated flags.
+#[test]
+fn help_lists_the_export_formats_and_other_enumerated_values() {
+    let ws = Workspace::new();
+    let out = ws.run(&["export", "--help"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let help = stdout(&out);
+    assert!(help.contains("[possible values: csv, ndjson, xlsx, parquet, html]"), "{help}");
+    assert!(help.contains("[possible values: 1m, 5m, 15m, 30m, 1h, 1d, 1wk, 1mo]"), "{help}");
+    let help = stdout(&ws.run(&["bars", "--help"]));
+    assert!(help.contains("[possible values: yahoo, alpha_vantage, polygon, finnhub, sample]"), "{help}");
+    assert!(help.contains("[possible values: table, csv, json]"), "{help}");
+}
+
+/// A closed stderr (`tickerwatch … 2>&1 | head -1`) neither kills nor hangs a command: logging
+/// used to report its failed write on that same stderr, which panicked (exit 101) or hung.
+#[test]
+fn a_closed_stderr_does_not_break_a_command() {
+    let ws = Workspace::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickerwatch"))
+        .args(["quote", "IBM"])
+        .current_dir(ws.path())
+        .env_remove("RUST_LOG")
+        .env("TICKERWATCH_DATABASE__URL", ws.db_url())
+        .env("TICKERWATCH_LOG__FILTER", "debug")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let mut status = None;
+    let exited = test_support::wait_until_blocking(std::time::Duration::from_secs(30), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !exited {
+        child.kill().unwrap();
+    }
+    assert!(exited, "the command hung with a closed stderr");
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
 }

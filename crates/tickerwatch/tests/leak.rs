@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use domain::{ProviderId, Symbol};
 use test_support::{
-    CannedHttpServer, CannedResponse, open_fds, wait_for_fds_at_most, yahoo_chart_json, yahoo_chart_path,
+    CannedHttpServer, CannedResponse, wait_for_fds_at_most, wait_for_steady_fds, wait_until,
+    yahoo_chart_json, yahoo_chart_path,
 };
 use tickerwatch::client::ApiClient;
 use tickerwatch::config::Config;
@@ -52,6 +53,7 @@ fn two_hundred_download_tracker_runs_leak_nothing() {
             application.storage().add_to_watchlist(&Symbol::parse(symbol).unwrap()).await.unwrap();
         }
         let base = format!("http://{}", application.local_addr());
+        let storage = application.storage().clone();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(application.run_until_stopped(async {
             let _ = stop_rx.await;
@@ -61,9 +63,19 @@ fn two_hundred_download_tracker_runs_leak_nothing() {
         // Baseline: after one run, with the vendor pool drained by its idle timeout.
         let first = run_cycles(&client, 1, |_| {}).await.unwrap();
         assert_eq!(first[0].status, "succeeded", "{first:?}");
-        // Idle database connections close after 0.2 s, vendor connections after 50 ms.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let baseline_fds = open_fds();
+        // Idle database connections close after 0.2 s, vendor connections after 50 ms: the
+        // baseline is taken once both pools are empty.
+        let drained = wait_until(Duration::from_secs(10), || {
+            storage.open_connections() == 0 && vendor.open_connections() == 0
+        })
+        .await;
+        assert!(
+            drained,
+            "{} database and {} vendor connections still open",
+            storage.open_connections(),
+            vendor.open_connections()
+        );
+        let baseline_fds = wait_for_steady_fds(Duration::from_millis(50), Duration::from_secs(5)).await;
 
         let mut fds_after = Vec::with_capacity(CYCLES);
         let mut rss_after = Vec::with_capacity(CYCLES);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use jobs::{Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
 use storage::{NewRun, RunStatus};
-use test_support::{alive_tasks, wait_for_tasks_at_most};
+use test_support::{alive_tasks, wait_for, wait_for_tasks_at_most, wait_until};
 
 use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, SubjectJob, TestEnv, item};
 
@@ -207,15 +207,12 @@ async fn a_cron_schedule_fires() {
             && next <= chrono::Utc::now() + chrono::Duration::seconds(2)
     );
 
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let run = loop {
+    let run = wait_for(Duration::from_secs(3), || async {
         let runs = env.storage.runs(Some("tick"), 10).await.unwrap();
-        if let Some(run) = runs.into_iter().find(|r| r.status == RunStatus::Succeeded) {
-            break run;
-        }
-        assert!(Instant::now() < deadline, "the schedule did not fire within 3 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        runs.into_iter().find(|r| r.status == RunStatus::Succeeded)
+    })
+    .await
+    .expect("the schedule did not fire within 3 s");
     assert_eq!(run.trigger, "schedule");
     assert!(job.runs() >= 1);
     engine.shutdown(SECS_5).await;
@@ -229,15 +226,16 @@ async fn shutdown_lets_a_running_job_finish_within_the_grace_period() {
     let run = engine.trigger("hold", "api").await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
 
-    let release = {
-        let job = job.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            job.release.notify_one();
-        })
+    // Shared, so the job can be released once the shutdown has begun, inside the grace period.
+    let engine = Arc::new(engine);
+    let stopping = {
+        let engine = Arc::clone(&engine);
+        tokio::spawn(async move { engine.stop(SECS_5).await })
     };
-    engine.shutdown(SECS_5).await;
-    release.await.unwrap();
+    assert!(wait_until(SECS_5, || engine.is_shutting_down()).await, "the shutdown began");
+    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Running);
+    job.release.notify_one();
+    stopping.await.unwrap();
     assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
 }
 
@@ -299,7 +297,7 @@ async fn triggers_during_shutdown_are_refused() {
         let engine = Arc::clone(&engine);
         tokio::spawn(async move { engine.stop(SECS_5).await })
     };
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(wait_until(SECS_5, || engine.is_shutting_down()).await, "the shutdown began");
     let err = engine.trigger("quick", "api").await.unwrap_err();
     assert!(matches!(err, TriggerError::ShuttingDown), "{err}");
     assert!(matches!(engine.trigger("nope", "api").await, Err(TriggerError::UnknownJob(_))));

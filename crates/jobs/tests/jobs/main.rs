@@ -2,6 +2,7 @@
 //! tree instead of one per file). Every test gets its own SQLite file and export directory in a
 //! temporary directory; vendors are the offline `sample` provider or a wiremock Yahoo.
 
+mod analysis;
 mod config;
 mod download_tracker;
 mod engine;

@@ -7,7 +7,8 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use jobs::{AnalysisJob, JobEngine};
+use jobs::{AnalysisJob, JobEngine, ensure_bars};
+use providers::ProviderChain;
 use serde::{Deserialize, Serialize};
 use storage::{CrewRunRecord, ResearchNoteRecord, Storage};
 use utoipa::{IntoParams, ToSchema};
@@ -98,6 +99,11 @@ pub(crate) struct AnalysisQueuedDto {
 
 /// Runs the research crew on a symbol as an `analysis` job; the note appears at
 /// `GET /api/analysis/{symbol}` when the run has finished.
+///
+/// A symbol with no stored daily bars is looked up first: its history is fetched through the
+/// provider chain (the crew needs it), and a symbol that no provider knows is refused with 404
+/// and no run, crew run or note. When the providers cannot be reached the analysis is queued
+/// all the same and works with what is stored.
 #[utoipa::path(
     post,
     path = "/api/analysis/{symbol}",
@@ -109,15 +115,23 @@ pub(crate) struct AnalysisQueuedDto {
         (status = 202, description = "Queued", body = AnalysisQueuedDto),
         (status = 400, description = "Invalid symbol", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 404, description = "Unknown symbol: no bars are stored and no provider knows it (`not_found`)", body = ErrorResponse),
         (status = 409, description = "An analysis of this symbol is already queued or running", body = ErrorResponse),
         (status = 503, description = "Shutting down, or the job queue is full", body = ErrorResponse),
     )
 )]
 pub(crate) async fn analyze(
     State(engine): State<Arc<JobEngine>>,
+    State(storage): State<Storage>,
+    State(chain): State<ProviderChain>,
     ApiPath(symbol): ApiPath<String>,
 ) -> Result<(StatusCode, Json<AnalysisQueuedDto>), ApiError> {
     let symbol = parse_symbol(&symbol)?;
+    // The job checks again (a watchlist run has no request to refuse); here the client learns it
+    // at once instead of from a failed run.
+    ensure_bars(&chain, &storage, &symbol)
+        .await
+        .map_err(|unknown| ApiError::NotFound(unknown.to_string()))?;
     let triggered = engine.trigger_for(AnalysisJob::NAME, symbol.as_str(), "api").await?;
     tracing::info!(%symbol, run_id = triggered.run.id, "Analysis queued.");
     Ok((

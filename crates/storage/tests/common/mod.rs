@@ -2,6 +2,10 @@
 //! fresh PostgreSQL schema `tw_test_<unix secs>_<pid>_<n>` selected through `search_path` and
 //! dropped afterwards, pass or fail; schemas older than an hour (left by a killed run) are
 //! dropped on startup. Each test binary is its own process, so the pid keeps their schemas apart.
+//!
+//! Without `TEST_DATABASE_URL` the PostgreSQL tests skip (one note per binary on stderr), except
+//! where PostgreSQL is required (`CI` or `TEST_REQUIRE_POSTGRES` set): there they fail, as they
+//! do whenever the URL is set but the server cannot be reached.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -53,15 +57,21 @@ impl TestDb {
         Self { storage, url, cleanup: Cleanup::Sqlite(dir) }
     }
 
-    /// `None` when `TEST_DATABASE_URL` is not set.
+    /// `None` (skip) when `TEST_DATABASE_URL` is not set, unless PostgreSQL is required (CI):
+    /// see [`test_support::postgres_url`].
     pub(crate) async fn postgres() -> Option<Self> {
         Self::postgres_with(true).await
     }
 
     /// `migrate: false` leaves the schema empty (for migration tests).
     pub(crate) async fn postgres_with(migrate: bool) -> Option<Self> {
-        let admin_url = std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())?;
-        let mut admin = PgConnection::connect(&admin_url).await.expect("connect TEST_DATABASE_URL");
+        let admin_url = test_support::postgres_url()?;
+        let mut admin = PgConnection::connect(&admin_url).await.unwrap_or_else(|error| {
+            panic!(
+                "TEST_DATABASE_URL is set, but PostgreSQL at {} is not reachable: {error}",
+                storage::redact_url(&admin_url)
+            )
+        });
         drop_stale_schemas(&mut admin).await;
 
         static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -176,7 +186,8 @@ macro_rules! unmigrated_backend_tests {
                 async fn $check() {
                     match $crate::common::TestDb::postgres_with(false).await {
                         Some(db) => $crate::common::run_with_url(db, storage::Backend::Postgres, super::$check).await,
-                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                        // Skipped; `postgres_url` said so once for this binary.
+                        None => {}
                     }
                 }
             )*
@@ -202,7 +213,8 @@ macro_rules! backend_tests {
                 async fn $check() {
                     match $crate::common::TestDb::postgres().await {
                         Some(db) => $crate::common::run(db, storage::Backend::Postgres, super::$check).await,
-                        None => eprintln!("TEST_DATABASE_URL not set; skipping PostgreSQL"),
+                        // Skipped; `postgres_url` said so once for this binary.
+                        None => {}
                     }
                 }
             )*

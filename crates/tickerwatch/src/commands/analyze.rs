@@ -18,7 +18,8 @@ use crate::cli::AnalyzeArgs;
 /// Runs the crew and prints the note; false when no note was written.
 ///
 /// # Errors
-/// When the symbol, the config or the database is unusable.
+/// When the symbol is unknown (no bars are stored and no provider knows it), or the config or
+/// the database is unusable.
 pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
     let symbol = args.symbol;
     let chain = ProviderChain::from_config(&app.config.providers, None).context("cannot set up providers")?;
@@ -30,7 +31,8 @@ pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
     )
     .context("cannot set up the analysis crew")?;
     let progress = Progress { quiet: args.quiet, streaming: AtomicBool::new(false) };
-    if let Some(error) = ensure_bars(&chain, &app.storage, &symbol).await {
+    // An unknown symbol is refused before the crew runs: no crew run, no note.
+    if let Some(error) = ensure_bars(&chain, &app.storage, &symbol).await? {
         progress.line(&format!("! no price history for {symbol}: {error}"));
     }
     progress.line(&format!(

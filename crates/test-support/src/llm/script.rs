@@ -1,59 +1,13 @@
-//! A scripted mock of an OpenAI-compatible chat-completions endpoint, for tests and benchmarks.
-//!
-//! [`ScriptedChat`] answers `POST /v1/chat/completions` instantly and deterministically from the
-//! request body alone (the wire format of `shared/provider-apis.md` section 6):
-//!
-//! - While the request offers `tools` (and `tool_choice` is not `"none"`) and one of them has not
-//!   been called yet in this conversation, it answers with one `tool_calls` entry for the first
-//!   such tool (`finish_reason: "tool_calls"`, id `call_<n>`). Its `arguments` are a JSON string
-//!   built from the tool schema's `required` properties: `symbol`/`ticker` get the first
-//!   upper-case ticker of the last user message (fallback `AAPL`), enums their first value,
-//!   other strings `"x"`, integers `1`, numbers `0.5`, arrays one such item. A hierarchical
-//!   manager's `delegate_work` is just another tool: `{"coworker": <first enum value or
-//!   "Analyst">, "task": "x", ...}`. CrewAI 1.x agents use this native function calling.
-//! - Otherwise it answers with content (`finish_reason: "stop"`): with `response_format`
-//!   `json_schema` a JSON object filling the schema's required properties (a realistic research
-//!   note for the rating/confidence/thesis shape), with `json_object` such a research note, and
-//!   without `response_format` one line `Final Answer: ...` summarising the last tool result or
-//!   the task. Arrays in structured output stay empty unless the schema sets `minItems`.
-//! - ReAct prompts (no `tools`, but a system prompt listing `Tool Name: X` and asking for
-//!   `Action:`/`Action Input:`) get `Thought/Action/Action Input` text once per listed tool and
-//!   then a `Thought/Final Answer` text.
-//! - `"stream": true` gets `text/event-stream` chunks: a role delta, content or tool-call
-//!   fragments, the finish chunk, a usage chunk with `stream_options.include_usage`, then
-//!   `data: [DONE]`.
-//!
-//! [`MockChatServer`] serves a [`ScriptedChat`] on `127.0.0.1`. It is a small hyper server rather
-//! than a `wiremock::MockServer`: every wiremock `MountedMock` keeps a clone of each request it
-//! matched, even with `disable_request_recording()` (which only covers the server-wide log), so
-//! memory would grow with every request of a long soak run. This server keeps no per-request
-//! state, only a counter. [`ScriptedChat`] also implements [`wiremock::Respond`], for tests that
-//! want to mount it on their own `MockServer`.
+//! What the scripted model says: a plan from the request body alone (tool calls, structured
+//! output, ReAct text, `Final Answer:` lines), and [`ScriptedChat`], which answers requests with it.
 
 use std::collections::HashSet;
-use std::convert::Infallible;
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
-use tokio::task::{JoinHandle, JoinSet};
 
-/// The path the mock answers.
-pub const CHAT_COMPLETIONS_PATH: &str = "/v1/chat/completions";
-
-/// The `created` timestamp of every response (fixed, so answers are deterministic).
-const CREATED: u64 = 1_714_760_000;
+use super::payloads::{MockReply, Turn, bad_request, completion};
 
 /// Upper-case words that are not tickers.
 const NOT_TICKERS: &[&str] = &[
@@ -65,32 +19,6 @@ const NOT_TICKERS: &[&str] = &[
     "FINAL", "THINK", "ANSWER", "DONE", "TRUE", "FALSE", "NULL", "NONE", "HTTP", "URL",
 ];
 
-/// What the mock answers for one request (status, content type, body).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MockReply {
-    /// HTTP status.
-    pub status: u16,
-    /// `application/json` or `text/event-stream`.
-    pub content_type: &'static str,
-    /// The response body.
-    pub body: String,
-}
-
-/// An OpenAI error body: `{"error":{"message","type","param":null,"code"}}`.
-pub fn openai_error_body(message: &str, kind: &str, code: &str) -> String {
-    json!({"error": {"message": message, "type": kind, "param": null, "code": code}}).to_string()
-}
-
-/// The body of OpenAI's retryable 429 (`rate_limit_exceeded`).
-pub fn rate_limit_body() -> String {
-    openai_error_body(
-        "Rate limit reached for gpt-4o-mini on requests per min (RPM): Limit 3, Used 3, Requested 1. \
-         Please try again in 20s.",
-        "requests",
-        "rate_limit_exceeded",
-    )
-}
-
 #[derive(Debug)]
 struct ChatState {
     served: AtomicU64,
@@ -98,6 +26,7 @@ struct ChatState {
     failure_status: u16,
     failure_body: String,
     log_requests: bool,
+    react_answers: bool,
 }
 
 /// The scripted responder; cheap to clone (clones share the request counter).
@@ -115,18 +44,37 @@ impl Default for ScriptedChat {
 impl ScriptedChat {
     /// A responder that answers every request.
     pub fn new() -> Self {
-        Self::with_options(0, 200, String::new(), false)
+        Self::with_options(0, 200, String::new(), false, false)
     }
 
     /// A responder whose first `n` requests get `status` with `body` (a JSON error body, e.g.
     /// [`rate_limit_body`]) before it answers normally.
     pub fn failing_first(n: u64, status: u16, body: impl Into<String>) -> Self {
-        Self::with_options(n, status, body.into(), false)
+        Self::with_options(n, status, body.into(), false, false)
     }
 
-    fn with_options(fail_first: u64, failure_status: u16, failure_body: String, log_requests: bool) -> Self {
-        let state =
-            ChatState { served: AtomicU64::new(0), fail_first, failure_status, failure_body, log_requests };
+    /// A responder like some OpenAI-compatible servers with a ReAct-tuned model: it ignores
+    /// `response_format` and writes every answer as `Thought: …` then `Final Answer: …`, JSON
+    /// inside a ```` ```json ```` fence. Tool calls stay native.
+    pub fn react_answers() -> Self {
+        Self::with_options(0, 200, String::new(), false, true)
+    }
+
+    pub(super) fn with_options(
+        fail_first: u64,
+        failure_status: u16,
+        failure_body: String,
+        log_requests: bool,
+        react_answers: bool,
+    ) -> Self {
+        let state = ChatState {
+            served: AtomicU64::new(0),
+            fail_first,
+            failure_status,
+            failure_body,
+            log_requests,
+            react_answers,
+        };
         Self { state: Arc::new(state) }
     }
 
@@ -146,7 +94,12 @@ impl ScriptedChat {
             }
         } else {
             match serde_json::from_slice::<Value>(body) {
-                Ok(request) if request.get("messages").is_some_and(Value::is_array) => answer(&request, n),
+                Ok(request) if request.get("messages").is_some_and(Value::is_array) => {
+                    let messages = request["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
+                    let turn = plan(&request, messages);
+                    let turn = if self.state.react_answers { react_style(turn) } else { turn };
+                    completion(&request, turn, n)
+                }
                 Ok(_) => bad_request("'messages' is a required property"),
                 Err(error) => bad_request(&format!("could not parse the JSON body of your request: {error}")),
             }
@@ -165,161 +118,6 @@ impl wiremock::Respond for ScriptedChat {
     }
 }
 
-fn bad_request(message: &str) -> MockReply {
-    MockReply {
-        status: 400,
-        content_type: "application/json",
-        body: openai_error_body(message, "invalid_request_error", "invalid_request_error"),
-    }
-}
-
-/// What the assistant says.
-#[derive(Debug, PartialEq)]
-enum Turn {
-    ToolCall { id: String, name: String, arguments: String },
-    Content(String),
-}
-
-fn answer(request: &Value, n: u64) -> MockReply {
-    let messages = request["messages"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let turn = plan(request, messages);
-    let model = request["model"].as_str().unwrap_or("gpt-4o-mini");
-    let id = format!("chatcmpl-mock{n}");
-    let prompt_tokens = 10 + 20 * messages.len() as u64;
-    let completion_tokens = match &turn {
-        Turn::ToolCall { arguments, .. } => 8 + arguments.len() as u64 / 4,
-        Turn::Content(text) => 1 + text.len() as u64 / 4,
-    };
-    let usage = json!({
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
-    });
-    if request["stream"].as_bool() == Some(true) {
-        let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
-        let body = stream_body(&id, model, &turn, include_usage.then_some(usage));
-        return MockReply { status: 200, content_type: "text/event-stream", body };
-    }
-    let (message, finish_reason) = match turn {
-        Turn::ToolCall { id, name, arguments } => (
-            json!({
-                "role": "assistant",
-                "content": null,
-                "tool_calls": [{"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}],
-                "refusal": null,
-            }),
-            "tool_calls",
-        ),
-        Turn::Content(text) => (json!({"role": "assistant", "content": text, "refusal": null}), "stop"),
-    };
-    let body = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": CREATED,
-        "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish_reason}],
-        "usage": usage,
-        "system_fingerprint": "fp_mock",
-    });
-    MockReply { status: 200, content_type: "application/json", body: body.to_string() }
-}
-
-fn stream_body(id: &str, model: &str, turn: &Turn, usage: Option<Value>) -> String {
-    let with_usage = usage.is_some();
-    let chunk = |choices: Value| {
-        let mut chunk = json!({
-            "id": id,
-            "object": "chat.completion.chunk",
-            "created": CREATED,
-            "model": model,
-            "system_fingerprint": "fp_mock",
-            "choices": choices,
-        });
-        if with_usage {
-            chunk["usage"] = Value::Null;
-        }
-        chunk
-    };
-    let delta = |delta: Value, finish: Option<&str>| {
-        chunk(json!([{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}]))
-    };
-    let mut chunks = Vec::new();
-    let finish = match turn {
-        Turn::ToolCall { id: call_id, name, arguments } => {
-            chunks.push(delta(
-                json!({"role": "assistant", "content": null, "tool_calls": [{
-                    "index": 0, "id": call_id, "type": "function",
-                    "function": {"name": name, "arguments": ""},
-                }]}),
-                None,
-            ));
-            let (first, second) = arguments.split_at(floor_char_boundary(arguments, arguments.len() / 2));
-            for fragment in [first, second].into_iter().filter(|f| !f.is_empty()) {
-                chunks.push(delta(
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}),
-                    None,
-                ));
-            }
-            "tool_calls"
-        }
-        Turn::Content(text) => {
-            chunks.push(delta(json!({"role": "assistant", "content": "", "refusal": null}), None));
-            for fragment in fragments(text) {
-                chunks.push(delta(json!({"content": fragment}), None));
-            }
-            "stop"
-        }
-    };
-    chunks.push(delta(json!({}), Some(finish)));
-    if let Some(usage) = usage {
-        let mut last = chunk(json!([]));
-        last["usage"] = usage;
-        chunks.push(last);
-    }
-    let mut body = String::new();
-    for chunk in chunks {
-        body.push_str("data: ");
-        body.push_str(&chunk.to_string());
-        body.push_str("\n\n");
-    }
-    body.push_str("data: [DONE]\n\n");
-    body
-}
-
-/// Splits text into pieces of up to four words (whitespace kept), as a model would stream it.
-fn fragments(text: &str) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, c) in text.char_indices() {
-        if c.is_whitespace() {
-            if in_word {
-                words += 1;
-                in_word = false;
-                if words == 4 {
-                    pieces.push(&text[start..i]);
-                    start = i;
-                    words = 0;
-                }
-            }
-        } else {
-            in_word = true;
-        }
-    }
-    if start < text.len() {
-        pieces.push(&text[start..]);
-    }
-    pieces
-}
-
-fn floor_char_boundary(s: &str, mut index: usize) -> usize {
-    while !s.is_char_boundary(index) {
-        index -= 1;
-    }
-    index
-}
-
 /// The text of a message's `content` (a string, or an array of `{"type":"text","text":...}` parts).
 fn text_of(message: &Value) -> String {
     match &message["content"] {
@@ -333,6 +131,24 @@ fn text_of(message: &Value) -> String {
 
 fn role(message: &Value) -> &str {
     message["role"].as_str().unwrap_or_default()
+}
+
+/// `turn` as a ReAct-tuned model writes it when `response_format` is ignored.
+fn react_style(turn: Turn) -> Turn {
+    match turn {
+        Turn::Content(text) => {
+            let answer = text.strip_prefix("Final Answer: ").unwrap_or(&text);
+            let answer =
+                if answer.starts_with('{') { format!("```json\n{answer}\n```") } else { answer.to_owned() };
+            match answer.contains("Final Answer:") {
+                true => Turn::Content(answer),
+                false => {
+                    Turn::Content(format!("Thought: I now know the final answer\nFinal Answer: {answer}"))
+                }
+            }
+        }
+        call => call,
+    }
 }
 
 fn plan(request: &Value, messages: &[Value]) -> Turn {
@@ -581,165 +397,8 @@ fn value_for(name: &str, schema: &Value, symbol: &str, min_items: u64) -> Value 
     }
 }
 
-/// Options for [`MockChatServer`].
-#[derive(Debug, Clone)]
-pub struct MockChatServerBuilder {
-    port: u16,
-    fail_first: u64,
-    failure_status: u16,
-    failure_body: String,
-    log_requests: bool,
-}
-
-impl MockChatServerBuilder {
-    /// Listens on this port of `127.0.0.1` (default: any free port).
-    #[must_use]
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// The first `n` requests get `status` with `body` (e.g. 429 and [`rate_limit_body`]).
-    #[must_use]
-    pub fn fail_first(mut self, n: u64, status: u16, body: impl Into<String>) -> Self {
-        self.fail_first = n;
-        self.failure_status = status;
-        self.failure_body = body.into();
-        self
-    }
-
-    /// Prints each request body and reply to stderr (for finding out what a client sends).
-    #[must_use]
-    pub fn log_requests(mut self, log: bool) -> Self {
-        self.log_requests = log;
-        self
-    }
-
-    /// Starts the server. Must be called inside a tokio runtime.
-    ///
-    /// # Errors
-    /// When the port cannot be bound.
-    pub async fn start(self) -> io::Result<MockChatServer> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
-        let address = listener.local_addr()?;
-        let chat = ScriptedChat::with_options(
-            self.fail_first,
-            self.failure_status,
-            self.failure_body,
-            self.log_requests,
-        );
-        let accept_task = tokio::spawn(accept_loop(listener, chat.clone()));
-        Ok(MockChatServer { address, chat, accept_task })
-    }
-}
-
-/// A [`ScriptedChat`] served over HTTP/1.1 (keep-alive) on `127.0.0.1`. It keeps no per-request
-/// state. Dropping it aborts its tasks and closes its sockets.
-#[derive(Debug)]
-pub struct MockChatServer {
-    address: SocketAddr,
-    chat: ScriptedChat,
-    accept_task: JoinHandle<()>,
-}
-
-impl MockChatServer {
-    /// Options: port, failure injection, request logging.
-    pub fn builder() -> MockChatServerBuilder {
-        MockChatServerBuilder {
-            port: 0,
-            fail_first: 0,
-            failure_status: 429,
-            failure_body: rate_limit_body(),
-            log_requests: false,
-        }
-    }
-
-    /// Starts a server on a free port that answers every request.
-    ///
-    /// # Errors
-    /// When no local port can be bound.
-    pub async fn start() -> io::Result<Self> {
-        Self::builder().start().await
-    }
-
-    /// Starts a server whose first `n` requests get `status` with `body` before it answers.
-    ///
-    /// # Errors
-    /// When no local port can be bound.
-    pub async fn start_failing_first(n: u64, status: u16, body: impl Into<String>) -> io::Result<Self> {
-        Self::builder().fail_first(n, status, body).start().await
-    }
-
-    /// The base URL including `/v1`: `http://127.0.0.1:PORT/v1`.
-    pub fn uri(&self) -> String {
-        format!("http://{}/v1", self.address)
-    }
-
-    /// The listening address.
-    pub fn address(&self) -> SocketAddr {
-        self.address
-    }
-
-    /// Chat requests answered so far, injected failures included.
-    pub fn requests_served(&self) -> u64 {
-        self.chat.requests_served()
-    }
-}
-
-impl Drop for MockChatServer {
-    fn drop(&mut self) {
-        self.accept_task.abort();
-    }
-}
-
-async fn accept_loop(listener: TcpListener, chat: ScriptedChat) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => {
-                    let _ = socket.set_nodelay(true);
-                    let chat = chat.clone();
-                    let service = service_fn(move |request| handle(chat.clone(), request));
-                    connections.spawn(async move {
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
-                    });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn handle(chat: ScriptedChat, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let is_chat = request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS_PATH;
-    let reply = if is_chat {
-        match request.into_body().collect().await {
-            Ok(body) => chat.reply(&body.to_bytes()),
-            Err(error) => bad_request(&format!("could not read the request body: {error}")),
-        }
-    } else {
-        let message = format!("Invalid URL ({} {})", request.method(), request.uri().path());
-        MockReply {
-            status: 404,
-            content_type: "application/json",
-            body: openai_error_body(&message, "invalid_request_error", "unknown_url"),
-        }
-    };
-    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static(reply.content_type));
-    headers.insert("x-request-id", hyper::header::HeaderValue::from_static("req_mock"));
-    Ok(response)
-}
-
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-
     use super::*;
 
     fn quote_tool() -> Value {
@@ -756,26 +415,6 @@ mod tests {
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.content_type, "application/json");
         serde_json::from_str(&reply.body).unwrap()
-    }
-
-    /// One HTTP/1.1 request over a raw socket; returns (status line, headers+body text).
-    async fn post(server: &MockChatServer, path: &str, body: &Value) -> (String, String) {
-        let body = body.to_string();
-        let mut socket = TcpStream::connect(server.address()).await.unwrap();
-        let request = format!(
-            "POST {path} HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\n\
-             authorization: Bearer mock\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        socket.read_to_string(&mut response).await.unwrap();
-        let (status, rest) = response.split_once("\r\n").unwrap();
-        (status.to_owned(), rest.to_owned())
-    }
-
-    fn body_of(response: &str) -> &str {
-        response.split_once("\r\n\r\n").unwrap().1
     }
 
     #[test]
@@ -906,104 +545,25 @@ mod tests {
     }
 
     #[test]
+    fn react_answers_wrap_json_in_a_fence_after_a_final_answer_marker() {
+        let body = json!({"model": "m", "messages": [{"role": "user", "content": "Write the note for MSFT"}],
+            "response_format": {"type": "json_object"}});
+        let reply = ScriptedChat::react_answers().reply(body.to_string().as_bytes());
+        let response: Value = serde_json::from_str(&reply.body).unwrap();
+        let text = response["choices"][0]["message"]["content"].as_str().unwrap();
+        assert!(text.starts_with("Thought: I now know the final answer\nFinal Answer: ```json\n{"), "{text}");
+        assert!(text.ends_with("}\n```") && text.contains("\"rating\":\"hold\""), "{text}");
+        let plain = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
+        let reply = ScriptedChat::react_answers().reply(plain.to_string().as_bytes());
+        let response: Value = serde_json::from_str(&reply.body).unwrap();
+        let text = response["choices"][0]["message"]["content"].as_str().unwrap();
+        assert_eq!(text, "Thought: I now know the final answer\nFinal Answer: done: hi");
+    }
+
+    #[test]
     fn tickers_skip_common_words() {
         assert_eq!(first_ticker("I think A MUST look at $NVDA, not AMD"), Some("NVDA"));
         assert_eq!(first_ticker("nothing here, Really"), None);
         assert_eq!(first_ticker("TOOLONG words"), None);
-    }
-
-    #[tokio::test]
-    async fn streams_a_tool_call_and_ends_with_done() {
-        let server = MockChatServer::start().await.unwrap();
-        let request = json!({
-            "model": "gpt-4o-mini", "stream": true, "stream_options": {"include_usage": true},
-            "messages": [{"role": "user", "content": "Price of NVDA?"}], "tools": [quote_tool()],
-        });
-        let (status, response) = post(&server, CHAT_COMPLETIONS_PATH, &request).await;
-        assert!(status.ends_with("200 OK"), "{status}");
-        assert!(response.to_ascii_lowercase().contains("content-type: text/event-stream"), "{response}");
-        let body = body_of(&response);
-        assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
-        let chunks: Vec<Value> = body
-            .split("\n\n")
-            .filter_map(|event| event.strip_prefix("data: "))
-            .filter(|data| *data != "[DONE]")
-            .map(|data| serde_json::from_str(data).unwrap())
-            .collect();
-        assert_eq!(chunks[0]["object"], "chat.completion.chunk");
-        assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-        assert_eq!(chunks[0]["choices"][0]["delta"]["tool_calls"][0]["id"], "call_1");
-        let arguments: String = chunks
-            .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str())
-            .collect();
-        assert_eq!(serde_json::from_str::<Value>(&arguments).unwrap(), json!({"symbol": "NVDA", "days": 1}));
-        let finish = &chunks[chunks.len() - 2];
-        assert_eq!(finish["choices"][0]["finish_reason"], "tool_calls");
-        let usage = chunks.last().unwrap();
-        assert_eq!(usage["choices"], json!([]));
-        assert!(usage["usage"]["total_tokens"].as_u64().unwrap() > 0);
-        assert_eq!(server.requests_served(), 1);
-    }
-
-    #[tokio::test]
-    async fn streams_content_in_fragments() {
-        let server = MockChatServer::start().await.unwrap();
-        let request = json!({"model": "m", "stream": true,
-            "messages": [{"role": "user", "content": "Summarise the week for AAPL and MSFT please"}]});
-        let (_, response) = post(&server, CHAT_COMPLETIONS_PATH, &request).await;
-        let body = body_of(&response);
-        assert!(body.ends_with("data: [DONE]\n\n"));
-        let chunks: Vec<Value> = body
-            .split("\n\n")
-            .filter_map(|event| event.strip_prefix("data: "))
-            .filter(|data| *data != "[DONE]")
-            .map(|data| serde_json::from_str(data).unwrap())
-            .collect();
-        let text: String =
-            chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
-        assert_eq!(text, "Final Answer: done: Summarise the week for AAPL and MSFT please");
-        assert!(chunks.len() > 4);
-        assert_eq!(chunks.last().unwrap()["choices"][0]["finish_reason"], "stop");
-        assert!(chunks.iter().all(|c| c.get("usage").is_none()));
-    }
-
-    #[tokio::test]
-    async fn injected_failures_come_first() {
-        let server = MockChatServer::start_failing_first(2, 429, rate_limit_body()).await.unwrap();
-        let request = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]});
-        for _ in 0..2 {
-            let (status, response) = post(&server, CHAT_COMPLETIONS_PATH, &request).await;
-            assert!(status.contains(" 429 "), "{status}");
-            let error: Value = serde_json::from_str(body_of(&response)).unwrap();
-            assert_eq!(error["error"]["code"], "rate_limit_exceeded");
-        }
-        let (status, _) = post(&server, CHAT_COMPLETIONS_PATH, &request).await;
-        assert!(status.ends_with("200 OK"), "{status}");
-        let (status, _) = post(&server, "/v1/other", &request).await;
-        assert!(status.contains(" 404 "), "{status}");
-        assert_eq!(server.requests_served(), 3);
-    }
-
-    #[tokio::test]
-    async fn mounts_on_wiremock() {
-        let server = wiremock::MockServer::builder().disable_request_recording().start().await;
-        wiremock::Mock::given(wiremock::matchers::method("POST"))
-            .and(wiremock::matchers::path(CHAT_COMPLETIONS_PATH))
-            .respond_with(ScriptedChat::new())
-            .mount(&server)
-            .await;
-        let mut socket = TcpStream::connect(server.address()).await.unwrap();
-        let body = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-        let request = format!(
-            "POST {CHAT_COMPLETIONS_PATH} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
-             content-length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(request.as_bytes()).await.unwrap();
-        let mut response = String::new();
-        socket.read_to_string(&mut response).await.unwrap();
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-        assert!(response.contains("Final Answer: done: hi"), "{response}");
     }
 }

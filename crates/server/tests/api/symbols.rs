@@ -1,0 +1,153 @@
+//! `/api/symbols`: bars, disagreements, quotes and indicators, and their bad inputs.
+
+use axum::http::{Method, StatusCode};
+use domain::{Bar, ProviderId, Symbol};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, bar, day};
+
+#[tokio::test]
+async fn bars_are_served_from_storage_with_exact_values() {
+    let app = TestApp::new().await;
+    let mut bars = vec![
+        bar(day(2024, 1, 2), Some(100.5)),
+        bar(day(2024, 1, 3), None),
+        bar(day(2024, 1, 4), Some(102.25)),
+    ];
+    bars[0].flag = Some("jump".to_owned());
+    app.store_bars("AAPL", &bars).await;
+
+    let body = app.get("/api/symbols/aapl/bars?from=2024-01-01&to=2024-12-31&interval=1d").await.ok();
+    assert_eq!(body["symbol"], "AAPL");
+    assert_eq!(body["interval"], "1d");
+    assert_eq!(body["count"], 3);
+    assert_eq!(body["truncated"], false);
+    assert_eq!(
+        body["bars"][0],
+        json!({"date": "2024-01-02", "open": 99.5, "high": 102.5, "low": 98.5, "close": 100.5,
+               "adj_close": null, "volume": 1000, "provider": "sample", "partial": false, "flag": "jump"})
+    );
+    // Missing values are null, never 0.
+    assert_eq!(body["bars"][1]["close"], Value::Null);
+    assert_eq!(body["bars"][1]["open"], Value::Null);
+    assert_eq!(body["bars"][2]["close"], 102.25);
+
+    // `to` is inclusive, `from` too.
+    let one = app.get("/api/symbols/AAPL/bars?from=2024-01-03&to=2024-01-03").await.ok();
+    assert_eq!(one["count"], 1);
+    assert_eq!(one["bars"][0]["date"], "2024-01-03", "a trading day has a date");
+    assert!(one["bars"][0].get("ts").is_none());
+    // Truncation is said, not silent.
+    let first = app.get("/api/symbols/AAPL/bars?limit=2").await.ok();
+    assert_eq!((first["count"].as_u64(), first["truncated"].as_bool()), (Some(2), Some(true)));
+    // An unknown (valid) symbol has no bars.
+    assert_eq!(app.get("/api/symbols/ZZZZ/bars").await.ok()["bars"], json!([]));
+}
+
+#[tokio::test]
+async fn disagreements_between_providers_are_listed() {
+    let app = TestApp::new().await;
+    let sample: Vec<Bar> = (2..5).map(|d| bar(day(2024, 1, d), Some(100.0))).collect();
+    app.store_bars("AAPL", &sample).await;
+    // Yahoo is preferred over the sample: its days replace the sample's, and where they differ
+    // beyond the tolerance the difference is listed.
+    let mut yahoo = sample.clone();
+    for bar in &mut yahoo {
+        bar.provider = ProviderId::Yahoo;
+    }
+    yahoo[1].close = Some(103.0);
+    app.store_bars("AAPL", &yahoo).await;
+
+    let body = app.get("/api/symbols/AAPL/disagreements?from=2024-01-01&to=2024-01-31").await.ok();
+    assert_eq!(
+        (body["symbol"].as_str(), body["interval"].as_str(), body["count"].as_u64()),
+        (Some("AAPL"), Some("1d"), Some(1))
+    );
+    assert_eq!(
+        body["disagreements"][0],
+        json!({"date": "2024-01-03", "field": "close", "kept_provider": "yahoo", "kept_value": 103.0,
+               "other_provider": "sample", "other_value": 100.0, "relative_difference": (100.0 - 103.0) / 103.0})
+    );
+    let bars = app.get("/api/symbols/AAPL/bars").await.ok();
+    assert_eq!(bars["count"], 3, "one bar per day");
+    assert!(bars["bars"].as_array().unwrap().iter().all(|b| b["provider"] == "yahoo"));
+    let none = app.get("/api/symbols/AAPL/disagreements?from=2024-01-04&to=2024-01-31").await.ok();
+    assert_eq!(none["count"], 0);
+    app.get("/api/symbols/AAPL/disagreements?from=2024-02-01&to=2024-01-01")
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_range");
+}
+
+#[tokio::test]
+async fn from_after_to_is_invalid_range() {
+    let app = TestApp::new().await;
+    let body = app
+        .get("/api/symbols/AAPL/bars?from=2024-03-01&to=2024-01-01")
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_range");
+    assert!(body["error"]["message"].as_str().unwrap().contains("2024-03-01"), "{body}");
+}
+
+#[tokio::test]
+async fn bad_query_values_are_400() {
+    let app = TestApp::new().await;
+    app.get("/api/symbols/AAPL/bars?from=yesterday").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    let body =
+        app.get("/api/symbols/AAPL/bars?interval=2d").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(body["error"]["message"].as_str().unwrap().contains("2d"), "{body}");
+    app.get("/api/symbols/AAPL/bars?frm=2024-01-01").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    app.get("/api/jobs/runs/abc").await.error(StatusCode::BAD_REQUEST, "bad_request");
+}
+
+#[tokio::test]
+async fn bad_symbols_in_paths_are_400_naming_the_symbol() {
+    let app = TestApp::new().await;
+    for (path, named) in [
+        ("/api/symbols/A;DROP/bars", "A;DROP"),
+        ("/api/symbols/..%2Fetc/quote", "../etc"),
+        ("/api/symbols/WAYTOOLONGSYMBOLNAME/indicators", "WAYTOOLONGSYMBOLNAME"),
+    ] {
+        let body = app.get(path).await.error(StatusCode::BAD_REQUEST, "invalid_symbol");
+        assert!(body["error"]["message"].as_str().unwrap().contains(named), "{path}: {body}");
+    }
+    app.authed(Method::DELETE, "/api/watchlist/A$B", None)
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_symbol");
+}
+
+#[tokio::test]
+async fn quote_falls_back_to_the_chain_and_is_stored() {
+    let app = TestApp::new().await;
+    let symbol = Symbol::parse("AAPL").unwrap();
+    assert!(app.storage.latest_quote(&symbol).await.unwrap().is_none());
+    let quote = app.get("/api/symbols/AAPL/quote").await.ok();
+    assert_eq!(quote["symbol"], "AAPL");
+    assert_eq!(quote["provider"], "sample");
+    assert_eq!(quote["source"], "last_bar_close");
+    assert!(quote["price"].as_f64().unwrap() > 0.0);
+    let stored = app.storage.latest_quote(&symbol).await.unwrap().expect("the fetched quote was stored");
+    assert_eq!(Some(stored.price), quote["price"].as_f64());
+    // Served from storage the second time, same values.
+    assert_eq!(app.get("/api/symbols/AAPL/quote").await.ok(), quote);
+    // A symbol no provider knows.
+    app.get("/api/symbols/NOPE/quote").await.error(StatusCode::NOT_FOUND, "not_found");
+}
+
+#[tokio::test]
+async fn indicators_are_computed_over_stored_daily_bars() {
+    let app = TestApp::new().await;
+    // 60 days of closes 1, 2, …, 60.
+    let bars: Vec<Bar> =
+        (0..60).map(|i| bar(day(2024, 1, 1) + chrono::Days::new(i), Some((i + 1) as f64))).collect();
+    app.store_bars("IBM", &bars).await;
+    let body = app.get("/api/symbols/IBM/indicators").await.ok();
+    assert_eq!(body["symbol"], "IBM");
+    assert_eq!(body["bars_used"], 60);
+    assert_eq!(body["last_close"], 60.0);
+    assert_eq!(body["as_of"], "2024-02-29T00:00:00Z");
+    // SMA 20 of 41..=60 is 50.5; SMA 50 of 11..=60 is 35.5.
+    assert_eq!(body["sma20"], 50.5);
+    assert_eq!(body["sma50"], 35.5);
+    assert_eq!(body["rsi14"], 100.0);
+    app.get("/api/symbols/MSFT/indicators").await.error(StatusCode::NOT_FOUND, "not_found");
+}
