@@ -1,5 +1,7 @@
 //! Per-symbol market data: stored bars (the hot path), the latest quote and indicators.
 
+use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
@@ -9,11 +11,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use domain::calendar::date_stamp;
-use domain::{Bar, Exchange, Interval, Quote, Symbol};
-use futures::TryStreamExt;
+use domain::{Exchange, Interval, Quote, Symbol};
 use providers::{ChainError, ProviderChain};
 use serde::{Deserialize, Serialize};
-use storage::{BarQuery, DisagreementQuery, Storage};
+use storage::{BarQuery, BarRow, DisagreementQuery, Storage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cache::{BarsCache, BarsKey, Lookup};
@@ -75,8 +76,8 @@ pub(crate) struct BarDto<'a> {
 }
 
 impl<'a> BarDto<'a> {
-    fn new(bar: &'a Bar, interval: Interval) -> Self {
-        let (date, ts) = if interval.is_intraday() { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
+    fn new(bar: BarRow<'a>, intraday: bool) -> Self {
+        let (date, ts) = if intraday { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
         Self {
             date,
             ts,
@@ -88,7 +89,7 @@ impl<'a> BarDto<'a> {
             volume: bar.volume,
             provider: bar.provider.as_str(),
             partial: bar.partial,
-            flag: bar.flag.as_deref(),
+            flag: bar.flag,
         }
     }
 }
@@ -136,10 +137,12 @@ fn day_range(
 
 /// Stored bars of a symbol, oldest first; each says which provider it came from.
 ///
-/// The hot path of the API. The JSON is written straight from the rows as the database yields
-/// them into one buffer (no intermediate `Vec<Bar>`, no per-bar allocation), and the bytes are
-/// served again for up to a second from a bounded cache (see `cache.rs`), so a bar stored by a
-/// job shows up here within a second.
+/// The hot path of the API. On a SQLite file the rows are read on a blocking thread by one of
+/// the store's pooled read-only connections (see `Storage::visit_bars`) and each is written as
+/// JSON straight into the response buffer while SQLite still holds it: no `Vec<Bar>` in
+/// between, no allocation per bar. The bytes may be served again for a moment from a bounded
+/// cache (`server.bars_cache_ttl_ms`, one second by default; see `cache.rs`), so a bar stored
+/// by a job shows up here within that time.
 #[utoipa::path(
     get,
     path = "/api/symbols/{symbol}/bars",
@@ -161,44 +164,100 @@ pub(crate) async fn bars(
     let interval = params.interval.unwrap_or(Interval::Day1);
     let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
     let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
-    let key =
-        BarsKey { symbol, interval, from: from.map(|t| t.timestamp()), to: to.map(|t| t.timestamp()), limit };
-    if let Lookup::Fresh(body) | Lookup::Stale(body) = cache.lookup(&key) {
-        return Ok(json_response(body));
-    }
     let query = BarQuery {
         from,
         to,
         // One more than asked, to tell whether the answer was truncated.
         limit: Some(limit + 1),
-        ..BarQuery::new(key.symbol.clone(), interval)
+        ..BarQuery::new(symbol, interval)
     };
-
-    let mut body = Vec::with_capacity(8 * 1024);
-    body.extend_from_slice(b"{\"symbol\":");
-    write_json(&mut body, query.symbol.as_str())?;
-    body.extend_from_slice(b",\"interval\":");
-    write_json(&mut body, interval.as_str())?;
-    body.extend_from_slice(b",\"bars\":[");
-    let mut count: u64 = 0;
-    let mut truncated = false;
-    let mut rows = storage.stream_bars(&query);
-    while let Some(bar) = rows.try_next().await? {
-        if count == limit {
-            truncated = true;
-            break;
-        }
-        if count > 0 {
-            body.push(b',');
-        }
-        write_json(&mut body, &BarDto::new(&bar, interval))?;
-        count += 1;
+    let key = cache.is_enabled().then(|| BarsKey {
+        symbol: query.symbol.clone(),
+        interval,
+        from: from.map(|t| t.timestamp()),
+        to: to.map(|t| t.timestamp()),
+        limit,
+    });
+    if let Some(key) = &key
+        && let Lookup::Fresh(body) | Lookup::Stale(body) = cache.lookup(key)
+    {
+        return Ok(json_response(body));
     }
-    drop(rows);
-    body.extend_from_slice(format!("],\"count\":{count},\"truncated\":{truncated}}}").as_bytes());
-    let body = Bytes::from(body);
-    cache.insert(key, body.clone());
+
+    let json = BarsJson::start(&query, limit)?;
+    let json = storage.visit_bars(&query, json, BarsJson::push).await?;
+    let body = Bytes::from(json.finish()?);
+    if let Some(key) = key {
+        cache.insert(key, body.clone());
+    }
     Ok(json_response(body))
+}
+
+/// The body of a bars response being written, bar by bar, as `BarsResponse` documents it.
+struct BarsJson {
+    body: Vec<u8>,
+    intraday: bool,
+    limit: u64,
+    count: u64,
+    truncated: bool,
+    error: Option<serde_json::Error>,
+}
+
+impl BarsJson {
+    /// Bytes of one bar, about: a date, six numbers, the provider and the flags.
+    const BAR_BYTES: u64 = 160;
+
+    fn start(query: &BarQuery, limit: u64) -> Result<Self, ApiError> {
+        // Room for the bars expected (a daily range holds at most one bar a day), so the buffer
+        // is rarely copied as it grows.
+        let days = match (query.from, query.to) {
+            (Some(from), Some(to)) if !query.interval.is_intraday() => {
+                u64::try_from((to - from).num_days()).unwrap_or(0) + 1
+            }
+            _ => 64,
+        };
+        let capacity = (days.min(limit) * Self::BAR_BYTES + 128).min(256 * 1024);
+        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(8 * 1024));
+        body.extend_from_slice(b"{\"symbol\":");
+        write_json(&mut body, query.symbol.as_str())?;
+        body.extend_from_slice(b",\"interval\":");
+        write_json(&mut body, query.interval.as_str())?;
+        body.extend_from_slice(b",\"bars\":[");
+        Ok(Self {
+            body,
+            intraday: query.interval.is_intraday(),
+            limit,
+            count: 0,
+            truncated: false,
+            error: None,
+        })
+    }
+
+    fn push(&mut self, bar: BarRow<'_>) -> ControlFlow<()> {
+        if self.count == self.limit {
+            self.truncated = true;
+            return ControlFlow::Break(());
+        }
+        if self.count > 0 {
+            self.body.push(b',');
+        }
+        if let Err(error) = serde_json::to_writer(&mut self.body, &BarDto::new(bar, self.intraday)) {
+            self.error = Some(error);
+            return ControlFlow::Break(());
+        }
+        self.count += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn finish(mut self) -> Result<Vec<u8>, ApiError> {
+        if let Some(error) = self.error {
+            return Err(ApiError::internal(error));
+        }
+        let (count, truncated) = (self.count, self.truncated);
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.body, "],\"count\":{count},\"truncated\":{truncated}}}");
+        Ok(self.body)
+    }
 }
 
 fn json_response(body: Bytes) -> Response {
