@@ -852,6 +852,14 @@ where
     Ok(state)
 }
 
+/// A stored provider name, compared as stored before `FromStr` (which trims) says why not.
+fn stored_provider(text: &str) -> Result<ProviderId, StorageError> {
+    match ProviderId::ALL.into_iter().find(|provider| provider.as_str() == text) {
+        Some(provider) => Ok(provider),
+        None => text.parse().map_err(|e| StorageError::corrupt("provider", text, e)),
+    }
+}
+
 /// Decodes a row of [`BULK_SELECT_BARS`] by position, borrowing its text.
 fn bar_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<BarRow<'r>, StorageError> {
     let provider_text = row.get_ref(7).map_err(bulk_error)?.as_str().map_err(bulk_error)?;
@@ -863,7 +871,7 @@ fn bar_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<BarRow<'r>, StorageError> {
         close: row.get(4).map_err(bulk_error)?,
         adj_close: row.get(5).map_err(bulk_error)?,
         volume: row.get(6).map_err(bulk_error)?,
-        provider: provider_text.parse().map_err(|e| StorageError::corrupt("provider", provider_text, e))?,
+        provider: stored_provider(provider_text)?,
         partial: row.get::<_, i64>(8).map_err(bulk_error)? != 0,
         flag: row.get_ref(9).map_err(bulk_error)?.as_str_or_null().map_err(bulk_error)?,
     })
@@ -878,13 +886,7 @@ fn read_bar_chunks(
     chunk_rows: usize,
     tx: &tokio::sync::mpsc::Sender<Result<Vec<Bar>, StorageError>>,
 ) -> Result<(), StorageError> {
-    use rusqlite::OpenFlags;
-    let connection = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(bulk_error)?;
-    connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(bulk_error)?;
+    let connection = crate::read_pool::open_read_only(path, std::time::Duration::from_secs(30))?;
     let chunk = Vec::with_capacity(chunk_rows);
     let chunk = visit_bar_rows(&connection, query, chunk, |chunk, bar| {
         chunk.push(bar.to_bar());

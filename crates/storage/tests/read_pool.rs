@@ -182,8 +182,14 @@ async fn idle_connections_are_closed_after_the_idle_timeout() {
     assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (100, 100, 100));
     assert!(storage.read_pool_stats().unwrap().open >= 2);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    // The next read reuses the newest connection and closes the ones idle too long.
+    // The next read reuses the newest reader and stops the ones idle too long, which close
+    // their connections and count themselves out.
     slow_count(&storage, Duration::ZERO).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while storage.read_pool_stats().unwrap().open > 1 {
+        assert!(Instant::now() < deadline, "{:?}", storage.read_pool_stats());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert_eq!(storage.read_pool_stats().unwrap().open, 1);
     storage.close().await;
 }
@@ -219,6 +225,27 @@ async fn a_panicking_visitor_closes_its_connection_and_the_pool_goes_on() {
     assert_eq!(slow_count(&storage, Duration::ZERO).await.unwrap(), 100);
     storage.close().await;
     assert_eq!(fds_on_database(&file), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_store_without_closing_it_stops_the_readers() {
+    let (storage, file, _dir) = store(3, |_| {}).await;
+    let (a, b) = tokio::join!(
+        slow_count(&storage, Duration::from_millis(30)),
+        slow_count(&storage, Duration::from_millis(30)),
+    );
+    assert_eq!((a.unwrap(), b.unwrap()), (100, 100));
+    assert!(fds_on_database(&file) > 0);
+    drop(storage);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while fds_on_database(&file) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} descriptors still open on the database",
+            fds_on_database(&file)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test]
