@@ -1,7 +1,5 @@
 //! Per-symbol market data: stored bars (the hot path), the latest quote and indicators.
 
-use std::io::Write as _;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
@@ -14,12 +12,15 @@ use domain::calendar::date_stamp;
 use domain::{Exchange, Interval, Quote, Symbol};
 use providers::{ChainError, ProviderChain};
 use serde::{Deserialize, Serialize};
-use storage::{BarQuery, BarRow, DisagreementQuery, Storage};
+#[cfg(test)]
+use storage::BarRow;
+use storage::{BarQuery, DisagreementQuery, Storage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cache::{BarsCache, BarsKey, Lookup};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiPath, ApiQuery, parse_symbol};
+use crate::routes::bars_json::BarsJson;
 
 /// Most bars one response carries. One year of daily bars is about 252; the cap bounds the
 /// memory of a request for years of minute bars (ask again from the last `ts` to page).
@@ -48,7 +49,8 @@ pub(crate) struct BarsParams {
 }
 
 /// One OHLCV bar, as traded. Missing values are `null`, never 0. Daily, weekly and monthly bars
-/// are trading days and carry `date`; intraday bars carry `ts`.
+/// are trading days and carry `date`; intraday bars carry `ts`. (Documents the shape `bars_json`
+/// writes by hand, which a test compares with this type's serialization.)
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BarDto<'a> {
     /// The session date in the exchange's calendar (daily and longer bars only).
@@ -76,7 +78,9 @@ pub(crate) struct BarDto<'a> {
 }
 
 impl<'a> BarDto<'a> {
-    fn new(bar: BarRow<'a>, intraday: bool) -> Self {
+    /// What `bars_json` writes by hand, through serde (for its test).
+    #[cfg(test)]
+    pub(crate) fn new(bar: BarRow<'a>, intraday: bool) -> Self {
         let (date, ts) = if intraday { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
         Self {
             date,
@@ -193,79 +197,8 @@ pub(crate) async fn bars(
     Ok(json_response(body))
 }
 
-/// The body of a bars response being written, bar by bar, as `BarsResponse` documents it.
-struct BarsJson {
-    body: Vec<u8>,
-    intraday: bool,
-    limit: u64,
-    count: u64,
-    truncated: bool,
-    error: Option<serde_json::Error>,
-}
-
-impl BarsJson {
-    /// Bytes of one bar, about: a date, six numbers, the provider and the flags.
-    const BAR_BYTES: u64 = 160;
-
-    fn start(query: &BarQuery, limit: u64) -> Result<Self, ApiError> {
-        // Room for the bars expected (a daily range holds at most one bar a day), so the buffer
-        // is rarely copied as it grows.
-        let days = match (query.from, query.to) {
-            (Some(from), Some(to)) if !query.interval.is_intraday() => {
-                u64::try_from((to - from).num_days()).unwrap_or(0) + 1
-            }
-            _ => 64,
-        };
-        let capacity = (days.min(limit) * Self::BAR_BYTES + 128).min(256 * 1024);
-        let mut body = Vec::with_capacity(usize::try_from(capacity).unwrap_or(8 * 1024));
-        body.extend_from_slice(b"{\"symbol\":");
-        write_json(&mut body, query.symbol.as_str())?;
-        body.extend_from_slice(b",\"interval\":");
-        write_json(&mut body, query.interval.as_str())?;
-        body.extend_from_slice(b",\"bars\":[");
-        Ok(Self {
-            body,
-            intraday: query.interval.is_intraday(),
-            limit,
-            count: 0,
-            truncated: false,
-            error: None,
-        })
-    }
-
-    fn push(&mut self, bar: BarRow<'_>) -> ControlFlow<()> {
-        if self.count == self.limit {
-            self.truncated = true;
-            return ControlFlow::Break(());
-        }
-        if self.count > 0 {
-            self.body.push(b',');
-        }
-        if let Err(error) = serde_json::to_writer(&mut self.body, &BarDto::new(bar, self.intraday)) {
-            self.error = Some(error);
-            return ControlFlow::Break(());
-        }
-        self.count += 1;
-        ControlFlow::Continue(())
-    }
-
-    fn finish(mut self) -> Result<Vec<u8>, ApiError> {
-        if let Some(error) = self.error {
-            return Err(ApiError::internal(error));
-        }
-        let (count, truncated) = (self.count, self.truncated);
-        // Writing to a Vec cannot fail.
-        let _ = write!(self.body, "],\"count\":{count},\"truncated\":{truncated}}}");
-        Ok(self.body)
-    }
-}
-
 fn json_response(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-}
-
-fn write_json(buffer: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<(), ApiError> {
-    serde_json::to_writer(buffer, value).map_err(ApiError::internal)
 }
 
 /// A latest-price snapshot.
