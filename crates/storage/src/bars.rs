@@ -625,16 +625,17 @@ impl Storage {
     /// the rows end or `visit` breaks; returns the state. The API's read path: `visit` writes
     /// each bar where it is needed (the JSON response) without any `Vec<Bar>` in between.
     ///
-    /// On a SQLite file the query runs on a blocking thread with one of the store's pooled
-    /// read-only rusqlite connections and a cached prepared statement, and each row is handed
-    /// over while still borrowed from SQLite (no allocation per row), so `visit` runs on that
-    /// thread: keep it to in-memory work. At most `database.read_connections` such reads run at
-    /// once; the others wait without holding a thread. PostgreSQL and in-memory SQLite read
-    /// through the sqlx pool, with `visit` called on the caller's task.
+    /// On a SQLite file the query runs on one of the store's reader threads (at most
+    /// `database.read_connections`, each with its read-only rusqlite connection) with a cached
+    /// prepared statement, and each row is handed over while still borrowed from SQLite (no
+    /// allocation per row), so `visit` runs on that thread: keep it to in-memory work. At most
+    /// twice as many reads are queued or running; the others wait without holding a thread.
+    /// PostgreSQL and in-memory SQLite read through the sqlx pool, with `visit` called on the
+    /// caller's task.
     ///
     /// # Errors
-    /// [`StorageError::Query`] if the database fails (also `PoolTimedOut` when no read
-    /// connection came free in time, `PoolClosed` after [`Storage::close`]),
+    /// [`StorageError::Query`] if the database fails (also `PoolTimedOut` when the readers'
+    /// queue stayed full for `acquire_timeout_secs`, `PoolClosed` after [`Storage::close`]),
     /// [`StorageError::Bulk`] if rusqlite fails, [`StorageError::Corrupt`] for an unreadable row.
     pub async fn visit_bars<S, F>(&self, query: &BarQuery, state: S, mut visit: F) -> Result<S, StorageError>
     where

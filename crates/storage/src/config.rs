@@ -22,10 +22,10 @@ pub struct DatabaseConfig {
     /// lives in its connections), so a quiet service holds no more files and sockets than it
     /// needs.
     pub idle_timeout_secs: f64,
-    /// SQLite files only: the most read-only connections the API's bar reads use at once (see
-    /// [`Storage::visit_bars`](crate::Storage::visit_bars)); opened on demand, closed after
-    /// `idle_timeout_secs` unused and with the store. Reads beyond it wait (up to
-    /// `acquire_timeout_secs`).
+    /// SQLite files only: the most reader threads, each with one read-only connection, that the
+    /// API's bar reads use (see [`Storage::visit_bars`](crate::Storage::visit_bars)); started on
+    /// demand, stopped after `idle_timeout_secs` unused and with the store. Twice as many reads
+    /// may be queued or running; more wait (up to `acquire_timeout_secs`).
     pub read_connections: u32,
 }
 

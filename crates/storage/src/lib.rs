@@ -46,10 +46,10 @@
 //!   `BEGIN IMMEDIATE` so two writers queue instead of failing with `SQLITE_BUSY` mid-transaction.
 //! - **Hot reads of a SQLite file bypass sqlx.** sqlx's SQLite driver hands rows from its worker
 //!   thread one at a time (~2 µs each). Exports ([`Storage::stream_bar_chunks`]) read through a
-//!   read-only rusqlite connection of their own; the API ([`Storage::visit_bars`]) through a small
-//!   bounded pool of them owned by the store (`read_pool.rs`: opened lazily, closed when idle and
-//!   by [`Storage::close`]), on blocking threads, with cached prepared statements and rows
-//!   borrowed straight into the caller's visitor. PostgreSQL and in-memory SQLite use sqlx.
+//!   read-only rusqlite connection of their own; the API ([`Storage::visit_bars`]) through a few
+//!   reader threads owned by the store, each with one (`read_pool.rs`: started lazily, stopped
+//!   when idle and by [`Storage::close`]), with cached prepared statements and rows borrowed
+//!   straight into the caller's visitor. PostgreSQL and in-memory SQLite use sqlx.
 
 /// Expands `$body` once per backend with `$pool` bound to the concrete sqlx pool, so each method
 /// is written once yet fully typed for both drivers.

@@ -10,31 +10,35 @@
 //! Why dedicated threads rather than `spawn_blocking`: tokio's blocking pool starts a new thread
 //! whenever a task arrives while the thread that just finished one has not yet gone back to
 //! waiting, so under load it held two dozen threads (each with its own malloc arena) for a
-//! bound of four reads. Here a connection and its thread are one thing, so threads, connections
-//! and arenas are all bounded by `max`.
+//! bound of four reads. Here a connection and its thread are one reader, at most `max` of them,
+//! taking reads from one queue: a reader that finishes a read takes the next queued one without
+//! going to sleep, so a busy pool costs no thread wake-up per read.
 //!
 //! Why it stays small and flat for months:
-//! - **One owner, one bound.** The pool belongs to a [`Storage`](crate::Storage) (shared by its
-//!   clones through an `Arc`). A read takes one of `max` semaphore permits before it is handed to
-//!   an idle reader (or a new one), and the permit is released by the reader only after it is
-//!   idle again (or gone), so at most `max` readers ever exist. Waiting reads wait on the async
-//!   side, holding nothing, for at most `acquire_timeout` (then `PoolTimedOut`, as sqlx's pool
-//!   would say). A read whose caller went away still finishes, holding its permit until then.
-//! - **Opened lazily, closed when idle or with the store.** A reader is started by the first read
-//!   that finds none idle, and readers are reused last-in first-out, so a quiet service keeps one
-//!   busy and the others reach `idle_timeout`; a reader going back to idle stops those. Each
-//!   reader closes its connection before it counts itself out. [`ReadPool::close`] waits for the
-//!   reads in flight (it takes every permit), stops every reader and waits until all are gone;
-//!   later reads fail with `PoolClosed`. Dropping the last handle without closing stops the idle
-//!   readers too (busy ones stop when done).
+//! - **One owner, two bounds.** The pool belongs to a [`Storage`](crate::Storage) (shared by its
+//!   clones through an `Arc`). At most `max` readers (threads, connections) exist; a reader is
+//!   started only when a read is queued, all readers are busy and fewer than `max` exist. At most
+//!   `2 × max` reads are queued or running (semaphore permits, released by the reader when the
+//!   read is done); further reads wait on the async side, holding nothing, for at most
+//!   `acquire_timeout` (then `PoolTimedOut`, as sqlx's pool would say). A read whose caller went
+//!   away still finishes, holding its permit until then.
+//! - **Opened lazily, closed when idle or with the store.** A reader that waits `idle_timeout`
+//!   without a read closes its connection and stops. [`ReadPool::close`] waits for the reads
+//!   queued or running (it takes every permit), stops every reader and waits until each has
+//!   closed its connection; later reads fail with `PoolClosed`. Dropping the last handle without
+//!   closing stops the readers too, each after its current read. A read that panics stops its
+//!   reader (a new one starts if reads are waiting). SQLite itself keeps the descriptor of a
+//!   closed connection while another connection of the process locks the file (closing it would
+//!   drop that connection's POSIX locks) and reuses it for the next connection it opens, so
+//!   readers coming and going never add descriptors; the last close releases them all.
 //! - **Each reader's memory is its page cache** (512 KiB), a few prepared statements and its
 //!   thread; nothing grows with the number of reads.
 
+use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
@@ -61,7 +65,7 @@ const READER_CACHE_KIB: i64 = 512;
 pub struct ReadPoolStats {
     /// Readers running now, busy or idle; each has its connection open.
     pub open: usize,
-    /// Readers idle now.
+    /// Readers waiting for a read now.
     pub idle: usize,
     /// The most that were ever running at once.
     pub peak: usize,
@@ -69,17 +73,13 @@ pub struct ReadPoolStats {
     pub max: usize,
 }
 
-/// What a reader is sent: a read, or `None` to stop.
-type Message = Option<Box<dyn Task>>;
-
-/// A read handed to a reader thread (type-erased, so one channel carries any read).
+/// A read handed to a reader thread (type-erased, so one queue carries any read).
 trait Task: Send {
     /// Runs the read on the reader's connection (or fails it with the reason the connection
     /// could not be opened). False when the read panicked: the connection is then closed, not
     /// reused.
     fn run(&mut self, connection: Result<&Connection, &str>) -> bool;
-    /// Lets the permit go and hands the outcome to the caller; called once the reader is idle
-    /// again or gone.
+    /// Lets the permit go and hands the outcome to the caller.
     fn finish(self: Box<Self>);
 }
 
@@ -118,74 +118,115 @@ where
     }
 }
 
-struct Idle {
-    jobs: SyncSender<Message>,
-    since: Instant,
-}
-
 #[derive(Default)]
-struct State {
-    /// Most recently used last.
-    idle: Vec<Idle>,
-    /// Readers running, idle or busy.
+struct Queue {
+    tasks: VecDeque<Box<dyn Task>>,
+    /// Readers waiting for a task.
+    idle: usize,
+    /// Readers running, busy or idle; each has its connection open (or is opening it).
     open: usize,
     peak: usize,
     closed: bool,
 }
 
 /// What the pool and its reader threads share.
-#[derive(Default)]
 struct Shared {
-    state: Mutex<State>,
+    path: PathBuf,
+    max: usize,
+    idle_timeout: Duration,
+    queue: Mutex<Queue>,
+    /// Signalled when a task is queued or the pool closes.
+    ready: Condvar,
     /// Signalled by each reader as it exits.
     exited: Notify,
 }
 
 impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts a reader that finished a read back among the idle ones, and stops the idle readers
-    /// unused for `idle_timeout` on the way. False when the pool is closed: the reader stops.
-    fn check_in(&self, jobs: &SyncSender<Message>, idle_timeout: Duration) -> bool {
-        let stale: Vec<Idle> = {
-            let mut state = self.lock();
-            if state.closed {
-                return false;
+    /// Starts a reader when tasks wait that the idle readers will not take and fewer than `max`
+    /// run. Called with the queue locked.
+    fn start_reader_if_needed(self: &Arc<Self>, queue: &mut Queue) -> Result<(), String> {
+        if queue.closed || queue.tasks.len() <= queue.idle || queue.open >= self.max {
+            return Ok(());
+        }
+        let shared = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("sqlite-reader".to_owned())
+            .spawn(move || run_reader(&shared))
+            .map_err(|error| format!("cannot start a SQLite reader thread: {error}"))?;
+        queue.open += 1;
+        queue.peak = queue.peak.max(queue.open);
+        Ok(())
+    }
+
+    /// Answers `done` (the reader's previous read), then takes the next task, waiting for one
+    /// up to the idle timeout; `None` when the pool closed or the reader idled too long.
+    ///
+    /// A reader counts as idle before it answers, so the caller, woken by the answer, finds it
+    /// idle and does not start another reader for its next read.
+    fn next_task(&self, done: Option<Box<dyn Task>>) -> Option<Box<dyn Task>> {
+        let mut queue = self.lock();
+        if let Some(task) = queue.tasks.pop_front() {
+            drop(queue);
+            if let Some(done) = done {
+                done.finish();
             }
-            let now = Instant::now();
-            // Oldest first: the ones idle too long form a prefix.
-            let stale = state.idle.iter().take_while(|idle| now - idle.since >= idle_timeout).count();
-            let stale = state.idle.drain(..stale).collect();
-            state.idle.push(Idle { jobs: jobs.clone(), since: now });
-            stale
-        };
-        stop(stale);
-        true
+            return Some(task);
+        }
+        queue.idle += 1;
+        if let Some(done) = done {
+            done.finish();
+        }
+        loop {
+            if queue.closed {
+                queue.idle -= 1;
+                return None;
+            }
+            let (guard, waited) =
+                self.ready.wait_timeout(queue, self.idle_timeout).unwrap_or_else(PoisonError::into_inner);
+            queue = guard;
+            if let Some(task) = queue.tasks.pop_front() {
+                queue.idle -= 1;
+                return Some(task);
+            }
+            if waited.timed_out() {
+                queue.idle -= 1;
+                return None;
+            }
+        }
     }
 
-    /// A reader counts itself out, after closing its connection.
-    fn exit(&self) {
-        self.lock().open -= 1;
+    /// A reader counts itself out, after closing its connection, and hands its place to a new
+    /// reader if tasks are still waiting.
+    fn exit(self: &Arc<Self>) {
+        {
+            let mut queue = self.lock();
+            queue.open -= 1;
+            if let Err(error) = self.start_reader_if_needed(&mut queue) {
+                tracing::error!(%error, "Cannot replace a SQLite reader.");
+            }
+        }
         self.exited.notify_waiters();
     }
-}
 
-/// Tells idle readers to stop (their channels are empty, so this never blocks).
-fn stop(readers: Vec<Idle>) {
-    for reader in readers {
-        let _ = reader.jobs.try_send(None);
+    /// Refuses further reads and wakes every reader, which stop once the queue is empty.
+    fn shut(&self) {
+        let mut queue = self.lock();
+        queue.closed = true;
+        self.ready.notify_all();
     }
 }
 
 /// See the module documentation.
 pub(crate) struct ReadPool {
-    path: PathBuf,
-    max: usize,
     acquire_timeout: Duration,
-    idle_timeout: Duration,
     permits: Arc<Semaphore>,
+    /// Queued or running reads at most: twice the readers, so a reader finds the next read
+    /// waiting when it finishes one.
+    max_reads: usize,
     shared: Arc<Shared>,
 }
 
@@ -193,31 +234,36 @@ impl ReadPool {
     pub(crate) fn new(path: PathBuf, max: usize, acquire_timeout: Duration, idle_timeout: Duration) -> Self {
         let max = max.max(1);
         Self {
-            path,
-            max,
             acquire_timeout,
-            idle_timeout,
-            permits: Arc::new(Semaphore::new(max)),
-            shared: Arc::default(),
+            permits: Arc::new(Semaphore::new(2 * max)),
+            max_reads: 2 * max,
+            shared: Arc::new(Shared {
+                path,
+                max,
+                idle_timeout,
+                queue: Mutex::default(),
+                ready: Condvar::new(),
+                exited: Notify::new(),
+            }),
         }
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        &self.shared.path
     }
 
     pub(crate) fn stats(&self) -> ReadPoolStats {
-        let state = self.shared.lock();
-        ReadPoolStats { open: state.open, idle: state.idle.len(), peak: state.peak, max: self.max }
+        let queue = self.shared.lock();
+        ReadPoolStats { open: queue.open, idle: queue.idle, peak: queue.peak, max: self.shared.max }
     }
 
     /// Runs `read` on a reader thread with its connection and returns what it returns. A panic
     /// in `read` is resumed here (its reader stops and closes its connection).
     ///
     /// # Errors
-    /// `Query(PoolClosed)` once the pool is closed, `Query(PoolTimedOut)` when no reader was
-    /// free within the acquire timeout, [`StorageError::Bulk`] when a connection cannot be
-    /// opened or a thread started, and whatever `read` returns.
+    /// `Query(PoolClosed)` once the pool is closed, `Query(PoolTimedOut)` when the queue stayed
+    /// full for the acquire timeout, [`StorageError::Bulk`] when a connection cannot be opened
+    /// or a thread started, and whatever `read` returns.
     pub(crate) async fn run<T, F>(&self, read: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
@@ -231,32 +277,22 @@ impl ReadPool {
                 Err(_elapsed) => return Err(StorageError::Query(sqlx::Error::PoolTimedOut)),
             };
         let (reply, outcome) = oneshot::channel();
-        let task: Box<dyn Task> = Box::new(ReadTask { read: Some(read), outcome: None, reply, permit });
-        let jobs = {
-            let mut state = self.shared.lock();
-            if state.closed {
+        {
+            let mut queue = self.shared.lock();
+            if queue.closed {
                 return Err(StorageError::Query(sqlx::Error::PoolClosed));
             }
-            match state.idle.pop() {
-                Some(idle) => Some(idle.jobs),
-                None => {
-                    // We hold a permit and every running reader either holds one or is idle,
-                    // so this stays within `max`.
-                    state.open += 1;
-                    state.peak = state.peak.max(state.open);
-                    None
+            queue.tasks.push_back(Box::new(ReadTask { read: Some(read), outcome: None, reply, permit }));
+            if let Err(error) = self.shared.start_reader_if_needed(&mut queue) {
+                if queue.open == 0 {
+                    // Nobody would ever take it.
+                    queue.tasks.pop_back();
+                    return Err(StorageError::Bulk(error));
                 }
+                tracing::warn!(%error, "Reads wait for the running SQLite readers.");
             }
-        };
-        let jobs = match jobs {
-            Some(jobs) => jobs,
-            None => self.start_reader()?,
-        };
-        match jobs.try_send(Some(task)) {
-            Ok(()) => {}
-            // An idle or new reader's channel is empty and its thread waits on it.
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                return Err(StorageError::Bulk("a SQLite reader thread stopped unexpectedly".to_owned()));
+            if queue.idle > 0 {
+                self.shared.ready.notify_one();
             }
         }
         match outcome.await {
@@ -268,33 +304,16 @@ impl ReadPool {
         }
     }
 
-    /// Starts a reader thread (already counted in `open`); it opens its connection itself.
-    fn start_reader(&self) -> Result<SyncSender<Message>, StorageError> {
-        let (jobs, inbox) = std::sync::mpsc::sync_channel(1);
-        let (shared, path, me) = (Arc::clone(&self.shared), self.path.clone(), jobs.clone());
-        let idle_timeout = self.idle_timeout;
-        let started = std::thread::Builder::new()
-            .name("sqlite-reader".to_owned())
-            .spawn(move || run_reader(&shared, &path, &me, &inbox, idle_timeout));
-        match started {
-            Ok(_detached) => Ok(jobs),
-            Err(error) => {
-                self.shared.exit();
-                Err(StorageError::Bulk(format!("cannot start a SQLite reader thread: {error}")))
-            }
-        }
-    }
-
-    /// Waits for the reads in flight, then stops every reader and waits until each has closed
-    /// its connection. Idempotent.
+    /// Waits for the reads queued or running, then stops every reader and waits until each has
+    /// closed its connection. Idempotent.
     pub(crate) async fn close(&self) {
-        let max = u32::try_from(self.max).unwrap_or(u32::MAX);
-        // Every permit: no read is running once we have them (a second close gets an error at
-        // once, or when the first closes the semaphore).
-        let all = self.permits.acquire_many(max).await;
+        let all = u32::try_from(self.max_reads).unwrap_or(u32::MAX);
+        // Every permit: nothing is queued or running once we have them (a second close gets an
+        // error at once, or when the first closes the semaphore).
+        let permits = self.permits.acquire_many(all).await;
         self.permits.close();
-        drop(all);
-        self.shut();
+        drop(permits);
+        self.shared.shut();
         loop {
             let exited = self.shared.exited.notified();
             tokio::pin!(exited);
@@ -305,52 +324,34 @@ impl ReadPool {
             exited.await;
         }
     }
-
-    /// Refuses further reads and stops the idle readers; busy ones stop when their read is done.
-    fn shut(&self) {
-        let idle = {
-            let mut state = self.shared.lock();
-            state.closed = true;
-            std::mem::take(&mut state.idle)
-        };
-        if !idle.is_empty() {
-            tracing::debug!(readers = idle.len(), "Closing the read-only SQLite connections.");
-        }
-        stop(idle);
-    }
 }
 
 impl Drop for ReadPool {
     /// The store was dropped without [`ReadPool::close`]: stop the readers all the same, so no
-    /// thread or connection outlives it for longer than a read.
+    /// thread or connection outlives it for longer than the reads already queued.
     fn drop(&mut self) {
-        self.shut();
+        self.shared.shut();
     }
 }
 
-/// A reader thread: opens its connection, then runs reads until told to stop, the pool closes,
-/// or a read panics. The connection is closed before the reader counts itself out.
-fn run_reader(
-    shared: &Shared,
-    path: &Path,
-    me: &SyncSender<Message>,
-    inbox: &Receiver<Message>,
-    idle_timeout: Duration,
-) {
-    let connection = open_read_only(path, READER_BUSY_TIMEOUT).and_then(|connection| {
+/// A reader thread: opens its connection, then runs reads until it idles too long, the pool
+/// closes, or a read panics. The connection is closed before the reader counts itself out, and
+/// the read that stopped it is answered only after that, so a new reader cannot exceed `max`.
+fn run_reader(shared: &Arc<Shared>) {
+    let connection = open_read_only(&shared.path, READER_BUSY_TIMEOUT).and_then(|connection| {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE_CAPACITY);
         connection
             .pragma_update(None, "cache_size", -READER_CACHE_KIB)
             .map_err(|e| StorageError::Bulk(e.to_string()))?;
-        tracing::debug!(path = %path.display(), "Opened a read-only SQLite connection.");
+        tracing::debug!(path = %shared.path.display(), "Opened a read-only SQLite connection.");
         Ok(connection)
     });
     let connection = connection.map_err(|error| error.to_string());
-    let mut leaving = None;
-    while let Ok(Some(mut task)) = inbox.recv() {
+    let (mut done, mut leaving) = (None, None);
+    while let Some(mut task) = shared.next_task(done.take()) {
         let healthy = task.run(connection.as_ref().map_err(String::as_str));
-        if healthy && connection.is_ok() && shared.check_in(me, idle_timeout) {
-            task.finish();
+        if healthy && connection.is_ok() {
+            done = Some(task);
         } else {
             leaving = Some(task);
             break;
@@ -358,7 +359,6 @@ fn run_reader(
     }
     drop(connection);
     shared.exit();
-    // Only now, with the connection closed and counted out, may another reader take its place.
     if let Some(task) = leaving {
         task.finish();
     }

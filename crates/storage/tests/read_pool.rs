@@ -173,39 +173,57 @@ async fn close_waits_for_the_read_in_flight() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_after_the_idle_timeout() {
-    let (storage, _file, _dir) = store(3, |config| config.idle_timeout_secs = 0.1).await;
-    let (a, b, c) = tokio::join!(
-        slow_count(&storage, Duration::from_millis(50)),
-        slow_count(&storage, Duration::from_millis(50)),
-        slow_count(&storage, Duration::from_millis(50)),
-    );
-    assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (100, 100, 100));
-    assert!(storage.read_pool_stats().unwrap().open >= 2);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // The next read reuses the newest reader and stops the ones idle too long, which close
-    // their connections and count themselves out.
-    slow_count(&storage, Duration::ZERO).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while storage.read_pool_stats().unwrap().open > 1 {
-        assert!(Instant::now() < deadline, "{:?}", storage.read_pool_stats());
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let (storage, file, _dir) = store(3, |config| config.idle_timeout_secs = 0.1).await;
+    let burst = || async {
+        let (a, b, c) = tokio::join!(
+            slow_count(&storage, Duration::from_millis(50)),
+            slow_count(&storage, Duration::from_millis(50)),
+            slow_count(&storage, Duration::from_millis(50)),
+        );
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (100, 100, 100));
+        assert!(storage.read_pool_stats().unwrap().open >= 2);
+        // With nothing to read, every reader closes its connection and stops by itself.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while storage.read_pool_stats().unwrap().open > 0 {
+            assert!(Instant::now() < deadline, "{:?}", storage.read_pool_stats());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // SQLite keeps a closed connection's descriptor while other connections of the
+        // process lock the file (closing it would drop their POSIX locks), and reuses it for
+        // the next connection: bursts of readers coming and going must not add descriptors.
+        fds_on(&file)
+    };
+    let after_first = burst().await;
+    assert!(after_first <= 2 + 3, "{after_first} descriptors: more than the sqlx pool's 2 and the 3 readers");
+    for _ in 0..3 {
+        let now = burst().await;
+        assert!(now <= after_first, "descriptors grew as readers came and went: {now} > {after_first}");
     }
-    assert_eq!(storage.read_pool_stats().unwrap().open, 1);
     storage.close().await;
+    assert_eq!(fds_on_database(&file), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_waits_at_most_the_acquire_timeout() {
+    // One reader; two reads may be queued or running, the third waits for a permit.
     let (storage, _file, _dir) = store(1, |config| config.acquire_timeout_secs = 1).await;
-    let reader = storage.clone();
-    let busy = tokio::spawn(async move { slow_count(&reader, Duration::from_millis(1_500)).await });
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let reader = storage.clone();
+            tokio::spawn(async move { slow_count(&reader, Duration::from_millis(1_500)).await })
+        })
+        .collect();
     while storage.read_pool_stats().unwrap().open == 0 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let error = slow_count(&storage, Duration::ZERO).await.unwrap_err();
     assert!(matches!(error, StorageError::Query(sqlx::Error::PoolTimedOut)), "{error}");
-    assert_eq!(busy.await.unwrap().unwrap(), 100);
+    for read in busy {
+        assert_eq!(read.await.unwrap().unwrap(), 100);
+    }
     assert_eq!(slow_count(&storage, Duration::ZERO).await.unwrap(), 100, "free again");
+    assert_eq!(storage.read_pool_stats().unwrap().peak, 1);
     storage.close().await;
 }
 

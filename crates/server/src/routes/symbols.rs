@@ -141,8 +141,8 @@ fn day_range(
 
 /// Stored bars of a symbol, oldest first; each says which provider it came from.
 ///
-/// The hot path of the API. On a SQLite file the rows are read on a blocking thread by one of
-/// the store's pooled read-only connections (see `Storage::visit_bars`) and each is written as
+/// The hot path of the API. On a SQLite file the rows are read on one of the store's reader
+/// threads by its read-only connection (see `Storage::visit_bars`) and each is written as
 /// JSON straight into the response buffer while SQLite still holds it: no `Vec<Bar>` in
 /// between, no allocation per bar. The bytes may be served again for a moment from a bounded
 /// cache (`server.bars_cache_ttl_ms`, one second by default; see `cache.rs`), so a bar stored
