@@ -1,7 +1,7 @@
 //! A small, bounded cache of serialized `GET …/bars` responses.
 //!
-//! Why it exists: a response read from the database costs CPU for every bar (since the read pool,
-//! `Storage::visit_bars`, about 0.1 ms for a year of daily bars), while serving the same bytes
+//! Why it exists: a response read from the database costs CPU for every bar (through the read
+//! pool, `Storage::visit_bars`, about 0.2 ms for a year of daily bars), while serving the same bytes
 //! again for a moment costs a hash lookup and a reference-count increment. Dashboards that poll
 //! the same few charts get the latter.
 //!
