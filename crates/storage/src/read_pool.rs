@@ -178,24 +178,26 @@ impl Shared {
         }
         queue.idle += 1;
         if let Some(done) = done {
+            // Not under the lock: answering wakes the caller, which may queue its next read
+            // at once (and finds this reader idle). The queue is checked again below.
+            drop(queue);
             done.finish();
+            queue = self.lock();
         }
+        let mut timed_out = false;
         loop {
-            if queue.closed {
+            if let Some(task) = queue.tasks.pop_front() {
+                queue.idle -= 1;
+                return Some(task);
+            }
+            if queue.closed || timed_out {
                 queue.idle -= 1;
                 return None;
             }
             let (guard, waited) =
                 self.ready.wait_timeout(queue, self.idle_timeout).unwrap_or_else(PoisonError::into_inner);
             queue = guard;
-            if let Some(task) = queue.tasks.pop_front() {
-                queue.idle -= 1;
-                return Some(task);
-            }
-            if waited.timed_out() {
-                queue.idle -= 1;
-                return None;
-            }
+            timed_out = waited.timed_out();
         }
     }
 
