@@ -1,14 +1,15 @@
 //! A small, bounded cache of serialized `GET …/bars` responses.
 //!
-//! Why it exists: reading a year of daily bars through sqlx's SQLite driver costs about 2 µs per
-//! row (each row crosses from the driver's worker thread), so one response takes ~0.5 ms of CPU
-//! and a 2-core machine tops out near 2,000 responses/s; the target is 20,000. Serving the same
-//! bytes again for a moment costs a hash lookup and a reference-count increment.
+//! Why it exists: a response read from the database costs CPU for every bar (through the read
+//! pool, `Storage::visit_bars`, about 0.2 ms for a year of daily bars), while serving the same bytes
+//! again for a moment costs a hash lookup and a reference-count increment. Dashboards that poll
+//! the same few charts get the latter.
 //!
-//! Why it is safe to be stale for a moment: entries live [`TTL`] (one second). Bars change when a
-//! job or the CLI stores new ones, at most once a minute even for intraday data, so a reader sees
-//! new bars at most a second later than without the cache — and this holds for writes from other
-//! processes too, which an in-process invalidation signal would miss.
+//! Why it is safe to be stale for a moment: entries live `server.bars_cache_ttl_ms` ([`DEFAULT_TTL`],
+//! one second, by default; 0 turns the cache off). Bars change when a job or the CLI stores new
+//! ones, at most once a minute even for intraday data, so a reader sees new bars at most a TTL
+//! later than without the cache — and this holds for writes from other processes too, which an
+//! in-process invalidation signal would miss.
 //!
 //! Why memory stays flat: at most [`MAX_ENTRIES`] entries and [`MAX_BYTES`] bytes in total;
 //! responses larger than [`MAX_ENTRY_BYTES`] are not cached. Expired entries are dropped on every
@@ -21,8 +22,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use domain::{Interval, Symbol};
 
-/// How long an entry is served.
-pub(crate) const TTL: Duration = Duration::from_secs(1);
+/// How long an entry is served unless `server.bars_cache_ttl_ms` says otherwise.
+pub(crate) const DEFAULT_TTL: Duration = Duration::from_secs(1);
 /// Most entries held.
 pub(crate) const MAX_ENTRIES: usize = 256;
 /// Most bytes held across entries (bodies only; keys and bookkeeping are a few dozen bytes each).
@@ -45,7 +46,7 @@ struct Entry {
     body: Bytes,
     stored_at: Instant,
     /// Set when one request has started to rebuild this expired entry; until it is done (or
-    /// gives up for [`TTL`]) other requests get the expired body instead of piling onto the
+    /// gives up for a TTL) other requests get the expired body instead of piling onto the
     /// database at the same moment.
     refresh_started: Option<Instant>,
 }
@@ -53,9 +54,9 @@ struct Entry {
 /// What [`BarsCache::lookup`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Lookup {
-    /// Younger than [`TTL`].
+    /// Younger than the TTL.
     Fresh(Bytes),
-    /// Expired, but another request is rebuilding it right now; at most `2 × TTL` old.
+    /// Expired, but another request is rebuilding it right now; at most two TTLs old.
     Stale(Bytes),
     /// Not usable: the caller builds the response and inserts it.
     Miss,
@@ -76,26 +77,48 @@ impl Entries {
 }
 
 /// The cache; one per [`crate::AppState`], shared by its clones.
-#[derive(Default)]
 pub(crate) struct BarsCache {
+    /// Zero: the cache is off.
+    ttl: Duration,
     entries: Mutex<Entries>,
 }
 
+impl Default for BarsCache {
+    fn default() -> Self {
+        Self::new(DEFAULT_TTL)
+    }
+}
+
 impl BarsCache {
+    /// A cache whose entries are served for `ttl`; a zero `ttl` turns it off (every lookup
+    /// misses, nothing is stored).
+    pub(crate) fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(Entries::default()) }
+    }
+
+    /// False when the TTL is zero: callers can skip building keys.
+    pub(crate) fn is_enabled(&self) -> bool {
+        !self.ttl.is_zero()
+    }
+
     /// Looks `key` up. When an entry has just expired, the first caller gets [`Lookup::Miss`]
     /// and rebuilds it while the others keep getting the expired body ([`Lookup::Stale`]), so the
     /// end of a TTL costs one database read, not one per concurrent request (that burst was the
-    /// p99 under load). Nothing older than `2 × TTL` is ever served.
+    /// p99 under load). Nothing older than two TTLs is ever served.
     pub(crate) fn lookup(&self, key: &BarsKey) -> Lookup {
+        if !self.is_enabled() {
+            return Lookup::Miss;
+        }
+        let ttl = self.ttl;
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(entry) = entries.map.get_mut(key) else { return Lookup::Miss };
         let age = entry.stored_at.elapsed();
-        if age < TTL {
+        if age < ttl {
             return Lookup::Fresh(entry.body.clone());
         }
-        if age < 2 * TTL {
+        if age < 2 * ttl {
             match entry.refresh_started {
-                Some(started) if started.elapsed() < TTL => return Lookup::Stale(entry.body.clone()),
+                Some(started) if started.elapsed() < ttl => return Lookup::Stale(entry.body.clone()),
                 _ => {
                     entry.refresh_started = Some(Instant::now());
                     return Lookup::Miss;
@@ -106,7 +129,7 @@ impl BarsCache {
         Lookup::Miss
     }
 
-    /// The body stored under `key`, if it is younger than [`TTL`].
+    /// The body stored under `key`, if it is younger than the TTL.
     #[cfg(test)]
     fn get(&self, key: &BarsKey) -> Option<Bytes> {
         match self.lookup(key) {
@@ -117,7 +140,7 @@ impl BarsCache {
 
     /// Stores `body` under `key`, evicting expired then oldest entries to stay within bounds.
     pub(crate) fn insert(&self, key: BarsKey, body: Bytes) {
-        if body.len() > MAX_ENTRY_BYTES {
+        if body.len() > MAX_ENTRY_BYTES || !self.is_enabled() {
             return;
         }
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -125,7 +148,7 @@ impl BarsCache {
         let now = Instant::now();
         if entries.map.len() >= MAX_ENTRIES || entries.bytes + body.len() > MAX_BYTES {
             let before = entries.map.len();
-            entries.map.retain(|_, entry| now.duration_since(entry.stored_at) < TTL);
+            entries.map.retain(|_, entry| now.duration_since(entry.stored_at) < self.ttl);
             if entries.map.len() != before {
                 entries.bytes = entries.map.values().map(|entry| entry.body.len()).sum();
             }
@@ -182,7 +205,7 @@ mod tests {
         cache.insert(key(1), Bytes::from_static(b"old"));
         {
             let mut entries = cache.entries.lock().unwrap();
-            entries.map.get_mut(&key(1)).unwrap().stored_at -= TTL + Duration::from_millis(10);
+            entries.map.get_mut(&key(1)).unwrap().stored_at -= DEFAULT_TTL + Duration::from_millis(10);
         }
         assert_eq!(cache.lookup(&key(1)), Lookup::Miss, "the first caller refreshes");
         assert_eq!(cache.lookup(&key(1)), Lookup::Stale(Bytes::from_static(b"old")));
@@ -191,10 +214,28 @@ mod tests {
         // Too old to serve even while refreshing.
         {
             let mut entries = cache.entries.lock().unwrap();
-            entries.map.get_mut(&key(1)).unwrap().stored_at -= 3 * TTL;
+            entries.map.get_mut(&key(1)).unwrap().stored_at -= 3 * DEFAULT_TTL;
         }
         assert_eq!(cache.lookup(&key(1)), Lookup::Miss);
         assert_eq!(cache.lookup(&key(1)), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_zero_ttl_turns_it_off_and_a_ttl_is_honoured() {
+        let off = BarsCache::new(Duration::ZERO);
+        assert!(!off.is_enabled());
+        off.insert(key(1), Bytes::from_static(b"one"));
+        assert_eq!(off.lookup(&key(1)), Lookup::Miss);
+        assert_eq!(off.usage(), (0, 0));
+
+        let short = BarsCache::new(Duration::from_millis(50));
+        short.insert(key(1), Bytes::from_static(b"one"));
+        assert!(short.get(&key(1)).is_some());
+        {
+            let mut entries = short.entries.lock().unwrap();
+            entries.map.get_mut(&key(1)).unwrap().stored_at -= Duration::from_millis(60);
+        }
+        assert!(short.get(&key(1)).is_none(), "older than its 50 ms TTL");
     }
 
     #[test]

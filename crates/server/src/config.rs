@@ -25,6 +25,10 @@ pub struct ServerConfig {
     /// Origins allowed to call the API from a browser. Empty (the default) means CORS is closed:
     /// no `Access-Control-Allow-Origin` header is ever sent.
     pub cors_allowed_origins: Vec<String>,
+    /// How long a `GET /api/symbols/{symbol}/bars` response is served again from memory
+    /// (a bounded cache: 256 responses, 8 MiB); 0 turns the cache off. At most a minute, since
+    /// newly stored bars show up only after it.
+    pub bars_cache_ttl_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -35,11 +39,22 @@ impl Default for ServerConfig {
             request_body_limit_bytes: 64 * 1024,
             request_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
+            bars_cache_ttl_ms: Self::DEFAULT_BARS_CACHE_TTL_MS,
         }
     }
 }
 
 impl ServerConfig {
+    /// Default of [`ServerConfig::bars_cache_ttl_ms`]: one second.
+    pub const DEFAULT_BARS_CACHE_TTL_MS: u64 = 1_000;
+    /// Largest [`ServerConfig::bars_cache_ttl_ms`].
+    pub const MAX_BARS_CACHE_TTL_MS: u64 = 60_000;
+
+    /// [`ServerConfig::bars_cache_ttl_ms`] as a duration (zero: no cache).
+    pub fn bars_cache_ttl(&self) -> Duration {
+        Duration::from_millis(self.bars_cache_ttl_ms)
+    }
+
     /// [`ServerConfig::request_timeout_secs`] as a duration.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
@@ -55,6 +70,12 @@ impl ServerConfig {
         }
         if self.request_body_limit_bytes == 0 {
             return Err("server.request_body_limit_bytes must be at least 1".to_owned());
+        }
+        if self.bars_cache_ttl_ms > Self::MAX_BARS_CACHE_TTL_MS {
+            return Err(format!(
+                "server.bars_cache_ttl_ms must be at most {} (one minute); 0 turns the cache off",
+                Self::MAX_BARS_CACHE_TTL_MS
+            ));
         }
         // The message never echoes a token, not even a bad one.
         if self.auth.tokens.iter().any(|t| t.expose().trim().len() < 16) {
@@ -125,6 +146,7 @@ mod tests {
         assert_eq!(config.request_timeout_secs, 30);
         assert!(config.cors_allowed_origins.is_empty());
         assert!(!config.auth.protect_reads);
+        assert_eq!(config.bars_cache_ttl(), Duration::from_secs(1));
         assert!(config.validate().is_ok());
     }
 
@@ -155,5 +177,8 @@ mod tests {
         assert!(config.validate().unwrap_err().contains("request_timeout_secs"));
         let config = ServerConfig { cors_allowed_origins: vec!["*".to_owned()], ..ServerConfig::default() };
         assert!(config.validate().unwrap_err().contains("cors_allowed_origins"));
+        let config = ServerConfig { bars_cache_ttl_ms: 60_001, ..ServerConfig::default() };
+        assert!(config.validate().unwrap_err().contains("bars_cache_ttl_ms"));
+        assert!(ServerConfig { bars_cache_ttl_ms: 0, ..ServerConfig::default() }.validate().is_ok());
     }
 }

@@ -12,11 +12,13 @@
 //!   ([`ApiJson`], [`ApiQuery`], [`ApiPath`]) so axum's rejections use it too; and a middleware
 //!   rewrites what other layers produce (404, 405, 408, 413, a caught panic) into it. Internal
 //!   errors show a generic message and their cause is logged once, inside the request's span.
-//! - **The hot path is a cache hit.** `GET /api/symbols/{symbol}/bars` writes JSON straight from
-//!   the database rows into one buffer and keeps the bytes for one second in a bounded cache
-//!   (`cache.rs` says why: sqlx's SQLite driver costs ~2 µs a row, so without it a 2-core machine
-//!   serves ~2,000 one-year responses/s instead of the 20,000 targeted). Handlers extract only the
-//!   state they use (a pool handle), not a clone of the whole [`AppState`].
+//! - **The hot path reads like the export does.** `GET /api/symbols/{symbol}/bars` asks
+//!   `Storage::visit_bars`, which on a SQLite file runs the query on one of a few reader threads,
+//!   each with its read-only rusqlite connection, and writes each row as JSON straight into one
+//!   buffer (`routes/bars_json.rs`: no `Vec<Bar>`, no allocation per bar); sqlx's driver, at
+//!   ~2 µs a row, capped this route near 1,000 uncached responses/s. The bytes are kept for a moment in a bounded cache
+//!   (`cache.rs`; `server.bars_cache_ttl_ms`, 0 turns it off). Handlers extract only the state
+//!   they use (a pool handle), not a clone of the whole [`AppState`].
 //! - **Nothing unbounded.** Request bodies are capped, handlers time out, list endpoints cap
 //!   `limit`, metric labels use route templates, and the only task the server starts (metrics
 //!   upkeep) is joined when it stops.

@@ -11,6 +11,7 @@
 //! | `provider_chain_requests_total` | counter | `provider`, `outcome` | which provider of the chain served or failed a quote fetched by the API (includes the offline sample) |
 //! | `process_resident_memory_bytes` | gauge | | `/proc/self/status` on each scrape |
 //! | `process_open_fds` | gauge | | `/proc/self/fd` on each scrape |
+//! | `sqlite_read_connections_open`, `sqlite_read_connections_max` | gauge | | the SQLite file's read pool (`Storage::read_pool_stats`) on each scrape; absent for PostgreSQL |
 //! | `job_runs_total` | gauge | `job`, `status` | stored runs, counted by the database on each scrape |
 //! | `job_run_duration_seconds_sum` | gauge | `job`, `status` | stored runs (finished − started), summed on each scrape |
 //!
@@ -173,6 +174,16 @@ pub(crate) async fn render(handle: &PrometheusHandle, storage: &Storage) -> Stri
             text,
             "# HELP process_open_fds Number of open file descriptors.\n\
              # TYPE process_open_fds gauge\nprocess_open_fds {fds}"
+        );
+    }
+    if let Some(readers) = storage.read_pool_stats() {
+        let _ = writeln!(
+            text,
+            "# HELP sqlite_read_connections_open Read-only SQLite connections open (API reads).\n\
+             # TYPE sqlite_read_connections_open gauge\nsqlite_read_connections_open {}\n\
+             # HELP sqlite_read_connections_max Bound of the read-only SQLite connections.\n\
+             # TYPE sqlite_read_connections_max gauge\nsqlite_read_connections_max {}",
+            readers.open, readers.max
         );
     }
     let _ = writeln!(

@@ -39,6 +39,7 @@ impl AppState {
         providers: ProviderChain,
         config: ServerConfig,
     ) -> Self {
+        let bars_cache = Arc::new(BarsCache::new(config.bars_cache_ttl()));
         Self {
             storage,
             jobs,
@@ -46,7 +47,7 @@ impl AppState {
             providers,
             config: Arc::new(config),
             metrics: crate::metrics::install_recorder(),
-            bars_cache: Arc::new(BarsCache::default()),
+            bars_cache,
         }
     }
 }

@@ -1,8 +1,9 @@
 use std::fmt::Write as _;
+use std::ops::ControlFlow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use domain::reconcile::{BarField, Disagreement, ProviderPreference, reconcile};
 use domain::{Bar, Exchange, Interval, ProviderId, Symbol, volume_from_f64};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -32,6 +33,61 @@ impl BarQuery {
     /// All bars of `symbol` at `interval`, from every provider.
     pub fn new(symbol: Symbol, interval: Interval) -> Self {
         Self { symbol, interval, from: None, to: None, provider: None, limit: None }
+    }
+}
+
+/// One stored bar as [`Storage::visit_bars`] reads it: its text borrowed from the row, so
+/// reading a bar allocates nothing. Fields as in [`Bar`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BarRow<'a> {
+    pub ts: DateTime<Utc>,
+    pub open: Option<f64>,
+    pub high: Option<f64>,
+    pub low: Option<f64>,
+    pub close: Option<f64>,
+    pub adj_close: Option<f64>,
+    pub volume: Option<i64>,
+    pub provider: ProviderId,
+    pub partial: bool,
+    pub flag: Option<&'a str>,
+}
+
+impl<'a> BarRow<'a> {
+    /// A view of `bar`.
+    pub fn of(bar: &'a Bar) -> Self {
+        Self {
+            ts: bar.ts,
+            open: bar.open,
+            high: bar.high,
+            low: bar.low,
+            close: bar.close,
+            adj_close: bar.adj_close,
+            volume: bar.volume,
+            provider: bar.provider,
+            partial: bar.partial,
+            flag: bar.flag.as_deref(),
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_bar(&self) -> Bar {
+        Bar {
+            ts: self.ts,
+            open: self.open,
+            high: self.high,
+            low: self.low,
+            close: self.close,
+            adj_close: self.adj_close,
+            volume: self.volume,
+            provider: self.provider,
+            partial: self.partial,
+            flag: self.flag.map(str::to_owned),
+        }
+    }
+
+    /// The trading day of a daily (or longer) bar; see [`Bar::date`].
+    pub fn date(&self) -> NaiveDate {
+        self.ts.date_naive()
     }
 }
 
@@ -539,7 +595,9 @@ impl Storage {
         let (tx, rx) = tokio::sync::mpsc::channel(4);
         let query = query.clone();
         // A closed store must refuse reads like the pooled path does, not open a side door.
-        let Some(path) = self.sqlite_file.clone().filter(|_| !self.is_closed()) else {
+        let file =
+            self.readers.as_ref().filter(|_| !self.is_closed()).map(|readers| readers.path().to_owned());
+        let Some(path) = file else {
             let storage = self.clone();
             tokio::spawn(async move {
                 let mut bars = storage.stream_bars(&query).try_chunks(chunk_rows);
@@ -561,6 +619,41 @@ impl Storage {
             }
         });
         futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }).boxed()
+    }
+
+    /// Reads the bars matching `query` in order and hands each to `visit` with `state`, until
+    /// the rows end or `visit` breaks; returns the state. The API's read path: `visit` writes
+    /// each bar where it is needed (the JSON response) without any `Vec<Bar>` in between.
+    ///
+    /// On a SQLite file the query runs on one of the store's reader threads (at most
+    /// `database.read_connections`, each with its read-only rusqlite connection) with a cached
+    /// prepared statement, and each row is handed over while still borrowed from SQLite (no
+    /// allocation per row), so `visit` runs on that thread: keep it to in-memory work. At most
+    /// twice as many reads are queued or running; the others wait without holding a thread.
+    /// PostgreSQL and in-memory SQLite read through the sqlx pool, with `visit` called on the
+    /// caller's task.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails (also `PoolTimedOut` when the readers'
+    /// queue stayed full for `acquire_timeout_secs`, `PoolClosed` after [`Storage::close`]),
+    /// [`StorageError::Bulk`] if rusqlite fails, [`StorageError::Corrupt`] for an unreadable row.
+    pub async fn visit_bars<S, F>(&self, query: &BarQuery, state: S, mut visit: F) -> Result<S, StorageError>
+    where
+        S: Send + 'static,
+        F: FnMut(&mut S, BarRow<'_>) -> ControlFlow<()> + Send + 'static,
+    {
+        if let Some(readers) = &self.readers {
+            let query = query.clone();
+            return readers.run(move |connection| visit_bar_rows(connection, &query, state, visit)).await;
+        }
+        let mut state = state;
+        let mut rows = self.stream_bars(query);
+        while let Some(bar) = rows.try_next().await? {
+            if visit(&mut state, BarRow::of(&bar)).is_break() {
+                break;
+            }
+        }
+        Ok(state)
     }
 
     /// The bars matching `query`, ordered by time. Loads them all into memory;
@@ -723,66 +816,87 @@ impl Storage {
     }
 }
 
-/// The blocking half of [`Storage::stream_bar_chunks`] on a SQLite file.
+fn bulk_error(error: impl ToString) -> StorageError {
+    StorageError::Bulk(error.to_string())
+}
+
+/// Runs the bar query of `query` on `connection` (a statement cached on the connection) and
+/// hands each row to `visit` until it breaks.
+fn visit_bar_rows<S, F>(
+    connection: &rusqlite::Connection,
+    query: &BarQuery,
+    mut state: S,
+    mut visit: F,
+) -> Result<S, StorageError>
+where
+    F: FnMut(&mut S, BarRow<'_>) -> ControlFlow<()>,
+{
+    let sql = if query.provider.is_some() { BULK_SELECT_BARS_OF_PROVIDER } else { BULK_SELECT_BARS };
+    let mut statement = connection.prepare_cached(sql).map_err(bulk_error)?;
+    let symbol = query.symbol.as_str();
+    let interval = query.interval.as_str();
+    let from = query.from.map_or(i64::MIN, to_unix);
+    let to = query.to.map_or(i64::MAX, to_unix);
+    let limit = sql_limit(query.limit);
+    let mut rows = match query.provider {
+        Some(provider) => {
+            statement.query(rusqlite::params![symbol, interval, from, to, limit, provider.as_str()])
+        }
+        None => statement.query(rusqlite::params![symbol, interval, from, to, limit]),
+    }
+    .map_err(bulk_error)?;
+    while let Some(row) = rows.next().map_err(bulk_error)? {
+        if visit(&mut state, bar_row(row)?).is_break() {
+            break;
+        }
+    }
+    Ok(state)
+}
+
+/// A stored provider name, compared as stored before `FromStr` (which trims) says why not.
+fn stored_provider(text: &str) -> Result<ProviderId, StorageError> {
+    match ProviderId::ALL.into_iter().find(|provider| provider.as_str() == text) {
+        Some(provider) => Ok(provider),
+        None => text.parse().map_err(|e| StorageError::corrupt("provider", text, e)),
+    }
+}
+
+/// Decodes a row of [`BULK_SELECT_BARS`] by position, borrowing its text.
+fn bar_row<'r>(row: &'r rusqlite::Row<'_>) -> Result<BarRow<'r>, StorageError> {
+    let provider_text = row.get_ref(7).map_err(bulk_error)?.as_str().map_err(bulk_error)?;
+    Ok(BarRow {
+        ts: from_unix("ts", row.get(0).map_err(bulk_error)?)?,
+        open: row.get(1).map_err(bulk_error)?,
+        high: row.get(2).map_err(bulk_error)?,
+        low: row.get(3).map_err(bulk_error)?,
+        close: row.get(4).map_err(bulk_error)?,
+        adj_close: row.get(5).map_err(bulk_error)?,
+        volume: row.get(6).map_err(bulk_error)?,
+        provider: stored_provider(provider_text)?,
+        partial: row.get::<_, i64>(8).map_err(bulk_error)? != 0,
+        flag: row.get_ref(9).map_err(bulk_error)?.as_str_or_null().map_err(bulk_error)?,
+    })
+}
+
+/// The blocking half of [`Storage::stream_bar_chunks`] on a SQLite file: its own read-only
+/// connection (an export reads for seconds or minutes, which would hold a connection of the
+/// API's small read pool that long).
 fn read_bar_chunks(
     path: &std::path::Path,
     query: &BarQuery,
     chunk_rows: usize,
     tx: &tokio::sync::mpsc::Sender<Result<Vec<Bar>, StorageError>>,
 ) -> Result<(), StorageError> {
-    use rusqlite::OpenFlags;
-    let bulk = |e: rusqlite::Error| StorageError::Bulk(e.to_string());
-    let connection = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(bulk)?;
-    connection.busy_timeout(std::time::Duration::from_secs(30)).map_err(bulk)?;
-    let sql = if query.provider.is_some() { BULK_SELECT_BARS_OF_PROVIDER } else { BULK_SELECT_BARS };
-    let mut statement = connection.prepare(sql).map_err(bulk)?;
-    let from = query.from.map_or(i64::MIN, to_unix);
-    let to = query.to.map_or(i64::MAX, to_unix);
-    let limit = sql_limit(query.limit);
-    let provider = query.provider.map_or("", ProviderId::as_str);
-    let mut rows = if query.provider.is_some() {
-        statement.query(rusqlite::params![
-            query.symbol.as_str(),
-            query.interval.as_str(),
-            from,
-            to,
-            limit,
-            provider
-        ])
-    } else {
-        statement.query(rusqlite::params![query.symbol.as_str(), query.interval.as_str(), from, to, limit])
-    }
-    .map_err(bulk)?;
-    let mut chunk = Vec::with_capacity(chunk_rows);
-    while let Some(row) = rows.next().map_err(bulk)? {
-        let ts: i64 = row.get(0).map_err(bulk)?;
-        let provider_text =
-            row.get_ref(7).map_err(bulk)?.as_str().map_err(|e| StorageError::Bulk(e.to_string()))?;
-        let provider: ProviderId =
-            provider_text.parse().map_err(|e| StorageError::corrupt("provider", provider_text, e))?;
-        chunk.push(Bar {
-            ts: from_unix("ts", ts)?,
-            open: row.get(1).map_err(bulk)?,
-            high: row.get(2).map_err(bulk)?,
-            low: row.get(3).map_err(bulk)?,
-            close: row.get(4).map_err(bulk)?,
-            adj_close: row.get(5).map_err(bulk)?,
-            volume: row.get(6).map_err(bulk)?,
-            provider,
-            partial: row.get::<_, i64>(8).map_err(bulk)? != 0,
-            flag: row.get(9).map_err(bulk)?,
-        });
-        if chunk.len() == chunk_rows {
-            let full = std::mem::replace(&mut chunk, Vec::with_capacity(chunk_rows));
-            if tx.blocking_send(Ok(full)).is_err() {
-                return Ok(());
-            }
+    let connection = crate::read_pool::open_read_only(path, std::time::Duration::from_secs(30))?;
+    let chunk = Vec::with_capacity(chunk_rows);
+    let chunk = visit_bar_rows(&connection, query, chunk, |chunk, bar| {
+        chunk.push(bar.to_bar());
+        if chunk.len() < chunk_rows {
+            return ControlFlow::Continue(());
         }
-    }
+        let full = std::mem::replace(chunk, Vec::with_capacity(chunk_rows));
+        if tx.blocking_send(Ok(full)).is_err() { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    })?;
     if !chunk.is_empty() {
         let _ = tx.blocking_send(Ok(chunk));
     }

@@ -22,6 +22,11 @@ pub struct DatabaseConfig {
     /// lives in its connections), so a quiet service holds no more files and sockets than it
     /// needs.
     pub idle_timeout_secs: f64,
+    /// SQLite files only: the most reader threads, each with one read-only connection, that the
+    /// API's bar reads use (see [`Storage::visit_bars`](crate::Storage::visit_bars)); started on
+    /// demand, stopped after `idle_timeout_secs` unused and with the store. Twice as many reads
+    /// may be queued or running; more wait (up to `acquire_timeout_secs`).
+    pub read_connections: u32,
 }
 
 impl DatabaseConfig {
@@ -36,6 +41,9 @@ impl DatabaseConfig {
     pub const DEFAULT_POSTGRES_MAX_CONNECTIONS: u32 = 10;
     /// Default for [`acquire_timeout_secs`](Self::acquire_timeout_secs).
     pub const DEFAULT_ACQUIRE_TIMEOUT_SECS: u64 = 10;
+    /// Default for [`read_connections`](Self::read_connections): enough to keep two cores busy
+    /// while some reads wait on the disk.
+    pub const DEFAULT_READ_CONNECTIONS: u32 = 4;
 }
 
 impl Default for DatabaseConfig {
@@ -45,6 +53,7 @@ impl Default for DatabaseConfig {
             max_connections: None,
             acquire_timeout_secs: Self::DEFAULT_ACQUIRE_TIMEOUT_SECS,
             idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
+            read_connections: Self::DEFAULT_READ_CONNECTIONS,
         }
     }
 }
@@ -56,6 +65,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("idle_timeout_secs", &self.idle_timeout_secs)
+            .field("read_connections", &self.read_connections)
             .finish()
     }
 }
@@ -146,5 +156,6 @@ mod tests {
         assert_eq!(config.url, "sqlite://data/tickerwatch.db");
         assert_eq!(config.max_connections, None);
         assert!(config.acquire_timeout_secs > 0);
+        assert_eq!(config.read_connections, 4);
     }
 }

@@ -10,8 +10,9 @@ use domain::Symbol;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StorageError {
-    /// The bulk SQLite reader used by exports failed.
-    #[error("bulk read failed: {0}")]
+    /// A read through rusqlite failed: the bulk reader of exports, or the pooled read-only
+    /// connections of the API's bar reads (see [`Storage::visit_bars`](crate::Storage::visit_bars)).
+    #[error("SQLite read failed: {0}")]
     Bulk(String),
 
     /// The URL's scheme is none of the supported ones.

@@ -44,6 +44,12 @@
 //!   writer), `synchronous=NORMAL` (durable across application crashes; an OS crash can lose only
 //!   the last commits, never corrupt), foreign keys on, a busy timeout, and writes start with
 //!   `BEGIN IMMEDIATE` so two writers queue instead of failing with `SQLITE_BUSY` mid-transaction.
+//! - **Hot reads of a SQLite file bypass sqlx.** sqlx's SQLite driver hands rows from its worker
+//!   thread one at a time (~2 µs each). Exports ([`Storage::stream_bar_chunks`]) read through a
+//!   read-only rusqlite connection of their own; the API ([`Storage::visit_bars`]) through a few
+//!   reader threads owned by the store, each with one (`read_pool.rs`: started lazily, stopped
+//!   when idle and by [`Storage::close`]), with cached prepared statements and rows borrowed
+//!   straight into the caller's visitor. PostgreSQL and in-memory SQLite use sqlx.
 
 /// Expands `$body` once per backend with `$pool` bound to the concrete sqlx pool, so each method
 /// is written once yet fully typed for both drivers.
@@ -66,6 +72,7 @@ mod config;
 mod error;
 mod exports;
 mod migrations;
+mod read_pool;
 mod records;
 mod rows;
 mod run_stats;
@@ -79,10 +86,11 @@ pub use analysis::{
     CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun, NewResearchNote, NoteRating,
     ResearchNoteRecord,
 };
-pub use bars::{BarQuery, DisagreementQuery, UpsertStats};
+pub use bars::{BarQuery, BarRow, DisagreementQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};
 pub use error::StorageError;
 pub use exports::{ExportRecord, ExportStatus};
+pub use read_pool::ReadPoolStats;
 pub use records::{QualityAction, QualityEvent};
 pub use run_stats::RunStats;
 pub use runs::{NewRun, RunItem, RunRecord, RunStatus};

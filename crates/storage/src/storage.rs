@@ -1,6 +1,7 @@
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -8,6 +9,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+use crate::read_pool::{ReadPool, ReadPoolStats};
 use crate::{DatabaseConfig, StorageError, migrations, redact_url};
 
 /// How long a SQLite connection waits for another writer's lock before giving up. Writers hold
@@ -72,9 +74,10 @@ pub(crate) enum DbPool {
 #[derive(Clone)]
 pub struct Storage {
     pub(crate) pool: DbPool,
-    /// The SQLite file, for bulk reads that bypass sqlx (see `bars::stream_bar_chunks`); `None`
-    /// for PostgreSQL and in-memory databases.
-    pub(crate) sqlite_file: Option<std::sync::Arc<std::path::PathBuf>>,
+    /// The SQLite file's read-only rusqlite connections, for reads that bypass sqlx (see
+    /// `read_pool.rs`, `Storage::visit_bars` and `Storage::stream_bar_chunks`); `None` for
+    /// PostgreSQL and in-memory databases.
+    pub(crate) readers: Option<Arc<ReadPool>>,
 }
 
 impl fmt::Debug for Storage {
@@ -115,6 +118,9 @@ impl Storage {
         if options.max_connections == Some(0) {
             return Err(StorageError::InvalidConfig("max_connections must be at least 1".to_owned()));
         }
+        if options.read_connections == 0 {
+            return Err(StorageError::InvalidConfig("read_connections must be at least 1".to_owned()));
+        }
         if !(options.idle_timeout_secs.is_finite() && options.idle_timeout_secs > 0.0) {
             return Err(StorageError::InvalidConfig(
                 "idle_timeout_secs must be a positive number".to_owned(),
@@ -125,7 +131,7 @@ impl Storage {
         let invalid = |source| StorageError::InvalidUrl { url: redacted.clone(), source };
         let connect_failed = |source| StorageError::Connect { url: redacted.clone(), source };
 
-        let mut sqlite_file = None;
+        let mut readers = None;
         let pool = match backend {
             Backend::Sqlite => {
                 let max = options.max_connections.unwrap_or(DatabaseConfig::DEFAULT_SQLITE_MAX_CONNECTIONS);
@@ -146,7 +152,12 @@ impl Storage {
                         .journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal);
                     create_parent_dir(connect.get_filename())?;
-                    sqlite_file = Some(std::sync::Arc::new(connect.get_filename().to_path_buf()));
+                    readers = Some(Arc::new(ReadPool::new(
+                        connect.get_filename().to_path_buf(),
+                        options.read_connections as usize,
+                        acquire_timeout,
+                        idle_timeout,
+                    )));
                 }
                 DbPool::Sqlite(pool.connect_with(connect).await.map_err(connect_failed)?)
             }
@@ -161,7 +172,7 @@ impl Storage {
             }
         };
         tracing::info!(url = %redacted, %backend, "connected to database");
-        Ok(Self { pool, sqlite_file })
+        Ok(Self { pool, readers })
     }
 
     /// [`Storage::connect`] to `config.url`.
@@ -238,9 +249,19 @@ impl Storage {
         with_pool!(self, pool => pool.is_closed())
     }
 
-    /// Closes the pool: waits for checked-out connections to come back, then closes them all.
-    /// Further queries on any clone fail. Call it on shutdown so SQLite can checkpoint the WAL.
+    /// How many read-only connections the SQLite file's read pool has open (see
+    /// [`Storage::visit_bars`]); `None` for PostgreSQL and in-memory databases, which have none.
+    pub fn read_pool_stats(&self) -> Option<ReadPoolStats> {
+        self.readers.as_ref().map(|readers| readers.stats())
+    }
+
+    /// Closes the pools: waits for checked-out connections (and reads in flight on the SQLite
+    /// read pool) to come back, then closes them all. Further queries on any clone fail. Call it
+    /// on shutdown so SQLite can checkpoint the WAL.
     pub async fn close(&self) {
+        if let Some(readers) = &self.readers {
+            readers.close().await;
+        }
         with_pool!(self, pool => pool.close().await);
         tracing::debug!(backend = %self.backend(), "database pool closed");
     }

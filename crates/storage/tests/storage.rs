@@ -7,6 +7,8 @@
 //! rows and the migrations run into an empty schema. The schema is dropped when the test ends,
 //! pass or fail; schemas older than an hour (left by a killed run) are dropped on startup.
 
+use std::ops::ControlFlow;
+
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use domain::reconcile::{BarField, ProviderPreference};
 use domain::{
@@ -16,8 +18,8 @@ use domain::{
 use futures::TryStreamExt;
 use sqlx::{Connection, SqliteConnection};
 use storage::{
-    Backend, BarQuery, DatabaseConfig, DisagreementQuery, QualityAction, Storage, StorageError, UpsertStats,
-    WatchlistEntry,
+    Backend, BarQuery, BarRow, DatabaseConfig, DisagreementQuery, QualityAction, Storage, StorageError,
+    UpsertStats, WatchlistEntry,
 };
 
 #[macro_use]
@@ -38,6 +40,7 @@ backend_tests!(
     check_partial_bar_is_replaced_by_the_final_one,
     check_corporate_actions,
     check_stream_matches_bars,
+    check_visit_bars_matches_bars,
     check_quotes,
     check_profiles,
     check_news_round_trip_and_dedupe,
@@ -401,6 +404,103 @@ async fn check_stream_matches_bars(storage: Storage) {
     storage.ping().await.unwrap();
 }
 
+/// Every bar `visit_bars` hands over, copied; stops after `stop_after` when given (the API asks
+/// for one more than it serves, and stops there).
+async fn visited(storage: &Storage, query: &BarQuery, stop_after: Option<usize>) -> Vec<Bar> {
+    storage
+        .visit_bars(query, Vec::new(), move |seen: &mut Vec<Bar>, bar: BarRow<'_>| {
+            seen.push(bar.to_bar());
+            if stop_after.is_some_and(|n| seen.len() >= n) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .await
+        .unwrap()
+}
+
+/// The API's read path (`visit_bars`: pooled rusqlite connections on a SQLite file, sqlx on
+/// PostgreSQL) returns exactly what the sqlx path (`bars`) returns, for every kind of query.
+async fn check_visit_bars_matches_bars(storage: Storage) {
+    let aapl = sym("AAPL");
+    let mut daily = bars(0..600, ProviderId::Yahoo);
+    daily[3].flag = Some("split-sized step without a recorded split".to_owned());
+    daily[4].open = None;
+    daily[4].volume = None;
+    daily[5] = Bar { adj_close: None, high: None, low: None, close: None, ..daily[5].clone() };
+    daily[599].partial = true;
+    storage.upsert_bars(&aapl, Interval::Day1, &daily, &pref()).await.unwrap();
+    // Days Yahoo does not have, so the provider filter has rows to return and to leave out.
+    storage.upsert_bars(&aapl, Interval::Day1, &bars(600..650, ProviderId::Polygon), &pref()).await.unwrap();
+    storage
+        .upsert_bars(&sym("MSFT"), Interval::Day1, &bars(0..20, ProviderId::Sample), &pref())
+        .await
+        .unwrap();
+    // Intraday: five-minute bars with exact instants, a partial last one and a flag.
+    let start = Utc.with_ymd_and_hms(2024, 3, 4, 14, 30, 0).unwrap();
+    let mut intraday: Vec<Bar> = (0..78)
+        .map(|i| Bar {
+            ts: start + chrono::Duration::minutes(5 * i),
+            ..bar(0, 50.0 + i as f64 / 8.0, ProviderId::Polygon)
+        })
+        .collect();
+    intraday[10].flag = Some("jump".to_owned());
+    intraday[77].partial = true;
+    storage.upsert_bars(&aapl, Interval::Min5, &intraday, &pref()).await.unwrap();
+
+    let mut queries = vec![query("AAPL"), query("MSFT"), query("NOBODY")];
+    let mut ranged = query("AAPL");
+    ranged.from = Some(day(50));
+    ranged.to = Some(day(250));
+    queries.push(ranged.clone());
+    queries.push(BarQuery { limit: Some(77), ..ranged.clone() });
+    queries.push(BarQuery { limit: Some(0), ..ranged.clone() });
+    queries.push(BarQuery { limit: Some(u64::MAX), ..query("AAPL") });
+    queries.push(BarQuery {
+        from: Some(day(2) + chrono::Duration::hours(1)),
+        to: Some(day(6)),
+        ..query("AAPL")
+    });
+    queries.push(BarQuery { from: Some(day(700)), ..query("AAPL") });
+    queries.push(BarQuery { from: Some(day(10)), to: Some(day(5)), ..query("AAPL") });
+    queries.push(BarQuery { provider: Some(ProviderId::Polygon), ..query("AAPL") });
+    queries.push(BarQuery { provider: Some(ProviderId::Polygon), limit: Some(7), ..ranged.clone() });
+    queries.push(BarQuery { provider: Some(ProviderId::AlphaVantage), ..query("AAPL") });
+    let five = BarQuery::new(aapl.clone(), Interval::Min5);
+    queries.push(five.clone());
+    queries.push(BarQuery {
+        from: Some(start + chrono::Duration::minutes(30)),
+        to: Some(start + chrono::Duration::minutes(90) - chrono::Duration::seconds(1)),
+        ..five.clone()
+    });
+    queries.push(BarQuery { limit: Some(11), provider: Some(ProviderId::Polygon), ..five.clone() });
+    queries.push(BarQuery::new(aapl.clone(), Interval::Hour1));
+
+    for q in &queries {
+        let expected = storage.bars(q).await.unwrap();
+        assert_eq!(visited(&storage, q, None).await, expected, "{q:?}");
+        // Stopping early (as the API does at limit + 1) gives the same first rows.
+        let stopped = visited(&storage, q, Some(3)).await;
+        assert_eq!(stopped, expected[..expected.len().min(3)], "{q:?}");
+    }
+    let all = storage.bars(&queries[0]).await.unwrap();
+    assert_eq!(all.len(), 650);
+    assert_eq!(all[3].flag.as_deref(), Some("split-sized step without a recorded split"));
+    assert_eq!((all[4].open, all[4].volume, all[5].close), (None, None, None));
+    assert!(all[599].partial);
+    assert_eq!(storage.bars(&five).await.unwrap(), intraday);
+
+    // Which path served: a SQLite file's read pool, nothing for PostgreSQL.
+    match storage.backend() {
+        Backend::Sqlite => {
+            let stats = storage.read_pool_stats().expect("a SQLite file has a read pool");
+            assert!(stats.open >= 1 && stats.open <= stats.max, "{stats:?}");
+        }
+        Backend::Postgres => assert_eq!(storage.read_pool_stats(), None),
+    }
+}
+
 fn quote(price: f64, ts: DateTime<Utc>, provider: ProviderId, source: QuoteSource) -> Quote {
     Quote {
         symbol: sym("AAPL"),
@@ -694,6 +794,13 @@ async fn sqlite_in_memory_is_shared_by_the_pool() {
     assert_eq!(a.unwrap(), 50);
     assert_eq!(b.unwrap().len(), 50);
     drop(stream);
+    // No file, so no read pool: the API's reads go through the sqlx pool and agree with it.
+    assert_eq!(storage.read_pool_stats(), None);
+    let mut ranged = query("AAPL");
+    ranged.from = Some(day(10));
+    ranged.limit = Some(20);
+    assert_eq!(visited(&storage, &ranged, None).await, storage.bars(&ranged).await.unwrap());
+    assert_eq!(visited(&storage, &ranged, Some(2)).await.len(), 2);
     // Two in-memory storages are independent databases.
     let other = Storage::connect("sqlite::memory:", &config()).await.unwrap();
     other.migrate().await.unwrap();

@@ -285,6 +285,21 @@ pub enum BenchCommand {
     Ingest(IngestBenchArgs),
     /// Export bars from SQLite to a format; prints rows/s and peak RSS.
     Export(ExportBenchArgs),
+    /// Fill a SQLite file with the export benchmark's synthetic daily bars (for `bench/http-load.sh`).
+    Seed(SeedBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedBenchArgs {
+    /// SQLite file to fill; left as it is when it already exists.
+    #[arg(long)]
+    pub db: PathBuf,
+    /// Symbols `S0000`, `S0001`, …
+    #[arg(long, default_value_t = 500)]
+    pub symbols: usize,
+    /// Daily bars per symbol, one per weekday from 2010-01-04 (2520: ten years of trading days).
+    #[arg(long, default_value_t = 2520)]
+    pub days: usize,
 }
 
 #[derive(Debug, Args)]

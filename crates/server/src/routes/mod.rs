@@ -2,6 +2,7 @@
 //! registers it with `utoipa_axum::routes!`, so a route cannot exist without its spec entry.
 
 pub(crate) mod analysis;
+mod bars_json;
 pub(crate) mod exports;
 pub(crate) mod health;
 pub(crate) mod jobs;

@@ -8,16 +8,18 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use domain::{Bar, Exchange, Interval, Quote, Symbol};
-use futures::TryStreamExt;
+use domain::{Exchange, Interval, Quote, Symbol};
 use providers::{ChainError, ProviderChain};
 use serde::{Deserialize, Serialize};
+#[cfg(test)]
+use storage::BarRow;
 use storage::{BarQuery, DisagreementQuery, Storage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cache::{BarsCache, BarsKey, Lookup};
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiPath, ApiQuery, parse_symbol};
+use crate::routes::bars_json::BarsJson;
 
 /// Most bars one response carries. One year of daily bars is about 252; the cap bounds the
 /// memory of a request for years of minute bars (ask again from the last `ts` to page).
@@ -46,7 +48,8 @@ pub(crate) struct BarsParams {
 }
 
 /// One OHLCV bar, as traded. Missing values are `null`, never 0. Daily, weekly and monthly bars
-/// are trading days and carry `date`; intraday bars carry `ts`.
+/// are trading days and carry `date`; intraday bars carry `ts`. (Documents the shape `bars_json`
+/// writes by hand, which a test compares with this type's serialization.)
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BarDto<'a> {
     /// The session date in the exchange's calendar (daily and longer bars only).
@@ -74,8 +77,10 @@ pub(crate) struct BarDto<'a> {
 }
 
 impl<'a> BarDto<'a> {
-    fn new(bar: &'a Bar, interval: Interval) -> Self {
-        let (date, ts) = if interval.is_intraday() { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
+    /// What `bars_json` writes by hand, through serde (for its test).
+    #[cfg(test)]
+    pub(crate) fn new(bar: BarRow<'a>, intraday: bool) -> Self {
+        let (date, ts) = if intraday { (None, Some(bar.ts)) } else { (Some(bar.date()), None) };
         Self {
             date,
             ts,
@@ -87,7 +92,7 @@ impl<'a> BarDto<'a> {
             volume: bar.volume,
             provider: bar.provider.as_str(),
             partial: bar.partial,
-            flag: bar.flag.as_deref(),
+            flag: bar.flag,
         }
     }
 }
@@ -128,10 +133,12 @@ fn day_range(
 
 /// Stored bars of a symbol, oldest first; each says which provider it came from.
 ///
-/// The hot path of the API. The JSON is written straight from the rows as the database yields
-/// them into one buffer (no intermediate `Vec<Bar>`, no per-bar allocation), and the bytes are
-/// served again for up to a second from a bounded cache (see `cache.rs`), so a bar stored by a
-/// job shows up here within a second.
+/// The hot path of the API. On a SQLite file the rows are read on one of the store's reader
+/// threads by its read-only connection (see `Storage::visit_bars`) and each is written as
+/// JSON straight into the response buffer while SQLite still holds it: no `Vec<Bar>` in
+/// between, no allocation per bar. The bytes may be served again for a moment from a bounded
+/// cache (`server.bars_cache_ttl_ms`, one second by default; see `cache.rs`), so a bar stored
+/// by a job shows up here within that time.
 #[utoipa::path(
     get,
     path = "/api/symbols/{symbol}/bars",
@@ -153,52 +160,37 @@ pub(crate) async fn bars(
     let interval = params.interval.unwrap_or(Interval::Day1);
     let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
     let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
-    let key =
-        BarsKey { symbol, interval, from: from.map(|t| t.timestamp()), to: to.map(|t| t.timestamp()), limit };
-    if let Lookup::Fresh(body) | Lookup::Stale(body) = cache.lookup(&key) {
-        return Ok(json_response(body));
-    }
     let query = BarQuery {
         from,
         to,
         // One more than asked, to tell whether the answer was truncated.
         limit: Some(limit + 1),
-        ..BarQuery::new(key.symbol.clone(), interval)
+        ..BarQuery::new(symbol, interval)
     };
-
-    let mut body = Vec::with_capacity(8 * 1024);
-    body.extend_from_slice(b"{\"symbol\":");
-    write_json(&mut body, query.symbol.as_str())?;
-    body.extend_from_slice(b",\"interval\":");
-    write_json(&mut body, interval.as_str())?;
-    body.extend_from_slice(b",\"bars\":[");
-    let mut count: u64 = 0;
-    let mut truncated = false;
-    let mut rows = storage.stream_bars(&query);
-    while let Some(bar) = rows.try_next().await? {
-        if count == limit {
-            truncated = true;
-            break;
-        }
-        if count > 0 {
-            body.push(b',');
-        }
-        write_json(&mut body, &BarDto::new(&bar, interval))?;
-        count += 1;
+    let key = cache.is_enabled().then(|| BarsKey {
+        symbol: query.symbol.clone(),
+        interval,
+        from: from.map(|t| t.timestamp()),
+        to: to.map(|t| t.timestamp()),
+        limit,
+    });
+    if let Some(key) = &key
+        && let Lookup::Fresh(body) | Lookup::Stale(body) = cache.lookup(key)
+    {
+        return Ok(json_response(body));
     }
-    drop(rows);
-    body.extend_from_slice(format!("],\"count\":{count},\"truncated\":{truncated}}}").as_bytes());
-    let body = Bytes::from(body);
-    cache.insert(key, body.clone());
+
+    let json = BarsJson::start(&query, limit)?;
+    let json = storage.visit_bars(&query, json, BarsJson::push).await?;
+    let body = Bytes::from(json.finish()?);
+    if let Some(key) = key {
+        cache.insert(key, body.clone());
+    }
     Ok(json_response(body))
 }
 
 fn json_response(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-}
-
-fn write_json(buffer: &mut Vec<u8>, value: &(impl Serialize + ?Sized)) -> Result<(), ApiError> {
-    serde_json::to_writer(buffer, value).map_err(ApiError::internal)
 }
 
 /// A latest-price snapshot.

@@ -1,8 +1,10 @@
 //! `/api/symbols`: bars, disagreements, quotes and indicators, and their bad inputs.
 
 use axum::http::{Method, StatusCode};
-use domain::{Bar, ProviderId, Symbol};
+use chrono::{TimeZone, Utc};
+use domain::{Bar, Interval, ProviderId, Symbol};
 use serde_json::{Value, json};
+use server::ServerConfig;
 
 use crate::helpers::{TestApp, bar, day};
 
@@ -42,6 +44,48 @@ async fn bars_are_served_from_storage_with_exact_values() {
     assert_eq!((first["count"].as_u64(), first["truncated"].as_bool()), (Some(2), Some(true)));
     // An unknown (valid) symbol has no bars.
     assert_eq!(app.get("/api/symbols/ZZZZ/bars").await.ok()["bars"], json!([]));
+}
+
+#[tokio::test]
+async fn bars_keep_their_exact_json_and_the_uncached_route_sees_new_bars_at_once() {
+    let app = TestApp::with_config(ServerConfig { bars_cache_ttl_ms: 0, ..ServerConfig::default() }).await;
+    let aapl = Symbol::parse("AAPL").unwrap();
+    let preference = domain::reconcile::ProviderPreference::default();
+    // Five-minute bars of the New York session of 2 January 2024 (14:30Z is 9:30 there).
+    let open = Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap();
+    let mut intraday: Vec<Bar> =
+        (0..3).map(|i| bar(open + chrono::Duration::minutes(5 * i), Some(100.5 + i as f64))).collect();
+    intraday[1].flag = Some("jump".to_owned());
+    intraday[1].volume = None;
+    intraday[2].partial = true;
+    app.storage.upsert_bars(&aapl, Interval::Min5, &intraday, &preference).await.unwrap();
+
+    let five = "/api/symbols/AAPL/bars?interval=5m&from=2024-01-02&to=2024-01-02";
+    // Byte for byte: field order, `ts` (not `date`) for intraday bars, nulls, integers.
+    assert_eq!(
+        String::from_utf8(app.get(five).await.body).unwrap(),
+        r#"{"symbol":"AAPL","interval":"5m","bars":[{"ts":"2024-01-02T14:30:00Z","open":99.5,"high":102.5,"low":98.5,"close":100.5,"adj_close":null,"volume":1000,"provider":"sample","partial":false,"flag":null},{"ts":"2024-01-02T14:35:00Z","open":100.5,"high":103.5,"low":99.5,"close":101.5,"adj_close":null,"volume":null,"provider":"sample","partial":false,"flag":"jump"},{"ts":"2024-01-02T14:40:00Z","open":101.5,"high":104.5,"low":100.5,"close":102.5,"adj_close":null,"volume":1000,"provider":"sample","partial":true,"flag":null}],"count":3,"truncated":false}"#
+    );
+    let limited = app.get(&format!("{five}&limit=2")).await.ok();
+    assert_eq!((limited["count"].as_u64(), limited["truncated"].as_bool()), (Some(2), Some(true)));
+    // The day before and after in New York hold none of them.
+    let other_day = app.get("/api/symbols/AAPL/bars?interval=5m&from=2024-01-03&to=2024-01-05").await.ok();
+    assert_eq!(other_day["count"], 0);
+
+    app.store_bars("AAPL", &[bar(day(2024, 1, 2), Some(100.0))]).await;
+    let daily = "/api/symbols/AAPL/bars?from=2024-01-01&to=2024-01-31";
+    assert_eq!(
+        String::from_utf8(app.get(daily).await.body).unwrap(),
+        r#"{"symbol":"AAPL","interval":"1d","bars":[{"date":"2024-01-02","open":99.0,"high":102.0,"low":98.0,"close":100.0,"adj_close":null,"volume":1000,"provider":"sample","partial":false,"flag":null}],"count":1,"truncated":false}"#
+    );
+    // No cache: a bar stored now is served by the very next request.
+    app.store_bars("AAPL", &[bar(day(2024, 1, 3), Some(101.0))]).await;
+    assert_eq!(app.get(daily).await.ok()["count"], 2);
+
+    // The read pool is visible in the metrics.
+    let metrics = String::from_utf8(app.get("/metrics").await.body).unwrap();
+    assert!(metrics.contains("sqlite_read_connections_max 4"), "{metrics}");
+    assert!(metrics.contains("sqlite_read_connections_open "), "{metrics}");
 }
 
 #[tokio::test]

@@ -3,6 +3,10 @@
 //! by the real storage layer into a fresh SQLite file. Each symbol's JSON is generated, parsed
 //! and written before the next is made, so peak memory reflects the pipeline, not the input.
 //! Run it on a release build: `cargo run --release -p tickerwatch -- bench ingest`.
+//!
+//! `tickerwatch bench export` exports synthetic daily bars from a SQLite file (filled on first
+//! use); `tickerwatch bench seed` only fills one, with the same bars, for the HTTP load test
+//! (`bench/http-load.sh`).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -139,10 +143,14 @@ pub async fn ingest(args: IngestBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Synthetic daily bars for the export benchmark: `days` bars per symbol from 2010-01-04.
+/// The first synthetic bar's day: Monday 2010-01-04.
+const FIRST_SYNTHETIC_DAY: i64 = 1_262_563_200;
+
+/// Synthetic daily bars of the export and HTTP benchmarks: `days` bars per symbol, one per
+/// weekday from 2010-01-04 (Monday), so a year holds about 261 of them as on an exchange.
 fn synthetic_bars(symbol_idx: usize, days: usize) -> Vec<domain::Bar> {
     let mut rng = XorShift((symbol_idx as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let start = chrono::DateTime::from_timestamp(1_262_563_200, 0).unwrap_or_default();
+    let start = chrono::DateTime::from_timestamp(FIRST_SYNTHETIC_DAY, 0).unwrap_or_default();
     let mut price = 20.0 + rng.next_unit() * 200.0;
     (0..days)
         .map(|day| {
@@ -151,8 +159,9 @@ fn synthetic_bars(symbol_idx: usize, days: usize) -> Vec<domain::Bar> {
             let high = open.max(close) * (1.0 + rng.next_unit() * 0.01);
             let low = open.min(close) * (1.0 - rng.next_unit() * 0.01);
             price = close;
+            let (weeks, weekday) = (day as i64 / 5, day as i64 % 5);
             domain::Bar {
-                ts: start + chrono::Duration::days(day as i64),
+                ts: start + chrono::Duration::days(weeks * 7 + weekday),
                 open: Some(open),
                 high: Some(high),
                 low: Some(low),
@@ -165,6 +174,29 @@ fn synthetic_bars(symbol_idx: usize, days: usize) -> Vec<domain::Bar> {
             }
         })
         .collect()
+}
+
+/// The benchmark symbols `S0000`, `S0001`, …
+fn synthetic_symbols(n: usize) -> anyhow::Result<Vec<Symbol>> {
+    Ok((0..n).map(|i| Symbol::parse(&format!("S{i:04}"))).collect::<Result<_, _>>()?)
+}
+
+/// Opens (creating and migrating) the SQLite file `db`; when it did not exist, fills it with
+/// `days` synthetic daily bars of each of `symbols`.
+async fn open_synthetic(db: &std::path::Path, symbols: &[Symbol], days: usize) -> anyhow::Result<Storage> {
+    let url = format!("sqlite://{}", db.display());
+    let config = DatabaseConfig { url: url.clone(), ..DatabaseConfig::default() };
+    let fresh = !db.exists();
+    let storage = Storage::connect(&url, &config).await?;
+    storage.migrate().await?;
+    if fresh {
+        let preference = domain::reconcile::ProviderPreference::default();
+        eprintln!("Filling {} with {} symbols x {days} days...", db.display(), symbols.len());
+        for (i, symbol) in symbols.iter().enumerate() {
+            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, days), &preference).await?;
+        }
+    }
+    Ok(storage)
 }
 
 /// Resets this process's peak-RSS counter (Linux `clear_refs` 5), so the figure printed
@@ -180,20 +212,8 @@ fn reset_peak_rss() {
 /// # Errors
 /// When the database cannot be created or the export fails.
 pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
-    let url = format!("sqlite://{}", args.db.display());
-    let config = DatabaseConfig { url: url.clone(), ..DatabaseConfig::default() };
-    let fresh = !args.db.exists();
-    let storage = Storage::connect(&url, &config).await?;
-    storage.migrate().await?;
-    let symbols: Vec<Symbol> =
-        (0..args.symbols).map(|i| Symbol::parse(&format!("S{i:04}"))).collect::<Result<_, _>>()?;
-    if fresh {
-        let preference = domain::reconcile::ProviderPreference::default();
-        eprintln!("Filling {} with {} symbols x {} days...", args.db.display(), args.symbols, args.days);
-        for (i, symbol) in symbols.iter().enumerate() {
-            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, args.days), &preference).await?;
-        }
-    }
+    let symbols = synthetic_symbols(args.symbols)?;
+    let storage = open_synthetic(&args.db, &symbols, args.days).await?;
     let temp_dir = tempfile::tempdir().context("cannot create a temporary directory")?;
     let output = args
         .output
@@ -226,6 +246,31 @@ pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fills a SQLite file with the export benchmark's bars and says what it holds.
+///
+/// # Errors
+/// When the database cannot be created or filled.
+pub async fn seed(args: crate::cli::SeedBenchArgs) -> anyhow::Result<()> {
+    let symbols = synthetic_symbols(args.symbols)?;
+    let storage = open_synthetic(&args.db, &symbols, args.days).await?;
+    let (count, last) = match symbols.first() {
+        Some(symbol) => (
+            storage.bar_count(symbol, Interval::Day1).await?,
+            storage.last_bar_ts(symbol, Interval::Day1).await?,
+        ),
+        None => (0, None),
+    };
+    storage.close().await;
+    println!(
+        "{}: {} symbols (S0000…), {count} daily bars each, {} to {}",
+        args.db.display(),
+        symbols.len(),
+        chrono::DateTime::from_timestamp(FIRST_SYNTHETIC_DAY, 0).unwrap_or_default().date_naive(),
+        last.map_or_else(|| "-".to_owned(), |ts| ts.date_naive().to_string())
+    );
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,5 +285,16 @@ mod tests {
                 .bars;
         assert_eq!(bars.len(), 30);
         assert!(bars.iter().all(|b| b.low <= b.close && b.close <= b.high));
+    }
+
+    #[test]
+    fn synthetic_bars_fall_on_weekdays() {
+        use chrono::Datelike;
+        let bars = synthetic_bars(3, 2520);
+        assert_eq!(bars[0].date().to_string(), "2010-01-04");
+        assert!(bars.iter().all(|b| b.date().weekday().number_from_monday() <= 5));
+        assert!(bars.windows(2).all(|w| w[0].ts < w[1].ts));
+        // Ten years of trading days.
+        assert_eq!(bars[2519].date().year(), 2019);
     }
 }
