@@ -4,14 +4,14 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use agents::TaskOutput;
+use domain::Rating;
 use serde::Deserialize;
 use serde_json::Value;
-use storage::NoteRating;
 
 /// The writer's answer, as the note schema describes it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct NoteBody {
-    pub rating: NoteRating,
+    pub rating: Rating,
     pub confidence: f64,
     #[serde(default)]
     pub horizon: String,
@@ -114,7 +114,7 @@ mod tests {
             "risks": ["Earnings"], "key_figures": {"rsi14": 61.2, "trend": "up"}, "sources": ["sample"]
         }))
         .unwrap();
-        assert_eq!(body.rating, NoteRating::Buy);
+        assert_eq!(body.rating, Rating::Buy);
         let outputs = [TaskOutput {
             task: "technical_analysis".into(),
             agent: "TA".into(),

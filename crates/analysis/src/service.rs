@@ -5,12 +5,10 @@ use std::time::Duration;
 
 use agents::{Crew, CrewOutcome, LongTermMemory, RunContext, RunObserver, RunStatus, ToolBox, run_crew};
 use async_trait::async_trait;
-use domain::Symbol;
+use domain::{ResearchNote, Symbol};
 use llm::{ChatModel, LlmConfig, LlmError, LlmProvider, OpenAiClient};
 use providers::ProviderChain;
-use storage::{
-    CrewRunFinish, CrewRunStatus, NewCrewRun, NewResearchNote, ResearchNoteRecord, Storage, StorageError,
-};
+use storage::{CrewRunFinish, CrewRunStatus, NewCrewRun, Storage, StorageError, Stored};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -73,7 +71,7 @@ pub struct AnalyzeRequest {
 #[derive(Debug)]
 pub struct Analysis {
     pub crew_run_id: i64,
-    pub note: ResearchNoteRecord,
+    pub note: Stored<ResearchNote>,
     pub outcome: CrewOutcome,
 }
 
@@ -266,9 +264,9 @@ impl AnalysisService {
             render_markdown(request.symbol.as_str(), &body, &model_label, &crew.name, &outcome.outputs);
         let note = self
             .storage
-            .insert_research_note(&NewResearchNote {
+            .insert_research_note(&ResearchNote {
                 crew_run_id: Some(crew_run_id),
-                symbol: request.symbol.as_str().to_owned(),
+                symbol: request.symbol.clone(),
                 rating: body.rating,
                 confidence: body.confidence,
                 horizon: body.horizon,

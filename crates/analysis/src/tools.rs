@@ -233,8 +233,7 @@ impl Tool for MentionsTool {
         let symbol = symbol_argument(&arguments)?;
         let days = count_argument(&arguments, "days", 7, 30);
         let since = Utc::now() - ChronoDuration::days(i64::try_from(days).unwrap_or(7));
-        let mentions =
-            self.storage.mentions(Some(symbol.as_str()), since, Some(5000)).await.map_err(failed)?;
+        let mentions = self.storage.mentions(Some(&symbol), since, Some(5000)).await.map_err(failed)?;
         let count = mentions.len();
         let authors: std::collections::BTreeSet<&str> = mentions.iter().map(|m| m.author.as_str()).collect();
         let subreddits: std::collections::BTreeSet<&str> =
@@ -307,7 +306,7 @@ impl Tool for NotesTool {
         let symbol = symbol_argument(&arguments)?;
         let limit = count_argument(&arguments, "limit", 3, 10);
         let limit = u32::try_from(limit).unwrap_or(3);
-        let notes = self.storage.research_notes(Some(symbol.as_str()), limit).await.map_err(failed)?;
+        let notes = self.storage.research_notes(Some(&symbol), limit).await.map_err(failed)?;
         let notes: Vec<Value> = notes
             .iter()
             .map(|note| {

@@ -45,7 +45,14 @@ fn five_hundred_crew_runs_keep_memory_flat_and_release_every_descriptor() {
         let elapsed = started.elapsed();
         let rss_at_end = rss_bytes();
         let fds_with_client = open_fds();
-        assert_eq!(env.storage.research_notes(Some("AAPL"), 1000).await.unwrap().len(), RUNS);
+        assert_eq!(
+            env.storage
+                .research_notes(Some(&domain::Symbol::parse("AAPL").unwrap()), 1000)
+                .await
+                .unwrap()
+                .len(),
+            RUNS
+        );
         drop(service);
         env.storage.close().await;
         drop(env);

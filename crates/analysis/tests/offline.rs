@@ -3,9 +3,9 @@
 
 use agents::{NoObserver, Process};
 use analysis::{AnalysisConfig, AnalysisError, AnalysisService, EQUITY_RESEARCH, OFFLINE};
-use domain::{Interval, Symbol};
+use domain::{Interval, Rating, Symbol};
 use serde_json::json;
-use storage::{CrewRunStatus, NoteRating};
+use storage::CrewRunStatus;
 use tokio_util::sync::CancellationToken;
 
 mod common;
@@ -60,7 +60,7 @@ async fn the_offline_crew_writes_a_note_from_real_indicators() {
     let again = service.analyze(&request("AAPL"), &NoObserver, CancellationToken::new()).await.unwrap();
     assert_eq!((again.note.rating, again.note.confidence), (note.rating, note.confidence));
     assert_eq!(again.note.thesis, note.thesis);
-    assert_eq!(env.storage.research_notes(Some("AAPL"), 10).await.unwrap().len(), 2);
+    assert_eq!(env.storage.research_notes(Some(&Symbol::parse("AAPL").unwrap()), 10).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -68,7 +68,7 @@ async fn a_symbol_without_data_gets_a_cautious_note_not_a_crash() {
     let env = env().await;
     let service = service(&env, &AnalysisConfig::default());
     let analysis = service.analyze(&request("ZZZZ"), &NoObserver, CancellationToken::new()).await.unwrap();
-    assert_eq!(analysis.note.rating, NoteRating::Hold);
+    assert_eq!(analysis.note.rating, Rating::Hold);
     assert!(analysis.note.confidence <= 0.5);
     assert!(analysis.note.risks.iter().any(|r| r.contains("Thin data")), "{:?}", analysis.note.risks);
     let run = env.storage.crew_run(analysis.crew_run_id).await.unwrap().unwrap();
@@ -151,7 +151,7 @@ async fn a_cancelled_run_stores_its_trace_and_no_note() {
     let run = env.storage.crew_run(crew_run_id).await.unwrap().unwrap();
     assert_eq!(run.status, CrewRunStatus::Cancelled);
     assert!(run.finished_at.is_some());
-    assert!(env.storage.research_notes(Some("AAPL"), 10).await.unwrap().is_empty());
+    assert!(env.storage.research_notes(Some(&Symbol::parse("AAPL").unwrap()), 10).await.unwrap().is_empty());
 }
 
 #[tokio::test]

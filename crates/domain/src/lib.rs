@@ -1,10 +1,14 @@
-//! The market-data vocabulary of tickerwatch: symbols, intervals, bars, quotes, profiles, news,
-//! the data-quality gate and streaming technical indicators.
+//! The vocabulary of tickerwatch: symbols, intervals, bars, quotes, profiles, news, the
+//! data-quality gate and streaming technical indicators; research notes and ratings; social posts,
+//! mentions and scans; run triggers.
 //!
 //! Design decision: this crate does no IO and knows nothing about HTTP, SQL or vendor wire
 //! formats. Every other crate converts into these types at its edge, so a value that exists here
 //! has already been validated ("parse, don't validate"): a `Symbol` can always be used in a URL
 //! path or a file name, an `Interval` always maps onto every vendor's resolution.
+
+#[macro_use]
+mod text_enum;
 
 mod bar;
 pub mod calendar;
@@ -12,6 +16,9 @@ pub mod indicators;
 mod interval;
 mod quality;
 pub mod reconcile;
+mod research;
+mod run;
+mod social;
 mod symbol;
 
 pub use bar::{
@@ -21,4 +28,7 @@ pub use bar::{
 pub use calendar::{DateRange, EmptyDateRange, Exchange};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
+pub use research::{Rating, ResearchNote};
+pub use run::RunTrigger;
+pub use social::{Mention, MentionKind, PostSource, ScanStatus, SocialPost, SocialScan};
 pub use symbol::{ParseSymbolError, Symbol};

@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use chrono::{DateTime, Timelike, Utc};
+use domain::Rating;
 use domain::indicators::IndicatorSnapshot;
 use domain::{Bar, ProviderId};
-use storage::NoteRating;
 
 use crate::chart::{self, ChartPlan, Resolution};
 use crate::report::{NoteSummary, SymbolReport};
@@ -105,7 +105,7 @@ struct ReportWriter {
     generated_at: DateTime<Utc>,
     entries: Vec<Entry>,
     /// Symbol, rating and anchor of each research note, for the links from the sections.
-    notes: Vec<(String, NoteRating, String)>,
+    notes: Vec<(String, Rating, String)>,
 }
 
 impl ReportWriter {
@@ -113,7 +113,9 @@ impl ReportWriter {
         let notes = notes
             .iter()
             .enumerate()
-            .map(|(index, note)| (note.symbol.clone(), note.rating, note_anchor(index, &note.symbol)))
+            .map(|(index, note)| {
+                (note.symbol.to_string(), note.rating, note_anchor(index, note.symbol.as_str()))
+            })
             .collect();
         Self { title: title.to_owned(), generated_at, entries: Vec::new(), notes }
     }
@@ -312,8 +314,8 @@ fn notes_section(notes: &[NoteSummary]) -> String {
              <h3>{symbol}</h3> {badge} <span class=\"confidence\">{confidence} confidence</span>\n\
              </div>\n<p class=\"muted meta\">Horizon: {horizon} · {created} · model {model}, \
              crew {crew}</p>\n<p class=\"thesis\">{thesis}</p>\n",
-            anchor = note_anchor(index, &note.symbol),
-            symbol = escape(&note.symbol),
+            anchor = note_anchor(index, note.symbol.as_str()),
+            symbol = escape(note.symbol.as_str()),
             badge = rating_badge(note.rating),
             confidence = confidence_percent(note.confidence),
             horizon = text_or_missing(&note.horizon),
@@ -343,11 +345,11 @@ fn note_anchor(index: usize, symbol: &str) -> String {
 }
 
 /// "Buy" on green, "Hold" on grey, "Sell" on red.
-fn rating_badge(rating: NoteRating) -> String {
+fn rating_badge(rating: Rating) -> String {
     let label = match rating {
-        NoteRating::Buy => "Buy",
-        NoteRating::Hold => "Hold",
-        NoteRating::Sell => "Sell",
+        Rating::Buy => "Buy",
+        Rating::Hold => "Hold",
+        Rating::Sell => "Sell",
     };
     format!("<span class=\"rating rating-{}\">{label}</span>", rating.as_str())
 }
@@ -676,9 +678,9 @@ mod tests {
         String::from_utf8(out).expect("utf-8")
     }
 
-    fn note(symbol: &str, rating: NoteRating, thesis: &str) -> NoteSummary {
+    fn note(symbol: &str, rating: Rating, thesis: &str) -> NoteSummary {
         NoteSummary {
-            symbol: symbol.to_owned(),
+            symbol: domain::Symbol::parse(symbol).unwrap(),
             rating,
             confidence: 0.724,
             horizon: "6-12 months".to_owned(),
@@ -754,8 +756,8 @@ mod tests {
     #[test]
     fn research_notes_get_their_own_section_with_badges() {
         let notes = [
-            note("AAPL", NoteRating::Buy, "Services growth offsets hardware."),
-            note("MSFT", NoteRating::Sell, "Capex outruns revenue."),
+            note("AAPL", Rating::Buy, "Services growth offsets hardware."),
+            note("MSFT", Rating::Sell, "Capex outruns revenue."),
         ];
         let html = render_with_notes(
             "Report",
@@ -785,8 +787,7 @@ mod tests {
 
     #[test]
     fn research_notes_are_escaped_like_any_untrusted_text() {
-        let mut evil =
-            note("AAPL", NoteRating::Hold, "<script>alert('pwned')</script> & <img src=x onerror=y>");
+        let mut evil = note("AAPL", Rating::Hold, "<script>alert('pwned')</script> & <img src=x onerror=y>");
         evil.risks = vec!["</li><script>steal()</script>".to_owned()];
         evil.model = "<b>model</b>".to_owned();
         evil.horizon = "\"><a href=\"https://evil.example\">".to_owned();

@@ -169,7 +169,7 @@ pub async fn write_summary_csv(
 /// # Errors
 /// As [`export_to_file`], for the destination and the write.
 pub async fn write_mentions_csv(
-    mentions: &[storage::MentionRecord],
+    mentions: &[domain::Mention],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
     let owned = mentions.to_vec();
@@ -192,7 +192,7 @@ pub async fn write_mentions_csv(
 /// # Errors
 /// As [`export_to_file`], for the destination and the write.
 pub async fn write_notes_csv(
-    notes: &[storage::ResearchNoteRecord],
+    notes: &[storage::Stored<domain::ResearchNote>],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
     let owned = notes.to_vec();

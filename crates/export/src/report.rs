@@ -8,8 +8,8 @@ use std::io;
 use std::path::PathBuf;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{Bar, Interval, Symbol};
-use storage::{NoteRating, ResearchNoteRecord, StorageError};
+use domain::{Bar, Interval, Rating, ResearchNote, Symbol};
+use storage::{StorageError, Stored};
 
 use crate::{ExportFormat, SymbolSummary};
 
@@ -33,12 +33,12 @@ pub struct ExportRequest {
 }
 
 /// What the HTML report shows of a research note: the export's own view of
-/// [`storage::ResearchNoteRecord`], without the long markdown, the sources or the key figures.
+/// [`ResearchNote`], without the long markdown, the sources or the key figures.
 /// Every text in it is model-written and treated as untrusted (escaped when rendered).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoteSummary {
-    pub symbol: String,
-    pub rating: NoteRating,
+    pub symbol: Symbol,
+    pub rating: Rating,
     /// In `0..=1`; anything else (not finite, out of range) is shown as missing.
     pub confidence: f64,
     pub horizon: String,
@@ -49,8 +49,8 @@ pub struct NoteSummary {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&ResearchNoteRecord> for NoteSummary {
-    fn from(note: &ResearchNoteRecord) -> Self {
+impl From<&Stored<ResearchNote>> for NoteSummary {
+    fn from(note: &Stored<ResearchNote>) -> Self {
         Self {
             symbol: note.symbol.clone(),
             rating: note.rating,

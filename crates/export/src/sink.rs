@@ -609,7 +609,7 @@ const MENTION_COLUMNS: [&str; 8] =
 pub(crate) fn write_mentions_csv(
     out: FileOut,
     path: &std::path::Path,
-    mentions: &[storage::MentionRecord],
+    mentions: &[domain::Mention],
 ) -> Result<FileOut, ExportError> {
     let mut writer = csv::WriterBuilder::new().from_writer(out);
     let mut ts = TsText::default();
@@ -617,13 +617,13 @@ pub(crate) fn write_mentions_csv(
     let result: csv::Result<()> = (|| {
         writer.write_record(MENTION_COLUMNS)?;
         for mention in mentions {
-            writer.write_field(neutralise_formula(&mention.symbol).as_bytes())?;
+            writer.write_field(mention.symbol.as_str())?;
             writer.write_field(ts.format(mention.created_at))?;
             writer.write_field(neutralise_formula(&mention.subreddit).as_bytes())?;
             writer.write_field(neutralise_formula(&mention.author).as_bytes())?;
-            writer.write_field(neutralise_formula(&mention.kind).as_bytes())?;
+            writer.write_field(mention.kind.as_str())?;
             writer.write_field(number.format(mention.sentiment))?;
-            writer.write_field(neutralise_formula(&mention.source).as_bytes())?;
+            writer.write_field(mention.source.as_str())?;
             writer.write_field(neutralise_formula(&mention.post_id).as_bytes())?;
             writer.write_record(None::<&[u8]>)?;
         }
@@ -657,7 +657,7 @@ const LIST_SEPARATOR: &str = " | ";
 pub(crate) fn write_notes_csv(
     out: FileOut,
     path: &std::path::Path,
-    notes: &[storage::ResearchNoteRecord],
+    notes: &[storage::Stored<domain::ResearchNote>],
 ) -> Result<FileOut, ExportError> {
     let mut writer = csv::WriterBuilder::new().from_writer(out);
     let mut ts = TsText::default();
@@ -667,7 +667,7 @@ pub(crate) fn write_notes_csv(
         for note in notes {
             // A map of JSON values always serialises; an empty cell would be the only fallback.
             let key_figures = serde_json::to_string(&note.key_figures).unwrap_or_default();
-            writer.write_field(neutralise_formula(&note.symbol).as_bytes())?;
+            writer.write_field(note.symbol.as_str())?;
             writer.write_field(ts.format(note.created_at))?;
             writer.write_field(note.rating.as_str())?;
             writer.write_field(number.format(note.confidence))?;

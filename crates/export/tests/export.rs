@@ -16,13 +16,14 @@ use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, TimeZone, Utc};
 use domain::indicators::latest;
 use domain::{Bar, Interval, ProviderId, Symbol};
+use domain::{Rating, ResearchNote};
 use export::{
     ExportError, ExportFormat, ExportOutput, ExportProgress, ExportRequest, NoteSummary, TEMP_PREFIX,
     clean_stray_temp_files, export_to_file, write_notes_csv, write_summary_csv,
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
-use storage::{BarQuery, DatabaseConfig, NoteRating, ResearchNoteRecord, Storage};
+use storage::{BarQuery, DatabaseConfig, Storage, Stored};
 use tempfile::TempDir;
 
 const EVIL_FLAG: &str = "=HYPERLINK(\"http://evil.example/x\",\"click\")";
@@ -410,12 +411,11 @@ async fn html_report_is_written() {
     assert_eq!(output.summaries.len(), 2);
 }
 
-fn research_note(symbol: &str, rating: NoteRating, thesis: &str) -> ResearchNoteRecord {
+fn research_note(symbol: &str, rating: Rating, thesis: &str) -> Stored<ResearchNote> {
     let key_figures = serde_json::json!({ "pe": 28.5, "revenue_growth": "8%", "segments": ["a", "b"] });
-    ResearchNoteRecord {
-        id: 7,
+    let value = ResearchNote {
         crew_run_id: Some(42),
-        symbol: symbol.to_owned(),
+        symbol: sym(symbol),
         rating,
         confidence: 0.75,
         horizon: "6-12 months".to_owned(),
@@ -426,21 +426,21 @@ fn research_note(symbol: &str, rating: NoteRating, thesis: &str) -> ResearchNote
         markdown: "# AAPL\n\nLong note.".to_owned(),
         model: "qwen2.5:7b".to_owned(),
         crew: "research".to_owned(),
-        created_at: Utc.with_ymd_and_hms(2025, 3, 1, 14, 30, 5).unwrap(),
-    }
+    };
+    Stored { id: 7, created_at: Utc.with_ymd_and_hms(2025, 3, 1, 14, 30, 5).unwrap(), value }
 }
 
 #[tokio::test]
 async fn notes_csv_reads_back_with_quoting_and_neutralised_text() {
     let dir = tempfile::tempdir().unwrap();
-    let aapl = research_note("AAPL", NoteRating::Buy, "Services grow, margins hold;\nbuybacks \"continue\".");
-    let mut msft = research_note("MSFT", NoteRating::Sell, "=HYPERLINK(\"http://evil.example\",\"x\")");
-    msft.crew_run_id = None;
-    msft.horizon = "+3 months".to_owned();
-    msft.risks = vec!["-40% drawdown".to_owned()];
-    msft.sources = Vec::new();
-    msft.key_figures = serde_json::Map::new();
-    msft.model = "@model".to_owned();
+    let aapl = research_note("AAPL", Rating::Buy, "Services grow, margins hold;\nbuybacks \"continue\".");
+    let mut msft = research_note("MSFT", Rating::Sell, "=HYPERLINK(\"http://evil.example\",\"x\")");
+    msft.value.crew_run_id = None;
+    msft.value.horizon = "+3 months".to_owned();
+    msft.value.risks = vec!["-40% drawdown".to_owned()];
+    msft.value.sources = Vec::new();
+    msft.value.key_figures = serde_json::Map::new();
+    msft.value.model = "@model".to_owned();
     let dest = dir.path().join("notes.csv");
     let output = write_notes_csv(&[aapl.clone(), msft], &dest).await.unwrap();
     check_output(&output, 2);
@@ -496,8 +496,8 @@ async fn html_report_shows_the_research_notes_of_its_symbols() {
     let (db, symbols) = sample_db().await;
     let dest = db.dir.path().join("report.html");
     let mut req = request(&symbols, ExportFormat::Html);
-    let evil = research_note("MSFT", NoteRating::Hold, "<script>alert(1)</script> cloud & AI");
-    let unrelated = research_note("NVDA", NoteRating::Buy, "Not in this report.");
+    let evil = research_note("MSFT", Rating::Hold, "<script>alert(1)</script> cloud & AI");
+    let unrelated = research_note("NVDA", Rating::Buy, "Not in this report.");
     req.notes = [&evil, &unrelated].into_iter().map(NoteSummary::from).collect();
     export_to_file(&db.storage, &req, &dest, None).await.unwrap();
     let html = fs::read_to_string(&dest).unwrap();

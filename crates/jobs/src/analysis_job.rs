@@ -3,7 +3,7 @@
 
 use agents::NoObserver;
 use analysis::{AnalysisError, AnalysisService, AnalyzeRequest};
-use anyhow::{Context as _, anyhow};
+use anyhow::Context as _;
 use async_trait::async_trait;
 use domain::{Interval, Symbol};
 use providers::{BarsRequest, ProviderChain, Span};
@@ -85,14 +85,12 @@ impl Job for AnalysisJob {
     }
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
-        let symbols: Vec<Symbol> = if context.subject.is_empty() {
-            let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
-            watchlist.into_iter().map(|entry| entry.symbol).collect()
-        } else {
-            vec![
-                Symbol::parse(&context.subject)
-                    .map_err(|e| anyhow!("invalid symbol {:?}: {e}", context.subject))?,
-            ]
+        let symbols: Vec<Symbol> = match &context.subject {
+            Some(symbol) => vec![symbol.clone()],
+            None => {
+                let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
+                watchlist.into_iter().map(|entry| entry.symbol).collect()
+            }
         };
         if symbols.is_empty() {
             return Ok(JobOutcome {

@@ -119,7 +119,7 @@ impl DownloadTracker {
     async fn export_mentions(
         &self,
         context: &JobContext,
-        watched: &std::collections::HashSet<String>,
+        watched: &std::collections::HashSet<Symbol>,
     ) -> anyhow::Result<()> {
         let since = Utc::now() - chrono::Duration::days(MENTIONS_WINDOW_DAYS);
         let mut mentions = context.storage.mentions(None, since, Some(MAX_EXPORTED_MENTIONS)).await?;
@@ -135,7 +135,7 @@ impl DownloadTracker {
     async fn export_notes(
         &self,
         context: &JobContext,
-        notes: &[storage::ResearchNoteRecord],
+        notes: &[storage::Stored<domain::ResearchNote>],
     ) -> anyhow::Result<()> {
         if !notes.is_empty() {
             self.exports.create_notes(notes, Some(context.run_id)).await?;
@@ -276,9 +276,8 @@ impl Job for DownloadTracker {
         }
 
         let format = self.config.export_format;
-        let names: Vec<String> = symbols.iter().map(|s| s.as_str().to_owned()).collect();
-        let watched: std::collections::HashSet<String> = names.iter().cloned().collect();
-        let notes = context.storage.latest_research_notes(&names).await;
+        let watched: std::collections::HashSet<Symbol> = symbols.iter().cloned().collect();
+        let notes = context.storage.latest_research_notes(&symbols).await;
         if let Err(error) = &notes {
             warn!(%error, "Cannot read the research notes; exporting without them.");
         }

@@ -2,7 +2,7 @@
 //!
 //! Shape, and why:
 //! - **Single-flight lives in the database.** `trigger_for(job, subject, …)` inserts a `queued`
-//!   run about `subject` (a symbol for the `analysis` job; `""` for whole-watchlist jobs, which
+//!   run about `subject` (a symbol for the `analysis` job; none for whole-watchlist jobs, which
 //!   is what `trigger` uses); the partial unique index refuses a second active run of the same
 //!   job *and subject*, and the refusal names the active run (409 in the API). A burst of
 //!   triggers therefore creates no work and no memory, while runs of one job about different
@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use domain::{RunTrigger, Symbol};
 use storage::{NewRun, RunItem, RunRecord, RunStatus, Storage};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinError;
@@ -75,8 +76,8 @@ pub struct JobOutcome {
 pub struct JobContext {
     pub storage: Storage,
     pub run_id: i64,
-    /// What the run is about (e.g. a symbol); `""` for a run triggered without a subject.
-    pub subject: String,
+    /// What the run is about (a symbol); none for a whole-watchlist run.
+    pub subject: Option<Symbol>,
     pub cancel: CancellationToken,
 }
 
@@ -122,7 +123,7 @@ pub struct Triggered {
 pub enum TriggerError {
     #[error("unknown job {0:?}")]
     UnknownJob(String),
-    #[error("job {job} already has an active run {}{}", active.id, for_subject(&active.subject))]
+    #[error("job {job} already has an active run {}{}", active.id, for_subject(active.subject.as_ref()))]
     AlreadyActive { job: String, active: RunRecord },
     #[error("the job engine is shutting down")]
     ShuttingDown,
@@ -235,12 +236,12 @@ impl JobEngine {
     }
 
     /// Queues a run without a subject (202 in the API) unless one is active (409); the same as
-    /// [`trigger_for`](Self::trigger_for) with subject `""`.
+    /// [`trigger_for`](Self::trigger_for) without a subject.
     ///
     /// # Errors
     /// [`TriggerError`].
-    pub async fn trigger(&self, job: &str, trigger: &str) -> Result<Triggered, TriggerError> {
-        self.inner.trigger(job, "", trigger).await
+    pub async fn trigger(&self, job: &str, trigger: RunTrigger) -> Result<Triggered, TriggerError> {
+        self.inner.trigger(job, None, trigger).await
     }
 
     /// Queues a run of `job` about `subject` (e.g. a symbol) unless a run of the same job and
@@ -252,10 +253,10 @@ impl JobEngine {
     pub async fn trigger_for(
         &self,
         job: &str,
-        subject: &str,
-        trigger: &str,
+        subject: &Symbol,
+        trigger: RunTrigger,
     ) -> Result<Triggered, TriggerError> {
-        self.inner.trigger(job, subject, trigger).await
+        self.inner.trigger(job, Some(subject), trigger).await
     }
 
     /// Registered jobs with schedule, next and last run.
@@ -377,7 +378,12 @@ impl Inner {
         self.jobs.iter().find(|r| r.job.name() == name)
     }
 
-    async fn trigger(&self, job: &str, subject: &str, trigger: &str) -> Result<Triggered, TriggerError> {
+    async fn trigger(
+        &self,
+        job: &str,
+        subject: Option<&Symbol>,
+        trigger: RunTrigger,
+    ) -> Result<Triggered, TriggerError> {
         if self.job(job).is_none() {
             return Err(TriggerError::UnknownJob(job.to_owned()));
         }
@@ -402,7 +408,7 @@ impl Inner {
                 return Err(TriggerError::ShuttingDown);
             }
         }
-        info!(run_id = run.id, job, subject, trigger, "Run queued.");
+        info!(run_id = run.id, job, subject = subject.map(Symbol::as_str), %trigger, "Run queued.");
         Ok(Triggered { run })
     }
 
@@ -469,7 +475,7 @@ impl Inner {
         let Some((run, job)) = self.begin(run_id).await else { return };
         let job_name = run.job;
         self.current_run.store(run_id, Ordering::SeqCst);
-        info!(run_id, job = %job_name, subject = %run.subject, trigger = %run.trigger, "Run started.");
+        info!(run_id, job = %job_name, subject = run.subject.as_ref().map(Symbol::as_str), trigger = %run.trigger, "Run started.");
         let started = Instant::now();
 
         let cancel = self.jobs_cancel.child_token();
@@ -482,7 +488,7 @@ impl Inner {
         // Every log line of the run (provider retries included) carries the run's id and job.
         // The span is at WARN level so that the default filter (`warn`) keeps it: a disabled
         // span adds nothing to the lines logged inside it.
-        let span = tracing::warn_span!("run", run_id, job = %job_name, subject = %context.subject);
+        let span = tracing::warn_span!("run", run_id, job = %job_name, subject = context.subject.as_ref().map(Symbol::as_str));
         let mut task =
             AbortOnDropHandle::new(tokio::spawn(async move { job.run(&context).await }.instrument(span)));
         let joined = tokio::select! {
@@ -603,7 +609,7 @@ impl Inner {
             let now = Utc::now();
             for (name, schedule, at) in &mut next {
                 if at.is_some_and(|at| at <= now) {
-                    match self.trigger(name, "", "schedule").await {
+                    match self.trigger(name, None, RunTrigger::Schedule).await {
                         Ok(triggered) => {
                             debug!(run_id = triggered.run.id, job = *name, "Scheduled run queued.")
                         }
@@ -628,8 +634,8 @@ impl Inner {
 }
 
 /// `" for AAPL"`, or nothing for a run without a subject.
-fn for_subject(subject: &str) -> String {
-    if subject.is_empty() { String::new() } else { format!(" for {subject}") }
+fn for_subject(subject: Option<&Symbol>) -> String {
+    subject.map(|symbol| format!(" for {symbol}")).unwrap_or_default()
 }
 
 /// The run's error text for a job task that did not return.

@@ -165,7 +165,7 @@ impl ExportService {
     /// As [`create`](Self::create).
     pub async fn create_mentions(
         &self,
-        mentions: &[storage::MentionRecord],
+        mentions: &[domain::Mention],
         run_id: Option<i64>,
     ) -> Result<ExportRecord, ExportError> {
         let file_name = new_file_name("mentions", ExportFormat::Csv.extension());
@@ -183,7 +183,7 @@ impl ExportService {
     /// As [`create`](Self::create).
     pub async fn create_notes(
         &self,
-        notes: &[storage::ResearchNoteRecord],
+        notes: &[storage::Stored<domain::ResearchNote>],
         run_id: Option<i64>,
     ) -> Result<ExportRecord, ExportError> {
         let file_name = new_file_name("notes", ExportFormat::Csv.extension());

@@ -35,4 +35,4 @@ pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{Job, JobContext, JobEngine, JobInfo, JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered};
 pub use exports::KIND_NOTES;
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
-pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig, SocialSourceKind};
+pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig};

@@ -20,26 +20,16 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use domain::{PostSource, SocialPost, SocialScan};
 use serde::{Deserialize, Serialize};
 use social::extract::SymbolUniverse;
 use social::reddit::{RedditClient, RedditConfig, RedditError};
 use social::{CoverageStatus, SampleSource, ScanOutcome, SocialSource, scan_and_extract_with_comments};
-use storage::{MentionRecord, NewSocialScan, RunItem, SocialPost, SocialScanStatus};
+use storage::RunItem;
 use tracing::{info, warn};
 
 use crate::config::ConfigError;
 use crate::engine::{Job, JobContext, JobOutcome};
-
-/// Which source the scan reads.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SocialSourceKind {
-    /// The bundled offline posts (no network).
-    #[default]
-    Sample,
-    /// Reddit, through `[…reddit]` settings.
-    Reddit,
-}
 
 /// The social scan settings (the reddit-scan job's section).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +38,7 @@ pub struct SocialConfig {
     /// Cron expression with seconds, in UTC (e.g. `"0 */30 * * * *"`); none means trigger-only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
-    pub source: SocialSourceKind,
+    pub source: PostSource,
     /// Subreddit names without `r/`.
     pub subreddits: Vec<String>,
     /// Newest posts read per subreddit and scan.
@@ -67,7 +57,7 @@ impl Default for SocialConfig {
     fn default() -> Self {
         Self {
             schedule: None,
-            source: SocialSourceKind::Sample,
+            source: PostSource::Sample,
             subreddits: ["wallstreetbets", "stocks", "investing"].map(str::to_owned).to_vec(),
             limit_per_subreddit: 100,
             comment_threads: 0,
@@ -117,7 +107,7 @@ impl SocialConfig {
                 format!("{bad:?} is not a symbol (letters, digits, . and -)"),
             ));
         }
-        if self.source == SocialSourceKind::Reddit && self.reddit.is_none() {
+        if self.source == PostSource::Reddit && self.reddit.is_none() {
             return Err(ConfigError::new(
                 "social.reddit",
                 "required when source = \"reddit\" (at least user_agent = \"platform:app:version (by /u/name)\")",
@@ -155,7 +145,7 @@ pub struct RedditScan {
 
 impl std::fmt::Debug for RedditScan {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedditScan").field("source", &self.source.name()).finish_non_exhaustive()
+        f.debug_struct("RedditScan").field("source", &self.source.kind()).finish_non_exhaustive()
     }
 }
 
@@ -172,9 +162,9 @@ impl RedditScan {
     pub fn new(config: SocialConfig, universe: SymbolUniverse) -> Result<Self, RedditScanError> {
         config.validate()?;
         let source = match (&config.source, &config.reddit) {
-            (SocialSourceKind::Sample, _) => SocialSource::Sample(SampleSource::new()),
-            (SocialSourceKind::Reddit, Some(reddit)) => SocialSource::Reddit(RedditClient::new(reddit)?),
-            (SocialSourceKind::Reddit, None) => {
+            (PostSource::Sample, _) => SocialSource::Sample(SampleSource::new()),
+            (PostSource::Reddit, Some(reddit)) => SocialSource::Reddit(RedditClient::new(reddit)?),
+            (PostSource::Reddit, None) => {
                 unreachable!("validate requires [reddit] for source = reddit")
             }
         };
@@ -195,13 +185,12 @@ impl RedditScan {
     }
 }
 
-fn to_records(outcome: &ScanOutcome) -> (Vec<SocialPost>, Vec<MentionRecord>) {
-    let source = outcome.source;
-    let posts = outcome
+fn posts_of(outcome: &ScanOutcome) -> Vec<SocialPost> {
+    outcome
         .posts
         .iter()
         .map(|p| SocialPost {
-            source: source.to_owned(),
+            source: outcome.source,
             post_id: p.post.id.clone(),
             subreddit: p.post.subreddit.clone(),
             author: p.post.author.clone(),
@@ -210,30 +199,7 @@ fn to_records(outcome: &ScanOutcome) -> (Vec<SocialPost>, Vec<MentionRecord>) {
             permalink: (!p.post.permalink.is_empty()).then(|| p.post.permalink.clone()),
             sentiment: p.sentiment,
         })
-        .collect();
-    let mentions = outcome
-        .mentions
-        .iter()
-        .map(|m| MentionRecord {
-            source: source.to_owned(),
-            post_id: m.post_id.clone(),
-            symbol: m.symbol.clone(),
-            kind: m.kind.as_str().to_owned(),
-            author: m.author.clone(),
-            subreddit: m.subreddit.clone(),
-            created_at: m.created_at,
-            sentiment: m.sentiment,
-        })
-        .collect();
-    (posts, mentions)
-}
-
-fn scan_status(outcome: &ScanOutcome) -> SocialScanStatus {
-    match outcome.status() {
-        "complete" => SocialScanStatus::Complete,
-        "blocked" => SocialScanStatus::Blocked,
-        _ => SocialScanStatus::Failed,
-    }
+        .collect()
 }
 
 #[async_trait]
@@ -245,7 +211,7 @@ impl Job for RedditScan {
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
         let universe = self.universe.clone().with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
-        info!(source = self.source.name(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
+        info!(source = %self.source.kind(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
         let outcome = scan_and_extract_with_comments(
             &self.source,
             &self.config.subreddits,
@@ -255,20 +221,20 @@ impl Job for RedditScan {
         )
         .await;
 
-        let (posts, mentions) = to_records(&outcome);
+        let posts = posts_of(&outcome);
         let saved = context
             .storage
-            .save_social_posts(&posts, &mentions)
+            .save_social_posts(&posts, &outcome.mentions)
             .await
             .context("cannot store the scanned posts")?;
-        let scan = NewSocialScan {
+        let scan = SocialScan {
             started_at: outcome.started_at,
             finished_at: outcome.finished_at,
-            source: outcome.source.to_owned(),
+            source: outcome.source,
             subreddits: self.config.subreddits.clone(),
             posts_read: u64::try_from(outcome.posts.len()).unwrap_or(u64::MAX),
             mentions_found: u64::try_from(outcome.mentions.len()).unwrap_or(u64::MAX),
-            status: scan_status(&outcome),
+            status: outcome.status(),
             error: outcome.error_summary(),
         };
         context.storage.record_social_scan(&scan).await.context("cannot record the scan")?;
@@ -286,7 +252,7 @@ impl Job for RedditScan {
                 symbol: format!("r/{}", coverage.subreddit),
                 succeeded: coverage.status == CoverageStatus::Complete,
                 bars: u64::try_from(coverage.posts_read).unwrap_or(u64::MAX),
-                provider: Some(outcome.source.to_owned()),
+                provider: Some(outcome.source.to_string()),
                 error,
             };
             context.record_item(&item).await.context("cannot record a subreddit's result")?;

@@ -200,13 +200,12 @@ impl From<jobs::TriggerError> for ApiError {
         match error {
             jobs::TriggerError::UnknownJob(job) => Self::UnknownJob(job),
             jobs::TriggerError::AlreadyActive { job, active } => Self::Conflict {
-                message: if active.subject.is_empty() {
-                    format!("job {job} already has an active run {} ({})", active.id, active.status)
-                } else {
-                    format!(
-                        "job {job} already has an active run {} for {} ({})",
-                        active.id, active.subject, active.status
-                    )
+                message: match &active.subject {
+                    None => format!("job {job} already has an active run {} ({})", active.id, active.status),
+                    Some(subject) => format!(
+                        "job {job} already has an active run {} for {subject} ({})",
+                        active.id, active.status
+                    ),
                 },
                 run_id: Some(active.id),
             },

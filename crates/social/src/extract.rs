@@ -22,6 +22,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
+pub use domain::MentionKind;
+
 const BUNDLED_SYMBOLS_CSV: &str = include_str!("../data/us-symbols.csv");
 const EXTRA_SYMBOLS: &str = include_str!("../data/extra-symbols.txt");
 const CURATED_ALIASES: &str = include_str!("../data/aliases.tsv");
@@ -32,28 +34,6 @@ const ALIAS_STOPLIST: &str = include_str!("../data/alias-stoplist.txt");
 const MAX_WORD_LEN: usize = 24;
 /// Longest symbol in a cashtag: 5 letters, a separator and a 2-letter class.
 const MAX_CASHTAG_LEN: usize = 8;
-
-/// How a symbol was mentioned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MentionKind {
-    /// `$NVDA`, `$BRK.B`.
-    Cashtag,
-    /// An upper-case word validated against the universe: `NVDA`.
-    Bare,
-    /// A company name: "Nvidia".
-    Alias,
-}
-
-impl MentionKind {
-    /// The stored spelling: `cashtag`, `bare` or `alias`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cashtag => "cashtag",
-            Self::Bare => "bare",
-            Self::Alias => "alias",
-        }
-    }
-}
 
 /// One symbol mentioned in a text. `symbol` is spelled as in the universe (`BRK-B`, not `BRK.B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -662,6 +642,17 @@ mod tests {
 
     fn symbols(universe: &SymbolUniverse, text: &str) -> Vec<String> {
         universe.extract_mentions(text).iter().map(|m| m.symbol.to_owned()).collect()
+    }
+
+    #[test]
+    fn every_bundled_symbol_is_a_valid_symbol() {
+        // The scanner drops mentions whose name does not parse as a `Symbol`; none of the bundled
+        // universe may be dropped that way.
+        let universe = SymbolUniverse::bundled();
+        assert!(universe.len() > 1000, "{}", universe.len());
+        let invalid: Vec<&str> =
+            universe.symbols.iter().map(|s| &**s).filter(|s| domain::Symbol::parse(s).is_err()).collect();
+        assert!(invalid.is_empty(), "{invalid:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub mod sentiment;
 pub mod subreddit;
 
 pub use scanner::{
-    CoverageStatus, PostMention, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
+    CoverageStatus, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
     scan_and_extract, scan_and_extract_with_comments,
 };
 pub use subreddit::{InvalidSubreddit, parse_subreddit};

@@ -16,7 +16,9 @@ use std::sync::OnceLock;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::extract::{MentionKind, SymbolUniverse};
+use domain::{Mention, PostSource, Symbol};
+
+use crate::extract::{self, SymbolUniverse};
 use crate::reddit::{Listing, Post, RedditClient, ScanStatus};
 use crate::sentiment;
 
@@ -129,11 +131,11 @@ pub enum SocialSource {
 }
 
 impl SocialSource {
-    /// The stored name of the source: `sample` or `reddit`.
-    pub fn name(&self) -> &'static str {
+    /// Which kind of source this is, as stored on posts and scans.
+    pub fn kind(&self) -> PostSource {
         match self {
-            Self::Sample(_) => "sample",
-            Self::Reddit(_) => "reddit",
+            Self::Sample(_) => PostSource::Sample,
+            Self::Reddit(_) => PostSource::Reddit,
         }
     }
 }
@@ -194,44 +196,30 @@ pub struct ScannedPost {
     pub sentiment: f64,
 }
 
-/// One symbol mentioned in one post (at most one per symbol per post).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostMention {
-    pub post_id: String,
-    /// As spelled in the universe (`BRK-B`).
-    pub symbol: String,
-    pub kind: MentionKind,
-    pub author: String,
-    pub subreddit: String,
-    pub created_at: DateTime<Utc>,
-    /// The post's sentiment.
-    pub sentiment: f64,
-}
-
 /// The result of [`scan_and_extract`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScanOutcome {
-    /// [`SocialSource::name`].
-    pub source: &'static str,
+    /// [`SocialSource::kind`].
+    pub source: PostSource,
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     /// Every post read, once each (a post seen in two subreddits' listings is kept once).
     pub posts: Vec<ScannedPost>,
-    pub mentions: Vec<PostMention>,
+    /// At most one per symbol per post or comment.
+    pub mentions: Vec<Mention>,
     /// One entry per requested subreddit, in the requested order.
     pub coverage: Vec<SubredditCoverage>,
 }
 
 impl ScanOutcome {
-    /// `complete` when every subreddit was read, else `blocked` if any was blocked, else
-    /// `failed`.
-    pub fn status(&self) -> &'static str {
+    /// Complete when every subreddit was read, else blocked if any was blocked, else failed.
+    pub fn status(&self) -> domain::ScanStatus {
         if self.coverage.iter().all(|c| c.status == CoverageStatus::Complete) {
-            "complete"
+            domain::ScanStatus::Complete
         } else if self.is_blocked() {
-            "blocked"
+            domain::ScanStatus::Blocked
         } else {
-            "failed"
+            domain::ScanStatus::Failed
         }
     }
 
@@ -251,6 +239,41 @@ impl ScanOutcome {
             })
             .collect();
         (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// Where one scored text (a post or a comment) came from, to turn its extracted mentions into
+/// [`Mention`]s.
+struct TextOf<'a> {
+    source: PostSource,
+    post_id: &'a str,
+    author: &'a str,
+    subreddit: &'a str,
+    created_at: DateTime<Utc>,
+    sentiment: f64,
+}
+
+impl TextOf<'_> {
+    /// `None` for a universe entry that is no valid [`Symbol`] (a configured extra symbol can be
+    /// anything; the bundled universe always parses, see the tests), logged and left out.
+    fn mention(&self, found: &extract::Mention<'_>) -> Option<Mention> {
+        let symbol = match Symbol::parse(found.symbol) {
+            Ok(symbol) => symbol,
+            Err(error) => {
+                tracing::debug!(%error, "A mentioned name is not a symbol; skipped.");
+                return None;
+            }
+        };
+        Some(Mention {
+            source: self.source,
+            post_id: self.post_id.to_owned(),
+            symbol,
+            kind: found.kind,
+            author: self.author.to_owned(),
+            subreddit: self.subreddit.to_owned(),
+            created_at: self.created_at,
+            sentiment: self.sentiment,
+        })
     }
 }
 
@@ -279,7 +302,7 @@ pub async fn scan_and_extract_with_comments(
 ) -> ScanOutcome {
     let started_at = Utc::now();
     let mut outcome = ScanOutcome {
-        source: source.name(),
+        source: source.kind(),
         started_at,
         finished_at: started_at,
         posts: Vec::new(),
@@ -332,15 +355,15 @@ pub async fn scan_and_extract_with_comments(
             }
             let score = sentiment::score(&text);
             universe.extract_mentions_into(&text, &mut found);
-            outcome.mentions.extend(found.iter().map(|m| PostMention {
-                post_id: post.id.clone(),
-                symbol: m.symbol.to_owned(),
-                kind: m.kind,
-                author: post.author.clone(),
-                subreddit: post.subreddit.clone(),
+            let text_of = TextOf {
+                source: outcome.source,
+                post_id: &post.id,
+                author: &post.author,
+                subreddit: &post.subreddit,
                 created_at: post.created_utc,
                 sentiment: score,
-            }));
+            };
+            outcome.mentions.extend(found.iter().filter_map(|m| text_of.mention(m)));
             outcome.posts.push(ScannedPost { post, sentiment: score });
         }
         if let SocialSource::Reddit(client) = source {
@@ -360,15 +383,15 @@ pub async fn scan_and_extract_with_comments(
                     comments_read += 1;
                     let score = sentiment::score(&comment.body);
                     universe.extract_mentions_into(&comment.body, &mut found);
-                    outcome.mentions.extend(found.iter().map(|m| PostMention {
-                        post_id: format!("t1_{}", comment.id),
-                        symbol: m.symbol.to_owned(),
-                        kind: m.kind,
-                        author: comment.author.clone(),
-                        subreddit: subreddit.clone(),
+                    let text_of = TextOf {
+                        source: outcome.source,
+                        post_id: &format!("t1_{}", comment.id),
+                        author: &comment.author,
+                        subreddit,
                         created_at: comment.created_utc,
                         sentiment: score,
-                    }));
+                    };
+                    outcome.mentions.extend(found.iter().filter_map(|m| text_of.mention(m)));
                 }
             }
             if let Some(coverage) = outcome.coverage.last_mut() {

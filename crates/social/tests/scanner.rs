@@ -1,6 +1,7 @@
 //! `scan_and_extract` over the bundled sample source (offline) and a wiremock Reddit, and the
 //! properties the demo relies on in `data/sample-posts.jsonl`.
 
+use domain::{PostSource, ScanStatus};
 use std::collections::{BTreeSet, HashMap};
 
 use chrono::{Duration, TimeZone, Utc};
@@ -61,8 +62,8 @@ async fn sample_scan_shows_a_pltr_spike_in_the_last_hour() {
     let universe = SymbolUniverse::bundled();
     let outcome = scan_and_extract(&source, &subs(), 1000, &universe).await;
 
-    assert_eq!(outcome.source, "sample");
-    assert_eq!(outcome.status(), "complete");
+    assert_eq!(outcome.source, PostSource::Sample);
+    assert_eq!(outcome.status(), ScanStatus::Complete);
     assert_eq!(outcome.error_summary(), None);
     assert_eq!(outcome.coverage.len(), 3);
     assert!(outcome.coverage.iter().all(|c| c.status == CoverageStatus::Complete && c.posts_read > 0));
@@ -143,8 +144,8 @@ async fn a_blocked_subreddit_reports_blocked_not_zero_mentions() {
     let source = SocialSource::Reddit(RedditClient::new(&config).unwrap());
     let outcome = scan_and_extract(&source, &subs(), 25, &SymbolUniverse::bundled()).await;
 
-    assert_eq!(outcome.source, "reddit");
-    assert_eq!(outcome.status(), "blocked");
+    assert_eq!(outcome.source, PostSource::Reddit);
+    assert_eq!(outcome.status(), ScanStatus::Blocked);
     assert!(outcome.is_blocked());
     let wsb = &outcome.coverage[0];
     assert_eq!((wsb.subreddit.as_str(), wsb.posts_read), ("wallstreetbets", 0));
@@ -206,7 +207,7 @@ async fn comments_of_the_most_commented_threads_are_scanned_too() {
     let outcome =
         social::scan_and_extract_with_comments(&source, &subreddits, 25, 1, &SymbolUniverse::bundled()).await;
 
-    assert_eq!(outcome.status(), "complete");
+    assert_eq!(outcome.status(), ScanStatus::Complete);
     let coverage = &outcome.coverage[0];
     assert!(coverage.comments_read >= 3, "{coverage:?}");
     // "Beat and raise, NVDA to the moon" is a comment, keyed by the comment's own id.

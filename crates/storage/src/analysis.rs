@@ -7,6 +7,7 @@
 //! written scope beyond its entry and byte caps, in the same transaction as the insert, so a
 //! scope never holds more than its caps however often an agent writes.
 
+use domain::text_enum;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -14,7 +15,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::AssertSqlSafe;
 
-use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit, time_col, to_unix};
+use domain::{ResearchNote, Symbol};
+
+use crate::Stored;
+use crate::rows::{
+    RowExt, count_to_u64, from_unix, now_unix, parsed_col, sql_limit, symbol_col, time_col, to_unix,
+};
 use crate::{Storage, StorageError};
 
 /// How many symbols [`Storage::latest_research_notes`] binds per statement (well below both
@@ -113,59 +119,6 @@ fn crew_run_from_row(row: &impl RowExt) -> Result<CrewRunRecord, StorageError> {
 // Research notes
 // ---------------------------------------------------------------------------------------------
 
-text_enum! {
-    /// A note's rating.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-    #[serde(rename_all = "lowercase")]
-    pub enum NoteRating {
-        Buy => "buy",
-        Hold => "hold",
-        Sell => "sell",
-    }
-    parse_error = "unknown rating {:?}: expected buy, hold or sell";
-}
-
-/// A research note to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewResearchNote {
-    /// The crew run that wrote it, if any (must exist).
-    pub crew_run_id: Option<i64>,
-    pub symbol: String,
-    pub rating: NoteRating,
-    /// In `0.0..=1.0`.
-    pub confidence: f64,
-    /// E.g. `3-6 months`.
-    pub horizon: String,
-    pub thesis: String,
-    pub risks: Vec<String>,
-    pub key_figures: serde_json::Map<String, serde_json::Value>,
-    /// Where the figures came from (URLs, provider names, tool names).
-    pub sources: Vec<String>,
-    /// The full note for people.
-    pub markdown: String,
-    pub model: String,
-    pub crew: String,
-}
-
-/// A stored research note.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ResearchNoteRecord {
-    pub id: i64,
-    pub crew_run_id: Option<i64>,
-    pub symbol: String,
-    pub rating: NoteRating,
-    pub confidence: f64,
-    pub horizon: String,
-    pub thesis: String,
-    pub risks: Vec<String>,
-    pub key_figures: serde_json::Map<String, serde_json::Value>,
-    pub sources: Vec<String>,
-    pub markdown: String,
-    pub model: String,
-    pub crew: String,
-    pub created_at: DateTime<Utc>,
-}
-
 const NOTE_COLUMNS: &str = "id, crew_run_id, symbol, rating, confidence, horizon, thesis, risks, \
      key_figures, sources, markdown, model, crew, created_at";
 
@@ -177,23 +130,24 @@ fn json_col<T: serde::de::DeserializeOwned>(
     serde_json::from_str(&text).map_err(|e| StorageError::corrupt(column, &text, e))
 }
 
-fn note_from_row(row: &impl RowExt) -> Result<ResearchNoteRecord, StorageError> {
-    let rating = row.text("rating")?;
-    Ok(ResearchNoteRecord {
+fn note_from_row(row: &impl RowExt) -> Result<Stored<ResearchNote>, StorageError> {
+    Ok(Stored {
         id: row.int("id")?,
-        crew_run_id: row.int_opt("crew_run_id")?,
-        symbol: row.text("symbol")?,
-        rating: rating.parse().map_err(|e: String| StorageError::corrupt("rating", &rating, e))?,
-        confidence: row.real("confidence")?,
-        horizon: row.text("horizon")?,
-        thesis: row.text("thesis")?,
-        risks: json_col(row, "risks")?,
-        key_figures: json_col(row, "key_figures")?,
-        sources: json_col(row, "sources")?,
-        markdown: row.text("markdown")?,
-        model: row.text("model")?,
-        crew: row.text("crew")?,
         created_at: time_col(row, "created_at")?,
+        value: ResearchNote {
+            crew_run_id: row.int_opt("crew_run_id")?,
+            symbol: symbol_col(row, "symbol")?,
+            rating: parsed_col(row, "rating")?,
+            confidence: row.real("confidence")?,
+            horizon: row.text("horizon")?,
+            thesis: row.text("thesis")?,
+            risks: json_col(row, "risks")?,
+            key_figures: json_col(row, "key_figures")?,
+            sources: json_col(row, "sources")?,
+            markdown: row.text("markdown")?,
+            model: row.text("model")?,
+            crew: row.text("crew")?,
+        },
     })
 }
 
@@ -366,8 +320,8 @@ impl Storage {
     /// does not exist.
     pub async fn insert_research_note(
         &self,
-        note: &NewResearchNote,
-    ) -> Result<ResearchNoteRecord, StorageError> {
+        note: &ResearchNote,
+    ) -> Result<Stored<ResearchNote>, StorageError> {
         if !(note.confidence.is_finite() && (0.0..=1.0).contains(&note.confidence)) {
             return Err(StorageError::invalid(
                 "research note confidence",
@@ -386,7 +340,7 @@ impl Storage {
             // fetch_all runs the write statement to completion (see `create_run`).
             let rows = sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(note.crew_run_id)
-                .bind(&note.symbol)
+                .bind(note.symbol.as_str())
                 .bind(note.rating.as_str())
                 .bind(note.confidence)
                 .bind(&note.horizon)
@@ -414,9 +368,9 @@ impl Storage {
     /// value this crate did not write.
     pub async fn research_notes(
         &self,
-        symbol: Option<&str>,
+        symbol: Option<&Symbol>,
         limit: u32,
-    ) -> Result<Vec<ResearchNoteRecord>, StorageError> {
+    ) -> Result<Vec<Stored<ResearchNote>>, StorageError> {
         let sql = match symbol {
             Some(_) => format!(
                 "SELECT {NOTE_COLUMNS} FROM research_notes WHERE symbol = $2 \
@@ -429,7 +383,7 @@ impl Storage {
         Ok(with_pool!(self, pool => {
             let mut query = sqlx::query(AssertSqlSafe(sql)).bind(i64::from(limit));
             if let Some(symbol) = symbol {
-                query = query.bind(symbol);
+                query = query.bind(symbol.as_str());
             }
             query.fetch_all(pool).await?.iter().map(note_from_row).collect::<Result<Vec<_>, _>>()?
         }))
@@ -443,9 +397,9 @@ impl Storage {
     /// value this crate did not write.
     pub async fn latest_research_notes(
         &self,
-        symbols: &[String],
-    ) -> Result<Vec<ResearchNoteRecord>, StorageError> {
-        let mut latest: HashMap<String, ResearchNoteRecord> = HashMap::new();
+        symbols: &[Symbol],
+    ) -> Result<Vec<Stored<ResearchNote>>, StorageError> {
+        let mut latest: HashMap<Symbol, Stored<ResearchNote>> = HashMap::new();
         for chunk in symbols.chunks(SYMBOLS_PER_QUERY) {
             let placeholders = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
             let sql = format!(
@@ -456,11 +410,11 @@ impl Storage {
             let notes = with_pool!(self, pool => {
                 let mut query = sqlx::query(AssertSqlSafe(sql));
                 for symbol in chunk {
-                    query = query.bind(symbol);
+                    query = query.bind(symbol.as_str());
                 }
                 query.fetch_all(pool).await?.iter().map(note_from_row).collect::<Result<Vec<_>, _>>()?
             });
-            latest.extend(notes.into_iter().map(|note| (note.symbol.clone(), note)));
+            latest.extend(notes.into_iter().map(|note| (note.value.symbol.clone(), note)));
         }
         Ok(symbols.iter().filter_map(|symbol| latest.remove(symbol)).collect())
     }
@@ -590,16 +544,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses_and_ratings_round_trip() {
+    fn crew_run_statuses_round_trip() {
         for status in CrewRunStatus::ALL {
             assert_eq!(status.as_str().parse::<CrewRunStatus>(), Ok(status));
             assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
         }
-        for rating in NoteRating::ALL {
-            assert_eq!(rating.as_str().parse::<NoteRating>(), Ok(rating));
-            assert_eq!(serde_json::to_value(rating).unwrap(), rating.as_str());
-        }
-        assert!("strong buy".parse::<NoteRating>().is_err());
     }
 
     #[test]

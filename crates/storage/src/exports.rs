@@ -3,6 +3,7 @@
 //! pointing at a partial file.
 
 use chrono::{DateTime, Utc};
+use domain::text_enum;
 
 use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit, to_unix};
 use crate::{Storage, StorageError};

@@ -62,9 +62,6 @@ macro_rules! with_pool {
     };
 }
 
-#[macro_use]
-mod text_enum;
-
 mod actions;
 mod analysis;
 mod bars;
@@ -79,13 +76,13 @@ mod run_stats;
 mod runs;
 mod social;
 mod storage;
+mod stored;
+#[cfg(test)]
+mod text_enum;
 mod tokens;
 mod watchlist;
 
-pub use analysis::{
-    CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun, NewResearchNote, NoteRating,
-    ResearchNoteRecord,
-};
+pub use analysis::{CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun};
 pub use bars::{BarQuery, BarRow, DisagreementQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};
 pub use error::StorageError;
@@ -95,10 +92,10 @@ pub use records::{QualityAction, QualityEvent};
 pub use run_stats::RunStats;
 pub use runs::{NewRun, RunItem, RunRecord, RunStatus};
 pub use social::{
-    BEARISH_THRESHOLD, BULLISH_THRESHOLD, MentionBucket, MentionBucketSize, MentionRecord, NewSocialScan,
-    SPIKE_BASELINE_HOURS, SocialPost, SocialSaveStats, SocialScanRecord, SocialScanStatus, TrendingRow,
-    spike_score,
+    BEARISH_THRESHOLD, BULLISH_THRESHOLD, MentionBucket, MentionBucketSize, SPIKE_BASELINE_HOURS,
+    SocialSaveStats, TrendingRow, spike_score,
 };
 pub use storage::{Backend, Storage};
+pub use stored::Stored;
 pub use tokens::TokenRecord;
 pub use watchlist::WatchlistEntry;

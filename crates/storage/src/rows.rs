@@ -88,19 +88,27 @@ pub(crate) fn time_col(row: &impl RowExt, column: &'static str) -> Result<DateTi
     from_unix(column, row.int(column)?)
 }
 
-pub(crate) fn symbol_col(row: &impl RowExt, column: &'static str) -> Result<Symbol, StorageError> {
+/// A TEXT column holding one of our own spellings (a symbol, an enum's `as_str`), parsed back;
+/// anything else in it is [`StorageError::Corrupt`].
+pub(crate) fn parsed_col<T>(row: &impl RowExt, column: &'static str) -> Result<T, StorageError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     let text = row.text(column)?;
-    Symbol::parse(&text).map_err(|e| StorageError::corrupt(column, &text, e))
+    text.parse().map_err(|e: T::Err| StorageError::corrupt(column, &text, e))
+}
+
+pub(crate) fn symbol_col(row: &impl RowExt, column: &'static str) -> Result<Symbol, StorageError> {
+    parsed_col(row, column)
 }
 
 pub(crate) fn provider_col(row: &impl RowExt, column: &'static str) -> Result<ProviderId, StorageError> {
-    let text = row.text(column)?;
-    text.parse().map_err(|e| StorageError::corrupt(column, &text, e))
+    parsed_col(row, column)
 }
 
 pub(crate) fn interval_col(row: &impl RowExt, column: &'static str) -> Result<Interval, StorageError> {
-    let text = row.text(column)?;
-    text.parse().map_err(|e| StorageError::corrupt(column, &text, e))
+    parsed_col(row, column)
 }
 
 /// Converts a caller's `u64` limit to SQL's signed `LIMIT`, saturating (no one has 2^63 rows).

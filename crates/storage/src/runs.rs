@@ -3,8 +3,11 @@
 //! (see migrations 0002 and 0004).
 
 use chrono::{DateTime, Utc};
+use domain::text_enum;
 
-use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, sql_limit};
+use domain::{RunTrigger, Symbol};
+
+use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, parsed_col, sql_limit};
 use crate::{Storage, StorageError};
 
 text_enum! {
@@ -35,12 +38,11 @@ impl RunStatus {
 pub struct RunRecord {
     pub id: i64,
     pub job: String,
-    /// What the run is about: a symbol for the `analysis` job, `""` for whole-watchlist jobs.
+    /// What the run is about: a symbol for the `analysis` job, none for whole-watchlist jobs.
     /// Single-flight is per (job, subject).
-    pub subject: String,
+    pub subject: Option<Symbol>,
     pub status: RunStatus,
-    /// Who asked: `api`, `schedule`, `cli`.
-    pub trigger: String,
+    pub trigger: RunTrigger,
     pub queued_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -73,14 +75,25 @@ fn time_opt(row: &impl RowExt, column: &'static str) -> Result<Option<DateTime<U
     row.int_opt(column)?.map(|secs| from_unix(column, secs)).transpose()
 }
 
+/// The stored `subject` of a run without one. Not NULL: the single-flight unique index on
+/// (job, subject) treats NULLs as distinct, so it must be a value.
+const NO_SUBJECT: &str = "";
+
+fn subject_text(subject: Option<&Symbol>) -> &str {
+    subject.map_or(NO_SUBJECT, Symbol::as_str)
+}
+
 fn run_from_row(row: &impl RowExt) -> Result<RunRecord, StorageError> {
-    let status = row.text("status")?;
+    let subject = row.text("subject")?;
     Ok(RunRecord {
         id: row.int("id")?,
         job: row.text("job")?,
-        subject: row.text("subject")?,
-        status: status.parse().map_err(|e: String| StorageError::corrupt("status", &status, e))?,
-        trigger: row.text("trigger")?,
+        subject: match subject.as_str() {
+            NO_SUBJECT => None,
+            text => Some(Symbol::parse(text).map_err(|e| StorageError::corrupt("subject", text, e))?),
+        },
+        status: parsed_col(row, "status")?,
+        trigger: parsed_col(row, "trigger")?,
         queued_at: from_unix("queued_at", row.int("queued_at")?)?,
         started_at: time_opt(row, "started_at")?,
         finished_at: time_opt(row, "finished_at")?,
@@ -102,12 +115,12 @@ fn item_from_row(row: &impl RowExt) -> Result<RunItem, StorageError> {
 impl Storage {
     /// Queues a run of `job` with no subject (a whole-watchlist job), unless one is already
     /// queued or running (single-flight). Same as [`create_run_for`](Self::create_run_for) with
-    /// subject `""`.
+    /// no subject.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn create_run(&self, job: &str, trigger: &str) -> Result<NewRun, StorageError> {
-        self.create_run_for(job, "", trigger).await
+    pub async fn create_run(&self, job: &str, trigger: RunTrigger) -> Result<NewRun, StorageError> {
+        self.create_run_for(job, None, trigger).await
     }
 
     /// Queues a run of `job` about `subject` (e.g. a symbol), unless a run of the same job and
@@ -118,8 +131,8 @@ impl Storage {
     pub async fn create_run_for(
         &self,
         job: &str,
-        subject: &str,
-        trigger: &str,
+        subject: Option<&Symbol>,
+        trigger: RunTrigger,
     ) -> Result<NewRun, StorageError> {
         let sql = format!(
             "INSERT INTO job_runs (job, subject, status, trigger, queued_at) VALUES ($1, $2, 'queued', $3, $4) \
@@ -130,8 +143,8 @@ impl Storage {
             // statement has run to completion, and a half-read RETURNING would hold it.
             match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .bind(job)
-                .bind(subject)
-                .bind(trigger)
+                .bind(subject_text(subject))
+                .bind(trigger.as_str())
                 .bind(now_unix())
                 .fetch_all(pool)
                 .await?
@@ -151,26 +164,30 @@ impl Storage {
         }
     }
 
-    /// The queued or running run of `job` with no subject (`""`), if any; see
+    /// The queued or running run of `job` with no subject, if any; see
     /// [`active_run_for`](Self::active_run_for) and [`active_runs`](Self::active_runs).
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
     pub async fn active_run(&self, job: &str) -> Result<Option<RunRecord>, StorageError> {
-        self.active_run_for(job, "").await
+        self.active_run_for(job, None).await
     }
 
     /// The queued or running run of `job` about `subject`, if any.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn active_run_for(&self, job: &str, subject: &str) -> Result<Option<RunRecord>, StorageError> {
+    pub async fn active_run_for(
+        &self,
+        job: &str,
+        subject: Option<&Symbol>,
+    ) -> Result<Option<RunRecord>, StorageError> {
         let sql = format!(
             "SELECT {RUN_COLUMNS} FROM job_runs \
              WHERE job = $1 AND subject = $2 AND status IN ('queued', 'running')"
         );
         Ok(with_pool!(self, pool => {
-            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).bind(subject).fetch_optional(pool).await? {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(job).bind(subject_text(subject)).fetch_optional(pool).await? {
                 Some(row) => Some(run_from_row(&row)?),
                 None => None,
             }

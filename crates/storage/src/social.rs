@@ -4,13 +4,16 @@
 //! Aggregation happens in SQL with portable integer arithmetic (`(created_at - base) / 3600`
 //! groups unix seconds into hours on both backends); only the spike z-score is computed here.
 
+use domain::text_enum;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
 
-use crate::rows::{RowExt, count_to_u64, from_unix, sql_limit, to_unix};
-use crate::{Storage, StorageError};
+use domain::{Mention, SocialPost, SocialScan, Symbol};
+
+use crate::rows::{RowExt, count_to_u64, from_unix, parsed_col, sql_limit, symbol_col, time_col, to_unix};
+use crate::{Storage, StorageError, Stored};
 
 /// Sentiment at or above this counts as bullish (as `social::sentiment::label`).
 pub const BULLISH_THRESHOLD: f64 = 0.05;
@@ -21,36 +24,6 @@ const HOUR: i64 = 3600;
 /// The spike baseline: 7 days of hourly buckets.
 pub const SPIKE_BASELINE_HOURS: i64 = 168;
 
-/// A scanned post (title and metadata; the body is not stored).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SocialPost {
-    /// Where the post came from: `reddit` or `sample`.
-    pub source: String,
-    pub post_id: String,
-    pub subreddit: String,
-    pub author: String,
-    pub created_at: DateTime<Utc>,
-    pub title: String,
-    pub permalink: Option<String>,
-    /// Sentiment of the post in [-1, 1].
-    pub sentiment: f64,
-}
-
-/// One symbol mentioned in one post (at most one per symbol per post).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MentionRecord {
-    pub source: String,
-    pub post_id: String,
-    pub symbol: String,
-    /// How it was found: `cashtag`, `symbol`, `alias`.
-    pub kind: String,
-    pub author: String,
-    pub subreddit: String,
-    pub created_at: DateTime<Utc>,
-    /// The post's sentiment.
-    pub sentiment: f64,
-}
-
 /// How many rows [`Storage::save_social_posts`] inserted (already stored ones are skipped).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SocialSaveStats {
@@ -58,51 +31,10 @@ pub struct SocialSaveStats {
     pub mentions_inserted: u64,
 }
 
-text_enum! {
-    /// How a social scan ended.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub enum SocialScanStatus {
-        /// Every subreddit was read.
-        Complete => "complete",
-        /// The source refused us (block page, private or banned subreddit).
-        Blocked => "blocked",
-        /// Another error (network, server).
-        Failed => "failed",
-    }
-    parse_error = "unknown scan status {:?}";
-}
-
-/// A scan to record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewSocialScan {
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub source: String,
-    pub subreddits: Vec<String>,
-    pub posts_read: u64,
-    pub mentions_found: u64,
-    pub status: SocialScanStatus,
-    pub error: Option<String>,
-}
-
-/// A recorded scan.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SocialScanRecord {
-    pub id: i64,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub source: String,
-    pub subreddits: Vec<String>,
-    pub posts_read: u64,
-    pub mentions_found: u64,
-    pub status: SocialScanStatus,
-    pub error: Option<String>,
-}
-
 /// One symbol's activity in a window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TrendingRow {
-    pub symbol: String,
+    pub symbol: Symbol,
     pub mentions: u64,
     pub unique_authors: u64,
     pub mean_sentiment: f64,
@@ -188,32 +120,36 @@ const MENTION_COLUMNS: &str = "source, post_id, symbol, kind, author, subreddit,
 const SCAN_COLUMNS: &str =
     "id, started_at, finished_at, source, subreddits, posts_read, mentions_found, status, error";
 
-fn mention_from_row(row: &impl RowExt) -> Result<MentionRecord, StorageError> {
-    Ok(MentionRecord {
-        source: row.text("source")?,
+fn mention_from_row(row: &impl RowExt) -> Result<Mention, StorageError> {
+    Ok(Mention {
+        source: parsed_col(row, "source")?,
         post_id: row.text("post_id")?,
-        symbol: row.text("symbol")?,
-        kind: row.text("kind")?,
+        symbol: symbol_col(row, "symbol")?,
+        kind: parsed_col(row, "kind")?,
         author: row.text("author")?,
         subreddit: row.text("subreddit")?,
-        created_at: from_unix("created_at", row.int("created_at")?)?,
+        created_at: time_col(row, "created_at")?,
         sentiment: row.real("sentiment")?,
     })
 }
 
-fn scan_from_row(row: &impl RowExt) -> Result<SocialScanRecord, StorageError> {
-    let status = row.text("status")?;
+/// A scan's row is written once, when the scan has finished, so that is when it was created.
+fn scan_from_row(row: &impl RowExt) -> Result<Stored<SocialScan>, StorageError> {
     let subreddits = row.text("subreddits")?;
-    Ok(SocialScanRecord {
+    let finished_at = time_col(row, "finished_at")?;
+    Ok(Stored {
         id: row.int("id")?,
-        started_at: from_unix("started_at", row.int("started_at")?)?,
-        finished_at: from_unix("finished_at", row.int("finished_at")?)?,
-        source: row.text("source")?,
-        subreddits: subreddits.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
-        posts_read: count_to_u64(row.int("posts_read")?),
-        mentions_found: count_to_u64(row.int("mentions_found")?),
-        status: status.parse().map_err(|e: String| StorageError::corrupt("status", &status, e))?,
-        error: row.text_opt("error")?,
+        created_at: finished_at,
+        value: SocialScan {
+            started_at: time_col(row, "started_at")?,
+            finished_at,
+            source: parsed_col(row, "source")?,
+            subreddits: subreddits.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            posts_read: count_to_u64(row.int("posts_read")?),
+            mentions_found: count_to_u64(row.int("mentions_found")?),
+            status: parsed_col(row, "status")?,
+            error: row.text_opt("error")?,
+        },
     })
 }
 
@@ -251,7 +187,7 @@ impl Storage {
     pub async fn save_social_posts(
         &self,
         posts: &[SocialPost],
-        mentions: &[MentionRecord],
+        mentions: &[Mention],
     ) -> Result<SocialSaveStats, StorageError> {
         for post in posts {
             check_finite("social_posts.sentiment", &post.post_id, post.sentiment)?;
@@ -274,7 +210,7 @@ impl Storage {
             let mut stats = SocialSaveStats::default();
             for post in posts {
                 stats.posts_inserted += sqlx::query(POST_SQL)
-                    .bind(&post.source)
+                    .bind(post.source.as_str())
                     .bind(&post.post_id)
                     .bind(&post.subreddit)
                     .bind(&post.author)
@@ -288,10 +224,10 @@ impl Storage {
             }
             for mention in mentions {
                 stats.mentions_inserted += sqlx::query(MENTION_SQL)
-                    .bind(&mention.source)
+                    .bind(mention.source.as_str())
                     .bind(&mention.post_id)
-                    .bind(&mention.symbol)
-                    .bind(&mention.kind)
+                    .bind(mention.symbol.as_str())
+                    .bind(mention.kind.as_str())
                     .bind(&mention.author)
                     .bind(&mention.subreddit)
                     .bind(to_unix(mention.created_at))
@@ -318,7 +254,7 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn record_social_scan(&self, scan: &NewSocialScan) -> Result<SocialScanRecord, StorageError> {
+    pub async fn record_social_scan(&self, scan: &SocialScan) -> Result<Stored<SocialScan>, StorageError> {
         let sql = format!(
             "INSERT INTO social_scans \
              (started_at, finished_at, source, subreddits, posts_read, mentions_found, status, error) \
@@ -330,7 +266,7 @@ impl Storage {
             let rows = sqlx::query(AssertSqlSafe(sql.clone()))
                 .bind(to_unix(scan.started_at))
                 .bind(to_unix(scan.finished_at))
-                .bind(&scan.source)
+                .bind(scan.source.as_str())
                 .bind(&subreddits)
                 .bind(u64_to_sql(scan.posts_read))
                 .bind(u64_to_sql(scan.mentions_found))
@@ -338,7 +274,7 @@ impl Storage {
                 .bind(scan.error.as_deref())
                 .fetch_all(pool)
                 .await?;
-            let row = rows.first().ok_or_else(|| StorageError::corrupt("social_scans", &scan.source, "INSERT returned no row"))?;
+            let row = rows.first().ok_or_else(|| StorageError::corrupt("social_scans", scan.source, "INSERT returned no row"))?;
             scan_from_row(row)?
         }))
     }
@@ -347,7 +283,7 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn latest_social_scan(&self) -> Result<Option<SocialScanRecord>, StorageError> {
+    pub async fn latest_social_scan(&self) -> Result<Option<Stored<SocialScan>>, StorageError> {
         let sql = format!("SELECT {SCAN_COLUMNS} FROM social_scans ORDER BY id DESC LIMIT 1");
         Ok(with_pool!(self, pool => {
             match sqlx::query(AssertSqlSafe(sql.clone())).fetch_optional(pool).await? {
@@ -364,10 +300,10 @@ impl Storage {
     /// [`StorageError::Query`] if the database fails.
     pub async fn mentions(
         &self,
-        symbol: Option<&str>,
+        symbol: Option<&Symbol>,
         since: DateTime<Utc>,
         limit: Option<u64>,
-    ) -> Result<Vec<MentionRecord>, StorageError> {
+    ) -> Result<Vec<Mention>, StorageError> {
         const ORDER: &str = "ORDER BY created_at DESC, symbol, source, post_id LIMIT $2";
         let sql = match symbol {
             Some(_) => format!(
@@ -378,7 +314,7 @@ impl Storage {
         Ok(with_pool!(self, pool => {
             let mut query = sqlx::query(AssertSqlSafe(sql.clone())).bind(to_unix(since)).bind(sql_limit(limit));
             if let Some(symbol) = symbol {
-                query = query.bind(symbol);
+                query = query.bind(symbol.as_str());
             }
             query.fetch_all(pool).await?.iter().map(mention_from_row).collect::<Result<Vec<_>, _>>()?
         }))
@@ -420,7 +356,7 @@ impl Storage {
                 .map(|row| {
                     let (mentions, unique_authors, mean_sentiment, bullish, bearish) = aggregates(row)?;
                     Ok(TrendingRow {
-                        symbol: row.text("symbol")?,
+                        symbol: symbol_col(row, "symbol")?,
                         mentions,
                         unique_authors,
                         mean_sentiment,
@@ -430,9 +366,9 @@ impl Storage {
                     })
                 })
                 .collect::<Result<Vec<_>, StorageError>>()?;
-            let mut hourly: HashMap<String, Vec<u64>> = HashMap::new();
+            let mut hourly: HashMap<Symbol, Vec<u64>> = HashMap::new();
             for row in sqlx::query(hourly_sql).bind(base).bind(until_secs).fetch_all(pool).await? {
-                let symbol = row.text("symbol")?;
+                let symbol = symbol_col(&row, "symbol")?;
                 let bucket = usize::try_from(row.int("bucket")?).unwrap_or(0);
                 let counts = hourly.entry(symbol).or_insert_with(|| vec![0; 169]);
                 if let Some(slot) = counts.get_mut(bucket) {
@@ -460,7 +396,7 @@ impl Storage {
     /// [`StorageError::Query`] if the database fails.
     pub async fn mention_buckets(
         &self,
-        symbol: &str,
+        symbol: &Symbol,
         bucket: MentionBucketSize,
         since: DateTime<Utc>,
     ) -> Result<Vec<MentionBucket>, StorageError> {
@@ -475,7 +411,7 @@ impl Storage {
         );
         Ok(with_pool!(self, pool => {
             sqlx::query(AssertSqlSafe(sql.clone()))
-                .bind(symbol)
+                .bind(symbol.as_str())
                 .bind(to_unix(since))
                 .fetch_all(pool)
                 .await?

@@ -6,12 +6,12 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use chrono::Utc;
+use domain::{Rating, ResearchNote, RunTrigger, Symbol};
 use serde_json::json;
 use sqlx::SqlStr;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use storage::{
-    Backend, CrewRunFinish, CrewRunStatus, NewCrewRun, NewResearchNote, NewRun, NoteRating, RunRecord,
-    RunStatus, Storage, StorageError,
+    Backend, CrewRunFinish, CrewRunStatus, NewCrewRun, NewRun, RunRecord, RunStatus, Storage, StorageError,
 };
 
 #[macro_use]
@@ -39,14 +39,18 @@ const HOUR: Duration = Duration::from_secs(3600);
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn note(symbol: &str, rating: NoteRating, confidence: f64) -> NewResearchNote {
+fn sym(symbol: &str) -> Symbol {
+    Symbol::parse(symbol).unwrap()
+}
+
+fn note(symbol: &str, rating: Rating, confidence: f64) -> ResearchNote {
     let mut key_figures = serde_json::Map::new();
     key_figures.insert("pe".to_owned(), json!(28.5));
     key_figures.insert("revenue_growth".to_owned(), json!({"yoy": 0.08, "source": "sample"}));
     key_figures.insert("missing".to_owned(), serde_json::Value::Null);
-    NewResearchNote {
+    ResearchNote {
         crew_run_id: None,
-        symbol: symbol.to_owned(),
+        symbol: sym(symbol),
         rating,
         confidence,
         horizon: "6-12 months".to_owned(),
@@ -61,7 +65,7 @@ fn note(symbol: &str, rating: NoteRating, confidence: f64) -> NewResearchNote {
 }
 
 async fn created_run(storage: &Storage, job: &str, subject: &str) -> RunRecord {
-    match storage.create_run_for(job, subject, "api").await.expect("create run") {
+    match storage.create_run_for(job, Some(&sym(subject)), RunTrigger::Api).await.expect("create run") {
         NewRun::Created(run) => run,
         NewRun::AlreadyActive(active) => panic!("expected a new run, got active run {active:?}"),
     }
@@ -98,22 +102,27 @@ async fn recalled(storage: &Storage, scope: &str) -> Vec<String> {
 
 async fn check_runs_have_subjects(storage: Storage) {
     let aapl = created_run(&storage, "analysis", "AAPL").await;
-    assert_eq!((aapl.job.as_str(), aapl.subject.as_str()), ("analysis", "AAPL"));
+    assert_eq!((aapl.job.as_str(), aapl.subject.clone()), ("analysis", Some(sym("AAPL"))));
     let msft = created_run(&storage, "analysis", "MSFT").await;
     // The same subject twice is refused and names the active run.
-    match storage.create_run_for("analysis", "AAPL", "schedule").await.unwrap() {
-        NewRun::AlreadyActive(active) => assert_eq!((active.id, active.subject.as_str()), (aapl.id, "AAPL")),
+    match storage.create_run_for("analysis", Some(&sym("AAPL")), RunTrigger::Schedule).await.unwrap() {
+        NewRun::AlreadyActive(active) => {
+            assert_eq!((active.id, active.subject), (aapl.id, Some(sym("AAPL"))))
+        }
         other => panic!("expected AlreadyActive, got {other:?}"),
     }
-    // No subject is a subject of its own; `create_run` is subject "".
-    let whole = match storage.create_run("analysis", "api").await.unwrap() {
+    // No subject is a subject of its own; `create_run` has none.
+    let whole = match storage.create_run("analysis", RunTrigger::Api).await.unwrap() {
         NewRun::Created(run) => run,
         other => panic!("expected a new run, got {other:?}"),
     };
-    assert_eq!(whole.subject, "");
+    assert_eq!(whole.subject, None);
     assert_eq!(storage.active_run("analysis").await.unwrap().map(|r| r.id), Some(whole.id));
-    assert_eq!(storage.active_run_for("analysis", "MSFT").await.unwrap().map(|r| r.id), Some(msft.id));
-    assert_eq!(storage.active_run_for("analysis", "NVDA").await.unwrap(), None);
+    assert_eq!(
+        storage.active_run_for("analysis", Some(&sym("MSFT"))).await.unwrap().map(|r| r.id),
+        Some(msft.id)
+    );
+    assert_eq!(storage.active_run_for("analysis", Some(&sym("NVDA"))).await.unwrap(), None);
     let active: Vec<i64> = storage.active_runs("analysis").await.unwrap().iter().map(|r| r.id).collect();
     assert_eq!(active, vec![aapl.id, msft.id, whole.id]);
 
@@ -121,10 +130,10 @@ async fn check_runs_have_subjects(storage: Storage) {
     assert!(storage.finish_run(aapl.id, RunStatus::Succeeded, None, None).await.unwrap());
     let again = created_run(&storage, "analysis", "AAPL").await;
     assert!(again.id > aapl.id);
-    assert_eq!(storage.run(aapl.id).await.unwrap().unwrap().subject, "AAPL");
-    let listed: Vec<String> =
+    assert_eq!(storage.run(aapl.id).await.unwrap().unwrap().subject, Some(sym("AAPL")));
+    let listed: Vec<Option<Symbol>> =
         storage.runs(Some("analysis"), 10).await.unwrap().into_iter().map(|r| r.subject).collect();
-    assert_eq!(listed, ["AAPL", "", "MSFT", "AAPL"]);
+    assert_eq!(listed, [Some(sym("AAPL")), None, Some(sym("MSFT")), Some(sym("AAPL"))]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -134,19 +143,19 @@ async fn check_runs_have_subjects(storage: Storage) {
 async fn check_note_round_trip(storage: Storage) {
     let before = Utc::now() - chrono::Duration::seconds(1);
     let crew_run_id = storage.begin_crew_run(&crew(None, "AAPL")).await.unwrap();
-    let mut new = note("AAPL", NoteRating::Buy, 0.72);
+    let mut new = note("AAPL", Rating::Buy, 0.72);
     new.crew_run_id = Some(crew_run_id);
     let inserted = storage.insert_research_note(&new).await.unwrap();
     let id = inserted.id;
 
-    let notes = storage.research_notes(Some("AAPL"), 10).await.unwrap();
+    let notes = storage.research_notes(Some(&sym("AAPL")), 10).await.unwrap();
     assert_eq!(notes.len(), 1);
     let stored = &notes[0];
     assert_eq!(stored.id, id);
     assert_eq!(&inserted, stored, "insert returns the note as stored");
     assert_eq!(stored.crew_run_id, Some(crew_run_id));
     assert_eq!(stored.symbol, new.symbol);
-    assert_eq!(stored.rating, NoteRating::Buy);
+    assert_eq!(stored.rating, Rating::Buy);
     assert!((stored.confidence - 0.72).abs() < f64::EPSILON);
     assert_eq!(
         (&stored.horizon, &stored.thesis, &stored.markdown),
@@ -159,12 +168,12 @@ async fn check_note_round_trip(storage: Storage) {
     assert!(stored.created_at >= before && stored.created_at <= Utc::now());
 
     // Empty collections round-trip too, and the record serializes for the API.
-    let mut bare = note("MSFT", NoteRating::Sell, 0.0);
+    let mut bare = note("MSFT", Rating::Sell, 0.0);
     bare.risks.clear();
     bare.sources.clear();
     bare.key_figures.clear();
     storage.insert_research_note(&bare).await.unwrap();
-    let stored = storage.research_notes(Some("MSFT"), 1).await.unwrap().remove(0);
+    let stored = storage.research_notes(Some(&sym("MSFT")), 1).await.unwrap().remove(0);
     assert!(stored.risks.is_empty() && stored.sources.is_empty() && stored.key_figures.is_empty());
     let value = serde_json::to_value(&stored).unwrap();
     assert_eq!(value["rating"], "sell");
@@ -174,60 +183,58 @@ async fn check_note_round_trip(storage: Storage) {
 
 async fn check_notes_newest_first(storage: Storage) {
     let mut ids = Vec::new();
-    for (symbol, rating) in
-        [("AAPL", NoteRating::Hold), ("MSFT", NoteRating::Buy), ("AAPL", NoteRating::Sell)]
-    {
+    for (symbol, rating) in [("AAPL", Rating::Hold), ("MSFT", Rating::Buy), ("AAPL", Rating::Sell)] {
         ids.push(storage.insert_research_note(&note(symbol, rating, 0.5)).await.unwrap().id);
     }
     let all: Vec<i64> = storage.research_notes(None, 10).await.unwrap().iter().map(|n| n.id).collect();
     assert_eq!(all, vec![ids[2], ids[1], ids[0]]);
-    let aapl = storage.research_notes(Some("AAPL"), 10).await.unwrap();
+    let aapl = storage.research_notes(Some(&sym("AAPL")), 10).await.unwrap();
     assert_eq!(aapl.iter().map(|n| n.id).collect::<Vec<_>>(), vec![ids[2], ids[0]]);
-    assert_eq!(aapl[0].rating, NoteRating::Sell);
+    assert_eq!(aapl[0].rating, Rating::Sell);
     assert_eq!(storage.research_notes(None, 1).await.unwrap().len(), 1);
-    assert!(storage.research_notes(Some("NVDA"), 10).await.unwrap().is_empty());
+    assert!(storage.research_notes(Some(&sym("NVDA")), 10).await.unwrap().is_empty());
 }
 
 async fn check_latest_note_per_symbol(storage: Storage) {
     assert!(storage.latest_research_notes(&[]).await.unwrap().is_empty());
-    storage.insert_research_note(&note("AAPL", NoteRating::Hold, 0.4)).await.unwrap();
-    let msft = storage.insert_research_note(&note("MSFT", NoteRating::Buy, 0.6)).await.unwrap().id;
-    let aapl = storage.insert_research_note(&note("AAPL", NoteRating::Buy, 0.9)).await.unwrap().id;
-    storage.insert_research_note(&note("TSLA", NoteRating::Sell, 0.3)).await.unwrap();
+    storage.insert_research_note(&note("AAPL", Rating::Hold, 0.4)).await.unwrap();
+    let msft = storage.insert_research_note(&note("MSFT", Rating::Buy, 0.6)).await.unwrap().id;
+    let aapl = storage.insert_research_note(&note("AAPL", Rating::Buy, 0.9)).await.unwrap().id;
+    storage.insert_research_note(&note("TSLA", Rating::Sell, 0.3)).await.unwrap();
 
-    let wanted: Vec<String> = ["MSFT", "NVDA", "AAPL", "MSFT"].map(str::to_owned).to_vec();
+    let wanted: Vec<Symbol> = ["MSFT", "NVDA", "AAPL", "MSFT"].map(sym).to_vec();
     let latest = storage.latest_research_notes(&wanted).await.unwrap();
     let got: Vec<(&str, i64)> = latest.iter().map(|n| (n.symbol.as_str(), n.id)).collect();
     assert_eq!(got, vec![("MSFT", msft), ("AAPL", aapl)], "input order, each symbol once, no TSLA");
-    assert_eq!(latest[1].rating, NoteRating::Buy);
+    assert_eq!(latest[1].rating, Rating::Buy);
 
     // More symbols than one statement binds.
-    let many: Vec<String> = (0..1200).map(|i| format!("SYM{i}")).chain(["AAPL".to_owned()]).collect();
+    let many: Vec<Symbol> = (0..1200).map(|i| sym(&format!("SYM{i}"))).chain([sym("AAPL")]).collect();
     let latest = storage.latest_research_notes(&many).await.unwrap();
     assert_eq!(latest.iter().map(|n| n.id).collect::<Vec<_>>(), vec![aapl]);
 }
 
 async fn check_confidence_is_validated(storage: Storage) {
     for bad in [1.000_001, -0.1, f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let err = storage.insert_research_note(&note("AAPL", NoteRating::Hold, bad)).await.unwrap_err();
+        let err = storage.insert_research_note(&note("AAPL", Rating::Hold, bad)).await.unwrap_err();
         let message = err.to_string();
         assert!(matches!(err, StorageError::Invalid { .. }), "{message}");
         assert!(message.contains("confidence") && message.contains("between 0 and 1"), "{message}");
     }
     assert!(storage.research_notes(None, 10).await.unwrap().is_empty(), "nothing was stored");
     for good in [0.0, 1.0] {
-        storage.insert_research_note(&note("AAPL", NoteRating::Hold, good)).await.unwrap();
+        storage.insert_research_note(&note("AAPL", Rating::Hold, good)).await.unwrap();
     }
     // A crew run that does not exist is refused by the database.
-    let mut orphan = note("AAPL", NoteRating::Hold, 0.5);
+    let mut orphan = note("AAPL", Rating::Hold, 0.5);
     orphan.crew_run_id = Some(4242);
     let err = storage.insert_research_note(&orphan).await.unwrap_err();
     assert!(matches!(err, StorageError::Query(_)), "{err}");
 }
 
 async fn check_note_retention(storage: Storage) {
-    storage.insert_research_note(&note("AAPL", NoteRating::Hold, 0.5)).await.unwrap();
-    storage.insert_research_note(&note("MSFT", NoteRating::Hold, 0.5)).await.unwrap();
+    storage.insert_research_note(&note("AAPL", Rating::Hold, 0.5)).await.unwrap();
+    storage.insert_research_note(&note("MSFT", Rating::Hold, 0.5)).await.unwrap();
     let past = Utc::now() - chrono::Duration::minutes(1);
     assert_eq!(storage.delete_research_notes_before(past).await.unwrap(), 0);
     assert_eq!(storage.research_notes(None, 10).await.unwrap().len(), 2);
@@ -306,7 +313,7 @@ async fn check_crew_run_retention_keeps_notes(storage: Storage) {
     let finished = storage.begin_crew_run(&crew(None, "AAPL")).await.unwrap();
     storage.finish_crew_run(finished, &finish(CrewRunStatus::Completed, "[]")).await.unwrap();
     let running = storage.begin_crew_run(&crew(None, "MSFT")).await.unwrap();
-    let mut new = note("AAPL", NoteRating::Buy, 0.8);
+    let mut new = note("AAPL", Rating::Buy, 0.8);
     new.crew_run_id = Some(finished);
     let note_id = storage.insert_research_note(&new).await.unwrap().id;
 
@@ -314,7 +321,7 @@ async fn check_crew_run_retention_keeps_notes(storage: Storage) {
     assert_eq!(storage.delete_crew_runs_before(future).await.unwrap(), 1, "running crews are kept");
     assert_eq!(storage.crew_run(finished).await.unwrap(), None);
     assert!(storage.crew_run(running).await.unwrap().is_some());
-    let kept = storage.research_notes(Some("AAPL"), 10).await.unwrap();
+    let kept = storage.research_notes(Some(&sym("AAPL")), 10).await.unwrap();
     assert_eq!((kept[0].id, kept[0].crew_run_id), (note_id, None), "the note outlives its crew run");
 }
 
@@ -434,14 +441,14 @@ async fn check_migration_0004_on_a_0003_database(storage: Storage, url: String) 
     storage.migrate().await.expect("0004 applies on a 0003 database");
     storage.migrate().await.expect("and is idempotent");
     let old = storage.active_run("download-tracker").await.unwrap().expect("the old run is still active");
-    assert_eq!((old.subject.as_str(), old.status), ("", RunStatus::Running));
-    match storage.create_run("download-tracker", "api").await.unwrap() {
+    assert_eq!((old.subject.clone(), old.status), (None, RunStatus::Running));
+    match storage.create_run("download-tracker", RunTrigger::Api).await.unwrap() {
         NewRun::AlreadyActive(active) => assert_eq!(active.id, old.id, "single-flight still holds"),
         other => panic!("expected AlreadyActive, got {other:?}"),
     }
-    assert_eq!(created_run(&storage, "download-tracker", "AAPL").await.subject, "AAPL");
+    assert_eq!(created_run(&storage, "download-tracker", "AAPL").await.subject, Some(sym("AAPL")));
     let crew_run = storage.begin_crew_run(&crew(Some(old.id), "AAPL")).await.unwrap();
-    let mut new = note("AAPL", NoteRating::Hold, 0.5);
+    let mut new = note("AAPL", Rating::Hold, 0.5);
     new.crew_run_id = Some(crew_run);
     storage.insert_research_note(&new).await.unwrap();
     storage.remember("s", "works", HOUR, 10, 100).await.unwrap();

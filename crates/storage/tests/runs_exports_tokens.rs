@@ -4,6 +4,7 @@
 //!
 //! The harness (`tests/common`) is shared with `tests/storage.rs`.
 
+use domain::RunTrigger;
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
@@ -32,7 +33,7 @@ backend_tests!(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-async fn created(storage: &Storage, job: &str, trigger: &str) -> RunRecord {
+async fn created(storage: &Storage, job: &str, trigger: RunTrigger) -> RunRecord {
     match storage.create_run(job, trigger).await.expect("create run") {
         NewRun::Created(run) => run,
         NewRun::AlreadyActive(active) => panic!("expected a new run, {job} has active run {}", active.id),
@@ -55,10 +56,10 @@ fn item(symbol: &str, succeeded: bool, bars: u64) -> RunItem {
 
 async fn check_run_lifecycle(storage: Storage) {
     let before = Utc::now() - Duration::seconds(1);
-    let run = created(&storage, "download-tracker", "api").await;
+    let run = created(&storage, "download-tracker", RunTrigger::Api).await;
     assert_eq!(run.job, "download-tracker");
     assert_eq!(run.status, RunStatus::Queued);
-    assert_eq!(run.trigger, "api");
+    assert_eq!(run.trigger, RunTrigger::Api);
     assert!(run.queued_at >= before && run.queued_at <= Utc::now());
     assert_eq!((run.started_at, run.finished_at, run.error.clone(), run.export_id), (None, None, None, None));
     assert_eq!(storage.run(run.id).await.unwrap(), Some(run.clone()));
@@ -95,15 +96,15 @@ async fn check_run_lifecycle(storage: Storage) {
 }
 
 async fn check_single_flight_per_job(storage: Storage) {
-    let first = created(&storage, "download-tracker", "api").await;
+    let first = created(&storage, "download-tracker", RunTrigger::Api).await;
     // Queued counts as active …
-    match storage.create_run("download-tracker", "schedule").await.unwrap() {
+    match storage.create_run("download-tracker", RunTrigger::Schedule).await.unwrap() {
         NewRun::AlreadyActive(active) => assert_eq!(active, first),
         NewRun::Created(run) => panic!("second active run {run:?}"),
     }
     // … and so does running.
     assert!(storage.start_run(first.id).await.unwrap());
-    match storage.create_run("download-tracker", "api").await.unwrap() {
+    match storage.create_run("download-tracker", RunTrigger::Api).await.unwrap() {
         NewRun::AlreadyActive(active) => {
             assert_eq!(active.id, first.id);
             assert_eq!(active.status, RunStatus::Running);
@@ -111,19 +112,19 @@ async fn check_single_flight_per_job(storage: Storage) {
         NewRun::Created(run) => panic!("second active run {run:?}"),
     }
     // Another job is independent.
-    let other = created(&storage, "reddit-scan", "api").await;
+    let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
     assert_ne!(other.id, first.id);
 
     // Once finished, the job can run again.
     assert!(storage.finish_run(first.id, RunStatus::Succeeded, None, None).await.unwrap());
-    let second = created(&storage, "download-tracker", "api").await;
+    let second = created(&storage, "download-tracker", RunTrigger::Api).await;
     assert!(second.id > first.id);
 }
 
 async fn check_concurrent_triggers_create_one_run(storage: Storage) {
     let attempts = (0..8).map(|_| {
         let storage = storage.clone();
-        async move { storage.create_run("download-tracker", "api").await.expect("create run") }
+        async move { storage.create_run("download-tracker", RunTrigger::Api).await.expect("create run") }
     });
     let outcomes = futures::future::join_all(attempts).await;
     let created: Vec<_> =
@@ -139,8 +140,8 @@ async fn check_concurrent_triggers_create_one_run(storage: Storage) {
 }
 
 async fn check_run_items_are_replaced_and_sorted(storage: Storage) {
-    let run = created(&storage, "download-tracker", "api").await;
-    let other = created(&storage, "reddit-scan", "api").await;
+    let run = created(&storage, "download-tracker", RunTrigger::Api).await;
+    let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
     storage.record_run_item(run.id, &item("MSFT", true, 250)).await.unwrap();
     storage.record_run_item(run.id, &item("AAPL", false, 0)).await.unwrap();
     storage.record_run_item(other.id, &item("AAPL", true, 1)).await.unwrap();
@@ -167,10 +168,10 @@ async fn check_run_items_are_replaced_and_sorted(storage: Storage) {
 async fn check_runs_listing(storage: Storage) {
     let mut ids = Vec::new();
     for _ in 0..3 {
-        let run = created(&storage, "download-tracker", "schedule").await;
+        let run = created(&storage, "download-tracker", RunTrigger::Schedule).await;
         storage.finish_run(run.id, RunStatus::Succeeded, None, None).await.unwrap();
         ids.push(run.id);
-        let other = created(&storage, "reddit-scan", "api").await;
+        let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
         storage.finish_run(other.id, RunStatus::Failed, Some("boom"), None).await.unwrap();
     }
     let all = storage.runs(None, 100).await.unwrap();
@@ -190,10 +191,10 @@ async fn check_runs_listing(storage: Storage) {
 }
 
 async fn check_interrupt_active_runs(storage: Storage) {
-    let queued = created(&storage, "a", "api").await;
-    let running = created(&storage, "b", "api").await;
+    let queued = created(&storage, "a", RunTrigger::Api).await;
+    let running = created(&storage, "b", RunTrigger::Api).await;
     storage.start_run(running.id).await.unwrap();
-    let done = created(&storage, "c", "api").await;
+    let done = created(&storage, "c", RunTrigger::Api).await;
     storage.finish_run(done.id, RunStatus::Succeeded, None, None).await.unwrap();
 
     assert_eq!(storage.interrupt_active_runs("the process stopped").await.unwrap(), 2);
@@ -206,8 +207,8 @@ async fn check_interrupt_active_runs(storage: Storage) {
     assert_eq!(storage.run(done.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
     // An interrupted queued run can no longer start, and the jobs are free again.
     assert!(!storage.start_run(queued.id).await.unwrap());
-    created(&storage, "a", "api").await;
-    created(&storage, "b", "api").await;
+    created(&storage, "a", RunTrigger::Api).await;
+    created(&storage, "b", RunTrigger::Api).await;
     assert_eq!(storage.interrupt_active_runs("again").await.unwrap(), 2);
     assert_eq!(storage.interrupt_active_runs("nothing left").await.unwrap(), 0);
 }
@@ -217,7 +218,7 @@ async fn check_interrupt_active_runs(storage: Storage) {
 // ---------------------------------------------------------------------------------------------
 
 async fn check_export_lifecycle(storage: Storage) {
-    let run = created(&storage, "download-tracker", "api").await;
+    let run = created(&storage, "download-tracker", RunTrigger::Api).await;
     let export = storage.create_export("csv", "bars", "export-1-abc.csv", Some(run.id)).await.unwrap();
     assert_eq!(export.status, ExportStatus::Writing);
     assert_eq!((export.format.as_str(), export.kind.as_str()), ("csv", "bars"));

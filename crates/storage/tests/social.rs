@@ -3,9 +3,8 @@
 //! `TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p storage --test social`.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use storage::{
-    MentionBucketSize, MentionRecord, NewSocialScan, SocialPost, SocialSaveStats, SocialScanStatus, Storage,
-};
+use domain::{Mention, MentionKind, PostSource, ScanStatus, SocialPost, SocialScan, Symbol};
+use storage::{MentionBucketSize, SocialSaveStats, Storage};
 
 #[macro_use]
 mod common;
@@ -26,7 +25,7 @@ fn anchor() -> DateTime<Utc> {
 
 fn post(id: &str, author: &str, at: DateTime<Utc>, sentiment: f64) -> SocialPost {
     SocialPost {
-        source: "sample".to_owned(),
+        source: PostSource::Sample,
         post_id: id.to_owned(),
         subreddit: "stocks".to_owned(),
         author: author.to_owned(),
@@ -37,12 +36,16 @@ fn post(id: &str, author: &str, at: DateTime<Utc>, sentiment: f64) -> SocialPost
     }
 }
 
-fn mention(post: &SocialPost, symbol: &str) -> MentionRecord {
-    MentionRecord {
-        source: post.source.clone(),
+fn sym(symbol: &str) -> Symbol {
+    Symbol::parse(symbol).unwrap()
+}
+
+fn mention(post: &SocialPost, symbol: &str) -> Mention {
+    Mention {
+        source: post.source,
         post_id: post.post_id.clone(),
-        symbol: symbol.to_owned(),
-        kind: "cashtag".to_owned(),
+        symbol: sym(symbol),
+        kind: MentionKind::Cashtag,
         author: post.author.clone(),
         subreddit: post.subreddit.clone(),
         created_at: post.created_at,
@@ -51,7 +54,7 @@ fn mention(post: &SocialPost, symbol: &str) -> MentionRecord {
 }
 
 async fn save(storage: &Storage, posts: &[SocialPost], symbols: &[&[&str]]) -> SocialSaveStats {
-    let mentions: Vec<MentionRecord> =
+    let mentions: Vec<Mention> =
         posts.iter().zip(symbols).flat_map(|(p, syms)| syms.iter().map(|s| mention(p, s))).collect();
     storage.save_social_posts(posts, &mentions).await.expect("save")
 }
@@ -94,36 +97,38 @@ async fn check_mentions_query(storage: Storage) {
     assert_eq!(ids, vec![("new", "NVDA"), ("mid", "NVDA"), ("mid", "TSLA")]);
     assert_eq!(all[0], mention(&posts[2], "NVDA"));
 
-    let nvda = storage.mentions(Some("NVDA"), t - Duration::days(7), Some(2)).await.unwrap();
+    let nvda = storage.mentions(Some(&sym("NVDA")), t - Duration::days(7), Some(2)).await.unwrap();
     assert_eq!(nvda.iter().map(|m| m.post_id.as_str()).collect::<Vec<_>>(), vec!["new", "mid"]);
-    assert!(storage.mentions(Some("AAPL"), t - Duration::days(7), None).await.unwrap().is_empty());
+    assert!(storage.mentions(Some(&sym("AAPL")), t - Duration::days(7), None).await.unwrap().is_empty());
 }
 
 async fn check_scans(storage: Storage) {
     assert_eq!(storage.latest_social_scan().await.unwrap(), None);
     let t = anchor();
-    let first = NewSocialScan {
+    let first = SocialScan {
         started_at: t,
         finished_at: t + Duration::seconds(3),
-        source: "reddit".to_owned(),
+        source: PostSource::Reddit,
         subreddits: vec!["wallstreetbets".to_owned(), "stocks".to_owned()],
         posts_read: 0,
         mentions_found: 0,
-        status: SocialScanStatus::Blocked,
+        status: ScanStatus::Blocked,
         error: Some("r/wallstreetbets: blocked (HTML block page)".to_owned()),
     };
     let recorded = storage.record_social_scan(&first).await.unwrap();
     assert_eq!(recorded.subreddits, first.subreddits);
-    assert_eq!(recorded.status, SocialScanStatus::Blocked);
+    assert_eq!(recorded.status, ScanStatus::Blocked);
     assert_eq!(recorded.error, first.error);
     assert_eq!(recorded.started_at, t);
+    assert_eq!(recorded.value, first, "read back as written");
+    assert_eq!(recorded.created_at, first.finished_at, "a scan is recorded when it has finished");
 
-    let second = NewSocialScan {
-        status: SocialScanStatus::Complete,
+    let second = SocialScan {
+        status: ScanStatus::Complete,
         posts_read: 150,
         mentions_found: 210,
         error: None,
-        source: "sample".to_owned(),
+        source: PostSource::Sample,
         ..first.clone()
     };
     let recorded2 = storage.record_social_scan(&second).await.unwrap();
@@ -208,7 +213,7 @@ async fn check_buckets(storage: Storage) {
     ];
     save(&storage, &posts, &[&["NVDA"], &["NVDA"], &["NVDA"], &["NVDA"], &["AMD"]]).await;
 
-    let hours = storage.mention_buckets("NVDA", MentionBucketSize::Hour, t).await.unwrap();
+    let hours = storage.mention_buckets(&sym("NVDA"), MentionBucketSize::Hour, t).await.unwrap();
     assert_eq!(hours.len(), 3);
     assert_eq!(hours[0].start, t);
     assert_eq!(
@@ -219,7 +224,8 @@ async fn check_buckets(storage: Storage) {
     assert_eq!(hours[1].start, t + Duration::hours(1));
     assert_eq!(hours[2].start, t + Duration::days(1));
 
-    let days = storage.mention_buckets("NVDA", MentionBucketSize::Day, t - Duration::days(2)).await.unwrap();
+    let days =
+        storage.mention_buckets(&sym("NVDA"), MentionBucketSize::Day, t - Duration::days(2)).await.unwrap();
     let midnight = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
     assert_eq!(
         days.iter().map(|b| (b.start, b.mentions)).collect::<Vec<_>>(),
@@ -228,7 +234,7 @@ async fn check_buckets(storage: Storage) {
     assert_eq!(days[0].unique_authors, 2);
 
     let late =
-        storage.mention_buckets("NVDA", MentionBucketSize::Hour, t + Duration::hours(2)).await.unwrap();
+        storage.mention_buckets(&sym("NVDA"), MentionBucketSize::Hour, t + Duration::hours(2)).await.unwrap();
     assert_eq!(late.len(), 1);
 }
 

@@ -47,7 +47,11 @@ impl Workspace {
         runtime.block_on(async {
             let storage =
                 storage::Storage::connect(&self.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
-            let notes = storage.research_notes(Some(symbol), 100).await.unwrap().len();
+            let notes = storage
+                .research_notes(Some(&domain::Symbol::parse(symbol).unwrap()), 100)
+                .await
+                .unwrap()
+                .len();
             let runs = storage.crew_runs(Some(symbol), 100).await.unwrap().len();
             storage.close().await;
             (notes, runs)

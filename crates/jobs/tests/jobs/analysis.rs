@@ -9,6 +9,8 @@ use providers::ProviderChain;
 use providers::sample::SampleProvider;
 use storage::RunStatus;
 
+use domain::RunTrigger;
+
 use crate::helpers::{SECS_30, TestEnv, sym};
 
 fn chain() -> ProviderChain {
@@ -40,14 +42,14 @@ async fn ensure_bars_tells_an_unknown_symbol_from_a_known_one() {
 async fn an_unknown_symbol_gets_no_crew_run_and_no_note() {
     let env = TestEnv::new().await;
     let engine = engine(&env).await;
-    let run = engine.trigger_for(AnalysisJob::NAME, "ZZZZ", "api").await.unwrap().run;
+    let run = engine.trigger_for(AnalysisJob::NAME, &sym("ZZZZ"), RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_30).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed, "{run:?}");
     let items = env.storage.run_items(run.id).await.unwrap();
     assert_eq!(items.len(), 1);
     assert!(!items[0].succeeded);
     assert!(items[0].error.as_deref().is_some_and(|e| e.contains("unknown symbol ZZZZ")), "{items:?}");
-    assert!(env.storage.research_notes(Some("ZZZZ"), 10).await.unwrap().is_empty(), "no note");
+    assert!(env.storage.research_notes(Some(&sym("ZZZZ")), 10).await.unwrap().is_empty(), "no note");
     assert!(env.storage.crew_runs(Some("ZZZZ"), 10).await.unwrap().is_empty(), "no crew run");
     engine.shutdown(SECS_30).await;
 }
@@ -57,10 +59,10 @@ async fn a_watchlist_run_analyses_the_known_symbols_and_skips_the_unknown() {
     let env = TestEnv::new().await;
     env.watch(&["IBM", "ZZZZ"]).await;
     let engine = engine(&env).await;
-    let run = engine.trigger(AnalysisJob::NAME, "api").await.unwrap().run;
+    let run = engine.trigger(AnalysisJob::NAME, RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_30).await.unwrap();
     assert_eq!(run.status, RunStatus::Partial, "{run:?}");
-    assert_eq!(env.storage.research_notes(Some("IBM"), 10).await.unwrap().len(), 1);
-    assert!(env.storage.research_notes(Some("ZZZZ"), 10).await.unwrap().is_empty());
+    assert_eq!(env.storage.research_notes(Some(&sym("IBM")), 10).await.unwrap().len(), 1);
+    assert!(env.storage.research_notes(Some(&sym("ZZZZ")), 10).await.unwrap().is_empty());
     engine.shutdown(SECS_30).await;
 }

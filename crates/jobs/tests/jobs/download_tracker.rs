@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use domain::{Interval, ProviderId};
+use domain::{Interval, ProviderId, RunTrigger};
 use export::ExportFormat;
 use jobs::{
     DownloadTracker, DownloadTrackerConfig, ExportService, ExportsConfig, JobEngine, RetentionConfig,
@@ -48,7 +48,7 @@ async fn engine_with(
 }
 
 async fn run_once(engine: &JobEngine) -> RunRecord {
-    let triggered = engine.trigger(DownloadTracker::NAME, "api").await.expect("trigger");
+    let triggered = engine.trigger(DownloadTracker::NAME, RunTrigger::Api).await.expect("trigger");
     assert_eq!(triggered.run.status, RunStatus::Queued);
     let run = engine.wait_for(triggered.run.id, SECS_30).await.expect("wait");
     assert!(!run.status.is_active(), "run did not finish: {run:?}");
@@ -326,7 +326,7 @@ async fn mentions_of_watched_symbols_are_exported_as_a_table() {
         SymbolUniverse::bundled(),
     );
     let scanner = JobEngine::start(env.storage.clone(), vec![scan.into_job()], Vec::new()).await.unwrap();
-    let scanned = scanner.trigger(RedditScan::NAME, "api").await.unwrap();
+    let scanned = scanner.trigger(RedditScan::NAME, RunTrigger::Api).await.unwrap();
     scanner.wait_for(scanned.run.id, SECS_30).await.unwrap();
     scanner.shutdown(std::time::Duration::from_secs(5)).await;
 
@@ -348,11 +348,11 @@ async fn mentions_of_watched_symbols_are_exported_as_a_table() {
     engine.shutdown(std::time::Duration::from_secs(5)).await;
 }
 
-fn research_note(symbol: &str, thesis: &str) -> storage::NewResearchNote {
-    storage::NewResearchNote {
+fn research_note(symbol: &str, thesis: &str) -> domain::ResearchNote {
+    domain::ResearchNote {
         crew_run_id: None,
-        symbol: symbol.to_owned(),
-        rating: storage::NoteRating::Buy,
+        symbol: sym(symbol),
+        rating: domain::Rating::Buy,
         confidence: 0.8,
         horizon: "6-12 months".to_owned(),
         thesis: thesis.to_owned(),

@@ -8,7 +8,9 @@ use jobs::{Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
 use storage::{NewRun, RunStatus};
 use test_support::{alive_tasks, wait_for, wait_for_tasks_at_most, wait_until};
 
-use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, SubjectJob, TestEnv, item};
+use domain::RunTrigger;
+
+use crate::helpers::{FailJob, HoldJob, PanicOnceJob, QuickJob, SECS_5, SubjectJob, TestEnv, item, sym};
 
 async fn start(env: &TestEnv, jobs: Vec<Arc<dyn Job>>) -> JobEngine {
     JobEngine::start(env.storage.clone(), jobs, Vec::new()).await.expect("start engine")
@@ -22,9 +24,9 @@ async fn trigger_queues_a_run_that_succeeds() {
     assert!(engine.has_job("quick"));
     assert!(!engine.has_job("nope"));
 
-    let triggered = engine.trigger("quick", "api").await.expect("trigger");
+    let triggered = engine.trigger("quick", RunTrigger::Api).await.expect("trigger");
     assert_eq!(triggered.run.status, RunStatus::Queued);
-    assert_eq!((triggered.run.job.as_str(), triggered.run.trigger.as_str()), ("quick", "api"));
+    assert_eq!((triggered.run.job.as_str(), triggered.run.trigger), ("quick", RunTrigger::Api));
     let run = engine.wait_for(triggered.run.id, SECS_5).await.unwrap();
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert!(run.started_at.is_some() && run.finished_at.is_some());
@@ -43,7 +45,7 @@ async fn trigger_queues_a_run_that_succeeds() {
 async fn unknown_job_is_refused() {
     let env = TestEnv::new().await;
     let engine = start(&env, vec![QuickJob::new("quick")]).await;
-    let err = engine.trigger("nope", "api").await.unwrap_err();
+    let err = engine.trigger("nope", RunTrigger::Api).await.unwrap_err();
     assert!(matches!(&err, TriggerError::UnknownJob(name) if name == "nope"), "{err}");
     assert!(env.storage.runs(None, 10).await.unwrap().is_empty(), "nothing was queued");
     engine.shutdown(SECS_5).await;
@@ -55,10 +57,10 @@ async fn second_trigger_while_running_names_the_active_run() {
     let job = HoldJob::new("hold", false);
     let engine = start(&env, vec![job.clone()]).await;
 
-    let first = engine.trigger("hold", "api").await.unwrap().run;
+    let first = engine.trigger("hold", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
     for _ in 0..3 {
-        match engine.trigger("hold", "api").await {
+        match engine.trigger("hold", RunTrigger::Api).await {
             Err(TriggerError::AlreadyActive { job, active }) => {
                 assert_eq!(job, "hold");
                 assert_eq!(active.id, first.id);
@@ -74,7 +76,7 @@ async fn second_trigger_while_running_names_the_active_run() {
     job.release.notify_one();
     assert_eq!(engine.wait_for(first.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     // Free again.
-    let second = engine.trigger("hold", "api").await.unwrap().run;
+    let second = engine.trigger("hold", RunTrigger::Api).await.unwrap().run;
     assert!(second.id > first.id);
     job.release.notify_one();
     assert_eq!(engine.wait_for(second.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
@@ -98,9 +100,11 @@ async fn wait_for_an_unknown_run_is_an_error() {
 #[tokio::test]
 async fn runs_left_active_are_interrupted_at_start() {
     let env = TestEnv::new().await;
-    let NewRun::Created(running) = env.storage.create_run("quick", "api").await.unwrap() else { panic!() };
+    let NewRun::Created(running) = env.storage.create_run("quick", RunTrigger::Api).await.unwrap() else {
+        panic!()
+    };
     env.storage.start_run(running.id).await.unwrap();
-    let NewRun::Created(queued) = env.storage.create_run("other", "schedule").await.unwrap() else {
+    let NewRun::Created(queued) = env.storage.create_run("other", RunTrigger::Schedule).await.unwrap() else {
         panic!()
     };
 
@@ -111,7 +115,7 @@ async fn runs_left_active_are_interrupted_at_start() {
         assert!(run.error.is_some_and(|e| e.contains("interrupted")));
     }
     // The job is free again.
-    let run = engine.trigger("quick", "api").await.unwrap().run;
+    let run = engine.trigger("quick", RunTrigger::Api).await.unwrap().run;
     assert_eq!(engine.wait_for(run.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     engine.shutdown(SECS_5).await;
 }
@@ -123,15 +127,15 @@ async fn a_panicking_job_fails_its_run_and_the_engine_keeps_working() {
     let quick = QuickJob::new("quick");
     let engine = start(&env, vec![panics, quick.clone()]).await;
 
-    let run = engine.trigger("panics", "api").await.unwrap().run;
+    let run = engine.trigger("panics", RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_5).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     let error = run.error.unwrap_or_default();
     assert!(error.contains("panicked") && error.contains("boom in the job"), "{error}");
 
-    let other = engine.trigger("quick", "api").await.unwrap().run;
+    let other = engine.trigger("quick", RunTrigger::Api).await.unwrap().run;
     assert_eq!(engine.wait_for(other.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
-    let again = engine.trigger("panics", "api").await.unwrap().run;
+    let again = engine.trigger("panics", RunTrigger::Api).await.unwrap().run;
     assert_eq!(engine.wait_for(again.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     engine.shutdown(SECS_5).await;
 }
@@ -143,18 +147,18 @@ async fn statuses_follow_the_job_and_its_items() {
     let all_failed = QuickJob::with_items("all-failed", vec![item("NVDA", false), item("ZZZZ", false)]);
     let engine = start(&env, vec![partial, all_failed, Arc::new(FailJob)]).await;
 
-    let run = engine.trigger("partial", "api").await.unwrap().run;
+    let run = engine.trigger("partial", RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_5).await.unwrap();
     assert_eq!(run.status, RunStatus::Partial);
     assert_eq!(run.error.as_deref(), Some("1 of 2 items failed: NVDA: NVDA is unknown"));
 
-    let run = engine.trigger("all-failed", "api").await.unwrap().run;
+    let run = engine.trigger("all-failed", RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_5).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     let error = run.error.unwrap_or_default();
     assert!(error.contains("2 of 2 items failed") && error.contains("ZZZZ is unknown"), "{error}");
 
-    let run = engine.trigger("fails", "api").await.unwrap().run;
+    let run = engine.trigger("fails", RunTrigger::Api).await.unwrap().run;
     let run = engine.wait_for(run.id, SECS_5).await.unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.error.as_deref(), Some("cannot refresh: vendor unreachable"), "the whole error chain");
@@ -213,7 +217,7 @@ async fn a_cron_schedule_fires() {
     })
     .await
     .expect("the schedule did not fire within 3 s");
-    assert_eq!(run.trigger, "schedule");
+    assert_eq!(run.trigger, RunTrigger::Schedule);
     assert!(job.runs() >= 1);
     engine.shutdown(SECS_5).await;
 }
@@ -223,7 +227,7 @@ async fn shutdown_lets_a_running_job_finish_within_the_grace_period() {
     let env = TestEnv::new().await;
     let job = HoldJob::new("hold", false);
     let engine = start(&env, vec![job.clone()]).await;
-    let run = engine.trigger("hold", "api").await.unwrap().run;
+    let run = engine.trigger("hold", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
 
     // Shared, so the job can be released once the shutdown has begun, inside the grace period.
@@ -247,10 +251,10 @@ async fn shutdown_past_the_grace_period_interrupts_and_joins_every_task() {
     let waiting = QuickJob::new("waiting");
     let engine = start(&env, vec![stubborn.clone(), waiting.clone()]).await;
 
-    let run = engine.trigger("stubborn", "api").await.unwrap().run;
+    let run = engine.trigger("stubborn", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, stubborn.started.notified()).await.expect("job started");
     // Queued behind the stubborn one; it never starts.
-    let queued = engine.trigger("waiting", "api").await.unwrap().run;
+    let queued = engine.trigger("waiting", RunTrigger::Api).await.unwrap().run;
     assert!(alive_tasks() > baseline);
 
     let started = Instant::now();
@@ -274,7 +278,7 @@ async fn a_cooperative_job_is_interrupted_without_an_abort() {
     let baseline = alive_tasks();
     let job = HoldJob::new("polite", true);
     let engine = start(&env, vec![job.clone()]).await;
-    let run = engine.trigger("polite", "api").await.unwrap().run;
+    let run = engine.trigger("polite", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
 
     let started = Instant::now();
@@ -290,7 +294,7 @@ async fn triggers_during_shutdown_are_refused() {
     let job = HoldJob::new("hold", false);
     // As the server holds it: shared, stopped through `stop(&self)`.
     let engine = Arc::new(start(&env, vec![job.clone(), QuickJob::new("quick")]).await);
-    let run = engine.trigger("hold", "api").await.unwrap().run;
+    let run = engine.trigger("hold", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
 
     let stopping = {
@@ -298,9 +302,9 @@ async fn triggers_during_shutdown_are_refused() {
         tokio::spawn(async move { engine.stop(SECS_5).await })
     };
     assert!(wait_until(SECS_5, || engine.is_shutting_down()).await, "the shutdown began");
-    let err = engine.trigger("quick", "api").await.unwrap_err();
+    let err = engine.trigger("quick", RunTrigger::Api).await.unwrap_err();
     assert!(matches!(err, TriggerError::ShuttingDown), "{err}");
-    assert!(matches!(engine.trigger("nope", "api").await, Err(TriggerError::UnknownJob(_))));
+    assert!(matches!(engine.trigger("nope", RunTrigger::Api).await, Err(TriggerError::UnknownJob(_))));
     job.release.notify_one();
     stopping.await.unwrap();
     assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
@@ -318,7 +322,7 @@ async fn dropping_the_engine_aborts_its_tasks() {
         JobEngine::start(env.storage.clone(), vec![job.clone()], vec![("hold".into(), "0 0 0 1 1 *".into())])
             .await
             .unwrap();
-    let run = engine.trigger("hold", "api").await.unwrap().run;
+    let run = engine.trigger("hold", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("job started");
     drop(engine);
     assert!(
@@ -338,28 +342,28 @@ async fn runs_about_different_subjects_queue_together() {
     let job = SubjectJob::new("analysis", "AAPL");
     let engine = start(&env, vec![job.clone()]).await;
 
-    let aapl = engine.trigger_for("analysis", "AAPL", "api").await.unwrap().run;
-    assert_eq!((aapl.subject.as_str(), aapl.status), ("AAPL", RunStatus::Queued));
+    let aapl = engine.trigger_for("analysis", &sym("AAPL"), RunTrigger::Api).await.unwrap().run;
+    assert_eq!((aapl.subject.clone(), aapl.status), (Some(sym("AAPL")), RunStatus::Queued));
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("AAPL started");
     // While AAPL runs: MSFT and the subject-less run queue, AAPL and MSFT again are refused.
-    let msft = engine.trigger_for("analysis", "MSFT", "api").await.unwrap().run;
-    let whole = engine.trigger("analysis", "schedule").await.unwrap().run;
-    assert_eq!((msft.subject.as_str(), whole.subject.as_str()), ("MSFT", ""));
+    let msft = engine.trigger_for("analysis", &sym("MSFT"), RunTrigger::Api).await.unwrap().run;
+    let whole = engine.trigger("analysis", RunTrigger::Schedule).await.unwrap().run;
+    assert_eq!((msft.subject.clone(), whole.subject.clone()), (Some(sym("MSFT")), None));
     for (subject, active_id, status) in
         [("AAPL", aapl.id, RunStatus::Running), ("MSFT", msft.id, RunStatus::Queued)]
     {
-        match engine.trigger_for("analysis", subject, "api").await {
+        match engine.trigger_for("analysis", &sym(subject), RunTrigger::Api).await {
             Err(error @ TriggerError::AlreadyActive { .. }) => {
                 let message = error.to_string();
                 assert!(message.contains(&format!("run {active_id} for {subject}")), "{message}");
                 let TriggerError::AlreadyActive { job, active } = error else { unreachable!() };
                 assert_eq!((job.as_str(), active.id, active.status), ("analysis", active_id, status));
-                assert_eq!(active.subject, subject);
+                assert_eq!(active.subject, Some(sym(subject)));
             }
             other => panic!("expected AlreadyActive for {subject}, got {other:?}"),
         }
     }
-    let err = engine.trigger("analysis", "api").await.unwrap_err();
+    let err = engine.trigger("analysis", RunTrigger::Api).await.unwrap_err();
     assert!(!err.to_string().contains(" for "), "no subject, none named: {err}");
 
     job.release.notify_one();
@@ -378,30 +382,32 @@ async fn a_full_queue_refuses_triggers_without_waiting() {
     let env = TestEnv::new().await;
     let job = SubjectJob::new("analysis", "HOLD");
     let engine = start(&env, vec![job.clone()]).await;
-    engine.trigger_for("analysis", "HOLD", "api").await.unwrap();
+    engine.trigger_for("analysis", &sym("HOLD"), RunTrigger::Api).await.unwrap();
     tokio::time::timeout(SECS_5, job.started.notified()).await.expect("the worker is busy");
 
     let mut queued = Vec::new();
     for i in 0..MAX_QUEUED_RUNS {
-        queued.push(engine.trigger_for("analysis", &format!("S{i}"), "api").await.unwrap().run);
+        queued
+            .push(engine.trigger_for("analysis", &sym(&format!("S{i}")), RunTrigger::Api).await.unwrap().run);
     }
     let started = Instant::now();
-    let err = tokio::time::timeout(SECS_5, engine.trigger_for("analysis", "ONE-TOO-MANY", "api"))
-        .await
-        .expect("a full queue does not block the trigger")
-        .unwrap_err();
+    let err =
+        tokio::time::timeout(SECS_5, engine.trigger_for("analysis", &sym("ONE-TOO-MANY"), RunTrigger::Api))
+            .await
+            .expect("a full queue does not block the trigger")
+            .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(1));
     assert!(matches!(err, TriggerError::QueueFull), "{err}");
     assert!(err.to_string().contains("queue is full"), "{err}");
     let refused = env.storage.runs(Some("analysis"), 1).await.unwrap().remove(0);
-    assert_eq!((refused.subject.as_str(), refused.status), ("ONE-TOO-MANY", RunStatus::Failed));
+    assert_eq!((refused.subject, refused.status), (Some(sym("ONE-TOO-MANY")), RunStatus::Failed));
     assert_eq!(refused.error.as_deref(), Some("the job queue is full"));
     // The refused subject is free again, and the queue drains normally.
     job.release.notify_one();
     for run in &queued {
         assert_eq!(engine.wait_for(run.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     }
-    let again = engine.trigger_for("analysis", "ONE-TOO-MANY", "api").await.unwrap().run;
+    let again = engine.trigger_for("analysis", &sym("ONE-TOO-MANY"), RunTrigger::Api).await.unwrap().run;
     assert_eq!(engine.wait_for(again.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     assert_eq!(job.seen().len(), MAX_QUEUED_RUNS + 2);
     engine.shutdown(SECS_5).await;

@@ -187,8 +187,10 @@ impl Job for SubjectJob {
     }
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
-        self.seen.lock().unwrap().push(context.subject.clone());
-        if context.subject == self.hold_subject {
+        let subject = context.subject.as_ref().map(ToString::to_string).unwrap_or_default();
+        let hold = subject == self.hold_subject;
+        self.seen.lock().unwrap().push(subject);
+        if hold {
             self.started.notify_one();
             self.release.notified().await;
         }

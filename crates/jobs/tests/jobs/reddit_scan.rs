@@ -1,11 +1,12 @@
 //! The reddit-scan job over the offline sample source and a wiremock Reddit that blocks us.
 
 use chrono::{Duration, Utc};
-use jobs::{JobEngine, RedditScan, SocialConfig, SocialSourceKind};
+use domain::{PostSource, RunTrigger, ScanStatus};
+use jobs::{JobEngine, RedditScan, SocialConfig};
 use social::extract::SymbolUniverse;
 use social::reddit::{RedditClient, RedditConfig};
 use social::{SampleSource, SocialSource};
-use storage::{RunRecord, RunStatus, SocialScanStatus};
+use storage::{RunRecord, RunStatus};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -19,7 +20,7 @@ const BLOCK_PAGE: &str = "<!DOCTYPE html><html><head><title>Blocked</title></hea
 async fn run_once(env: &TestEnv, job: RedditScan) -> RunRecord {
     let engine =
         JobEngine::start(env.storage.clone(), vec![job.into_job()], Vec::new()).await.expect("start");
-    let triggered = engine.trigger(RedditScan::NAME, "api").await.expect("trigger");
+    let triggered = engine.trigger(RedditScan::NAME, RunTrigger::Api).await.expect("trigger");
     let run = engine.wait_for(triggered.run.id, SECS_30).await.expect("wait");
     assert!(!run.status.is_active(), "run did not finish: {run:?}");
     engine.shutdown(std::time::Duration::from_secs(5)).await;
@@ -44,8 +45,8 @@ async fn a_sample_scan_stores_mentions_coverage_and_a_pltr_spike() {
     assert_eq!(posts_read, SampleSource::len() as u64);
 
     let scan = env.storage.latest_social_scan().await.unwrap().expect("scan recorded");
-    assert_eq!(scan.status, SocialScanStatus::Complete);
-    assert_eq!(scan.source, "sample");
+    assert_eq!(scan.status, ScanStatus::Complete);
+    assert_eq!(scan.source, PostSource::Sample);
     assert_eq!(scan.posts_read, posts_read);
     assert!(scan.mentions_found >= posts_read / 2, "{scan:?}");
     assert_eq!(scan.subreddits, vec!["wallstreetbets", "stocks", "investing"]);
@@ -74,7 +75,7 @@ async fn the_default_config_builds_an_offline_job() {
     let job = RedditScan::new(SocialConfig::default(), SymbolUniverse::bundled()).expect("sample job");
     let run = run_once(&env, job).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
-    assert_eq!(env.storage.latest_social_scan().await.unwrap().unwrap().status, SocialScanStatus::Complete);
+    assert_eq!(env.storage.latest_social_scan().await.unwrap().unwrap().status, ScanStatus::Complete);
 }
 
 async fn blocking_reddit(ok: &[&str]) -> MockServer {
@@ -102,7 +103,7 @@ fn reddit_config(server: &MockServer) -> SocialConfig {
     reddit.base_url = server.uri();
     reddit.queries_per_minute = Some(10_000);
     reddit.max_retries = 0;
-    SocialConfig { source: SocialSourceKind::Reddit, reddit: Some(reddit), ..SocialConfig::default() }
+    SocialConfig { source: PostSource::Reddit, reddit: Some(reddit), ..SocialConfig::default() }
 }
 
 #[tokio::test]
@@ -123,7 +124,7 @@ async fn a_blocked_reddit_fails_the_run_and_records_a_blocked_scan() {
         assert!(error.starts_with("blocked:"), "{item:?}");
     }
     let scan = env.storage.latest_social_scan().await.unwrap().expect("scan recorded");
-    assert_eq!(scan.status, SocialScanStatus::Blocked, "a blocked scan is blocked, never 0 mentions");
+    assert_eq!(scan.status, ScanStatus::Blocked, "a blocked scan is blocked, never 0 mentions");
     assert_eq!((scan.source.as_str(), scan.posts_read, scan.mentions_found), ("reddit", 0, 0));
     assert!(scan.error.as_deref().unwrap_or_default().contains("r/wallstreetbets: blocked"), "{scan:?}");
 }
@@ -148,8 +149,8 @@ async fn one_blocked_subreddit_makes_the_run_partial() {
     assert!(wsb.error.as_deref().unwrap_or_default().contains("blocked"), "{wsb:?}");
 
     let scan = env.storage.latest_social_scan().await.unwrap().unwrap();
-    assert_eq!((scan.status, scan.posts_read, scan.mentions_found), (SocialScanStatus::Blocked, 1, 2));
-    let mut symbols: Vec<String> = env
+    assert_eq!((scan.status, scan.posts_read, scan.mentions_found), (ScanStatus::Blocked, 1, 2));
+    let mut symbols: Vec<domain::Symbol> = env
         .storage
         .mentions(None, Utc::now() - Duration::days(3650), None)
         .await
@@ -175,13 +176,13 @@ fn the_config_section_parses_with_defaults_and_refuses_typos() {
         "#,
     )
     .unwrap();
-    assert_eq!(config.source, SocialSourceKind::Reddit);
+    assert_eq!(config.source, PostSource::Reddit);
     assert_eq!(config.limit_per_subreddit, 250);
     assert_eq!(config.schedule_entry(), Some(("reddit-scan".to_owned(), "0 */30 * * * *".to_owned())));
     config.validate().unwrap();
 
     let empty: SocialConfig = toml::from_str("").unwrap();
-    assert_eq!(empty.source, SocialSourceKind::Sample);
+    assert_eq!(empty.source, PostSource::Sample);
     assert_eq!(empty.subreddits, vec!["wallstreetbets", "stocks", "investing"]);
     assert_eq!(empty.schedule_entry(), None);
     empty.validate().unwrap();
@@ -199,7 +200,7 @@ fn bad_settings_are_refused_when_building_the_job() {
         let err = RedditScan::new(config, SymbolUniverse::empty()).unwrap_err();
         assert!(err.to_string().contains(key), "{err}");
     };
-    bad(SocialConfig { source: SocialSourceKind::Reddit, ..SocialConfig::default() }, "social.reddit");
+    bad(SocialConfig { source: PostSource::Reddit, ..SocialConfig::default() }, "social.reddit");
     bad(SocialConfig { subreddits: Vec::new(), ..SocialConfig::default() }, "social.subreddits");
     bad(
         SocialConfig { subreddits: vec!["r/stocks".to_owned()], ..SocialConfig::default() },

@@ -7,10 +7,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use domain::{ResearchNote, RunTrigger};
 use jobs::{AnalysisJob, JobEngine, ensure_bars};
 use providers::ProviderChain;
 use serde::{Deserialize, Serialize};
-use storage::{CrewRunRecord, ResearchNoteRecord, Storage};
+use storage::{CrewRunRecord, Storage, Stored};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
@@ -54,11 +55,11 @@ pub(crate) struct NoteDto {
     created_at: DateTime<Utc>,
 }
 
-impl From<ResearchNoteRecord> for NoteDto {
-    fn from(note: ResearchNoteRecord) -> Self {
+impl From<Stored<ResearchNote>> for NoteDto {
+    fn from(Stored { id, created_at, value: note }: Stored<ResearchNote>) -> Self {
         Self {
-            id: note.id,
-            symbol: note.symbol,
+            id,
+            symbol: note.symbol.into(),
             rating: note.rating.as_str(),
             confidence: note.confidence,
             horizon: note.horizon,
@@ -70,7 +71,7 @@ impl From<ResearchNoteRecord> for NoteDto {
             model: note.model,
             crew: note.crew,
             crew_run_id: note.crew_run_id,
-            created_at: note.created_at,
+            created_at,
         }
     }
 }
@@ -132,14 +133,14 @@ pub(crate) async fn analyze(
     ensure_bars(&chain, &storage, &symbol)
         .await
         .map_err(|unknown| ApiError::NotFound(unknown.to_string()))?;
-    let triggered = engine.trigger_for(AnalysisJob::NAME, symbol.as_str(), "api").await?;
+    let triggered = engine.trigger_for(AnalysisJob::NAME, &symbol, RunTrigger::Api).await?;
     tracing::info!(%symbol, run_id = triggered.run.id, "Analysis queued.");
     Ok((
         StatusCode::ACCEPTED,
         Json(AnalysisQueuedDto {
             run_id: triggered.run.id,
             job: triggered.run.job,
-            symbol: triggered.run.subject,
+            symbol: symbol.into(),
             status: triggered.run.status.as_str(),
         }),
     ))
@@ -164,7 +165,7 @@ pub(crate) async fn notes(
 ) -> Result<Json<Vec<NoteDto>>, ApiError> {
     let symbol = parse_symbol(&symbol)?;
     let limit = params.limit.unwrap_or(DEFAULT_NOTES).clamp(1, MAX_NOTES);
-    let notes = storage.research_notes(Some(symbol.as_str()), limit).await?;
+    let notes = storage.research_notes(Some(&symbol), limit).await?;
     Ok(Json(notes.into_iter().map(NoteDto::from).collect()))
 }
 

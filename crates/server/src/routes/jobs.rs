@@ -41,7 +41,7 @@ pub(crate) struct RunDto {
     status: &'static str,
     /// Who asked: `api`, `schedule` or `cli`.
     #[schema(example = "api")]
-    trigger: String,
+    trigger: &'static str,
     queued_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -57,7 +57,7 @@ impl From<RunRecord> for RunDto {
             id: run.id,
             job: run.job,
             status: run.status.as_str(),
-            trigger: run.trigger,
+            trigger: run.trigger.as_str(),
             queued_at: run.queued_at,
             started_at: run.started_at,
             finished_at: run.finished_at,
@@ -74,7 +74,7 @@ pub(crate) struct RunDetailDto {
     job: String,
     #[schema(example = "partial")]
     status: &'static str,
-    trigger: String,
+    trigger: &'static str,
     queued_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -170,7 +170,7 @@ pub(crate) async fn trigger(
     State(engine): State<Arc<JobEngine>>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<(StatusCode, Json<TriggeredDto>), ApiError> {
-    let triggered = engine.trigger(&name, "api").await?;
+    let triggered = engine.trigger(&name, domain::RunTrigger::Api).await?;
     tracing::info!(job = %triggered.run.job, run_id = triggered.run.id, "Job triggered.");
     Ok((
         StatusCode::ACCEPTED,
@@ -225,7 +225,7 @@ pub(crate) async fn run(
         id: run.id,
         job: run.job,
         status: run.status.as_str(),
-        trigger: run.trigger,
+        trigger: run.trigger.as_str(),
         queued_at: run.queued_at,
         started_at: run.started_at,
         finished_at: run.finished_at,

@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use domain::{Mention, SocialScan};
 use serde::{Deserialize, Serialize};
-use storage::{MentionRecord, SocialScanRecord, Storage, TrendingRow};
+use storage::{Storage, Stored, TrendingRow};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
@@ -47,13 +48,13 @@ pub(crate) struct MentionsParams {
 pub(crate) struct MentionDto {
     /// Where the post came from: `reddit` or `sample`.
     #[schema(example = "reddit")]
-    source: String,
+    source: &'static str,
     post_id: String,
     #[schema(example = "AAPL")]
     symbol: String,
-    /// How it was found: `cashtag`, `symbol` or `alias`.
+    /// How it was found: `cashtag` (`$AAPL`), `bare` (`AAPL`) or `alias` (a company name).
     #[schema(example = "cashtag")]
-    kind: String,
+    kind: &'static str,
     /// The post's author (public Reddit username).
     author: String,
     #[schema(example = "stocks")]
@@ -64,13 +65,13 @@ pub(crate) struct MentionDto {
     sentiment: f64,
 }
 
-impl From<MentionRecord> for MentionDto {
-    fn from(record: MentionRecord) -> Self {
+impl From<Mention> for MentionDto {
+    fn from(record: Mention) -> Self {
         Self {
-            source: record.source,
+            source: record.source.as_str(),
             post_id: record.post_id,
-            symbol: record.symbol,
-            kind: record.kind,
+            symbol: record.symbol.into(),
+            kind: record.kind.as_str(),
             author: record.author,
             subreddit: record.subreddit,
             created_at: record.created_at,
@@ -122,7 +123,7 @@ pub(crate) async fn mentions(
         None => Utc::now() - TimeDelta::hours(DEFAULT_SINCE_HOURS),
     };
     let limit = params.limit.unwrap_or(DEFAULT_MENTIONS).min(MAX_MENTIONS);
-    let records = storage.mentions(symbol.as_ref().map(domain::Symbol::as_str), since, Some(limit)).await?;
+    let records = storage.mentions(symbol.as_ref(), since, Some(limit)).await?;
     Ok(Json(records.into_iter().map(MentionDto::from).collect()))
 }
 
@@ -158,7 +159,7 @@ pub(crate) struct TrendingSymbolDto {
 impl From<TrendingRow> for TrendingSymbolDto {
     fn from(row: TrendingRow) -> Self {
         Self {
-            symbol: row.symbol,
+            symbol: row.symbol.into(),
             mentions: row.mentions,
             unique_authors: row.unique_authors,
             mean_sentiment: row.mean_sentiment,
@@ -176,7 +177,7 @@ pub(crate) struct ScanCoverageDto {
     started_at: DateTime<Utc>,
     finished_at: DateTime<Utc>,
     #[schema(example = "reddit")]
-    source: String,
+    source: &'static str,
     subreddits: Vec<String>,
     posts_read: u64,
     mentions_found: u64,
@@ -186,13 +187,13 @@ pub(crate) struct ScanCoverageDto {
     error: Option<String>,
 }
 
-impl From<SocialScanRecord> for ScanCoverageDto {
-    fn from(scan: SocialScanRecord) -> Self {
+impl From<Stored<SocialScan>> for ScanCoverageDto {
+    fn from(Stored { id, value: scan, .. }: Stored<SocialScan>) -> Self {
         Self {
-            id: scan.id,
+            id,
             started_at: scan.started_at,
             finished_at: scan.finished_at,
-            source: scan.source,
+            source: scan.source.as_str(),
             subreddits: scan.subreddits,
             posts_read: scan.posts_read,
             mentions_found: scan.mentions_found,
@@ -358,7 +359,7 @@ pub(crate) async fn buckets(
         Some(raw) => parse_since(raw)?,
         None => Utc::now() - TimeDelta::days(DEFAULT_BUCKET_DAYS),
     };
-    let buckets = storage.mention_buckets(symbol.as_str(), size, since).await?;
+    let buckets = storage.mention_buckets(&symbol, size, since).await?;
     Ok(Json(
         buckets
             .into_iter()

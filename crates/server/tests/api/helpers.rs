@@ -9,7 +9,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{TimeZone, Utc};
-use domain::{Bar, Interval, ProviderId, Symbol};
+use domain::{
+    Bar, Interval, Mention, MentionKind, PostSource, ProviderId, ScanStatus, SocialPost, SocialScan, Symbol,
+};
 use jobs::{
     AnalysisJob, DownloadTracker, DownloadTrackerConfig, ExportService, ExportsConfig, Job, JobContext,
     JobEngine, JobOutcome, RetentionConfig,
@@ -18,7 +20,7 @@ use providers::ProviderChain;
 use providers::sample::SampleProvider;
 use serde_json::Value;
 use server::{ApiToken, AppState, ServerConfig};
-use storage::{DatabaseConfig, MentionRecord, NewSocialScan, SocialPost, SocialScanStatus, Storage};
+use storage::{DatabaseConfig, Storage};
 use tempfile::TempDir;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -208,9 +210,9 @@ pub(crate) fn post_with_mentions(
     created_at: chrono::DateTime<Utc>,
     sentiment: f64,
     symbols: &[&str],
-) -> (SocialPost, Vec<MentionRecord>) {
+) -> (SocialPost, Vec<Mention>) {
     let post = SocialPost {
-        source: "reddit".to_owned(),
+        source: PostSource::Reddit,
         post_id: id.to_owned(),
         subreddit: "stocks".to_owned(),
         author: author.to_owned(),
@@ -221,11 +223,11 @@ pub(crate) fn post_with_mentions(
     };
     let mentions = symbols
         .iter()
-        .map(|symbol| MentionRecord {
-            source: "reddit".to_owned(),
+        .map(|symbol| Mention {
+            source: PostSource::Reddit,
             post_id: id.to_owned(),
-            symbol: (*symbol).to_owned(),
-            kind: "cashtag".to_owned(),
+            symbol: Symbol::parse(symbol).unwrap(),
+            kind: MentionKind::Cashtag,
             author: author.to_owned(),
             subreddit: "stocks".to_owned(),
             created_at,
@@ -250,13 +252,13 @@ impl TestApp {
         self.storage.save_social_posts(&all_posts, &all_mentions).await.unwrap();
     }
 
-    pub(crate) async fn record_scan(&self, status: SocialScanStatus, posts_read: u64, error: Option<&str>) {
+    pub(crate) async fn record_scan(&self, status: ScanStatus, posts_read: u64, error: Option<&str>) {
         let now = Utc::now();
         self.storage
-            .record_social_scan(&NewSocialScan {
+            .record_social_scan(&SocialScan {
                 started_at: now - chrono::TimeDelta::minutes(1),
                 finished_at: now,
-                source: "reddit".to_owned(),
+                source: PostSource::Reddit,
                 subreddits: vec!["stocks".to_owned(), "wallstreetbets".to_owned()],
                 posts_read,
                 mentions_found: 0,

@@ -2,8 +2,8 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
+use domain::ScanStatus;
 use serde_json::{Value, json};
-use storage::SocialScanStatus;
 
 use crate::helpers::TestApp;
 
@@ -104,7 +104,7 @@ async fn trending_ranks_symbols_with_values_and_coverage() {
         ("p4", "dave", 3 * 24 * 60, 0.8, &["TSLA", "GME"]),
     ])
     .await;
-    app.record_scan(SocialScanStatus::Complete, 42, None).await;
+    app.record_scan(ScanStatus::Complete, 42, None).await;
 
     let body = app.get("/api/social/trending").await.ok();
     assert_eq!(body["window"], "24h");
@@ -160,8 +160,8 @@ async fn trending_without_a_scan_has_null_coverage() {
 #[tokio::test]
 async fn a_blocked_scan_is_visible_in_trending() {
     let app = TestApp::new().await;
-    app.record_scan(SocialScanStatus::Complete, 10, None).await;
-    app.record_scan(SocialScanStatus::Blocked, 0, Some("reddit answered 403 (block page)")).await;
+    app.record_scan(ScanStatus::Complete, 10, None).await;
+    app.record_scan(ScanStatus::Blocked, 0, Some("reddit answered 403 (block page)")).await;
     let body = app.get("/api/social/trending").await.ok();
     assert_eq!(body["symbols"], json!([]));
     // Not "0 mentions": the latest scan says it was blocked, and why.

@@ -27,8 +27,7 @@ pub async fn run(app: &App, args: ExportArgs) -> anyhow::Result<()> {
     }
     // The html report shows each symbol's latest research note; other formats have no place for it.
     let notes = if args.format == ExportFormat::Html {
-        let names: Vec<String> = symbols.iter().map(|s| s.as_str().to_owned()).collect();
-        app.storage.latest_research_notes(&names).await?.iter().map(NoteSummary::from).collect()
+        app.storage.latest_research_notes(&symbols).await?.iter().map(NoteSummary::from).collect()
     } else {
         Vec::new()
     };

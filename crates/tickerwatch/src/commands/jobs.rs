@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use domain::{RunTrigger, Symbol};
 use jobs::{AnalysisJob, DownloadTracker, ExportService, JobEngine, RedditScan};
 use providers::ProviderChain;
 use storage::RunRecord;
@@ -94,7 +95,7 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
 
 /// Runs the job in this process with its own engine and waits for it.
 async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
-    let run = run_in_process(app, &app.config, name, "").await?;
+    let run = run_in_process(app, &app.config, name, None).await?;
     let items = app.storage.run_items(run.id).await?;
     let mut table = output::table(&["item", "status", "count", "provider", "error"]);
     for item in &items {
@@ -126,7 +127,7 @@ pub async fn run_in_process(
     app: &App,
     config: &Config,
     name: &str,
-    subject: &str,
+    subject: Option<&Symbol>,
 ) -> anyhow::Result<RunRecord> {
     let exports = ExportService::new(app.storage.clone(), config.exports.clone());
     exports.recover().await.context("cannot prepare the export directory")?;
@@ -134,7 +135,10 @@ pub async fn run_in_process(
     let jobs = registered_jobs(&app.storage, config, &chain, &exports)?;
     let engine = Arc::new(JobEngine::start(app.storage.clone(), jobs, Vec::new()).await?);
     let result = async {
-        let triggered = engine.trigger_for(name, subject, "cli").await?;
+        let triggered = match subject {
+            Some(symbol) => engine.trigger_for(name, symbol, RunTrigger::Cli).await?,
+            None => engine.trigger(name, RunTrigger::Cli).await?,
+        };
         eprintln!("Run {} of {name} started.", triggered.run.id);
         engine.wait_for(triggered.run.id, WAIT_LIMIT).await
     }
@@ -151,7 +155,7 @@ fn print_runs(runs: &[RunRecord]) {
             run.id.to_string(),
             run.job.clone(),
             run.status.to_string(),
-            run.trigger.clone(),
+            run.trigger.to_string(),
             run.queued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             run.finished_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
             run.export_id.map(|e| e.to_string()).unwrap_or_default(),

@@ -1,8 +1,8 @@
 //! `tickerwatch scan` and `tickerwatch trending`: Reddit (or the offline sample) mentions.
 
 use chrono::Utc;
+use domain::ScanStatus;
 use jobs::RedditScan;
-use storage::SocialScanStatus;
 
 use crate::app::App;
 use crate::cli::{ScanArgs, TrendingArgs};
@@ -22,7 +22,7 @@ pub async fn scan(app: &App, args: ScanArgs) -> anyhow::Result<bool> {
     if let Some(limit) = args.limit {
         config.social.limit_per_subreddit = limit;
     }
-    let run = run_in_process(app, &config, RedditScan::NAME, "").await?;
+    let run = run_in_process(app, &config, RedditScan::NAME, None).await?;
     trending(app, &TrendingArgs { window: chrono::Duration::hours(24), limit: 20 }).await?;
     if let Some(error) = &run.error {
         eprintln!("scan {}: {error}", run.status);
@@ -54,9 +54,9 @@ pub async fn trending(app: &App, args: &TrendingArgs) -> anyhow::Result<()> {
     match app.storage.latest_social_scan().await? {
         Some(scan) => {
             let status = match scan.status {
-                SocialScanStatus::Blocked => "BLOCKED (mention counts are incomplete)",
-                SocialScanStatus::Failed => "FAILED (mention counts are incomplete)",
-                SocialScanStatus::Complete => "complete",
+                ScanStatus::Blocked => "BLOCKED (mention counts are incomplete)",
+                ScanStatus::Failed => "FAILED (mention counts are incomplete)",
+                ScanStatus::Complete => "complete",
             };
             println!(
                 "Latest scan {} at {}: {} of r/{}, {} posts, {} mentions, {status}{}",
