@@ -3,7 +3,7 @@
 //! transaction per symbol, reconciled with what is stored (one bar per trading day).
 
 use chrono::{DateTime, Utc};
-use domain::{CorporateActionKind, PriceBasis, ProviderId, QualityIssue, QualityReport, check_bars};
+use domain::{CorporateActionKind, PriceBasis, ProviderId, QualityIssue, QualityReport, Symbol, check_bars};
 use providers::{BarsRequest, ChainError, ProviderChain};
 use storage::{Storage, StorageError};
 
@@ -36,7 +36,7 @@ pub enum IngestError {
     #[error(transparent)]
     Providers(#[from] ChainError),
     #[error("cannot store bars of {symbol}: {source}")]
-    Storage { symbol: String, source: StorageError },
+    Storage { symbol: Symbol, source: StorageError },
 }
 
 /// Fetches one symbol and stores what passed the quality gate. The upsert is one transaction, so
@@ -58,7 +58,7 @@ pub async fn fetch_and_store(
     let served = chain.bars(request).await?;
     let provider = served.provider;
     let mut series = served.value;
-    let storage_error = |source| IngestError::Storage { symbol: request.symbol.to_string(), source };
+    let storage_error = |source| IngestError::Storage { symbol: request.symbol.clone(), source };
     storage.save_corporate_actions(&request.symbol, &series.actions).await.map_err(storage_error)?;
     // A split-adjusted series without its vendor's events (Finnhub's daily candles) needs the
     // splits from a provider that has them before it can be read as traded.

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use domain::{PostSource, SocialPost, SocialScan};
+use domain::{PostSource, SocialPost, SocialScan, Symbol};
 use serde::{Deserialize, Serialize};
 use social::extract::SymbolUniverse;
 use social::reddit::{RedditClient, RedditConfig, RedditError};
@@ -101,11 +101,8 @@ impl SocialConfig {
                 format!("must be at most {}, got {}", Self::MAX_COMMENT_THREADS, self.comment_threads),
             ));
         }
-        if let Some(bad) = self.extra_symbols.iter().find(|s| !valid_symbol(s)) {
-            return Err(ConfigError::new(
-                "social.extra_symbols",
-                format!("{bad:?} is not a symbol (letters, digits, . and -)"),
-            ));
+        if let Some(error) = self.extra_symbols.iter().find_map(|s| Symbol::parse(s).err()) {
+            return Err(ConfigError::new("social.extra_symbols", error.to_string()));
         }
         if self.source == PostSource::Reddit && self.reddit.is_none() {
             return Err(ConfigError::new(
@@ -118,13 +115,6 @@ impl SocialConfig {
         }
         Ok(())
     }
-}
-
-fn valid_symbol(symbol: &str) -> bool {
-    let symbol = symbol.trim();
-    !symbol.is_empty()
-        && symbol.len() <= 12
-        && symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// Why the reddit-scan job could not be built.
@@ -174,8 +164,9 @@ impl RedditScan {
     /// The job over an already-built source (tests: a sample source at a fixed time). `config`
     /// supplies subreddits, limit and extra symbols; its `source` and `reddit` are not used.
     pub fn with_source(source: SocialSource, config: SocialConfig, universe: SymbolUniverse) -> Self {
-        let universe =
-            universe.with_symbols(config.extra_symbols.iter().map(|s| s.trim().to_ascii_uppercase()));
+        let universe = universe.with_symbols(
+            config.extra_symbols.iter().filter_map(|s| Symbol::parse(s).ok()).map(String::from),
+        );
         Self { source, config, universe }
     }
 
