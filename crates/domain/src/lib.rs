@@ -29,6 +29,6 @@ pub use calendar::{DateRange, EmptyDateRange, Exchange};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
 pub use research::{Rating, ResearchNote};
-pub use run::RunTrigger;
+pub use run::{OutputKind, RunOutput, RunTrigger};
 pub use social::{Mention, MentionKind, PostSource, ScanStatus, SocialPost, SocialScan};
 pub use symbol::{ParseSymbolError, Symbol};

@@ -16,3 +16,34 @@ crate::text_enum! {
     }
     parse_error = "unknown run trigger {:?}: expected api, schedule or cli";
 }
+
+crate::text_enum! {
+    /// What kind of record a run produced. The job engine stores these references without knowing
+    /// what they are; the API links each to its resource.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum OutputKind {
+        /// A file in the export directory (`/api/exports/{id}`).
+        Export => "export",
+        /// A research note written by the analyst crew.
+        ResearchNote => "research_note",
+        /// A crew run (its trace and token counts).
+        CrewRun => "crew_run",
+        /// A Reddit scan.
+        SocialScan => "social_scan",
+    }
+    parse_error = "unknown run output kind {:?}: expected export, research_note, crew_run or social_scan";
+}
+
+/// One record a run produced: its kind and id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RunOutput {
+    pub kind: OutputKind,
+    pub id: i64,
+}
+
+impl RunOutput {
+    pub fn new(kind: OutputKind, id: i64) -> Self {
+        Self { kind, id }
+    }
+}

@@ -5,7 +5,7 @@ use agents::NoObserver;
 use analysis::{AnalysisError, AnalysisService, AnalyzeRequest};
 use anyhow::Context as _;
 use async_trait::async_trait;
-use domain::{Interval, Symbol};
+use domain::{Interval, OutputKind, RunOutput, Symbol};
 use providers::{BarsRequest, ProviderChain, Span};
 use storage::RunItem;
 use tracing::warn;
@@ -109,7 +109,13 @@ impl Job for AnalysisJob {
             if context.cancel.is_cancelled() {
                 break;
             }
-            let fetch_error = match ensure_bars(&self.chain, &context.storage, symbol).await {
+            // Cancelled past the shutdown grace: drop the vendor requests at once.
+            let Some(ensured) =
+                context.cancel.run_until_cancelled(ensure_bars(&self.chain, &context.storage, symbol)).await
+            else {
+                break;
+            };
+            let fetch_error = match ensured {
                 Ok(fetch_error) => fetch_error,
                 Err(unknown) => {
                     // No crew runs and no note is stored for a symbol that does not exist.
@@ -134,7 +140,18 @@ impl Job for AnalysisJob {
             };
             let result = self.service.analyze(&request, &NoObserver, context.cancel.clone()).await;
             let (succeeded, error) = match result {
-                Ok(_) => (true, fetch_error.map(|e| format!("analysed without fresh bars: {e}"))),
+                Ok(analysis) => {
+                    for output in [
+                        RunOutput::new(OutputKind::CrewRun, analysis.crew_run_id),
+                        RunOutput::new(OutputKind::ResearchNote, analysis.note.id),
+                    ] {
+                        context
+                            .attach(output)
+                            .await
+                            .context("cannot list the note among the run's outputs")?;
+                    }
+                    (true, fetch_error.map(|e| format!("analysed without fresh bars: {e}")))
+                }
                 Err(AnalysisError::Storage(error)) => return Err(error).context("cannot store the analysis"),
                 Err(error) => (false, Some(error.to_string())),
             };

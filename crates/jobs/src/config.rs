@@ -6,7 +6,9 @@
 //! checked by `validate`, which names the offending key, so the binary can refuse to start with a
 //! clear message instead of failing at the first run.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use domain::Interval;
 use export::ExportFormat;
@@ -37,12 +39,28 @@ pub struct JobsConfig {
     /// How long running jobs may take to finish after a shutdown signal before they are
     /// cancelled and marked `interrupted`.
     pub shutdown_grace_secs: u64,
+    /// How many runs of one job may execute at once, by job name (e.g. `analysis = 2`); a job
+    /// not listed runs one at a time. Each job has its own lane, so runs of different jobs never
+    /// wait for each other whatever these say.
+    pub concurrency: BTreeMap<String, usize>,
+    /// How often this process tells the database it is alive (and takes over the work of
+    /// processes that stopped doing so).
+    pub heartbeat_interval_ms: u64,
+    /// A process whose heartbeat is older than this is dead: its queued and running runs are
+    /// interrupted and its unfinished exports failed by the others.
+    pub owner_stale_after_secs: u64,
     pub download_tracker: DownloadTrackerConfig,
 }
 
 impl Default for JobsConfig {
     fn default() -> Self {
-        Self { shutdown_grace_secs: 30, download_tracker: DownloadTrackerConfig::default() }
+        Self {
+            shutdown_grace_secs: 30,
+            concurrency: BTreeMap::new(),
+            heartbeat_interval_ms: 5_000,
+            owner_stale_after_secs: 30,
+            download_tracker: DownloadTrackerConfig::default(),
+        }
     }
 }
 
@@ -50,6 +68,24 @@ impl JobsConfig {
     /// The shutdown grace period.
     pub fn shutdown_grace(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.shutdown_grace_secs)
+    }
+
+    /// How often the heartbeat beats.
+    pub fn heartbeat_interval(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_interval_ms)
+    }
+
+    /// When an owner counts as dead.
+    pub fn owner_stale_after(&self) -> Duration {
+        Duration::from_secs(self.owner_stale_after_secs)
+    }
+
+    /// `(job name, maximum runs at once)` of every job with a configured concurrency, as
+    /// [`JobEngine::start_with`] takes them.
+    ///
+    /// [`JobEngine::start_with`]: crate::JobEngine::start_with
+    pub fn concurrency(&self) -> Vec<(String, usize)> {
+        self.concurrency.iter().map(|(job, n)| (job.clone(), *n)).collect()
     }
 
     /// `(job name, cron expression)` of every scheduled job, as [`JobEngine::start`] takes them.
@@ -66,9 +102,36 @@ impl JobsConfig {
     /// # Errors
     /// A [`ConfigError`] naming the first bad key.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some((job, n)) = self.concurrency.iter().find(|(_, n)| !(1..=MAX_JOB_CONCURRENCY).contains(*n))
+        {
+            return Err(ConfigError::new(
+                "jobs.concurrency",
+                format!("{job} = {n}: must be between 1 and {MAX_JOB_CONCURRENCY}"),
+            ));
+        }
+        if !(100..=60_000).contains(&self.heartbeat_interval_ms) {
+            return Err(ConfigError::new(
+                "jobs.heartbeat_interval_ms",
+                format!("must be between 100 and 60000, got {}", self.heartbeat_interval_ms),
+            ));
+        }
+        // Two missed beats (at least a second, the stored clock's step) before an owner is dead.
+        let min_stale = (2 * self.heartbeat_interval_ms).div_ceil(1000).max(2);
+        if self.owner_stale_after_secs < min_stale {
+            return Err(ConfigError::new(
+                "jobs.owner_stale_after_secs",
+                format!(
+                    "must be at least {min_stale} (twice jobs.heartbeat_interval_ms, and 2), got {}",
+                    self.owner_stale_after_secs
+                ),
+            ));
+        }
         self.download_tracker.validate()
     }
 }
+
+/// The most runs of one job that may execute at once.
+pub const MAX_JOB_CONCURRENCY: usize = 16;
 
 /// The `[jobs.download_tracker]` section.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -220,6 +283,11 @@ mod tests {
         tracker.concurrency = 2;
         tracker.export_range = "1x".to_owned();
         assert_eq!(tracker.validate().unwrap_err().key, "jobs.download_tracker.export_range");
+        let jobs = JobsConfig { concurrency: [("analysis".to_owned(), 0)].into(), ..JobsConfig::default() };
+        assert_eq!(jobs.validate().unwrap_err().key, "jobs.concurrency");
+        let jobs =
+            JobsConfig { heartbeat_interval_ms: 5_000, owner_stale_after_secs: 9, ..JobsConfig::default() };
+        assert_eq!(jobs.validate().unwrap_err().key, "jobs.owner_stale_after_secs");
         let retention = RetentionConfig { keep_last: Some(0), max_age_days: None };
         assert_eq!(retention.validate().unwrap_err().key, "exports.retention.keep_last");
     }

@@ -241,10 +241,13 @@ impl Job for DownloadTracker {
         // suspended, and the write here would wait for its lock until the busy timeout.
         let mut refreshed = futures::stream::iter(symbols.iter().cloned())
             .map(|symbol| async move {
-                if context.cancel.is_cancelled() {
+                // Cancelled (shutdown past the grace period): drop the in-flight vendor requests
+                // now rather than wait for their responses.
+                let Some((item, quote_failed)) =
+                    context.cancel.run_until_cancelled(self.refresh(context, symbol, now)).await
+                else {
                     return Ok(None);
-                }
-                let (item, quote_failed) = self.refresh(context, symbol, now).await;
+                };
                 context
                     .record_item(&item)
                     .await
@@ -297,14 +300,11 @@ impl Job for DownloadTracker {
         let (record, summaries) = match created {
             Ok(created) => created,
             Err(error) => {
-                return Ok(JobOutcome {
-                    export_id: None,
-                    error: Some(format!("export failed: {error}")),
-                    partial: None,
-                });
+                return Ok(JobOutcome { error: Some(format!("export failed: {error}")), partial: None });
             }
         };
-        let mut outcome = JobOutcome { export_id: Some(record.id), error: None, partial: None };
+        // The export service lists every export it writes for a run among the run's outputs.
+        let mut outcome = JobOutcome::default();
         if n_ok > 0 && quote_errors.len() == n_ok {
             quote_errors.sort();
             outcome.partial = Some(format!("every quote failed: {}", quote_errors.join("; ")));

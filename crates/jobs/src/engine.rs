@@ -7,62 +7,71 @@
 //!   job *and subject*, and the refusal names the active run (409 in the API). A burst of
 //!   triggers therefore creates no work and no memory, while runs of one job about different
 //!   subjects (analyses of AAPL and MSFT) can be queued together.
-//! - **One worker, one bounded queue.** Accepted run ids go through a `tokio::sync::mpsc`
-//!   channel of [`MAX_QUEUED_RUNS`] slots; every id in it is a *queued* run. Because subjects
-//!   allow many queued runs per job, the bound is a real limit: a trigger never waits for a slot
-//!   (`try_send`), and when the queue is full the run it just inserted is finished as `failed`
-//!   ("the job queue is full") and the trigger is refused with [`TriggerError::QueueFull`]
-//!   (503 in the API): the caller retries later instead of the queue growing. Runs execute one
-//!   at a time, so two jobs never compete for the providers' rate limits or the LLM.
+//! - **A lane per job, each with a bounded queue.** Accepted run ids go through the job's own
+//!   `tokio::sync::mpsc` channel of [`MAX_QUEUED_RUNS`] slots, served by the job's own workers
+//!   (`jobs.concurrency`, one by default). An alert check therefore never waits behind a
+//!   two-minute analysis or a Reddit scan, while a job still runs at most `concurrency` runs at
+//!   once (and one per subject, above). A trigger never waits for a slot (`try_send`): when the
+//!   job's queue is full the run it just inserted is finished as `failed` ("the job queue is
+//!   full") and the trigger is refused with [`TriggerError::QueueFull`] (503 in the API).
+//!   Providers and the LLM bound their own concurrency and rate, so lanes running side by side
+//!   cannot overrun a vendor.
+//! - **The engine knows nothing of what jobs produce.** A job attaches typed references to its
+//!   run as it goes ([`JobContext::attach`]: an export, a research note…), so an interrupted run
+//!   still lists what it finished.
+//! - **Runs have an owner.** A run is stamped with this process's instance id; the
+//!   [`Heartbeat`](crate::Heartbeat) keeps it alive, and only work of dead owners is ever
+//!   recovered by another process (see `heartbeat.rs`).
 //! - **Each run in its own task.** A panicking job ends its task, not the worker; the `JoinError`
 //!   becomes a `failed` run with the panic message. The task's handle aborts it on drop, so
 //!   nothing a job spawned through us outlives the worker.
 //! - **Shutdown is bounded.** `shutdown(grace)` refuses new triggers, stops the scheduler, lets the
-//!   running job finish within `grace`, then cancels the job's token, waits briefly, aborts it and
-//!   marks the run `interrupted`. Runs still queued are marked `interrupted` too (they never
-//!   started). Every task is joined before `shutdown` returns; `Drop` aborts them if `shutdown`
-//!   was never called, and the next start marks whatever was left active `interrupted`.
+//!   running jobs finish within `grace`, then cancels their tokens (jobs drop in-flight vendor
+//!   requests on it), waits at most [`CANCEL_WAIT`], aborts what is left and marks those runs
+//!   `interrupted`; exports they were writing end `failed`. Runs still queued are marked
+//!   `interrupted` too (they never started). Every task is joined before `shutdown` returns;
+//!   `Drop` aborts them if `shutdown` was never called, and the runs left active go to the
+//!   first live process that sees this one's heartbeat go stale.
 //! - **Waiting without polling.** Every finished run is announced on a `watch` channel; `wait_for`
 //!   re-reads the run when something finished (and every second, for runs finished by another
 //!   instance sharing a PostgreSQL database).
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use domain::{RunTrigger, Symbol};
+use domain::{RunOutput, RunTrigger, Symbol};
 use storage::{NewRun, RunItem, RunRecord, RunStatus, Storage};
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinError;
+use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 use tracing::{Instrument, debug, error, info, warn};
 
 /// How long a job may take to return after its token was cancelled (past the grace period)
-/// before its task is aborted.
-const CANCEL_WAIT: Duration = Duration::from_secs(2);
+/// before its task is aborted; shutdown takes at most the grace plus about this.
+pub const CANCEL_WAIT: Duration = Duration::from_millis(500);
 /// `wait_for` re-reads the run at least this often.
 const WAIT_POLL: Duration = Duration::from_secs(1);
 /// The error of a queued run that never started because the engine shut down.
 const NEVER_STARTED: &str = "interrupted: the engine shut down before the run started";
 /// The error of a run refused because the queue was full.
 const QUEUE_FULL: &str = "the job queue is full";
-/// How many runs may wait for the worker; a trigger beyond that is refused with
+/// How many runs of one job may wait for its workers; a trigger beyond that is refused with
 /// [`TriggerError::QueueFull`].
 pub const MAX_QUEUED_RUNS: usize = 64;
 /// A run's `error` text is cut to this many characters (it lists failing items).
 const MAX_ERROR_CHARS: usize = 2000;
 
-/// What a job reports when it finishes.
+/// What a job reports when it finishes (what it produced is attached as it goes, with
+/// [`JobContext::attach`]).
 #[derive(Debug, Clone, Default)]
 pub struct JobOutcome {
-    /// Export written by the run, if any.
-    pub export_id: Option<i64>,
     /// A short failure reason when the run as a whole failed.
     pub error: Option<String>,
     /// The run did its work but part of it failed across the board (e.g. every quote): it ends
@@ -89,6 +98,15 @@ impl JobContext {
     pub async fn record_item(&self, item: &RunItem) -> Result<(), storage::StorageError> {
         self.storage.record_run_item(self.run_id, item).await
     }
+
+    /// Lists `output` among the run's outputs. Attach each record as soon as it exists, so a
+    /// run cut off later still lists it.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn attach(&self, output: RunOutput) -> Result<(), storage::StorageError> {
+        self.storage.attach_run_output(self.run_id, output).await
+    }
 }
 
 /// A unit of background work. `run` uses `anyhow` (the binary's edge style): a job is glue over
@@ -107,6 +125,8 @@ pub trait Job: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct JobInfo {
     pub name: &'static str,
+    /// How many of its runs may execute at once (its lane's workers).
+    pub concurrency: usize,
     pub schedule: Option<String>,
     pub next_run: Option<DateTime<Utc>>,
     pub last_run: Option<RunRecord>,
@@ -127,32 +147,36 @@ pub enum TriggerError {
     AlreadyActive { job: String, active: RunRecord },
     #[error("the job engine is shutting down")]
     ShuttingDown,
-    /// [`MAX_QUEUED_RUNS`] runs are already waiting; the refused run was recorded as `failed`.
+    /// [`MAX_QUEUED_RUNS`] runs of the job are already waiting; the refused run was recorded as
+    /// `failed`.
     #[error("the job queue is full ({MAX_QUEUED_RUNS} queued runs); try again later", MAX_QUEUED_RUNS = MAX_QUEUED_RUNS)]
     QueueFull,
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
 }
 
-/// A registered job and its schedule.
+/// A registered job: its schedule and its lane (queue plus how many workers serve it).
 struct Registered {
     job: Arc<dyn Job>,
     schedule: Option<cron::Schedule>,
+    concurrency: usize,
+    queue: mpsc::Sender<i64>,
+    /// Shared by the lane's workers; each takes the lock only to receive one id.
+    receiver: tokio::sync::Mutex<mpsc::Receiver<i64>>,
 }
 
-/// State shared by the engine handle, the worker and the scheduler.
+/// State shared by the engine handle, the workers and the scheduler.
 struct Inner {
     storage: Storage,
     jobs: Vec<Registered>,
-    queue: mpsc::Sender<i64>,
     /// Set first thing in `shutdown`: triggers are refused from then on.
     shutting_down: AtomicBool,
-    /// Stops the scheduler, and the worker between runs.
+    /// Stops the scheduler, and the workers between runs.
     stop: CancellationToken,
     /// Parent of every run's token; cancelled only past the grace period.
     jobs_cancel: CancellationToken,
-    /// The run the worker is executing (0 when idle), for the last-resort cleanup.
-    current_run: AtomicI64,
+    /// The runs being executed, for the last-resort cleanup after aborting workers.
+    running: Mutex<HashSet<i64>>,
     /// The id of the latest finished run; every finish is a change.
     finished: watch::Sender<i64>,
 }
@@ -163,24 +187,47 @@ pub struct JobEngine {
     tasks: Mutex<Tasks>,
 }
 
-/// The engine's tasks; taken by the first `stop`. Dropping a handle aborts its task.
+/// The engine's tasks; taken by the first `stop`. Dropping them aborts them.
 struct Tasks {
-    worker: Option<AbortOnDropHandle<()>>,
+    workers: Option<JoinSet<()>>,
     scheduler: Option<AbortOnDropHandle<()>>,
 }
 
+/// What [`JobEngine::start_with`] takes besides the jobs.
+#[derive(Debug, Clone, Default)]
+pub struct EngineSettings {
+    /// `(job, cron expression with seconds)`, evaluated in UTC.
+    pub schedules: Vec<(String, String)>,
+    /// `(job, runs at once)`; jobs not listed run one at a time.
+    pub concurrency: Vec<(String, usize)>,
+}
+
 impl JobEngine {
-    /// Starts the engine: marks runs left active by a previous process `interrupted`, then spawns
-    /// the worker and the scheduler. `schedules` maps job names to cron expressions with a
-    /// seconds field (`sec min hour day-of-month month day-of-week [year]`), evaluated in UTC.
+    /// Starts the engine with `schedules` and one run at a time per job; see
+    /// [`start_with`](Self::start_with).
     ///
     /// # Errors
-    /// For an invalid cron expression (naming the job and the expression), a schedule of an
-    /// unregistered job, two jobs with one name, or a database failure.
+    /// As [`start_with`](Self::start_with).
     pub async fn start(
         storage: Storage,
         jobs: Vec<Arc<dyn Job>>,
         schedules: Vec<(String, String)>,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(storage, jobs, EngineSettings { schedules, ..EngineSettings::default() }).await
+    }
+
+    /// Starts the engine: spawns each job's workers and the scheduler. Schedules are cron
+    /// expressions with a seconds field (`sec min hour day-of-month month day-of-week [year]`),
+    /// evaluated in UTC. Recovering runs left active by processes that died is the
+    /// [`Heartbeat`](crate::Heartbeat)'s work, started before the engine.
+    ///
+    /// # Errors
+    /// For an invalid cron expression (naming the job and the expression), a schedule or
+    /// concurrency of an unregistered job, a concurrency of zero, or two jobs with one name.
+    pub async fn start_with(
+        storage: Storage,
+        jobs: Vec<Arc<dyn Job>>,
+        settings: EngineSettings,
     ) -> anyhow::Result<Self> {
         let mut names = HashSet::new();
         for job in &jobs {
@@ -188,9 +235,21 @@ impl JobEngine {
                 bail!("two jobs are registered as {:?}", job.name());
             }
         }
-        let mut registered: Vec<Registered> =
-            jobs.into_iter().map(|job| Registered { job, schedule: None }).collect();
-        for (name, expression) in schedules {
+        let mut registered: Vec<Registered> = jobs
+            .into_iter()
+            .map(|job| {
+                // Bounded; a full queue refuses triggers (see the module docs).
+                let (queue, receiver) = mpsc::channel(MAX_QUEUED_RUNS);
+                Registered {
+                    job,
+                    schedule: None,
+                    concurrency: 1,
+                    queue,
+                    receiver: tokio::sync::Mutex::new(receiver),
+                }
+            })
+            .collect();
+        for (name, expression) in settings.schedules {
             let entry = registered
                 .iter_mut()
                 .find(|r| r.job.name() == name)
@@ -203,36 +262,41 @@ impl JobEngine {
             })?;
             entry.schedule = Some(schedule);
         }
-
-        let interrupted = storage
-            .interrupt_active_runs("interrupted: the process stopped while the run was active")
-            .await
-            .context("cannot mark runs left active by a previous process as interrupted")?;
-        if interrupted > 0 {
-            warn!(interrupted, "Marked runs left active by a previous process as interrupted.");
+        for (name, concurrency) in settings.concurrency {
+            let entry = registered
+                .iter_mut()
+                .find(|r| r.job.name() == name)
+                .ok_or_else(|| anyhow!("jobs.concurrency names an unknown job {name:?}"))?;
+            if concurrency == 0 {
+                bail!("jobs.concurrency of {name} must be at least 1");
+            }
+            entry.concurrency = concurrency;
         }
 
-        // Bounded; a full queue refuses triggers (see the module docs).
-        let (queue, receiver) = mpsc::channel(MAX_QUEUED_RUNS);
         let (finished, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             storage,
             jobs: registered,
-            queue,
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
             jobs_cancel: CancellationToken::new(),
-            current_run: AtomicI64::new(0),
+            running: Mutex::new(HashSet::new()),
             finished,
         });
-        let worker = AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).work(receiver)));
+        let mut workers = JoinSet::new();
+        for (lane, registered) in inner.jobs.iter().enumerate() {
+            for _ in 0..registered.concurrency {
+                workers.spawn(Arc::clone(&inner).work(lane));
+            }
+        }
         let scheduler = AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).schedule()));
         info!(
-            jobs = ?inner.jobs.iter().map(|r| r.job.name()).collect::<Vec<_>>(),
+            jobs = ?inner.jobs.iter().map(|r| (r.job.name(), r.concurrency)).collect::<Vec<_>>(),
             scheduled = inner.jobs.iter().filter(|r| r.schedule.is_some()).count(),
+            owner = inner.storage.owner(),
             "Job engine started."
         );
-        Ok(Self { inner, tasks: Mutex::new(Tasks { worker: Some(worker), scheduler: Some(scheduler) }) })
+        Ok(Self { inner, tasks: Mutex::new(Tasks { workers: Some(workers), scheduler: Some(scheduler) }) })
     }
 
     /// Queues a run without a subject (202 in the API) unless one is active (409); the same as
@@ -246,7 +310,7 @@ impl JobEngine {
 
     /// Queues a run of `job` about `subject` (e.g. a symbol) unless a run of the same job and
     /// subject is active ([`TriggerError::AlreadyActive`]). Never waits for queue space: when
-    /// [`MAX_QUEUED_RUNS`] runs are waiting it fails with [`TriggerError::QueueFull`].
+    /// [`MAX_QUEUED_RUNS`] runs of the job are waiting it fails with [`TriggerError::QueueFull`].
     ///
     /// # Errors
     /// [`TriggerError`].
@@ -270,6 +334,7 @@ impl JobEngine {
             let name = registered.job.name();
             infos.push(JobInfo {
                 name,
+                concurrency: registered.concurrency,
                 schedule: registered.schedule.as_ref().map(|s| s.source().to_owned()),
                 next_run: registered.schedule.as_ref().and_then(|s| s.after(&now).next()),
                 last_run: self.inner.storage.runs(Some(name), 1).await?.into_iter().next(),
@@ -311,8 +376,9 @@ impl JobEngine {
         }
     }
 
-    /// Stops accepting triggers, lets the running job finish within `grace`, else cancels it and
-    /// marks it `interrupted`; then joins every task.
+    /// Stops accepting triggers, lets the running jobs finish within `grace`, else cancels them
+    /// and marks them `interrupted`; then joins every task. Takes at most `grace` plus about
+    /// [`CANCEL_WAIT`].
     pub async fn shutdown(self, grace: Duration) {
         self.stop(grace).await;
     }
@@ -324,29 +390,31 @@ impl JobEngine {
         let started = Instant::now();
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.stop.cancel();
-        let (worker, scheduler) = {
+        let (workers, scheduler) = {
             let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-            (tasks.worker.take(), tasks.scheduler.take())
+            (tasks.workers.take(), tasks.scheduler.take())
         };
-        if worker.is_none() && scheduler.is_none() {
+        if workers.is_none() && scheduler.is_none() {
             return;
         }
         info!(grace_secs = grace.as_secs_f64(), "Job engine shutting down.");
 
-        if let Some(mut worker) = worker
-            && tokio::time::timeout(grace, &mut worker).await.is_err()
+        if let Some(mut workers) = workers
+            && tokio::time::timeout(grace, join_all(&mut workers)).await.is_err()
         {
-            let run_id = self.inner.current_run.load(Ordering::SeqCst);
-            warn!(run_id, "The running job did not finish within the grace period; cancelling it.");
+            let running = self.inner.running_runs();
+            warn!(?running, "Running jobs did not finish within the grace period; cancelling them.");
+            // Each worker gives its job CANCEL_WAIT to return, then aborts it and records it.
             self.inner.jobs_cancel.cancel();
-            // The worker waits CANCEL_WAIT for the job, aborts it, then records the run.
-            if tokio::time::timeout(CANCEL_WAIT * 3, &mut worker).await.is_err() {
-                error!(run_id, "The job worker did not stop; aborting it.");
-                worker.abort();
-                let _ = worker.await;
-                self.inner.interrupt_current("interrupted: the worker was aborted at shutdown").await;
+            let wait = CANCEL_WAIT + Duration::from_millis(250);
+            if tokio::time::timeout(wait, join_all(&mut workers)).await.is_err() {
+                error!("Job workers did not stop; aborting them.");
+                workers.abort_all();
+                join_all(&mut workers).await;
+                self.inner.interrupt_running("interrupted: the worker was aborted at shutdown").await;
             }
         }
+        self.inner.interrupt_queued().await;
         if let Some(mut scheduler) = scheduler {
             // The scheduler only waits on the stop token or a trigger; both end promptly now.
             if tokio::time::timeout(CANCEL_WAIT, &mut scheduler).await.is_err() {
@@ -359,15 +427,15 @@ impl JobEngine {
 }
 
 impl Drop for JobEngine {
-    /// Without `shutdown`: cancels everything; dropping the handles aborts the worker (and with
-    /// it the running job's task) and the scheduler. Runs left active are marked `interrupted`
-    /// by the next start.
+    /// Without `shutdown`: cancels everything; dropping the task set and handle aborts the workers
+    /// (and with them the running jobs' tasks) and the scheduler. Runs left active are recovered
+    /// once this process's heartbeat goes stale.
     fn drop(&mut self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.stop.cancel();
         self.inner.jobs_cancel.cancel();
         let tasks = self.tasks.get_mut().unwrap_or_else(PoisonError::into_inner);
-        if tasks.worker.is_some() || tasks.scheduler.is_some() {
+        if tasks.workers.is_some() || tasks.scheduler.is_some() {
             debug!("Job engine dropped without shutdown; aborting its tasks.");
         }
     }
@@ -384,9 +452,9 @@ impl Inner {
         subject: Option<&Symbol>,
         trigger: RunTrigger,
     ) -> Result<Triggered, TriggerError> {
-        if self.job(job).is_none() {
+        let Some(lane) = self.job(job) else {
             return Err(TriggerError::UnknownJob(job.to_owned()));
-        }
+        };
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(TriggerError::ShuttingDown);
         }
@@ -396,15 +464,15 @@ impl Inner {
                 return Err(TriggerError::AlreadyActive { job: job.to_owned(), active });
             }
         };
-        match self.queue.try_send(run.id) {
+        match lane.queue.try_send(run.id) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
-                self.finish(run.id, job, RunStatus::Failed, Some(QUEUE_FULL), None).await;
+                self.finish(run.id, job, RunStatus::Failed, Some(QUEUE_FULL)).await;
                 return Err(TriggerError::QueueFull);
             }
-            // Only once the worker closed the channel at shutdown; the run then never starts.
+            // Only once shutdown closed the channel; the run then never starts.
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
+                self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED)).await;
                 return Err(TriggerError::ShuttingDown);
             }
         }
@@ -412,25 +480,48 @@ impl Inner {
         Ok(Triggered { run })
     }
 
-    /// The worker: one run at a time until stopped; then runs still queued are interrupted.
-    async fn work(self: Arc<Self>, mut receiver: mpsc::Receiver<i64>) {
+    /// One worker of lane `lane`: runs one of the job's runs at a time until stopped. Runs left
+    /// queued are interrupted by `stop` once every worker has returned.
+    async fn work(self: Arc<Self>, lane: usize) {
+        let registered = &self.jobs[lane];
         loop {
-            let run_id = tokio::select! {
-                biased;
-                () = self.stop.cancelled() => break,
-                received = receiver.recv() => match received {
-                    Some(run_id) => run_id,
-                    None => break,
-                },
+            let run_id = {
+                let mut receiver = tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => break,
+                    receiver = registered.receiver.lock() => receiver,
+                };
+                tokio::select! {
+                    biased;
+                    () = self.stop.cancelled() => break,
+                    received = receiver.recv() => match received {
+                        Some(run_id) => run_id,
+                        None => break,
+                    },
+                }
             };
             self.execute(run_id).await;
         }
-        receiver.close();
-        while let Some(run_id) = receiver.recv().await {
-            let job = self.storage.run(run_id).await.ok().flatten().map(|r| r.job).unwrap_or_default();
-            self.finish(run_id, &job, RunStatus::Interrupted, Some(NEVER_STARTED), None).await;
+        debug!(job = registered.job.name(), "Job worker stopped.");
+    }
+
+    /// At shutdown, after the workers: closes every lane and interrupts the runs still queued
+    /// (they never started).
+    async fn interrupt_queued(&self) {
+        for registered in &self.jobs {
+            let mut receiver = registered.receiver.lock().await;
+            receiver.close();
+            while let Some(run_id) = receiver.recv().await {
+                self.finish(run_id, registered.job.name(), RunStatus::Interrupted, Some(NEVER_STARTED)).await;
+            }
         }
-        debug!("Job worker stopped.");
+    }
+
+    fn running_runs(&self) -> Vec<i64> {
+        let mut running: Vec<i64> =
+            self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect();
+        running.sort_unstable();
+        running
     }
 
     /// Moves a queued run to `running` and finds its job; `None` when there is nothing to run
@@ -445,13 +536,13 @@ impl Inner {
             Err(error) => {
                 error!(run_id, %error, "Cannot read a queued run.");
                 let message = format!("cannot start: {error}");
-                self.finish(run_id, "", RunStatus::Failed, Some(&message), None).await;
+                self.finish(run_id, "", RunStatus::Failed, Some(&message)).await;
                 return None;
             }
         };
         let Some(job) = self.job(&run.job).map(|r| Arc::clone(&r.job)) else {
             let message = format!("job {:?} is not registered in this process", run.job);
-            self.finish(run_id, &run.job, RunStatus::Failed, Some(&message), None).await;
+            self.finish(run_id, &run.job, RunStatus::Failed, Some(&message)).await;
             return None;
         };
         match self.storage.start_run(run_id).await {
@@ -464,7 +555,7 @@ impl Inner {
             Err(error) => {
                 error!(run_id, job = %run.job, %error, "Cannot start a run.");
                 let message = format!("cannot start: {error}");
-                self.finish(run_id, &run.job, RunStatus::Failed, Some(&message), None).await;
+                self.finish(run_id, &run.job, RunStatus::Failed, Some(&message)).await;
                 None
             }
         }
@@ -474,7 +565,7 @@ impl Inner {
     async fn execute(&self, run_id: i64) {
         let Some((run, job)) = self.begin(run_id).await else { return };
         let job_name = run.job;
-        self.current_run.store(run_id, Ordering::SeqCst);
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).insert(run_id);
         info!(run_id, job = %job_name, subject = run.subject.as_ref().map(Symbol::as_str), trigger = %run.trigger, "Run started.");
         let started = Instant::now();
 
@@ -496,38 +587,34 @@ impl Inner {
             joined = &mut task => Some(joined),
             () = cancel.cancelled() => None,
         };
-        let (status, error, export_id) = match joined {
+        let (status, error) = match joined {
             Some(Ok(Ok(outcome))) => self.judge(run_id, outcome).await,
-            Some(Ok(Err(error))) => (RunStatus::Failed, Some(format!("{error:#}")), None),
-            Some(Err(join_error)) => (RunStatus::Failed, Some(describe_join_error(join_error)), None),
+            Some(Ok(Err(error))) => (RunStatus::Failed, Some(format!("{error:#}"))),
+            Some(Err(join_error)) => (RunStatus::Failed, Some(describe_join_error(join_error))),
             None => {
-                // Past the grace period: give the job a moment to notice its token, then abort.
+                // Past the grace period: give the job a moment to notice its token (and drop its
+                // vendor requests), then abort it. Whatever it finished is already attached to
+                // the run; an export it was writing is failed with the run (`finish_run`).
                 if tokio::time::timeout(CANCEL_WAIT, &mut task).await.is_err() {
                     warn!(run_id, job = %job_name, "The job ignored cancellation; aborting it.");
                     task.abort();
                     let _ = task.await;
                 }
                 let message = "interrupted: the engine shut down and the grace period ran out";
-                (RunStatus::Interrupted, Some(message.to_owned()), None)
+                (RunStatus::Interrupted, Some(message.to_owned()))
             }
         };
-        self.finish(run_id, &job_name, status, error.as_deref(), export_id).await;
-        self.current_run.store(0, Ordering::SeqCst);
+        self.finish(run_id, &job_name, status, error.as_deref()).await;
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&run_id);
         info!(run_id, job = %job_name, %status, elapsed_ms = started.elapsed().as_millis(), "Run finished.");
     }
 
     /// The final status of a run whose job returned: `failed` if the job said so or every item
     /// failed, `partial` if some did, else `succeeded`.
-    async fn judge(&self, run_id: i64, outcome: JobOutcome) -> (RunStatus, Option<String>, Option<i64>) {
+    async fn judge(&self, run_id: i64, outcome: JobOutcome) -> (RunStatus, Option<String>) {
         let items = match self.storage.run_items(run_id).await {
             Ok(items) => items,
-            Err(error) => {
-                return (
-                    RunStatus::Failed,
-                    Some(format!("cannot read the run's items: {error}")),
-                    outcome.export_id,
-                );
-            }
+            Err(error) => return (RunStatus::Failed, Some(format!("cannot read the run's items: {error}"))),
         };
         let failed: Vec<&RunItem> = items.iter().filter(|i| !i.succeeded).collect();
         let items_text = || {
@@ -549,20 +636,13 @@ impl Inner {
             (None, _) => (RunStatus::Partial, items_text()),
         };
         let error = (!error.is_empty()).then(|| truncate(error));
-        (status, error, outcome.export_id)
+        (status, error)
     }
 
     /// Records a final status and announces it. A database failure is logged: the run stays
-    /// active until the next start marks it `interrupted`.
-    async fn finish(
-        &self,
-        run_id: i64,
-        job: &str,
-        status: RunStatus,
-        error: Option<&str>,
-        export_id: Option<i64>,
-    ) {
-        match self.storage.finish_run(run_id, status, error, export_id).await {
+    /// active until this process's heartbeat stops and another recovers it.
+    async fn finish(&self, run_id: i64, job: &str, status: RunStatus, error: Option<&str>) {
+        match self.storage.finish_run(run_id, status, error).await {
             Ok(true) => {}
             Ok(false) => warn!(run_id, job, %status, "Run was no longer active when it finished."),
             Err(db_error) => {
@@ -577,11 +657,12 @@ impl Inner {
         self.finished.send_replace(run_id);
     }
 
-    /// Last resort after aborting the worker: the run it was executing becomes `interrupted`.
-    async fn interrupt_current(&self, reason: &str) {
-        let run_id = self.current_run.swap(0, Ordering::SeqCst);
-        if run_id != 0 {
-            self.finish(run_id, "", RunStatus::Interrupted, Some(reason), None).await;
+    /// Last resort after aborting the workers: the runs they were executing become
+    /// `interrupted`.
+    async fn interrupt_running(&self, reason: &str) {
+        let running: Vec<i64> = self.running.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
+        for run_id in running {
+            self.finish(run_id, "", RunStatus::Interrupted, Some(reason)).await;
         }
     }
 
@@ -631,6 +712,11 @@ impl Inner {
             }
         }
     }
+}
+
+/// Waits for every task of `tasks` (cancel-safe: an interrupted wait loses nothing).
+async fn join_all(tasks: &mut JoinSet<()>) {
+    while tasks.join_next().await.is_some() {}
 }
 
 /// `" for AAPL"`, or nothing for a run without a subject.

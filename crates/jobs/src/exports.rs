@@ -9,8 +9,12 @@
 //!   fsync, rename) → record `ready`. On failure the record becomes `failed` with the reason and
 //!   no file remains.
 //! - A crash can leave a `writing` record, a temp file, or (between the rename and the `ready`
-//!   update) a finished file whose record is not `ready`; [`ExportService::recover`] at start-up
-//!   fails such records and removes such files, so none of them accumulates over months.
+//!   update) a finished file whose record is not `ready`. The writer's instance owns the record:
+//!   once its heartbeat is stale, another process's [`Heartbeat`](crate::Heartbeat) fails it, and
+//!   [`ExportService::recover`] at start-up removes files no live record owns, so none of them
+//!   accumulates over months while a live process's export is never touched.
+//! - A record is `ready` only together with its place among its run's outputs (one
+//!   transaction); a run cut off while writing fails the export with it.
 //! - `delete` and `apply_retention` remove the file and the record; only finished exports are
 //!   ever removed, never one being written.
 
@@ -75,27 +79,22 @@ impl ExportService {
         Self { storage, config }
     }
 
-    /// At start-up, before any export begins: fails records left `writing` by a crash, creates
-    /// the directory, removes stray temp files, and removes files of ours whose record is gone
-    /// or not `ready` (a crash between the rename and the `ready` update).
-    ///
-    /// The database part runs first, so a bad directory still leaves the records consistent.
+    /// At start-up (after the [`Heartbeat`](crate::Heartbeat) took over dead owners' exports):
+    /// creates the directory, removes stray temp files no live writer holds, and removes files
+    /// of ours whose record is gone or failed (a crash between the rename and the `ready`
+    /// update). Files of `writing` records are kept: they belong to a live process (another
+    /// server or a CLI run on the same database), whose work is never touched.
     ///
     /// # Errors
     /// [`ExportError::Storage`] if the database fails, [`ExportError::Directory`] if the directory
     /// cannot be created, listed or cleaned.
     pub async fn recover(&self) -> Result<(), ExportError> {
-        let failed =
-            self.storage.fail_unfinished_exports("interrupted: the process stopped while writing").await?;
-        if failed > 0 {
-            warn!(failed, "Marked exports left writing by a previous process as failed.");
-        }
         let keep: HashSet<String> = self
             .storage
             .exports(u64::MAX)
             .await?
             .into_iter()
-            .filter(|e| e.status == ExportStatus::Ready)
+            .filter(|e| matches!(e.status, ExportStatus::Ready | ExportStatus::Writing))
             .map(|e| e.file_name)
             .collect();
         let dir = self.config.dir.clone();
@@ -104,7 +103,7 @@ impl ExportService {
             .map_err(|e| self.directory_error(format!("cleaning up failed unexpectedly: {e}")))?
             .map_err(|e| self.directory_error(e))?;
         if swept > 0 {
-            info!(dir = %self.config.dir.display(), removed = swept, "Removed export files without a ready record.");
+            info!(dir = %self.config.dir.display(), removed = swept, "Removed export files without a live record.");
         }
         Ok(())
     }

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use domain::{PostSource, SocialPost, SocialScan, Symbol};
+use domain::{OutputKind, PostSource, RunOutput, SocialPost, SocialScan, Symbol};
 use serde::{Deserialize, Serialize};
 use social::extract::SymbolUniverse;
 use social::reddit::{RedditClient, RedditConfig, RedditError};
@@ -203,14 +203,17 @@ impl Job for RedditScan {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
         let universe = self.universe.clone().with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
         info!(source = %self.source.kind(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
-        let outcome = scan_and_extract_with_comments(
+        let scanned = scan_and_extract_with_comments(
             &self.source,
             &self.config.subreddits,
             self.config.limit_per_subreddit,
             self.config.comment_threads,
             &universe,
-        )
-        .await;
+        );
+        // Cancelled past the shutdown grace: drop the in-flight Reddit requests at once.
+        let Some(outcome) = context.cancel.run_until_cancelled(scanned).await else {
+            anyhow::bail!("cancelled before the scan finished");
+        };
 
         let posts = posts_of(&outcome);
         let saved = context
@@ -228,7 +231,11 @@ impl Job for RedditScan {
             status: outcome.status(),
             error: outcome.error_summary(),
         };
-        context.storage.record_social_scan(&scan).await.context("cannot record the scan")?;
+        let stored = context.storage.record_social_scan(&scan).await.context("cannot record the scan")?;
+        context
+            .attach(RunOutput::new(OutputKind::SocialScan, stored.id))
+            .await
+            .context("cannot list the scan among the run's outputs")?;
 
         for coverage in &outcome.coverage {
             let error = match &coverage.status {

@@ -195,8 +195,8 @@ impl Storage {
     /// # Errors
     /// [`StorageError::Query`] if the database fails, e.g. for a `job_run_id` that does not exist.
     pub async fn begin_crew_run(&self, run: &NewCrewRun) -> Result<i64, StorageError> {
-        const SQL: &str = "INSERT INTO crew_runs (job_run_id, crew, subject, model, status, started_at) \
-                           VALUES ($1, $2, $3, $4, 'running', $5) RETURNING id";
+        const SQL: &str = "INSERT INTO crew_runs (job_run_id, crew, subject, model, status, started_at, owner) \
+                           VALUES ($1, $2, $3, $4, 'running', $5, $6) RETURNING id";
         Ok(with_pool!(self, pool => {
             // fetch_all runs the write statement to completion (see `create_run`).
             let rows = sqlx::query(SQL)
@@ -205,6 +205,7 @@ impl Storage {
                 .bind(&run.subject)
                 .bind(&run.model)
                 .bind(now_unix())
+                .bind(self.owner())
                 .fetch_all(pool)
                 .await?;
             rows.first()
@@ -282,19 +283,6 @@ impl Storage {
                 query = query.bind(subject);
             }
             query.fetch_all(pool).await?.iter().map(crew_run_from_row).collect::<Result<Vec<_>, _>>()?
-        }))
-    }
-
-    /// Marks every running crew run `cancelled` with `reason` (at start-up: no crew of this
-    /// process can be running yet) and returns how many there were.
-    ///
-    /// # Errors
-    /// [`StorageError::Query`] if the database fails.
-    pub async fn cancel_running_crew_runs(&self, reason: &str) -> Result<u64, StorageError> {
-        const SQL: &str = "UPDATE crew_runs SET status = 'cancelled', finished_at = $1, error = $2 \
-                           WHERE status = 'running'";
-        Ok(with_pool!(self, pool => {
-            sqlx::query(SQL).bind(now_unix()).bind(reason).execute(pool).await?.rows_affected()
         }))
     }
 

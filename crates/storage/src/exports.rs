@@ -36,10 +36,12 @@ pub struct ExportRecord {
     pub sha256: Option<String>,
     pub run_id: Option<i64>,
     pub error: Option<String>,
+    /// The instance writing (or that wrote) it; see `instances.rs`.
+    pub owner: String,
 }
 
 const EXPORT_COLUMNS: &str =
-    "id, created_at, format, kind, status, file_name, rows, bytes, sha256, run_id, error";
+    "id, created_at, format, kind, status, file_name, rows, bytes, sha256, run_id, error, owner";
 
 fn export_from_row(row: &impl RowExt) -> Result<ExportRecord, StorageError> {
     let status = row.text("status")?;
@@ -55,6 +57,7 @@ fn export_from_row(row: &impl RowExt) -> Result<ExportRecord, StorageError> {
         sha256: row.text_opt("sha256")?,
         run_id: row.int_opt("run_id")?,
         error: row.text_opt("error")?,
+        owner: row.text("owner")?,
     })
 }
 
@@ -75,8 +78,8 @@ impl Storage {
         run_id: Option<i64>,
     ) -> Result<ExportRecord, StorageError> {
         let sql = format!(
-            "INSERT INTO exports (created_at, format, kind, status, file_name, run_id) \
-             VALUES ($1, $2, $3, 'writing', $4, $5) RETURNING {EXPORT_COLUMNS}"
+            "INSERT INTO exports (created_at, format, kind, status, file_name, run_id, owner) \
+             VALUES ($1, $2, $3, 'writing', $4, $5, $6) RETURNING {EXPORT_COLUMNS}"
         );
         Ok(with_pool!(self, pool => {
             // fetch_all runs the write statement to completion (see `create_run`).
@@ -86,6 +89,7 @@ impl Storage {
                 .bind(kind)
                 .bind(file_name)
                 .bind(run_id)
+                .bind(self.owner())
                 .fetch_all(pool)
                 .await?;
             let row = rows.first().ok_or_else(|| StorageError::corrupt("exports", file_name, "INSERT returned no row"))?;
@@ -93,7 +97,8 @@ impl Storage {
         }))
     }
 
-    /// Marks an export `ready` once its file is in place.
+    /// Marks an export `ready` once its file is in place and, in the same transaction, lists it
+    /// among its run's outputs: an export is never ready without its run knowing of it.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
@@ -104,10 +109,17 @@ impl Storage {
         bytes: u64,
         sha256: &str,
     ) -> Result<(), StorageError> {
-        const SQL: &str =
+        const READY: &str =
             "UPDATE exports SET status = 'ready', rows = $2, bytes = $3, sha256 = $4 WHERE id = $1";
+        const OUTPUT: &str = "INSERT INTO job_run_outputs (run_id, kind, ref_id) \
+                              SELECT run_id, 'export', id FROM exports WHERE id = $1 AND run_id IS NOT NULL \
+                              ON CONFLICT DO NOTHING";
+        let begin = self.backend().begin_write();
         with_pool!(self, pool => {
-            sqlx::query(SQL).bind(id).bind(as_i64(rows)).bind(as_i64(bytes)).bind(sha256).execute(pool).await?;
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(READY).bind(id).bind(as_i64(rows)).bind(as_i64(bytes)).bind(sha256).execute(&mut *tx).await?;
+            sqlx::query(OUTPUT).bind(id).execute(&mut *tx).await?;
+            tx.commit().await?;
         });
         Ok(())
     }
@@ -204,17 +216,5 @@ impl Storage {
                 rank >= keep || cutoff.is_some_and(|c| to_unix(export.created_at) < c)
             })
             .collect())
-    }
-
-    /// Marks exports left `writing` by a crash as failed (at start-up) and returns how many there
-    /// were.
-    ///
-    /// # Errors
-    /// [`StorageError::Query`] if the database fails.
-    pub async fn fail_unfinished_exports(&self, reason: &str) -> Result<u64, StorageError> {
-        const SQL: &str = "UPDATE exports SET status = 'failed', error = $1 WHERE status = 'writing'";
-        Ok(with_pool!(self, pool => {
-            sqlx::query(SQL).bind(reason).execute(pool).await?.rows_affected()
-        }))
     }
 }

@@ -37,6 +37,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 3, "social", "0003_social.sql"),
     embedded!("sqlite", 4, "analysis", "0004_analysis.sql"),
     embedded!("sqlite", 5, "trading days", "0005_trading_days.sql"),
+    embedded!("sqlite", 6, "run owners", "0006_run_owners.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -45,6 +46,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 3, "social", "0003_social.sql"),
     embedded!("postgres", 4, "analysis", "0004_analysis.sql"),
     embedded!("postgres", 5, "trading days", "0005_trading_days.sql"),
+    embedded!("postgres", 6, "run owners", "0006_run_owners.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use domain::text_enum;
 
-use domain::{RunTrigger, Symbol};
+use domain::{OutputKind, RunOutput, RunTrigger, Symbol};
 
 use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, parsed_col, sql_limit};
 use crate::{Storage, StorageError};
@@ -47,7 +47,10 @@ pub struct RunRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    pub export_id: Option<i64>,
+    /// The instance that queued the run and runs it (see `instances.rs`).
+    pub owner: String,
+    /// The owner's latest heartbeat while the run was active.
+    pub heartbeat_at: Option<DateTime<Utc>>,
 }
 
 /// What a run did for one symbol.
@@ -69,7 +72,7 @@ pub enum NewRun {
 }
 
 const RUN_COLUMNS: &str =
-    "id, job, subject, status, trigger, queued_at, started_at, finished_at, error, export_id";
+    "id, job, subject, status, trigger, queued_at, started_at, finished_at, error, owner, heartbeat_at";
 
 fn time_opt(row: &impl RowExt, column: &'static str) -> Result<Option<DateTime<Utc>>, StorageError> {
     row.int_opt(column)?.map(|secs| from_unix(column, secs)).transpose()
@@ -98,7 +101,8 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, StorageError> {
         started_at: time_opt(row, "started_at")?,
         finished_at: time_opt(row, "finished_at")?,
         error: row.text_opt("error")?,
-        export_id: row.int_opt("export_id")?,
+        owner: row.text("owner")?,
+        heartbeat_at: time_opt(row, "heartbeat_at")?,
     })
 }
 
@@ -135,8 +139,8 @@ impl Storage {
         trigger: RunTrigger,
     ) -> Result<NewRun, StorageError> {
         let sql = format!(
-            "INSERT INTO job_runs (job, subject, status, trigger, queued_at) VALUES ($1, $2, 'queued', $3, $4) \
-             ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
+            "INSERT INTO job_runs (job, subject, status, trigger, queued_at, heartbeat_at, owner) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, $5) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
         );
         let created = with_pool!(self, pool => {
             // fetch_all, not fetch_optional: SQLite keeps a write statement's lock until the
@@ -146,6 +150,7 @@ impl Storage {
                 .bind(subject_text(subject))
                 .bind(trigger.as_str())
                 .bind(now_unix())
+                .bind(self.owner())
                 .fetch_all(pool)
                 .await?
                 .first()
@@ -225,7 +230,8 @@ impl Storage {
         }))
     }
 
-    /// Finishes an active run with a final status.
+    /// Finishes an active run with a final status. Returns false if it was no longer active
+    /// (e.g. recovered by another instance that took this one for dead).
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
@@ -234,21 +240,26 @@ impl Storage {
         id: i64,
         status: RunStatus,
         error: Option<&str>,
-        export_id: Option<i64>,
     ) -> Result<bool, StorageError> {
-        const SQL: &str = "UPDATE job_runs SET status = $2, finished_at = $3, error = $4, export_id = $5 \
+        const SQL: &str = "UPDATE job_runs SET status = $2, finished_at = $3, error = $4 \
                            WHERE id = $1 AND status IN ('queued', 'running')";
+        // A run ends with no export of its still being written: one cut off (the job aborted
+        // past the grace period) fails here, not at the next start-up.
+        const CUT_OFF: &str = "UPDATE exports SET status = 'failed', \
+                               error = 'the run ended before the export was finished' \
+                               WHERE run_id = $1 AND status = 'writing'";
         Ok(with_pool!(self, pool => {
-            sqlx::query(SQL)
+            let finished = sqlx::query(SQL)
                 .bind(id)
                 .bind(status.as_str())
                 .bind(now_unix())
                 .bind(error)
-                .bind(export_id)
                 .execute(pool)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            sqlx::query(CUT_OFF).bind(id).execute(pool).await?;
+            finished
         }))
     }
 
@@ -322,16 +333,48 @@ impl Storage {
         }))
     }
 
-    /// Marks every queued or running run as interrupted (at start-up: no run of this process
-    /// can be active yet) and returns how many there were.
+    /// Records that a run produced `output` (idempotent). Kept even when the run has finished:
+    /// an export completed after its run was interrupted still belongs to that run.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails (e.g. the run does not exist).
+    pub async fn attach_run_output(&self, run_id: i64, output: RunOutput) -> Result<(), StorageError> {
+        const SQL: &str =
+            "INSERT INTO job_run_outputs (run_id, kind, ref_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+        with_pool!(self, pool => {
+            sqlx::query(SQL).bind(run_id).bind(output.kind.as_str()).bind(output.id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// The outputs of a run, by kind then id.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn interrupt_active_runs(&self, reason: &str) -> Result<u64, StorageError> {
-        const SQL: &str = "UPDATE job_runs SET status = 'interrupted', finished_at = $1, error = $2 \
-                           WHERE status IN ('queued', 'running')";
-        Ok(with_pool!(self, pool => {
-            sqlx::query(SQL).bind(now_unix()).bind(reason).execute(pool).await?.rows_affected()
-        }))
+    pub async fn run_outputs(&self, run_id: i64) -> Result<Vec<RunOutput>, StorageError> {
+        Ok(self.outputs_of_runs(&[run_id]).await?.into_iter().map(|(_, output)| output).collect())
+    }
+
+    /// The outputs of several runs as `(run id, output)` pairs, by run, kind and id: one query for
+    /// a page of runs. Reads the id range spanned by `run_ids` (they are usually adjacent) and
+    /// keeps the asked-for ones.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn outputs_of_runs(&self, run_ids: &[i64]) -> Result<Vec<(i64, RunOutput)>, StorageError> {
+        let (Some(&low), Some(&high)) = (run_ids.iter().min(), run_ids.iter().max()) else {
+            return Ok(Vec::new());
+        };
+        const SQL: &str = "SELECT run_id, kind, ref_id FROM job_run_outputs \
+                           WHERE run_id BETWEEN $1 AND $2 ORDER BY run_id, kind, ref_id";
+        let rows: Vec<(i64, RunOutput)> = with_pool!(self, pool => {
+            let mut outputs = Vec::new();
+            for row in sqlx::query(SQL).bind(low).bind(high).fetch_all(pool).await? {
+                let kind: OutputKind = parsed_col(&row, "kind")?;
+                outputs.push((row.int("run_id")?, RunOutput::new(kind, row.int("ref_id")?)));
+            }
+            outputs
+        });
+        Ok(rows.into_iter().filter(|(run_id, _)| run_ids.contains(run_id)).collect())
     }
 }

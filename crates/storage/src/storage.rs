@@ -78,6 +78,10 @@ pub struct Storage {
     /// `read_pool.rs`, `Storage::visit_bars` and `Storage::stream_bar_chunks`); `None` for
     /// PostgreSQL and in-memory databases.
     pub(crate) readers: Option<Arc<ReadPool>>,
+    /// This handle's instance id: stamped on the runs, exports and crew runs it creates, so that
+    /// recovery in another process leaves them alone while this one beats its heartbeat (see
+    /// `instances.rs`). Fresh per `connect`; clones share it.
+    pub(crate) owner: Arc<str>,
 }
 
 impl fmt::Debug for Storage {
@@ -172,7 +176,7 @@ impl Storage {
             }
         };
         tracing::info!(url = %redacted, %backend, "connected to database");
-        Ok(Self { pool, readers })
+        Ok(Self { pool, readers, owner: crate::instances::new_instance_id().into() })
     }
 
     /// [`Storage::connect`] to `config.url`.

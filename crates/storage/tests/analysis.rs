@@ -127,7 +127,7 @@ async fn check_runs_have_subjects(storage: Storage) {
     assert_eq!(active, vec![aapl.id, msft.id, whole.id]);
 
     // Once finished, the subject is free again; the record keeps its subject.
-    assert!(storage.finish_run(aapl.id, RunStatus::Succeeded, None, None).await.unwrap());
+    assert!(storage.finish_run(aapl.id, RunStatus::Succeeded, None).await.unwrap());
     let again = created_run(&storage, "analysis", "AAPL").await;
     assert!(again.id > aapl.id);
     assert_eq!(storage.run(aapl.id).await.unwrap().unwrap().subject, Some(sym("AAPL")));
@@ -298,11 +298,10 @@ async fn check_crew_run_lifecycle(storage: Storage) {
     assert_eq!(ids(storage.crew_runs(Some("AAPL"), 10).await.unwrap()), vec![aapl2, id]);
     assert_eq!(ids(storage.crew_runs(None, 1).await.unwrap()), vec![aapl2]);
 
-    // Start-up cleanup: crews left running are cancelled.
-    assert_eq!(storage.cancel_running_crew_runs("interrupted: the process stopped").await.unwrap(), 2);
-    let cancelled = storage.crew_run(msft).await.unwrap().unwrap();
-    assert_eq!(cancelled.status, CrewRunStatus::Cancelled);
-    assert_eq!(cancelled.error.as_deref(), Some("interrupted: the process stopped"));
+    // Recovery never takes this process's own running crews (see runs_exports_tokens.rs for
+    // another process's).
+    assert_eq!(storage.recover_dead_owners(std::time::Duration::ZERO, "gone").await.unwrap().crew_runs, 0);
+    assert_eq!(storage.crew_run(msft).await.unwrap().unwrap().status, CrewRunStatus::Running);
 
     // A job run that does not exist is refused by the database.
     let err = storage.begin_crew_run(&crew(Some(4242), "AAPL")).await.unwrap_err();

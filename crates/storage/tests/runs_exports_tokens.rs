@@ -4,11 +4,13 @@
 //!
 //! The harness (`tests/common`) is shared with `tests/storage.rs`.
 
-use domain::RunTrigger;
+use domain::{OutputKind, RunOutput, RunTrigger};
 use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
-use storage::{ExportStatus, NewRun, RunItem, RunRecord, RunStatus, Storage};
+use storage::{
+    CrewRunStatus, ExportStatus, NewCrewRun, NewRun, Recovered, RunItem, RunRecord, RunStatus, Storage,
+};
 
 #[macro_use]
 mod common;
@@ -21,13 +23,14 @@ backend_tests!(
     check_concurrent_triggers_create_one_run,
     check_run_items_are_replaced_and_sorted,
     check_runs_listing,
-    check_interrupt_active_runs,
+    check_run_outputs,
     check_export_lifecycle,
     check_export_file_names_are_unique,
     check_expired_exports,
-    check_fail_unfinished_exports,
     check_tokens,
 );
+
+url_backend_tests!(check_recovery_takes_only_dead_owners_work, check_stale_heartbeats_make_an_owner_dead);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -61,7 +64,9 @@ async fn check_run_lifecycle(storage: Storage) {
     assert_eq!(run.status, RunStatus::Queued);
     assert_eq!(run.trigger, RunTrigger::Api);
     assert!(run.queued_at >= before && run.queued_at <= Utc::now());
-    assert_eq!((run.started_at, run.finished_at, run.error.clone(), run.export_id), (None, None, None, None));
+    assert_eq!((run.started_at, run.finished_at, run.error.clone()), (None, None, None));
+    assert_eq!(run.owner, storage.owner());
+    assert!(run.heartbeat_at.is_some());
     assert_eq!(storage.run(run.id).await.unwrap(), Some(run.clone()));
     assert_eq!(storage.active_run("download-tracker").await.unwrap(), Some(run.clone()));
 
@@ -72,18 +77,15 @@ async fn check_run_lifecycle(storage: Storage) {
     assert!(running.started_at.is_some());
     assert_eq!(storage.active_run("download-tracker").await.unwrap().map(|r| r.id), Some(run.id));
 
-    assert!(
-        storage.finish_run(run.id, RunStatus::Partial, Some("1 of 2 symbols failed"), Some(7)).await.unwrap()
-    );
+    assert!(storage.finish_run(run.id, RunStatus::Partial, Some("1 of 2 symbols failed")).await.unwrap());
     let finished = storage.run(run.id).await.unwrap().unwrap();
     assert_eq!(finished.status, RunStatus::Partial);
     assert_eq!(finished.error.as_deref(), Some("1 of 2 symbols failed"));
-    assert_eq!(finished.export_id, Some(7));
     assert!(finished.finished_at.is_some_and(|f| Some(f) >= finished.started_at));
     assert_eq!(storage.active_run("download-tracker").await.unwrap(), None);
 
     // A finished run stays finished.
-    assert!(!storage.finish_run(run.id, RunStatus::Failed, None, None).await.unwrap());
+    assert!(!storage.finish_run(run.id, RunStatus::Failed, None).await.unwrap());
     assert!(!storage.start_run(run.id).await.unwrap());
     assert_eq!(storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Partial);
 
@@ -116,7 +118,7 @@ async fn check_single_flight_per_job(storage: Storage) {
     assert_ne!(other.id, first.id);
 
     // Once finished, the job can run again.
-    assert!(storage.finish_run(first.id, RunStatus::Succeeded, None, None).await.unwrap());
+    assert!(storage.finish_run(first.id, RunStatus::Succeeded, None).await.unwrap());
     let second = created(&storage, "download-tracker", RunTrigger::Api).await;
     assert!(second.id > first.id);
 }
@@ -169,10 +171,10 @@ async fn check_runs_listing(storage: Storage) {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let run = created(&storage, "download-tracker", RunTrigger::Schedule).await;
-        storage.finish_run(run.id, RunStatus::Succeeded, None, None).await.unwrap();
+        storage.finish_run(run.id, RunStatus::Succeeded, None).await.unwrap();
         ids.push(run.id);
         let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
-        storage.finish_run(other.id, RunStatus::Failed, Some("boom"), None).await.unwrap();
+        storage.finish_run(other.id, RunStatus::Failed, Some("boom")).await.unwrap();
     }
     let all = storage.runs(None, 100).await.unwrap();
     assert_eq!(all.len(), 6);
@@ -190,27 +192,157 @@ async fn check_runs_listing(storage: Storage) {
     assert_eq!(storage.runs(None, u64::MAX).await.unwrap().len(), 6);
 }
 
-async fn check_interrupt_active_runs(storage: Storage) {
-    let queued = created(&storage, "a", RunTrigger::Api).await;
-    let running = created(&storage, "b", RunTrigger::Api).await;
-    storage.start_run(running.id).await.unwrap();
-    let done = created(&storage, "c", RunTrigger::Api).await;
-    storage.finish_run(done.id, RunStatus::Succeeded, None, None).await.unwrap();
+async fn check_run_outputs(storage: Storage) {
+    let run = created(&storage, "download-tracker", RunTrigger::Api).await;
+    let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
+    let note = RunOutput::new(OutputKind::ResearchNote, 9);
+    storage.attach_run_output(run.id, note).await.unwrap();
+    storage.attach_run_output(run.id, note).await.unwrap();
+    storage.attach_run_output(other.id, RunOutput::new(OutputKind::SocialScan, 3)).await.unwrap();
 
-    assert_eq!(storage.interrupt_active_runs("the process stopped").await.unwrap(), 2);
-    for id in [queued.id, running.id] {
-        let run = storage.run(id).await.unwrap().unwrap();
-        assert_eq!(run.status, RunStatus::Interrupted);
-        assert_eq!(run.error.as_deref(), Some("the process stopped"));
-        assert!(run.finished_at.is_some());
+    // A ready export is listed among its run's outputs with no call of the job's.
+    let export = storage.create_export("csv", "bars", "export-o.csv", Some(run.id)).await.unwrap();
+    assert_eq!(storage.run_outputs(run.id).await.unwrap(), vec![note], "not before it is ready");
+    storage.complete_export(export.id, 1, 1, "00").await.unwrap();
+    let mut outputs = storage.run_outputs(run.id).await.unwrap();
+    outputs.sort();
+    assert_eq!(outputs, vec![RunOutput::new(OutputKind::Export, export.id), note]);
+    assert_eq!(
+        storage.outputs_of_runs(&[other.id]).await.unwrap(),
+        vec![(other.id, RunOutput::new(OutputKind::SocialScan, 3))]
+    );
+    assert_eq!(storage.outputs_of_runs(&[run.id, other.id]).await.unwrap().len(), 3);
+    assert!(storage.outputs_of_runs(&[]).await.unwrap().is_empty());
+
+    // A run that ends while an export of its is being written fails that export.
+    let cut_off = storage.create_export("xlsx", "bars", "export-cut.xlsx", Some(other.id)).await.unwrap();
+    let unrelated = storage.create_export("csv", "bars", "export-other.csv", None).await.unwrap();
+    assert!(storage.finish_run(other.id, RunStatus::Interrupted, Some("grace ran out")).await.unwrap());
+    let cut_off = storage.export(cut_off.id).await.unwrap().unwrap();
+    assert_eq!(cut_off.status, ExportStatus::Failed);
+    assert_eq!(cut_off.error.as_deref(), Some("the run ended before the export was finished"));
+    assert_eq!(storage.export(unrelated.id).await.unwrap().unwrap().status, ExportStatus::Writing);
+    assert!(storage.attach_run_output(run.id + 1000, note).await.is_err(), "no such run");
+}
+
+fn crew(subject: &str) -> NewCrewRun {
+    NewCrewRun {
+        job_run_id: None,
+        crew: "research".to_owned(),
+        subject: subject.to_owned(),
+        model: "heuristic".to_owned(),
     }
-    assert_eq!(storage.run(done.id).await.unwrap().unwrap().status, RunStatus::Succeeded);
-    // An interrupted queued run can no longer start, and the jobs are free again.
-    assert!(!storage.start_run(queued.id).await.unwrap());
-    created(&storage, "a", RunTrigger::Api).await;
-    created(&storage, "b", RunTrigger::Api).await;
-    assert_eq!(storage.interrupt_active_runs("again").await.unwrap(), 2);
-    assert_eq!(storage.interrupt_active_runs("nothing left").await.unwrap(), 0);
+}
+
+/// Unfinished work of one process: a queued run, a running run, a `writing` export and a
+/// running crew run.
+struct Work {
+    queued: i64,
+    running: i64,
+    export: i64,
+    crew_run: i64,
+}
+
+async fn unfinished_work(storage: &Storage, tag: &str) -> Work {
+    let queued = created(storage, &format!("{tag}-a"), RunTrigger::Api).await;
+    let running = created(storage, &format!("{tag}-b"), RunTrigger::Api).await;
+    assert!(storage.start_run(running.id).await.unwrap());
+    let export =
+        storage.create_export("xlsx", "bars", &format!("{tag}.xlsx"), Some(running.id)).await.unwrap();
+    let crew_run = storage.begin_crew_run(&crew("AAPL")).await.unwrap();
+    Work { queued: queued.id, running: running.id, export: export.id, crew_run }
+}
+
+/// Asserts whether `work` is untouched (`alive`) or was taken over with `reason`.
+async fn assert_work(storage: &Storage, work: &Work, alive: bool, reason: &str) {
+    for id in [work.queued, work.running] {
+        let run = storage.run(id).await.unwrap().unwrap();
+        if alive {
+            assert!(run.status.is_active(), "run {id} was touched: {run:?}");
+        } else {
+            assert_eq!((run.status, run.error.as_deref()), (RunStatus::Interrupted, Some(reason)));
+        }
+    }
+    let export = storage.export(work.export).await.unwrap().unwrap();
+    assert_eq!(export.status, if alive { ExportStatus::Writing } else { ExportStatus::Failed }, "{export:?}");
+    let crew_run = storage.crew_run(work.crew_run).await.unwrap().unwrap();
+    assert_eq!(crew_run.status, if alive { CrewRunStatus::Running } else { CrewRunStatus::Cancelled });
+}
+
+const STALE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Two processes on one database: each recovers only the work of owners that are not alive.
+async fn check_recovery_takes_only_dead_owners_work(server: Storage, url: String) {
+    server.register_instance().await.unwrap();
+    let cli = Storage::connect(&url, &common::config()).await.unwrap();
+    assert_ne!(cli.owner(), server.owner());
+    cli.register_instance().await.unwrap();
+    let server_work = unfinished_work(&server, "server").await;
+    let cli_work = unfinished_work(&cli, "cli").await;
+    // Work of a process that never registered (or of a version before owners) is dead.
+    let ghost = Storage::connect(&url, &common::config()).await.unwrap();
+    let ghost_work = unfinished_work(&ghost, "ghost").await;
+
+    // The CLI starting up takes the ghost's work and leaves the live server's alone.
+    let recovered = cli.recover_dead_owners(STALE, "owner gone").await.unwrap();
+    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_work(&server, &server_work, true, "").await;
+    assert_work(&server, &cli_work, true, "").await;
+    assert_work(&server, &ghost_work, false, "owner gone").await;
+    assert!(cli.recover_dead_owners(STALE, "again").await.unwrap().is_empty());
+
+    // The CLI stops in order: its leftovers are the server's to take at its next beat.
+    assert!(cli.beat().await.unwrap());
+    cli.stop_instance().await.unwrap();
+    let recovered = server.recover_dead_owners(STALE, "owner stopped").await.unwrap();
+    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_work(&server, &cli_work, false, "owner stopped").await;
+    assert_work(&server, &server_work, true, "").await;
+    // The stopped instance is forgotten; a process still alive notices and registers again.
+    let instances: Vec<String> = server.instances().await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(instances, vec![server.owner().to_owned()]);
+    assert!(!cli.beat().await.unwrap());
+    cli.register_instance().await.unwrap();
+    assert!(cli.beat().await.unwrap());
+    cli.close().await;
+    ghost.close().await;
+}
+
+/// An owner whose heartbeat is older than the stale limit is dead; beating keeps it alive.
+async fn check_stale_heartbeats_make_an_owner_dead(server: Storage, url: String) {
+    server.register_instance().await.unwrap();
+    let other = Storage::connect(&url, &common::config()).await.unwrap();
+    other.register_instance().await.unwrap();
+    let work = unfinished_work(&other, "other").await;
+    let registered = other.instances().await.unwrap().into_iter().find(|i| i.id == other.owner()).unwrap();
+    // Heartbeats are stored in whole seconds: wait (polling) until one is two seconds old.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Utc::now().timestamp() < registered.heartbeat_at.timestamp() + 2 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(server.recover_dead_owners(STALE, "stale").await.unwrap().is_empty(), "30 s is not stale yet");
+    let stale_after = std::time::Duration::from_secs(1);
+    // A beat just now keeps it alive …
+    assert!(other.beat().await.unwrap());
+    assert!(server.recover_dead_owners(stale_after, "stale").await.unwrap().is_empty());
+    assert_work(&server, &work, true, "").await;
+    let beaten = server.run(work.running).await.unwrap().unwrap().heartbeat_at.unwrap();
+    assert!(
+        beaten.timestamp() >= registered.heartbeat_at.timestamp() + 2,
+        "runs carry the owner's heartbeat"
+    );
+    // … and without one for longer than the limit, the owner is dead.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Utc::now().timestamp() < beaten.timestamp() + 2 {
+        assert!(std::time::Instant::now() < deadline);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.beat().await.unwrap();
+    let recovered = server.recover_dead_owners(stale_after, "stale").await.unwrap();
+    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_work(&server, &work, false, "stale").await;
+    other.close().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,21 +428,6 @@ async fn check_expired_exports(storage: Storage) {
     // Both limits: either one expires an export.
     assert_eq!(expired_ids(storage.expired_exports(Some(4), Some(past)).await.unwrap()), vec![ids[0]]);
     assert_eq!(expired_ids(storage.expired_exports(Some(4), Some(future)).await.unwrap()).len(), 5);
-}
-
-async fn check_fail_unfinished_exports(storage: Storage) {
-    let ready = storage.create_export("csv", "bars", "ready.csv", None).await.unwrap();
-    storage.complete_export(ready.id, 1, 1, "00").await.unwrap();
-    let a = storage.create_export("csv", "bars", "a.csv", None).await.unwrap();
-    let b = storage.create_export("xlsx", "bars", "b.xlsx", None).await.unwrap();
-    assert_eq!(storage.fail_unfinished_exports("interrupted by a restart").await.unwrap(), 2);
-    for id in [a.id, b.id] {
-        let export = storage.export(id).await.unwrap().unwrap();
-        assert_eq!(export.status, ExportStatus::Failed);
-        assert_eq!(export.error.as_deref(), Some("interrupted by a restart"));
-    }
-    assert_eq!(storage.export(ready.id).await.unwrap().unwrap().status, ExportStatus::Ready);
-    assert_eq!(storage.fail_unfinished_exports("again").await.unwrap(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -53,6 +53,60 @@ pub fn postgres_url() -> Option<String> {
     }
 }
 
+/// A fresh PostgreSQL schema for one test, so that tests (and test binaries) running at once on
+/// one database never see each other's rows. Every connection made with [`url`](Self::url)
+/// works inside it. Drop it with [`drop_schema`](Self::drop_schema) at the end of the test.
+pub struct PgSchema {
+    admin_url: String,
+    schema: String,
+    url: String,
+}
+
+impl PgSchema {
+    /// Creates `tw_<prefix>_<pid>_<n>`; `None` (skip) as [`postgres_url`] says.
+    ///
+    /// # Panics
+    /// When PostgreSQL is required but not set, or cannot be reached.
+    pub async fn create(prefix: &str) -> Option<Self> {
+        use sqlx::Connection as _;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let admin_url = postgres_url()?;
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let schema = format!("tw_{prefix}_{}_{n}", std::process::id());
+        let mut admin = sqlx::PgConnection::connect(&admin_url)
+            .await
+            .unwrap_or_else(|e| panic!("{TEST_DATABASE_URL} is set but PostgreSQL cannot be reached: {e}"));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("create the test schema");
+        admin.close().await.ok();
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        // `options[search_path]` becomes `-c search_path=…` in the startup packet.
+        let url = format!("{admin_url}{separator}options%5Bsearch_path%5D={schema}");
+        Some(Self { admin_url, schema, url })
+    }
+
+    /// The URL of a connection inside the schema.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop_schema(self) {
+        use sqlx::Connection as _;
+        if let Ok(mut admin) = sqlx::PgConnection::connect(&self.admin_url).await {
+            let _ =
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema)))
+                    .execute(&mut admin)
+                    .await;
+            admin.close().await.ok();
+        }
+    }
+}
+
 /// What a PostgreSQL test does.
 #[derive(Debug, PartialEq, Eq)]
 enum Decision {

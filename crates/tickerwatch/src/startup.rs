@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use analysis::AnalysisService;
 use anyhow::Context;
-use jobs::{AnalysisJob, DownloadTracker, ExportService, Job, JobEngine, RedditScan};
+use jobs::{
+    AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, Job, JobEngine, RedditScan,
+};
 use providers::ProviderChain;
 use server::{AppState, Server};
 use social::extract::SymbolUniverse;
@@ -23,13 +25,15 @@ use crate::config::Config;
 pub struct Application {
     server: Server,
     engine: Arc<JobEngine>,
+    heartbeat: Heartbeat,
     storage: Storage,
     shutdown_grace: Duration,
 }
 
 impl Application {
-    /// Opens the database (migrating it), recovers exports left by a crash, starts the job
-    /// engine (marking runs left `running` as `interrupted`) and binds the listener.
+    /// Opens the database (migrating it), registers this process and takes over the work of
+    /// dead ones (runs, exports, crew runs), sweeps the export directory, starts the job engine
+    /// and binds the listener.
     ///
     /// # Errors
     /// When any part cannot start; the message says which.
@@ -38,27 +42,25 @@ impl Application {
             .await
             .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
         storage.migrate().await.context("cannot migrate the database schema")?;
-        // Like job runs: a crew run still `running` at start-up was cut off by a stop or crash.
-        let stale = storage
-            .cancel_running_crew_runs("interrupted: the process stopped while the crew was running")
-            .await
-            .context("cannot close crew runs left running")?;
-        if stale > 0 {
-            tracing::warn!(stale, "Marked crew runs left running by a previous process as cancelled.");
-        }
+        // Registers this process and takes over the unfinished work of processes that died; a
+        // live one's runs and exports (another `serve`, a CLI run) are left alone.
+        let heartbeat =
+            Heartbeat::start(&storage, config.jobs.heartbeat_interval(), config.jobs.owner_stale_after())
+                .await
+                .context("cannot register this process in the database")?;
         let exports = ExportService::new(storage.clone(), config.exports.clone());
         exports.recover().await.context("cannot prepare the export directory")?;
         // One chain, so one HTTP client (and pool) per vendor, shared by the job and the API.
         let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
         let jobs = registered_jobs(&storage, &config, &chain, &exports)?;
-        let engine = JobEngine::start(storage.clone(), jobs, schedules(&config))
+        let engine = JobEngine::start_with(storage.clone(), jobs, engine_settings(&config))
             .await
             .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
         let state =
             AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
         let server = Server::bind(state).await.context("cannot start the HTTP server")?;
-        Ok(Self { server, engine, storage, shutdown_grace: config.jobs.shutdown_grace() })
+        Ok(Self { server, engine, heartbeat, storage, shutdown_grace: config.jobs.shutdown_grace() })
     }
 
     /// The address the server is bound to (port 0 in config picks a free one).
@@ -83,6 +85,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let served = self.server.run_until(shutdown).await;
         self.engine.stop(self.shutdown_grace).await;
+        self.heartbeat.stop().await;
         self.storage.close().await;
         served.context("HTTP server failed")
     }
@@ -108,6 +111,11 @@ pub fn registered_jobs(
             .context("cannot set up the analysis crew")?;
     let analysis: Arc<dyn Job> = Arc::new(AnalysisJob::new(analysis, chain.clone()));
     Ok(vec![tracker.into_job(), reddit_scan.into_job(), analysis])
+}
+
+/// The engine's schedules and per-job concurrency from `config`.
+pub fn engine_settings(config: &Config) -> EngineSettings {
+    EngineSettings { schedules: schedules(config), concurrency: config.jobs.concurrency() }
 }
 
 /// `(job, cron expression)` of every scheduled job.

@@ -14,7 +14,7 @@ use test_support::{yahoo_chart_json, yahoo_chart_path};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{SECS_5, SECS_30, TestEnv, files_in, sha256_hex, sym};
+use crate::helpers::{SECS_5, SECS_30, TestEnv, bars_export, files_in, sha256_hex, sym};
 
 fn tracker_config(format: ExportFormat) -> DownloadTrackerConfig {
     DownloadTrackerConfig { export_format: format, concurrency: 2, ..DownloadTrackerConfig::default() }
@@ -75,7 +75,7 @@ async fn a_run_refreshes_every_symbol_and_writes_a_verifiable_export() {
     assert!(env.storage.latest_quote(&sym("AAPL")).await.unwrap().is_some(), "quote stored");
 
     // The export: ready, on disk, with the recorded checksum and size.
-    let export_id = run.export_id.expect("export id");
+    let export_id = bars_export(&env.storage, run.id).await.expect("export id");
     let (record, path) = exports.ready_file(export_id).await.unwrap();
     assert_eq!((record.format.as_str(), record.kind.as_str(), record.run_id), ("csv", "bars", Some(run.id)));
     assert_eq!(Some(sha256_hex(&path)), record.sha256);
@@ -120,7 +120,7 @@ async fn an_unknown_symbol_makes_the_run_partial() {
     assert_eq!(nvda.bars, 0);
     assert!(nvda.error.as_deref().is_some_and(|e| e.contains("NVDA") && e.contains("sample")), "{nvda:?}");
     assert_eq!(items.iter().filter(|i| i.succeeded).count(), 4);
-    assert!(run.export_id.is_some(), "the symbols that worked are exported");
+    assert!(bars_export(&env.storage, run.id).await.is_some(), "the symbols that worked are exported");
     engine.shutdown(SECS_5).await;
 }
 
@@ -152,7 +152,7 @@ async fn every_provider_failing_fails_the_run_and_keeps_stored_data() {
         "{error}"
     );
     assert!(error.contains("500"), "the vendor's answer is in the reason: {error}");
-    assert_eq!(run.export_id, None);
+    assert_eq!(bars_export(&env.storage, run.id).await, None);
     assert_eq!(
         env.storage.bar_count(&sym("AAPL"), Interval::Day1).await.unwrap(),
         before,
@@ -188,7 +188,7 @@ async fn a_yahoo_run_stores_bars_and_quotes() {
         env.storage.latest_quote(&sym("AAPL")).await.unwrap().map(|q| q.provider),
         Some(ProviderId::Yahoo)
     );
-    let export = env.storage.export(run.export_id.unwrap()).await.unwrap().unwrap();
+    let export = env.storage.export(bars_export(&env.storage, run.id).await.unwrap()).await.unwrap().unwrap();
     assert_eq!((export.format.as_str(), export.rows), ("parquet", Some(20)));
     engine.shutdown(SECS_5).await;
 }
@@ -225,7 +225,7 @@ async fn a_run_whose_every_quote_failed_is_partial_with_the_reasons() {
     assert!(error.starts_with("every quote failed"), "{error}");
     assert!(error.contains("AAPL: quote:") && error.contains("MSFT: quote:"), "{error}");
     // The bars and the export are there all the same.
-    assert!(run.export_id.is_some());
+    assert!(bars_export(&env.storage, run.id).await.is_some());
     let items = env.storage.run_items(run.id).await.unwrap();
     assert!(items.iter().all(|item| item.succeeded && item.bars == 20), "{items:?}");
     engine.shutdown(SECS_5).await;
@@ -261,7 +261,8 @@ async fn an_empty_watchlist_succeeds_with_an_empty_export() {
     let run = run_once(&engine).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
     assert!(env.storage.run_items(run.id).await.unwrap().is_empty());
-    let export = env.storage.export(run.export_id.expect("export")).await.unwrap().unwrap();
+    let export =
+        env.storage.export(bars_export(&env.storage, run.id).await.expect("export")).await.unwrap().unwrap();
     assert_eq!((export.status, export.rows), (ExportStatus::Ready, Some(0)));
     engine.shutdown(SECS_5).await;
 }
@@ -288,11 +289,12 @@ async fn retention_after_each_run_keeps_the_last_n() {
     assert_eq!(left.len(), 4, "{left:?}");
     let kept_runs: std::collections::BTreeSet<Option<i64>> = left.iter().map(|e| e.run_id).collect();
     assert_eq!(kept_runs, [Some(runs[1].id), Some(runs[2].id)].into_iter().collect());
-    assert!(left.iter().any(|e| Some(e.id) == last.export_id));
+    let last_export = bars_export(&env.storage, last.id).await;
+    assert!(left.iter().any(|e| Some(e.id) == last_export));
     let mut names: Vec<String> = left.iter().map(|e| e.file_name.clone()).collect();
     names.sort();
     assert_eq!(files_in(&env.exports_dir()), names);
-    assert!(exports.ready_file(last.export_id.unwrap()).await.is_ok());
+    assert!(exports.ready_file(bars_export(&env.storage, last.id).await.unwrap()).await.is_ok());
     engine.shutdown(SECS_5).await;
 }
 
@@ -405,8 +407,11 @@ async fn latest_research_notes_go_into_a_notes_table_and_the_html_report() {
     assert!(rows[0].contains("Regulation | Supply chain"));
 
     // The html report of the same run shows the note, escaped.
-    let (report, report_path) =
-        env.export_service().ready_file(run.export_id.expect("export")).await.unwrap();
+    let (report, report_path) = env
+        .export_service()
+        .ready_file(bars_export(&env.storage, run.id).await.expect("export"))
+        .await
+        .unwrap();
     assert_eq!((report.kind.as_str(), report.format.as_str()), ("bars", "html"));
     let html = std::fs::read_to_string(report_path).unwrap();
     assert!(html.contains(">Research notes</h2>"));
@@ -484,4 +489,40 @@ async fn retry_log_lines_name_their_run_symbol_and_provider() {
     ] {
         assert!(retry.contains(&needle), "{needle} missing from {retry}");
     }
+}
+
+#[tokio::test]
+async fn cancelling_a_run_drops_its_in_flight_vendor_requests_at_once() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string(yahoo_chart_json("AAPL", 5, 1_704_205_800))
+                .set_delay(std::time::Duration::from_secs(30)),
+        )
+        .mount(&server)
+        .await;
+    let engine =
+        engine_with(&env, yahoo_chain(&server), env.export_service(), tracker_config(ExportFormat::Csv))
+            .await;
+    let run = engine.trigger(DownloadTracker::NAME, RunTrigger::Api).await.unwrap().run;
+    let asked = test_support::wait_for(SECS_5, || async {
+        (!server.received_requests().await.unwrap_or_default().is_empty()).then_some(())
+    })
+    .await;
+    assert!(asked.is_some(), "the run is waiting on the vendor");
+
+    let grace = std::time::Duration::from_millis(100);
+    let started = std::time::Instant::now();
+    engine.shutdown(grace).await;
+    // The job returned on its token instead of holding the requests until the engine aborts it
+    // (which happens only after a further `CANCEL_WAIT`).
+    let took = started.elapsed();
+    assert!(took < grace + jobs::CANCEL_WAIT, "shutdown took {took:?}");
+    let run = env.storage.run(run.id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
+    assert_eq!(bars_export(&env.storage, run.id).await, None);
+    assert!(env.storage.exports(10).await.unwrap().is_empty(), "no export was started");
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use jobs::{Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
-use storage::{NewRun, RunStatus};
+use jobs::{CANCEL_WAIT, Heartbeat, Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
+use storage::RunStatus;
 use test_support::{alive_tasks, wait_for, wait_for_tasks_at_most, wait_until};
 
 use domain::RunTrigger;
@@ -94,29 +94,6 @@ async fn wait_for_an_unknown_run_is_an_error() {
     let engine = start(&env, vec![QuickJob::new("quick")]).await;
     let err = engine.wait_for(4242, SECS_5).await.unwrap_err();
     assert!(err.to_string().contains("4242"), "{err}");
-    engine.shutdown(SECS_5).await;
-}
-
-#[tokio::test]
-async fn runs_left_active_are_interrupted_at_start() {
-    let env = TestEnv::new().await;
-    let NewRun::Created(running) = env.storage.create_run("quick", RunTrigger::Api).await.unwrap() else {
-        panic!()
-    };
-    env.storage.start_run(running.id).await.unwrap();
-    let NewRun::Created(queued) = env.storage.create_run("other", RunTrigger::Schedule).await.unwrap() else {
-        panic!()
-    };
-
-    let engine = start(&env, vec![QuickJob::new("quick")]).await;
-    for id in [running.id, queued.id] {
-        let run = env.storage.run(id).await.unwrap().unwrap();
-        assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
-        assert!(run.error.is_some_and(|e| e.contains("interrupted")));
-    }
-    // The job is free again.
-    let run = engine.trigger("quick", RunTrigger::Api).await.unwrap().run;
-    assert_eq!(engine.wait_for(run.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     engine.shutdown(SECS_5).await;
 }
 
@@ -253,21 +230,23 @@ async fn shutdown_past_the_grace_period_interrupts_and_joins_every_task() {
 
     let run = engine.trigger("stubborn", RunTrigger::Api).await.unwrap().run;
     tokio::time::timeout(SECS_5, stubborn.started.notified()).await.expect("job started");
-    // Queued behind the stubborn one; it never starts.
-    let queued = engine.trigger("waiting", RunTrigger::Api).await.unwrap().run;
+    // Queued in the stubborn job's lane behind the running one; it never starts.
+    let queued = engine.trigger_for("stubborn", &sym("LATER"), RunTrigger::Api).await.unwrap().run;
     assert!(alive_tasks() > baseline);
 
     let started = Instant::now();
-    engine.shutdown(Duration::from_millis(200)).await;
+    let grace = Duration::from_millis(200);
+    engine.shutdown(grace).await;
     let took = started.elapsed();
-    // Grace + the engine's 2 s wait for a job that ignores its token, then an abort.
-    assert!(took < Duration::from_secs(4), "shutdown took {took:?}");
+    // Grace + the engine's short wait for a job that ignores its token, then an abort.
+    assert!(took < grace + CANCEL_WAIT + Duration::from_millis(700), "shutdown took {took:?}");
 
     let run = env.storage.run(run.id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
     assert!(run.error.is_some_and(|e| e.contains("grace period")));
     let queued = env.storage.run(queued.id).await.unwrap().unwrap();
     assert_eq!(queued.status, RunStatus::Interrupted, "{queued:?}");
+    assert!(queued.error.is_some_and(|e| e.contains("before the run started")));
     assert_eq!(waiting.runs(), 0);
     assert!(wait_for_tasks_at_most(baseline, SECS_5).await <= baseline, "every engine task is gone");
 }
@@ -329,11 +308,15 @@ async fn dropping_the_engine_aborts_its_tasks() {
         wait_for_tasks_at_most(baseline, SECS_5).await <= baseline,
         "worker, scheduler and job task aborted"
     );
-    // Left active; the next start marks it interrupted.
+    // Left active; this process never beat a heartbeat, so the next process to start on the
+    // database takes its run over.
     assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Running);
-    let engine = start(&env, vec![job]).await;
-    assert_eq!(env.storage.run(run.id).await.unwrap().unwrap().status, RunStatus::Interrupted);
-    engine.shutdown(SECS_5).await;
+    let next = env.second_process().await;
+    let heartbeat = Heartbeat::start(&next, Duration::from_secs(1), Duration::from_secs(30)).await.unwrap();
+    let run = env.storage.run(run.id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Interrupted);
+    assert!(run.error.as_deref().is_some_and(|e| e.contains("process that owned it stopped")), "{run:?}");
+    heartbeat.stop().await;
 }
 
 #[tokio::test]

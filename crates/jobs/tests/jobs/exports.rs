@@ -1,5 +1,7 @@
 //! `ExportService`: the record/file protocol, recovery, downloads, deletion, path safety.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use domain::{Bar, Interval, ProviderId};
 use export::{ExportFormat, ExportRequest};
@@ -149,7 +151,7 @@ async fn stored_file_names_cannot_escape_the_directory() {
 }
 
 #[tokio::test]
-async fn recover_fails_unfinished_records_and_sweeps_debris() {
+async fn recover_after_a_crash_fails_unfinished_records_and_sweeps_debris() {
     let env = env_with_bars().await;
     let service = env.export_service();
     let kept = service.create(&request(ExportFormat::Csv), None).await.unwrap();
@@ -162,6 +164,11 @@ async fn recover_fails_unfinished_records_and_sweeps_debris() {
     std::fs::write(dir.join("export-orphan.csv"), "no record").unwrap();
     std::fs::write(dir.join("notes.txt"), "not ours").unwrap();
 
+    // The next process: its heartbeat takes over the dead writer's record, then the sweep.
+    let next = env.second_process().await;
+    let heartbeat =
+        jobs::Heartbeat::start(&next, Duration::from_secs(1), Duration::from_secs(30)).await.unwrap();
+    let service = ExportService::new(next.clone(), env.exports_config());
     service.recover().await.unwrap();
     let writing = env.storage.export(writing.id).await.unwrap().unwrap();
     assert_eq!(writing.status, ExportStatus::Failed);
@@ -170,6 +177,27 @@ async fn recover_fails_unfinished_records_and_sweeps_debris() {
     expected.sort();
     assert_eq!(files_in(&dir), expected);
     assert!(service.ready_file(kept.id).await.is_ok());
+    heartbeat.stop().await;
+}
+
+#[tokio::test]
+async fn recover_keeps_the_files_of_exports_a_live_process_is_writing() {
+    let env = env_with_bars().await;
+    let dir = env.exports_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let live =
+        jobs::Heartbeat::start(&env.storage, Duration::from_secs(1), Duration::from_secs(30)).await.unwrap();
+    let writing = env.storage.create_export("xlsx", "bars", "export-live.xlsx", None).await.unwrap();
+    std::fs::write(dir.join("export-live.xlsx"), "renamed, not yet ready").unwrap();
+
+    let next = env.second_process().await;
+    let heartbeat =
+        jobs::Heartbeat::start(&next, Duration::from_secs(1), Duration::from_secs(30)).await.unwrap();
+    ExportService::new(next.clone(), env.exports_config()).recover().await.unwrap();
+    assert_eq!(env.storage.export(writing.id).await.unwrap().unwrap().status, ExportStatus::Writing);
+    assert_eq!(files_in(&dir), vec!["export-live.xlsx".to_owned()]);
+    heartbeat.stop().await;
+    live.stop().await;
 }
 
 #[tokio::test]

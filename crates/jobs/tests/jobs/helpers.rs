@@ -30,6 +30,14 @@ impl TestEnv {
         Self { storage, dir }
     }
 
+    /// Another handle on the same database file, as a second process would open it (its own
+    /// instance id and pool).
+    pub(crate) async fn second_process(&self) -> Storage {
+        let url = format!("sqlite://{}", self.dir.path().join("tickerwatch.db").display());
+        let config = DatabaseConfig { max_connections: Some(4), ..DatabaseConfig::default() };
+        Storage::connect(&url, &config).await.expect("connect sqlite")
+    }
+
     pub(crate) fn exports_dir(&self) -> PathBuf {
         self.dir.path().join("exports")
     }
@@ -55,6 +63,19 @@ impl TestEnv {
     pub(crate) fn export_files(&self) -> Vec<String> {
         files_in(&self.exports_dir())
     }
+}
+
+/// The bars export among a run's outputs (a download-tracker run also writes summary, mentions
+/// and notes tables).
+pub(crate) async fn bars_export(storage: &Storage, run_id: i64) -> Option<i64> {
+    for output in storage.run_outputs(run_id).await.expect("run outputs") {
+        if output.kind == domain::OutputKind::Export
+            && storage.export(output.id).await.expect("export").is_some_and(|e| e.kind == jobs::KIND_BARS)
+        {
+            return Some(output.id);
+        }
+    }
+    None
 }
 
 pub(crate) fn files_in(dir: &Path) -> Vec<String> {

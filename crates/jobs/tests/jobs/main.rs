@@ -9,4 +9,6 @@ mod engine;
 mod exports;
 mod helpers;
 mod ingest;
+mod lanes;
+mod ownership;
 mod reddit_scan;

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use domain::{OutputKind, RunOutput};
 use jobs::JobEngine;
 use serde::{Deserialize, Serialize};
 use storage::{RunItem, RunRecord, Storage};
@@ -26,6 +27,9 @@ pub(crate) struct JobDto {
     /// Cron expression (with seconds), or `null` when the job only runs on trigger.
     #[schema(example = "0 30 22 * * Mon-Fri")]
     schedule: Option<String>,
+    /// How many of its runs may execute at once (`jobs.concurrency`); each job has its own lane.
+    #[schema(example = 1)]
+    concurrency: usize,
     next_run: Option<DateTime<Utc>>,
     last_run: Option<RunDto>,
 }
@@ -47,12 +51,41 @@ pub(crate) struct RunDto {
     finished_at: Option<DateTime<Utc>>,
     /// Why the run failed as a whole.
     error: Option<String>,
-    /// The export the run wrote.
+    /// The first export among `outputs` (the bars export of a download-tracker run).
     export_id: Option<i64>,
+    /// What the run produced, in the order of kind then id.
+    outputs: Vec<RunOutputDto>,
+    /// The instance (process) that owns the run while it is active.
+    #[schema(example = "9f2c4e1a7b3d5c60")]
+    owner: String,
+    /// The owner's latest heartbeat while the run was active.
+    heartbeat_at: Option<DateTime<Utc>>,
 }
 
-impl From<RunRecord> for RunDto {
-    fn from(run: RunRecord) -> Self {
+/// One record a run produced.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RunOutputDto {
+    /// `export`, `research_note`, `crew_run` or `social_scan`.
+    #[schema(example = "export")]
+    kind: &'static str,
+    #[schema(example = 42)]
+    id: i64,
+}
+
+impl From<RunOutput> for RunOutputDto {
+    fn from(output: RunOutput) -> Self {
+        Self { kind: output.kind.as_str(), id: output.id }
+    }
+}
+
+/// The first export among `outputs`.
+fn first_export(outputs: &[RunOutput]) -> Option<i64> {
+    outputs.iter().find(|o| o.kind == OutputKind::Export).map(|o| o.id)
+}
+
+impl RunDto {
+    fn new(run: RunRecord, mut outputs: Vec<RunOutput>) -> Self {
+        outputs.sort_unstable();
         Self {
             id: run.id,
             job: run.job,
@@ -62,8 +95,25 @@ impl From<RunRecord> for RunDto {
             started_at: run.started_at,
             finished_at: run.finished_at,
             error: run.error,
-            export_id: run.export_id,
+            export_id: first_export(&outputs),
+            outputs: outputs.into_iter().map(RunOutputDto::from).collect(),
+            owner: run.owner,
+            heartbeat_at: run.heartbeat_at,
         }
+    }
+
+    /// The DTOs of a page of runs, their outputs read in one query.
+    async fn page(storage: &Storage, runs: Vec<RunRecord>) -> Result<Vec<Self>, ApiError> {
+        let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+        let mut outputs = storage.outputs_of_runs(&ids).await?;
+        Ok(runs
+            .into_iter()
+            .map(|run| {
+                let mine = outputs.iter().filter(|(id, _)| *id == run.id).map(|(_, o)| *o).collect();
+                outputs.retain(|(id, _)| *id != run.id);
+                Self::new(run, mine)
+            })
+            .collect())
     }
 }
 
@@ -79,7 +129,11 @@ pub(crate) struct RunDetailDto {
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
     error: Option<String>,
+    /// The first export among `outputs`.
     export_id: Option<i64>,
+    outputs: Vec<RunOutputDto>,
+    owner: String,
+    heartbeat_at: Option<DateTime<Utc>>,
     items: Vec<RunItemDto>,
 }
 
@@ -134,18 +188,29 @@ pub(crate) struct RunsParams {
 
 /// Registered jobs with their schedule, next and last run.
 #[utoipa::path(get, path = "/api/jobs", operation_id = "list_jobs", tag = "jobs", responses((status = 200, body = Vec<JobDto>)))]
-pub(crate) async fn list(State(engine): State<Arc<JobEngine>>) -> Result<Json<Vec<JobDto>>, ApiError> {
+pub(crate) async fn list(
+    State(engine): State<Arc<JobEngine>>,
+    State(storage): State<Storage>,
+) -> Result<Json<Vec<JobDto>>, ApiError> {
     let jobs = engine.jobs().await?;
-    Ok(Json(
-        jobs.into_iter()
-            .map(|job| JobDto {
-                name: job.name,
-                schedule: job.schedule,
-                next_run: job.next_run,
-                last_run: job.last_run.map(RunDto::from),
-            })
-            .collect(),
-    ))
+    let mut dtos = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let last_run = match job.last_run {
+            Some(run) => {
+                let outputs = storage.run_outputs(run.id).await?;
+                Some(RunDto::new(run, outputs))
+            }
+            None => None,
+        };
+        dtos.push(JobDto {
+            name: job.name,
+            schedule: job.schedule,
+            concurrency: job.concurrency,
+            next_run: job.next_run,
+            last_run,
+        });
+    }
+    Ok(Json(dtos))
 }
 
 /// Queues a run. Single-flight: while the job has a queued or running run, a trigger is refused
@@ -197,7 +262,7 @@ pub(crate) async fn runs(
 ) -> Result<Json<Vec<RunDto>>, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_RUNS).min(MAX_RUNS);
     let runs = storage.runs(params.job.as_deref(), limit).await?;
-    Ok(Json(runs.into_iter().map(RunDto::from).collect()))
+    Ok(Json(RunDto::page(&storage, runs).await?))
 }
 
 /// One run with its per-symbol items.
@@ -221,6 +286,8 @@ pub(crate) async fn run(
         return Err(ApiError::NotFound(format!("run {id} not found")));
     };
     let items = storage.run_items(id).await?;
+    let mut outputs = storage.run_outputs(id).await?;
+    outputs.sort_unstable();
     Ok(Json(RunDetailDto {
         id: run.id,
         job: run.job,
@@ -230,7 +297,10 @@ pub(crate) async fn run(
         started_at: run.started_at,
         finished_at: run.finished_at,
         error: run.error,
-        export_id: run.export_id,
+        export_id: first_export(&outputs),
+        outputs: outputs.into_iter().map(RunOutputDto::from).collect(),
+        owner: run.owner,
+        heartbeat_at: run.heartbeat_at,
         items: items.into_iter().map(RunItemDto::from).collect(),
     }))
 }

@@ -27,6 +27,14 @@ async fn download_tracker_run_writes_a_downloadable_export() {
     assert_eq!(item("NOPE")["status"], "failed");
     assert!(item("NOPE")["error"].is_string());
     let export_id = run["export_id"].as_i64().expect("the run wrote an export");
+    // Every file the run wrote (bars, summary, mentions) is a typed output; `export_id` is the
+    // first, the bars export.
+    let outputs = run["outputs"].as_array().unwrap();
+    assert!(outputs.len() >= 2 && outputs.iter().all(|o| o["kind"] == "export"), "{run}");
+    assert_eq!(outputs[0]["id"], export_id);
+    assert!(run["owner"].as_str().is_some_and(|o| o.len() == 16), "{run}");
+    let listed_runs = app.get("/api/jobs/runs?limit=5").await.ok();
+    assert_eq!(listed_runs[0]["outputs"], run["outputs"], "{listed_runs}");
 
     let exports = app.get("/api/exports").await.ok();
     let listed = exports.as_array().unwrap().iter().find(|e| e["id"] == export_id).unwrap().clone();

@@ -221,3 +221,33 @@ macro_rules! backend_tests {
         }
     };
 }
+
+/// Generates `sqlite_url::<check>` and `postgres_url::<check>` tests for checks
+/// `async fn(Storage, url: String)` on a migrated database, for checks that open a second
+/// handle (a second process) on the same database.
+#[macro_export]
+macro_rules! url_backend_tests {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite_url {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let db = $crate::common::TestDb::sqlite().await;
+                    $crate::common::run_with_url(db, storage::Backend::Sqlite, super::$check).await;
+                }
+            )*
+        }
+        mod postgres_url {
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    match $crate::common::TestDb::postgres().await {
+                        Some(db) => $crate::common::run_with_url(db, storage::Backend::Postgres, super::$check).await,
+                        // Skipped; `postgres_url` said so once for this binary.
+                        None => {}
+                    }
+                }
+            )*
+        }
+    };
+}

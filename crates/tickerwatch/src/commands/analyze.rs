@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use agents::{RunObserver, TraceStep};
 use analysis::{AnalysisService, AnalyzeRequest};
 use anyhow::Context as _;
-use jobs::ensure_bars;
+use jobs::{Heartbeat, ensure_bars};
 use llm::StreamEvent;
 use providers::ProviderChain;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +42,15 @@ pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
     ));
     let request =
         AnalyzeRequest { symbol, crew: args.crew, job_run_id: None, stream: app.config.analysis.llm.stream };
+    // The crew run this process records is ours while we beat: a `serve` starting meanwhile on
+    // the same database leaves it alone.
+    let heartbeat = Heartbeat::start(
+        &app.storage,
+        app.config.jobs.heartbeat_interval(),
+        app.config.jobs.owner_stale_after(),
+    )
+    .await
+    .context("cannot register this process in the database")?;
     let cancel = CancellationToken::new();
     let on_ctrl_c = {
         let cancel = cancel.clone();
@@ -56,6 +65,7 @@ pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
         result = service.analyze(&request, &progress, cancel.clone()) => result,
         () = on_ctrl_c => unreachable!("pending never resolves"),
     };
+    heartbeat.stop().await;
     match result {
         Ok(analysis) => {
             let outcome = &analysis.outcome;

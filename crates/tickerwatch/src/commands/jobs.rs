@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use domain::{RunTrigger, Symbol};
-use jobs::{AnalysisJob, DownloadTracker, ExportService, JobEngine, RedditScan};
+use domain::{RunOutput, RunTrigger, Symbol};
+use jobs::{AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, JobEngine, RedditScan};
 use providers::ProviderChain;
 use storage::RunRecord;
 
@@ -51,7 +51,9 @@ pub async fn run(app: &App, command: JobsCommand) -> anyhow::Result<bool> {
         }
         JobsCommand::Runs { job, limit } => {
             let runs = app.storage.runs(job.as_deref(), limit).await?;
-            print_runs(&runs);
+            let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+            let outputs = app.storage.outputs_of_runs(&ids).await?;
+            print_runs(&runs, &outputs);
             Ok(true)
         }
         JobsCommand::Trigger { name, url: Some(url), token, wait } => {
@@ -108,11 +110,12 @@ async fn trigger_in_process(app: &App, name: &str) -> anyhow::Result<bool> {
         ]);
     }
     println!("{table}");
+    let outputs = app.storage.run_outputs(run.id).await?;
     println!(
-        "Run {} {}; export {}{}",
+        "Run {} {}; outputs {}{}",
         run.id,
         run.status,
-        run.export_id.map(|e| e.to_string()).unwrap_or_else(|| "—".to_owned()),
+        outputs_text(outputs.iter()),
         run.error.as_deref().map(|e| format!("; {e}")).unwrap_or_default()
     );
     Ok(run.status == storage::RunStatus::Succeeded)
@@ -129,11 +132,18 @@ pub async fn run_in_process(
     name: &str,
     subject: Option<&Symbol>,
 ) -> anyhow::Result<RunRecord> {
+    // This process owns the run while it beats; a live server's runs and exports on the same
+    // database are not ours to recover.
+    let heartbeat =
+        Heartbeat::start(&app.storage, config.jobs.heartbeat_interval(), config.jobs.owner_stale_after())
+            .await
+            .context("cannot register this process in the database")?;
     let exports = ExportService::new(app.storage.clone(), config.exports.clone());
     exports.recover().await.context("cannot prepare the export directory")?;
     let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
     let jobs = registered_jobs(&app.storage, config, &chain, &exports)?;
-    let engine = Arc::new(JobEngine::start(app.storage.clone(), jobs, Vec::new()).await?);
+    let settings = EngineSettings { schedules: Vec::new(), concurrency: config.jobs.concurrency() };
+    let engine = Arc::new(JobEngine::start_with(app.storage.clone(), jobs, settings).await?);
     let result = async {
         let triggered = match subject {
             Some(symbol) => engine.trigger_for(name, symbol, RunTrigger::Cli).await?,
@@ -144,12 +154,19 @@ pub async fn run_in_process(
     }
     .await;
     engine.stop(config.jobs.shutdown_grace()).await;
+    heartbeat.stop().await;
     result
 }
 
-fn print_runs(runs: &[RunRecord]) {
+/// `export 12, export 13`, or `—` for none.
+fn outputs_text<'a>(outputs: impl Iterator<Item = &'a RunOutput>) -> String {
+    let text: Vec<String> = outputs.map(|o| format!("{} {}", o.kind, o.id)).collect();
+    if text.is_empty() { "—".to_owned() } else { text.join(", ") }
+}
+
+fn print_runs(runs: &[RunRecord], outputs: &[(i64, RunOutput)]) {
     let mut table =
-        output::table(&["run", "job", "status", "trigger", "queued", "finished", "export", "error"]);
+        output::table(&["run", "job", "status", "trigger", "queued", "finished", "outputs", "error"]);
     for run in runs {
         table.add_row(vec![
             run.id.to_string(),
@@ -158,7 +175,7 @@ fn print_runs(runs: &[RunRecord]) {
             run.trigger.to_string(),
             run.queued_at.format("%Y-%m-%d %H:%M:%S").to_string(),
             run.finished_at.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
-            run.export_id.map(|e| e.to_string()).unwrap_or_default(),
+            outputs_text(outputs.iter().filter(|(id, _)| *id == run.id).map(|(_, o)| o)),
             run.error.clone().unwrap_or_default(),
         ]);
     }
