@@ -81,7 +81,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let served = self.server.run_until(shutdown).await;
+        // The drain is bounded by the same grace as the job engine (run one after the other here).
+        let served = self.server.run_until(shutdown, self.shutdown_grace).await;
         self.engine.stop(self.shutdown_grace).await;
         self.storage.close().await;
         served.context("HTTP server failed")
