@@ -2,14 +2,16 @@
 //!
 //! An export is written to `{TEMP_PREFIX}{random}.tmp` next to its destination (same directory,
 //! so the final `rename` cannot cross file systems and is atomic), fsynced, renamed, and the
-//! directory fsynced so the rename itself survives a crash. [`TempFile`] is the guard that makes
+//! directory fsynced so the rename itself survives a crash. The writer holds an exclusive
+//! advisory lock on its temporary file throughout, which is how [`clean_stray_temp_files`] tells
+//! a killed writer's debris from a live export's file. [`TempFile`] is the guard that makes
 //! every other outcome (an error, a panic, a dropped future) remove the temporary file, so a
 //! reader sees either the old destination or the complete new one, never a prefix.
 //! [`HashingWriter`] computes the SHA-256 and byte count of exactly what reaches the file, so
 //! callers get a checksum without reading the file back.
 
 use std::collections::hash_map::RandomState;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -19,31 +21,50 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
-use crate::TEMP_PREFIX;
 use crate::report::ExportError;
+use crate::{TEMP_PREFIX, TEMP_SUFFIX};
 
-/// Removes every file in `dir` whose name starts with [`TEMP_PREFIX`]: debris of exports that
-/// were killed before they could clean up (a crash or `SIGKILL`; any orderly failure removes its
-/// own file). Returns how many were removed. Other files, and directories, are left alone.
+/// Removes the temporary files of exports that were killed before they could clean up (a crash,
+/// `SIGKILL`; an orderly failure removes its own file) from `dir`, and returns how many it
+/// removed. Every export calls it for its own directory, and the export service at start-up.
 ///
-/// Call it at startup, before exports into `dir` begin: it would also remove the temporary
-/// file of an export in progress, which would then fail at its final rename (never producing a
-/// partial destination).
+/// Only regular files named like ours (`{TEMP_PREFIX}….tmp`) are candidates, and of those only
+/// the ones nobody holds a lock on: a writer holds an exclusive advisory lock on its temporary
+/// file from creating it until it is renamed or removed ([`TempFile`]), so the file of an export
+/// in progress, in this process or another (a second server on the same directory, a CLI
+/// export), is never touched. On a file system without advisory locks nothing is removed.
 ///
 /// # Errors
-/// If `dir` cannot be listed or a matching file cannot be removed (one that vanished meanwhile
-/// is not an error).
+/// If `dir` cannot be listed or an unlocked file of ours cannot be removed (one that vanished
+/// meanwhile is not an error).
 pub fn clean_stray_temp_files(dir: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let is_ours = name.to_str().is_some_and(|name| name.starts_with(TEMP_PREFIX));
-        // `file_type` does not follow symlinks: a symlink named like ours is removed as a link.
-        if !is_ours || entry.file_type()?.is_dir() {
+        let is_ours =
+            name.to_str().is_some_and(|name| name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX));
+        // `file_type` does not follow symlinks: links, directories and FIFOs are never ours.
+        if !is_ours || !entry.file_type()?.is_file() {
             continue;
         }
-        match fs::remove_file(entry.path()) {
+        let path = entry.path();
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            // A live writer holds it.
+            Err(TryLockError::WouldBlock) => continue,
+            Err(TryLockError::Error(error)) => {
+                tracing::debug!(path = %path.display(), %error, "Cannot lock a temporary export file; leaving it.");
+                continue;
+            }
+        }
+        // Removed while we hold the lock, so no writer can be taking it over meanwhile.
+        match fs::remove_file(&path) {
             Ok(()) => removed += 1,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
@@ -53,6 +74,14 @@ pub fn clean_stray_temp_files(dir: &Path) -> io::Result<usize> {
         tracing::info!(dir = %dir.display(), removed, "Removed stray temporary export files.");
     }
     Ok(removed)
+}
+
+/// [`clean_stray_temp_files`] for an export about to write into `dir`: a failure is logged, not
+/// returned, since stale debris is no reason to fail the export.
+pub(crate) fn clean_before_export(dir: &Path) {
+    if let Err(error) = clean_stray_temp_files(dir) {
+        tracing::warn!(dir = %dir.display(), %error, "Cannot remove stray temporary export files.");
+    }
 }
 
 /// The directory a destination lives in (`.` for a bare file name).
@@ -85,31 +114,46 @@ fn random_suffix() -> String {
 
 /// Owns a temporary file until [`TempFile::commit`]; dropping it uncommitted removes the file
 /// and tells the writer thread (through the shared abort flag) to stop.
+///
+/// It also holds the exclusive advisory lock on the file (through its own handle, so the lock
+/// lasts until the rename or the removal whenever the writer closes its handle), which tells
+/// [`clean_stray_temp_files`] in any process that the file is alive.
 #[derive(Debug)]
 pub(crate) struct TempFile {
     path: PathBuf,
     abort: Arc<AtomicBool>,
     committed: bool,
+    /// `None` where the file system has no advisory locks (cleaners cannot lock either there,
+    /// so they leave the file alone).
+    _lock: Option<File>,
 }
 
 impl TempFile {
-    /// Creates a new, empty temporary file in `dir` and returns the guard and the open file.
+    /// Creates a new, empty temporary file in `dir`, locked, and returns the guard and the open
+    /// file.
     ///
     /// # Errors
     /// [`ExportError::DestinationNotWritable`] if no file can be created in `dir`.
     pub(crate) fn create_in(dir: &Path) -> Result<(Self, File), ExportError> {
+        let not_writable = |source| ExportError::DestinationNotWritable { dir: dir.to_path_buf(), source };
         let mut attempt = 0;
         loop {
-            let path = dir.join(format!("{TEMP_PREFIX}{}.tmp", random_suffix()));
+            let path = dir.join(format!("{TEMP_PREFIX}{}{TEMP_SUFFIX}", random_suffix()));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    let guard = Self { path, abort: Arc::new(AtomicBool::new(false)), committed: false };
-                    return Ok((guard, file));
-                }
+                Ok(file) => match lock_new_file(&file, &path).map_err(not_writable)? {
+                    Claim::Locked(lock) => {
+                        let abort = Arc::new(AtomicBool::new(false));
+                        return Ok((Self { path, abort, committed: false, _lock: lock }, file));
+                    }
+                    // A cleaner took it between its creation and our lock: it is (being)
+                    // removed; take another name.
+                    Claim::Lost if attempt < 8 => attempt += 1,
+                    Claim::Lost => {
+                        return Err(not_writable(io::Error::other("temporary files keep vanishing")));
+                    }
+                },
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 8 => attempt += 1,
-                Err(source) => {
-                    return Err(ExportError::DestinationNotWritable { dir: dir.to_path_buf(), source });
-                }
+                Err(source) => return Err(not_writable(source)),
             }
         }
     }
@@ -149,6 +193,54 @@ impl Drop for TempFile {
                 tracing::warn!(path = %self.path.display(), error = %e, "Cannot remove unfinished export file.")
             }
         }
+    }
+}
+
+/// The outcome of locking a temporary file just created.
+enum Claim {
+    /// Ours: the lock is held by this handle (`None` without advisory locks).
+    Locked(Option<File>),
+    /// A cleaner locked it first, or removed it before we locked it.
+    Lost,
+}
+
+/// Locks a file just created at `path`. Creating and locking cannot be one step, so a cleaner
+/// may find the file unlocked in between and remove it: after locking, the file must still be
+/// the one at `path`.
+fn lock_new_file(file: &File, path: &Path) -> io::Result<Claim> {
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => return Ok(Claim::Lost),
+        Err(TryLockError::Error(error)) => {
+            tracing::debug!(path = %path.display(), %error, "No advisory lock on a temporary export file.");
+            return Ok(Claim::Locked(None));
+        }
+    }
+    if !is_still_at(file, path)? {
+        return Ok(Claim::Lost);
+    }
+    // A second handle of the same open file shares its lock and keeps it after the writer's
+    // handle is closed.
+    file.try_clone().map(|lock| Claim::Locked(Some(lock)))
+}
+
+/// Whether `path` still names `file` (not removed, not replaced).
+fn is_still_at(file: &File, path: &Path) -> io::Result<bool> {
+    let at_path = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        let open = file.metadata()?;
+        Ok(open.dev() == at_path.dev() && open.ino() == at_path.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, at_path);
+        Ok(true)
     }
 }
 

@@ -7,7 +7,9 @@
 //!   (the HTML report is the exception by nature: it holds one symbol's bars at a time to draw it).
 //! - **Atomic and durable.** A file is written under a temporary name in the destination
 //!   directory, fsynced, then renamed; a reader never sees a partial file under the final name,
-//!   and stray temporary files from a crash are removed by [`clean_stray_temp_files`].
+//!   and stray temporary files of a killed export are removed by the next export into the same
+//!   directory ([`clean_stray_temp_files`]). A writer holds an advisory lock on its temporary
+//!   file, and only unlocked ones are removed, so two processes can export into one directory.
 //! - **Memory per format** (measured on 1M bars, 500 symbols: peak RSS of the whole process
 //!   20–45 MB): csv and ndjson hold a few chunks of bars and a 256 KiB buffer; parquet adds one
 //!   encoded row group of 65 536 rows; xlsx keeps bar sheets on disk (constant-memory mode) but
@@ -36,8 +38,11 @@ pub use summary::SymbolSummary;
 
 use std::borrow::Cow;
 
-/// Prefix of temporary files; anything starting with it in an export directory is debris.
+/// Prefix of temporary files. One named `{TEMP_PREFIX}….tmp` that nobody holds a lock on is
+/// debris of a killed export (see [`clean_stray_temp_files`]).
 pub const TEMP_PREFIX: &str = ".tw-export-";
+/// Suffix of temporary files.
+pub const TEMP_SUFFIX: &str = ".tmp";
 
 /// Makes a text cell inert in spreadsheets by prefixing a single quote when it starts with a
 /// formula trigger (`=`, `+`, `-`, `@`, tab, CR), per OWASP's CSV-injection guidance.

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::ExportFormat;
-use crate::atomic::{HashingWriter, TempFile, check_destination, parent_dir, sync_dir};
+use crate::atomic::{HashingWriter, TempFile, check_destination, clean_before_export, parent_dir, sync_dir};
 use crate::html::render_report as render;
 use crate::report::{ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, SymbolReport};
 use crate::sink::{self, BarSink, CsvSink, FileOut, NdjsonSink, ParquetSink};
@@ -99,7 +99,12 @@ pub async fn export_to_file(
             written: Arc::clone(&written),
         },
     };
-    let writer = tokio::task::spawn_blocking(move || job.run(out));
+    let sweep_dir = dir.clone();
+    let writer = tokio::task::spawn_blocking(move || {
+        // Our own temporary file is locked by now, so the sweep leaves it alone.
+        clean_before_export(&sweep_dir);
+        job.run(out)
+    });
 
     let produced = produce(storage, request, &tx, progress, &written).await;
     drop(tx);
@@ -217,7 +222,9 @@ async fn write_small_csv(
     let (guard, file) = TempFile::create_in(&dir)?;
     let out = HashingWriter::new(file, guard.abort_flag());
     let path = guard.path().to_path_buf();
+    let sweep_dir = dir.clone();
     let written = tokio::task::spawn_blocking(move || {
+        clean_before_export(&sweep_dir);
         let (out, summaries) = write(out, &path)?;
         let (file, sha256, bytes) = out.finish();
         file.sync_all().map_err(|e| ExportError::io(&path, e))?;

@@ -721,20 +721,123 @@ async fn cancelling_mid_export_removes_the_temporary_file() {
 }
 
 #[test]
-fn clean_stray_temp_files_removes_only_ours() {
+fn clean_stray_temp_files_removes_only_unlocked_files_of_ours() {
     let dir = tempfile::tempdir().unwrap();
-    let ours = [format!("{TEMP_PREFIX}abc.tmp"), format!("{TEMP_PREFIX}x")];
-    let theirs = ["bars.csv", "x.tw-export-.tmp", "tw-export-abc.tmp"];
-    for name in ours.iter().map(String::as_str).chain(theirs) {
+    let ours = [format!("{TEMP_PREFIX}abc.tmp"), format!("{TEMP_PREFIX}0123456789abcdef.tmp")];
+    let live = format!("{TEMP_PREFIX}live.tmp");
+    let theirs = ["bars.csv", "x.tw-export-.tmp", "tw-export-abc.tmp", ".tw-export-x", "a.tmp"];
+    for name in ours.iter().chain([&live]).map(String::as_str).chain(theirs) {
         fs::write(dir.path().join(name), b"x").unwrap();
     }
-    fs::create_dir(dir.path().join(format!("{TEMP_PREFIX}dir"))).unwrap();
+    fs::create_dir(dir.path().join(format!("{TEMP_PREFIX}dir.tmp"))).unwrap();
+    // A writer in this process: advisory locks belong to an open file, not to a process.
+    let writer = File::options().write(true).open(dir.path().join(&live)).unwrap();
+    writer.lock().unwrap();
     assert_eq!(clean_stray_temp_files(dir.path()).unwrap(), 2);
-    let left: BTreeSet<String> =
-        fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     let mut want: BTreeSet<String> = theirs.iter().map(|s| (*s).to_owned()).collect();
-    want.insert(format!("{TEMP_PREFIX}dir"));
-    assert_eq!(left, want);
+    want.insert(format!("{TEMP_PREFIX}dir.tmp"));
+    want.insert(live.clone());
+    assert_eq!(file_names(dir.path()), want);
     assert_eq!(clean_stray_temp_files(dir.path()).unwrap(), 0);
+    // Once its writer is gone (killed), the file is debris.
+    drop(writer);
+    assert_eq!(clean_stray_temp_files(dir.path()).unwrap(), 1);
+    assert!(!dir.path().join(&live).exists());
     assert!(clean_stray_temp_files(&dir.path().join("missing")).is_err());
+}
+
+fn file_names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect()
+}
+
+/// Names the file [`lock_holder`] locks when the test binary runs as a child process.
+const HOLD_LOCK_ENV: &str = "TW_TEST_HOLD_LOCK";
+
+/// Not a test of its own (it returns at once): `an_export_removes_a_killed_writers_temp_file_
+/// but_not_a_live_ones` runs this test binary again with only this test selected and
+/// [`HOLD_LOCK_ENV`] set, as "another process writing an export": it locks the file like a
+/// writer does and holds the lock until its stdin closes.
+#[test]
+fn lock_holder() {
+    let Some(path) = std::env::var_os(HOLD_LOCK_ENV) else { return };
+    let file = File::options().write(true).open(path).unwrap();
+    file.lock().unwrap();
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+}
+
+/// Issue 11: a CLI export killed mid-write left its temporary file forever. The next export
+/// into the directory removes such files, but never one another process is still writing.
+#[tokio::test]
+async fn an_export_removes_a_killed_writers_temp_file_but_not_a_live_ones() {
+    let (db, symbols) = sample_db().await;
+    let dir = db.dir.path().join("out");
+    fs::create_dir(&dir).unwrap();
+    let killed = dir.join(format!("{TEMP_PREFIX}killed.tmp"));
+    let live = dir.join(format!("{TEMP_PREFIX}live.tmp"));
+    let other = dir.join("notes.tmp");
+    for path in [&killed, &live, &other] {
+        fs::write(path, b"partial").unwrap();
+    }
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["lock_holder", "--exact", "--test-threads=1", "--quiet"])
+        .env(HOLD_LOCK_ENV, &live)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let locked_elsewhere =
+        || matches!(File::open(&live).unwrap().try_lock(), Err(std::fs::TryLockError::WouldBlock));
+    assert!(
+        test_support::wait_until_blocking(Duration::from_secs(10), locked_elsewhere),
+        "the child process did not lock the file"
+    );
+
+    let first = export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &dir.join("a.csv"), None)
+        .await
+        .unwrap();
+    assert_eq!(first.rows, stored(&db.storage, &symbols).await.len() as u64);
+    let names = file_names(&dir);
+    assert!(!killed.exists(), "{names:?}");
+    assert!(live.exists() && other.exists(), "{names:?}");
+    assert_eq!(fs::read(&live).unwrap(), b"partial", "a live writer's file is not touched");
+
+    // The other writer dies: its file is debris for the next export (a small table here).
+    drop(holder.stdin.take());
+    assert!(holder.wait().unwrap().success());
+    write_summary_csv(&first.summaries, &dir.join("summary.csv")).await.unwrap();
+    let names = file_names(&dir);
+    let want: BTreeSet<String> =
+        ["a.csv", "notes.tmp", "summary.csv"].into_iter().map(str::to_owned).collect();
+    assert_eq!(names, want);
+}
+
+/// An export's own temporary file is locked while it is written, so a sweep running meanwhile
+/// (another export into the same directory, a server starting on it) leaves it alone and the
+/// export completes.
+#[tokio::test]
+async fn a_sweep_during_an_export_leaves_its_file_alone() {
+    let (db, symbols) = sample_db().await;
+    let dir = db.dir.path().join("out");
+    fs::create_dir(&dir).unwrap();
+    let sweeps = Mutex::new(Vec::new());
+    let progress = |_: ExportProgress| {
+        let temp = temp_files(&dir);
+        let locked = temp.iter().all(|path| {
+            matches!(File::open(path).unwrap().try_lock(), Err(std::fs::TryLockError::WouldBlock))
+        });
+        sweeps.lock().unwrap().push((temp.len(), locked, clean_stray_temp_files(&dir).unwrap()));
+    };
+    let dest = dir.join("a.csv");
+    let output = export_to_file(&db.storage, &request(&symbols, ExportFormat::Csv), &dest, Some(&progress))
+        .await
+        .unwrap();
+    check_output(&output, stored(&db.storage, &symbols).await.len());
+    let sweeps = sweeps.into_inner().unwrap();
+    assert!(!sweeps.is_empty());
+    // While writing (every report but the final one, made after the rename) the temp file
+    // exists, is locked and survives the sweep.
+    let (last, writing) = sweeps.split_last().unwrap();
+    assert!(writing.iter().all(|s| *s == (1, true, 0)), "{sweeps:?}");
+    assert_eq!(*last, (0, true, 0));
+    assert!(temp_files(&dir).is_empty());
 }

@@ -394,8 +394,10 @@ async fn remove_file_if_exists(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Creates `dir`, removes the `export` crate's stray temp files, and removes our own files that
-/// are not in `keep`. Returns how many files were removed.
+/// Creates `dir`, removes the `export` crate's stray temp files (only the unlocked ones: a temp
+/// file another live process is writing, such as a second server on the same directory or a
+/// CLI export, is locked and stays), and removes our own files that are not in `keep`. Returns
+/// how many files were removed.
 fn sweep_dir(dir: &Path, keep: &HashSet<String>) -> Result<usize, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create it: {e}"))?;
     let mut removed =

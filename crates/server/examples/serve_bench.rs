@@ -11,6 +11,7 @@
 //! Stops on Ctrl-C or when its standard input closes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use domain::{Interval, Symbol};
 use jobs::{
@@ -55,17 +56,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     server
-        .run_until(async {
-            // Reading stdin blocks; a blocking thread sees EOF when the parent closes it.
-            let stdin_closed = tokio::task::spawn_blocking(|| {
-                let mut sink = Vec::new();
-                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
-            });
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = stdin_closed => {}
-            }
-        })
+        .run_until(
+            async {
+                // Reading stdin blocks; a blocking thread sees EOF when the parent closes it.
+                let stdin_closed = tokio::task::spawn_blocking(|| {
+                    let mut sink = Vec::new();
+                    let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+                });
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = stdin_closed => {}
+                }
+            },
+            Duration::from_secs(5),
+        )
         .await?;
     storage.close().await;
     Ok(())

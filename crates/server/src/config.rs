@@ -29,6 +29,19 @@ pub struct ServerConfig {
     /// (a bounded cache: 256 responses, 8 MiB); 0 turns the cache off. At most a minute, since
     /// newly stored bars show up only after it.
     pub bars_cache_ttl_ms: u64,
+    /// Time a client has to send a complete request head: counted from the accept for a new
+    /// connection, and from the first byte of the next request on a kept-alive one. Past it the
+    /// connection is closed without an answer, so a silent or half-sent request cannot hold a
+    /// connection (and its file descriptor) for long.
+    pub header_read_timeout_secs: f64,
+    /// A kept-alive connection with no request in flight is closed after this long without a
+    /// new request starting. A request in flight (a slow download included) is never cut by it.
+    pub idle_timeout_secs: f64,
+    /// The most connections served at once. Further clients are not refused: they wait in the
+    /// listen backlog (connected, unanswered) until a connection closes, which the timeouts above
+    /// make happen soon. Keep it well below the open-file limit (`ulimit -n`, often 1024), which
+    /// the database, exports and outgoing connections share.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -40,6 +53,9 @@ impl Default for ServerConfig {
             request_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),
             bars_cache_ttl_ms: Self::DEFAULT_BARS_CACHE_TTL_MS,
+            header_read_timeout_secs: Self::DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -49,6 +65,27 @@ impl ServerConfig {
     pub const DEFAULT_BARS_CACHE_TTL_MS: u64 = 1_000;
     /// Largest [`ServerConfig::bars_cache_ttl_ms`].
     pub const MAX_BARS_CACHE_TTL_MS: u64 = 60_000;
+
+    /// Default of [`ServerConfig::header_read_timeout_secs`].
+    pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: f64 = 10.0;
+    /// Default of [`ServerConfig::idle_timeout_secs`].
+    pub const DEFAULT_IDLE_TIMEOUT_SECS: f64 = 60.0;
+    /// Default of [`ServerConfig::max_connections`]: half the usual soft open-file limit of 1024.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+    /// Largest [`ServerConfig::max_connections`]: far above any file-descriptor limit.
+    pub const MAX_MAX_CONNECTIONS: usize = 1 << 20;
+    /// Largest connection timeout accepted (a day): beyond it a timeout protects nothing.
+    const MAX_CONNECTION_TIMEOUT_SECS: f64 = 86_400.0;
+
+    /// [`ServerConfig::header_read_timeout_secs`] as a duration (validated: positive, finite).
+    pub fn header_read_timeout(&self) -> Duration {
+        secs(self.header_read_timeout_secs)
+    }
+
+    /// [`ServerConfig::idle_timeout_secs`] as a duration (validated: positive, finite).
+    pub fn idle_timeout(&self) -> Duration {
+        secs(self.idle_timeout_secs)
+    }
 
     /// [`ServerConfig::bars_cache_ttl_ms`] as a duration (zero: no cache).
     pub fn bars_cache_ttl(&self) -> Duration {
@@ -71,6 +108,23 @@ impl ServerConfig {
         if self.request_body_limit_bytes == 0 {
             return Err("server.request_body_limit_bytes must be at least 1".to_owned());
         }
+        for (key, value) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if !(0.001..=Self::MAX_CONNECTION_TIMEOUT_SECS).contains(&value) {
+                return Err(format!(
+                    "server.{key} must be between 0.001 and {} seconds",
+                    Self::MAX_CONNECTION_TIMEOUT_SECS
+                ));
+            }
+        }
+        if !(1..=Self::MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
+            return Err(format!(
+                "server.max_connections must be between 1 and {}",
+                Self::MAX_MAX_CONNECTIONS
+            ));
+        }
         if self.bars_cache_ttl_ms > Self::MAX_BARS_CACHE_TTL_MS {
             return Err(format!(
                 "server.bars_cache_ttl_ms must be at most {} (one minute); 0 turns the cache off",
@@ -90,6 +144,12 @@ impl ServerConfig {
         }
         Ok(())
     }
+}
+
+/// Seconds as a duration; out-of-range values (refused by `validate`) saturate instead of
+/// panicking.
+fn secs(value: f64) -> Duration {
+    Duration::try_from_secs_f64(value).unwrap_or(Duration::MAX)
 }
 
 /// The `[server.auth]` section.
@@ -147,6 +207,9 @@ mod tests {
         assert!(config.cors_allowed_origins.is_empty());
         assert!(!config.auth.protect_reads);
         assert_eq!(config.bars_cache_ttl(), Duration::from_secs(1));
+        assert_eq!(config.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(config.idle_timeout(), Duration::from_secs(60));
+        assert_eq!(config.max_connections, 512);
         assert!(config.validate().is_ok());
     }
 
@@ -180,5 +243,19 @@ mod tests {
         let config = ServerConfig { bars_cache_ttl_ms: 60_001, ..ServerConfig::default() };
         assert!(config.validate().unwrap_err().contains("bars_cache_ttl_ms"));
         assert!(ServerConfig { bars_cache_ttl_ms: 0, ..ServerConfig::default() }.validate().is_ok());
+    }
+
+    #[test]
+    fn validate_rejects_connection_limits_that_protect_nothing() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 86_401.0] {
+            let config = ServerConfig { header_read_timeout_secs: bad, ..ServerConfig::default() };
+            assert!(config.validate().unwrap_err().contains("header_read_timeout_secs"), "{bad}");
+            let config = ServerConfig { idle_timeout_secs: bad, ..ServerConfig::default() };
+            assert!(config.validate().unwrap_err().contains("idle_timeout_secs"), "{bad}");
+        }
+        let config = ServerConfig { max_connections: 0, ..ServerConfig::default() };
+        assert!(config.validate().unwrap_err().contains("max_connections"));
+        let config = ServerConfig { header_read_timeout_secs: 0.3, ..ServerConfig::default() };
+        assert_eq!(config.header_read_timeout(), Duration::from_millis(300));
     }
 }

@@ -20,14 +20,19 @@
 //!   (`cache.rs`; `server.bars_cache_ttl_ms`, 0 turns it off). Handlers extract only the state
 //!   they use (a pool handle), not a clone of the whole [`AppState`].
 //! - **Nothing unbounded.** Request bodies are capped, handlers time out, list endpoints cap
-//!   `limit`, metric labels use route templates, and the only task the server starts (metrics
-//!   upkeep) is joined when it stops.
+//!   `limit`, metric labels use route templates. Connections are capped (`max_connections`;
+//!   more wait in the listen backlog), a request head must arrive within
+//!   `header_read_timeout_secs` and an idle kept-alive connection closes after
+//!   `idle_timeout_secs`, so silent clients cannot pile up file descriptors. The drain at
+//!   shutdown has a deadline, after which open connections are dropped; every task the server
+//!   starts (one per connection, metrics upkeep) is joined when it stops.
 //! - **This crate only knows JSON shapes.** Response types are DTOs defined here (`ToSchema`);
 //!   domain and storage types never get serde or utoipa attributes for the API's sake.
 
 mod auth;
 mod cache;
 mod config;
+mod connection;
 mod error;
 mod extract;
 pub mod metrics;

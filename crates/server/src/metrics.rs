@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | `http_requests_total` | counter | `route`, `method`, `status` | the `record_http` middleware |
 //! | `http_request_duration_seconds` | histogram | `route` | the `record_http` middleware |
+//! | `http_connections_closed_total` | counter | `reason` (`header_timeout`, `idle_timeout`, `drain_deadline`) | connections the server closed on its own (`connection.rs`) |
 //! | `provider_requests_total` | counter | `provider`, `outcome` (`ok` or the error kind) | every HTTP attempt of a provider's client (`outbound`, through `providers::http`), jobs and API alike |
 //! | `provider_rate_limit_waits_total`, `provider_rate_limit_wait_seconds` | counter, histogram | `provider` | waits for a provider's client-side rate limit (`outbound`) |
 //! | `provider_chain_requests_total` | counter | `provider`, `outcome` | which provider of the chain served or failed a quote fetched by the API (includes the offline sample) |

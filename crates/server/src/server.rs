@@ -1,21 +1,38 @@
-//! [`Server`]: binds the listener, serves until told to stop, and drains in-flight requests.
+//! [`Server`]: binds the listener, accepts up to `max_connections` connections, serves each
+//! under its timeouts until told to stop, and drains in-flight requests within a deadline.
+//!
+//! Why our own accept loop rather than `axum::serve`: axum's loop has no connection cap, no
+//! header-read or idle timeout and a drain that waits for every open connection without a
+//! deadline, so one client that stops reading a download, or sends half a request and goes
+//! quiet, kept the process alive indefinitely after SIGTERM. Each connection runs hyper's
+//! HTTP/1.1 driver directly (`connection.rs`), as axum does, with nothing added per request but
+//! two counter updates.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
+use hyper::server::conn::http1;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::AppState;
+use crate::connection::{self, ConnectionLimits, Shutdown};
 
 /// How often the metrics recorder folds recorded histogram samples into its buckets, so they do
 /// not accumulate between (or without) scrapes.
 const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Pause after an accept error that is not about one connection (typically `EMFILE`: out of
+/// file descriptors), so the loop does not spin while connections close; as in axum.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_secs(1);
 
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +53,8 @@ pub struct Server {
     local_addr: SocketAddr,
     router: Router,
     metrics: PrometheusHandle,
+    limits: ConnectionLimits,
+    max_connections: usize,
 }
 
 impl Server {
@@ -48,7 +67,12 @@ impl Server {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
         let metrics = state.metrics.clone();
-        Ok(Self { listener, local_addr, router: crate::router(state), metrics })
+        let limits = ConnectionLimits {
+            header_read: state.config.header_read_timeout(),
+            idle: state.config.idle_timeout(),
+        };
+        let max_connections = state.config.max_connections.max(1);
+        Ok(Self { listener, local_addr, router: crate::router(state), metrics, limits, max_connections })
     }
 
     /// The address actually bound.
@@ -57,35 +81,93 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (idle keep-alive connections are closed at once) and returns. The metrics upkeep task is
-    /// stopped and joined before returning, so nothing this server started outlives it.
-    ///
-    /// Bound the drain from outside if needed (e.g. `tokio::time::timeout` around this call):
-    /// a client streaming a large download keeps it going until done.
+    /// (idle keep-alive connections are closed at once) for at most `drain_timeout`, closes the
+    /// connections still open then (a client reading a download slowly, a request head never
+    /// completed), and returns. Every connection task and the metrics upkeep task are joined
+    /// before returning, so nothing this server started outlives it.
     ///
     /// # Errors
-    /// [`ServerError::Serve`] if the listener fails.
+    /// None today: accept errors are logged and retried (see [`ACCEPT_ERROR_PAUSE`]); the
+    /// `Result` is kept for errors a future listener may have.
     pub async fn run_until(
         self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
+        shutdown: impl Future<Output = ()>,
+        drain_timeout: Duration,
     ) -> Result<(), ServerError> {
+        let Self { listener, local_addr, router, metrics, limits, max_connections } = self;
         let stop_upkeep = CancellationToken::new();
-        let upkeep = tokio::spawn(run_upkeep(self.metrics, stop_upkeep.clone()));
-        // No Nagle delay: responses are written whole, and a delayed ACK would add up to 40 ms.
-        let listener = self.listener.tap_io(|stream| {
+        let upkeep = tokio::spawn(run_upkeep(metrics, stop_upkeep.clone()));
+        let http = Arc::new(http1::Builder::new());
+        let slots = Arc::new(Semaphore::new(max_connections));
+        let connections = TaskTracker::new();
+        let signals = Shutdown { drain: CancellationToken::new(), close: CancellationToken::new() };
+        let mut shutdown = pin!(shutdown);
+        tracing::info!(addr = %local_addr, max_connections, "HTTP server listening.");
+        loop {
+            // Past the cap, the next client waits in the listen backlog until a slot frees.
+            let slot = tokio::select! {
+                () = &mut shutdown => break,
+                slot = Arc::clone(&slots).acquire_owned() => slot,
+            };
+            let Ok(slot) = slot else { break };
+            let stream = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(error) if is_connection_error(&error) => continue,
+                    Err(error) => {
+                        tracing::error!(%error, "Cannot accept connections; retrying in a second.");
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(ACCEPT_ERROR_PAUSE) => continue,
+                        }
+                    }
+                },
+            };
+            // No Nagle delay: responses are written whole, and a delayed ACK would add up to 40 ms.
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%error, "Cannot set TCP_NODELAY.");
             }
-        });
-        tracing::info!(addr = %self.local_addr, "HTTP server listening.");
-        let served = axum::serve(listener, self.router).with_graceful_shutdown(shutdown).await;
+            let (router, http, signals) = (router.clone(), Arc::clone(&http), signals.clone());
+            connections.spawn(async move {
+                connection::serve(stream, router, http, limits, signals).await;
+                drop(slot);
+            });
+        }
+        // Clients still in the backlog are refused now rather than left waiting.
+        drop(listener);
+        connections.close();
+        signals.drain.cancel();
+        if !connections.is_empty() {
+            tracing::info!(
+                open = connections.len(),
+                drain_secs = drain_timeout.as_secs_f64(),
+                "Draining HTTP connections."
+            );
+        }
+        if tokio::time::timeout(drain_timeout, connections.wait()).await.is_err() {
+            tracing::warn!(
+                open = connections.len(),
+                "Closing HTTP connections still open at the drain deadline."
+            );
+            signals.close.cancel();
+            connections.wait().await;
+        }
         stop_upkeep.cancel();
         if let Err(error) = upkeep.await {
             tracing::warn!(%error, "Metrics upkeep task failed.");
         }
-        tracing::info!(addr = %self.local_addr, "HTTP server stopped.");
-        served.map_err(ServerError::Serve)
+        tracing::info!(addr = %local_addr, "HTTP server stopped.");
+        Ok(())
     }
+}
+
+/// Accept errors about one connection (it was reset before we took it): skip it.
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
 }
 
 async fn run_upkeep(metrics: PrometheusHandle, stop: CancellationToken) {

@@ -223,6 +223,31 @@ mod tests {
         });
     }
 
+    /// Issue 11: the connection limits come from the environment like every key, are checked,
+    /// and `config show` lists them.
+    #[test]
+    fn server_connection_limits_from_env_validated_and_shown() {
+        Jail::expect_with(|jail| {
+            let shown = Config::load(None).unwrap().to_masked_toml();
+            for line in
+                ["header_read_timeout_secs = 10.0", "idle_timeout_secs = 60.0", "max_connections = 512"]
+            {
+                assert!(shown.contains(line), "{line} missing:\n{shown}");
+            }
+            jail.set_env("TICKERWATCH_SERVER__HEADER_READ_TIMEOUT_SECS", "0.3");
+            jail.set_env("TICKERWATCH_SERVER__IDLE_TIMEOUT_SECS", "5");
+            jail.set_env("TICKERWATCH_SERVER__MAX_CONNECTIONS", "3");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.server.header_read_timeout(), std::time::Duration::from_millis(300));
+            assert_eq!(config.server.idle_timeout(), std::time::Duration::from_secs(5));
+            assert_eq!(config.server.max_connections, 3);
+            jail.set_env("TICKERWATCH_SERVER__MAX_CONNECTIONS", "0");
+            let error = Config::load(None).unwrap_err().to_string();
+            assert!(error.contains("server.max_connections"), "{error}");
+            Ok(())
+        });
+    }
+
     #[test]
     fn api_key_from_env() {
         Jail::expect_with(|jail| {

@@ -18,6 +18,7 @@ use providers::ProviderChain;
 use server::{AppState, Server};
 use social::extract::SymbolUniverse;
 use storage::Storage;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
@@ -73,20 +74,34 @@ impl Application {
         &self.storage
     }
 
-    /// Serves until `shutdown` completes; then stops accepting requests, lets a running job
-    /// finish within the grace period (else it is cancelled and marked `interrupted`), joins
-    /// every task and closes the database.
+    /// Serves until `shutdown` completes; then, at the same time, drains the HTTP server and
+    /// stops the job engine, each within the grace period (`jobs.shutdown_grace_secs`): requests
+    /// in flight may finish, connections still open at its end are closed, and a running job
+    /// still running then is cancelled and marked `interrupted`. Then it joins every task and
+    /// closes the database. The drain and the engine's grace run side by side, not one after the
+    /// other, so one slow client cannot push the stop past the grace.
     ///
     /// # Errors
     /// When the listener fails.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
-        let served = self.server.run_until(shutdown).await;
-        self.engine.stop(self.shutdown_grace).await;
-        self.heartbeat.stop().await;
-        self.storage.close().await;
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let Self { server, engine, heartbeat, storage, shutdown_grace } = self;
+        let stopping = CancellationToken::new();
+        let serve = async {
+            let served = server.run_until(stopping.cancelled(), shutdown_grace).await;
+            // A failed server stops the engine too.
+            stopping.cancel();
+            served
+        };
+        let stop_engine = async {
+            tokio::select! {
+                () = shutdown => stopping.cancel(),
+                () = stopping.cancelled() => {}
+            }
+            engine.stop(shutdown_grace).await;
+        };
+        let (served, ()) = tokio::join!(serve, stop_engine);
+        heartbeat.stop().await;
+        storage.close().await;
         served.context("HTTP server failed")
     }
 }

@@ -163,6 +163,10 @@ async fn recover_after_a_crash_fails_unfinished_records_and_sweeps_debris() {
     std::fs::write(dir.join(format!("{}crash.tmp", export::TEMP_PREFIX)), "partial").unwrap();
     std::fs::write(dir.join("export-orphan.csv"), "no record").unwrap();
     std::fs::write(dir.join("notes.txt"), "not ours").unwrap();
+    // A temp file another live process is writing (a second server on this directory): locked.
+    let live = format!("{}live.tmp", export::TEMP_PREFIX);
+    let writer = std::fs::File::create(dir.join(&live)).unwrap();
+    writer.lock().unwrap();
 
     // The next process: its heartbeat takes over the dead writer's record, then the sweep.
     let next = env.second_process().await;
@@ -173,10 +177,14 @@ async fn recover_after_a_crash_fails_unfinished_records_and_sweeps_debris() {
     let writing = env.storage.export(writing.id).await.unwrap().unwrap();
     assert_eq!(writing.status, ExportStatus::Failed);
     assert!(writing.error.is_some_and(|e| e.contains("interrupted")));
-    let mut expected = vec![kept.file_name.clone(), "notes.txt".to_owned()];
+    let mut expected = vec![kept.file_name.clone(), "notes.txt".to_owned(), live.clone()];
     expected.sort();
     assert_eq!(files_in(&dir), expected);
     assert!(service.ready_file(kept.id).await.is_ok());
+    // Once its writer is gone, the next start-up sweeps it.
+    drop(writer);
+    service.recover().await.unwrap();
+    assert!(!files_in(&dir).contains(&live));
     heartbeat.stop().await;
 }
 

@@ -6,6 +6,7 @@
 
 mod analysis;
 mod auth;
+mod connections;
 mod exports;
 mod helpers;
 mod jobs;

@@ -199,9 +199,12 @@ async fn serves_over_tcp_and_shuts_down_gracefully() {
     let addr = server.local_addr();
     assert_ne!(addr.port(), 0);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let serving = tokio::spawn(server.run_until(
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(5),
+    ));
 
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
