@@ -63,6 +63,7 @@ macro_rules! with_pool {
 }
 
 mod actions;
+mod alerts;
 mod analysis;
 mod bars;
 mod config;
@@ -83,6 +84,7 @@ mod text_enum;
 mod tokens;
 mod watchlist;
 
+pub use alerts::{Alert, AlertRule};
 pub use analysis::{CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun};
 pub use bars::{BarQuery, BarRow, DisagreementQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};

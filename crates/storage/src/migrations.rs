@@ -38,6 +38,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 4, "analysis", "0004_analysis.sql"),
     embedded!("sqlite", 5, "trading days", "0005_trading_days.sql"),
     embedded!("sqlite", 6, "run owners", "0006_run_owners.sql"),
+    embedded!("sqlite", 7, "alerts", "0007_alerts.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -47,6 +48,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 4, "analysis", "0004_analysis.sql"),
     embedded!("postgres", 5, "trading days", "0005_trading_days.sql"),
     embedded!("postgres", 6, "run owners", "0006_run_owners.sql"),
+    embedded!("postgres", 7, "alerts", "0007_alerts.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

@@ -1,0 +1,360 @@
+//! The stock monitor's rules, their per-symbol state and the alerts they fired (migration 0007).
+//!
+//! The firing semantics live in the `monitor` crate; this module keeps its values. A firing and
+//! the rule state that records it are written in one transaction, and an alert is unique per
+//! rule, symbol, day and instant: evaluating the same bar again (a restart, a second poll)
+//! stores nothing twice and re-fires nothing.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use domain::Symbol;
+use monitor::{Rule, RuleState};
+use serde::{Deserialize, Serialize};
+
+use crate::rows::{RowExt, from_unix, now_unix, sql_limit, symbol_col, to_unix};
+use crate::{Storage, StorageError, Stored};
+
+/// A rule as the user defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRule {
+    /// The symbol watched; none for every symbol on the watchlist.
+    pub symbol: Option<Symbol>,
+    /// A name for messages and lists.
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub rule: Rule,
+    /// Where alerts go besides the API (webhooks, e-mail); kept as given, validated by the
+    /// delivery side.
+    #[serde(default)]
+    pub targets: Vec<serde_json::Value>,
+}
+
+impl AlertRule {
+    /// What makes two rules the same: the symbol (or every symbol) and the condition.
+    fn dedupe_key(&self) -> Result<String, StorageError> {
+        let condition = serde_json::to_string(&self.rule.condition)
+            .map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
+        Ok(format!("{}|{condition}", self.symbol.as_ref().map_or("*", Symbol::as_str)))
+    }
+}
+
+/// One firing of a rule, with the values that made it fire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The rule; none once the rule was deleted.
+    pub rule_id: Option<i64>,
+    pub symbol: Symbol,
+    /// The condition's kind, e.g. `price` or `cross`.
+    pub kind: String,
+    /// The rule's name or description at the time it fired.
+    pub rule: String,
+    pub fired_at: DateTime<Utc>,
+    /// The trading day of the bar or quote that fired it.
+    pub day: NaiveDate,
+    /// The value that crossed (a price, a percent, an RSI…).
+    pub value: f64,
+    /// What it crossed.
+    pub threshold: f64,
+    /// The value before (the previous close, the previous score…).
+    pub previous: Option<f64>,
+    /// The provider of the bar or quote.
+    pub provider: Option<String>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+}
+
+const RULE_COLUMNS: &str = "id, created_at, symbol, name, rule, targets";
+const ALERT_COLUMNS: &str =
+    "id, rule_id, symbol, kind, rule, fired_at, day, value, threshold, previous, provider, acknowledged_at";
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &impl RowExt, column: &'static str) -> Result<T, StorageError> {
+    let text = row.text(column)?;
+    serde_json::from_str(&text).map_err(|e| StorageError::corrupt(column, &text, e))
+}
+
+fn to_json(what: &'static str, value: &impl Serialize) -> Result<String, StorageError> {
+    serde_json::to_string(value).map_err(|e| StorageError::invalid(what, e.to_string()))
+}
+
+fn rule_from_row(row: &impl RowExt) -> Result<Stored<AlertRule>, StorageError> {
+    let symbol = row.text_opt("symbol")?.map(|s| Symbol::parse(&s).map_err(|e| StorageError::corrupt("symbol", &s, e)));
+    Ok(Stored {
+        id: row.int("id")?,
+        created_at: from_unix("created_at", row.int("created_at")?)?,
+        value: AlertRule {
+            symbol: symbol.transpose()?,
+            name: row.text_opt("name")?,
+            rule: json_col(row, "rule")?,
+            targets: json_col(row, "targets")?,
+        },
+    })
+}
+
+fn alert_from_row(row: &impl RowExt) -> Result<Stored<Alert>, StorageError> {
+    let fired_at = from_unix("fired_at", row.int("fired_at")?)?;
+    let day = row.text("day")?;
+    Ok(Stored {
+        id: row.int("id")?,
+        created_at: fired_at,
+        value: Alert {
+            rule_id: row.int_opt("rule_id")?,
+            symbol: symbol_col(row, "symbol")?,
+            kind: row.text("kind")?,
+            rule: row.text("rule")?,
+            fired_at,
+            day: day.parse().map_err(|e| StorageError::corrupt("day", &day, e))?,
+            value: row.real("value")?,
+            threshold: row.real("threshold")?,
+            previous: row.real_opt("previous")?,
+            provider: row.text_opt("provider")?,
+            acknowledged_at: row
+                .int_opt("acknowledged_at")?
+                .map(|secs| from_unix("acknowledged_at", secs))
+                .transpose()?,
+        },
+    })
+}
+
+impl Storage {
+    /// Stores a new rule (validated by the `monitor` crate first).
+    ///
+    /// # Errors
+    /// [`StorageError::Invalid`] for an invalid rule or a duplicate of an existing one (same
+    /// symbol and condition; the message names its id); [`StorageError::Query`] if the
+    /// database fails.
+    pub async fn create_alert_rule(&self, rule: &AlertRule) -> Result<Stored<AlertRule>, StorageError> {
+        rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
+        let key = rule.dedupe_key()?;
+        if let Some(existing) = self.alert_rule_by_key(&key).await? {
+            return Err(StorageError::invalid(
+                "alert rule",
+                format!("rule {} already watches the same symbol and condition", existing),
+            ));
+        }
+        let sql = format!(
+            "INSERT INTO alert_rules (created_at, symbol, name, rule, targets, dedupe_key) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RULE_COLUMNS}"
+        );
+        let rule_json = to_json("alert rule", &rule.rule)?;
+        let targets = to_json("alert rule targets", &rule.targets)?;
+        Ok(with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(now_unix())
+                .bind(rule.symbol.as_ref().map(Symbol::as_str))
+                .bind(rule.name.as_deref())
+                .bind(&rule_json)
+                .bind(&targets)
+                .bind(&key)
+                .fetch_all(pool)
+                .await?;
+            rule_from_row(rows.first().ok_or_else(|| StorageError::corrupt("alert_rules", &key, "INSERT returned no row"))?)?
+        }))
+    }
+
+    async fn alert_rule_by_key(&self, key: &str) -> Result<Option<i64>, StorageError> {
+        const SQL: &str = "SELECT id FROM alert_rules WHERE dedupe_key = $1";
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(SQL).bind(key).fetch_optional(pool).await? {
+                Some(row) => Some(row.int("id")?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Every rule, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alert_rules(&self) -> Result<Vec<Stored<AlertRule>>, StorageError> {
+        let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY id");
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(pool).await?.iter().map(rule_from_row).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// One rule.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alert_rule(&self, id: i64) -> Result<Option<Stored<AlertRule>>, StorageError> {
+        let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(rule_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Replaces a rule (pause, resume, a new expiry, threshold or targets); `None` when there is
+    /// no such rule. A changed condition starts its state afresh (re-armed at the next
+    /// evaluation).
+    ///
+    /// # Errors
+    /// As [`create_alert_rule`](Self::create_alert_rule).
+    pub async fn update_alert_rule(&self, id: i64, rule: &AlertRule) -> Result<Option<Stored<AlertRule>>, StorageError> {
+        rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
+        let Some(before) = self.alert_rule(id).await? else { return Ok(None) };
+        let key = rule.dedupe_key()?;
+        if let Some(existing) = self.alert_rule_by_key(&key).await?.filter(|existing| *existing != id) {
+            return Err(StorageError::invalid(
+                "alert rule",
+                format!("rule {existing} already watches the same symbol and condition"),
+            ));
+        }
+        let sql = format!(
+            "UPDATE alert_rules SET symbol = $2, name = $3, rule = $4, targets = $5, dedupe_key = $6 \
+             WHERE id = $1 RETURNING {RULE_COLUMNS}"
+        );
+        let rule_json = to_json("alert rule", &rule.rule)?;
+        let targets = to_json("alert rule targets", &rule.targets)?;
+        let updated = with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(id)
+                .bind(rule.symbol.as_ref().map(Symbol::as_str))
+                .bind(rule.name.as_deref())
+                .bind(&rule_json)
+                .bind(&targets)
+                .bind(&key)
+                .fetch_all(pool)
+                .await?;
+            match rows.first() {
+                Some(row) => Some(rule_from_row(row)?),
+                None => None,
+            }
+        });
+        if before.rule.condition != rule.rule.condition || before.symbol != rule.symbol {
+            self.reset_rule_states(id).await?;
+        }
+        Ok(updated)
+    }
+
+    /// Deletes a rule and its state; its alerts stay (without the rule id). False when there was
+    /// no such rule.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn delete_alert_rule(&self, id: i64) -> Result<bool, StorageError> {
+        const SQL: &str = "DELETE FROM alert_rules WHERE id = $1";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(id).execute(pool).await?.rows_affected() > 0
+        }))
+    }
+
+    /// Forgets a rule's state for every symbol: it is armed afresh at its next evaluation (a
+    /// changed condition, or the user re-arming it).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn reset_rule_states(&self, rule_id: i64) -> Result<(), StorageError> {
+        const SQL: &str = "DELETE FROM alert_rule_states WHERE rule_id = $1";
+        with_pool!(self, pool => {
+            sqlx::query(SQL).bind(rule_id).execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// A rule's state for one symbol; none before its first evaluation.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn rule_state(&self, rule_id: i64, symbol: &Symbol) -> Result<Option<RuleState>, StorageError> {
+        const SQL: &str = "SELECT state FROM alert_rule_states WHERE rule_id = $1 AND symbol = $2";
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(SQL).bind(rule_id).bind(symbol.as_str()).fetch_optional(pool).await? {
+                Some(row) => Some(json_col(&row, "state")?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Saves a rule's state for one symbol together with the alerts it fired, in one
+    /// transaction. Returns the alerts stored: one already stored (same rule, symbol, day and
+    /// instant) is not stored again.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails (nothing is stored then).
+    pub async fn record_rule_evaluation(
+        &self,
+        rule_id: i64,
+        symbol: &Symbol,
+        state: &RuleState,
+        fired: &[Alert],
+    ) -> Result<Vec<Stored<Alert>>, StorageError> {
+        const STATE: &str = "INSERT INTO alert_rule_states (rule_id, symbol, state) VALUES ($1, $2, $3) \
+                             ON CONFLICT (rule_id, symbol) DO UPDATE SET state = excluded.state";
+        let insert = format!(
+            "INSERT INTO alerts (rule_id, symbol, kind, rule, fired_at, day, value, threshold, previous, provider) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING {ALERT_COLUMNS}"
+        );
+        let state_json = to_json("rule state", state)?;
+        let begin = self.backend().begin_write();
+        Ok(with_pool!(self, pool => {
+            let mut tx = pool.begin_with(begin).await?;
+            sqlx::query(STATE).bind(rule_id).bind(symbol.as_str()).bind(&state_json).execute(&mut *tx).await?;
+            let mut stored = Vec::with_capacity(fired.len());
+            for alert in fired {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(insert.clone()))
+                    .bind(rule_id)
+                    .bind(alert.symbol.as_str())
+                    .bind(&alert.kind)
+                    .bind(&alert.rule)
+                    .bind(to_unix(alert.fired_at))
+                    .bind(alert.day.to_string())
+                    .bind(alert.value)
+                    .bind(alert.threshold)
+                    .bind(alert.previous)
+                    .bind(alert.provider.as_deref())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                if let Some(row) = rows.first() {
+                    stored.push(alert_from_row(row)?);
+                }
+            }
+            tx.commit().await?;
+            stored
+        }))
+    }
+
+    /// Alerts, newest first: since an instant and of one symbol when given, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alerts(
+        &self,
+        since: Option<DateTime<Utc>>,
+        symbol: Option<&Symbol>,
+        limit: u64,
+    ) -> Result<Vec<Stored<Alert>>, StorageError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE fired_at >= $1 AND ($2 IS NULL OR symbol = $2) \
+             ORDER BY fired_at DESC, id DESC LIMIT $3"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(since.map_or(i64::MIN, to_unix))
+                .bind(symbol.map(Symbol::as_str))
+                .bind(sql_limit(Some(limit)))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(alert_from_row)
+                .collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// Marks an alert acknowledged (the first time only) and returns it; none when there is no
+    /// such alert.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn acknowledge_alert(&self, id: i64) -> Result<Option<Stored<Alert>>, StorageError> {
+        const SQL: &str = "UPDATE alerts SET acknowledged_at = $2 WHERE id = $1 AND acknowledged_at IS NULL";
+        let select = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(id).bind(now_unix()).execute(pool).await?;
+            match sqlx::query(sqlx::AssertSqlSafe(select)).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(alert_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+}
