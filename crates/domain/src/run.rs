@@ -31,8 +31,10 @@ crate::text_enum! {
         CrewRun => "crew_run",
         /// A Reddit scan.
         SocialScan => "social_scan",
+        /// An alert fired by a monitor rule (`/api/alerts`).
+        Alert => "alert",
     }
-    parse_error = "unknown run output kind {:?}: expected export, research_note, crew_run or social_scan";
+    parse_error = "unknown run output kind {:?}: expected export, research_note, crew_run, social_scan or alert";
 }
 
 /// One record a run produced: its kind and id.

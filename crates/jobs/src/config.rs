@@ -50,6 +50,18 @@ pub struct JobsConfig {
     /// interrupted and its unfinished exports failed by the others.
     pub owner_stale_after_secs: u64,
     pub download_tracker: DownloadTrackerConfig,
+    pub monitor: MonitorConfig,
+}
+
+/// The `[jobs.monitor]` section: the quote-polling schedule of the stock monitor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MonitorConfig {
+    /// Cron expression with seconds, in UTC, e.g. `"0 */5 * * * Mon-Fri"`; none: rules are
+    /// evaluated only after each download-tracker run. Symbols whose exchange is closed are not
+    /// polled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 impl Default for JobsConfig {
@@ -60,6 +72,7 @@ impl Default for JobsConfig {
             heartbeat_interval_ms: 5_000,
             owner_stale_after_secs: 30,
             download_tracker: DownloadTrackerConfig::default(),
+            monitor: MonitorConfig::default(),
         }
     }
 }
@@ -94,7 +107,8 @@ impl JobsConfig {
     pub fn schedules(&self) -> Vec<(String, String)> {
         let tracker =
             self.download_tracker.schedule.as_ref().map(|s| (DownloadTracker::NAME.to_owned(), s.clone()));
-        tracker.into_iter().collect()
+        let monitor = self.monitor.schedule.as_ref().map(|s| (crate::MonitorJob::NAME.to_owned(), s.clone()));
+        tracker.into_iter().chain(monitor).collect()
     }
 
     /// Checks the values serde cannot (cron expressions are checked by `JobEngine::start`).

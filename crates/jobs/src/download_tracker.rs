@@ -272,6 +272,17 @@ impl Job for DownloadTracker {
         drop(refreshed);
         anyhow::ensure!(!context.cancel.is_cancelled(), "cancelled before every symbol was refreshed");
 
+        // New bars and quotes: the alert rules see them now, not at the monitor's next poll.
+        match crate::AlertMonitor::new(context.storage.clone()).evaluate(Utc::now()).await {
+            Ok(pass) => {
+                for alert in &pass.alerts {
+                    let output = domain::RunOutput::new(domain::OutputKind::Alert, alert.id);
+                    context.attach(output).await.context("cannot list an alert among the run's outputs")?;
+                }
+            }
+            Err(error) => warn!(%error, "Cannot evaluate the alert rules; the monitor's next pass will."),
+        }
+
         if n_ok == 0 && n_failed > 0 {
             info!(failed = n_failed, "Every symbol failed; no export written.");
             self.apply_retention().await;

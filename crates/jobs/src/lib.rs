@@ -35,11 +35,12 @@ mod engine;
 mod exports;
 mod heartbeat;
 pub mod ingest;
+mod monitor_job;
 mod reddit_scan;
 
 pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{
-    ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY, RetentionConfig,
+    ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY, MonitorConfig, RetentionConfig,
 };
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{
@@ -49,4 +50,5 @@ pub use engine::{
 pub use exports::KIND_NOTES;
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
 pub use heartbeat::Heartbeat;
+pub use monitor_job::{AlertMonitor, MonitorJob, MonitorPass};
 pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig};

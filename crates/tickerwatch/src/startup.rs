@@ -12,7 +12,7 @@ use std::time::Duration;
 use analysis::AnalysisService;
 use anyhow::Context;
 use jobs::{
-    AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, Job, JobEngine, RedditScan,
+    AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, Job, JobEngine, MonitorJob, RedditScan,
 };
 use providers::ProviderChain;
 use server::{AppState, Server};
@@ -125,7 +125,8 @@ pub fn registered_jobs(
         AnalysisService::new(storage.clone(), Some(Arc::new(chain.clone())), &config.analysis, None)
             .context("cannot set up the analysis crew")?;
     let analysis: Arc<dyn Job> = Arc::new(AnalysisJob::new(analysis, chain.clone()));
-    Ok(vec![tracker.into_job(), reddit_scan.into_job(), analysis])
+    let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(chain.clone()));
+    Ok(vec![tracker.into_job(), reddit_scan.into_job(), analysis, monitor])
 }
 
 /// The engine's schedules and per-job concurrency from `config`.

@@ -1,0 +1,263 @@
+//! The stock monitor: [`AlertMonitor`] evaluates every alert rule over the stored bars and the
+//! latest quotes and stores what fires; [`MonitorJob`] (the `monitor` job) polls quotes for the
+//! symbols the rules watch while their exchange is in session, then evaluates.
+//!
+//! Why the split: the download-tracker evaluates the rules right after each refresh (new daily
+//! bars), and the `monitor` job on its own schedule between refreshes (quotes). Both share one
+//! evaluator, the provider chain (and with it the HTTP pools and rate limits) and the rule
+//! state stored in the database, so a rule never fires twice for one crossing whichever path
+//! saw it first. The job runs in its own lane: it never waits behind an analysis.
+
+use std::collections::BTreeSet;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use domain::{Exchange, Interval, OutputKind, Quote, RunOutput, Symbol};
+use monitor::{Condition, DailyBar, Observation, Reading, RuleState, evaluate, evaluate_daily};
+use providers::ProviderChain;
+use storage::{Alert, AlertRule, BarQuery, RunItem, Storage, StorageError, Stored};
+use tracing::{info, warn};
+
+use crate::engine::{Job, JobContext, JobOutcome};
+
+/// Daily history read per symbol: a 52-week window plus the longest average a rule may use.
+const HISTORY_DAYS: i64 = 600;
+
+/// What one evaluation pass did.
+#[derive(Debug, Default)]
+pub struct MonitorPass {
+    /// Rules evaluated (paused ones are skipped).
+    pub rules: usize,
+    /// (rule, symbol) pairs evaluated.
+    pub evaluations: usize,
+    /// Alerts stored by this pass.
+    pub alerts: Vec<Stored<Alert>>,
+}
+
+/// Evaluates the stored alert rules; cheap to clone.
+#[derive(Clone)]
+pub struct AlertMonitor {
+    storage: Storage,
+}
+
+impl AlertMonitor {
+    pub fn new(storage: Storage) -> Self {
+        Self { storage }
+    }
+
+    /// The symbols the active rules watch: their own, or the watchlist's for watchlist rules.
+    ///
+    /// # Errors
+    /// When the database fails.
+    pub async fn watched_symbols(&self) -> Result<BTreeSet<Symbol>, StorageError> {
+        let rules = self.storage.alert_rules().await?;
+        let mut symbols = BTreeSet::new();
+        let mut watchlist = None;
+        for rule in rules.iter().filter(|r| !r.rule.paused) {
+            match &rule.symbol {
+                Some(symbol) => {
+                    symbols.insert(symbol.clone());
+                }
+                None => {
+                    if watchlist.is_none() {
+                        watchlist = Some(self.storage.watchlist().await?);
+                    }
+                    symbols.extend(watchlist.iter().flatten().map(|e| e.symbol.clone()));
+                }
+            }
+        }
+        Ok(symbols)
+    }
+
+    /// Evaluates every active rule for each symbol it watches, over the stored daily bars and
+    /// the latest stored quote, and stores the alerts that fire with the rule's new state.
+    ///
+    /// # Errors
+    /// When the database fails; alerts stored before the failure stay stored.
+    pub async fn evaluate(&self, now: DateTime<Utc>) -> Result<MonitorPass, StorageError> {
+        let rules = self.storage.alert_rules().await?;
+        let watchlist: Vec<Symbol> = if rules.iter().any(|r| r.symbol.is_none()) {
+            self.storage.watchlist().await?.into_iter().map(|e| e.symbol).collect()
+        } else {
+            Vec::new()
+        };
+        let mut pass = MonitorPass::default();
+        for rule in rules.iter().filter(|r| !r.rule.paused) {
+            pass.rules += 1;
+            let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
+            for symbol in symbols {
+                pass.evaluations += 1;
+                pass.alerts.extend(self.evaluate_one(rule, &symbol, now).await?);
+            }
+        }
+        if !pass.alerts.is_empty() {
+            info!(alerts = pass.alerts.len(), rules = pass.rules, "Alert rules fired.");
+        }
+        Ok(pass)
+    }
+
+    async fn evaluate_one(
+        &self,
+        rule: &Stored<AlertRule>,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Stored<Alert>>, StorageError> {
+        let exchange = Exchange::for_symbol(symbol);
+        let mut state = match self.storage.rule_state(rule.id, symbol).await? {
+            Some(state) => state,
+            None => RuleState::armed(exchange.today(now)),
+        };
+        let before = state.clone();
+        let query = BarQuery {
+            symbol: symbol.clone(),
+            interval: Interval::Day1,
+            from: Some(now - Duration::days(HISTORY_DAYS)),
+            to: None,
+            provider: None,
+            limit: None,
+        };
+        let stored_bars = self.storage.bars(&query).await?;
+        let mut providers = Vec::with_capacity(stored_bars.len());
+        let mut bars = Vec::with_capacity(stored_bars.len());
+        for bar in &stored_bars {
+            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close) {
+                bars.push(DailyBar { date: bar.date(), open, high, low, close, volume: bar.volume });
+                providers.push(bar.provider.to_string());
+            }
+        }
+        let last_is_partial = stored_bars.last().is_some_and(|b| b.partial);
+        let mut fired: Vec<(Reading, Option<String>)> = evaluate_daily(&rule.rule, &mut state, &bars, last_is_partial, now)
+            .into_iter()
+            .map(|reading| {
+                let provider = bars.iter().position(|b| b.date == reading.day).map(|i| providers[i].clone());
+                (reading, provider)
+            })
+            .collect();
+        if quote_driven(&rule.rule.condition)
+            && let Some(quote) = self.storage.latest_quote(symbol).await?
+            && let Some(reading) = evaluate(&rule.rule, &mut state, &quote_observation(&quote, exchange))
+        {
+            fired.push((reading, Some(quote.provider.to_string())));
+        }
+        if fired.is_empty() && state == before {
+            return Ok(Vec::new());
+        }
+        let alerts: Vec<Alert> = fired
+            .into_iter()
+            .map(|(reading, provider)| Alert {
+                rule_id: Some(rule.id),
+                symbol: symbol.clone(),
+                kind: condition_kind(&rule.rule.condition),
+                rule: rule.name.clone().unwrap_or_else(|| describe(&rule.rule.condition)),
+                fired_at: reading.at,
+                day: reading.day,
+                value: reading.value,
+                threshold: reading.threshold,
+                previous: reading.previous,
+                provider,
+                acknowledged_at: None,
+            })
+            .collect();
+        self.storage.record_rule_evaluation(rule.id, symbol, &state, &alerts).await
+    }
+}
+
+/// Conditions a single quote can decide (a level, a change from the previous close).
+fn quote_driven(condition: &Condition) -> bool {
+    matches!(condition, Condition::Price { .. } | Condition::ChangePercent { days: 0, .. })
+}
+
+fn quote_observation(quote: &Quote, exchange: &Exchange) -> Observation<'static> {
+    Observation::Quote {
+        price: quote.price,
+        previous_close: quote.previous_close,
+        day: exchange.session_date(quote.ts),
+        at: quote.ts,
+    }
+}
+
+/// The condition's `kind` as the API spells it (`price`, `cross`, …).
+fn condition_kind(condition: &Condition) -> String {
+    serde_json::to_value(condition)
+        .ok()
+        .and_then(|value| value.get("kind").and_then(|kind| kind.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A short description for rules without a name, e.g. `price above 200`.
+fn describe(condition: &Condition) -> String {
+    match *condition {
+        Condition::Price { direction, level } => format!("price {direction} {level}"),
+        Condition::ChangePercent { direction, percent, days: 0 } => format!("change {direction} {percent}% today"),
+        Condition::ChangePercent { direction, percent, days } => {
+            format!("change {direction} {percent}% over {days} days")
+        }
+        Condition::Gap { direction, percent } => format!("gap {direction} {percent}%"),
+        Condition::VolumeSpike { multiple, days } => format!("volume {multiple}× the {days}-day average"),
+        Condition::Rsi { direction, level, period } => format!("RSI({period}) {direction} {level}"),
+        Condition::Cross { direction, .. } => format!("cross {direction}"),
+        Condition::NewExtreme { direction: monitor::Direction::Above } => "new 52-week high".to_owned(),
+        Condition::NewExtreme { direction: monitor::Direction::Below } => "new 52-week low".to_owned(),
+        Condition::MentionSpike { score } => format!("mention spike score ≥ {score}"),
+        Condition::SentimentShift { direction, delta } => format!("sentiment shift {direction} {delta}"),
+        Condition::RatingChange => "research-note rating change".to_owned(),
+    }
+}
+
+/// The `monitor` job: polls quotes for the watched symbols whose exchange is in its regular
+/// session, then evaluates every rule. Schedule it (e.g. every five minutes on weekdays); the
+/// download-tracker also evaluates after each refresh.
+pub struct MonitorJob {
+    chain: ProviderChain,
+}
+
+impl MonitorJob {
+    pub const NAME: &'static str = "monitor";
+
+    /// The job over the shared provider chain (no client of its own).
+    pub fn new(chain: ProviderChain) -> Self {
+        Self { chain }
+    }
+}
+
+#[async_trait]
+impl Job for MonitorJob {
+    fn name(&self) -> &'static str {
+        Self::NAME
+    }
+
+    async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
+        let monitor = AlertMonitor::new(context.storage.clone());
+        let now = chrono::Utc::now();
+        let symbols = monitor.watched_symbols().await.context("cannot read the alert rules")?;
+        let mut polled = 0_usize;
+        let mut failed = 0_usize;
+        for symbol in symbols.iter().filter(|s| Exchange::for_symbol(s).in_regular_session(now)) {
+            // Cancelled past the shutdown grace: drop the vendor request at once.
+            let Some(quote) = context.cancel.run_until_cancelled(self.chain.quote(symbol)).await else {
+                anyhow::bail!("cancelled while polling quotes");
+            };
+            let (succeeded, provider, error) = match quote {
+                Ok(served) => match context.storage.save_quote(&served.value).await {
+                    Ok(()) => (true, Some(served.value.provider.to_string()), None),
+                    Err(error) => (false, None, Some(format!("cannot store the quote: {error}"))),
+                },
+                Err(error) => (false, None, Some(error.to_string())),
+            };
+            polled += 1;
+            failed += usize::from(!succeeded);
+            if let Some(error) = &error {
+                warn!(%symbol, error, "Quote poll failed; the rules keep their state.");
+            }
+            let item = RunItem { symbol: symbol.to_string(), succeeded, bars: 0, provider, error };
+            context.record_item(&item).await.context("cannot record a poll")?;
+        }
+        let pass = monitor.evaluate(now).await.context("cannot evaluate the alert rules")?;
+        for alert in &pass.alerts {
+            context.attach(RunOutput::new(OutputKind::Alert, alert.id)).await.context("cannot list an alert")?;
+        }
+        info!(polled, failed, rules = pass.rules, alerts = pass.alerts.len(), "Monitor pass finished.");
+        Ok(JobOutcome::default())
+    }
+}
