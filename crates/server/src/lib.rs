@@ -19,9 +19,14 @@
 //!   ~2 µs a row, capped this route near 1,000 uncached responses/s. The bytes are kept for a moment in a bounded cache
 //!   (`cache.rs`; `server.bars_cache_ttl_ms`, 0 turns it off). Handlers extract only the state
 //!   they use (a pool handle), not a clone of the whole [`AppState`].
-//! - **Nothing unbounded.** Request bodies are capped, handlers time out, list endpoints cap
+//! - **Nothing unbounded.** Request bodies are capped, handlers time out, list endpoints bound
 //!   `limit`, metric labels use route templates, and the only task the server starts (metrics
 //!   upkeep) is joined when it stops.
+//! - **The spec is the contract, both ways.** A parameter's schema (range, pattern, format, enum)
+//!   and its check are built from the same constants (`params.rs`); the server accepts exactly
+//!   what the spec allows (a `limit` past its maximum is a 400, not clamped; whitespace around a
+//!   symbol is refused, not trimmed) and every status a handler can answer is documented with
+//!   the body it sends. `tests/api/spec.rs` and `scripts/schemathesis.sh` hold it to that.
 //! - **This crate only knows JSON shapes.** Response types are DTOs defined here (`ToSchema`);
 //!   domain and storage types never get serde or utoipa attributes for the API's sake.
 
@@ -33,6 +38,7 @@ mod extract;
 pub mod metrics;
 mod middleware;
 mod openapi;
+mod params;
 mod routes;
 mod server;
 mod state;

@@ -11,5 +11,6 @@ mod helpers;
 mod jobs;
 mod ops;
 mod social;
+mod spec;
 mod symbols;
 mod watchlist;
