@@ -1,11 +1,10 @@
 //! Extractors that wrap axum's own so their rejections come out in our error format (axum's
-//! answer plain text), and helpers that parse path segments into domain types.
+//! answer plain text). Parameters are parsed into domain types by `params`.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use domain::Symbol;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -101,9 +100,4 @@ fn path_rejection(rejection: &PathRejection) -> ApiError {
     } else {
         ApiError::BadRequest(rejection.body_text())
     }
-}
-
-/// Parses a symbol from a path segment; the 400 names it (see [`domain::Symbol::parse`]).
-pub(crate) fn parse_symbol(raw: &str) -> Result<Symbol, ApiError> {
-    Symbol::parse(raw).map_err(|error| ApiError::InvalidSymbol(format!("invalid symbol in path: {error}")))
 }

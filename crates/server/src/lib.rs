@@ -26,6 +26,11 @@
 //!   `idle_timeout_secs`, so silent clients cannot pile up file descriptors. The drain at
 //!   shutdown has a deadline, after which open connections are dropped; every task the server
 //!   starts (one per connection, metrics upkeep) is joined when it stops.
+//! - **The spec is the contract, both ways.** A parameter's schema (range, pattern, format, enum)
+//!   and its check are built from the same constants (`params.rs`); the server accepts exactly
+//!   what the spec allows (a `limit` past its maximum is a 400, not clamped; whitespace around a
+//!   symbol is refused, not trimmed) and every status a handler can answer is documented with
+//!   the body it sends. `tests/api/spec.rs` and `scripts/schemathesis.sh` hold it to that.
 //! - **This crate only knows JSON shapes.** Response types are DTOs defined here (`ToSchema`);
 //!   domain and storage types never get serde or utoipa attributes for the API's sake.
 
@@ -38,6 +43,7 @@ mod extract;
 pub mod metrics;
 mod middleware;
 mod openapi;
+mod params;
 mod routes;
 mod server;
 mod state;

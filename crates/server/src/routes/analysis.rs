@@ -12,15 +12,20 @@ use jobs::{AnalysisJob, JobEngine, ensure_bars};
 use providers::ProviderChain;
 use serde::{Deserialize, Serialize};
 use storage::{CrewRunRecord, Storage, Stored};
+use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiPath, ApiQuery, parse_symbol};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, LimitParam};
+use crate::routes::symbols::SymbolPath;
 
-/// Notes listed when no `limit` is given.
-const DEFAULT_NOTES: u32 = 10;
-/// The most notes one request may ask for.
-const MAX_NOTES: u32 = 100;
+/// Notes listed when no `limit` is given, and the most one request may ask for.
+const NOTES_LIMIT: LimitParam = LimitParam { default: 10, max: 100 };
+
+fn notes_limit_schema() -> Object {
+    NOTES_LIMIT.schema()
+}
 
 /// A research note.
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,7 +87,17 @@ impl From<Stored<ResearchNote>> for NoteDto {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotesParams {
     /// At most this many notes, newest first (default 10, maximum 100).
-    limit: Option<u32>,
+    #[param(schema_with = notes_limit_schema)]
+    limit: Option<u64>,
+}
+
+/// Path of `GET /api/analysis/runs/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct CrewRunPath {
+    /// Crew run id (a note's `crew_run_id`).
+    #[param(schema_with = params::id_schema)]
+    id: String,
 }
 
 /// The analysis run that was queued.
@@ -110,24 +125,25 @@ pub(crate) struct AnalysisQueuedDto {
     path = "/api/analysis/{symbol}",
     operation_id = "analyze_symbol",
     tag = "analysis",
-    params(("symbol" = String, Path, description = "Ticker", example = "AAPL")),
+    params(SymbolPath),
     security(("bearer" = [])),
     responses(
         (status = 202, description = "Queued", body = AnalysisQueuedDto),
-        (status = 400, description = "Invalid symbol", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
         (status = 404, description = "Unknown symbol: no bars are stored and no provider knows it (`not_found`)", body = ErrorResponse),
-        (status = 409, description = "An analysis of this symbol is already queued or running", body = ErrorResponse),
-        (status = 503, description = "Shutting down, or the job queue is full", body = ErrorResponse),
+        (status = 409, description = "An analysis of this symbol is already queued or running (`conflict`); `run_id` names it", body = ErrorResponse),
+        (status = 503, description = "Shutting down, or the job queue is full (`unavailable`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn analyze(
     State(engine): State<Arc<JobEngine>>,
     State(storage): State<Storage>,
     State(chain): State<ProviderChain>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
 ) -> Result<(StatusCode, Json<AnalysisQueuedDto>), ApiError> {
-    let symbol = parse_symbol(&symbol)?;
+    let symbol = path.parse()?;
     // The job checks again (a watchlist run has no request to refuse); here the client learns it
     // at once instead of from a failed run.
     ensure_bars(&chain, &storage, &symbol)
@@ -152,19 +168,23 @@ pub(crate) async fn analyze(
     path = "/api/analysis/{symbol}",
     operation_id = "list_notes",
     tag = "analysis",
-    params(("symbol" = String, Path, description = "Ticker", example = "AAPL"), NotesParams),
+    params(SymbolPath, NotesParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<NoteDto>),
-        (status = 400, description = "Invalid symbol or limit", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`), invalid limit or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn notes(
     State(storage): State<Storage>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
     ApiQuery(params): ApiQuery<NotesParams>,
 ) -> Result<Json<Vec<NoteDto>>, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
-    let limit = params.limit.unwrap_or(DEFAULT_NOTES).clamp(1, MAX_NOTES);
+    let symbol = path.parse()?;
+    // At most `NOTES_LIMIT.max` (100), so the conversion cannot fail.
+    let limit = u32::try_from(NOTES_LIMIT.check(params.limit)?).unwrap_or(u32::MAX);
     let notes = storage.research_notes(Some(&symbol), limit).await?;
     Ok(Json(notes.into_iter().map(NoteDto::from).collect()))
 }
@@ -220,17 +240,21 @@ impl From<CrewRunRecord> for CrewRunDto {
     path = "/api/analysis/runs/{id}",
     operation_id = "get_crew_run",
     tag = "analysis",
-    params(("id" = i64, Path, description = "Crew run id (a note's `crew_run_id`)")),
+    params(CrewRunPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = CrewRunDto),
-        (status = 400, description = "Invalid id", body = ErrorResponse),
-        (status = 404, description = "No such crew run", body = ErrorResponse),
+        (status = 400, description = "Not a crew run id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No such crew run (`not_found`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn crew_run(
     State(storage): State<Storage>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(path): ApiPath<CrewRunPath>,
 ) -> Result<Json<CrewRunDto>, ApiError> {
+    let id = params::id(&path.id, "crew run id")?;
     let run =
         storage.crew_run(id).await?.ok_or_else(|| ApiError::NotFound(format!("crew run {id} not found")))?;
     Ok(Json(run.into()))

@@ -12,14 +12,19 @@ use jobs::ExportService;
 use serde::{Deserialize, Serialize};
 use storage::{ExportRecord, Storage};
 use tokio_util::io::ReaderStream;
+use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, LimitParam};
 
 /// Exports listed when no `limit` is given, and the most one request may ask for.
-const DEFAULT_EXPORTS: u64 = 100;
-const MAX_EXPORTS: u64 = 1000;
+const EXPORTS_LIMIT: LimitParam = LimitParam { default: 100, max: 1000 };
+
+fn exports_limit_schema() -> Object {
+    EXPORTS_LIMIT.schema()
+}
 /// Read size when streaming a file: large enough for few syscalls, small enough that concurrent
 /// downloads hold little memory.
 const CHUNK_BYTES: usize = 64 * 1024;
@@ -65,13 +70,37 @@ impl From<ExportRecord> for ExportDto {
     }
 }
 
+/// The bytes of a binary export (xlsx, parquet): a spec type only (`string`, format `binary`;
+/// `Vec<u8>` would be documented as an array of integers).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[expect(dead_code, reason = "never built: the download streams the file")]
+pub(crate) struct FileBytes(Vec<u8>);
+
 /// Query of `GET /api/exports`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ExportsParams {
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(schema_with = exports_limit_schema)]
     limit: Option<u64>,
+}
+
+/// Path of the routes under `/api/exports/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ExportPath {
+    /// Export id.
+    #[param(schema_with = params::id_schema)]
+    id: String,
+}
+
+impl ExportPath {
+    /// The id, or a 400 naming it.
+    fn parse(&self) -> Result<i64, ApiError> {
+        params::id(&self.id, "export id")
+    }
 }
 
 /// Exports, newest first.
@@ -81,13 +110,19 @@ pub(crate) struct ExportsParams {
     operation_id = "list_exports",
     tag = "exports",
     params(ExportsParams),
-    responses((status = 200, body = Vec<ExportDto>), (status = 400, body = ErrorResponse))
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<ExportDto>),
+        (status = 400, description = "Invalid limit, or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+    )
 )]
 pub(crate) async fn list(
     State(storage): State<Storage>,
     ApiQuery(params): ApiQuery<ExportsParams>,
 ) -> Result<Json<Vec<ExportDto>>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_EXPORTS).min(MAX_EXPORTS);
+    let limit = EXPORTS_LIMIT.check(params.limit)?;
     let exports = storage.exports(limit).await?;
     Ok(Json(exports.into_iter().map(ExportDto::from).collect()))
 }
@@ -98,13 +133,21 @@ pub(crate) async fn list(
     path = "/api/exports/{id}",
     operation_id = "get_export",
     tag = "exports",
-    params(("id" = i64, Path, description = "Export id")),
-    responses((status = 200, body = ExportDto), (status = 404, description = "Unknown export", body = ErrorResponse))
+    params(ExportPath),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = ExportDto),
+        (status = 400, description = "Not an export id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "Unknown export (`unknown_export`)", body = ErrorResponse),
+    )
 )]
 pub(crate) async fn get(
     State(storage): State<Storage>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(path): ApiPath<ExportPath>,
 ) -> Result<Json<ExportDto>, ApiError> {
+    let id = path.parse()?;
     let record = storage.export(id).await?.ok_or(ApiError::UnknownExport(id))?;
     Ok(Json(record.into()))
 }
@@ -115,17 +158,36 @@ pub(crate) async fn get(
     path = "/api/exports/{id}/download",
     operation_id = "download_export",
     tag = "exports",
-    params(("id" = i64, Path, description = "Export id")),
+    params(ExportPath),
+    security((), ("bearer" = [])),
     responses(
-        (status = 200, description = "The file, as an attachment named `tickerwatch-{id}.{ext}`", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "Unknown export", body = ErrorResponse),
-        (status = 409, description = "Still being written", body = ErrorResponse),
+        (
+            status = 200,
+            description = "The file, as an attachment named `tickerwatch-{id}.{ext}`, in the export's format",
+            content(
+                (String = "text/csv"),
+                (String = "application/x-ndjson"),
+                (FileBytes = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+                (FileBytes = "application/vnd.apache.parquet"),
+                (String = "text/html"),
+            ),
+            headers(
+                ("Content-Disposition" = String, description = "`attachment; filename=\"tickerwatch-{id}.{ext}\"`"),
+                ("ETag" = String, description = "The file's SHA-256 (lower-case hex), quoted"),
+            )
+        ),
+        (status = 400, description = "Not an export id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "Unknown export (`unknown_export`)", body = ErrorResponse),
+        (status = 409, description = "Still being written (`export_not_ready`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn download(
     State(exports): State<ExportService>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(path): ApiPath<ExportPath>,
 ) -> Result<Response, ApiError> {
+    let id = path.parse()?;
     let (record, path) = exports.ready_file(id).await?;
     let format: ExportFormat = record.format.parse().map_err(ApiError::internal)?;
     let file = match tokio::fs::File::open(&path).await {
@@ -162,19 +224,22 @@ pub(crate) async fn download(
     path = "/api/exports/{id}",
     operation_id = "delete_export",
     tag = "exports",
-    params(("id" = i64, Path, description = "Export id")),
+    params(ExportPath),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 400, description = "Not an export id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 404, description = "Unknown export", body = ErrorResponse),
-        (status = 409, description = "Still being written", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
+        (status = 404, description = "Unknown export (`unknown_export`)", body = ErrorResponse),
+        (status = 409, description = "Still being written (`export_not_ready`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn delete(
     State(exports): State<ExportService>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(path): ApiPath<ExportPath>,
 ) -> Result<StatusCode, ApiError> {
+    let id = path.parse()?;
     let record = exports.delete(id).await?;
     tracing::info!(export_id = record.id, "Export deleted.");
     Ok(StatusCode::NO_CONTENT)

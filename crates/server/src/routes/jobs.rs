@@ -10,14 +10,19 @@ use domain::{OutputKind, RunOutput};
 use jobs::JobEngine;
 use serde::{Deserialize, Serialize};
 use storage::{RunItem, RunRecord, Storage};
+use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, LimitParam};
 
 /// Runs listed when no `limit` is given, and the most one request may ask for.
-const DEFAULT_RUNS: u64 = 50;
-const MAX_RUNS: u64 = 1000;
+const RUNS_LIMIT: LimitParam = LimitParam { default: 50, max: 1000 };
+
+fn runs_limit_schema() -> Object {
+    RUNS_LIMIT.schema()
+}
 
 /// A job the engine knows.
 #[derive(Debug, Serialize, ToSchema)]
@@ -183,11 +188,32 @@ pub(crate) struct RunsParams {
     /// Only runs of this job.
     job: Option<String>,
     /// At most this many, newest first (default 50, at most 1000).
+    #[param(schema_with = runs_limit_schema)]
     limit: Option<u64>,
 }
 
+/// Path of `GET /api/jobs/runs/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct RunPath {
+    /// Run id.
+    #[param(schema_with = params::id_schema)]
+    id: String,
+}
+
 /// Registered jobs with their schedule, next and last run.
-#[utoipa::path(get, path = "/api/jobs", operation_id = "list_jobs", tag = "jobs", responses((status = 200, body = Vec<JobDto>)))]
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    operation_id = "list_jobs",
+    tag = "jobs",
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<JobDto>),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+    )
+)]
 pub(crate) async fn list(
     State(engine): State<Arc<JobEngine>>,
     State(storage): State<Storage>,
@@ -226,9 +252,9 @@ pub(crate) async fn list(
         (status = 202, description = "Queued", body = TriggeredDto),
         (status = 401, description = "No valid token", body = ErrorResponse),
         (status = 403, description = "Revoked token", body = ErrorResponse),
-        (status = 404, description = "Unknown job", body = ErrorResponse),
-        (status = 409, description = "A run is already queued or running; `run_id` names it", body = ErrorResponse),
-        (status = 503, description = "Shutting down", body = ErrorResponse),
+        (status = 404, description = "Unknown job (`unknown_job`)", body = ErrorResponse),
+        (status = 409, description = "A run is already queued or running (`conflict`); `run_id` names it", body = ErrorResponse),
+        (status = 503, description = "Shutting down, or the job queue is full (`unavailable`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn trigger(
@@ -254,13 +280,19 @@ pub(crate) async fn trigger(
     operation_id = "list_runs",
     tag = "jobs",
     params(RunsParams),
-    responses((status = 200, body = Vec<RunDto>), (status = 400, body = ErrorResponse))
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<RunDto>),
+        (status = 400, description = "Invalid limit, or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+    )
 )]
 pub(crate) async fn runs(
     State(storage): State<Storage>,
     ApiQuery(params): ApiQuery<RunsParams>,
 ) -> Result<Json<Vec<RunDto>>, ApiError> {
-    let limit = params.limit.unwrap_or(DEFAULT_RUNS).min(MAX_RUNS);
+    let limit = RUNS_LIMIT.check(params.limit)?;
     let runs = storage.runs(params.job.as_deref(), limit).await?;
     Ok(Json(RunDto::page(&storage, runs).await?))
 }
@@ -271,17 +303,21 @@ pub(crate) async fn runs(
     path = "/api/jobs/runs/{id}",
     operation_id = "get_run",
     tag = "jobs",
-    params(("id" = i64, Path, description = "Run id")),
+    params(RunPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = RunDetailDto),
-        (status = 400, description = "Not a run id", body = ErrorResponse),
-        (status = 404, description = "No such run", body = ErrorResponse),
+        (status = 400, description = "Not a run id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No such run (`not_found`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn run(
     State(storage): State<Storage>,
-    ApiPath(id): ApiPath<i64>,
+    ApiPath(path): ApiPath<RunPath>,
 ) -> Result<Json<RunDetailDto>, ApiError> {
+    let id = params::id(&path.id, "run id")?;
     let Some(run) = storage.run(id).await? else {
         return Err(ApiError::NotFound(format!("run {id} not found")));
     };

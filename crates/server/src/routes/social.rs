@@ -3,29 +3,62 @@
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use domain::{Mention, SocialScan};
 use serde::{Deserialize, Serialize};
-use storage::{Storage, Stored, TrendingRow};
+use serde_json::json;
+use storage::{MentionBucketSize, Storage, Stored, TrendingRow};
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, LimitParam};
+use crate::routes::symbols::SymbolPath;
 
-/// Mentions listed when no `limit` is given.
-const DEFAULT_MENTIONS: u64 = 100;
-/// The most mentions one request may ask for.
-const MAX_MENTIONS: u64 = 1000;
+/// Mentions listed when no `limit` is given, and the most one request may ask for.
+const MENTIONS_LIMIT: LimitParam = LimitParam { default: 100, max: 1000 };
 /// How far back `GET /api/social/mentions` looks when no `since` is given.
 const DEFAULT_SINCE_HOURS: i64 = 24;
-/// Trending symbols listed when no `limit` is given.
-const DEFAULT_TRENDING: u64 = 20;
-/// The most trending symbols one request may ask for.
-const MAX_TRENDING: u64 = 100;
+/// Trending symbols listed when no `limit` is given, and the most one request may ask for.
+const TRENDING_LIMIT: LimitParam = LimitParam { default: 20, max: 100 };
 /// The trending window when none is given.
 const DEFAULT_WINDOW: &str = "24h";
 /// The longest trending window, in hours (30 days).
 const MAX_WINDOW_HOURS: i64 = 30 * 24;
+/// What [`parse_window`] accepts: `1h` to `720h` or `1d` to `30d`, without leading zeros. Written
+/// out by hand (a schema pattern must be a literal); `windows_are_hours_or_days_within_bounds`
+/// checks the server side of the bargain, and the schemathesis run the pattern's.
+const WINDOW_PATTERN: &str =
+    "^(?:[1-9]|[1-9][0-9]|[1-6][0-9][0-9]|7[01][0-9]|720)h$|^(?:[1-9]|[12][0-9]|30)d$";
+
+fn mentions_limit_schema() -> Object {
+    MENTIONS_LIMIT.schema()
+}
+
+fn trending_limit_schema() -> Object {
+    TRENDING_LIMIT.schema()
+}
+
+fn window_schema() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(WINDOW_PATTERN))
+        .default(Some(json!(DEFAULT_WINDOW)))
+        .examples([json!("24h"), json!("7d")])
+        .build()
+}
+
+fn bucket_schema() -> Object {
+    params::enum_schema(
+        MentionBucketSize::ALL.map(MentionBucketSize::as_str),
+        MentionBucketSize::Hour.as_str(),
+    )
+}
+
+fn since_schema() -> Schema {
+    params::since_schema()
+}
 
 /// Query of `GET /api/social/mentions`.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -33,13 +66,14 @@ const MAX_WINDOW_HOURS: i64 = 30 * 24;
 #[serde(deny_unknown_fields)]
 pub(crate) struct MentionsParams {
     /// Only this symbol (as in the universe, e.g. `BRK-B`). Every symbol when absent.
-    #[param(example = "AAPL")]
+    #[param(schema_with = params::symbol_schema)]
     symbol: Option<String>,
     /// Mentions at or after this time: RFC 3339 or a `YYYY-MM-DD` date (00:00 UTC). Default: 24
     /// hours ago.
-    #[param(example = "2024-01-01T00:00:00Z")]
+    #[param(schema_with = since_schema)]
     since: Option<String>,
     /// At most this many mentions, newest first (default 100, maximum 1000).
+    #[param(schema_with = mentions_limit_schema)]
     limit: Option<u64>,
 }
 
@@ -80,20 +114,6 @@ impl From<Mention> for MentionDto {
     }
 }
 
-/// Parses `since`: an RFC 3339 time, or a date taken as 00:00 UTC.
-fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
-    let raw = raw.trim();
-    if let Ok(time) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(time.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        return Ok(date.and_time(NaiveTime::MIN).and_utc());
-    }
-    Err(ApiError::BadRequest(format!(
-        "invalid since {raw:?}: expected an RFC 3339 time (2024-01-01T00:00:00Z) or a date (2024-01-01)"
-    )))
-}
-
 /// Mentions of ticker symbols found in social posts, newest first.
 #[utoipa::path(
     get,
@@ -101,28 +121,24 @@ fn parse_since(raw: &str) -> Result<DateTime<Utc>, ApiError> {
     operation_id = "list_mentions",
     tag = "social",
     params(MentionsParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<MentionDto>),
-        (status = 400, description = "Invalid symbol, since or limit", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`), since or limit, or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn mentions(
     State(storage): State<Storage>,
-    ApiQuery(params): ApiQuery<MentionsParams>,
+    ApiQuery(query): ApiQuery<MentionsParams>,
 ) -> Result<Json<Vec<MentionDto>>, ApiError> {
-    let symbol = params
-        .symbol
-        .as_deref()
-        .map(|raw| {
-            domain::Symbol::parse(raw)
-                .map_err(|error| ApiError::InvalidSymbol(format!("invalid symbol in query: {error}")))
-        })
-        .transpose()?;
-    let since = match params.since.as_deref() {
-        Some(raw) => parse_since(raw)?,
+    let symbol = query.symbol.as_deref().map(|raw| params::symbol(raw, "query")).transpose()?;
+    let since = match query.since.as_deref() {
+        Some(raw) => params::since(raw)?,
         None => Utc::now() - TimeDelta::hours(DEFAULT_SINCE_HOURS),
     };
-    let limit = params.limit.unwrap_or(DEFAULT_MENTIONS).min(MAX_MENTIONS);
+    let limit = MENTIONS_LIMIT.check(query.limit)?;
     let records = storage.mentions(symbol.as_ref(), since, Some(limit)).await?;
     Ok(Json(records.into_iter().map(MentionDto::from).collect()))
 }
@@ -133,9 +149,10 @@ pub(crate) async fn mentions(
 #[serde(deny_unknown_fields)]
 pub(crate) struct TrendingParams {
     /// The window ending now: `Nh` or `Nd`, from `1h` to `30d` (default `24h`).
-    #[param(example = "24h")]
+    #[param(schema_with = window_schema)]
     window: Option<String>,
     /// At most this many symbols, most mentioned first (default 20, maximum 100).
+    #[param(schema_with = trending_limit_schema)]
     limit: Option<u64>,
 }
 
@@ -217,7 +234,8 @@ pub(crate) struct TrendingResponse {
     coverage: Option<ScanCoverageDto>,
 }
 
-/// Parses a window `Nh` or `Nd` into its length, 1 hour to 30 days.
+/// Parses a window `Nh` or `Nd` into its length, 1 hour to 30 days (as [`WINDOW_PATTERN`] says:
+/// no leading zeros).
 fn parse_window(raw: &str) -> Result<TimeDelta, ApiError> {
     let invalid =
         || ApiError::InvalidWindow(format!("invalid window {raw:?}: expected Nh or Nd, from 1h to 30d"));
@@ -228,7 +246,7 @@ fn parse_window(raw: &str) -> Result<TimeDelta, ApiError> {
     } else {
         return Err(invalid());
     };
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+    if number.is_empty() || number.starts_with('0') || !number.bytes().all(|b| b.is_ascii_digit()) {
         return Err(invalid());
     }
     let hours = number.parse::<i64>().ok().and_then(|n| n.checked_mul(unit_hours)).ok_or_else(invalid)?;
@@ -246,9 +264,12 @@ fn parse_window(raw: &str) -> Result<TimeDelta, ApiError> {
     operation_id = "get_trending",
     tag = "social",
     params(TrendingParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = TrendingResponse),
-        (status = 400, description = "Invalid window or limit", body = ErrorResponse),
+        (status = 400, description = "Invalid window (`invalid_window`), invalid limit or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn trending(
@@ -257,7 +278,7 @@ pub(crate) async fn trending(
 ) -> Result<Json<TrendingResponse>, ApiError> {
     let window = params.window.unwrap_or_else(|| DEFAULT_WINDOW.to_owned());
     let length = parse_window(&window)?;
-    let limit = params.limit.unwrap_or(DEFAULT_TRENDING).min(MAX_TRENDING);
+    let limit = TRENDING_LIMIT.check(params.limit)?;
     let until = Utc::now();
     let since = until - length;
     let rows = storage.trending(since, until, Some(limit)).await?;
@@ -282,22 +303,29 @@ mod tests {
         assert_eq!(parse_window("7d").unwrap(), TimeDelta::days(7));
         assert_eq!(parse_window("30d").unwrap(), TimeDelta::days(30));
         assert_eq!(parse_window("720h").unwrap(), TimeDelta::days(30));
-        for bad in
-            ["", "h", "0h", "0d", "31d", "721h", "-1h", "+2h", "1w", "1.5h", "24", "99999999999999999999d"]
-        {
+        for bad in [
+            "",
+            "h",
+            "0h",
+            "0d",
+            "31d",
+            "721h",
+            "-1h",
+            "+2h",
+            "1w",
+            "1.5h",
+            "24",
+            "024h",
+            "01d",
+            " 1h",
+            "99999999999999999999d",
+        ] {
             assert!(matches!(parse_window(bad), Err(ApiError::InvalidWindow(_))), "{bad}");
         }
-    }
-
-    #[test]
-    fn since_is_a_time_or_a_date() {
-        assert_eq!(parse_since("2024-01-02").unwrap().to_rfc3339(), "2024-01-02T00:00:00+00:00");
-        assert_eq!(
-            parse_since("2024-01-02T03:04:05+02:00").unwrap().to_rfc3339(),
-            "2024-01-02T01:04:05+00:00"
-        );
-        for bad in ["yesterday", "2024-13-01", "2024-01-02T03:04:05", ""] {
-            assert!(matches!(parse_since(bad), Err(ApiError::BadRequest(_))), "{bad}");
+        // Exactly what `WINDOW_PATTERN` spells out: 1..=720 hours, 1..=30 days.
+        for n in 0..=1000 {
+            assert_eq!(parse_window(&format!("{n}h")).is_ok(), (1..=720).contains(&n), "{n}h");
+            assert_eq!(parse_window(&format!("{n}d")).is_ok(), (1..=30).contains(&n), "{n}d");
         }
     }
 }
@@ -308,9 +336,10 @@ mod tests {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BucketsParams {
     /// `hour` (default) or `day` (UTC days).
-    #[param(example = "hour")]
+    #[param(schema_with = bucket_schema)]
     bucket: Option<String>,
     /// Buckets at or after this time: RFC 3339 or a `YYYY-MM-DD` date. Default: 7 days ago.
+    #[param(schema_with = since_schema)]
     since: Option<String>,
 }
 
@@ -336,27 +365,27 @@ const DEFAULT_BUCKET_DAYS: i64 = 7;
     path = "/api/social/symbols/{symbol}/buckets",
     operation_id = "mention_buckets",
     tag = "social",
-    params(("symbol" = String, Path, description = "Ticker symbol"), BucketsParams),
+    params(SymbolPath, BucketsParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<MentionBucketDto>),
-        (status = 400, description = "Invalid symbol, bucket or since", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`), bucket or since, or an unknown parameter (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn buckets(
     State(storage): State<Storage>,
-    crate::extract::ApiPath(symbol): crate::extract::ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
     ApiQuery(params): ApiQuery<BucketsParams>,
 ) -> Result<Json<Vec<MentionBucketDto>>, ApiError> {
-    let symbol = domain::Symbol::parse(&symbol)
-        .map_err(|error| ApiError::InvalidSymbol(format!("invalid symbol in path: {error}")))?;
+    let symbol = path.parse()?;
     let size = match params.bucket.as_deref() {
-        None => storage::MentionBucketSize::Hour,
-        Some(raw) => raw
-            .parse()
-            .map_err(|_| ApiError::BadRequest(format!("invalid bucket {raw:?}: expected hour or day")))?,
+        None => MentionBucketSize::Hour,
+        Some(raw) => crate::params::one_of(raw, "bucket", MentionBucketSize::ALL, MentionBucketSize::as_str)?,
     };
     let since = match params.since.as_deref() {
-        Some(raw) => parse_since(raw)?,
+        Some(raw) => crate::params::since(raw)?,
         None => Utc::now() - TimeDelta::days(DEFAULT_BUCKET_DAYS),
     };
     let buckets = storage.mention_buckets(&symbol, size, since).await?;

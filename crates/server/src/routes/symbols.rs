@@ -14,11 +14,13 @@ use serde::{Deserialize, Serialize};
 #[cfg(test)]
 use storage::BarRow;
 use storage::{BarQuery, DisagreementQuery, Storage};
+use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::cache::{BarsCache, BarsKey, Lookup};
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiPath, ApiQuery, parse_symbol};
+use crate::extract::{ApiPath, ApiQuery};
+use crate::params::{self, LimitParam};
 use crate::routes::bars_json::BarsJson;
 
 /// Most bars one response carries. One year of daily bars is about 252; the cap bounds the
@@ -29,22 +31,73 @@ const MAX_BARS: u64 = 10_000;
 /// and for the EMAs to converge, without reading a symbol's whole history.
 const INDICATOR_LOOKBACK_DAYS: u64 = 400;
 
+/// Path of the per-symbol routes.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct SymbolPath {
+    /// Ticker symbol.
+    #[param(schema_with = params::symbol_schema)]
+    pub(crate) symbol: String,
+}
+
+impl SymbolPath {
+    /// The symbol, or a 400 `invalid_symbol`.
+    pub(crate) fn parse(&self) -> Result<Symbol, ApiError> {
+        params::symbol(&self.symbol, "path")
+    }
+}
+
+/// `limit` of `GET /api/symbols/{symbol}/bars` and `…/disagreements`.
+const BARS_LIMIT: LimitParam = LimitParam { default: MAX_BARS, max: MAX_BARS };
+
+fn bars_limit_schema() -> Object {
+    BARS_LIMIT.schema()
+}
+
+fn interval_schema() -> Object {
+    params::enum_schema(Interval::ALL.map(Interval::as_str), Interval::Day1.as_str())
+}
+
 /// Query of `GET /api/symbols/{symbol}/bars` and `…/disagreements`: trading days and interval.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BarsParams {
     /// First trading day, inclusive, in the exchange's calendar. Unbounded when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2024-01-01")]
-    from: Option<NaiveDate>,
+    #[param(schema_with = params::date_schema, example = "2024-01-01")]
+    from: Option<String>,
     /// Last trading day, inclusive, in the exchange's calendar. Unbounded when absent.
-    #[param(value_type = Option<String>, format = Date, example = "2024-12-31")]
-    to: Option<NaiveDate>,
-    /// `1m`, `5m`, `15m`, `30m`, `1h`, `1d` (default), `1wk` or `1mo`.
-    #[param(value_type = Option<String>, example = "1d")]
-    interval: Option<Interval>,
+    #[param(schema_with = params::date_schema, example = "2024-12-31")]
+    to: Option<String>,
+    /// The bar length (default `1d`).
+    #[param(schema_with = interval_schema)]
+    interval: Option<String>,
     /// At most this many bars, from the earliest (default and maximum 10000).
+    #[param(schema_with = bars_limit_schema)]
     limit: Option<u64>,
+}
+
+/// [`BarsParams`], parsed.
+struct BarsQuery {
+    interval: Interval,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    limit: u64,
+}
+
+impl BarsParams {
+    fn parse(&self) -> Result<BarsQuery, ApiError> {
+        let interval = match self.interval.as_deref() {
+            Some(raw) => params::one_of(raw, "interval", Interval::ALL, Interval::as_str)?,
+            None => Interval::Day1,
+        };
+        Ok(BarsQuery {
+            interval,
+            from: self.from.as_deref().map(|raw| params::date(raw, "from")).transpose()?,
+            to: self.to.as_deref().map(|raw| params::date(raw, "to")).transpose()?,
+            limit: BARS_LIMIT.check(self.limit)?,
+        })
+    }
 }
 
 /// One OHLCV bar, as traded. Missing values are `null`, never 0. Daily, weekly and monthly bars
@@ -144,22 +197,24 @@ fn day_range(
     path = "/api/symbols/{symbol}/bars",
     operation_id = "get_bars",
     tag = "symbols",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), BarsParams),
+    params(SymbolPath, BarsParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = BarsResponse),
-        (status = 400, description = "Invalid symbol, date, interval, or from after to", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`), date, interval or limit (`bad_request`), or `from` after `to` (`invalid_range`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn bars(
     State(storage): State<Storage>,
     State(cache): State<Arc<BarsCache>>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
-    let interval = params.interval.unwrap_or(Interval::Day1);
-    let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
-    let limit = params.limit.unwrap_or(MAX_BARS).min(MAX_BARS);
+    let symbol = path.parse()?;
+    let BarsQuery { interval, from, to, limit } = params.parse()?;
+    let (from, to) = day_range(&symbol, interval, from, to)?;
     let query = BarQuery {
         from,
         to,
@@ -245,20 +300,24 @@ impl From<Quote> for QuoteDto {
     path = "/api/symbols/{symbol}/quote",
     operation_id = "get_quote",
     tag = "symbols",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL")),
+    params(SymbolPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = QuoteDto),
-        (status = 400, description = "Invalid symbol", body = ErrorResponse),
-        (status = 404, description = "No provider knows the symbol", body = ErrorResponse),
-        (status = 502, description = "Every provider failed", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No provider knows the symbol (`not_found`)", body = ErrorResponse),
+        (status = 502, description = "Every provider failed (`upstream_failed`)", body = ErrorResponse),
+        (status = 503, description = "No provider is configured (`unavailable`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn quote(
     State(storage): State<Storage>,
     State(providers): State<ProviderChain>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
 ) -> Result<Json<QuoteDto>, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
+    let symbol = path.parse()?;
     if let Some(quote) = storage.latest_quote(&symbol).await? {
         return Ok(Json(quote.into()));
     }
@@ -331,25 +390,28 @@ pub(crate) struct DisagreementsResponse {
     path = "/api/symbols/{symbol}/disagreements",
     operation_id = "get_disagreements",
     tag = "symbols",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL"), BarsParams),
+    params(SymbolPath, BarsParams),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = DisagreementsResponse),
-        (status = 400, description = "Invalid symbol, date, interval, or from after to", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`), date, interval or limit (`bad_request`), or `from` after `to` (`invalid_range`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
     )
 )]
 pub(crate) async fn disagreements(
     State(storage): State<Storage>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
     ApiQuery(params): ApiQuery<BarsParams>,
 ) -> Result<Json<DisagreementsResponse>, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
-    let interval = params.interval.unwrap_or(Interval::Day1);
-    let (from, to) = day_range(&symbol, interval, params.from, params.to)?;
+    let symbol = path.parse()?;
+    let BarsQuery { interval, from, to, limit } = params.parse()?;
+    let (from, to) = day_range(&symbol, interval, from, to)?;
     let query = DisagreementQuery {
         interval: Some(interval),
         from,
         to,
-        limit: Some(params.limit.unwrap_or(MAX_BARS).min(MAX_BARS)),
+        limit: Some(limit),
         ..DisagreementQuery::new(symbol.clone())
     };
     let disagreements: Vec<DisagreementDto> = storage
@@ -412,18 +474,21 @@ pub(crate) struct IndicatorsDto {
     path = "/api/symbols/{symbol}/indicators",
     operation_id = "get_indicators",
     tag = "symbols",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL")),
+    params(SymbolPath),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = IndicatorsDto),
-        (status = 400, description = "Invalid symbol", body = ErrorResponse),
-        (status = 404, description = "No daily bars stored for the symbol", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No daily bars stored for the symbol (`not_found`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn indicators(
     State(storage): State<Storage>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
 ) -> Result<Json<IndicatorsDto>, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
+    let symbol = path.parse()?;
     let Some(last) = storage.last_bar_ts(&symbol, Interval::Day1).await? else {
         return Err(ApiError::NotFound(format!("no daily bars stored for {symbol}")));
     };

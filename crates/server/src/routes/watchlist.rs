@@ -9,7 +9,9 @@ use storage::Storage;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorResponse};
-use crate::extract::{ApiJson, ApiPath, parse_symbol};
+use crate::extract::{ApiJson, ApiPath};
+use crate::params;
+use crate::routes::symbols::SymbolPath;
 
 /// A watched symbol.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,7 +27,7 @@ pub(crate) struct WatchlistItem {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddSymbol {
     /// Case-insensitive; stored upper-case.
-    #[schema(example = "AAPL")]
+    #[schema(schema_with = params::symbol_schema)]
     symbol: String,
 }
 
@@ -43,7 +45,12 @@ pub(crate) struct Added {
     path = "/api/watchlist",
     operation_id = "list_watchlist",
     tag = "watchlist",
-    responses((status = 200, body = Vec<WatchlistItem>))
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<WatchlistItem>),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+    )
 )]
 pub(crate) async fn list(State(storage): State<Storage>) -> Result<Json<Vec<WatchlistItem>>, ApiError> {
     let entries = storage.watchlist().await?;
@@ -66,17 +73,19 @@ pub(crate) async fn list(State(storage): State<Storage>) -> Result<Json<Vec<Watc
     responses(
         (status = 201, description = "Added", body = Added),
         (status = 200, description = "Already on the watchlist", body = Added),
-        (status = 400, description = "Invalid symbol", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 422, description = "Malformed JSON body", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
+        (status = 413, description = "Body over `server.request_body_limit_bytes` (`payload_too_large`)", body = ErrorResponse),
+        (status = 415, description = "Body without `Content-Type: application/json` (`unsupported_media_type`)", body = ErrorResponse),
+        (status = 422, description = "Body that is not JSON or not this shape (`invalid_json`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn add(
     State(storage): State<Storage>,
     ApiJson(body): ApiJson<AddSymbol>,
 ) -> Result<(StatusCode, Json<Added>), ApiError> {
-    let symbol =
-        domain::Symbol::parse(&body.symbol).map_err(|error| ApiError::InvalidSymbol(error.to_string()))?;
+    let symbol = params::symbol(&body.symbol, "body")?;
     let added = storage.add_to_watchlist(&symbol).await?;
     let status = if added { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Added { symbol: symbol.into(), added })))
@@ -88,20 +97,21 @@ pub(crate) async fn add(
     path = "/api/watchlist/{symbol}",
     operation_id = "remove_from_watchlist",
     tag = "watchlist",
-    params(("symbol" = String, Path, description = "Ticker symbol", example = "AAPL")),
+    params(SymbolPath),
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 400, description = "Invalid symbol", body = ErrorResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
         (status = 401, description = "No valid token", body = ErrorResponse),
-        (status = 404, description = "Not on the watchlist", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
+        (status = 404, description = "Not on the watchlist (`not_found`)", body = ErrorResponse),
     )
 )]
 pub(crate) async fn remove(
     State(storage): State<Storage>,
-    ApiPath(symbol): ApiPath<String>,
+    ApiPath(path): ApiPath<SymbolPath>,
 ) -> Result<StatusCode, ApiError> {
-    let symbol = parse_symbol(&symbol)?;
+    let symbol = path.parse()?;
     if storage.remove_from_watchlist(&symbol).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -73,6 +73,28 @@ async fn unknown_export_is_404() {
     app.get("/api/exports/abc/download").await.error(StatusCode::BAD_REQUEST, "bad_request");
 }
 
+/// Ids are declared int64 from 1: one above `i64::MAX` (or 0) is the documented 400 naming the
+/// id, on every export route, not a parse error of the extractor.
+#[tokio::test]
+async fn export_ids_outside_int64_are_a_documented_400() {
+    let app = TestApp::new().await;
+    for id in ["9223372036854775808", "0", "-1", "+1"] {
+        for response in [
+            app.get(&format!("/api/exports/{id}")).await,
+            app.get(&format!("/api/exports/{id}/download")).await,
+            app.authed(Method::DELETE, &format!("/api/exports/{id}"), None).await,
+        ] {
+            let body = response.error(StatusCode::BAD_REQUEST, "bad_request");
+            let message = body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("export id") && message.contains(id), "{message}");
+        }
+    }
+    let spec = app.get("/api/openapi.json").await.ok();
+    let id = &spec["paths"]["/api/exports/{id}"]["get"]["parameters"][0]["schema"];
+    assert_eq!((id["minimum"].as_i64(), id["maximum"].as_i64()), (Some(1), Some(i64::MAX)), "{id}");
+    assert!(spec["paths"]["/api/exports/{id}"]["get"]["responses"]["400"].is_object());
+}
+
 #[tokio::test]
 async fn export_still_being_written_is_409() {
     let app = TestApp::new().await;

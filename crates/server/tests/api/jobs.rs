@@ -54,3 +54,21 @@ async fn trigger_is_single_flight() {
     assert_eq!(app.get("/api/jobs/runs?job=download-tracker").await.ok(), json!([]));
     app.get("/api/jobs/runs/999999").await.error(StatusCode::NOT_FOUND, "not_found");
 }
+
+/// `limit` is declared 1..=1000: values past it are refused, naming `limit` and its range, where
+/// they used to be accepted (and clamped) as long as they fitted a `u64`.
+#[tokio::test]
+async fn limits_outside_their_declared_range_are_400() {
+    let app = TestApp::new().await;
+    for limit in ["9223372036854775808", "1001", "0", "18446744073709551616", "-1", "lots"] {
+        let body = app
+            .get(&format!("/api/jobs/runs?limit={limit}"))
+            .await
+            .error(StatusCode::BAD_REQUEST, "bad_request");
+        assert!(body["error"]["message"].as_str().unwrap().contains("limit"), "{body}");
+    }
+    let body = app.get("/api/jobs/runs?limit=1001").await.json();
+    assert!(body["error"]["message"].as_str().unwrap().contains("from 1 to 1000"), "{body}");
+    app.get("/api/jobs/runs?limit=1000").await.ok();
+    app.get("/api/jobs/runs/9223372036854775808").await.error(StatusCode::BAD_REQUEST, "bad_request");
+}

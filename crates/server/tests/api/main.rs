@@ -12,5 +12,6 @@ mod helpers;
 mod jobs;
 mod ops;
 mod social;
+mod spec;
 mod symbols;
 mod watchlist;

@@ -91,6 +91,21 @@ async fn bad_social_queries_are_400() {
         assert!(body["error"]["message"].as_str().unwrap().contains(window), "{body}");
     }
     app.get("/api/social/trending?windw=24h").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    // Leading zeros are outside the declared pattern; a space, a lower-case `t` and a loose date
+    // are outside the `date-time` and `date` formats (chrono would take them).
+    app.get("/api/social/trending?window=024h").await.error(StatusCode::BAD_REQUEST, "invalid_window");
+    for since in ["2024-01-02%2003:04:05Z", "2024-01-02t03:04:05Z", "2024-1-02", "%202024-01-02"] {
+        app.get(&format!("/api/social/mentions?since={since}"))
+            .await
+            .error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    for query in ["limit=1001", "limit=0"] {
+        app.get(&format!("/api/social/mentions?{query}")).await.error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    app.get("/api/social/trending?limit=101").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    app.get("/api/social/symbols/AAPL/buckets?bucket=%20day")
+        .await
+        .error(StatusCode::BAD_REQUEST, "bad_request");
 }
 
 #[tokio::test]

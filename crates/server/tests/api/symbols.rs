@@ -141,6 +141,34 @@ async fn bad_query_values_are_400() {
     assert!(body["error"]["message"].as_str().unwrap().contains("2d"), "{body}");
     app.get("/api/symbols/AAPL/bars?frm=2024-01-01").await.error(StatusCode::BAD_REQUEST, "bad_request");
     app.get("/api/jobs/runs/abc").await.error(StatusCode::BAD_REQUEST, "bad_request");
+    // Dates are the `date` format exactly, intervals spelled exactly, as the spec declares them
+    // (chrono's parser would take the first two, `Interval::from_str` trims the third).
+    for query in ["from=2024-1-02", "to=%2B2024-01-02", "interval=%201d", "limit=10001", "limit=0"] {
+        let name = query.split('=').next().unwrap();
+        let body = app
+            .get(&format!("/api/symbols/AAPL/bars?{query}"))
+            .await
+            .error(StatusCode::BAD_REQUEST, "bad_request");
+        assert!(body["error"]["message"].as_str().unwrap().contains(name), "{body}");
+    }
+}
+
+/// The spec's symbol pattern allows no surrounding whitespace, so the server, which used to trim
+/// it, refuses it; what the pattern allows (either case, `^ = . -`) is accepted.
+#[tokio::test]
+async fn symbols_outside_the_declared_pattern_are_400() {
+    let app = TestApp::new().await;
+    for symbol in ["%20AAPL", "AAPL%20", "%09AAPL", "A%2FB", "%3D%5E%3D", "ABCDEFGHIJKLMNOP"] {
+        app.get(&format!("/api/symbols/{symbol}/bars"))
+            .await
+            .error(StatusCode::BAD_REQUEST, "invalid_symbol");
+    }
+    app.authed(Method::POST, "/api/watchlist", Some(json!({"symbol": " AAPL"})))
+        .await
+        .error(StatusCode::BAD_REQUEST, "invalid_symbol");
+    for symbol in ["aapl", "%5EGSPC", "EURUSD=X", "BRK.B", "-A"] {
+        app.get(&format!("/api/symbols/{symbol}/bars")).await.ok();
+    }
 }
 
 #[tokio::test]
