@@ -152,7 +152,7 @@ impl AlertMonitor {
                 rule: rule.name.clone().unwrap_or_else(|| describe(&rule.rule.condition)),
                 fired_at: reading.at,
                 day: reading.day,
-                value: reading.value,
+                observed: reading.value,
                 threshold: reading.threshold,
                 previous: reading.previous,
                 provider,

@@ -50,8 +50,8 @@ pub struct Alert {
     pub fired_at: DateTime<Utc>,
     /// The trading day of the bar or quote that fired it.
     pub day: NaiveDate,
-    /// The value that crossed (a price, a percent, an RSI…).
-    pub value: f64,
+    /// The value that crossed (a price, a percent, an RSI…). (Not `value`: `Stored` has one.)
+    pub observed: f64,
     /// What it crossed.
     pub threshold: f64,
     /// The value before (the previous close, the previous score…).
@@ -101,7 +101,7 @@ fn alert_from_row(row: &impl RowExt) -> Result<Stored<Alert>, StorageError> {
             rule: row.text("rule")?,
             fired_at,
             day: day.parse().map_err(|e| StorageError::corrupt("day", &day, e))?,
-            value: row.real("value")?,
+            observed: row.real("value")?,
             threshold: row.real("threshold")?,
             previous: row.real_opt("previous")?,
             provider: row.text_opt("provider")?,
@@ -299,7 +299,7 @@ impl Storage {
                     .bind(&alert.rule)
                     .bind(to_unix(alert.fired_at))
                     .bind(alert.day.to_string())
-                    .bind(alert.value)
+                    .bind(alert.observed)
                     .bind(alert.threshold)
                     .bind(alert.previous)
                     .bind(alert.provider.as_deref())

@@ -78,7 +78,7 @@ async fn check_evaluations_store_each_alert_once(storage: Storage) {
         rule: "above 100".to_owned(),
         fired_at: at,
         day,
-        value: 100.5,
+        observed: 100.5,
         threshold: 100.0,
         previous: Some(99.0),
         provider: Some("sample".to_owned()),

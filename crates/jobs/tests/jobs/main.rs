@@ -10,5 +10,6 @@ mod exports;
 mod helpers;
 mod ingest;
 mod lanes;
+mod monitor;
 mod ownership;
 mod reddit_scan;
