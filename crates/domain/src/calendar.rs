@@ -10,7 +10,8 @@
 //!
 //! The table covers the suffixes Yahoo uses for the larger exchanges; a symbol without a suffix
 //! is taken as US-listed. Session hours are the regular session (no auctions, no half days):
-//! they decide whether today's bar can still change, not what the exchange's calendar is.
+//! they decide whether today's bar can still change. Which days trade at all, and which end
+//! early, is the holiday calendar's business ([`Holidays`]): data passed next to the exchange.
 
 use std::fmt;
 
@@ -18,6 +19,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, 
 use chrono_tz::Tz;
 
 use crate::{Interval, Symbol};
+
+mod holidays;
+
+pub use holidays::{CalendarError, Holiday, HolidayKind, Holidays, LineProblem, TradingDay};
 
 /// An inclusive range of calendar dates: `from` and `to` both belong to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

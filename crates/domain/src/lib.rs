@@ -25,7 +25,7 @@ pub use bar::{
     Bar, BarSeries, CompanyProfile, CorporateAction, CorporateActionKind, NewsItem, ParseProviderError,
     PriceBasis, ProviderId, Quote, QuoteSource, volume_from_f64,
 };
-pub use calendar::{DateRange, EmptyDateRange, Exchange};
+pub use calendar::{CalendarError, DateRange, EmptyDateRange, Exchange, Holidays, TradingDay};
 pub use interval::{Interval, ParseIntervalError};
 pub use quality::{QualityFinding, QualityIssue, QualityReport, check_bars};
 pub use research::{Rating, ResearchNote};
