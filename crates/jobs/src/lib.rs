@@ -40,7 +40,8 @@ mod reddit_scan;
 
 pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{
-    ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY, MonitorConfig, RetentionConfig,
+    ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY, MonitorConfig,
+    RetentionConfig,
 };
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{

@@ -121,19 +121,22 @@ impl AlertMonitor {
         let mut providers = Vec::with_capacity(stored_bars.len());
         let mut bars = Vec::with_capacity(stored_bars.len());
         for bar in &stored_bars {
-            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close) {
+            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close)
+            {
                 bars.push(DailyBar { date: bar.date(), open, high, low, close, volume: bar.volume });
                 providers.push(bar.provider.to_string());
             }
         }
         let last_is_partial = stored_bars.last().is_some_and(|b| b.partial);
-        let mut fired: Vec<(Reading, Option<String>)> = evaluate_daily(&rule.rule, &mut state, &bars, last_is_partial, now)
-            .into_iter()
-            .map(|reading| {
-                let provider = bars.iter().position(|b| b.date == reading.day).map(|i| providers[i].clone());
-                (reading, provider)
-            })
-            .collect();
+        let mut fired: Vec<(Reading, Option<String>)> =
+            evaluate_daily(&rule.rule, &mut state, &bars, last_is_partial, now)
+                .into_iter()
+                .map(|reading| {
+                    let provider =
+                        bars.iter().position(|b| b.date == reading.day).map(|i| providers[i].clone());
+                    (reading, provider)
+                })
+                .collect();
         if quote_driven(&rule.rule.condition)
             && let Some(quote) = self.storage.latest_quote(symbol).await?
             && let Some(reading) = evaluate(&rule.rule, &mut state, &quote_observation(&quote, exchange))
@@ -189,7 +192,9 @@ fn condition_kind(condition: &Condition) -> String {
 fn describe(condition: &Condition) -> String {
     match *condition {
         Condition::Price { direction, level } => format!("price {direction} {level}"),
-        Condition::ChangePercent { direction, percent, days: 0 } => format!("change {direction} {percent}% today"),
+        Condition::ChangePercent { direction, percent, days: 0 } => {
+            format!("change {direction} {percent}% today")
+        }
         Condition::ChangePercent { direction, percent, days } => {
             format!("change {direction} {percent}% over {days} days")
         }
@@ -233,7 +238,13 @@ impl Job for MonitorJob {
         let symbols = monitor.watched_symbols().await.context("cannot read the alert rules")?;
         let mut polled = 0_usize;
         let mut failed = 0_usize;
-        for symbol in symbols.iter().filter(|s| Exchange::for_symbol(s).in_regular_session(now)) {
+        // Only symbols whose exchange is in session: weekends, holidays and early closes (the
+        // bundled NYSE/Nasdaq calendar) cost no vendor requests.
+        let in_session = |symbol: &&Symbol| {
+            let exchange = Exchange::for_symbol(symbol);
+            exchange.is_open(now, exchange.bundled_holidays())
+        };
+        for symbol in symbols.iter().filter(in_session) {
             // Cancelled past the shutdown grace: drop the vendor request at once.
             let Some(quote) = context.cancel.run_until_cancelled(self.chain.quote(symbol)).await else {
                 anyhow::bail!("cancelled while polling quotes");
@@ -255,7 +266,10 @@ impl Job for MonitorJob {
         }
         let pass = monitor.evaluate(now).await.context("cannot evaluate the alert rules")?;
         for alert in &pass.alerts {
-            context.attach(RunOutput::new(OutputKind::Alert, alert.id)).await.context("cannot list an alert")?;
+            context
+                .attach(RunOutput::new(OutputKind::Alert, alert.id))
+                .await
+                .context("cannot list an alert")?;
         }
         info!(polled, failed, rules = pass.rules, alerts = pass.alerts.len(), "Monitor pass finished.");
         Ok(JobOutcome::default())

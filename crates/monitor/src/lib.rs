@@ -13,5 +13,7 @@ mod rule;
 mod state;
 
 pub use reading::{DailyBar, Observation, Reading, SESSIONS_PER_YEAR, read};
-pub use rule::{AverageKind, Condition, Direction, Frequency, InvalidRule, Line, MAX_LOOKBACK, Rule};
+pub use rule::{
+    AverageKind, Condition, Direction, Frequency, InvalidRule, Line, MAX_COOLDOWN_SECS, MAX_LOOKBACK, Rule,
+};
 pub use state::{Held, RuleState, Step, evaluate, evaluate_daily, step};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 domain::text_enum! {
     /// Which side of a threshold (or which way through it) the rule watches.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "lowercase")]
     pub enum Direction {
         /// At or above the threshold; crossing upwards; a new high.
@@ -39,6 +40,7 @@ impl Direction {
 domain::text_enum! {
     /// A moving average's kind.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "lowercase")]
     pub enum AverageKind {
         Sma => "sma",
@@ -48,31 +50,62 @@ domain::text_enum! {
 }
 
 /// A line on the chart that a cross rule compares: the close itself or an average of it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "line", rename_all = "snake_case")]
 pub enum Line {
     Close,
-    Average { kind: AverageKind, period: u16 },
+    Average {
+        kind: AverageKind,
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 400))]
+        period: u16,
+    },
 }
 
 /// What a rule watches. Thresholds are in the value's own unit: a price, a percent (`5.0` is
 /// 5 %), an RSI level, a multiple of the average volume, a mention spike score, a change of the
 /// sentiment score.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Condition {
     /// The price at or beyond `level`.
-    Price { direction: Direction, level: f64 },
+    Price {
+        direction: Direction,
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        level: f64,
+    },
     /// The change in percent: `days = 0` from the previous close (intraday), else over `days`
     /// trading days close to close.
-    ChangePercent { direction: Direction, percent: f64, days: u16 },
+    ChangePercent {
+        direction: Direction,
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        percent: f64,
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 400))]
+        days: u16,
+    },
     /// The open against the previous close, in percent: `Above` a gap up of at least
     /// `percent`, `Below` a gap down of at least `percent`.
-    Gap { direction: Direction, percent: f64 },
+    Gap {
+        direction: Direction,
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        percent: f64,
+    },
     /// The day's volume at least `multiple` × the average of the `days` sessions before.
-    VolumeSpike { multiple: f64, days: u16 },
+    VolumeSpike {
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        multiple: f64,
+        #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 400))]
+        days: u16,
+    },
     /// RSI over `period` sessions at or beyond `level`.
-    Rsi { direction: Direction, level: f64, period: u16 },
+    Rsi {
+        direction: Direction,
+        #[cfg_attr(feature = "openapi", schema(minimum = 0.0, maximum = 100.0))]
+        level: f64,
+        #[cfg_attr(feature = "openapi", schema(minimum = 2, maximum = 400))]
+        period: u16,
+    },
     /// `fast` crosses `slow`: upwards (`Above`, e.g. a golden cross with SMA 50 over SMA 200) or
     /// downwards (`Below`).
     Cross { fast: Line, slow: Line, direction: Direction },
@@ -80,10 +113,17 @@ pub enum Condition {
     /// or low (`Below`).
     NewExtreme { direction: Direction },
     /// The Reddit mention spike score at or above `score`.
-    MentionSpike { score: f64 },
+    MentionSpike {
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        score: f64,
+    },
     /// The sentiment score moved by at least `delta` upwards (`Above`) or downwards (`Below`)
     /// between two scans.
-    SentimentShift { direction: Direction, delta: f64 },
+    SentimentShift {
+        direction: Direction,
+        #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0.0))]
+        delta: f64,
+    },
     /// The latest research note's rating differs from the one before.
     RatingChange,
 }
@@ -101,6 +141,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> InvalidRule {
 }
 
 /// The longest window a rule may look back over (a little more than a year of sessions).
+/// (The `maximum = 400` schema attributes above repeat it: utoipa takes literals only.)
 pub const MAX_LOOKBACK: u16 = 400;
 
 impl Condition {
@@ -163,9 +204,13 @@ impl Condition {
     }
 }
 
+/// The longest cooldown, a year. (The schema's `maximum = 31_536_000` repeats it.)
+pub const MAX_COOLDOWN_SECS: u64 = 31_536_000;
+
 /// How often a rule may fire.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "frequency", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Frequency {
     /// Fires once, then disarms until re-armed by the user.
     Once,
@@ -173,11 +218,15 @@ pub enum Frequency {
     OncePerDay,
     /// Every time the condition is met again (after the value went back past the hysteresis
     /// band), but never twice within `cooldown_secs`.
-    Every { cooldown_secs: u64 },
+    Every {
+        #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 31_536_000))]
+        cooldown_secs: u64,
+    },
 }
 
 /// A rule as the monitor evaluates it (the symbol and delivery targets live with the stored
 /// rule).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
     pub condition: Condition,
@@ -185,6 +234,7 @@ pub struct Rule {
     /// How far the value must move back past the threshold before the rule can fire again, in
     /// the threshold's unit; 0 means just back past it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0.0))]
     pub hysteresis: f64,
     /// After this instant the rule never fires.
     #[serde(default)]
@@ -200,6 +250,14 @@ impl Rule {
     /// [`InvalidRule`] naming the field.
     pub fn validate(&self) -> Result<(), InvalidRule> {
         self.condition.validate()?;
+        if let Frequency::Every { cooldown_secs } = self.frequency
+            && cooldown_secs > MAX_COOLDOWN_SECS
+        {
+            return Err(invalid(
+                "cooldown_secs",
+                format!("must be at most {MAX_COOLDOWN_SECS} (a year), got {cooldown_secs}"),
+            ));
+        }
         if !self.hysteresis.is_finite() || self.hysteresis < 0.0 {
             return Err(invalid("hysteresis", format!("must be 0 or more, got {}", self.hysteresis)));
         }

@@ -337,6 +337,7 @@ fn bad_rules_name_the_field_and_duplicates_are_recognised() {
         let err = rule(condition, every(0)).validate().unwrap_err();
         assert_eq!(err.field, field, "{condition:?}: {err}");
     }
+    assert_eq!(rule(price_above(10.0), every(31_536_001)).validate().unwrap_err().field, "cooldown_secs");
     let negative_band = Rule { hysteresis: -1.0, ..rule(price_above(10.0), every(0)) };
     assert_eq!(negative_band.validate().unwrap_err().field, "hysteresis");
     assert!(rule(price_above(10.0), Frequency::Once).duplicates(&rule(price_above(10.0), every(60))));
@@ -360,7 +361,7 @@ fn rules_and_states_round_trip_through_json() {
     let json = serde_json::to_value(&original).unwrap();
     assert_eq!(json["condition"]["kind"], "cross");
     assert_eq!(json["condition"]["fast"]["kind"], "sma");
-    assert_eq!(json["frequency"]["frequency"], "every");
+    assert_eq!(json["frequency"]["kind"], "every");
     assert_eq!(serde_json::from_value::<Rule>(json).unwrap(), original);
     let mut state = RuleState::armed(day(2));
     state.latched = true;

@@ -62,6 +62,10 @@ pub enum ApiError {
     /// 422 `invalid_json`: a body that is not JSON or not the expected shape.
     #[error("{0}")]
     InvalidJson(String),
+    /// 422 `invalid_rule`: an alert rule that parses but cannot be watched; the message names the
+    /// field (`level`, `days`, `symbol`…).
+    #[error("{0}")]
+    InvalidRule(String),
     /// 502 `upstream_failed`: every market-data provider failed.
     #[error("{0}")]
     Upstream(String),
@@ -88,7 +92,7 @@ pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `invalid_symbol`, `invalid_range`,
     /// `invalid_window`, `unauthorized`, `forbidden`, `not_found`, `unknown_job`,
     /// `unknown_export`, `conflict`, `export_not_ready`, `payload_too_large`,
-    /// `unsupported_media_type`, `invalid_json`, `request_timeout`, `method_not_allowed`,
+    /// `unsupported_media_type`, `invalid_json`, `invalid_rule`, `request_timeout`, `method_not_allowed`,
     /// `upstream_failed`, `unavailable`, `internal`.
     #[schema(example = "invalid_symbol")]
     pub code: &'static str,
@@ -123,7 +127,7 @@ impl ApiError {
             Self::Conflict { .. } | Self::ExportNotReady(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::InvalidJson(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidJson(_) | Self::InvalidRule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -147,6 +151,7 @@ impl ApiError {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidRule(_) => "invalid_rule",
             Self::Upstream(_) => "upstream_failed",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",

@@ -30,6 +30,41 @@ where
     }
 }
 
+/// Parses a body taken as a JSON value into `T` after checking that every field named in
+/// `tags` is a string wherever it occurs. Why: serde's internally tagged enums (`{"kind":
+/// "price", …}`) also accept the variant's *index* as the tag (`{"kind": 0, …}`), which the spec
+/// (an enum of strings) does not allow; refusing it keeps the server as strict as its spec.
+///
+/// # Errors
+/// [`ApiError::InvalidJson`] naming the field, or saying why the body is not a `T`.
+pub(crate) fn tagged_body<T: DeserializeOwned>(
+    value: serde_json::Value,
+    tags: &[&str],
+) -> Result<T, ApiError> {
+    fn check(value: &serde_json::Value, tags: &[&str], path: &str) -> Result<(), ApiError> {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, field) in map {
+                    let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                    if tags.contains(&key.as_str()) && !field.is_string() {
+                        return Err(ApiError::InvalidJson(format!("{at}: expected a string, got {field}")));
+                    }
+                    check(field, tags, &at)?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().try_for_each(|(i, item)| check(item, tags, &format!("{path}[{i}]")))
+            }
+            _ => Ok(()),
+        }
+    }
+    check(&value, tags, "")?;
+    serde_json::from_value(value).map_err(|error| {
+        ApiError::InvalidJson(format!("Failed to deserialize the JSON body into the target type: {error}"))
+    })
+}
+
 /// The configured body limit, put in the request extensions by [`crate::middleware`] so a 413
 /// can say what the limit is.
 #[derive(Debug, Clone, Copy)]

@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::social::buckets))
         .routes(routes!(routes::analysis::analyze, routes::analysis::notes))
         .routes(routes!(routes::analysis::crew_run))
+        .routes(routes!(routes::alerts::list_rules, routes::alerts::create_rule))
+        .routes(routes!(routes::alerts::get_rule, routes::alerts::update_rule, routes::alerts::delete_rule))
+        .routes(routes!(routes::alerts::list_alerts))
+        .routes(routes!(routes::alerts::acknowledge))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

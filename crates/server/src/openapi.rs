@@ -35,6 +35,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "exports", description = "Export files written by jobs"),
         (name = "social", description = "Ticker mentions in social posts and trending symbols"),
         (name = "analysis", description = "Research notes written by the agent crew, and its runs' traces"),
+        (name = "alerts", description = "The stock monitor: alert rules and the alerts they fired"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]

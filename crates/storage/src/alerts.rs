@@ -65,7 +65,10 @@ const RULE_COLUMNS: &str = "id, created_at, symbol, name, rule, targets";
 const ALERT_COLUMNS: &str =
     "id, rule_id, symbol, kind, rule, fired_at, day, value, threshold, previous, provider, acknowledged_at";
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &impl RowExt, column: &'static str) -> Result<T, StorageError> {
+fn json_col<T: serde::de::DeserializeOwned>(
+    row: &impl RowExt,
+    column: &'static str,
+) -> Result<T, StorageError> {
     let text = row.text(column)?;
     serde_json::from_str(&text).map_err(|e| StorageError::corrupt(column, &text, e))
 }
@@ -75,7 +78,9 @@ fn to_json(what: &'static str, value: &impl Serialize) -> Result<String, Storage
 }
 
 fn rule_from_row(row: &impl RowExt) -> Result<Stored<AlertRule>, StorageError> {
-    let symbol = row.text_opt("symbol")?.map(|s| Symbol::parse(&s).map_err(|e| StorageError::corrupt("symbol", &s, e)));
+    let symbol = row
+        .text_opt("symbol")?
+        .map(|s| Symbol::parse(&s).map_err(|e| StorageError::corrupt("symbol", &s, e)));
     Ok(Stored {
         id: row.int("id")?,
         created_at: from_unix("created_at", row.int("created_at")?)?,
@@ -190,7 +195,11 @@ impl Storage {
     ///
     /// # Errors
     /// As [`create_alert_rule`](Self::create_alert_rule).
-    pub async fn update_alert_rule(&self, id: i64, rule: &AlertRule) -> Result<Option<Stored<AlertRule>>, StorageError> {
+    pub async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &AlertRule,
+    ) -> Result<Option<Stored<AlertRule>>, StorageError> {
         rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
         let Some(before) = self.alert_rule(id).await? else { return Ok(None) };
         let key = rule.dedupe_key()?;

@@ -38,7 +38,10 @@ async fn check_rules_are_stored_and_duplicates_refused(storage: Storage) {
     let mut again = price_rule(Some("AAPL"), 200.0);
     again.rule.frequency = Frequency::Once;
     let err = storage.create_alert_rule(&again).await.unwrap_err();
-    assert!(matches!(err, StorageError::Invalid { .. }) && err.to_string().contains(&format!("rule {}", aapl.id)), "{err}");
+    assert!(
+        matches!(err, StorageError::Invalid { .. }) && err.to_string().contains(&format!("rule {}", aapl.id)),
+        "{err}"
+    );
     // An invalid rule is refused before the database, naming the field.
     let err = storage.create_alert_rule(&price_rule(Some("AAPL"), -5.0)).await.unwrap_err();
     assert!(err.to_string().contains("level"), "{err}");
@@ -86,11 +89,17 @@ async fn check_evaluations_store_each_alert_once(storage: Storage) {
     };
     let mut state = RuleState::armed(day);
     state.latched = true;
-    let stored = storage.record_rule_evaluation(rule.id, &sym("AAPL"), &state, &[alert("AAPL", fired_at)]).await.unwrap();
+    let stored = storage
+        .record_rule_evaluation(rule.id, &sym("AAPL"), &state, &[alert("AAPL", fired_at)])
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].value, alert("AAPL", fired_at));
     // The same firing again (a restart evaluating the same bar): nothing new.
-    let again = storage.record_rule_evaluation(rule.id, &sym("AAPL"), &state, &[alert("AAPL", fired_at)]).await.unwrap();
+    let again = storage
+        .record_rule_evaluation(rule.id, &sym("AAPL"), &state, &[alert("AAPL", fired_at)])
+        .await
+        .unwrap();
     assert!(again.is_empty());
     assert_eq!(storage.rule_state(rule.id, &sym("AAPL")).await.unwrap(), Some(state.clone()));
     let later = fired_at + Duration::hours(2);

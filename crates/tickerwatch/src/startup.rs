@@ -12,7 +12,8 @@ use std::time::Duration;
 use analysis::AnalysisService;
 use anyhow::Context;
 use jobs::{
-    AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, Job, JobEngine, MonitorJob, RedditScan,
+    AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, Job, JobEngine, MonitorJob,
+    RedditScan,
 };
 use providers::ProviderChain;
 use server::{AppState, Server};

@@ -86,7 +86,10 @@ async fn a_rule_fires_once_per_crossing_from_bars_and_quotes_across_evaluations(
     let pass = monitor.evaluate(utc(5, 22)).await.unwrap();
     assert_eq!(pass.alerts.len(), 1);
     let alert = &pass.alerts[0];
-    assert_eq!((alert.symbol.as_str(), alert.kind.as_str(), alert.rule.as_str()), ("AAPL", "price", "price above 105"));
+    assert_eq!(
+        (alert.symbol.as_str(), alert.kind.as_str(), alert.rule.as_str()),
+        ("AAPL", "price", "price above 105")
+    );
     assert_eq!((alert.observed, alert.threshold, alert.previous), (106.0, 105.0, Some(100.0)));
     assert_eq!(alert.day.to_string(), "2024-01-05");
     assert_eq!(alert.provider.as_deref(), Some("sample"));
@@ -98,7 +101,10 @@ async fn a_rule_fires_once_per_crossing_from_bars_and_quotes_across_evaluations(
     assert!(monitor.evaluate(utc(8, 15)).await.unwrap().alerts.is_empty(), "still latched");
     env.storage.save_quote(&quote(104.0, Utc.with_ymd_and_hms(2024, 1, 8, 15, 5, 0).unwrap())).await.unwrap();
     assert!(monitor.evaluate(utc(8, 15)).await.unwrap().alerts.is_empty());
-    env.storage.save_quote(&quote(105.5, Utc.with_ymd_and_hms(2024, 1, 8, 15, 10, 0).unwrap())).await.unwrap();
+    env.storage
+        .save_quote(&quote(105.5, Utc.with_ymd_and_hms(2024, 1, 8, 15, 10, 0).unwrap()))
+        .await
+        .unwrap();
     let pass = monitor.evaluate(utc(8, 16)).await.unwrap();
     assert_eq!(pass.alerts.iter().map(|a| a.observed).collect::<Vec<_>>(), vec![105.5]);
     assert_eq!(env.storage.alerts(None, None, 10).await.unwrap().len(), 2);
@@ -120,10 +126,12 @@ async fn the_monitor_job_and_the_download_tracker_list_their_alerts() {
     env.watch(&["AAPL"]).await;
     // A watchlist rule that the latest quote fires.
     env.storage.create_alert_rule(&price_above(None, 1.0)).await.unwrap();
-    let tracker = DownloadTracker::new(sample_chain(), env.export_service(), DownloadTrackerConfig::default())
-        .expect("valid config");
+    let tracker =
+        DownloadTracker::new(sample_chain(), env.export_service(), DownloadTrackerConfig::default())
+            .expect("valid config");
     let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(sample_chain()));
-    let engine = JobEngine::start(env.storage.clone(), vec![tracker.into_job(), monitor], Vec::new()).await.unwrap();
+    let engine =
+        JobEngine::start(env.storage.clone(), vec![tracker.into_job(), monitor], Vec::new()).await.unwrap();
 
     let refresh = engine.trigger(DownloadTracker::NAME, RunTrigger::Api).await.unwrap().run;
     let refresh = engine.wait_for(refresh.id, SECS_30).await.unwrap();

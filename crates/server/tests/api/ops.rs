@@ -81,6 +81,13 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
         ("/api/social/mentions", "get"),
         ("/api/social/trending", "get"),
         ("/api/social/symbols/{symbol}/buckets", "get"),
+        ("/api/alerts/rules", "get"),
+        ("/api/alerts/rules", "post"),
+        ("/api/alerts/rules/{id}", "get"),
+        ("/api/alerts/rules/{id}", "patch"),
+        ("/api/alerts/rules/{id}", "delete"),
+        ("/api/alerts", "get"),
+        ("/api/alerts/{id}/ack", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -97,7 +104,7 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n_operations, "duplicate operationId in {ids:?}");
-    assert_eq!(n_operations, 24);
+    assert_eq!(n_operations, 31);
     // Mutating operations declare the bearer scheme.
     assert!(paths["/api/jobs/{name}/trigger"]["post"]["security"].is_array());
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());

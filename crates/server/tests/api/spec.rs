@@ -100,8 +100,9 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
             n_checked += 1;
         }
     }
-    // An id in five operations (runs, exports ×3, crew runs), a limit in seven.
-    assert_eq!(n_checked, 12);
+    // An id in nine operations (runs, exports ×3, crew runs, alert rules ×3, alert ack), a limit
+    // in eight.
+    assert_eq!(n_checked, 17);
 }
 
 /// A symbol outside `^[.^=-]*[A-Za-z0-9][A-Za-z0-9.^=-]*$` (at most 15 characters) is a 400
@@ -131,8 +132,9 @@ async fn symbol_parameters_are_accepted_exactly_as_their_pattern_says() {
         }
         n_checked += 1;
     }
-    // Watchlist delete, bars, quote, indicators, disagreements, mentions, buckets, analysis ×2.
-    assert_eq!(n_checked, 9);
+    // Watchlist delete, bars, quote, indicators, disagreements, mentions, buckets, analysis ×2,
+    // alerts.
+    assert_eq!(n_checked, 10);
 }
 
 /// What every operation documents: a 400 where it has parameters, 401 and 403 under `/api`
