@@ -331,4 +331,19 @@ mod tests {
         assert!(ips.iter().all(|ip| ip.is_loopback()), "{ips:?}");
         assert!(resolve_checked("url", "[::ffff:127.0.0.1]", &strict).await.is_err());
     }
+
+    #[tokio::test]
+    async fn the_resolver_hands_out_pinned_addresses_and_checks_the_rest() {
+        use reqwest::dns::Resolve;
+        let resolver = GuardedResolver::new(TargetPolicy::default());
+        // A name no DNS knows: only the pin can answer, so the connection gets what was checked.
+        let pinned: IpAddr = "93.184.215.14".parse().unwrap();
+        resolver.pin("Hook.Example.", vec![pinned]);
+        let addrs: Vec<SocketAddr> =
+            resolver.resolve("hook.example".parse().unwrap()).await.unwrap().collect();
+        assert_eq!(addrs, [SocketAddr::new(pinned, 0)]);
+        // Without a pin the name is resolved and checked here: localhost is refused.
+        let err = resolver.resolve("localhost".parse().unwrap()).await.err().expect("refused");
+        assert!(err.to_string().contains("a loopback address"), "{err}");
+    }
 }
