@@ -156,12 +156,10 @@ impl Notifier {
         let outcome = match target.validate(&self.policy) {
             Err(error) => Outcome::refused(error),
             Ok(()) => match target {
-                Target::Webhook { url, format, template } => {
-                    self.deliver_webhook(alert, target, url, *format, template.as_deref()).await
+                Target::Webhook { url, format, .. } => {
+                    self.deliver_webhook(alert, target, url, *format).await
                 }
-                Target::Email { to, template } => {
-                    self.deliver_email(alert, target, to, template.as_deref()).await
-                }
+                Target::Email { to, .. } => self.deliver_email(alert, target, to).await,
             },
         };
         let attempt = DeliveryAttempt {
@@ -190,13 +188,12 @@ impl Notifier {
         target: &Target,
         url: &WebhookUrl,
         format: WebhookFormat,
-        template: Option<&str>,
     ) -> Outcome {
         let checked = async {
             let parsed = parse_webhook_url(url)?;
             let host = parsed.host_str().unwrap_or_default().to_owned();
             let ips = resolve_checked("url", &host, &self.policy).await?;
-            Ok::<_, crate::TargetError>((host, ips, target.template(template)?))
+            Ok::<_, crate::TargetError>((host, ips, target.template()?))
         };
         let (host, ips, template) = match checked.await {
             Ok(checked) => checked,
@@ -235,17 +232,11 @@ impl Notifier {
         }
     }
 
-    async fn deliver_email(
-        &self,
-        alert: &Alert,
-        target: &Target,
-        to: &[String],
-        template: Option<&str>,
-    ) -> Outcome {
+    async fn deliver_email(&self, alert: &Alert, target: &Target, to: &[String]) -> Outcome {
         let Some((smtp, from)) = &self.smtp else {
             return Outcome::refused("e-mail delivery is not configured (no SMTP server)");
         };
-        let template = match target.template(template) {
+        let template = match target.template() {
             Ok(template) => template,
             Err(error) => return Outcome::refused(error),
         };
@@ -257,7 +248,7 @@ impl Notifier {
         let email = Email { from, to, message: &message };
         let mut attempts = 0;
         loop {
-            // The first checked address: the session goes where the guard looked.
+            // Only checked addresses, the next one on each retry: the session goes where the guard looked.
             let ip = ips[usize::try_from(attempts).unwrap_or(0) % ips.len()];
             attempts += 1;
             match send_once(smtp, ip, &email).await {

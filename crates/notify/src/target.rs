@@ -198,18 +198,18 @@ impl Target {
     /// The first problem found, naming its field.
     pub fn validate(&self, policy: &TargetPolicy) -> Result<(), TargetError> {
         match self {
-            Self::Webhook { url, template, .. } => {
+            Self::Webhook { url, .. } => {
                 let url = parse_webhook_url(url)?;
                 if let Some(host) = url.host_str()
                     && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
                 {
                     check_address("url", host, ip, policy)?;
                 }
-                self.template(template.as_deref())?;
+                self.template()?;
             }
-            Self::Email { to, template } => {
+            Self::Email { to, .. } => {
                 check_recipients(to)?;
-                self.template(template.as_deref())?;
+                self.template()?;
             }
         }
         Ok(())
@@ -234,7 +234,10 @@ impl Target {
     ///
     /// # Errors
     /// [`TargetError::Template`] when the target's own template does not parse.
-    pub fn template(&self, own: Option<&str>) -> Result<Template, TargetError> {
+    pub fn template(&self) -> Result<Template, TargetError> {
+        let own = match self {
+            Self::Webhook { template, .. } | Self::Email { template, .. } => template.as_deref(),
+        };
         let text = own.unwrap_or(match self {
             Self::Webhook { format: WebhookFormat::Json, .. } => DEFAULT_JSON_TEMPLATE,
             Self::Webhook { format: WebhookFormat::Slack, .. } => DEFAULT_SLACK_TEMPLATE,
