@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
@@ -102,6 +102,9 @@ impl<V: Vendor> Client<V> {
         }
         if !config.follow_redirects {
             builder = builder.redirect(reqwest::redirect::Policy::none());
+        }
+        if let Some(resolver) = &config.resolver {
+            builder = builder.dns_resolver(Arc::clone(&resolver.0)).no_proxy();
         }
         let http = builder.build().map_err(|e| BuildError(e.to_string()))?;
         let limiters = config

@@ -2,6 +2,7 @@
 //! stay theirs) onto a [`ClientConfig`]; nothing here is read from a file directly except
 //! [`RateLimit`], which keeps the `{ requests, per_secs }` shape the providers' config has used.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::RequestBuilder;
@@ -133,6 +134,23 @@ pub struct Metrics {
     pub value: String,
 }
 
+/// A DNS resolver used instead of the system's, for a client that must decide where it may
+/// connect (the monitor's webhooks refuse private addresses after resolution). Whatever
+/// addresses it returns are the only ones connected to, so a check made inside it cannot be
+/// undone by a second lookup (DNS rebinding).
+///
+/// Two things bypass any resolver, and a client with one handles both: hosts written as IP
+/// literals are never resolved (the caller checks those itself), and a proxy would resolve the
+/// name on its own, so a client with a resolver uses no proxy.
+#[derive(Clone)]
+pub struct Resolver(pub Arc<dyn reqwest::dns::Resolve>);
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Resolver(custom)")
+    }
+}
+
 /// Everything a [`crate::Client`] is built from. [`ClientConfig::new`] gives defaults for a
 /// plain JSON endpoint (a webhook); adapters set what their config section says.
 #[derive(Debug, Clone)]
@@ -156,6 +174,9 @@ pub struct ClientConfig {
     /// Follow redirects (up to 10); off where a redirect means something (Reddit's unknown
     /// subreddit).
     pub follow_redirects: bool,
+    /// Resolves host names instead of the system resolver, and turns proxies off; see
+    /// [`Resolver`].
+    pub resolver: Option<Resolver>,
     /// Retries of a retryable failure per call.
     pub max_retries: u32,
     pub backoff_base: Duration,
@@ -194,6 +215,7 @@ impl ClientConfig {
             pool_idle_timeout: Duration::from_secs(30),
             tcp_keepalive: Some(Duration::from_secs(30)),
             follow_redirects: true,
+            resolver: None,
             max_retries: 3,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),

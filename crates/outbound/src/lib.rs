@@ -17,7 +17,9 @@
 //! A vendor supplies only what differs: its auth ([`Auth`]: a header or a query parameter), the
 //! headers it states waits in, a [`Vendor`] mapping the generic [`Failure`]s into its typed
 //! error (which implements [`Retryable`]), and per call a closure classifying the response.
-//! A plain JSON POST needs none of that: [`Client::plain`] and [`Client::post_json`].
+//! A plain JSON POST needs none of that: [`Client::plain`] and [`Client::post_json`] (or
+//! [`Client::post_json_counted`], which also says how many attempts it took, for delivery logs).
+//! A client that must decide where it may connect takes a [`Resolver`].
 //!
 //! Design decision: the retry loop is ours rather than backon's, because the wait must combine
 //! the server's hint, the give-up cap, the call budget and jittered backoff, and attempts must
@@ -38,10 +40,10 @@ pub mod wait;
 
 pub use client::{BuildError, Client, Exchange};
 pub use config::{
-    Auth, ClientConfig, MAX_CONFIG_SECS, Metrics, RateLimit, ServerWindow, check_http_url,
+    Auth, ClientConfig, MAX_CONFIG_SECS, Metrics, RateLimit, Resolver, ServerWindow, check_http_url,
     check_positive_secs, check_wait_secs,
 };
-pub use plain::{Error, Plain};
+pub use plain::{Counted, Error, Plain};
 pub use redact::Redactor;
 pub use response::{BodySummary, Response, is_html, summarize};
 pub use secret::{MASK, Secret};

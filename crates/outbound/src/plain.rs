@@ -1,6 +1,7 @@
 //! A client with no vendor specifics, for endpoints we do not interpret (the monitor's webhooks):
 //! any 2xx is success, 429 and 5xx are retried, everything else is a [`Error::Status`].
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,6 +12,13 @@ use crate::client::{BuildError, Client};
 use crate::config::ClientConfig;
 use crate::response::{BodySummary, Response};
 use crate::vendor::{Failure, Retryable, Vendor};
+
+/// The result of a call and the number of attempts it made (0 when nothing was sent).
+#[derive(Debug)]
+pub struct Counted<T> {
+    pub result: Result<T, Error>,
+    pub attempts: u32,
+}
 
 /// The [`Vendor`] of a plain client.
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,15 +100,33 @@ impl Client<Plain> {
     /// # Errors
     /// [`Error`]: a non-2xx answer once retries are spent, a timeout, a transport failure.
     pub async fn post_json(&self, what: &str, url: &str, body: &impl Serialize) -> Result<Response, Error> {
-        let body = serde_json::to_vec(body)
-            .map_err(|e| Error::Encode { what: what.to_owned(), message: e.to_string() })?;
-        let body = Bytes::from(body);
-        self.execute(
-            what,
-            |client| client.post(url).header(CONTENT_TYPE, "application/json").body(body.clone()),
-            |response| self.plain_answer(what, response),
-        )
-        .await
+        self.post_json_counted(what, url, body).await.result
+    }
+
+    /// [`post_json`](Self::post_json), also saying how many attempts were made: what a delivery
+    /// log records next to the outcome (a webhook that answered on the second try is worth
+    /// knowing about even when it succeeded).
+    pub async fn post_json_counted(&self, what: &str, url: &str, body: &impl Serialize) -> Counted<Response> {
+        let body = match serde_json::to_vec(body) {
+            Ok(body) => Bytes::from(body),
+            Err(e) => {
+                let result = Err(Error::Encode { what: what.to_owned(), message: e.to_string() });
+                return Counted { result, attempts: 0 };
+            }
+        };
+        let attempts = AtomicU32::new(0);
+        let (body, attempts_ref) = (&body, &attempts);
+        let result = self
+            .call(what, |exchange| async move {
+                attempts_ref.store(exchange.number(), Ordering::Relaxed);
+                let request =
+                    exchange.http().post(url).header(CONTENT_TYPE, "application/json").body(body.clone());
+                let response = exchange.send(request).await?;
+                let response = exchange.read(response).await?;
+                self.plain_answer(what, &response)
+            })
+            .await;
+        Counted { result, attempts: attempts.load(Ordering::Relaxed) }
     }
 
     /// GETs `url`, with the client's retries and bounds.

@@ -273,3 +273,57 @@ async fn auth_goes_where_the_vendor_wants_it_and_never_into_messages() {
     assert!(matches!(err, Error::Failed { failure: Failure::Transport { .. }, .. }), "{err:?}");
     assert!(!text.contains("k-123") && !text.contains("127.0.0.1:9/x"), "{text}");
 }
+
+#[tokio::test]
+async fn a_counted_post_says_how_many_attempts_it_took() {
+    let server = MockServer::start().await;
+    Mock::given(path("/hook"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/hook")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&server).await;
+    let url = format!("{}/hook", server.uri());
+    let counted = client(config()).post_json_counted("alert", &url, &serde_json::json!({"a": 1})).await;
+    assert_eq!(counted.result.expect("second attempt").status.as_u16(), 200);
+    assert_eq!(counted.attempts, 2);
+
+    let server = MockServer::start().await;
+    Mock::given(path("/hook")).respond_with(ResponseTemplate::new(503)).expect(3).mount(&server).await;
+    let url = format!("{}/hook", server.uri());
+    let counted = client(config()).post_json_counted("alert", &url, &serde_json::json!({"a": 1})).await;
+    assert!(matches!(counted.result, Err(Error::Status { status: 503, .. })));
+    assert_eq!(counted.attempts, 3, "one attempt and max_retries = 2 retries");
+}
+
+/// Resolves `hook.test` to one address and refuses every other name.
+struct OneName(std::net::SocketAddr);
+
+impl reqwest::dns::Resolve for OneName {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let result: Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> =
+            if name.as_str() == "hook.test" {
+                Ok(Box::new(std::iter::once(self.0)))
+            } else {
+                Err(format!("{} refused by the test resolver", name.as_str()).into())
+            };
+        Box::pin(std::future::ready(result))
+    }
+}
+
+#[tokio::test]
+async fn a_custom_resolver_decides_where_names_go() {
+    let server = MockServer::start().await;
+    Mock::given(path("/hook")).respond_with(ResponseTemplate::new(204)).expect(1).mount(&server).await;
+    let mut config = config();
+    config.resolver = Some(outbound::Resolver(Arc::new(OneName(*server.address()))));
+    let webhook = client(config);
+    let url = format!("http://hook.test:{}/hook", server.address().port());
+    let response = webhook.post_json("alert", &url, &serde_json::json!({})).await.expect("resolved");
+    assert_eq!(response.status.as_u16(), 204);
+
+    let url = format!("http://other.test:{}/hook", server.address().port());
+    let err = webhook.post_json("alert", &url, &serde_json::json!({})).await.expect_err("refused");
+    assert!(err.to_string().contains("refused by the test resolver"), "{err}");
+}
