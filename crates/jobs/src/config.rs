@@ -62,6 +62,10 @@ pub struct MonitorConfig {
     /// polled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Where alert deliveries may connect besides public addresses: `allow_private = true`
+    /// opens the whole private network, `allowed_hosts` only the hosts named (a LAN chat server,
+    /// an SMTP relay). Closed by default, so a rule's webhook cannot probe the internal network.
+    pub targets: notify::TargetPolicy,
 }
 
 impl Default for JobsConfig {

@@ -61,6 +61,8 @@ pub struct DownloadTracker {
     config: DownloadTrackerConfig,
     initial_span: Span,
     export_span: Span,
+    /// Delivers the alerts the refresh fires (shared with the `monitor` job).
+    notifier: Option<std::sync::Arc<notify::Notifier>>,
 }
 
 /// Why the download-tracker could not be built.
@@ -93,7 +95,14 @@ impl DownloadTracker {
         config.validate()?;
         let initial_span = config.initial_span()?;
         let export_span = config.export_span()?;
-        Ok(Self { chain, exports, config, initial_span, export_span })
+        Ok(Self { chain, exports, config, initial_span, export_span, notifier: None })
+    }
+
+    /// Delivers the alerts fired after each refresh through `notifier`.
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: std::sync::Arc<notify::Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// Builds the provider chain from `providers` once, then [`new`](Self::new).
@@ -273,7 +282,10 @@ impl Job for DownloadTracker {
         anyhow::ensure!(!context.cancel.is_cancelled(), "cancelled before every symbol was refreshed");
 
         // New bars and quotes: the alert rules see them now, not at the monitor's next poll.
-        match crate::AlertMonitor::new(context.storage.clone()).evaluate(Utc::now()).await {
+        match crate::AlertMonitor::new(context.storage.clone(), self.notifier.clone())
+            .evaluate(Utc::now())
+            .await
+        {
             Ok(pass) => {
                 for alert in &pass.alerts {
                     let output = domain::RunOutput::new(domain::OutputKind::Alert, alert.id);

@@ -9,14 +9,16 @@
 //! saw it first. The job runs in its own lane: it never waits behind an analysis.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use domain::{Exchange, Interval, OutputKind, Quote, RunOutput, Symbol};
 use monitor::{Condition, DailyBar, Observation, Reading, RuleState, evaluate, evaluate_daily};
+use notify::{DeliveryAttempt, DeliveryStatus, Notifier, Target};
 use providers::ProviderChain;
-use storage::{Alert, AlertRule, BarQuery, RunItem, Storage, StorageError, Stored};
+use storage::{Alert, AlertDelivery, AlertRule, BarQuery, RunItem, Storage, StorageError, Stored};
 use tracing::{info, warn};
 
 use crate::engine::{Job, JobContext, JobOutcome};
@@ -35,15 +37,18 @@ pub struct MonitorPass {
     pub alerts: Vec<Stored<Alert>>,
 }
 
-/// Evaluates the stored alert rules; cheap to clone.
+/// Evaluates the stored alert rules and delivers what fires; cheap to clone.
 #[derive(Clone)]
 pub struct AlertMonitor {
     storage: Storage,
+    /// Delivers to the rules' targets (webhooks, e-mail); without one, alerts are only stored
+    /// (and shown by the API).
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl AlertMonitor {
-    pub fn new(storage: Storage) -> Self {
-        Self { storage }
+    pub fn new(storage: Storage, notifier: Option<Arc<Notifier>>) -> Self {
+        Self { storage, notifier }
     }
 
     /// The symbols the active rules watch: their own, or the watchlist's for watchlist rules.
@@ -88,7 +93,9 @@ impl AlertMonitor {
             let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
             for symbol in symbols {
                 pass.evaluations += 1;
-                pass.alerts.extend(self.evaluate_one(rule, &symbol, now).await?);
+                let fired = self.evaluate_one(rule, &symbol, now).await?;
+                self.deliver(rule, &fired).await;
+                pass.alerts.extend(fired);
             }
         }
         if !pass.alerts.is_empty() {
@@ -166,6 +173,60 @@ impl AlertMonitor {
     }
 }
 
+impl AlertMonitor {
+    /// Delivers each new alert to each of its rule's targets and records every attempt. A
+    /// failed delivery (target down, refused by the address policy, a malformed target) is
+    /// recorded and logged; it never stops the monitor.
+    async fn deliver(&self, rule: &Stored<AlertRule>, alerts: &[Stored<Alert>]) {
+        let Some(notifier) = &self.notifier else { return };
+        for alert in alerts {
+            let message = notify::Alert {
+                id: alert.id,
+                symbol: alert.symbol.to_string(),
+                rule: alert.rule.clone(),
+                kind: alert.kind.clone(),
+                value: alert.observed,
+                threshold: alert.threshold,
+                previous: alert.previous,
+                price: None,
+                provider: alert.provider.clone(),
+                fired_at: alert.fired_at,
+            };
+            for target in &rule.targets {
+                let (shown, attempt) = match serde_json::from_value::<Target>(target.clone()) {
+                    Ok(target) => (target.to_string(), notifier.deliver(&message, &target).await),
+                    Err(error) => (
+                        "(invalid target)".to_owned(),
+                        DeliveryAttempt {
+                            status: DeliveryStatus::Failed,
+                            attempts: 0,
+                            latency_ms: 0,
+                            http_status: None,
+                            error: Some(format!("invalid target: {error}")),
+                        },
+                    ),
+                };
+                if let Some(error) = &attempt.error {
+                    warn!(alert_id = alert.id, target = %shown, error, "Alert delivery failed.");
+                }
+                let delivery = AlertDelivery {
+                    alert_id: alert.id,
+                    target: shown,
+                    delivered: attempt.status == DeliveryStatus::Delivered,
+                    attempts: attempt.attempts,
+                    latency_ms: attempt.latency_ms,
+                    http_status: attempt.http_status,
+                    error: attempt.error,
+                    attempted_at: chrono::Utc::now(),
+                };
+                if let Err(error) = self.storage.record_alert_delivery(&delivery).await {
+                    warn!(alert_id = alert.id, %error, "Cannot record an alert delivery.");
+                }
+            }
+        }
+    }
+}
+
 /// Conditions a single quote can decide (a level, a change from the previous close).
 fn quote_driven(condition: &Condition) -> bool {
     matches!(condition, Condition::Price { .. } | Condition::ChangePercent { days: 0, .. })
@@ -215,14 +276,15 @@ fn describe(condition: &Condition) -> String {
 /// download-tracker also evaluates after each refresh.
 pub struct MonitorJob {
     chain: ProviderChain,
+    notifier: Option<Arc<Notifier>>,
 }
 
 impl MonitorJob {
     pub const NAME: &'static str = "monitor";
 
-    /// The job over the shared provider chain (no client of its own).
-    pub fn new(chain: ProviderChain) -> Self {
-        Self { chain }
+    /// The job over the shared provider chain and notifier (no client of its own).
+    pub fn new(chain: ProviderChain, notifier: Option<Arc<Notifier>>) -> Self {
+        Self { chain, notifier }
     }
 }
 
@@ -233,7 +295,7 @@ impl Job for MonitorJob {
     }
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
-        let monitor = AlertMonitor::new(context.storage.clone());
+        let monitor = AlertMonitor::new(context.storage.clone(), self.notifier.clone());
         let now = chrono::Utc::now();
         let symbols = monitor.watched_symbols().await.context("cannot read the alert rules")?;
         let mut polled = 0_usize;

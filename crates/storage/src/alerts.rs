@@ -367,3 +367,74 @@ impl Storage {
         }))
     }
 }
+
+/// One attempt to deliver an alert to one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertDelivery {
+    pub alert_id: i64,
+    /// The target as shown to users: a webhook's scheme and host, e-mail recipients; never a
+    /// secret.
+    pub target: String,
+    pub delivered: bool,
+    pub attempts: u32,
+    pub latency_ms: u64,
+    pub http_status: Option<u16>,
+    pub error: Option<String>,
+    pub attempted_at: DateTime<Utc>,
+}
+
+fn delivery_from_row(row: &impl RowExt) -> Result<Stored<AlertDelivery>, StorageError> {
+    let attempted_at = from_unix("attempted_at", row.int("attempted_at")?)?;
+    Ok(Stored {
+        id: row.int("id")?,
+        created_at: attempted_at,
+        value: AlertDelivery {
+            alert_id: row.int("alert_id")?,
+            target: row.text("target")?,
+            delivered: row.text("status")? == "delivered",
+            attempts: u32::try_from(row.int("attempts")?).unwrap_or(u32::MAX),
+            latency_ms: u64::try_from(row.int("latency_ms")?).unwrap_or_default(),
+            http_status: row.int_opt("http_status")?.and_then(|s| u16::try_from(s).ok()),
+            error: row.text_opt("error")?,
+            attempted_at,
+        },
+    })
+}
+
+impl Storage {
+    /// Records one delivery attempt.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails (e.g. the alert was deleted meanwhile).
+    pub async fn record_alert_delivery(&self, delivery: &AlertDelivery) -> Result<(), StorageError> {
+        const SQL: &str = "INSERT INTO alert_deliveries \
+                           (alert_id, target, status, attempts, latency_ms, http_status, error, attempted_at) \
+                           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(delivery.alert_id)
+                .bind(&delivery.target)
+                .bind(if delivery.delivered { "delivered" } else { "failed" })
+                .bind(i64::from(delivery.attempts))
+                .bind(i64::try_from(delivery.latency_ms).unwrap_or(i64::MAX))
+                .bind(delivery.http_status.map(i64::from))
+                .bind(delivery.error.as_deref())
+                .bind(to_unix(delivery.attempted_at))
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The delivery attempts of an alert, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alert_deliveries(&self, alert_id: i64) -> Result<Vec<Stored<AlertDelivery>>, StorageError> {
+        const SQL: &str = "SELECT id, alert_id, target, status, attempts, latency_ms, http_status, error, attempted_at \
+                           FROM alert_deliveries WHERE alert_id = $1 ORDER BY id";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(alert_id).fetch_all(pool).await?.iter().map(delivery_from_row).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+}

@@ -84,7 +84,7 @@ mod text_enum;
 mod tokens;
 mod watchlist;
 
-pub use alerts::{Alert, AlertRule};
+pub use alerts::{Alert, AlertDelivery, AlertRule};
 pub use analysis::{CrewRunFinish, CrewRunRecord, CrewRunStatus, MemoryRecord, NewCrewRun};
 pub use bars::{BarQuery, BarRow, DisagreementQuery, UpsertStats};
 pub use config::{DatabaseConfig, redact_url};

@@ -118,15 +118,20 @@ pub fn registered_jobs(
     chain: &ProviderChain,
     exports: &ExportService,
 ) -> anyhow::Result<Vec<Arc<dyn Job>>> {
+    // One notifier (one webhook client and pool) for every alert, from either job.
+    let notifier = notify::Notifier::new(notify::NotifierConfig::new(config.jobs.monitor.targets.clone()))
+        .context("cannot set up alert delivery")?;
+    let notifier = Arc::new(notifier);
     let tracker = DownloadTracker::new(chain.clone(), exports.clone(), config.jobs.download_tracker.clone())
-        .context("cannot set up the download-tracker job")?;
+        .context("cannot set up the download-tracker job")?
+        .with_notifier(Arc::clone(&notifier));
     let reddit_scan = RedditScan::new(config.social.clone(), SymbolUniverse::bundled())
         .context("cannot set up the reddit-scan job")?;
     let analysis =
         AnalysisService::new(storage.clone(), Some(Arc::new(chain.clone())), &config.analysis, None)
             .context("cannot set up the analysis crew")?;
     let analysis: Arc<dyn Job> = Arc::new(AnalysisJob::new(analysis, chain.clone()));
-    let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(chain.clone()));
+    let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(chain.clone(), Some(notifier)));
     Ok(vec![tracker.into_job(), reddit_scan.into_job(), analysis, monitor])
 }
 

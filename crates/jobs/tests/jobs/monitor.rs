@@ -76,7 +76,7 @@ async fn a_rule_fires_once_per_crossing_from_bars_and_quotes_across_evaluations(
     };
     upsert(vec![bar(2, 101.0, 99.0, 100.0), bar(3, 102.0, 99.0, 101.0), bar(4, 108.0, 99.0, 100.0)]).await;
     let rule = env.storage.create_alert_rule(&price_above(Some("AAPL"), 105.0)).await.unwrap();
-    let monitor = AlertMonitor::new(env.storage.clone());
+    let monitor = AlertMonitor::new(env.storage.clone(), None);
 
     // Created on the 4th: the 4th's high of 108 came before the rule, and its close is below.
     let pass = monitor.evaluate(utc(4, 22)).await.unwrap();
@@ -94,7 +94,9 @@ async fn a_rule_fires_once_per_crossing_from_bars_and_quotes_across_evaluations(
     assert_eq!(alert.day.to_string(), "2024-01-05");
     assert_eq!(alert.provider.as_deref(), Some("sample"));
     // Evaluating again — the next poll, or a restart with a new monitor — fires nothing.
-    assert!(AlertMonitor::new(env.storage.clone()).evaluate(utc(5, 23)).await.unwrap().alerts.is_empty());
+    assert!(
+        AlertMonitor::new(env.storage.clone(), None).evaluate(utc(5, 23)).await.unwrap().alerts.is_empty()
+    );
 
     // Quotes: still above, then back below, then above again: one more alert.
     env.storage.save_quote(&quote(107.0, utc(8, 15))).await.unwrap();
@@ -129,7 +131,7 @@ async fn the_monitor_job_and_the_download_tracker_list_their_alerts() {
     let tracker =
         DownloadTracker::new(sample_chain(), env.export_service(), DownloadTrackerConfig::default())
             .expect("valid config");
-    let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(sample_chain()));
+    let monitor: Arc<dyn Job> = Arc::new(MonitorJob::new(sample_chain(), None));
     let engine =
         JobEngine::start(env.storage.clone(), vec![tracker.into_job(), monitor], Vec::new()).await.unwrap();
 
@@ -148,4 +150,66 @@ async fn the_monitor_job_and_the_download_tracker_list_their_alerts() {
     assert_eq!(env.storage.alerts(None, None, 10).await.unwrap().len(), 1);
     assert!(env.storage.run_outputs(poll.id).await.unwrap().iter().all(|o| o.kind != OutputKind::Alert));
     engine.shutdown(SECS_30).await;
+}
+
+fn notifier(policy: notify::TargetPolicy) -> Arc<notify::Notifier> {
+    let mut http = notify::webhook_client_config();
+    http.max_retries = 1;
+    http.backoff_base = std::time::Duration::from_millis(5);
+    http.backoff_max = std::time::Duration::from_millis(20);
+    Arc::new(notify::Notifier::new(notify::NotifierConfig { policy, http, smtp: None }).unwrap())
+}
+
+#[tokio::test]
+async fn fired_alerts_are_delivered_to_their_targets_and_every_attempt_is_recorded() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let env = TestEnv::new().await;
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hooks/T0/secret-token"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&hook)
+        .await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut rule = price_above(Some("AAPL"), 100.0);
+    rule.targets = vec![
+        serde_json::json!({"type": "webhook", "url": format!("{}/hooks/T0/secret-token", hook.uri()), "format": "slack"}),
+        serde_json::json!({"type": "webhook", "url": format!("http://{closed}/down")}),
+        serde_json::json!({"type": "webhook", "url": "http://10.0.0.5/internal"}),
+        serde_json::json!({"type": "pager"}),
+    ];
+    env.storage.create_alert_rule(&rule).await.unwrap();
+    env.storage.save_quote(&quote(101.0, utc(8, 15))).await.unwrap();
+    // Loopback allowed by name (the test's receivers); the 10.0.0.5 target stays refused.
+    let policy = notify::TargetPolicy { allow_private: false, allowed_hosts: vec!["127.0.0.1".to_owned()] };
+    let monitor = AlertMonitor::new(env.storage.clone(), Some(notifier(policy)));
+    let pass = monitor.evaluate(utc(8, 16)).await.unwrap();
+    assert_eq!(pass.alerts.len(), 1);
+
+    let received = hook.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1);
+    let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert!(body["text"].as_str().is_some_and(|text| text.contains("AAPL")), "{body}");
+    let deliveries = env.storage.alert_deliveries(pass.alerts[0].id).await.unwrap();
+    let outcomes: Vec<(bool, u32)> = deliveries.iter().map(|d| (d.delivered, d.attempts)).collect();
+    assert_eq!(outcomes, vec![(true, 1), (false, 2), (false, 0), (false, 0)], "{deliveries:#?}");
+    assert_eq!(deliveries[0].http_status, Some(200));
+    for delivery in &deliveries {
+        assert!(!delivery.target.contains("secret-token"), "{}", delivery.target);
+        assert!(!delivery.error.as_deref().unwrap_or_default().contains("secret-token"));
+    }
+    assert!(
+        deliveries[2]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("10.0.0.5") || e.contains("not public") || e.contains("private")),
+        "{:?}",
+        deliveries[2].error
+    );
+    assert!(deliveries[3].error.as_deref().is_some_and(|e| e.starts_with("invalid target")));
+    // Nothing fires again, so nothing is delivered again.
+    assert!(monitor.evaluate(utc(8, 17)).await.unwrap().alerts.is_empty());
+    assert_eq!(hook.received_requests().await.unwrap().len(), 1);
 }

@@ -215,8 +215,15 @@ async fn known_symbol(storage: &Storage, raw: &str) -> Result<Symbol, ApiError> 
 /// Validates a rule (422 naming the field) and refuses a duplicate of another rule (409).
 async fn check_rule(storage: &Storage, rule: &AlertRule, except: Option<i64>) -> Result<(), ApiError> {
     rule.rule.validate().map_err(|e| ApiError::InvalidRule(format!("{}: {}", e.field, e.message)))?;
-    if !rule.targets.iter().all(serde_json::Value::is_object) {
-        return Err(ApiError::InvalidRule("targets: each target must be an object".to_owned()));
+    // The shape of each target (scheme, host, template, recipients) is checked here; where it
+    // may connect (public addresses only, unless `jobs.monitor.targets` allows more) is
+    // checked at each delivery, after DNS resolution, and a refusal is recorded there.
+    let shape_only = notify::TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
+    for (i, target) in rule.targets.iter().enumerate() {
+        let invalid = |reason: String| ApiError::InvalidRule(format!("targets[{i}]: {reason}"));
+        let target: notify::Target =
+            serde_json::from_value(target.clone()).map_err(|e| invalid(e.to_string()))?;
+        target.validate(&shape_only).map_err(|e| invalid(e.to_string()))?;
     }
     let existing = storage.alert_rules().await?;
     if let Some(duplicate) = existing.iter().find(|other| {

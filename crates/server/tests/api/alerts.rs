@@ -110,7 +110,15 @@ async fn bad_rules_are_refused_naming_the_field() {
         ),
         (
             json!({"symbol": "AAPL", "targets": ["https://example.com"], "condition": {"kind": "price", "direction": "above", "level": 3.0}}),
-            "targets",
+            "targets[0]",
+        ),
+        (
+            json!({"symbol": "AAPL", "targets": [{"type": "webhook", "url": "ftp://example.com/x"}], "condition": {"kind": "price", "direction": "above", "level": 3.0}}),
+            "targets[0]",
+        ),
+        (
+            json!({"symbol": "AAPL", "targets": [{"type": "webhook", "url": "https://example.com/x", "template": "{nope}"}], "condition": {"kind": "price", "direction": "above", "level": 3.0}}),
+            "targets[0]",
         ),
     ];
     for (body, field) in cases {

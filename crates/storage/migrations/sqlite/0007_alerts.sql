@@ -41,3 +41,18 @@ CREATE TABLE alerts (
     UNIQUE (rule_id, symbol, day, fired_at)
 ) STRICT;
 CREATE INDEX alerts_by_time ON alerts (fired_at);
+
+-- Every attempt to deliver an alert to one of its rule's targets (webhook, e-mail): the target
+-- as shown to users (secrets masked), the outcome, attempts, latency and the last HTTP status.
+CREATE TABLE alert_deliveries (
+    id           INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+    alert_id     INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    target       TEXT    NOT NULL,
+    status       TEXT    NOT NULL CHECK (status IN ('delivered', 'failed')),
+    attempts     INTEGER NOT NULL,
+    latency_ms   INTEGER NOT NULL,
+    http_status  INTEGER,
+    error        TEXT,
+    attempted_at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX alert_deliveries_by_alert ON alert_deliveries (alert_id);
