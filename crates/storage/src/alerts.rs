@@ -126,31 +126,57 @@ impl Storage {
     /// symbol and condition; the message names its id); [`StorageError::Query`] if the
     /// database fails.
     pub async fn create_alert_rule(&self, rule: &AlertRule) -> Result<Stored<AlertRule>, StorageError> {
-        rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
-        let key = rule.dedupe_key()?;
-        if let Some(existing) = self.alert_rule_by_key(&key).await? {
-            return Err(StorageError::invalid(
-                "alert rule",
-                format!("rule {} already watches the same symbol and condition", existing),
-            ));
-        }
+        let key = self.checked_key(rule, None).await?;
         let sql = format!(
             "INSERT INTO alert_rules (created_at, symbol, name, rule, targets, dedupe_key) \
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {RULE_COLUMNS}"
         );
+        self.write_alert_rule(sql, now_unix(), rule, &key)
+            .await?
+            .ok_or_else(|| StorageError::corrupt("alert_rules", &key, "INSERT returned no row"))
+    }
+
+    /// Validates `rule` and returns its dedupe key, refusing a duplicate of a rule other than
+    /// `except`.
+    async fn checked_key(&self, rule: &AlertRule, except: Option<i64>) -> Result<String, StorageError> {
+        rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
+        let key = rule.dedupe_key()?;
+        if let Some(existing) =
+            self.alert_rule_by_key(&key).await?.filter(|existing| Some(*existing) != except)
+        {
+            return Err(StorageError::invalid(
+                "alert rule",
+                format!("rule {existing} already watches the same symbol and condition"),
+            ));
+        }
+        Ok(key)
+    }
+
+    /// Runs the INSERT or UPDATE `sql` of a rule: `$1` is the creation time or the id, `$2`–`$6`
+    /// the rule's columns.
+    async fn write_alert_rule(
+        &self,
+        sql: String,
+        first: i64,
+        rule: &AlertRule,
+        key: &str,
+    ) -> Result<Option<Stored<AlertRule>>, StorageError> {
         let rule_json = to_json("alert rule", &rule.rule)?;
         let targets = to_json("alert rule targets", &rule.targets)?;
         Ok(with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(now_unix())
+                .bind(first)
                 .bind(rule.symbol.as_ref().map(Symbol::as_str))
                 .bind(rule.name.as_deref())
                 .bind(&rule_json)
                 .bind(&targets)
-                .bind(&key)
+                .bind(key)
                 .fetch_all(pool)
                 .await?;
-            rule_from_row(rows.first().ok_or_else(|| StorageError::corrupt("alert_rules", &key, "INSERT returned no row"))?)?
+            match rows.first() {
+                Some(row) => Some(rule_from_row(row)?),
+                None => None,
+            }
         }))
     }
 
@@ -200,36 +226,13 @@ impl Storage {
         id: i64,
         rule: &AlertRule,
     ) -> Result<Option<Stored<AlertRule>>, StorageError> {
-        rule.rule.validate().map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
         let Some(before) = self.alert_rule(id).await? else { return Ok(None) };
-        let key = rule.dedupe_key()?;
-        if let Some(existing) = self.alert_rule_by_key(&key).await?.filter(|existing| *existing != id) {
-            return Err(StorageError::invalid(
-                "alert rule",
-                format!("rule {existing} already watches the same symbol and condition"),
-            ));
-        }
+        let key = self.checked_key(rule, Some(id)).await?;
         let sql = format!(
             "UPDATE alert_rules SET symbol = $2, name = $3, rule = $4, targets = $5, dedupe_key = $6 \
              WHERE id = $1 RETURNING {RULE_COLUMNS}"
         );
-        let rule_json = to_json("alert rule", &rule.rule)?;
-        let targets = to_json("alert rule targets", &rule.targets)?;
-        let updated = with_pool!(self, pool => {
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(id)
-                .bind(rule.symbol.as_ref().map(Symbol::as_str))
-                .bind(rule.name.as_deref())
-                .bind(&rule_json)
-                .bind(&targets)
-                .bind(&key)
-                .fetch_all(pool)
-                .await?;
-            match rows.first() {
-                Some(row) => Some(rule_from_row(row)?),
-                None => None,
-            }
-        });
+        let updated = self.write_alert_rule(sql, id, rule, &key).await?;
         if before.rule.condition != rule.rule.condition || before.symbol != rule.symbol {
             self.reset_rule_states(id).await?;
         }
