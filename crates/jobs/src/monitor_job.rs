@@ -18,7 +18,9 @@ use domain::{Exchange, Interval, OutputKind, Quote, RunOutput, Symbol};
 use monitor::{Condition, DailyBar, Observation, Reading, RuleState, evaluate, evaluate_daily};
 use notify::{DeliveryAttempt, DeliveryStatus, Notifier, Target};
 use providers::ProviderChain;
-use storage::{Alert, AlertDelivery, AlertRule, BarQuery, RunItem, Storage, StorageError, Stored};
+use storage::{
+    Alert, AlertDelivery, AlertRule, BarQuery, RunItem, Storage, StorageError, Stored, TrendingRow,
+};
 use tracing::{info, warn};
 
 use crate::engine::{Job, JobContext, JobOutcome};
@@ -87,13 +89,18 @@ impl AlertMonitor {
         } else {
             Vec::new()
         };
+        let social = if rules.iter().any(|r| social_driven(&r.rule.condition)) {
+            SocialSignals::read(&self.storage, now).await?
+        } else {
+            SocialSignals::default()
+        };
         let mut pass = MonitorPass::default();
         for rule in rules.iter().filter(|r| !r.rule.paused) {
             pass.rules += 1;
             let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
             for symbol in symbols {
                 pass.evaluations += 1;
-                let fired = self.evaluate_one(rule, &symbol, now).await?;
+                let fired = self.evaluate_one(rule, &symbol, now, &social).await?;
                 self.deliver(rule, &fired).await;
                 pass.alerts.extend(fired);
             }
@@ -109,6 +116,7 @@ impl AlertMonitor {
         rule: &Stored<AlertRule>,
         symbol: &Symbol,
         now: DateTime<Utc>,
+        social: &SocialSignals,
     ) -> Result<Vec<Stored<Alert>>, StorageError> {
         let exchange = Exchange::for_symbol(symbol);
         let mut state = match self.storage.rule_state(rule.id, symbol).await? {
@@ -149,6 +157,49 @@ impl AlertMonitor {
             && let Some(reading) = evaluate(&rule.rule, &mut state, &quote_observation(&quote, exchange))
         {
             fired.push((reading, Some(quote.provider.to_string())));
+        }
+        let day = exchange.today(now);
+        let observation = match rule.rule.condition {
+            Condition::MentionSpike { .. } => social
+                .current
+                .get(symbol)
+                .map(|row| (Observation::Mentions { spike_score: row.spike_score, day, at: now }, "reddit")),
+            Condition::SentimentShift { .. } => {
+                social.current.get(symbol).zip(social.previous.get(symbol)).map(|(current, previous)| {
+                    let observation = Observation::Sentiment {
+                        previous: previous.mean_sentiment,
+                        current: current.mean_sentiment,
+                        day,
+                        at: now,
+                    };
+                    (observation, "reddit")
+                })
+            }
+            // A pair of notes is offered once: when its newest note came after the rule was
+            // armed and after the rule's last firing.
+            Condition::RatingChange => match self.storage.research_notes(Some(symbol), 2).await?.as_slice() {
+                [latest, before]
+                    if exchange.session_date(latest.created_at) >= state.armed_on
+                        && state.last_fired_at.is_none_or(|fired| latest.created_at > fired) =>
+                {
+                    Some((
+                        Observation::Rating {
+                            previous: before.rating,
+                            current: latest.rating,
+                            day: exchange.session_date(latest.created_at),
+                            at: latest.created_at,
+                        },
+                        "crew",
+                    ))
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        if let Some((observation, source)) = observation
+            && let Some(reading) = evaluate(&rule.rule, &mut state, &observation)
+        {
+            fired.push((reading, Some(source.to_owned())));
         }
         if fired.is_empty() && state == before {
             return Ok(Vec::new());
@@ -224,6 +275,30 @@ impl AlertMonitor {
                 }
             }
         }
+    }
+}
+
+/// Conditions decided by Reddit scans rather than prices.
+fn social_driven(condition: &Condition) -> bool {
+    matches!(condition, Condition::MentionSpike { .. } | Condition::SentimentShift { .. })
+}
+
+/// Mentions per symbol over the last day and the day before, read once per pass.
+#[derive(Default)]
+struct SocialSignals {
+    current: std::collections::HashMap<Symbol, TrendingRow>,
+    previous: std::collections::HashMap<Symbol, TrendingRow>,
+}
+
+impl SocialSignals {
+    async fn read(storage: &Storage, now: DateTime<Utc>) -> Result<Self, StorageError> {
+        let day_ago = now - Duration::hours(24);
+        let by_symbol =
+            |rows: Vec<TrendingRow>| rows.into_iter().map(|row| (row.symbol.clone(), row)).collect();
+        Ok(Self {
+            current: by_symbol(storage.trending(day_ago, now, None).await?),
+            previous: by_symbol(storage.trending(day_ago - Duration::hours(24), day_ago, None).await?),
+        })
     }
 }
 

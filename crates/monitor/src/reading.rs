@@ -112,12 +112,14 @@ pub fn read(
             _ => None,
         },
         Observation::Rating { previous, current, day, at } => match *condition {
+            // Each pair of notes is its own event: the caller offers a pair once (when its
+            // newest note is new), so a later change fires again.
             Condition::RatingChange => Some(Reading {
                 value: rating_score(current),
                 threshold: rating_score(previous),
                 previous: Some(rating_score(previous)),
                 met: previous != current,
-                back: previous == current,
+                back: true,
                 day,
                 at,
             }),

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use domain::{Bar, Interval, OutputKind, ProviderId, Quote, QuoteSource, RunTrigger};
 use jobs::{AlertMonitor, DownloadTracker, DownloadTrackerConfig, Job, JobEngine, MonitorJob};
 use monitor::{Condition, Direction, Frequency, Rule};
@@ -212,4 +212,81 @@ async fn fired_alerts_are_delivered_to_their_targets_and_every_attempt_is_record
     // Nothing fires again, so nothing is delivered again.
     assert!(monitor.evaluate(utc(8, 17)).await.unwrap().alerts.is_empty());
     assert_eq!(hook.received_requests().await.unwrap().len(), 1);
+}
+
+fn note(rating: domain::Rating) -> domain::ResearchNote {
+    domain::ResearchNote {
+        crew_run_id: None,
+        symbol: sym("AAPL"),
+        rating,
+        confidence: 0.6,
+        horizon: "3-6 months".to_owned(),
+        thesis: "test".to_owned(),
+        risks: Vec::new(),
+        key_figures: serde_json::Map::new(),
+        sources: Vec::new(),
+        markdown: "# AAPL".to_owned(),
+        model: "offline".to_owned(),
+        crew: "research".to_owned(),
+    }
+}
+
+fn rule_of(condition: Condition) -> AlertRule {
+    AlertRule {
+        rule: Rule { condition, ..price_above(Some("AAPL"), 1.0).rule },
+        ..price_above(Some("AAPL"), 1.0)
+    }
+}
+
+#[tokio::test]
+async fn rating_changes_and_mention_spikes_fire_from_notes_and_scans() {
+    use domain::{Mention, MentionKind, PostSource, Rating, SocialPost};
+
+    let env = TestEnv::new().await;
+    env.storage.create_alert_rule(&rule_of(Condition::RatingChange)).await.unwrap();
+    env.storage.create_alert_rule(&rule_of(Condition::MentionSpike { score: 2.5 })).await.unwrap();
+    let monitor = AlertMonitor::new(env.storage.clone(), None);
+    let now = Utc::now();
+    // One note: nothing to compare with. Quiet Reddit: nothing either.
+    env.storage.insert_research_note(&note(Rating::Hold)).await.unwrap();
+    assert!(monitor.evaluate(now).await.unwrap().alerts.is_empty());
+
+    // The crew changes its mind, and AAPL is suddenly talked about (3 posts, none before).
+    env.storage.insert_research_note(&note(Rating::Sell)).await.unwrap();
+    let posts: Vec<(SocialPost, Mention)> = (0..3)
+        .map(|i| {
+            let created_at = now - Duration::minutes(10 + i);
+            let post = SocialPost {
+                source: PostSource::Reddit,
+                post_id: format!("p{i}"),
+                subreddit: "stocks".to_owned(),
+                author: format!("u{i}"),
+                created_at,
+                title: "AAPL to the moon".to_owned(),
+                permalink: None,
+                sentiment: -0.4,
+            };
+            let mention = Mention {
+                source: PostSource::Reddit,
+                post_id: format!("p{i}"),
+                symbol: sym("AAPL"),
+                kind: MentionKind::Cashtag,
+                author: format!("u{i}"),
+                subreddit: "stocks".to_owned(),
+                created_at,
+                sentiment: -0.4,
+            };
+            (post, mention)
+        })
+        .collect();
+    let (posts, mentions): (Vec<_>, Vec<_>) = posts.into_iter().unzip();
+    env.storage.save_social_posts(&posts, &mentions).await.unwrap();
+    let pass = monitor.evaluate(now + Duration::seconds(1)).await.unwrap();
+    let mut fired: Vec<(String, f64)> = pass.alerts.iter().map(|a| (a.kind.clone(), a.observed)).collect();
+    fired.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(fired, vec![("mention_spike".to_owned(), 3.0), ("rating_change".to_owned(), -1.0)]);
+    let rating = pass.alerts.iter().find(|a| a.kind == "rating_change").unwrap();
+    assert_eq!((rating.previous, rating.provider.as_deref()), (Some(0.0), Some("crew")));
+    // The same notes and posts fire nothing again.
+    assert!(monitor.evaluate(now + Duration::seconds(2)).await.unwrap().alerts.is_empty());
 }
