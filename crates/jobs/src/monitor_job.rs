@@ -94,13 +94,15 @@ impl AlertMonitor {
         } else {
             SocialSignals::default()
         };
+        // Each symbol's bars are read once per pass, however many rules watch it.
+        let mut series = SeriesCache::default();
         let mut pass = MonitorPass::default();
         for rule in rules.iter().filter(|r| !r.rule.paused) {
             pass.rules += 1;
             let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
             for symbol in symbols {
                 pass.evaluations += 1;
-                let fired = self.evaluate_one(rule, &symbol, now, &social).await?;
+                let fired = self.evaluate_one(rule, &symbol, now, &social, &mut series).await?;
                 self.deliver(rule, &fired).await;
                 pass.alerts.extend(fired);
             }
@@ -117,6 +119,7 @@ impl AlertMonitor {
         symbol: &Symbol,
         now: DateTime<Utc>,
         social: &SocialSignals,
+        series: &mut SeriesCache,
     ) -> Result<Vec<Stored<Alert>>, StorageError> {
         let exchange = Exchange::for_symbol(symbol);
         let mut state = match self.storage.rule_state(rule.id, symbol).await? {
@@ -124,27 +127,10 @@ impl AlertMonitor {
             None => RuleState::armed(exchange.today(now)),
         };
         let before = state.clone();
-        let query = BarQuery {
-            symbol: symbol.clone(),
-            interval: Interval::Day1,
-            from: Some(now - Duration::days(HISTORY_DAYS)),
-            to: None,
-            provider: None,
-            limit: None,
-        };
-        let stored_bars = self.storage.bars(&query).await?;
-        let mut providers = Vec::with_capacity(stored_bars.len());
-        let mut bars = Vec::with_capacity(stored_bars.len());
-        for bar in &stored_bars {
-            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close)
-            {
-                bars.push(DailyBar { date: bar.date(), open, high, low, close, volume: bar.volume });
-                providers.push(bar.provider.to_string());
-            }
-        }
-        let last_is_partial = stored_bars.last().is_some_and(|b| b.partial);
+        let series = series.get_or_load(&self.storage, symbol, now).await?;
+        let (bars, providers, last_is_partial) = (&series.bars, &series.providers, series.last_is_partial);
         let mut fired: Vec<(Reading, Option<String>)> =
-            evaluate_daily(&rule.rule, &mut state, &bars, last_is_partial, now)
+            evaluate_daily(&rule.rule, &mut state, bars, last_is_partial, now)
                 .into_iter()
                 .map(|reading| {
                     let provider =
@@ -275,6 +261,55 @@ impl AlertMonitor {
                 }
             }
         }
+    }
+}
+
+/// A symbol's recent daily bars as the rules read them.
+struct DailySeries {
+    bars: Vec<DailyBar>,
+    /// The provider of each bar.
+    providers: Vec<String>,
+    last_is_partial: bool,
+}
+
+/// The daily series read so far in one pass.
+#[derive(Default)]
+struct SeriesCache(std::collections::HashMap<Symbol, Arc<DailySeries>>);
+
+impl SeriesCache {
+    async fn get_or_load(
+        &mut self,
+        storage: &Storage,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<DailySeries>, StorageError> {
+        if let Some(series) = self.0.get(symbol) {
+            return Ok(Arc::clone(series));
+        }
+        let query = BarQuery {
+            symbol: symbol.clone(),
+            interval: Interval::Day1,
+            from: Some(now - Duration::days(HISTORY_DAYS)),
+            to: Some(now),
+            provider: None,
+            limit: None,
+        };
+        let stored = storage.bars(&query).await?;
+        let mut series = DailySeries {
+            bars: Vec::with_capacity(stored.len()),
+            providers: Vec::with_capacity(stored.len()),
+            last_is_partial: stored.last().is_some_and(|b| b.partial),
+        };
+        for bar in &stored {
+            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close)
+            {
+                series.bars.push(DailyBar { date: bar.date(), open, high, low, close, volume: bar.volume });
+                series.providers.push(bar.provider.to_string());
+            }
+        }
+        let series = Arc::new(series);
+        self.0.insert(symbol.clone(), Arc::clone(&series));
+        Ok(series)
     }
 }
 

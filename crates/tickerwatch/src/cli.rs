@@ -287,6 +287,23 @@ pub enum BenchCommand {
     Export(ExportBenchArgs),
     /// Fill a SQLite file with the export benchmark's synthetic daily bars (for `bench/http-load.sh`).
     Seed(SeedBenchArgs),
+    /// Evaluate alert rules over synthetic bars in SQLite; prints the time of each pass.
+    Monitor(MonitorBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MonitorBenchArgs {
+    /// SQLite file; created with synthetic bars of `--symbols` symbols when missing.
+    #[arg(long, default_value = "bench/monitor-bench.db")]
+    pub db: PathBuf,
+    #[arg(long, default_value_t = 200)]
+    pub symbols: usize,
+    /// Rules per symbol (price, RSI, SMA cross, volume spike, 52-week high, in turn).
+    #[arg(long, default_value_t = 5)]
+    pub rules_per_symbol: usize,
+    /// Daily bars per symbol (one per weekday from 2010-01-04).
+    #[arg(long, default_value_t = 520)]
+    pub days: usize,
 }
 
 #[derive(Debug, Args)]

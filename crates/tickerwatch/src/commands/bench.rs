@@ -271,6 +271,121 @@ pub async fn seed(args: crate::cli::SeedBenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The bar of `symbol` stamped `at` or the last one before it.
+async fn last_bar(
+    storage: &Storage,
+    symbol: &Symbol,
+    at: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<domain::Bar>> {
+    let query = storage::BarQuery {
+        symbol: symbol.clone(),
+        interval: Interval::Day1,
+        from: Some(at - chrono::Duration::days(7)),
+        to: Some(at),
+        provider: None,
+        limit: None,
+    };
+    Ok(storage.bars(&query).await?.pop())
+}
+
+/// The monitor benchmark: `rules_per_symbol` rules on each of `symbols` symbols, evaluated by
+/// `jobs::AlertMonitor` as a poll would: pass 1 arms every rule (a state written per rule and
+/// symbol), pass 2 is a poll with nothing new (reads only), pass 3 follows a new bar for every
+/// symbol (each rule reads it, fires or not, and writes its state). Prints each pass's time.
+///
+/// # Errors
+/// When the database cannot be created or a pass fails.
+pub async fn monitor(args: crate::cli::MonitorBenchArgs) -> anyhow::Result<()> {
+    use monitor::{AverageKind, Condition, Direction, Frequency, Line, Rule};
+
+    let symbols = synthetic_symbols(args.symbols)?;
+    let storage = open_synthetic(&args.db, &symbols, args.days).await?;
+    for rule in storage.alert_rules().await? {
+        storage.delete_alert_rule(rule.id).await?;
+    }
+    let Some(last) = storage.last_bar_ts(&symbols[0], Interval::Day1).await? else {
+        anyhow::bail!("{} holds no bars", args.db.display());
+    };
+    let kinds = [
+        |close: f64| Condition::Price { direction: Direction::Above, level: close * 1.02 },
+        |_| Condition::Rsi { direction: Direction::Below, level: 30.0, period: 14 },
+        |_| Condition::Cross {
+            fast: Line::Average { kind: AverageKind::Sma, period: 20 },
+            slow: Line::Average { kind: AverageKind::Sma, period: 50 },
+            direction: Direction::Above,
+        },
+        |_| Condition::VolumeSpike { multiple: 1.5, days: 20 },
+        |_| Condition::NewExtreme { direction: Direction::Above },
+    ];
+    let mut n_rules = 0;
+    for symbol in &symbols {
+        let close = last_bar(&storage, symbol, last).await?.and_then(|b| b.close).unwrap_or(1.0);
+        for condition in kinds.iter().cycle().take(args.rules_per_symbol).map(|kind| kind(close)) {
+            let rule = storage::AlertRule {
+                symbol: Some(symbol.clone()),
+                name: None,
+                rule: Rule {
+                    condition,
+                    frequency: Frequency::Every { cooldown_secs: 0 },
+                    hysteresis: 0.0,
+                    expires_at: None,
+                    paused: false,
+                },
+                targets: Vec::new(),
+            };
+            storage.create_alert_rule(&rule).await?;
+            n_rules += 1;
+        }
+    }
+    let monitor = jobs::AlertMonitor::new(storage.clone(), None);
+    reset_peak_rss();
+    let evening = |day: chrono::DateTime<chrono::Utc>| day + chrono::Duration::hours(22);
+    let report = |label: &str, pass: jobs::MonitorPass, elapsed: Duration| {
+        println!(
+            "{label:<44} {:>8.1} ms  {} rules, {} evaluations, {} alerts",
+            elapsed.as_secs_f64() * 1000.0,
+            pass.rules,
+            pass.evaluations,
+            pass.alerts.len()
+        );
+    };
+    println!("{n_rules} rules over {} symbols, {} daily bars each", symbols.len(), args.days);
+    let started = Instant::now();
+    let pass = monitor.evaluate(evening(last)).await?;
+    report("pass 1: arm every rule", pass, started.elapsed());
+    let started = Instant::now();
+    let pass = monitor.evaluate(evening(last) + chrono::Duration::minutes(5)).await?;
+    report("pass 2: a poll with nothing new", pass, started.elapsed());
+    // The next weekday: one new bar per symbol, 3 % up on heavy volume.
+    let next = last
+        + chrono::Duration::days(if chrono::Datelike::weekday(&last) == chrono::Weekday::Fri {
+            3
+        } else {
+            1
+        });
+    let preference = domain::reconcile::ProviderPreference::default();
+    for symbol in &symbols {
+        let Some(previous) = last_bar(&storage, symbol, last).await? else { continue };
+        let close = previous.close.unwrap_or(1.0) * 1.03;
+        let bar = domain::Bar {
+            ts: next,
+            open: previous.close,
+            high: Some(close * 1.01),
+            low: previous.close,
+            close: Some(close),
+            volume: previous.volume.map(|v| v * 2),
+            ..previous
+        };
+        storage.upsert_bars(symbol, Interval::Day1, &[bar], &preference).await?;
+    }
+    let started = Instant::now();
+    let pass = monitor.evaluate(evening(next)).await?;
+    report("pass 3: a new bar for every symbol", pass, started.elapsed());
+    println!("peak RSS {:.1} MB", peak_rss_bytes().unwrap_or_default() as f64 / 1e6);
+    storage.close().await;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
