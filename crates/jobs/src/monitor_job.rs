@@ -94,15 +94,18 @@ impl AlertMonitor {
         } else {
             SocialSignals::default()
         };
-        // Each symbol's bars are read once per pass, however many rules watch it.
+        // Each symbol's bars are read once per pass, however many rules watch it, and every
+        // rule state in one query.
         let mut series = SeriesCache::default();
+        let mut states = self.storage.rule_states().await?;
         let mut pass = MonitorPass::default();
         for rule in rules.iter().filter(|r| !r.rule.paused) {
             pass.rules += 1;
             let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
             for symbol in symbols {
                 pass.evaluations += 1;
-                let fired = self.evaluate_one(rule, &symbol, now, &social, &mut series).await?;
+                let state = states.remove(&(rule.id, symbol.clone()));
+                let fired = self.evaluate_one(rule, &symbol, state, now, &social, &mut series).await?;
                 self.deliver(rule, &fired).await;
                 pass.alerts.extend(fired);
             }
@@ -117,15 +120,13 @@ impl AlertMonitor {
         &self,
         rule: &Stored<AlertRule>,
         symbol: &Symbol,
+        state: Option<RuleState>,
         now: DateTime<Utc>,
         social: &SocialSignals,
         series: &mut SeriesCache,
     ) -> Result<Vec<Stored<Alert>>, StorageError> {
         let exchange = Exchange::for_symbol(symbol);
-        let mut state = match self.storage.rule_state(rule.id, symbol).await? {
-            Some(state) => state,
-            None => RuleState::armed(exchange.today(now)),
-        };
+        let mut state = state.unwrap_or_else(|| RuleState::armed(exchange.today(now)));
         let before = state.clone();
         let series = series.get_or_load(&self.storage, symbol, now).await?;
         let (bars, providers, last_is_partial) = (&series.bars, &series.providers, series.last_is_partial);
@@ -294,19 +295,21 @@ impl SeriesCache {
             provider: None,
             limit: None,
         };
-        let stored = storage.bars(&query).await?;
-        let mut series = DailySeries {
-            bars: Vec::with_capacity(stored.len()),
-            providers: Vec::with_capacity(stored.len()),
-            last_is_partial: stored.last().is_some_and(|b| b.partial),
-        };
-        for bar in &stored {
-            if let (Some(open), Some(high), Some(low), Some(close)) = (bar.open, bar.high, bar.low, bar.close)
-            {
-                series.bars.push(DailyBar { date: bar.date(), open, high, low, close, volume: bar.volume });
-                series.providers.push(bar.provider.to_string());
-            }
-        }
+        // The read path of the HTTP API: SQLite's read-only connections, rows visited in place.
+        let empty = DailySeries { bars: Vec::new(), providers: Vec::new(), last_is_partial: false };
+        let series = storage
+            .visit_bars(&query, empty, |series, row| {
+                if let (Some(open), Some(high), Some(low), Some(close)) =
+                    (row.open, row.high, row.low, row.close)
+                {
+                    let date = row.ts.date_naive();
+                    series.bars.push(DailyBar { date, open, high, low, close, volume: row.volume });
+                    series.providers.push(row.provider.to_string());
+                }
+                series.last_is_partial = row.partial;
+                std::ops::ControlFlow::Continue(())
+            })
+            .await?;
         let series = Arc::new(series);
         self.0.insert(symbol.clone(), Arc::clone(&series));
         Ok(series)

@@ -278,6 +278,24 @@ impl Storage {
         }))
     }
 
+    /// Every rule's state, by rule and symbol: one query for a whole evaluation pass.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails, [`StorageError::Corrupt`] for an
+    /// unreadable state.
+    pub async fn rule_states(
+        &self,
+    ) -> Result<std::collections::HashMap<(i64, Symbol), RuleState>, StorageError> {
+        const SQL: &str = "SELECT rule_id, symbol, state FROM alert_rule_states";
+        Ok(with_pool!(self, pool => {
+            let mut states = std::collections::HashMap::new();
+            for row in sqlx::query(SQL).fetch_all(pool).await? {
+                states.insert((row.int("rule_id")?, symbol_col(&row, "symbol")?), json_col(&row, "state")?);
+            }
+            states
+        }))
+    }
+
     /// Saves a rule's state for one symbol together with the alerts it fired, in one
     /// transaction. Returns the alerts stored: one already stored (same rule, symbol, day and
     /// instant) is not stored again.

@@ -102,6 +102,7 @@ async fn check_evaluations_store_each_alert_once(storage: Storage) {
         .unwrap();
     assert!(again.is_empty());
     assert_eq!(storage.rule_state(rule.id, &sym("AAPL")).await.unwrap(), Some(state.clone()));
+    assert_eq!(storage.rule_states().await.unwrap().get(&(rule.id, sym("AAPL"))), Some(&state));
     let later = fired_at + Duration::hours(2);
     storage.record_rule_evaluation(rule.id, &sym("MSFT"), &state, &[alert("MSFT", later)]).await.unwrap();
 
