@@ -33,6 +33,9 @@ pub enum Command {
     /// Manage the watchlist.
     #[command(subcommand)]
     Watchlist(WatchlistCommand),
+    /// Stock-monitor alert rules and the alerts they fired.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Database maintenance.
     #[command(subcommand)]
     Db(DbCommand),
@@ -265,6 +268,68 @@ pub enum WatchlistCommand {
     },
     /// List the watchlist.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Add a rule: a price level (`--above`/`--below`), or any condition as JSON (`--condition`,
+    /// e.g. '{"kind":"rsi","direction":"below","level":30,"period":14}').
+    Add(AlertAddArgs),
+    /// List the rules.
+    List,
+    /// Stop a rule from firing (it keeps its state).
+    Pause { id: i64 },
+    /// Let a paused rule fire again.
+    Resume { id: i64 },
+    /// Arm a rule afresh from today (a `once` rule that fired).
+    Rearm { id: i64 },
+    /// Delete a rule (its alerts are kept).
+    Remove { id: i64 },
+    /// Alerts fired, newest first.
+    History {
+        #[arg(long, value_parser = parse_symbol)]
+        symbol: Option<Symbol>,
+        /// Only alerts since this date (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Send a sample alert to a rule's targets and print each delivery.
+    Test { id: i64 },
+}
+
+#[derive(Debug, Args)]
+pub struct AlertAddArgs {
+    /// The symbol to watch (it must have stored bars or be on the watchlist).
+    #[arg(value_parser = parse_symbol, required_unless_present = "watchlist")]
+    pub symbol: Option<Symbol>,
+    /// Watch every symbol on the watchlist instead of one.
+    #[arg(long, conflicts_with = "symbol")]
+    pub watchlist: bool,
+    /// Fire when the price reaches this level from below.
+    #[arg(long, conflicts_with_all = ["below", "condition"])]
+    pub above: Option<f64>,
+    /// Fire when the price reaches this level from above.
+    #[arg(long, conflicts_with = "condition")]
+    pub below: Option<f64>,
+    /// Any condition, as the API's JSON.
+    #[arg(long)]
+    pub condition: Option<String>,
+    /// once, once-per-day or every (with --cooldown).
+    #[arg(long, default_value = "once-per-day")]
+    pub frequency: String,
+    /// Seconds between two firings of an `every` rule.
+    #[arg(long, default_value_t = 3600)]
+    pub cooldown: u64,
+    /// How far the value must move back past the threshold before the rule fires again.
+    #[arg(long, default_value_t = 0.0)]
+    pub hysteresis: f64,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A webhook to deliver to (repeatable); `slack:URL` or `discord:URL` for those formats.
+    #[arg(long)]
+    pub webhook: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

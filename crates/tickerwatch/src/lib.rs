@@ -39,6 +39,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                 Command::Quote(args) => commands::quote::run(&app, args).await,
                 Command::Bars(args) => commands::bars::run(&app, args).await.map(|()| true),
                 Command::Watchlist(command) => commands::watchlist::run(&app, command).await.map(|()| true),
+                Command::Alerts(command) => commands::alerts::run(&app, command).await,
                 Command::Db(cli::DbCommand::Migrate) => {
                     println!("Database schema is up to date ({}).", app.storage.backend());
                     Ok(true)

@@ -475,3 +475,80 @@ fn a_closed_stderr_does_not_break_a_command() {
     assert!(exited, "the command hung with a closed stderr");
     assert_eq!(status.and_then(|s| s.code()), Some(0));
 }
+
+#[test]
+fn alert_rules_are_managed_from_the_command_line() {
+    let ws = Workspace::new();
+    assert!(ws.run(&["fetch", "AAPL", "--range", "1y"]).status.success());
+    let hook = "slack:https://hooks.slack.com/services/T000/B000/very-secret-token";
+    let added = ws.run(&[
+        "alerts",
+        "add",
+        "AAPL",
+        "--above",
+        "1000",
+        "--frequency",
+        "every",
+        "--cooldown",
+        "60",
+        "--webhook",
+        hook,
+    ]);
+    assert!(added.status.success(), "{}", stderr(&added));
+    assert!(stdout(&added).starts_with("Rule 1 added"), "{}", stdout(&added));
+    let watchlist_rule = ws.run(&[
+        "alerts",
+        "add",
+        "--watchlist",
+        "--condition",
+        r#"{"kind":"rsi","direction":"below","level":30,"period":14}"#,
+    ]);
+    assert!(watchlist_rule.status.success(), "{}", stderr(&watchlist_rule));
+
+    // Refused, each with a reason: a duplicate, an unknown symbol, a bad level, a bad webhook.
+    for (args, reason) in [
+        (vec!["alerts", "add", "AAPL", "--above", "1000"], "already watches"),
+        (vec!["alerts", "add", "ZZZZ", "--above", "1"], "no stored bars"),
+        (vec!["alerts", "add", "AAPL", "--above=-5"], "level"),
+        (vec!["alerts", "add", "AAPL", "--above", "900", "--webhook", "ftp://example.com/x"], "--webhook"),
+        (vec!["alerts", "add", "AAPL", "--condition", r#"{"kind":"moon"}"#], "--condition"),
+    ] {
+        let refused = ws.run(&args);
+        assert_eq!(refused.status.code(), Some(1), "{args:?}: {}", stdout(&refused));
+        assert!(stderr(&refused).contains(reason), "{args:?}: {}", stderr(&refused));
+    }
+
+    let list = ws.run(&["alerts", "list"]);
+    let listed = stdout(&list);
+    assert!(
+        listed.contains("AAPL") && listed.contains("(watchlist)") && listed.contains("2 rule(s)"),
+        "{listed}"
+    );
+    assert!(!listed.contains("very-secret-token"), "{listed}");
+    assert!(ws.run(&["alerts", "pause", "1"]).status.success());
+    assert!(stdout(&ws.run(&["alerts", "list"])).contains("paused"));
+    assert!(ws.run(&["alerts", "resume", "1"]).status.success());
+    assert!(ws.run(&["alerts", "rearm", "1"]).status.success());
+    assert!(stdout(&ws.run(&["alerts", "history"])).contains("0 alert(s)"));
+
+    // A test delivery to a target the address policy refuses fails, without leaking the URL.
+    let private = ws.run(&[
+        "alerts",
+        "add",
+        "AAPL",
+        "--below",
+        "1",
+        "--webhook",
+        "http://127.0.0.1:9/hooks/another-secret",
+    ]);
+    assert!(private.status.success(), "{}", stderr(&private));
+    let tested = ws.run(&["alerts", "test", "3"]);
+    assert_eq!(tested.status.code(), Some(1), "{}", stdout(&tested));
+    let out = stdout(&tested);
+    assert!(out.contains("failed after 0 attempt(s)") && !out.contains("another-secret"), "{out}");
+
+    assert!(ws.run(&["alerts", "remove", "1"]).status.success());
+    let again = ws.run(&["alerts", "remove", "1"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr(&again).contains("alert rule 1 not found"), "{}", stderr(&again));
+}

@@ -1,5 +1,6 @@
 //! One module per CLI command.
 
+pub mod alerts;
 pub mod analyze;
 pub mod bars;
 pub mod bench;
