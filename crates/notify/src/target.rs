@@ -215,6 +215,19 @@ impl Target {
         Ok(())
     }
 
+    /// A target as stored with a rule (JSON), checked for shape only: type, scheme, host,
+    /// template, recipients. Where it may connect is checked at each delivery, after DNS
+    /// resolution (the address policy), so a rule can be saved before its host resolves.
+    ///
+    /// # Errors
+    /// Why the value is not a target, or the first [`TargetError`].
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+        let target: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        let shape_only = TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
+        target.validate(&shape_only).map_err(|e| e.to_string())?;
+        Ok(target)
+    }
+
     /// [`validate`](Self::validate), then resolves a webhook's host and refuses it if any of
     /// its addresses is not allowed: what an API should run before saving a target.
     ///

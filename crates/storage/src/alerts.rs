@@ -29,7 +29,8 @@ pub struct AlertRule {
 }
 
 impl AlertRule {
-    /// What makes two rules the same: the symbol (or every symbol) and the condition.
+    /// What makes two rules the same: the symbol (or every symbol) and the condition (as
+    /// [`Rule::duplicates`] says); the unique index on it holds against races.
     fn dedupe_key(&self) -> Result<String, StorageError> {
         let condition = serde_json::to_string(&self.rule.condition)
             .map_err(|e| StorageError::invalid("alert rule", e.to_string()))?;
@@ -122,8 +123,8 @@ impl Storage {
     /// Stores a new rule (validated by the `monitor` crate first).
     ///
     /// # Errors
-    /// [`StorageError::Invalid`] for an invalid rule or a duplicate of an existing one (same
-    /// symbol and condition; the message names its id); [`StorageError::Query`] if the
+    /// [`StorageError::Invalid`] for an invalid rule, [`StorageError::DuplicateAlertRule`] for a
+    /// duplicate of an existing one (same symbol and condition), [`StorageError::Query`] if the
     /// database fails.
     pub async fn create_alert_rule(&self, rule: &AlertRule) -> Result<Stored<AlertRule>, StorageError> {
         let key = self.checked_key(rule, None).await?;
@@ -144,10 +145,7 @@ impl Storage {
         if let Some(existing) =
             self.alert_rule_by_key(&key).await?.filter(|existing| Some(*existing) != except)
         {
-            return Err(StorageError::invalid(
-                "alert rule",
-                format!("rule {existing} already watches the same symbol and condition"),
-            ));
+            return Err(StorageError::DuplicateAlertRule { existing });
         }
         Ok(key)
     }

@@ -77,6 +77,11 @@ pub enum StorageError {
     #[error("invalid {what}: {reason}; nothing was stored")]
     Invalid { what: &'static str, reason: String },
 
+    /// An alert rule that would fire on the same events as rule `existing` (same symbol and
+    /// condition). Its own variant so the API can answer 409 rather than 422.
+    #[error("rule {existing} already watches the same symbol and condition")]
+    DuplicateAlertRule { existing: i64 },
+
     /// A stored row could not be turned back into a domain value (e.g. an unknown provider
     /// name), which means the database was edited by something other than this crate.
     #[error("invalid stored {column} value {value:?}: {reason}")]

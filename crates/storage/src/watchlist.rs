@@ -69,6 +69,19 @@ impl Storage {
         Ok(removed)
     }
 
+    /// True when `symbol` has stored daily bars or is on the watchlist: a symbol worth a rule,
+    /// where a typo would be a rule that never fires.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn is_known_symbol(&self, symbol: &Symbol) -> Result<bool, StorageError> {
+        const SQL: &str = "SELECT 1 AS known FROM watchlist WHERE symbol = $1";
+        let watched = with_pool!(self, pool => {
+            sqlx::query(SQL).bind(symbol.as_str()).fetch_optional(pool).await?.is_some()
+        });
+        Ok(watched || self.last_bar_ts(symbol, domain::Interval::Day1).await?.is_some())
+    }
+
     /// The watchlist, sorted by symbol (byte order, the same on both backends: sorting happens
     /// here because PostgreSQL's text order depends on the database's collation).
     ///

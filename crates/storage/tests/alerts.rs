@@ -39,7 +39,8 @@ async fn check_rules_are_stored_and_duplicates_refused(storage: Storage) {
     again.rule.frequency = Frequency::Once;
     let err = storage.create_alert_rule(&again).await.unwrap_err();
     assert!(
-        matches!(err, StorageError::Invalid { .. }) && err.to_string().contains(&format!("rule {}", aapl.id)),
+        matches!(err, StorageError::DuplicateAlertRule { existing } if existing == aapl.id)
+            && err.to_string().contains(&format!("rule {}", aapl.id)),
         "{err}"
     );
     // An invalid rule is refused before the database, naming the field.

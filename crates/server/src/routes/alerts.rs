@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::{Interval, Symbol};
+use domain::Symbol;
 use monitor::{Condition, Frequency, Rule};
 use serde::{Deserialize, Serialize};
 use storage::{Alert, AlertRule, Storage, Stored};
@@ -201,9 +201,7 @@ pub(crate) struct AlertsParams {
 /// `symbol`, so a typo does not become a rule that never fires.
 async fn known_symbol(storage: &Storage, raw: &str) -> Result<Symbol, ApiError> {
     let symbol = params::symbol(raw, "body")?;
-    let stored = storage.last_bar_ts(&symbol, Interval::Day1).await?.is_some();
-    let watched = storage.watchlist().await?.iter().any(|e| e.symbol == symbol);
-    if stored || watched {
+    if storage.is_known_symbol(&symbol).await? {
         Ok(symbol)
     } else {
         Err(ApiError::InvalidRule(format!(
@@ -212,29 +210,26 @@ async fn known_symbol(storage: &Storage, raw: &str) -> Result<Symbol, ApiError> 
     }
 }
 
-/// Validates a rule (422 naming the field) and refuses a duplicate of another rule (409).
-async fn check_rule(storage: &Storage, rule: &AlertRule, except: Option<i64>) -> Result<(), ApiError> {
+/// Validates a rule: 422 naming the field. (A duplicate is refused by storage: 409, see
+/// [`rule_error`].) Targets are checked for shape here; where they may connect at each
+/// delivery.
+fn check_rule(rule: &AlertRule) -> Result<(), ApiError> {
     rule.rule.validate().map_err(|e| ApiError::InvalidRule(format!("{}: {}", e.field, e.message)))?;
-    // The shape of each target (scheme, host, template, recipients) is checked here; where it
-    // may connect (public addresses only, unless `jobs.monitor.targets` allows more) is
-    // checked at each delivery, after DNS resolution, and a refusal is recorded there.
-    let shape_only = notify::TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
     for (i, target) in rule.targets.iter().enumerate() {
-        let invalid = |reason: String| ApiError::InvalidRule(format!("targets[{i}]: {reason}"));
-        let target: notify::Target =
-            serde_json::from_value(target.clone()).map_err(|e| invalid(e.to_string()))?;
-        target.validate(&shape_only).map_err(|e| invalid(e.to_string()))?;
-    }
-    let existing = storage.alert_rules().await?;
-    if let Some(duplicate) = existing.iter().find(|other| {
-        Some(other.id) != except && other.symbol == rule.symbol && other.rule.duplicates(&rule.rule)
-    }) {
-        return Err(ApiError::Conflict {
-            message: format!("rule {} already watches the same symbol and condition", duplicate.id),
-            run_id: None,
-        });
+        notify::Target::from_json(target)
+            .map_err(|reason| ApiError::InvalidRule(format!("targets[{i}]: {reason}")))?;
     }
     Ok(())
+}
+
+/// A duplicate rule is a 409 naming the rule it duplicates; other storage errors as usual.
+fn rule_error(error: storage::StorageError) -> ApiError {
+    match error {
+        storage::StorageError::DuplicateAlertRule { .. } => {
+            ApiError::Conflict { message: error.to_string(), run_id: None }
+        }
+        other => other.into(),
+    }
 }
 
 /// Every alert rule, oldest first.
@@ -294,8 +289,8 @@ pub(crate) async fn create_rule(
         },
         targets: body.targets,
     };
-    check_rule(&storage, &rule, None).await?;
-    let stored = storage.create_alert_rule(&rule).await?;
+    check_rule(&rule)?;
+    let stored = storage.create_alert_rule(&rule).await.map_err(rule_error)?;
     tracing::info!(rule_id = stored.id, "Alert rule created.");
     Ok((StatusCode::CREATED, Json(RuleDto::from(stored))))
 }
@@ -383,8 +378,8 @@ pub(crate) async fn update_rule(
     if let Some(targets) = patch.targets {
         rule.targets = targets;
     }
-    check_rule(&storage, &rule, Some(id)).await?;
-    let updated = storage.update_alert_rule(id, &rule).await?.ok_or_else(not_found)?;
+    check_rule(&rule)?;
+    let updated = storage.update_alert_rule(id, &rule).await.map_err(rule_error)?.ok_or_else(not_found)?;
     if patch.rearm {
         storage.reset_rule_states(id).await?;
     }

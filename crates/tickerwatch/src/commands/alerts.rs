@@ -2,7 +2,7 @@
 //! rules and alerts from the command line, checked as the API checks them.
 
 use anyhow::{Context as _, bail};
-use domain::{Interval, Symbol};
+use domain::Symbol;
 use monitor::{Condition, Direction, Frequency, Rule};
 use storage::{AlertRule, Stored};
 
@@ -113,10 +113,7 @@ async fn rule_from_args(app: &App, args: AlertAddArgs) -> anyhow::Result<AlertRu
             _ => ("json", webhook.as_str()),
         };
         let target = serde_json::json!({"type": "webhook", "url": url, "format": format});
-        let parsed: notify::Target =
-            serde_json::from_value(target.clone()).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
-        let shape_only = notify::TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
-        parsed.validate(&shape_only).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
+        notify::Target::from_json(&target).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
         targets.push(target);
     }
     let rule = Rule { condition, frequency, hysteresis: args.hysteresis, expires_at: None, paused: false };
@@ -126,9 +123,7 @@ async fn rule_from_args(app: &App, args: AlertAddArgs) -> anyhow::Result<AlertRu
 
 /// A symbol with stored bars or on the watchlist, so a typo is not a rule that never fires.
 async fn known(app: &App, symbol: Symbol) -> anyhow::Result<Symbol> {
-    let stored = app.storage.last_bar_ts(&symbol, Interval::Day1).await?.is_some();
-    let watched = app.storage.watchlist().await?.iter().any(|e| e.symbol == symbol);
-    if !(stored || watched) {
+    if !app.storage.is_known_symbol(&symbol).await? {
         bail!("{symbol} has no stored bars and is not on the watchlist; fetch or watch it first");
     }
     Ok(symbol)
