@@ -58,23 +58,25 @@ impl AlertMonitor {
     /// # Errors
     /// When the database fails.
     pub async fn watched_symbols(&self) -> Result<BTreeSet<Symbol>, StorageError> {
-        let rules = self.storage.alert_rules().await?;
-        let mut symbols = BTreeSet::new();
-        let mut watchlist = None;
-        for rule in rules.iter().filter(|r| !r.rule.paused) {
-            match &rule.symbol {
-                Some(symbol) => {
-                    symbols.insert(symbol.clone());
-                }
-                None => {
-                    if watchlist.is_none() {
-                        watchlist = Some(self.storage.watchlist().await?);
-                    }
-                    symbols.extend(watchlist.iter().flatten().map(|e| e.symbol.clone()));
-                }
-            }
-        }
-        Ok(symbols)
+        Ok(self.active_rules().await?.into_iter().flat_map(|(_, symbols)| symbols).collect())
+    }
+
+    /// Every rule that is not paused, with the symbols it watches: its own, or the watchlist's.
+    async fn active_rules(&self) -> Result<Vec<(Stored<AlertRule>, Vec<Symbol>)>, StorageError> {
+        let rules: Vec<Stored<AlertRule>> =
+            self.storage.alert_rules().await?.into_iter().filter(|r| !r.rule.paused).collect();
+        let watchlist: Vec<Symbol> = if rules.iter().any(|r| r.symbol.is_none()) {
+            self.storage.watchlist().await?.into_iter().map(|e| e.symbol).collect()
+        } else {
+            Vec::new()
+        };
+        Ok(rules
+            .into_iter()
+            .map(|rule| {
+                let symbols = rule.symbol.clone().map_or_else(|| watchlist.clone(), |symbol| vec![symbol]);
+                (rule, symbols)
+            })
+            .collect())
     }
 
     /// Evaluates every active rule for each symbol it watches, over the stored daily bars and
@@ -83,13 +85,8 @@ impl AlertMonitor {
     /// # Errors
     /// When the database fails; alerts stored before the failure stay stored.
     pub async fn evaluate(&self, now: DateTime<Utc>) -> Result<MonitorPass, StorageError> {
-        let rules = self.storage.alert_rules().await?;
-        let watchlist: Vec<Symbol> = if rules.iter().any(|r| r.symbol.is_none()) {
-            self.storage.watchlist().await?.into_iter().map(|e| e.symbol).collect()
-        } else {
-            Vec::new()
-        };
-        let social = if rules.iter().any(|r| social_driven(&r.rule.condition)) {
+        let rules = self.active_rules().await?;
+        let social = if rules.iter().any(|(r, _)| social_driven(&r.rule.condition)) {
             SocialSignals::read(&self.storage, now).await?
         } else {
             SocialSignals::default()
@@ -99,13 +96,12 @@ impl AlertMonitor {
         let mut series = SeriesCache::default();
         let mut states = self.storage.rule_states().await?;
         let mut pass = MonitorPass::default();
-        for rule in rules.iter().filter(|r| !r.rule.paused) {
+        for (rule, symbols) in &rules {
             pass.rules += 1;
-            let symbols = rule.symbol.as_ref().map_or_else(|| watchlist.clone(), |s| vec![s.clone()]);
             for symbol in symbols {
                 pass.evaluations += 1;
                 let state = states.remove(&(rule.id, symbol.clone()));
-                let fired = self.evaluate_one(rule, &symbol, state, now, &social, &mut series).await?;
+                let fired = self.evaluate_one(rule, symbol, state, now, &social, &mut series).await?;
                 self.deliver(rule, &fired).await;
                 pass.alerts.extend(fired);
             }
