@@ -14,6 +14,12 @@
 //!   are fine. When every refreshed symbol's quote failed the run ends `partial` with the
 //!   reasons. When the bars fail, the quote is not asked for: the chain has just failed for that
 //!   symbol and would spend rate-limit budget to fail again.
+//! - **News and company profiles** follow a successful bar refresh: the news of the last
+//!   `news_days` (stored once per URL, so the count logged is of new items) and, when the stored
+//!   profile is older than `profile_max_age_days` (or there is none), the profile. Either failing
+//!   is noted in the item's `error` (`news: …`, `profile: …`) and logged; it never fails the
+//!   symbol or the run, because the bars are what the run is for, and the next run tries again.
+//!   A chain with no provider of news or profiles (Yahoo alone) skips them silently.
 //! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
 //!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
 //!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
@@ -45,7 +51,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{DateRange, Exchange, Symbol};
 use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
-use providers::{BarsRequest, ProviderChain, ProvidersConfig, Span};
+use providers::{BarsRequest, ChainError, ProviderChain, ProvidersConfig, Span};
 use storage::RunItem;
 use tracing::{info, warn};
 
@@ -184,17 +190,80 @@ impl DownloadTracker {
         if let Some(error) = &quote_error {
             warn!(%symbol, error, "Quote failed; the symbol's bars were stored.");
         }
+        let (new_news, news_error) = match self.refresh_news(storage, &symbol, now).await {
+            Ok(new_news) => (new_news, None),
+            Err(error) => {
+                warn!(%symbol, error, "News refresh failed; the symbol's bars were stored.");
+                (0, Some(error))
+            }
+        };
+        let profile_error = self.refresh_profile(storage, &symbol, now).await.err();
+        if let Some(error) = &profile_error {
+            warn!(%symbol, error, "Profile refresh failed; the symbol's bars were stored.");
+        }
         let stored = fetched.inserted + fetched.updated;
-        info!(%symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
+        info!(%symbol, provider = %fetched.provider, bars = stored, new_news, "Symbol refreshed.");
         let quote_failed = quote_error.is_some();
+        let errors: Vec<String> = [quote_error, news_error, profile_error].into_iter().flatten().collect();
         let item = RunItem {
             symbol: symbol.to_string(),
             succeeded: true,
             bars: stored,
             provider: Some(fetched.provider.to_string()),
-            error: quote_error,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
         };
         (item, quote_failed)
+    }
+
+    /// Fetches the news of the last `news_days` and stores it; returns how many items were new.
+    ///
+    /// # Errors
+    /// What failed, prefixed `news:`, for the item's error.
+    async fn refresh_news(
+        &self,
+        storage: &storage::Storage,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<u64, String> {
+        if self.config.news_days == 0 {
+            return Ok(0);
+        }
+        let from = now - chrono::Duration::days(i64::from(self.config.news_days));
+        let served = match self.chain.news(symbol, from, now).await {
+            Ok(served) => served,
+            // A chain without a news source (e.g. Yahoo alone) has nothing to refresh.
+            Err(ChainError::NoProvider { .. }) => return Ok(0),
+            Err(error) => return Err(format!("news: {error}")),
+        };
+        storage.save_news(&served.value).await.map_err(|e| format!("news: cannot store: {e}"))
+    }
+
+    /// Fetches and stores the profile when none is stored or the stored one is older than
+    /// `profile_max_age_days`.
+    ///
+    /// # Errors
+    /// What failed, prefixed `profile:`, for the item's error.
+    async fn refresh_profile(
+        &self,
+        storage: &storage::Storage,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        if self.config.profile_max_age_days == 0 {
+            return Ok(());
+        }
+        let max_age = chrono::Duration::days(i64::from(self.config.profile_max_age_days));
+        let fetched_at =
+            storage.profile_fetched_at(symbol).await.map_err(|e| format!("profile: cannot read: {e}"))?;
+        if fetched_at.is_some_and(|at| now - at < max_age) {
+            return Ok(());
+        }
+        let served = match self.chain.profile(symbol).await {
+            Ok(served) => served,
+            Err(ChainError::NoProvider { .. }) => return Ok(()),
+            Err(error) => return Err(format!("profile: {error}")),
+        };
+        storage.save_profile(&served.value).await.map_err(|e| format!("profile: cannot store: {e}"))
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
