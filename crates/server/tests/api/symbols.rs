@@ -230,7 +230,7 @@ fn news_item(n: u32, provider: ProviderId) -> domain::NewsItem {
         headline: format!("Headline {n} <b>"),
         url: format!("https://news.example/{n}"),
         source: Some("Wire".to_owned()),
-        summary: (n % 2 == 0).then(|| format!("Summary {n}")),
+        summary: n.is_multiple_of(2).then(|| format!("Summary {n}")),
         published_at: Utc.with_ymd_and_hms(2024, 5, n, 12, 0, 0).unwrap(),
         sentiment: (n == 3).then_some(-1.0),
         provider,
