@@ -158,9 +158,14 @@ impl DownloadTracker {
         Ok(())
     }
 
-    /// Fetches and stores one symbol's new bars and quote; the item says how it went, and the
-    /// flag whether the quote failed.
-    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> (RunItem, bool) {
+    /// Fetches and stores one symbol's new bars, quote, news and profile; the item says how it
+    /// went, and the second value why the quote failed, if it did.
+    async fn refresh(
+        &self,
+        context: &JobContext,
+        symbol: Symbol,
+        now: DateTime<Utc>,
+    ) -> (RunItem, Option<String>) {
         let storage = &context.storage;
         let interval = self.config.interval;
         let exchange = Exchange::for_symbol(&symbol);
@@ -171,14 +176,14 @@ impl DownloadTracker {
                 Span::Between(DateRange::new(last_day, today).unwrap_or(DateRange::day(last_day)))
             }
             Ok(None) => self.initial_span,
-            Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), false),
+            Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), None),
         };
         let request = BarsRequest { symbol: symbol.clone(), interval, span };
         let fetched = match fetch_and_store(&self.chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 warn!(%symbol, %error, "Symbol refresh failed.");
-                return (failed_item(&symbol, error.to_string()), false);
+                return (failed_item(&symbol, error.to_string()), None);
             }
         };
         let quote_error = match self.chain.quote(&symbol).await {
@@ -203,8 +208,8 @@ impl DownloadTracker {
         }
         let stored = fetched.inserted + fetched.updated;
         info!(%symbol, provider = %fetched.provider, bars = stored, new_news, "Symbol refreshed.");
-        let quote_failed = quote_error.is_some();
-        let errors: Vec<String> = [quote_error, news_error, profile_error].into_iter().flatten().collect();
+        let errors: Vec<String> =
+            [quote_error.clone(), news_error, profile_error].into_iter().flatten().collect();
         let item = RunItem {
             symbol: symbol.to_string(),
             succeeded: true,
@@ -212,7 +217,7 @@ impl DownloadTracker {
             provider: Some(fetched.provider.to_string()),
             error: (!errors.is_empty()).then(|| errors.join("; ")),
         };
-        (item, quote_failed)
+        (item, quote_error)
     }
 
     /// Fetches the news of the last `news_days` and stores it; returns how many items were new.
@@ -321,7 +326,7 @@ impl Job for DownloadTracker {
             .map(|symbol| async move {
                 // Cancelled (shutdown past the grace period): drop the in-flight vendor requests
                 // now rather than wait for their responses.
-                let Some((item, quote_failed)) =
+                let Some((item, quote_error)) =
                     context.cancel.run_until_cancelled(self.refresh(context, symbol, now)).await
                 else {
                     return Ok(None);
@@ -330,17 +335,17 @@ impl Job for DownloadTracker {
                     .record_item(&item)
                     .await
                     .with_context(|| format!("cannot record the result of {}", item.symbol))?;
-                anyhow::Ok(Some((item, quote_failed)))
+                anyhow::Ok(Some((item, quote_error)))
             })
             .buffer_unordered(self.config.concurrency.max(1));
         let (mut n_ok, mut n_failed) = (0_usize, 0_usize);
         let mut quote_errors = Vec::new();
         while let Some(refreshed) = refreshed.next().await {
             match refreshed? {
-                Some((item, quote_failed)) if item.succeeded => {
+                Some((item, quote_error)) if item.succeeded => {
                     n_ok += 1;
-                    if quote_failed {
-                        quote_errors.push(format!("{}: {}", item.symbol, item.error.unwrap_or_default()));
+                    if let Some(error) = quote_error {
+                        quote_errors.push(format!("{}: {error}", item.symbol));
                     }
                 }
                 Some(_) => n_failed += 1,
