@@ -641,16 +641,22 @@ async fn profile_failures_are_classified_like_the_other_calls() {
     let err = profile_error(&server).await;
     assert!(matches!(err, ProviderError::RateLimited { .. }), "{err:?}");
 
-    for (name, expected) in [
-        ("invalid_json.json", "invalid JSON"),
-        ("truncated.json", "truncated JSON"),
-        ("aggs_error_on_200.json", "no results in ticker details"),
+    let details = payload("ticker_details_aapl.json");
+    for (body, expected) in [
+        (payload("invalid_json.json"), "invalid JSON"),
+        (details[..details.len() / 2].to_owned(), "truncated JSON"),
+        (payload("aggs_error_on_200.json"), "no results in ticker details"),
+        (details.replace(r#""ticker":"AAPL""#, r#""ticker":"MSFT""#), "about \"MSFT\", not AAPL"),
+        (r#"{"results":{"name":42}}"#.to_owned(), "invalid JSON"),
     ] {
         let server = MockServer::start().await;
-        Mock::given(path("/v3/reference/tickers/AAPL")).respond_with(json(200, name)).mount(&server).await;
+        Mock::given(path("/v3/reference/tickers/AAPL"))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(body.clone(), "application/json"))
+            .mount(&server)
+            .await;
         let err = profile_error(&server).await;
-        assert!(matches!(err, ProviderError::Malformed { .. }), "{name}: {err:?}");
-        assert!(err.to_string().contains(expected), "{name}: {err}");
+        assert!(matches!(err, ProviderError::Malformed { .. }), "{body}: {err:?}");
+        assert!(err.to_string().contains(expected), "{body}: {err}");
     }
 
     let server = MockServer::start().await;
