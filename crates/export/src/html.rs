@@ -2,7 +2,7 @@
 //!
 //! Design decisions, and why:
 //! - **Self-contained.** No scripts, fonts, images or style sheets are fetched: the CSS is inline,
-//!   the charts are inline SVG ([`crate::chart`]), fonts are the reader's system fonts. The file
+//!   the charts are inline SVG (the `charts` crate), fonts are the reader's system fonts. The file
 //!   opens offline, can be mailed, and leaks nothing to third parties when opened. A
 //!   Content-Security-Policy `<meta>` forbids every fetch and all scripts, so even text that
 //!   slipped past escaping could not run or phone home.
@@ -19,7 +19,6 @@
 //! - **Research notes** are known before the first bar arrives (the request carries them), so
 //!   their section is written right after the header; each symbol's section links to its note.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -28,9 +27,9 @@ use domain::Rating;
 use domain::indicators::IndicatorSnapshot;
 use domain::{Bar, ProviderId};
 
-use crate::chart::{self, ChartPlan, Resolution};
 use crate::report::{CompanySummary, NoteSummary, SymbolReport};
 use crate::{ExportError, SymbolSummary};
+use charts::{ChartPlan, Resolution, escape};
 
 /// Flagged bars listed per section; the rest are only counted, so one noisy series cannot bloat
 /// the report.
@@ -70,25 +69,6 @@ pub(crate) fn render_report(
     }
     out.write_all(report.footer().as_bytes()).map_err(io_error)?;
     out.flush().map_err(io_error)
-}
-
-/// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['&', '<', '>', '"', '\'']) {
-        return Cow::Borrowed(text);
-    }
-    let mut escaped = String::with_capacity(text.len() + 16);
-    for character in text.chars() {
-        match character {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
-        }
-    }
-    Cow::Owned(escaped)
 }
 
 /// What the contents table and footer need of a section, kept after its bars are gone.
@@ -197,9 +177,9 @@ impl ReportWriter<'_> {
                  so there is nothing to chart or summarise.</p>\n",
             );
         } else {
-            let plan = chart::plan(bars);
-            let price = chart::price_chart_svg(&summary.symbol, bars);
-            let rsi = chart::rsi_chart_svg(bars);
+            let plan = charts::plan(bars);
+            let price = charts::price_chart_svg(&summary.symbol, bars);
+            let rsi = charts::rsi_chart_svg(bars);
             write_figure(&mut html, symbol, "price", price, &price_caption(&plan, summary.providers.len()));
             write_figure(
                 &mut html,
@@ -714,7 +694,7 @@ mod tests {
     use domain::Symbol;
 
     use super::*;
-    use crate::chart::tests::sample_bars;
+    use charts::fixtures::sample_bars;
 
     fn generated_at() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 3, 1, 14, 30, 0).single().expect("valid date")
@@ -761,13 +741,6 @@ mod tests {
             crew: "research".to_owned(),
             created_at: Utc.with_ymd_and_hms(2025, 2, 27, 9, 5, 0).single().expect("valid date"),
         }
-    }
-
-    #[test]
-    fn escapes_the_five_special_characters() {
-        assert_eq!(escape("AAPL"), "AAPL");
-        assert!(matches!(escape("AAPL"), Cow::Borrowed(_)));
-        assert_eq!(escape(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
     }
 
     #[test]

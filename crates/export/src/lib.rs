@@ -19,7 +19,6 @@
 //!   headline cannot run as a formula in Excel.
 
 mod atomic;
-mod chart;
 mod format;
 mod html;
 mod pipeline;
