@@ -47,6 +47,7 @@ mod params;
 mod routes;
 mod server;
 mod state;
+mod ui;
 
 use axum::Router;
 use utoipa::OpenApi as _;
@@ -62,7 +63,8 @@ pub use server::{Server, ServerError};
 pub use state::AppState;
 
 /// The whole application: `/api` routes (behind the auth check), `/healthz`, `/readyz`,
-/// `/metrics`, the spec at [`SPEC_PATH`] and the docs UI at [`DOCS_PATH`], all inside the
+/// `/metrics`, the spec at [`SPEC_PATH`], the docs UI at [`DOCS_PATH`] and the web UI's pages
+/// (`/`, `/symbols/{symbol}`), all inside the
 /// middleware stack (request id, tracing, metrics, error format, panic catcher, CORS, body limit,
 /// timeout).
 pub fn router(state: AppState) -> Router {
@@ -99,6 +101,6 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::health::metrics))
         .split_for_parts();
     let config = std::sync::Arc::clone(&state.config);
-    let app = app.merge(openapi::docs_router(spec)).with_state(state);
+    let app = app.merge(openapi::docs_router(spec)).merge(ui::routes()).with_state(state);
     middleware::apply(app, &config)
 }

@@ -15,4 +15,5 @@ mod ops;
 mod social;
 mod spec;
 mod symbols;
+mod ui;
 mod watchlist;

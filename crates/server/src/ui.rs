@@ -1,0 +1,270 @@
+//! The web UI's routes: HTML pages at `/` over the same storage the API reads, drawn by the
+//! `web` crate's views and the `charts` crate's SVG.
+//!
+//! Design decisions, and why:
+//! - **Outside the API and its spec.** Pages are for people: errors are HTML pages (marked as
+//!   rendered so the error normaliser leaves them alone), and they are not OpenAPI operations.
+//! - **Reads only, and only when reads are public.** With `server.auth.protect_reads` set, the
+//!   pages answer 401 until sign-in exists (session cookie, CSRF), rather than show protected
+//!   data to anyone.
+//! - **Locked-down headers on every page.** A CSP that allows only this origin's stylesheet and
+//!   no script at all (the pages have none yet), no framing, no MIME sniffing, no referrer
+//!   leaking a symbol to another site.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{Duration, Utc};
+use domain::{Interval, Symbol};
+use serde::Deserialize;
+use storage::{BarQuery, Storage, StorageError};
+use web::{ChartRange, DashboardRow, SymbolView};
+
+use crate::AppState;
+use crate::error::RenderedError;
+
+/// Daily bars read for a dashboard row's sparkline and change.
+const SPARKLINE_SESSIONS: usize = 30;
+/// Rows of the symbol page's table.
+const RECENT_SESSIONS: usize = 30;
+
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The UI's routes, for [`crate::router`] to merge beside the API.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/symbols/{symbol}", get(symbol_page))
+        .route(web::STYLESHEET_PATH, get(stylesheet))
+}
+
+/// A page with the UI's headers.
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    let mut response = (status, markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status.is_client_error() || status.is_server_error() {
+        response.extensions_mut().insert(RenderedError);
+    }
+    response
+}
+
+/// What a page handler can fail with, shown as a page.
+enum PageError {
+    Locked,
+    Storage(StorageError),
+}
+
+impl From<StorageError> for PageError {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Locked => page(
+                StatusCode::UNAUTHORIZED,
+                web::error_page(
+                    "Sign-in required",
+                    "This server keeps its data private (server.auth.protect_reads). Use the API \
+                     with a token until the web UI's sign-in is available.",
+                ),
+            ),
+            Self::Storage(error) => {
+                tracing::error!(%error, "A page could not be read from the database.");
+                page(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    web::error_page(
+                        "Something went wrong",
+                        "The database could not be read; the log says why.",
+                    ),
+                )
+            }
+        }
+    }
+}
+
+fn ensure_public(state: &AppState) -> Result<(), PageError> {
+    if state.config.auth.protect_reads { Err(PageError::Locked) } else { Ok(()) }
+}
+
+async fn stylesheet() -> Response {
+    let mut response = web::STYLESHEET.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn dashboard(State(state): State<AppState>) -> Result<Response, PageError> {
+    ensure_public(&state)?;
+    let storage = &state.storage;
+    let now = Utc::now();
+    let watchlist = storage.watchlist().await?;
+    let symbols: Vec<Symbol> = watchlist.into_iter().map(|entry| entry.symbol).collect();
+    let trending: HashMap<Symbol, _> = storage
+        .trending(now - Duration::hours(24), now, None)
+        .await?
+        .into_iter()
+        .map(|row| (row.symbol.clone(), row))
+        .collect();
+    let ratings: HashMap<Symbol, String> = storage
+        .latest_research_notes(&symbols)
+        .await?
+        .into_iter()
+        .map(|note| (note.symbol.clone(), note.rating.to_string()))
+        .collect();
+    let rules = storage.alert_rules().await?;
+    let mut rows = Vec::with_capacity(symbols.len());
+    for symbol in &symbols {
+        let mut row = dashboard_row(storage, symbol).await?;
+        if let Some(trend) = trending.get(symbol) {
+            row.mentions_24h = Some(trend.mentions);
+            row.sentiment = Some(trend.mean_sentiment);
+        }
+        row.rating = ratings.get(symbol).cloned();
+        row.active_alerts = rules
+            .iter()
+            .filter(|rule| !rule.rule.paused && rule.symbol.as_ref().is_none_or(|s| s == symbol))
+            .count();
+        rows.push(row);
+    }
+    Ok(page(StatusCode::OK, web::dashboard(&rows, now)))
+}
+
+/// A row's prices: the latest quote when there is one, else the latest close.
+async fn dashboard_row(storage: &Storage, symbol: &Symbol) -> Result<DashboardRow, StorageError> {
+    let last = storage.last_bar_ts(symbol, Interval::Day1).await?;
+    let query = BarQuery {
+        symbol: symbol.clone(),
+        interval: Interval::Day1,
+        // Enough calendar days for 30 sessions across holidays, back from the latest stored.
+        from: Some(last.unwrap_or_else(Utc::now) - Duration::days(50)),
+        to: None,
+        provider: None,
+        limit: None,
+    };
+    let mut bars = storage.bars(&query).await?;
+    bars.dedup_by_key(|bar| bar.ts);
+    let closes: Vec<f64> = bars.iter().filter_map(|bar| bar.close).collect();
+    let closes = closes[closes.len().saturating_sub(SPARKLINE_SESSIONS)..].to_vec();
+    let quote = storage.latest_quote(symbol).await?;
+    let name = storage.profile(symbol).await?.and_then(|profile| profile.name);
+    let last_bar = bars.last();
+    let mut row = DashboardRow {
+        symbol: symbol.to_string(),
+        name,
+        closes,
+        partial: last_bar.is_some_and(|bar| bar.partial),
+        ..DashboardRow::default()
+    };
+    match (&quote, last_bar) {
+        (Some(quote), bar) if bar.is_none_or(|bar| quote.ts >= bar.ts) => {
+            row.last = Some(quote.price);
+            row.change_percent = quote.change_percent.or_else(|| {
+                quote.previous_close.filter(|p| *p != 0.0).map(|p| (quote.price / p - 1.0) * 100.0)
+            });
+            row.as_of = Some(quote.ts);
+            row.provider = Some(quote.provider.to_string());
+            row.partial = false;
+        }
+        (_, Some(bar)) => {
+            let previous = bars.iter().rev().nth(1).and_then(|b| b.close);
+            row.last = bar.close;
+            row.change_percent =
+                bar.close.zip(previous.filter(|p| *p != 0.0)).map(|(close, p)| (close / p - 1.0) * 100.0);
+            row.as_of = Some(bar.ts);
+            row.provider = Some(bar.provider.to_string());
+        }
+        _ => {}
+    }
+    Ok(row)
+}
+
+#[derive(Debug, Deserialize)]
+struct SymbolPageQuery {
+    range: Option<String>,
+}
+
+async fn symbol_page(
+    State(state): State<AppState>,
+    Path(raw): Path<String>,
+    Query(query): Query<SymbolPageQuery>,
+) -> Result<Response, PageError> {
+    ensure_public(&state)?;
+    let storage = &state.storage;
+    let Ok(symbol) = Symbol::parse(&raw) else {
+        let message =
+            format!("“{raw}” is not a ticker symbol (letters, digits and . - = ^, e.g. AAPL or BRK-B).");
+        return Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&message)));
+    };
+    let range = match query.range.as_deref().map(ChartRange::parse) {
+        None => ChartRange::default(),
+        Some(Some(range)) => range,
+        Some(None) => {
+            let valid: Vec<&str> = ChartRange::ALL.iter().map(|r| r.as_str()).collect();
+            let message = format!("The chart range must be one of {}.", valid.join(", "));
+            return Ok(page(StatusCode::BAD_REQUEST, web::error_page("Unknown range", &message)));
+        }
+    };
+    let Some(last) = storage.last_bar_ts(&symbol, Interval::Day1).await? else {
+        let message = format!(
+            "No prices are stored for {symbol}. Add it to the watchlist (tickerwatch watchlist add \
+             {symbol}) and run the download-tracker job."
+        );
+        return Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&message)));
+    };
+    let from = range.days().map(|days| last - Duration::days(days));
+    let query = BarQuery {
+        symbol: symbol.clone(),
+        interval: Interval::Day1,
+        from,
+        to: None,
+        provider: None,
+        limit: None,
+    };
+    let mut bars = storage.bars(&query).await?;
+    bars.dedup_by_key(|bar| bar.ts);
+    let plan = charts::plan(&bars);
+    let price_svg = charts::price_chart_svg(&symbol, &bars).unwrap_or_else(|error| chart_failed(&error));
+    let rsi_svg = charts::rsi_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
+    let chart_caption = format!(
+        "{} candles of {} sessions from {} to {}; SMA 20 (amber) and SMA 50 (blue), volume, RSI 14.",
+        plan.resolution.adjective(),
+        plan.chartable_bars,
+        bars.first().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
+        bars.last().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
+    );
+    let disagreements = storage.count_disagreements(&symbol, Interval::Day1, from, None).await?;
+    let recent: Vec<_> = bars.iter().rev().take(RECENT_SESSIONS).cloned().collect();
+    let view = SymbolView {
+        symbol: symbol.to_string(),
+        name: storage.profile(&symbol).await?.and_then(|profile| profile.name),
+        range,
+        price_svg,
+        rsi_svg,
+        chart_caption,
+        recent,
+        quote: storage.latest_quote(&symbol).await?,
+        disagreements,
+    };
+    Ok(page(StatusCode::OK, web::symbol_page(&view)))
+}
+
+fn chart_failed(error: &str) -> String {
+    tracing::warn!(error, "A chart could not be drawn.");
+    "<p class=\"muted\">The chart could not be drawn.</p>".to_owned()
+}

@@ -1,0 +1,22 @@
+//! The web UI's pages, rendered on the server: each view takes plain data (already read by the
+//! server's handlers) and returns HTML. No IO here, so every page can be tested as a function.
+//!
+//! Design decisions, and why:
+//! - **maud, not a template directory.** Markup is Rust: a misspelt field is a compile error, and
+//!   every interpolated string is escaped by default, so vendor text (news, Reddit posts, company
+//!   names) cannot inject markup. `PreEscaped` appears only around SVG our own `charts` crate drew.
+//! - **Readable without JavaScript.** Range switches are links, tables come with every chart,
+//!   forms post. The page loads nothing from another host: one stylesheet served by us, charts
+//!   inline.
+//! - **Colours follow the browser.** The stylesheet's variables switch with
+//!   `prefers-color-scheme`; charts keep their own palette, which reads on both.
+
+mod format;
+mod layout;
+mod pages;
+mod sparkline;
+
+pub use format::{change_class, money, percent};
+pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, document};
+pub use pages::{ChartRange, DashboardRow, SymbolView, dashboard, error_page, not_found_page, symbol_page};
+pub use sparkline::sparkline_svg;

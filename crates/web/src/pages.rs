@@ -1,0 +1,342 @@
+//! The pages: each takes what its handler read and returns the whole document.
+
+use chrono::{DateTime, Utc};
+use domain::{Bar, Quote};
+use maud::{Markup, PreEscaped, html};
+
+use crate::format::{change_class, money, percent};
+use crate::layout::{Nav, document};
+use crate::sparkline::sparkline_svg;
+
+/// One watched symbol on the dashboard.
+#[derive(Debug, Clone, Default)]
+pub struct DashboardRow {
+    pub symbol: String,
+    /// The company's name, when a profile is stored.
+    pub name: Option<String>,
+    /// The latest quote's price, else the latest close.
+    pub last: Option<f64>,
+    /// Against the previous close.
+    pub change_percent: Option<f64>,
+    /// Recent daily closes, oldest first.
+    pub closes: Vec<f64>,
+    /// When `last` was observed.
+    pub as_of: Option<DateTime<Utc>>,
+    /// Who served `last`.
+    pub provider: Option<String>,
+    /// True when the latest bar's session had not finished when it was stored.
+    pub partial: bool,
+    pub mentions_24h: Option<u64>,
+    /// Mean sentiment of those mentions, in `[-1, 1]`.
+    pub sentiment: Option<f64>,
+    /// The latest research note's rating.
+    pub rating: Option<String>,
+    /// Alert rules watching the symbol (its own and the watchlist's), not paused.
+    pub active_alerts: usize,
+}
+
+/// The dashboard: the watchlist as a table. `now` dates the freshness column.
+pub fn dashboard(rows: &[DashboardRow], now: DateTime<Utc>) -> Markup {
+    let body = html! {
+        h1 { "Watchlist" }
+        @if rows.is_empty() {
+            div.panel.empty {
+                p { "No symbols are watched yet." }
+                p.muted { "Add one with " code { "tickerwatch watchlist add AAPL" } " or " code { "POST /api/watchlist" } "." }
+            }
+        } @else {
+            div.panel.table-wrap {
+                table {
+                    thead { tr {
+                        th scope="col" { "Symbol" }
+                        th scope="col" { "Last" }
+                        th scope="col" { "Day" }
+                        th scope="col" class="hide-narrow" { "30 days" }
+                        th scope="col" class="hide-narrow" { "Mentions 24 h" }
+                        th scope="col" class="hide-narrow" { "Sentiment" }
+                        th scope="col" class="hide-narrow" { "Rating" }
+                        th scope="col" class="hide-narrow" { "Alerts" }
+                        th scope="col" { "As of" }
+                    } }
+                    tbody {
+                        @for row in rows {
+                            tr {
+                                td.text {
+                                    a href=(symbol_href(&row.symbol)) { strong { (row.symbol) } }
+                                    @if let Some(name) = &row.name { br; span.muted { (name) } }
+                                }
+                                td { (money(row.last)) }
+                                td class=(change_class(row.change_percent)) { (percent(row.change_percent)) }
+                                td class="hide-narrow" {
+                                    @if let Some(svg) = sparkline_svg(&row.closes) { (PreEscaped(svg)) } @else { span.muted { "—" } }
+                                }
+                                td class="hide-narrow" { (row.mentions_24h.map_or("—".to_owned(), |n| n.to_string())) }
+                                td class=(format!("hide-narrow {}", change_class(row.sentiment))) {
+                                    (row.sentiment.map_or("—".to_owned(), |s| format!("{s:+.2}")))
+                                }
+                                td class="hide-narrow" { (row.rating.as_deref().unwrap_or("—")) }
+                                td class="hide-narrow" { (row.active_alerts) }
+                                td.text {
+                                    (freshness(row.as_of, now))
+                                    @if row.partial { " " span.warn title="the session had not closed" { "(partial)" } }
+                                    @if let Some(provider) = &row.provider { br; span.muted { (provider) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    document("Dashboard", Nav::Dashboard, body)
+}
+
+/// "3 min ago", "2 h ago", "5 d ago"; a dash when never.
+fn freshness(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else { return "never".to_owned() };
+    let seconds = (now - at).num_seconds().max(0);
+    match seconds {
+        0..60 => "just now".to_owned(),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        _ => format!("{} d ago", seconds / 86_400),
+    }
+}
+
+fn symbol_href(symbol: &str) -> String {
+    // Symbols are `Symbol::parse`d: letters, digits and `.-=^`; only `^` needs encoding.
+    format!("/symbols/{}", symbol.replace('^', "%5E"))
+}
+
+/// The chart's span, chosen by a link (`?range=1y`), so it works without JavaScript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChartRange {
+    OneMonth,
+    ThreeMonths,
+    SixMonths,
+    #[default]
+    OneYear,
+    FiveYears,
+    Max,
+}
+
+impl ChartRange {
+    pub const ALL: [Self; 6] =
+        [Self::OneMonth, Self::ThreeMonths, Self::SixMonths, Self::OneYear, Self::FiveYears, Self::Max];
+
+    /// The query value: `1m`, `3m`, `6m`, `1y`, `5y`, `max`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OneMonth => "1m",
+            Self::ThreeMonths => "3m",
+            Self::SixMonths => "6m",
+            Self::OneYear => "1y",
+            Self::FiveYears => "5y",
+            Self::Max => "max",
+        }
+    }
+
+    /// The button's label: `1M`, …, `Max`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::OneMonth => "1M",
+            Self::ThreeMonths => "3M",
+            Self::SixMonths => "6M",
+            Self::OneYear => "1Y",
+            Self::FiveYears => "5Y",
+            Self::Max => "Max",
+        }
+    }
+
+    /// Calendar days back from the latest bar; `None` for everything stored.
+    pub fn days(self) -> Option<i64> {
+        match self {
+            Self::OneMonth => Some(31),
+            Self::ThreeMonths => Some(92),
+            Self::SixMonths => Some(183),
+            Self::OneYear => Some(366),
+            Self::FiveYears => Some(5 * 366),
+            Self::Max => None,
+        }
+    }
+
+    /// The range a query value names (case-insensitive), if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|range| range.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+/// What the symbol page shows.
+#[derive(Debug, Clone)]
+pub struct SymbolView {
+    pub symbol: String,
+    pub name: Option<String>,
+    pub range: ChartRange,
+    /// Candles with SMA 20/50 and volume, drawn by `charts`.
+    pub price_svg: String,
+    /// RSI 14, drawn by `charts`.
+    pub rsi_svg: String,
+    /// How the chart grouped bars ("weekly candles, 1,250 bars").
+    pub chart_caption: String,
+    /// The latest bars, newest first: the chart's table fallback.
+    pub recent: Vec<Bar>,
+    pub quote: Option<Quote>,
+    /// Days on which providers disagreed beyond tolerance.
+    pub disagreements: u64,
+}
+
+/// A symbol's page: facts, chart with range selector, and the latest bars as a table.
+pub fn symbol_page(view: &SymbolView) -> Markup {
+    let path = symbol_href(&view.symbol);
+    let body = html! {
+        h1 {
+            (view.symbol)
+            @if let Some(name) = &view.name { " " span.muted { (name) } }
+        }
+        dl.facts {
+            @if let Some(quote) = &view.quote {
+                div { dt { "Last (" (quote.provider) ")" } dd { (money(Some(quote.price))) } }
+                div { dt { "Change" } dd class=(change_class(quote.change_percent)) { (percent(quote.change_percent)) } }
+                div { dt { "Previous close" } dd { (money(quote.previous_close)) } }
+                div { dt { "Quoted" } dd { (quote.ts.format("%Y-%m-%d %H:%M UTC")) } }
+            } @else if let Some(bar) = view.recent.first() {
+                div { dt { "Last close (" (bar.provider) ")" } dd { (money(bar.close)) } }
+                div { dt { "Session" } dd { (bar.ts.format("%Y-%m-%d")) } }
+            }
+            div {
+                dt { "Provider disagreements" }
+                dd class=(if view.disagreements > 0 { "warn" } else { "" }) { (view.disagreements) }
+            }
+        }
+        nav.ranges aria-label="Chart range" {
+            @for range in ChartRange::ALL {
+                a href=(format!("{path}?range={}", range.as_str())) aria-current=[(range == view.range).then_some("true")] { (range.label()) }
+            }
+        }
+        figure.panel.chart-card {
+            (PreEscaped(&view.price_svg))
+            (PreEscaped(&view.rsi_svg))
+            figcaption.muted { (view.chart_caption) }
+        }
+        h2 { "Latest sessions" }
+        div.panel.table-wrap {
+            table {
+                thead { tr {
+                    th scope="col" { "Date" } th scope="col" { "Open" } th scope="col" { "High" }
+                    th scope="col" { "Low" } th scope="col" { "Close" } th scope="col" { "Volume" }
+                    th scope="col" class="text" { "Provider" }
+                } }
+                tbody {
+                    @for bar in &view.recent {
+                        tr {
+                            td { (bar.ts.format("%Y-%m-%d")) @if bar.partial { " " span.warn title="the session had not closed" { "partial" } } }
+                            td { (money(bar.open)) } td { (money(bar.high)) } td { (money(bar.low)) }
+                            td { (money(bar.close)) }
+                            td { (bar.volume.map_or("—".to_owned(), |v| v.to_string())) }
+                            td.text { (bar.provider) }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    document(&view.symbol, Nav::None, body)
+}
+
+/// The 404 page: what was not found and where to go instead.
+pub fn not_found_page(what: &str) -> Markup {
+    let body = html! {
+        div.panel.empty {
+            h1 { "Not found" }
+            p { (what) }
+            p { a href="/" { "Back to the watchlist" } }
+        }
+    };
+    document("Not found", Nav::None, body)
+}
+
+/// Any other error, with a message safe to show.
+pub fn error_page(title: &str, message: &str) -> Markup {
+    let body = html! {
+        div.panel.empty {
+            h1 { (title) }
+            p { (message) }
+            p { a href="/" { "Back to the watchlist" } }
+        }
+    };
+    document(title, Nav::None, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 10, 15, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn vendor_text_is_escaped_everywhere() {
+        let row = DashboardRow {
+            symbol: "AAPL".to_owned(),
+            name: Some("<script>alert(1)</script> & Co".to_owned()),
+            rating: Some("<b>buy</b>".to_owned()),
+            ..DashboardRow::default()
+        };
+        let html = dashboard(&[row], now()).into_string();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
+        assert!(html.contains("&lt;b&gt;buy&lt;/b&gt;"));
+        let page = not_found_page("No symbol \"<img src=x>\"").into_string();
+        assert!(page.contains("&lt;img src=x&gt;") && !page.contains("<img"));
+    }
+
+    #[test]
+    fn the_dashboard_lists_rows_with_a_dash_for_what_is_unknown() {
+        let rows = [
+            DashboardRow {
+                symbol: "MSFT".to_owned(),
+                last: Some(412.5),
+                change_percent: Some(-1.25),
+                closes: vec![400.0, 410.0, 412.5],
+                as_of: Some(now() - chrono::Duration::minutes(5)),
+                provider: Some("finnhub".to_owned()),
+                active_alerts: 2,
+                ..DashboardRow::default()
+            },
+            DashboardRow { symbol: "^GSPC".to_owned(), ..DashboardRow::default() },
+        ];
+        let html = dashboard(&rows, now()).into_string();
+        assert!(html.contains(r#"href="/symbols/MSFT""#));
+        assert!(html.contains(r#"href="/symbols/%5EGSPC""#));
+        assert!(html.contains("412.50") && html.contains("-1.25 %") && html.contains("5 min ago"));
+        assert!(html.contains("<svg class=\"spark up\""));
+        assert!(html.contains("never"), "a symbol never refreshed says so");
+        assert!(dashboard(&[], now()).into_string().contains("No symbols are watched yet."));
+    }
+
+    #[test]
+    fn ranges_round_trip_and_the_current_one_is_marked() {
+        for range in ChartRange::ALL {
+            assert_eq!(ChartRange::parse(range.as_str()), Some(range));
+        }
+        assert_eq!(ChartRange::parse("1Y"), Some(ChartRange::OneYear));
+        assert_eq!(ChartRange::parse("2y"), None);
+        let view = SymbolView {
+            symbol: "AAPL".to_owned(),
+            name: None,
+            range: ChartRange::SixMonths,
+            price_svg: "<svg></svg>".to_owned(),
+            rsi_svg: String::new(),
+            chart_caption: "daily candles".to_owned(),
+            recent: Vec::new(),
+            quote: None,
+            disagreements: 3,
+        };
+        let html = symbol_page(&view).into_string();
+        assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
+        assert!(html.contains(r#"<a href="/symbols/AAPL?range=1y">1Y</a>"#));
+    }
+}
