@@ -71,7 +71,7 @@ impl AuthState {
 }
 
 /// Checks `token` against the config tokens, then the stored ones.
-async fn authenticate(state: &AuthState, token: &str) -> Result<(), ApiError> {
+pub(crate) async fn authenticate(state: &AuthState, token: &str) -> Result<(), ApiError> {
     if state.config.auth.tokens.iter().any(|known| constant_time_eq(known.expose(), token)) {
         tracing::debug!(token_name = "config", "Request authenticated.");
         return Ok(());

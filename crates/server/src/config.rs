@@ -160,8 +160,15 @@ pub struct AuthConfig {
     /// the database, hashed). Handy for a single-user setup via `TICKERWATCH_SERVER__AUTH__TOKENS`.
     pub tokens: Vec<ApiToken>,
     /// Require a token for reads (GET) too. Off by default: the data is market data, and the
-    /// docs UI and dashboards work without setup.
+    /// docs UI and dashboards work without setup. The web UI then asks to sign in first.
     pub protect_reads: bool,
+    /// Signs the web UI's session cookies. Without one, each process draws a random secret and
+    /// sessions end when it restarts; several instances behind one address need the same value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_secret: Option<ApiToken>,
+    /// How long a web UI sign-in lasts, in hours (default 12).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_hours: Option<u32>,
 }
 
 /// A bearer token from config. Serializes and debug-prints as `***`, so the effective config can

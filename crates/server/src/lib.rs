@@ -46,6 +46,7 @@ mod openapi;
 mod params;
 mod routes;
 mod server;
+mod session;
 mod state;
 mod ui;
 

@@ -10,6 +10,7 @@ use storage::Storage;
 
 use crate::ServerConfig;
 use crate::cache::BarsCache;
+use crate::session::SessionKeys;
 
 /// Everything the handlers use, each with one owner outside the server (the binary builds them
 /// and shuts them down); the state only holds handles.
@@ -28,6 +29,8 @@ pub struct AppState {
     /// Recent `GET …/bars` responses (see [`crate::cache`]); private, so a state is built with
     /// [`AppState::new`].
     pub(crate) bars_cache: Arc<BarsCache>,
+    /// Signs the web UI's session cookies (see [`crate::session`]).
+    pub(crate) sessions: SessionKeys,
 }
 
 impl AppState {
@@ -40,6 +43,10 @@ impl AppState {
         config: ServerConfig,
     ) -> Self {
         let bars_cache = Arc::new(BarsCache::new(config.bars_cache_ttl()));
+        let sessions = SessionKeys::new(
+            config.auth.session_secret.as_ref().map(crate::ApiToken::expose),
+            config.auth.session_hours,
+        );
         Self {
             storage,
             jobs,
@@ -48,6 +55,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: crate::metrics::install_recorder(),
             bars_cache,
+            sessions,
         }
     }
 }

@@ -4,28 +4,31 @@
 //! Design decisions, and why:
 //! - **Outside the API and its spec.** Pages are for people: errors are HTML pages (marked as
 //!   rendered so the error normaliser leaves them alone), and they are not OpenAPI operations.
-//! - **Reads only, and only when reads are public.** With `server.auth.protect_reads` set, the
-//!   pages answer 401 until sign-in exists (session cookie, CSRF), rather than show protected
-//!   data to anyone.
+//! - **Sign-in by API token, a session cookie after** (`session.rs`). Reading is open unless
+//!   `server.auth.protect_reads` is set, in which case every page first sends the browser to the
+//!   sign-in form and, after it, back where it was. Changing anything (the watchlist) needs a
+//!   session and the form's CSRF token; a form without it gets 403.
 //! - **Locked-down headers on every page.** A CSP that allows only this origin's stylesheet and
 //!   no script at all (the pages have none yet), no framing, no MIME sniffing, no referrer
 //!   leaking a symbol to another site.
 
 use std::collections::HashMap;
 
-use axum::Router;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
 use chrono::{Duration, Utc};
 use domain::{Interval, Symbol};
 use serde::Deserialize;
 use storage::{BarQuery, Storage, StorageError};
-use web::{ChartRange, DashboardRow, SymbolView};
+use web::{ChartRange, DashboardRow, FieldError, SymbolView, Viewer};
 
 use crate::AppState;
+use crate::auth::{AuthState, authenticate};
 use crate::error::RenderedError;
+use crate::session::{Session, clear_cookie, cookie_value, safe_return_path};
 
 /// Daily bars read for a dashboard row's sparkline and change.
 const SPARKLINE_SESSIONS: usize = 30;
@@ -40,6 +43,10 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard))
         .route("/symbols/{symbol}", get(symbol_page))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signout", post(signout))
+        .route("/watchlist", post(add_to_watchlist))
+        .route("/watchlist/{symbol}/remove", post(remove_from_watchlist))
         .route(web::STYLESHEET_PATH, get(stylesheet))
 }
 
@@ -61,7 +68,10 @@ fn page(status: StatusCode, markup: maud::Markup) -> Response {
 
 /// What a page handler can fail with, shown as a page.
 enum PageError {
-    Locked,
+    /// Reads are protected and there is no session: sign in, then come back to this path.
+    SignIn(String),
+    /// A state-changing form without a session or with a wrong CSRF token.
+    Forbidden,
     Storage(StorageError),
 }
 
@@ -74,12 +84,16 @@ impl From<StorageError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
-            Self::Locked => page(
-                StatusCode::UNAUTHORIZED,
+            Self::SignIn(back) => {
+                let target = format!("/signin?next={}", percent_encode(&back));
+                Redirect::to(&target).into_response()
+            }
+            Self::Forbidden => page(
+                StatusCode::FORBIDDEN,
                 web::error_page(
-                    "Sign-in required",
-                    "This server keeps its data private (server.auth.protect_reads). Use the API \
-                     with a token until the web UI's sign-in is available.",
+                    "Not allowed",
+                    "This form needs a signed-in session and its own form token. Reload the page \
+                     and try again; sign in if your session has ended.",
                 ),
             ),
             Self::Storage(error) => {
@@ -96,8 +110,44 @@ impl IntoResponse for PageError {
     }
 }
 
-fn ensure_public(state: &AppState) -> Result<(), PageError> {
-    if state.config.auth.protect_reads { Err(PageError::Locked) } else { Ok(()) }
+/// Query-string encoding for a return path (RFC 3986 unreserved characters and `/` kept).
+fn percent_encode(text: &str) -> String {
+    let mut encoded = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// The request's valid session, if any.
+fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
+    cookie_value(headers).and_then(|cookie| state.sessions.verify(cookie, Utc::now()))
+}
+
+/// Who is reading; sends them to sign in first when reads are protected.
+fn reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Viewer, PageError> {
+    match session(state, headers) {
+        Some(session) => Ok(Viewer { csrf_token: Some(state.sessions.csrf_token(&session)) }),
+        None if state.config.auth.protect_reads => {
+            let back = uri.0.path_and_query().map_or("/", |p| p.as_str());
+            Err(PageError::SignIn(back.to_owned()))
+        }
+        None => Ok(Viewer::default()),
+    }
+}
+
+/// The session of a state-changing form whose CSRF token is right.
+fn writer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, PageError> {
+    let session = session(state, headers).ok_or(PageError::Forbidden)?;
+    if !state.sessions.check_csrf(&session, csrf) {
+        tracing::info!("A web form was refused: wrong or missing CSRF token.");
+        return Err(PageError::Forbidden);
+    }
+    Ok(Viewer { csrf_token: Some(state.sessions.csrf_token(&session)) })
 }
 
 async fn stylesheet() -> Response {
@@ -109,8 +159,20 @@ async fn stylesheet() -> Response {
     response
 }
 
-async fn dashboard(State(state): State<AppState>) -> Result<Response, PageError> {
-    ensure_public(&state)?;
+async fn dashboard(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    render_dashboard(&state, &viewer, None).await
+}
+
+async fn render_dashboard(
+    state: &AppState,
+    viewer: &Viewer,
+    add_error: Option<FieldError>,
+) -> Result<Response, PageError> {
     let storage = &state.storage;
     let now = Utc::now();
     let watchlist = storage.watchlist().await?;
@@ -142,7 +204,8 @@ async fn dashboard(State(state): State<AppState>) -> Result<Response, PageError>
             .count();
         rows.push(row);
     }
-    Ok(page(StatusCode::OK, web::dashboard(&rows, now)))
+    let status = if add_error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(page(status, web::dashboard(&rows, now, viewer, add_error.as_ref())))
 }
 
 /// A row's prices: the latest quote when there is one, else the latest close.
@@ -201,10 +264,12 @@ struct SymbolPageQuery {
 
 async fn symbol_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
     Path(raw): Path<String>,
     Query(query): Query<SymbolPageQuery>,
 ) -> Result<Response, PageError> {
-    ensure_public(&state)?;
+    let viewer = reader(&state, &headers, &uri)?;
     let storage = &state.storage;
     let Ok(symbol) = Symbol::parse(&raw) else {
         let message =
@@ -261,10 +326,107 @@ async fn symbol_page(
         quote: storage.latest_quote(&symbol).await?,
         disagreements,
     };
-    Ok(page(StatusCode::OK, web::symbol_page(&view)))
+    Ok(page(StatusCode::OK, web::symbol_page(&view, &viewer)))
 }
 
 fn chart_failed(error: &str) -> String {
     tracing::warn!(error, "A chart could not be drawn.");
     "<p class=\"muted\">The chart could not be drawn.</p>".to_owned()
+}
+
+#[derive(Debug, Deserialize)]
+struct SignInQuery {
+    next: Option<String>,
+}
+
+async fn signin_form(Query(query): Query<SignInQuery>) -> Response {
+    page(StatusCode::OK, web::signin_page(&safe_return_path(query.next.as_deref()), None))
+}
+
+#[derive(Deserialize)]
+struct SignInForm {
+    #[serde(default)]
+    token: String,
+    next: Option<String>,
+}
+
+/// Checks the token as the API would; on success sets the session cookie and goes back.
+async fn signin(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
+    let next = safe_return_path(form.next.as_deref());
+    match authenticate(&AuthState::new(&state), form.token.trim()).await {
+        Ok(()) => {
+            let (cookie, _) = state.sessions.issue(Utc::now());
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(header::SET_COOKIE, state.sessions.set_cookie(&cookie));
+            Ok(response)
+        }
+        Err(error @ (crate::ApiError::Unauthorized | crate::ApiError::Forbidden)) => {
+            tracing::info!(%error, "Web sign-in refused.");
+            let message = "That token is not valid, or it has been revoked.";
+            Ok(page(StatusCode::UNAUTHORIZED, web::signin_page(&next, Some(message))))
+        }
+        Err(error) => {
+            tracing::error!(%error, "Web sign-in failed.");
+            let message = "The token could not be checked (the log says why); try again.";
+            Ok(page(StatusCode::INTERNAL_SERVER_ERROR, web::signin_page(&next, Some(message))))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, clear_cookie());
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct AddSymbolForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    symbol: String,
+}
+
+/// Adds a symbol; a bad one shows the dashboard again with the field's error and the value.
+async fn add_to_watchlist(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<AddSymbolForm>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf)?;
+    match Symbol::parse(form.symbol.trim()) {
+        Ok(symbol) => {
+            state.storage.add_to_watchlist(&symbol).await?;
+            Ok(Redirect::to("/").into_response())
+        }
+        Err(error) => {
+            let add_error =
+                FieldError { value: form.symbol.clone(), message: format!("Not a ticker symbol: {error}.") };
+            render_dashboard(&state, &viewer, Some(add_error)).await
+        }
+    }
+}
+
+async fn remove_from_watchlist(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    if let Ok(symbol) = Symbol::parse(&raw) {
+        state.storage.remove_from_watchlist(&symbol).await?;
+    }
+    Ok(Redirect::to("/").into_response())
 }

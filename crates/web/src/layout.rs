@@ -16,8 +16,26 @@ pub enum Nav {
     None,
 }
 
+/// Who is looking: signed in (with the CSRF token their forms carry) or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Viewer {
+    /// `Some` when signed in.
+    pub csrf_token: Option<String>,
+}
+
+impl Viewer {
+    pub fn signed_in(&self) -> bool {
+        self.csrf_token.is_some()
+    }
+
+    /// The hidden field every state-changing form carries.
+    pub fn csrf_field(&self) -> Markup {
+        html! { @if let Some(token) = &self.csrf_token { input type="hidden" name="csrf" value=(token); } }
+    }
+}
+
 /// A whole HTML document: `title` in the tab, `body` under the navigation.
-pub fn document(title: &str, nav: Nav, body: Markup) -> Markup {
+pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -34,6 +52,16 @@ pub fn document(title: &str, nav: Nav, body: Markup) -> Markup {
                     nav aria-label="Main" {
                         a href="/" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
                         a href="/api/docs" { "API" }
+                    }
+                    div.session {
+                        @if viewer.signed_in() {
+                            form method="post" action="/signout" {
+                                (viewer.csrf_field())
+                                button.link type="submit" { "Sign out" }
+                            }
+                        } @else {
+                            a href="/signin" { "Sign in" }
+                        }
                     }
                 }
                 main { (body) }

@@ -17,6 +17,9 @@ mod pages;
 mod sparkline;
 
 pub use format::{change_class, money, percent};
-pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, document};
-pub use pages::{ChartRange, DashboardRow, SymbolView, dashboard, error_page, not_found_page, symbol_page};
+pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};
+pub use pages::{
+    ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,
+    symbol_page,
+};
 pub use sparkline::sparkline_svg;

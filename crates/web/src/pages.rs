@@ -5,7 +5,7 @@ use domain::{Bar, Quote};
 use maud::{Markup, PreEscaped, html};
 
 use crate::format::{change_class, money, percent};
-use crate::layout::{Nav, document};
+use crate::layout::{Nav, Viewer, document};
 use crate::sparkline::sparkline_svg;
 
 /// One watched symbol on the dashboard.
@@ -35,14 +35,48 @@ pub struct DashboardRow {
     pub active_alerts: usize,
 }
 
-/// The dashboard: the watchlist as a table. `now` dates the freshness column.
-pub fn dashboard(rows: &[DashboardRow], now: DateTime<Utc>) -> Markup {
+/// A form field's rejected value and why, to show the form again with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub value: String,
+    pub message: String,
+}
+
+/// The form that adds a symbol, with its error if the last attempt failed.
+fn add_symbol_form(viewer: &Viewer, error: Option<&FieldError>) -> Markup {
+    html! {
+        @if viewer.signed_in() {
+            form.inline method="post" action="/watchlist" {
+                (viewer.csrf_field())
+                label for="symbol" { "Add a symbol" }
+                input #symbol name="symbol" required maxlength="20" placeholder="e.g. NVDA"
+                    value=[error.map(|e| e.value.as_str())]
+                    aria-invalid=[error.map(|_| "true")]
+                    aria-describedby=[error.map(|_| "symbol-error")];
+                button type="submit" { "Add" }
+                @if let Some(error) = error { p #symbol-error .field-error { (error.message) } }
+            }
+        } @else {
+            p.muted { a href="/signin" { "Sign in" } " to add or remove symbols." }
+        }
+    }
+}
+
+/// The dashboard: the watchlist as a table. `now` dates the freshness column; `add_error` is
+/// the add-symbol form's error, shown with the value that was refused.
+pub fn dashboard(
+    rows: &[DashboardRow],
+    now: DateTime<Utc>,
+    viewer: &Viewer,
+    add_error: Option<&FieldError>,
+) -> Markup {
     let body = html! {
         h1 { "Watchlist" }
+        (add_symbol_form(viewer, add_error))
         @if rows.is_empty() {
             div.panel.empty {
                 p { "No symbols are watched yet." }
-                p.muted { "Add one with " code { "tickerwatch watchlist add AAPL" } " or " code { "POST /api/watchlist" } "." }
+                p.muted { "Add one above, with " code { "tickerwatch watchlist add AAPL" } ", or " code { "POST /api/watchlist" } "." }
             }
         } @else {
             div.panel.table-wrap {
@@ -57,6 +91,7 @@ pub fn dashboard(rows: &[DashboardRow], now: DateTime<Utc>) -> Markup {
                         th scope="col" class="hide-narrow" { "Rating" }
                         th scope="col" class="hide-narrow" { "Alerts" }
                         th scope="col" { "As of" }
+                        @if viewer.signed_in() { th scope="col" { span.visually-hidden { "Remove" } } }
                     } }
                     tbody {
                         @for row in rows {
@@ -81,6 +116,14 @@ pub fn dashboard(rows: &[DashboardRow], now: DateTime<Utc>) -> Markup {
                                     @if row.partial { " " span.warn title="the session had not closed" { "(partial)" } }
                                     @if let Some(provider) = &row.provider { br; span.muted { (provider) } }
                                 }
+                                @if viewer.signed_in() {
+                                    td {
+                                        form method="post" action=(format!("{}/remove", watchlist_href(&row.symbol))) {
+                                            (viewer.csrf_field())
+                                            button.link type="submit" aria-label=(format!("Remove {}", row.symbol)) { "Remove" }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }
@@ -88,7 +131,7 @@ pub fn dashboard(rows: &[DashboardRow], now: DateTime<Utc>) -> Markup {
             }
         }
     };
-    document("Dashboard", Nav::Dashboard, body)
+    document("Dashboard", Nav::Dashboard, viewer, body)
 }
 
 /// "3 min ago", "2 h ago", "5 d ago"; a dash when never.
@@ -106,6 +149,10 @@ fn freshness(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
 fn symbol_href(symbol: &str) -> String {
     // Symbols are `Symbol::parse`d: letters, digits and `.-=^`; only `^` needs encoding.
     format!("/symbols/{}", symbol.replace('^', "%5E"))
+}
+
+fn watchlist_href(symbol: &str) -> String {
+    format!("/watchlist/{}", symbol.replace('^', "%5E"))
 }
 
 /// The chart's span, chosen by a link (`?range=1y`), so it works without JavaScript.
@@ -186,7 +233,7 @@ pub struct SymbolView {
 }
 
 /// A symbol's page: facts, chart with range selector, and the latest bars as a table.
-pub fn symbol_page(view: &SymbolView) -> Markup {
+pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
     let path = symbol_href(&view.symbol);
     let body = html! {
         h1 {
@@ -240,7 +287,26 @@ pub fn symbol_page(view: &SymbolView) -> Markup {
             }
         }
     };
-    document(&view.symbol, Nav::None, body)
+    document(&view.symbol, Nav::None, viewer, body)
+}
+
+/// The sign-in form; `next` is where to go afterwards, `error` why the last attempt failed.
+pub fn signin_page(next: &str, error: Option<&str>) -> Markup {
+    let body = html! {
+        div.panel.narrow {
+            h1 { "Sign in" }
+            p.muted { "Use an API token: one from the config file, or one made with " code { "tickerwatch token create" } "." }
+            form method="post" action="/signin" {
+                input type="hidden" name="next" value=(next);
+                label for="token" { "API token" }
+                input #token type="password" name="token" required autocomplete="current-password"
+                    aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "token-error")];
+                @if let Some(error) = error { p #token-error .field-error { (error) } }
+                button type="submit" { "Sign in" }
+            }
+        }
+    };
+    document("Sign in", Nav::None, &Viewer::default(), body)
 }
 
 /// The 404 page: what was not found and where to go instead.
@@ -252,7 +318,7 @@ pub fn not_found_page(what: &str) -> Markup {
             p { a href="/" { "Back to the watchlist" } }
         }
     };
-    document("Not found", Nav::None, body)
+    document("Not found", Nav::None, &Viewer::default(), body)
 }
 
 /// Any other error, with a message safe to show.
@@ -264,7 +330,7 @@ pub fn error_page(title: &str, message: &str) -> Markup {
             p { a href="/" { "Back to the watchlist" } }
         }
     };
-    document(title, Nav::None, body)
+    document(title, Nav::None, &Viewer::default(), body)
 }
 
 #[cfg(test)]
@@ -285,7 +351,7 @@ mod tests {
             rating: Some("<b>buy</b>".to_owned()),
             ..DashboardRow::default()
         };
-        let html = dashboard(&[row], now()).into_string();
+        let html = dashboard(&[row], now(), &Viewer::default(), None).into_string();
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co"));
         assert!(html.contains("&lt;b&gt;buy&lt;/b&gt;"));
@@ -308,13 +374,34 @@ mod tests {
             },
             DashboardRow { symbol: "^GSPC".to_owned(), ..DashboardRow::default() },
         ];
-        let html = dashboard(&rows, now()).into_string();
+        let html = dashboard(&rows, now(), &Viewer::default(), None).into_string();
         assert!(html.contains(r#"href="/symbols/MSFT""#));
         assert!(html.contains(r#"href="/symbols/%5EGSPC""#));
         assert!(html.contains("412.50") && html.contains("-1.25 %") && html.contains("5 min ago"));
         assert!(html.contains("<svg class=\"spark up\""));
         assert!(html.contains("never"), "a symbol never refreshed says so");
-        assert!(dashboard(&[], now()).into_string().contains("No symbols are watched yet."));
+        assert!(
+            dashboard(&[], now(), &Viewer::default(), None)
+                .into_string()
+                .contains("No symbols are watched yet.")
+        );
+    }
+
+    #[test]
+    fn signed_in_viewers_get_forms_with_the_csrf_token_and_refused_values_come_back() {
+        let viewer = Viewer { csrf_token: Some("c0ffee".to_owned()) };
+        let row = DashboardRow { symbol: "AAPL".to_owned(), ..DashboardRow::default() };
+        let error = FieldError { value: "<bad>".to_owned(), message: "not a ticker".to_owned() };
+        let html = dashboard(std::slice::from_ref(&row), now(), &viewer, Some(&error)).into_string();
+        assert_eq!(
+            html.matches(r#"<input type="hidden" name="csrf" value="c0ffee">"#).count(),
+            3,
+            "add, remove, sign out"
+        );
+        assert!(html.contains(r#"action="/watchlist/AAPL/remove""#));
+        assert!(html.contains(r#"value="&lt;bad&gt;""#) && html.contains("not a ticker"), "{html}");
+        let anonymous = dashboard(&[row], now(), &Viewer::default(), None).into_string();
+        assert!(!anonymous.contains("csrf") && anonymous.contains(r#"href="/signin""#));
     }
 
     #[test]
@@ -335,7 +422,7 @@ mod tests {
             quote: None,
             disagreements: 3,
         };
-        let html = symbol_page(&view).into_string();
+        let html = symbol_page(&view, &Viewer::default()).into_string();
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=1y">1Y</a>"#));
     }

@@ -1,7 +1,8 @@
 //! The web UI's pages: HTML over the same data the API serves, with its headers, escaping and
 //! error pages.
 
-use axum::http::{Method, StatusCode, header};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use domain::{CompanyProfile, ProviderId, Symbol};
 use server::ServerConfig;
 
@@ -115,16 +116,122 @@ async fn vendor_text_is_escaped_on_every_page() {
     }
 }
 
+/// A form post, with the session cookie when given.
+async fn post_form(app: &TestApp, uri: &str, form: &[(&str, &str)], cookie: Option<&str>) -> Response {
+    let body: Vec<String> = form.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    app.send(request.body(Body::from(body.join("&"))).unwrap()).await
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn get_with(app: &TestApp, uri: &str, cookie: &str) -> Response {
+    app.send(Request::get(uri).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
+}
+
+/// Signs in with the app's stored token; returns the `Cookie` header value.
+async fn sign_in(app: &TestApp) -> String {
+    let response = post_form(app, "/signin", &[("token", &app.token), ("next", "/")], None).await;
+    assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&response.body));
+    let set_cookie = response.headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains(&app.token), "the token is not the cookie");
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+fn csrf_of(page: &str) -> String {
+    let marker = r#"name="csrf" value=""#;
+    let start = page.find(marker).expect("a CSRF field") + marker.len();
+    page[start..start + 64].to_owned()
+}
+
 #[tokio::test]
-async fn protected_reads_keep_the_pages_closed() {
+async fn signed_in_users_change_the_watchlist_through_forms_that_carry_the_csrf_token() {
+    let app = refreshed(&["AAPL"]).await;
+    let anonymous = html(&app.get("/").await);
+    assert!(!anonymous.contains("name=\"csrf\"") && anonymous.contains(r#"href="/signin""#));
+    let refused = post_form(&app, "/signin", &[("token", "tw_wrong"), ("next", "/")], None).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(html(&refused).contains("That token is not valid"));
+
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/", &cookie).await);
+    assert!(page.contains("Sign out"), "{page}");
+    let csrf = csrf_of(&page);
+
+    // Without the token, with another session's token, without a session: refused, nothing added.
+    let other = sign_in(&app).await;
+    let other_csrf = csrf_of(&html(&get_with(&app, "/", &other).await));
+    for (form, cookie) in [
+        (vec![("symbol", "NVDA")], Some(cookie.as_str())),
+        (vec![("symbol", "NVDA"), ("csrf", other_csrf.as_str())], Some(cookie.as_str())),
+        (vec![("symbol", "NVDA"), ("csrf", csrf.as_str())], None),
+    ] {
+        let response = post_form(&app, "/watchlist", &form, cookie).await;
+        assert_eq!(response.status, StatusCode::FORBIDDEN);
+        assert!(html(&response).contains("Not allowed"));
+    }
+    let watched = |app: &TestApp| {
+        let storage = app.storage.clone();
+        async move {
+            storage.watchlist().await.unwrap().into_iter().map(|e| e.symbol.to_string()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(watched(&app).await, ["AAPL"]);
+
+    // A bad value: the form again, with the value and the field's error.
+    let bad = post_form(&app, "/watchlist", &[("symbol", "NV DA"), ("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = html(&bad);
+    assert!(page.contains(r#"value="NV DA""#) && page.contains("Not a ticker symbol"), "{page}");
+
+    let added = post_form(&app, "/watchlist", &[("symbol", "nvda"), ("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    assert_eq!(watched(&app).await, ["AAPL", "NVDA"]);
+    let removed = post_form(&app, "/watchlist/AAPL/remove", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(watched(&app).await, ["NVDA"]);
+
+    let signed_out = post_form(&app, "/signout", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+    assert!(signed_out.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn protected_reads_send_the_browser_to_sign_in_and_back() {
     let mut config = ServerConfig::default();
     config.auth.protect_reads = true;
     let app = TestApp::with_config(config).await;
     app.storage.add_to_watchlist(&Symbol::parse("AAPL").unwrap()).await.unwrap();
-    for uri in ["/", "/symbols/AAPL"] {
-        let response = app.get(uri).await;
-        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{uri}");
-        let page = html(&response);
-        assert!(page.contains("Sign-in required") && !page.contains("AAPL</strong>"), "{uri}: {page}");
+    for cookie in [None, Some("tw_session=v1.99999999999.00.00"), Some("tw_session=garbage")] {
+        let request = Request::get("/symbols/AAPL?range=1m");
+        let request = match cookie {
+            Some(cookie) => request.header(header::COOKIE, cookie),
+            None => request,
+        };
+        let response = app.send(request.body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{cookie:?}");
+        assert_eq!(response.headers[header::LOCATION], "/signin?next=/symbols/AAPL%3Frange%3D1m");
+        assert!(!String::from_utf8_lossy(&response.body).contains("AAPL</strong>"));
     }
+    let form = html(&app.get("/signin?next=/symbols/AAPL%3Frange%3D1m").await);
+    assert!(form.contains(r#"name="next" value="/symbols/AAPL?range=1m""#), "{form}");
+    let response =
+        post_form(&app, "/signin", &[("token", &app.token), ("next", "/symbols/AAPL?range=1m")], None).await;
+    assert_eq!(response.headers[header::LOCATION], "/symbols/AAPL?range=1m");
+    // Never to another site.
+    let response =
+        post_form(&app, "/signin", &[("token", &app.token), ("next", "//evil.example/")], None).await;
+    assert_eq!(response.headers[header::LOCATION], "/");
+    let cookie = sign_in(&app).await;
+    assert_eq!(get_with(&app, "/", &cookie).await.status, StatusCode::OK);
 }

@@ -1,0 +1,192 @@
+//! The web UI's sign-in: a signed session cookie and the CSRF token its forms carry.
+//!
+//! Design decisions, and why:
+//! - **Stateless, signed cookies.** `v1.<expiry>.<nonce>.<tag>`, the tag an HMAC-SHA256 of the
+//!   rest under `server.auth.session_secret`. Any instance with the same secret accepts it
+//!   (nothing to share but config), and a forged or altered cookie fails the tag check.
+//!   Sessions end at their expiry; signing out removes the cookie from the browser.
+//! - **The cookie is HttpOnly and SameSite=Strict**: scripts cannot read it and other sites'
+//!   pages cannot send it. Forms that change state also carry a CSRF token derived from the
+//!   session (an HMAC of its nonce), checked in constant time, so a request without it is refused
+//!   even from a browser that would send the cookie.
+//! - **Signing in takes an API token** (from config or `tickerwatch token create`), checked the
+//!   same way the API checks bearer tokens; the token itself is never stored in the cookie.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use rand::RngCore;
+
+type HmacSha256 = Hmac<sha2_hmac::Sha256>;
+
+/// The session cookie's name.
+pub(crate) const COOKIE: &str = "tw_session";
+const VERSION: &str = "v1";
+const DEFAULT_HOURS: u32 = 12;
+
+/// Signs and checks sessions under one secret.
+#[derive(Clone)]
+pub(crate) struct SessionKeys {
+    secret: Vec<u8>,
+    lifetime: chrono::Duration,
+}
+
+/// A valid session: what its forms' CSRF token is derived from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Session {
+    nonce: String,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl SessionKeys {
+    /// Keys from config; a random secret when none is configured.
+    pub(crate) fn new(secret: Option<&str>, hours: Option<u32>) -> Self {
+        let secret = match secret {
+            Some(secret) => secret.as_bytes().to_vec(),
+            None => {
+                let mut bytes = vec![0_u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                bytes
+            }
+        };
+        let lifetime = chrono::Duration::hours(i64::from(hours.unwrap_or(DEFAULT_HOURS).max(1)));
+        Self { secret, lifetime }
+    }
+
+    fn tag(&self, message: &str) -> HmacSha256 {
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("HMAC takes keys of any length");
+        mac.update(message.as_bytes());
+        mac
+    }
+
+    /// A new session from `now`: the cookie value and the session.
+    pub(crate) fn issue(&self, now: DateTime<Utc>) -> (String, Session) {
+        let mut nonce = [0_u8; 16];
+        rand::rng().fill_bytes(&mut nonce);
+        let session = Session { nonce: hex::encode(nonce), expires_at: now + self.lifetime };
+        let body = format!("{VERSION}.{}.{}", session.expires_at.timestamp(), session.nonce);
+        let tag = hex::encode(self.tag(&body).finalize().into_bytes());
+        (format!("{body}.{tag}"), session)
+    }
+
+    /// The session a cookie value stands for, if its tag is right and it has not expired.
+    pub(crate) fn verify(&self, value: &str, now: DateTime<Utc>) -> Option<Session> {
+        let (body, tag) = value.rsplit_once('.')?;
+        let tag = hex::decode(tag).ok()?;
+        self.tag(body).verify_slice(&tag).ok()?;
+        let mut parts = body.split('.');
+        let (version, expiry, nonce) = (parts.next()?, parts.next()?, parts.next()?);
+        if version != VERSION || parts.next().is_some() {
+            return None;
+        }
+        let expires_at = DateTime::from_timestamp(expiry.parse().ok()?, 0)?;
+        (expires_at > now).then(|| Session { nonce: nonce.to_owned(), expires_at })
+    }
+
+    /// The CSRF token of `session`'s forms.
+    pub(crate) fn csrf_token(&self, session: &Session) -> String {
+        hex::encode(self.tag(&format!("csrf.{}", session.nonce)).finalize().into_bytes())
+    }
+
+    /// Whether `token` is `session`'s CSRF token (constant time).
+    pub(crate) fn check_csrf(&self, session: &Session, token: &str) -> bool {
+        hex::decode(token)
+            .is_ok_and(|token| self.tag(&format!("csrf.{}", session.nonce)).verify_slice(&token).is_ok())
+    }
+
+    /// The `Set-Cookie` value that stores `cookie` in the browser.
+    pub(crate) fn set_cookie(&self, cookie: &str) -> HeaderValue {
+        let value = format!(
+            "{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            self.lifetime.num_seconds()
+        );
+        HeaderValue::from_str(&value).expect("hex and digits only")
+    }
+}
+
+/// The `Set-Cookie` value that removes the session cookie.
+pub(crate) fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("tw_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+/// The session cookie's value among the request's cookies.
+pub(crate) fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find_map(|(name, value)| (name == COOKIE).then_some(value))
+}
+
+/// A local path to return to after signing in; anything else (another host, `//host`, a
+/// scheme) becomes `/`, so the sign-in form cannot redirect elsewhere.
+pub(crate) fn safe_return_path(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains(['\\', '\r', '\n'])
+                && path.len() <= 512 =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 10, 12, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn issued_sessions_verify_until_they_expire_and_not_after_tampering() {
+        let keys = SessionKeys::new(Some("secret"), Some(2));
+        let (cookie, session) = keys.issue(now());
+        assert_eq!(keys.verify(&cookie, now()), Some(session.clone()));
+        assert_eq!(keys.verify(&cookie, now() + chrono::Duration::hours(2)), None, "expired");
+        // Another secret, a longer expiry, a flipped tag: all refused.
+        assert_eq!(SessionKeys::new(Some("other"), None).verify(&cookie, now()), None);
+        let parts: Vec<&str> = cookie.split('.').collect();
+        let later = format!("v1.{}.{}.{}", session.expires_at.timestamp() + 3600, parts[2], parts[3]);
+        assert_eq!(keys.verify(&later, now()), None);
+        let mut flipped = cookie.clone();
+        let last = flipped.pop().unwrap();
+        flipped.push(if last == '0' { '1' } else { '0' });
+        assert_eq!(keys.verify(&flipped, now()), None);
+        assert_eq!(keys.verify("garbage", now()), None);
+        assert_eq!(keys.verify("", now()), None);
+    }
+
+    #[test]
+    fn csrf_tokens_belong_to_one_session() {
+        let keys = SessionKeys::new(None, None);
+        let (_, one) = keys.issue(now());
+        let (_, two) = keys.issue(now());
+        let token = keys.csrf_token(&one);
+        assert!(keys.check_csrf(&one, &token));
+        assert!(!keys.check_csrf(&two, &token));
+        assert!(!keys.check_csrf(&one, ""));
+        assert!(!keys.check_csrf(&one, "not hex"));
+    }
+
+    #[test]
+    fn cookies_are_found_among_others_and_return_paths_stay_local() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("theme=dark; tw_session=v1.1.ab.cd; x=y"));
+        assert_eq!(cookie_value(&headers), Some("v1.1.ab.cd"));
+        assert_eq!(cookie_value(&HeaderMap::new()), None);
+        assert_eq!(safe_return_path(Some("/symbols/AAPL?range=1m")), "/symbols/AAPL?range=1m");
+        for bad in ["//evil.example", "https://evil.example", "evil", "/\\evil", ""] {
+            assert_eq!(safe_return_path(Some(bad)), "/", "{bad}");
+        }
+        assert_eq!(safe_return_path(None), "/");
+    }
+}
