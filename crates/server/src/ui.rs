@@ -45,6 +45,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/symbols/{symbol}", get(symbol_page))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
+        .route("/jobs", get(jobs_page))
+        .route("/jobs/runs/{id}", get(run_page))
+        .route("/jobs/{name}/trigger", post(trigger_job))
         .route("/watchlist", post(add_to_watchlist))
         .route("/watchlist/{symbol}/remove", post(remove_from_watchlist))
         .route(web::STYLESHEET_PATH, get(stylesheet))
@@ -429,4 +432,124 @@ async fn remove_from_watchlist(
         state.storage.remove_from_watchlist(&symbol).await?;
     }
     Ok(Redirect::to("/").into_response())
+}
+
+/// Runs listed on the jobs page.
+const RUNS_SHOWN: u64 = 50;
+
+fn run_row(run: storage::RunRecord, outputs: &[domain::RunOutput]) -> web::RunRow {
+    web::RunRow {
+        id: run.id,
+        job: run.job,
+        status: run.status.as_str().to_owned(),
+        trigger: run.trigger.to_string(),
+        subject: run.subject.map(|s| s.to_string()),
+        queued_at: run.queued_at,
+        finished_at: run.finished_at,
+        error: run.error,
+        export_id: outputs.iter().find(|o| o.kind == domain::OutputKind::Export).map(|o| o.id),
+    }
+}
+
+async fn render_jobs(
+    state: &AppState,
+    viewer: &Viewer,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let storage = &state.storage;
+    let jobs = state.jobs.jobs().await?;
+    let mut job_rows = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let last_run = match job.last_run {
+            Some(run) => {
+                let outputs = storage.run_outputs(run.id).await?;
+                Some(run_row(run, &outputs))
+            }
+            None => None,
+        };
+        job_rows.push(web::JobRow {
+            name: job.name.to_owned(),
+            schedule: job.schedule,
+            next_run: job.next_run,
+            last_run,
+        });
+    }
+    let runs = storage.runs(None, RUNS_SHOWN).await?;
+    let ids: Vec<i64> = runs.iter().map(|r| r.id).collect();
+    let outputs = storage.outputs_of_runs(&ids).await?;
+    let run_rows: Vec<web::RunRow> = runs
+        .into_iter()
+        .map(|run| {
+            let mine: Vec<domain::RunOutput> =
+                outputs.iter().filter(|(id, _)| *id == run.id).map(|(_, o)| *o).collect();
+            run_row(run, &mine)
+        })
+        .collect();
+    Ok(page(status, web::jobs_page(&job_rows, &run_rows, viewer, notice)))
+}
+
+async fn jobs_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    render_jobs(&state, &viewer, None, StatusCode::OK).await
+}
+
+async fn run_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+    Path(raw): Path<String>,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    let run = match raw.parse::<i64>() {
+        Ok(id) if id > 0 => state.storage.run(id).await?,
+        _ => None,
+    };
+    let Some(run) = run else {
+        return Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no run “{raw}”."))));
+    };
+    let outputs = state.storage.run_outputs(run.id).await?;
+    let items: Vec<web::RunItemRow> = state
+        .storage
+        .run_items(run.id)
+        .await?
+        .into_iter()
+        .map(|item| web::RunItemRow {
+            symbol: item.symbol,
+            succeeded: item.succeeded,
+            bars: item.bars,
+            provider: item.provider,
+            error: item.error,
+        })
+        .collect();
+    Ok(page(StatusCode::OK, web::run_page(&run_row(run, &outputs), &items, &viewer)))
+}
+
+/// Queues a run and shows it; a refused trigger shows the jobs page with the reason.
+async fn trigger_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf)?;
+    match state.jobs.trigger(&name, domain::RunTrigger::Api).await {
+        Ok(triggered) => {
+            tracing::info!(job = %triggered.run.job, run_id = triggered.run.id, "Job triggered from the web UI.");
+            Ok(Redirect::to(&format!("/jobs/runs/{}", triggered.run.id)).into_response())
+        }
+        Err(jobs::TriggerError::Storage(error)) => Err(PageError::Storage(error)),
+        Err(error) => {
+            let status = match error {
+                jobs::TriggerError::UnknownJob(_) => StatusCode::NOT_FOUND,
+                jobs::TriggerError::AlreadyActive { .. } => StatusCode::CONFLICT,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            render_jobs(&state, &viewer, Some(&error.to_string()), status).await
+        }
+    }
 }

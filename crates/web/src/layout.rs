@@ -12,6 +12,7 @@ pub const STYLESHEET: &str = include_str!("app.css");
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Dashboard,
+    Jobs,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -51,6 +52,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                     a.brand href="/" { "tickerwatch" }
                     nav aria-label="Main" {
                         a href="/" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
+                        a href="/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/api/docs" { "API" }
                     }
                     div.session {

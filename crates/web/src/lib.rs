@@ -12,11 +12,13 @@
 //!   `prefers-color-scheme`; charts keep their own palette, which reads on both.
 
 mod format;
+mod jobs;
 mod layout;
 mod pages;
 mod sparkline;
 
 pub use format::{change_class, money, percent};
+pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};
 pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};
 pub use pages::{
     ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,

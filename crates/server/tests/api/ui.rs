@@ -235,3 +235,45 @@ async fn protected_reads_send_the_browser_to_sign_in_and_back() {
     let cookie = sign_in(&app).await;
     assert_eq!(get_with(&app, "/", &cookie).await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn jobs_are_triggered_from_the_jobs_page_and_their_runs_shown_until_done() {
+    let app = TestApp::new().await;
+    app.storage.add_to_watchlist(&Symbol::parse("AAPL").unwrap()).await.unwrap();
+    let anonymous = html(&app.get("/jobs").await);
+    assert!(anonymous.contains("download-tracker") && !anonymous.contains("/trigger\""), "{anonymous}");
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/jobs", &cookie).await);
+    let csrf = csrf_of(&page);
+    assert!(page.contains(r#"action="/jobs/download-tracker/trigger""#));
+    assert_eq!(
+        post_form(&app, "/jobs/download-tracker/trigger", &[], Some(&cookie)).await.status,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+
+    let triggered =
+        post_form(&app, "/jobs/download-tracker/trigger", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(triggered.status, StatusCode::SEE_OTHER);
+    let location = triggered.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let run_id: i64 = location.strip_prefix("/jobs/runs/").unwrap().parse().unwrap();
+    app.wait_for_run(run_id).await;
+    let run = html(&get_with(&app, &location, &cookie).await);
+    assert!(run.contains(r#"class="up">succeeded"#), "{run}");
+    assert!(run.contains(r#"<a href="/symbols/AAPL">AAPL</a>"#), "per-symbol results");
+    assert!(run.contains("/download\">download</a>"), "the export is linked");
+    assert!(!run.contains("http-equiv"), "a finished run does not refresh");
+
+    // A job whose run is held open: the page refreshes while it runs, a second trigger is refused.
+    let held = post_form(&app, "/jobs/gate/trigger", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(held.status, StatusCode::SEE_OTHER);
+    let held_page = html(&get_with(&app, held.headers[header::LOCATION].to_str().unwrap(), &cookie).await);
+    assert!(held_page.contains(r#"<meta http-equiv="refresh" content="3">"#), "{held_page}");
+    let again = post_form(&app, "/jobs/gate/trigger", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert!(html(&again).contains("already has an active run"));
+    app.gate.add_permits(1);
+
+    assert_eq!(app.get("/jobs/runs/999999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/jobs/runs/abc").await.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,224 @@
+//! The jobs pages: every job with its schedule and a Trigger button, the latest runs, and one
+//! run with what it did per symbol.
+
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use crate::layout::{Nav, Viewer, document};
+
+/// One registered job.
+#[derive(Debug, Clone)]
+pub struct JobRow {
+    pub name: String,
+    /// Cron expression, or `None` when it runs only on trigger.
+    pub schedule: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_run: Option<RunRow>,
+}
+
+/// One run, as the runs table shows it.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: i64,
+    pub job: String,
+    /// `queued`, `running`, `succeeded`, `partial`, `failed`, `interrupted`.
+    pub status: String,
+    /// `api`, `schedule`, `cli`.
+    pub trigger: String,
+    pub subject: Option<String>,
+    pub queued_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    /// The run's first export, downloadable.
+    pub export_id: Option<i64>,
+}
+
+impl RunRow {
+    fn is_active(&self) -> bool {
+        matches!(self.status.as_str(), "queued" | "running")
+    }
+}
+
+/// What a run did for one symbol.
+#[derive(Debug, Clone)]
+pub struct RunItemRow {
+    pub symbol: String,
+    pub succeeded: bool,
+    pub bars: u64,
+    pub provider: Option<String>,
+    pub error: Option<String>,
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "succeeded" => "up",
+        "failed" | "interrupted" => "down",
+        "partial" | "queued" | "running" => "warn",
+        _ => "muted",
+    }
+}
+
+fn when(at: Option<DateTime<Utc>>) -> String {
+    at.map_or_else(|| "—".to_owned(), |at| at.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+fn runs_table(runs: &[RunRow]) -> Markup {
+    html! {
+        div.panel.table-wrap {
+            table {
+                thead { tr {
+                    th scope="col" { "Run" } th scope="col" class="text" { "Job" } th scope="col" class="text" { "Status" }
+                    th scope="col" class="hide-narrow" { "Trigger" } th scope="col" { "Queued (UTC)" }
+                    th scope="col" class="hide-narrow" { "Finished (UTC)" } th scope="col" class="text" { "Export" }
+                } }
+                tbody {
+                    @for run in runs {
+                        tr {
+                            td { a href=(format!("/jobs/runs/{}", run.id)) { "#" (run.id) } }
+                            td.text { (run.job) @if let Some(subject) = &run.subject { " " span.muted { (subject) } } }
+                            td.text class=(status_class(&run.status)) { (run.status) }
+                            td class="hide-narrow" { (run.trigger) }
+                            td { (when(Some(run.queued_at))) }
+                            td class="hide-narrow" { (when(run.finished_at)) }
+                            td.text {
+                                @if let Some(id) = run.export_id { a href=(format!("/api/exports/{id}/download")) { "download" } } @else { "—" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The jobs page; `notice` explains a refused trigger (a run already active, shutting down).
+pub fn jobs_page(jobs: &[JobRow], runs: &[RunRow], viewer: &Viewer, notice: Option<&str>) -> Markup {
+    let active = runs.iter().any(RunRow::is_active);
+    let body = html! {
+        h1 { "Jobs" }
+        @if let Some(notice) = notice { p.panel.warn role="alert" { (notice) } }
+        div.panel.table-wrap {
+            table {
+                thead { tr {
+                    th scope="col" class="text" { "Job" } th scope="col" class="text" { "Schedule" }
+                    th scope="col" class="hide-narrow" { "Next run (UTC)" } th scope="col" class="text" { "Last run" }
+                    th scope="col" { span.visually-hidden { "Trigger" } }
+                } }
+                tbody {
+                    @for job in jobs {
+                        tr {
+                            td.text { strong { (job.name) } }
+                            td.text { code { (job.schedule.as_deref().unwrap_or("on trigger only")) } }
+                            td class="hide-narrow" { (when(job.next_run)) }
+                            td.text {
+                                @if let Some(run) = &job.last_run {
+                                    a href=(format!("/jobs/runs/{}", run.id)) { "#" (run.id) } " "
+                                    span class=(status_class(&run.status)) { (run.status) }
+                                } @else { span.muted { "never" } }
+                            }
+                            td {
+                                @if viewer.signed_in() {
+                                    form method="post" action=(format!("/jobs/{}/trigger", job.name)) {
+                                        (viewer.csrf_field())
+                                        button type="submit" { "Trigger" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !viewer.signed_in() { p.muted { a href="/signin?next=/jobs" { "Sign in" } " to trigger a job." } }
+        h2 { "Latest runs" @if active { " " span.muted { "(refreshing while a run is active)" } } }
+        @if runs.is_empty() { p.muted { "No runs yet." } } @else { (runs_table(runs)) }
+    };
+    document("Jobs", Nav::Jobs, viewer, with_refresh(active, body))
+}
+
+/// A page that reloads itself every few seconds while something is running: live enough
+/// without any script, and it stops once the runs finish.
+fn with_refresh(active: bool, body: Markup) -> Markup {
+    html! {
+        @if active { meta http-equiv="refresh" content="3"; }
+        (body)
+    }
+}
+
+/// One run and its per-symbol results.
+pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
+    let body = html! {
+        p { a href="/jobs" { "← Jobs" } }
+        h1 { "Run #" (run.id) " · " (run.job) }
+        dl.facts {
+            div { dt { "Status" } dd class=(status_class(&run.status)) { (run.status) } }
+            div { dt { "Trigger" } dd { (run.trigger) } }
+            div { dt { "Queued (UTC)" } dd { (when(Some(run.queued_at))) } }
+            div { dt { "Finished (UTC)" } dd { (when(run.finished_at)) } }
+            @if let Some(id) = run.export_id {
+                div { dt { "Export" } dd { a href=(format!("/api/exports/{id}/download")) { "download" } } }
+            }
+        }
+        @if let Some(error) = &run.error { p.panel.down role="alert" { (error) } }
+        h2 { "Per symbol" }
+        @if items.is_empty() { p.muted { "Nothing recorded per symbol." } } @else {
+            div.panel.table-wrap {
+                table {
+                    thead { tr {
+                        th scope="col" { "Symbol" } th scope="col" class="text" { "Result" } th scope="col" { "Bars" }
+                        th scope="col" class="text" { "Provider" } th scope="col" class="text" { "Error" }
+                    } }
+                    tbody {
+                        @for item in items {
+                            tr {
+                                td { a href=(format!("/symbols/{}", item.symbol.replace('^', "%5E"))) { (item.symbol) } }
+                                td.text class=(if item.succeeded { "up" } else { "down" }) { (if item.succeeded { "ok" } else { "failed" }) }
+                                td { (item.bars) }
+                                td.text { (item.provider.as_deref().unwrap_or("—")) }
+                                td.text { (item.error.as_deref().unwrap_or("")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    document(&format!("Run #{}", run.id), Nav::Jobs, viewer, with_refresh(run.is_active(), body))
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn run(status: &str) -> RunRow {
+        RunRow {
+            id: 7,
+            job: "download-tracker".to_owned(),
+            status: status.to_owned(),
+            trigger: "api".to_owned(),
+            subject: None,
+            queued_at: Utc.with_ymd_and_hms(2024, 5, 10, 12, 0, 0).unwrap(),
+            finished_at: None,
+            error: Some("<b>vendor</b> said no".to_owned()),
+            export_id: Some(3),
+        }
+    }
+
+    #[test]
+    fn active_runs_refresh_the_page_and_finished_ones_stop() {
+        let jobs =
+            [JobRow { name: "download-tracker".to_owned(), schedule: None, next_run: None, last_run: None }];
+        let viewer = Viewer { csrf_token: Some("ab".to_owned()) };
+        let running = jobs_page(&jobs, &[run("running")], &viewer, None).into_string();
+        assert!(running.contains(r#"<meta http-equiv="refresh" content="3">"#));
+        assert!(running.contains(r#"action="/jobs/download-tracker/trigger""#));
+        let done = jobs_page(&jobs, &[run("succeeded")], &viewer, None).into_string();
+        assert!(!done.contains("http-equiv"));
+        assert!(done.contains(r#"href="/api/exports/3/download""#));
+        let detail = run_page(&run("failed"), &[], &Viewer::default()).into_string();
+        assert!(detail.contains("&lt;b&gt;vendor&lt;/b&gt; said no") && !detail.contains("<b>vendor"));
+        assert!(!detail.contains("csrf"));
+    }
+}
