@@ -34,6 +34,8 @@ use crate::session::{Session, clear_cookie, cookie_value, safe_return_path};
 const SPARKLINE_SESSIONS: usize = 30;
 /// Rows of the symbol page's table.
 const RECENT_SESSIONS: usize = 30;
+/// Headlines on the symbol page.
+const NEWS_SHOWN: u64 = 10;
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -309,18 +311,22 @@ async fn symbol_page(
     let plan = charts::plan(&bars);
     let price_svg = charts::price_chart_svg(&symbol, &bars).unwrap_or_else(|error| chart_failed(&error));
     let rsi_svg = charts::rsi_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
+    let grouping = match plan.resolution {
+        charts::Resolution::AsStored => "One candle per session".to_owned(),
+        resolution => format!("{} candles", capitalised(resolution.adjective())),
+    };
     let chart_caption = format!(
-        "{} candles of {} sessions from {} to {}; SMA 20 (amber) and SMA 50 (blue), volume, RSI 14.",
-        plan.resolution.adjective(),
+        "{grouping}: {} sessions from {} to {}. SMA 20 (amber) and SMA 50 (blue), volume, RSI 14.",
         plan.chartable_bars,
         bars.first().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
         bars.last().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
     );
     let disagreements = storage.count_disagreements(&symbol, Interval::Day1, from, None).await?;
+    let profile = storage.profile(&symbol).await?;
     let recent: Vec<_> = bars.iter().rev().take(RECENT_SESSIONS).cloned().collect();
     let view = SymbolView {
         symbol: symbol.to_string(),
-        name: storage.profile(&symbol).await?.and_then(|profile| profile.name),
+        name: profile.as_ref().and_then(|profile| profile.name.clone()),
         range,
         price_svg,
         rsi_svg,
@@ -328,8 +334,15 @@ async fn symbol_page(
         recent,
         quote: storage.latest_quote(&symbol).await?,
         disagreements,
+        profile,
+        news: storage.news(&symbol, NEWS_SHOWN).await?,
     };
     Ok(page(StatusCode::OK, web::symbol_page(&view, &viewer)))
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 fn chart_failed(error: &str) -> String {

@@ -76,7 +76,7 @@ fn runs_table(runs: &[RunRow]) -> Markup {
                         tr {
                             td { a href=(format!("/jobs/runs/{}", run.id)) { "#" (run.id) } }
                             td.text { (run.job) @if let Some(subject) = &run.subject { " " span.muted { (subject) } } }
-                            td.text class=(status_class(&run.status)) { (run.status) }
+                            td class=(format!("text {}", status_class(&run.status))) { (run.status) }
                             td class="hide-narrow" { (run.trigger) }
                             td { (when(Some(run.queued_at))) }
                             td class="hide-narrow" { (when(run.finished_at)) }
@@ -172,7 +172,7 @@ pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
                         @for item in items {
                             tr {
                                 td { a href=(format!("/symbols/{}", item.symbol.replace('^', "%5E"))) { (item.symbol) } }
-                                td.text class=(if item.succeeded { "up" } else { "down" }) { (if item.succeeded { "ok" } else { "failed" }) }
+                                td class=(if item.succeeded { "text up" } else { "text down" }) { (if item.succeeded { "ok" } else { "failed" }) }
                                 td { (item.bars) }
                                 td.text { (item.provider.as_deref().unwrap_or("—")) }
                                 td.text { (item.error.as_deref().unwrap_or("")) }

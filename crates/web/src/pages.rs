@@ -1,7 +1,7 @@
 //! The pages: each takes what its handler read and returns the whole document.
 
 use chrono::{DateTime, Utc};
-use domain::{Bar, Quote};
+use domain::{Bar, CompanyProfile, NewsItem, Quote};
 use maud::{Markup, PreEscaped, html};
 
 use crate::format::{change_class, money, percent};
@@ -230,6 +230,76 @@ pub struct SymbolView {
     pub quote: Option<Quote>,
     /// Days on which providers disagreed beyond tolerance.
     pub disagreements: u64,
+    pub profile: Option<CompanyProfile>,
+    /// Latest headlines, newest first.
+    pub news: Vec<NewsItem>,
+}
+
+/// Only web links become links: a vendor's `javascript:` or `data:` URL stays text.
+fn is_web_link(url: &str) -> bool {
+    let lower = url.trim_start().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("http://")
+}
+
+/// Market capitalisation in the units people say it in.
+fn market_cap(value: f64) -> String {
+    match value {
+        v if v >= 1e12 => format!("{:.2} T", v / 1e12),
+        v if v >= 1e9 => format!("{:.2} B", v / 1e9),
+        v if v >= 1e6 => format!("{:.1} M", v / 1e6),
+        v => format!("{v:.0}"),
+    }
+}
+
+fn profile_section(profile: &CompanyProfile) -> Markup {
+    html! {
+        h2 { "Company" }
+        div.panel {
+            dl.facts.flat {
+                @if let Some(sector) = &profile.sector { div { dt { "Sector" } dd { (sector) } } }
+                @if let Some(industry) = &profile.industry { div { dt { "Industry" } dd { (industry) } } }
+                @if let Some(exchange) = &profile.exchange { div { dt { "Exchange" } dd { (exchange) } } }
+                @if let Some(cap) = profile.market_cap.filter(|c| c.is_finite() && *c > 0.0) {
+                    div { dt { "Market cap" @if let Some(currency) = &profile.currency { " (" (currency) ")" } } dd { (market_cap(cap)) } }
+                }
+                @if let Some(country) = &profile.country { div { dt { "Country" } dd { (country) } } }
+            }
+            @if let Some(description) = &profile.description { p { (description) } }
+            p.muted {
+                @if let Some(website) = profile.website.as_deref().filter(|w| is_web_link(w)) {
+                    a href=(website) rel="noopener noreferrer nofollow" { (website) } " · "
+                }
+                @if let Some(provider) = &profile.provider { "Profile from " (provider) }
+            }
+        }
+    }
+}
+
+fn news_section(news: &[NewsItem]) -> Markup {
+    html! {
+        h2 { "News" }
+        @if news.is_empty() {
+            p.muted { "No headlines stored yet; the download-tracker fetches them." }
+        } @else {
+            ul.news {
+                @for item in news {
+                    li {
+                        @if is_web_link(&item.url) {
+                            a href=(item.url) rel="noopener noreferrer nofollow" { (item.headline) }
+                        } @else { (item.headline) }
+                        br;
+                        span.muted {
+                            (item.published_at.format("%Y-%m-%d %H:%M UTC"))
+                            @if let Some(source) = &item.source { " · " (source) }
+                            " · via " (item.provider)
+                            @if let Some(sentiment) = item.sentiment { " · sentiment " span class=(change_class(Some(sentiment))) { (format!("{sentiment:+.2}")) } }
+                        }
+                        @if let Some(summary) = &item.summary { p.summary { (summary) } }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A symbol's page: facts, chart with range selector, and the latest bars as a table.
@@ -265,6 +335,8 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
             (PreEscaped(&view.rsi_svg))
             figcaption.muted { (view.chart_caption) }
         }
+        @if let Some(profile) = &view.profile { (profile_section(profile)) }
+        (news_section(&view.news))
         h2 { "Latest sessions" }
         div.panel.table-wrap {
             table {
@@ -421,9 +493,29 @@ mod tests {
             recent: Vec::new(),
             quote: None,
             disagreements: 3,
+            profile: Some(CompanyProfile {
+                website: Some("javascript:alert(1)".to_owned()),
+                sector: Some("Tech & <Stuff>".to_owned()),
+                market_cap: Some(2.5e12),
+                ..CompanyProfile::default()
+            }),
+            news: vec![NewsItem {
+                symbol: domain::Symbol::parse("AAPL").unwrap(),
+                headline: "<i>Big</i> news".to_owned(),
+                url: "https://example.invalid/a?x=1&y=2".to_owned(),
+                source: None,
+                summary: None,
+                published_at: now(),
+                sentiment: Some(-0.4),
+                provider: domain::ProviderId::Sample,
+            }],
         };
         let html = symbol_page(&view, &Viewer::default()).into_string();
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=1y">1Y</a>"#));
+        assert!(html.contains("Tech &amp; &lt;Stuff&gt;") && html.contains("2.50 T"));
+        assert!(!html.contains("javascript:"), "a script URL is never a link");
+        assert!(html.contains(r#"href="https://example.invalid/a?x=1&amp;y=2""#));
+        assert!(html.contains("&lt;i&gt;Big&lt;/i&gt; news") && html.contains(r#"class="down">-0.40"#));
     }
 }

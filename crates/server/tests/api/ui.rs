@@ -68,13 +68,15 @@ async fn a_symbol_page_draws_candles_for_the_chosen_range_with_a_table_fallback(
     assert!(page.contains("<svg class=\"chart\""), "the price chart is inline SVG");
     assert!(page.matches("#16A34A").count() > 10, "green candles");
     assert!(page.contains(r#"href="/symbols/AAPL?range=1y" aria-current="true""#), "1Y is the default");
+    // The offline sample's profile and headlines, stored by the refresh.
+    assert!(page.contains("<h2>Company</h2>") && page.contains("Sample news"), "{page}");
     let rows = |page: &str| page.split("Latest sessions").nth(1).unwrap().matches("<tr><td>").count();
     assert_eq!(rows(&page), 30, "the latest 30 sessions as a table");
 
     let month = html(&app.get("/symbols/AAPL?range=1m").await);
     let quarter = html(&app.get("/symbols/AAPL?range=3m").await);
     let sessions = |page: &str| {
-        let caption = page.split("candles of ").nth(1).unwrap();
+        let caption = page.split("One candle per session: ").nth(1).unwrap();
         caption.split(' ').next().unwrap().parse::<usize>().unwrap()
     };
     assert!((18..=23).contains(&sessions(&month)), "a month of sessions: {}", sessions(&month));
@@ -260,6 +262,7 @@ async fn jobs_are_triggered_from_the_jobs_page_and_their_runs_shown_until_done()
     app.wait_for_run(run_id).await;
     let run = html(&get_with(&app, &location, &cookie).await);
     assert!(run.contains(r#"class="up">succeeded"#), "{run}");
+    assert!(run.contains(r#"<td class="text up">ok</td>"#), "{run}");
     assert!(run.contains(r#"<a href="/symbols/AAPL">AAPL</a>"#), "per-symbol results");
     assert!(run.contains("/download\">download</a>"), "the export is linked");
     assert!(!run.contains("http-equiv"), "a finished run does not refresh");
