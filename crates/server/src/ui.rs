@@ -50,6 +50,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/jobs", get(jobs_page))
         .route("/jobs/runs/{id}", get(run_page))
         .route("/jobs/{name}/trigger", post(trigger_job))
+        .route("/exports", get(exports_page).post(create_export))
+        .route("/exports/{id}/delete", post(delete_export))
         .route("/watchlist", post(add_to_watchlist))
         .route("/watchlist/{symbol}/remove", post(remove_from_watchlist))
         .route(web::STYLESHEET_PATH, get(stylesheet))
@@ -563,6 +565,178 @@ async fn trigger_job(
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             render_jobs(&state, &viewer, Some(&error.to_string()), status).await
+        }
+    }
+}
+
+/// Exports listed on the exports page.
+const EXPORTS_SHOWN: u64 = 100;
+
+async fn render_exports(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &web::ExportForm,
+) -> Result<Response, PageError> {
+    let rows: Vec<web::ExportRow> = state
+        .storage
+        .exports(EXPORTS_SHOWN)
+        .await?
+        .into_iter()
+        .map(|record| web::ExportRow {
+            id: record.id,
+            created_at: record.created_at,
+            kind: record.kind,
+            format: record.format,
+            status: record.status.as_str().to_owned(),
+            file_name: record.file_name,
+            rows: record.rows,
+            bytes: record.bytes,
+            sha256: record.sha256,
+            run_id: record.run_id,
+            error: record.error,
+        })
+        .collect();
+    let status = if form.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(page(status, web::exports_page(&rows, viewer, form)))
+}
+
+async fn exports_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    let form = web::ExportForm { format: "csv".to_owned(), ..web::ExportForm::default() };
+    render_exports(&state, &viewer, &form).await
+}
+
+#[derive(Deserialize)]
+struct NewExportForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    symbols: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    format: String,
+}
+
+/// The request a filled-in form stands for, or the form with every field's error.
+async fn export_request(
+    storage: &Storage,
+    form: &NewExportForm,
+) -> Result<Result<export::ExportRequest, web::ExportForm>, StorageError> {
+    let mut errors = Vec::new();
+    let mut refuse = |field: &'static str, value: &str, message: String| {
+        errors.push((field, FieldError { value: value.to_owned(), message }));
+    };
+    let mut symbols = Vec::new();
+    for text in form.symbols.split([',', ' ', ';']).map(str::trim).filter(|t| !t.is_empty()) {
+        match Symbol::parse(text) {
+            Ok(symbol) if !symbols.contains(&symbol) => symbols.push(symbol),
+            Ok(_) => {}
+            Err(error) => refuse("symbols", &form.symbols, format!("{error}.")),
+        }
+    }
+    if symbols.is_empty() && form.symbols.trim().is_empty() {
+        symbols = storage.watchlist().await?.into_iter().map(|entry| entry.symbol).collect();
+        if symbols.is_empty() {
+            refuse("symbols", "", "Name at least one symbol: the watchlist is empty.".to_owned());
+        }
+    }
+    let date = |field: &'static str, text: &str, refuse: &mut dyn FnMut(&'static str, &str, String)| {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let parsed = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d");
+        if parsed.is_err() {
+            refuse(field, text, "A date like 2024-01-31.".to_owned());
+        }
+        parsed.ok()
+    };
+    let from = date("from", &form.from, &mut refuse);
+    let to = date("to", &form.to, &mut refuse);
+    if let (Some(from), Some(to)) = (from, to)
+        && from > to
+    {
+        refuse("to", &form.to, format!("Must not be before {from}."));
+    }
+    let format = form.format.parse::<export::ExportFormat>();
+    if let Err(error) = &format {
+        refuse("format", &form.format, error.to_string());
+    }
+    if !errors.is_empty() {
+        return Ok(Err(web::ExportForm {
+            symbols: form.symbols.clone(),
+            from: form.from.clone(),
+            to: form.to.clone(),
+            format: form.format.clone(),
+            errors,
+        }));
+    }
+    Ok(Ok(export::ExportRequest {
+        symbols,
+        interval: Interval::Day1,
+        from,
+        to,
+        format: format.expect("checked above"),
+        notes: Vec::new(),
+    }))
+}
+
+/// Writes an export now (bounded by the request timeout) and lists it.
+async fn create_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NewExportForm>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf)?;
+    let request = match export_request(&state.storage, &form).await? {
+        Ok(request) => request,
+        Err(refused) => return render_exports(&state, &viewer, &refused).await,
+    };
+    match state.exports.create(&request, None).await {
+        Ok(record) => tracing::info!(export_id = record.id, "Export written from the web UI."),
+        // A failed export is recorded as `failed` with its reason, which the list shows.
+        Err(jobs::ExportServiceError::Storage(error)) => return Err(PageError::Storage(error)),
+        Err(error) => tracing::warn!(%error, "An export from the web UI failed."),
+    }
+    Ok(Redirect::to("/exports").into_response())
+}
+
+async fn delete_export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    let Ok(id) = raw.parse::<i64>() else {
+        return Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no export “{raw}”."))));
+    };
+    match state.exports.delete(id).await {
+        Ok(_) => Ok(Redirect::to("/exports").into_response()),
+        Err(jobs::ExportServiceError::NotFound(_)) => {
+            Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no export #{id}."))))
+        }
+        Err(jobs::ExportServiceError::NotReady(_)) => Ok(page(
+            StatusCode::CONFLICT,
+            web::error_page(
+                "Still being written",
+                "That export is still being written; delete it once it is ready.",
+            ),
+        )),
+        Err(jobs::ExportServiceError::Storage(error)) => Err(PageError::Storage(error)),
+        Err(error) => {
+            tracing::error!(%error, "An export could not be deleted.");
+            Ok(page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                web::error_page("Not deleted", "The export could not be deleted; the log says why."),
+            ))
         }
     }
 }

@@ -13,6 +13,7 @@ pub const STYLESHEET: &str = include_str!("app.css");
 pub enum Nav {
     Dashboard,
     Jobs,
+    Exports,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -53,6 +54,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                     nav aria-label="Main" {
                         a href="/" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
                         a href="/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
+                        a href="/exports" aria-current=[(nav == Nav::Exports).then_some("page")] { "Exports" }
                         a href="/api/docs" { "API" }
                     }
                     div.session {

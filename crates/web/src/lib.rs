@@ -11,12 +11,14 @@
 //! - **Colours follow the browser.** The stylesheet's variables switch with
 //!   `prefers-color-scheme`; charts keep their own palette, which reads on both.
 
+mod exports;
 mod format;
 mod jobs;
 mod layout;
 mod pages;
 mod sparkline;
 
+pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
 pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};
 pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};

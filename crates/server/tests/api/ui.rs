@@ -280,3 +280,68 @@ async fn jobs_are_triggered_from_the_jobs_page_and_their_runs_shown_until_done()
     assert_eq!(app.get("/jobs/runs/999999").await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/jobs/runs/abc").await.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn exports_are_listed_made_from_the_form_downloaded_and_deleted() {
+    let app = refreshed(&["AAPL", "MSFT"]).await;
+    let anonymous = html(&app.get("/exports").await);
+    assert!(anonymous.contains("/download\"") && !anonymous.contains("action=\"/exports\""), "{anonymous}");
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/exports", &cookie).await);
+    let csrf = csrf_of(&page);
+    let before = app.storage.exports(100).await.unwrap().len();
+
+    // Every field's error at once, with the values typed.
+    let refused = post_form(
+        &app,
+        "/exports",
+        &[
+            ("csrf", &csrf),
+            ("symbols", "AAPL, no way"),
+            ("from", "2013-02-30"),
+            ("to", "2013-01-01"),
+            ("format", "pdf"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = html(&refused);
+    for expected in [r#"value="AAPL, no way""#, r#"value="2013-02-30""#, "A date like 2024-01-31.", "pdf"] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert_eq!(app.storage.exports(100).await.unwrap().len(), before, "nothing written");
+
+    let made = post_form(
+        &app,
+        "/exports",
+        &[
+            ("csrf", &csrf),
+            ("symbols", "msft"),
+            ("from", "2013-01-02"),
+            ("to", "2013-01-31"),
+            ("format", "csv"),
+        ],
+        Some(&cookie),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&made.body));
+    let newest = app.storage.exports(1).await.unwrap().remove(0);
+    assert_eq!((newest.format.as_str(), newest.rows), ("csv", Some(21)), "{newest:?}");
+    let page = html(&get_with(&app, "/exports", &cookie).await);
+    let link = format!("/api/exports/{}/download", newest.id);
+    assert!(page.contains(&link));
+    let file = app.get(&link).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&file.body).lines().skip(1).all(|line| line.contains("MSFT")));
+
+    let deleted =
+        post_form(&app, &format!("/exports/{}/delete", newest.id), &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(app.storage.export(newest.id).await.unwrap().is_none());
+    let again =
+        post_form(&app, &format!("/exports/{}/delete", newest.id), &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    let forged = post_form(&app, "/exports/1/delete", &[("csrf", "00")], Some(&cookie)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
