@@ -195,7 +195,7 @@ impl AlertMonitor {
                 rule_id: Some(rule.id),
                 symbol: symbol.clone(),
                 kind: condition_kind(&rule.rule.condition),
-                rule: rule.name.clone().unwrap_or_else(|| describe(&rule.rule.condition)),
+                rule: rule.name.clone().unwrap_or_else(|| rule.rule.condition.describe()),
                 fired_at: reading.at,
                 day: reading.day,
                 observed: reading.value,
@@ -378,28 +378,6 @@ fn condition_kind(condition: &Condition) -> String {
         .ok()
         .and_then(|value| value.get("kind").and_then(|kind| kind.as_str()).map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// A short description for rules without a name, e.g. `price above 200`.
-fn describe(condition: &Condition) -> String {
-    match *condition {
-        Condition::Price { direction, level } => format!("price {direction} {level}"),
-        Condition::ChangePercent { direction, percent, days: 0 } => {
-            format!("change {direction} {percent}% today")
-        }
-        Condition::ChangePercent { direction, percent, days } => {
-            format!("change {direction} {percent}% over {days} days")
-        }
-        Condition::Gap { direction, percent } => format!("gap {direction} {percent}%"),
-        Condition::VolumeSpike { multiple, days } => format!("volume {multiple}× the {days}-day average"),
-        Condition::Rsi { direction, level, period } => format!("RSI({period}) {direction} {level}"),
-        Condition::Cross { direction, .. } => format!("cross {direction}"),
-        Condition::NewExtreme { direction: monitor::Direction::Above } => "new 52-week high".to_owned(),
-        Condition::NewExtreme { direction: monitor::Direction::Below } => "new 52-week low".to_owned(),
-        Condition::MentionSpike { score } => format!("mention spike score ≥ {score}"),
-        Condition::SentimentShift { direction, delta } => format!("sentiment shift {direction} {delta}"),
-        Condition::RatingChange => "research-note rating change".to_owned(),
-    }
 }
 
 /// The instant the monitor takes as "now". The service uses the system clock; a scripted

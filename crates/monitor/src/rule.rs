@@ -145,6 +145,28 @@ fn invalid(field: &'static str, message: impl Into<String>) -> InvalidRule {
 pub const MAX_LOOKBACK: u16 = 400;
 
 impl Condition {
+    /// The condition in words, as alerts and lists name it: `price above 250`.
+    pub fn describe(&self) -> String {
+        match *self {
+            Self::Price { direction, level } => format!("price {direction} {level}"),
+            Self::ChangePercent { direction, percent, days: 0 } => {
+                format!("change {direction} {percent}% today")
+            }
+            Self::ChangePercent { direction, percent, days } => {
+                format!("change {direction} {percent}% over {days} days")
+            }
+            Self::Gap { direction, percent } => format!("gap {direction} {percent}%"),
+            Self::VolumeSpike { multiple, days } => format!("volume {multiple}× the {days}-day average"),
+            Self::Rsi { direction, level, period } => format!("RSI({period}) {direction} {level}"),
+            Self::Cross { direction, .. } => format!("cross {direction}"),
+            Self::NewExtreme { direction: Direction::Above } => "new 52-week high".to_owned(),
+            Self::NewExtreme { direction: Direction::Below } => "new 52-week low".to_owned(),
+            Self::MentionSpike { score } => format!("mention spike score ≥ {score}"),
+            Self::SentimentShift { direction, delta } => format!("sentiment shift {direction} {delta}"),
+            Self::RatingChange => "research-note rating change".to_owned(),
+        }
+    }
+
     /// Checks thresholds and windows.
     ///
     /// # Errors
@@ -222,6 +244,17 @@ pub enum Frequency {
         #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 31_536_000))]
         cooldown_secs: u64,
     },
+}
+
+impl Frequency {
+    /// In words: `once`, `once per day`, `every (cooldown 300 s)`.
+    pub fn describe(self) -> String {
+        match self {
+            Self::Once => "once".to_owned(),
+            Self::OncePerDay => "once per day".to_owned(),
+            Self::Every { cooldown_secs } => format!("every (cooldown {cooldown_secs} s)"),
+        }
+    }
 }
 
 /// A rule as the monitor evaluates it (the symbol and delivery targets live with the stored

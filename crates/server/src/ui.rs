@@ -52,6 +52,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/jobs/{name}/trigger", post(trigger_job))
         .route("/exports", get(exports_page).post(create_export))
         .route("/exports/{id}/delete", post(delete_export))
+        .route("/alerts", get(alerts_page))
+        .route("/alerts/rules", post(create_rule))
+        .route("/alerts/rules/{id}/{action}", post(change_rule))
+        .route("/alerts/{id}/ack", post(acknowledge_alert))
         .route("/watchlist", post(add_to_watchlist))
         .route("/watchlist/{symbol}/remove", post(remove_from_watchlist))
         .route(web::STYLESHEET_PATH, get(stylesheet))
@@ -739,4 +743,216 @@ async fn delete_export(
             ))
         }
     }
+}
+
+/// Alerts listed in the history.
+const ALERTS_SHOWN: u64 = 100;
+
+async fn render_alerts(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &web::RuleForm,
+) -> Result<Response, PageError> {
+    let rules: Vec<web::RuleRow> = state
+        .storage
+        .alert_rules()
+        .await?
+        .into_iter()
+        .map(|rule| web::RuleRow {
+            id: rule.id,
+            name: rule.name.clone(),
+            symbol: rule.symbol.as_ref().map(ToString::to_string),
+            condition: rule.rule.condition.describe(),
+            frequency: rule.rule.frequency.describe(),
+            paused: rule.rule.paused,
+            expires_at: rule.rule.expires_at,
+            targets: rule.targets.len(),
+        })
+        .collect();
+    let alerts: Vec<web::AlertRow> = state
+        .storage
+        .alerts(None, None, ALERTS_SHOWN)
+        .await?
+        .into_iter()
+        .map(|alert| web::AlertRow {
+            id: alert.id,
+            symbol: alert.symbol.to_string(),
+            rule: alert.rule.clone(),
+            fired_at: alert.fired_at,
+            observed: alert.observed,
+            threshold: alert.threshold,
+            previous: alert.previous,
+            provider: alert.provider.clone(),
+            acknowledged: alert.acknowledged_at.is_some(),
+        })
+        .collect();
+    let status = if form.errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    Ok(page(status, web::alerts_page(&rules, &alerts, viewer, form)))
+}
+
+async fn alerts_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    render_alerts(&state, &viewer, &web::RuleForm::default()).await
+}
+
+#[derive(Deserialize)]
+struct NewRuleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    symbol: String,
+    #[serde(default)]
+    direction: String,
+    #[serde(default)]
+    level: String,
+    #[serde(default)]
+    frequency: String,
+    #[serde(default)]
+    cooldown_minutes: String,
+}
+
+/// Adds a price rule; every refused field comes back with its value and reason.
+async fn create_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<NewRuleForm>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf)?;
+    let mut errors: Vec<(&'static str, FieldError)> = Vec::new();
+    let symbol = match form.symbol.trim() {
+        "" => None,
+        text => match Symbol::parse(text) {
+            Ok(symbol) if state.storage.is_known_symbol(&symbol).await? => Some(symbol),
+            Ok(symbol) => {
+                errors.push(field_error(
+                    "symbol",
+                    text,
+                    format!("{symbol} has no stored prices and is not watched; add it first."),
+                ));
+                None
+            }
+            Err(error) => {
+                errors.push(field_error("symbol", text, format!("{error}.")));
+                None
+            }
+        },
+    };
+    let direction =
+        if form.direction == "below" { monitor::Direction::Below } else { monitor::Direction::Above };
+    let level = match form.level.trim().parse::<f64>() {
+        Ok(level) if level.is_finite() && level > 0.0 => level,
+        _ => {
+            errors.push(field_error(
+                "level",
+                &form.level,
+                "A price above zero, like 250 or 12.5.".to_owned(),
+            ));
+            0.0
+        }
+    };
+    let frequency = match form.frequency.as_str() {
+        "once" => monitor::Frequency::Once,
+        "once_per_day" => monitor::Frequency::OncePerDay,
+        _ => {
+            let text = form.cooldown_minutes.trim();
+            let minutes = if text.is_empty() { Ok(0) } else { text.parse::<u64>() };
+            match minutes {
+                Ok(minutes) if minutes <= 525_600 => {
+                    monitor::Frequency::Every { cooldown_secs: minutes * 60 }
+                }
+                _ => {
+                    errors.push(field_error(
+                        "cooldown_minutes",
+                        text,
+                        "Whole minutes, from 0 to 525600 (a year).".to_owned(),
+                    ));
+                    monitor::Frequency::Every { cooldown_secs: 0 }
+                }
+            }
+        }
+    };
+    if errors.is_empty() {
+        let rule = storage::AlertRule {
+            symbol,
+            name: None,
+            rule: monitor::Rule {
+                condition: monitor::Condition::Price { direction, level },
+                frequency,
+                hysteresis: 0.0,
+                expires_at: None,
+                paused: false,
+            },
+            targets: Vec::new(),
+        };
+        match state.storage.create_alert_rule(&rule).await {
+            Ok(stored) => {
+                tracing::info!(rule_id = stored.id, "Alert rule added from the web UI.");
+                return Ok(Redirect::to("/alerts").into_response());
+            }
+            Err(StorageError::DuplicateAlertRule { existing }) => {
+                errors.push(field_error(
+                    "level",
+                    &form.level,
+                    format!("Rule #{existing} already watches this price."),
+                ));
+            }
+            Err(error) => return Err(PageError::Storage(error)),
+        }
+    }
+    let refused = web::RuleForm {
+        symbol: form.symbol.clone(),
+        direction: form.direction.clone(),
+        level: form.level.clone(),
+        frequency: form.frequency.clone(),
+        cooldown_minutes: form.cooldown_minutes.clone(),
+        errors,
+    };
+    render_alerts(&state, &viewer, &refused).await
+}
+
+fn field_error(field: &'static str, value: &str, message: String) -> (&'static str, FieldError) {
+    (field, FieldError { value: value.to_owned(), message })
+}
+
+/// Pause, resume or delete a rule.
+async fn change_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((raw, action)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    let missing =
+        || page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no alert rule “{raw}”.")));
+    let Ok(id) = raw.parse::<i64>() else { return Ok(missing()) };
+    let Some(stored) = state.storage.alert_rule(id).await? else { return Ok(missing()) };
+    match action.as_str() {
+        "pause" | "resume" => {
+            let mut rule = stored.value.clone();
+            rule.rule.paused = action == "pause";
+            state.storage.update_alert_rule(id, &rule).await?;
+        }
+        "delete" => {
+            state.storage.delete_alert_rule(id).await?;
+        }
+        _ => return Ok(page(StatusCode::NOT_FOUND, web::not_found_page("No such action on a rule."))),
+    }
+    Ok(Redirect::to("/alerts").into_response())
+}
+
+async fn acknowledge_alert(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    if let Ok(id) = raw.parse::<i64>() {
+        state.storage.acknowledge_alert(id).await?;
+    }
+    Ok(Redirect::to("/alerts").into_response())
 }

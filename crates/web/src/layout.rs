@@ -14,6 +14,7 @@ pub enum Nav {
     Dashboard,
     Jobs,
     Exports,
+    Alerts,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -55,6 +56,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                         a href="/" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
                         a href="/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/exports" aria-current=[(nav == Nav::Exports).then_some("page")] { "Exports" }
+                        a href="/alerts" aria-current=[(nav == Nav::Alerts).then_some("page")] { "Alerts" }
                         a href="/api/docs" { "API" }
                     }
                     div.session {

@@ -11,6 +11,7 @@
 //! - **Colours follow the browser.** The stylesheet's variables switch with
 //!   `prefers-color-scheme`; charts keep their own palette, which reads on both.
 
+mod alerts;
 mod exports;
 mod format;
 mod jobs;
@@ -18,6 +19,7 @@ mod layout;
 mod pages;
 mod sparkline;
 
+pub use alerts::{AlertRow, RuleForm, RuleRow, alerts_page};
 pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
 pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};

@@ -345,3 +345,83 @@ async fn exports_are_listed_made_from_the_form_downloaded_and_deleted() {
     let forged = post_form(&app, "/exports/1/delete", &[("csrf", "00")], Some(&cookie)).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_price_rule_made_on_the_alerts_page_fires_and_is_acknowledged_there() {
+    let app = refreshed(&["AAPL"]).await;
+    let cookie = sign_in(&app).await;
+    let csrf = csrf_of(&html(&get_with(&app, "/alerts", &cookie).await));
+    let add = |form: Vec<(&'static str, String)>| {
+        let cookie = cookie.clone();
+        let csrf = csrf.clone();
+        let app = &app;
+        async move {
+            let mut fields: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+            fields.extend(form.iter().map(|(k, v)| (*k, v.as_str())));
+            post_form(app, "/alerts/rules", &fields, Some(&cookie)).await
+        }
+    };
+
+    let refused = add(vec![
+        ("symbol", "ZZZZ".into()),
+        ("level", "abc".into()),
+        ("frequency", "every".into()),
+        ("cooldown_minutes", "-5".into()),
+    ])
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let page = html(&refused);
+    for expected in ["ZZZZ has no stored prices", "A price above zero", "Whole minutes", r#"value="abc""#] {
+        assert!(page.contains(expected), "{expected}: {page}");
+    }
+    assert!(app.storage.alert_rules().await.unwrap().is_empty());
+
+    let made = add(vec![
+        ("symbol", "aapl".into()),
+        ("direction", "above".into()),
+        ("level", "1".into()),
+        ("frequency", "once".into()),
+    ])
+    .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&made.body));
+    let duplicate =
+        add(vec![("symbol", "AAPL".into()), ("direction", "above".into()), ("level", "1".into())]).await;
+    assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html(&duplicate).contains("already watches this price"));
+    let rule = app.storage.alert_rules().await.unwrap().remove(0);
+
+    // The next refresh evaluates it: the history shows the alert, unacknowledged.
+    let accepted = app.authed(Method::POST, "/api/jobs/download-tracker/trigger", None).await.ok();
+    app.wait_for_run(accepted["run_id"].as_i64().unwrap()).await;
+    let alert = app.storage.alerts(None, None, 10).await.unwrap().remove(0);
+    let page = html(&get_with(&app, "/alerts", &cookie).await);
+    assert!(
+        page.contains("price above 1") && page.contains(&format!(r#"action="/alerts/{}/ack""#, alert.id)),
+        "{page}"
+    );
+    let ack = post_form(&app, &format!("/alerts/{}/ack", alert.id), &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(ack.status, StatusCode::SEE_OTHER);
+    assert!(app.storage.alerts(None, None, 10).await.unwrap()[0].acknowledged_at.is_some());
+
+    for (action, paused) in [("pause", true), ("resume", false)] {
+        let changed = post_form(
+            &app,
+            &format!("/alerts/rules/{}/{action}", rule.id),
+            &[("csrf", &csrf)],
+            Some(&cookie),
+        )
+        .await;
+        assert_eq!(changed.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.storage.alert_rule(rule.id).await.unwrap().unwrap().rule.paused, paused);
+    }
+    let deleted =
+        post_form(&app, &format!("/alerts/rules/{}/delete", rule.id), &[("csrf", &csrf)], Some(&cookie))
+            .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(app.storage.alert_rule(rule.id).await.unwrap().is_none());
+    let gone =
+        post_form(&app, &format!("/alerts/rules/{}/pause", rule.id), &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    let anonymous = post_form(&app, "/alerts/rules", &[("symbol", "AAPL"), ("level", "2")], None).await;
+    assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
+}

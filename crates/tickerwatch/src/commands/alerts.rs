@@ -29,7 +29,7 @@ pub async fn run(app: &App, command: AlertsCommand) -> anyhow::Result<bool> {
                     rule.id.to_string(),
                     rule.symbol.as_ref().map_or_else(|| "(watchlist)".to_owned(), ToString::to_string),
                     describe(rule),
-                    frequency_text(rule.rule.frequency),
+                    Frequency::describe(rule.rule.frequency),
                     if rule.rule.paused { "paused".to_owned() } else { "active".to_owned() },
                     rule.targets.len().to_string(),
                 ]);
@@ -130,18 +130,10 @@ async fn known(app: &App, symbol: Symbol) -> anyhow::Result<Symbol> {
 }
 
 fn describe(rule: &AlertRule) -> String {
-    let condition = serde_json::to_string(&rule.rule.condition).unwrap_or_default();
+    let condition = rule.rule.condition.describe();
     match &rule.name {
-        Some(name) => format!("{name} {condition}"),
+        Some(name) => format!("{name}: {condition}"),
         None => condition,
-    }
-}
-
-fn frequency_text(frequency: Frequency) -> String {
-    match frequency {
-        Frequency::Once => "once".to_owned(),
-        Frequency::OncePerDay => "once per day".to_owned(),
-        Frequency::Every { cooldown_secs } => format!("every (cooldown {cooldown_secs} s)"),
     }
 }
 
