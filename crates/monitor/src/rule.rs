@@ -247,12 +247,13 @@ pub enum Frequency {
 }
 
 impl Frequency {
-    /// In words: `once`, `once per day`, `every (cooldown 300 s)`.
+    /// In words: `once`, `once per day`, `every crossing, 300 s apart at least`.
     pub fn describe(self) -> String {
         match self {
             Self::Once => "once".to_owned(),
             Self::OncePerDay => "once per day".to_owned(),
-            Self::Every { cooldown_secs } => format!("every (cooldown {cooldown_secs} s)"),
+            Self::Every { cooldown_secs: 0 } => "every crossing".to_owned(),
+            Self::Every { cooldown_secs } => format!("every crossing, {cooldown_secs} s apart at least"),
         }
     }
 }

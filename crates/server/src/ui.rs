@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/watchlist", post(add_to_watchlist))
         .route("/watchlist/{symbol}/remove", post(remove_from_watchlist))
         .route(web::STYLESHEET_PATH, get(stylesheet))
+        .route(web::ICON_PATH, get(icon))
 }
 
 /// A page with the UI's headers.
@@ -166,6 +167,15 @@ async fn stylesheet() -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+async fn icon() -> Response {
+    let mut response = web::ICON.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
 }

@@ -8,6 +8,12 @@ pub const STYLESHEET_PATH: &str = "/ui/app.css";
 /// The one stylesheet, compiled into the binary.
 pub const STYLESHEET: &str = include_str!("app.css");
 
+/// Where the server serves [`ICON`].
+pub const ICON_PATH: &str = "/ui/icon.svg";
+
+/// The tab icon (SVG), compiled into the binary.
+pub const ICON: &str = include_str!("icon.svg");
+
 /// Which navigation entry is the current page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
@@ -48,6 +54,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                 meta name="color-scheme" content="light dark";
                 title { (title) " · tickerwatch" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                link rel="icon" type="image/svg+xml" href=(ICON_PATH);
             }
             body {
                 header.top {

@@ -23,7 +23,7 @@ pub use alerts::{AlertRow, RuleForm, RuleRow, alerts_page};
 pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
 pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};
-pub use layout::{Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};
+pub use layout::{ICON, ICON_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};
 pub use pages::{
     ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,
     symbol_page,
