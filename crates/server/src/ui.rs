@@ -152,9 +152,22 @@ fn reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Vi
     }
 }
 
-/// The session of a state-changing form whose CSRF token is right.
+/// The page a form was posted from (its `Referer`, when on this site), to come back to.
+fn posted_from(headers: &HeaderMap) -> String {
+    let referer = headers.get(header::REFERER).and_then(|v| v.to_str().ok()).unwrap_or("/");
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let path = referer
+        .strip_prefix("http://")
+        .or_else(|| referer.strip_prefix("https://"))
+        .and_then(|rest| rest.strip_prefix(host))
+        .filter(|path| !host.is_empty() && path.starts_with('/'));
+    safe_return_path(path)
+}
+
+/// The session of a state-changing form whose CSRF token is right. Without a session (never
+/// signed in, or it expired) the browser goes to sign in and then back to the page it was on.
 fn writer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, PageError> {
-    let session = session(state, headers).ok_or(PageError::Forbidden)?;
+    let session = session(state, headers).ok_or_else(|| PageError::SignIn(posted_from(headers)))?;
     if !state.sessions.check_csrf(&session, csrf) {
         tracing::info!("A web form was refused: wrong or missing CSRF token.");
         return Err(PageError::Forbidden);

@@ -170,18 +170,29 @@ async fn signed_in_users_change_the_watchlist_through_forms_that_carry_the_csrf_
     assert!(page.contains("Sign out"), "{page}");
     let csrf = csrf_of(&page);
 
-    // Without the token, with another session's token, without a session: refused, nothing added.
+    // Without the token, with another session's token: refused, nothing added.
     let other = sign_in(&app).await;
     let other_csrf = csrf_of(&html(&get_with(&app, "/", &other).await));
-    for (form, cookie) in [
-        (vec![("symbol", "NVDA")], Some(cookie.as_str())),
-        (vec![("symbol", "NVDA"), ("csrf", other_csrf.as_str())], Some(cookie.as_str())),
-        (vec![("symbol", "NVDA"), ("csrf", csrf.as_str())], None),
-    ] {
-        let response = post_form(&app, "/watchlist", &form, cookie).await;
+    for form in [vec![("symbol", "NVDA")], vec![("symbol", "NVDA"), ("csrf", other_csrf.as_str())]] {
+        let response = post_form(&app, "/watchlist", &form, Some(&cookie)).await;
         assert_eq!(response.status, StatusCode::FORBIDDEN);
         assert!(html(&response).contains("Not allowed"));
     }
+    // Without a session (an expired one is the same): sign in, then back to the page posted from.
+    let expired = app
+        .send(
+            Request::post("/watchlist")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(header::HOST, "tw.local")
+                .header(header::REFERER, "http://tw.local/symbols/AAPL?range=1m")
+                .body(Body::from(format!("symbol=NVDA&csrf={csrf}")))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(expired.status, StatusCode::SEE_OTHER);
+    assert_eq!(expired.headers[header::LOCATION], "/signin?next=/symbols/AAPL%3Frange%3D1m");
+    let elsewhere = post_form(&app, "/watchlist", &[("symbol", "NVDA"), ("csrf", &csrf)], None).await;
+    assert_eq!(elsewhere.headers[header::LOCATION], "/signin?next=/");
     let watched = |app: &TestApp| {
         let storage = app.storage.clone();
         async move {
@@ -423,5 +434,6 @@ async fn a_price_rule_made_on_the_alerts_page_fires_and_is_acknowledged_there() 
         post_form(&app, &format!("/alerts/rules/{}/pause", rule.id), &[("csrf", &csrf)], Some(&cookie)).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let anonymous = post_form(&app, "/alerts/rules", &[("symbol", "AAPL"), ("level", "2")], None).await;
-    assert_eq!(anonymous.status, StatusCode::FORBIDDEN);
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "to sign in first");
+    assert!(app.storage.alert_rules().await.unwrap().is_empty());
 }
