@@ -47,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/symbols/{symbol}", get(symbol_page))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
+        .route("/trending", get(trending_page))
         .route("/jobs", get(jobs_page))
         .route("/jobs/runs/{id}", get(run_page))
         .route("/jobs/{name}/trigger", post(trigger_job))
@@ -978,4 +979,53 @@ async fn acknowledge_alert(
         state.storage.acknowledge_alert(id).await?;
     }
     Ok(Redirect::to("/alerts").into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct TrendingQuery {
+    window: Option<String>,
+}
+
+async fn trending_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+    Query(query): Query<TrendingQuery>,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    let window = query.window.unwrap_or_else(|| "24h".to_owned());
+    let hours = match window.as_str() {
+        "24h" => 24,
+        "7d" => 24 * 7,
+        "30d" => 24 * 30,
+        _ => {
+            let valid: Vec<&str> = web::TRENDING_WINDOWS.iter().map(|(value, _)| *value).collect();
+            let message = format!("The window must be one of {}.", valid.join(", "));
+            return Ok(page(StatusCode::BAD_REQUEST, web::error_page("Unknown window", &message)));
+        }
+    };
+    let now = Utc::now();
+    let rows: Vec<web::TrendingEntry> = state
+        .storage
+        .trending(now - Duration::hours(hours), now, Some(100))
+        .await?
+        .into_iter()
+        .map(|row| web::TrendingEntry {
+            symbol: row.symbol.to_string(),
+            mentions: row.mentions,
+            unique_authors: row.unique_authors,
+            mean_sentiment: row.mean_sentiment,
+            bullish: row.bullish,
+            bearish: row.bearish,
+            spike_score: row.spike_score,
+        })
+        .collect();
+    let scan = state.storage.latest_social_scan().await?.map(|scan| web::ScanSummary {
+        finished_at: scan.finished_at,
+        source: scan.source.to_string(),
+        subreddits: scan.subreddits.clone(),
+        posts_read: scan.posts_read,
+        status: scan.status.to_string(),
+    });
+    Ok(page(StatusCode::OK, web::trending_page(&rows, &window, scan.as_ref(), &viewer)))
 }

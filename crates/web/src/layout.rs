@@ -21,6 +21,7 @@ pub enum Nav {
     Jobs,
     Exports,
     Alerts,
+    Trending,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -61,6 +62,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                     a.brand href="/" { "tickerwatch" }
                     nav aria-label="Main" {
                         a href="/" aria-current=[(nav == Nav::Dashboard).then_some("page")] { "Dashboard" }
+                        a href="/trending" aria-current=[(nav == Nav::Trending).then_some("page")] { "Trending" }
                         a href="/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/exports" aria-current=[(nav == Nav::Exports).then_some("page")] { "Exports" }
                         a href="/alerts" aria-current=[(nav == Nav::Alerts).then_some("page")] { "Alerts" }

@@ -437,3 +437,29 @@ async fn a_price_rule_made_on_the_alerts_page_fires_and_is_acknowledged_there() 
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "to sign in first");
     assert!(app.storage.alert_rules().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_trending_page_ranks_mentions_over_the_chosen_window() {
+    let app = TestApp::new().await;
+    let empty = html(&app.get("/trending").await);
+    assert!(empty.contains("No scan yet") && empty.contains("No mentions in this window."), "{empty}");
+    app.store_mentions(&[
+        ("p1", "alice", 30, 0.8, &["GME"]),
+        ("p2", "bob", 60, 0.6, &["GME", "AMC"]),
+        ("p3", "carol", 90, -0.7, &["AMC"]),
+        ("p5", "erin", 120, 0.9, &["GME"]),
+        ("p4", "dave", 60 * 24 * 3, 0.5, &["TSLA"]),
+    ])
+    .await;
+    app.record_scan(domain::ScanStatus::Complete, 4, None).await;
+    let day = html(&app.get("/trending").await);
+    assert!(day.contains(r#"href="/symbols/GME""#) && day.contains(r#"href="/symbols/AMC""#), "{day}");
+    assert!(!day.contains(r#"href="/symbols/TSLA""#), "three days ago is outside 24 hours");
+    assert!(day.contains("r/stocks, r/wallstreetbets"));
+    assert!(day.find("/symbols/GME").unwrap() < day.find("/symbols/AMC").unwrap(), "most mentioned first");
+    let week = html(&app.get("/trending?window=7d").await);
+    assert!(week.contains(r#"href="/symbols/TSLA""#));
+    let bad = app.get("/trending?window=2y").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(html(&bad).contains("24h, 7d, 30d"));
+}
