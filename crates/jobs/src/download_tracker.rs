@@ -14,6 +14,13 @@
 //!   are fine. When every refreshed symbol's quote failed the run ends `partial` with the
 //!   reasons. When the bars fail, the quote is not asked for: the chain has just failed for that
 //!   symbol and would spend rate-limit budget to fail again.
+//! - **A plan within the providers' budgets** (`run_plan`): before fetching, the stored request
+//!   counts are synced into the clients, the symbols are ordered least recently refreshed first,
+//!   and each goes to a provider with budget left (`providers.order` first, spread past a
+//!   per-minute rate); the symbol's chain starts with that provider, the others stay fallbacks.
+//!   When daily budgets cannot cover the watchlist, the run says so up front (a warning naming
+//!   the deferred symbols) and in its result (`partial`, with the names); deferred symbols get no
+//!   item and are not failures. Request counts are stored after each symbol.
 //! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
 //!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
 //!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
@@ -53,6 +60,8 @@ use crate::config::{ConfigError, DownloadTrackerConfig};
 use crate::engine::{Job, JobContext, JobOutcome};
 use crate::exports::ExportService;
 use crate::ingest::fetch_and_store;
+use crate::provider_usage::sync_usage_or_warn;
+use crate::run_plan::{PLAN_WINDOW, RunPlan, budgets, plan_run};
 
 /// Refreshes every watchlist symbol and writes an export.
 pub struct DownloadTracker {
@@ -154,7 +163,13 @@ impl DownloadTracker {
 
     /// Fetches and stores one symbol's new bars and quote; the item says how it went, and the
     /// flag whether the quote failed.
-    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> (RunItem, bool) {
+    async fn refresh(
+        &self,
+        context: &JobContext,
+        chain: &ProviderChain,
+        symbol: Symbol,
+        now: DateTime<Utc>,
+    ) -> (RunItem, bool) {
         let storage = &context.storage;
         let interval = self.config.interval;
         let exchange = Exchange::for_symbol(&symbol);
@@ -168,14 +183,14 @@ impl DownloadTracker {
             Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), false),
         };
         let request = BarsRequest { symbol: symbol.clone(), interval, span };
-        let fetched = match fetch_and_store(&self.chain, storage, &request).await {
+        let fetched = match fetch_and_store(chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 warn!(%symbol, %error, "Symbol refresh failed.");
                 return (failed_item(&symbol, error.to_string()), false);
             }
         };
-        let quote_error = match self.chain.quote(&symbol).await {
+        let quote_error = match chain.quote(&symbol).await {
             Ok(served) => {
                 storage.save_quote(&served.value).await.err().map(|e| format!("quote: cannot store: {e}"))
             }
@@ -195,6 +210,24 @@ impl DownloadTracker {
             error: quote_error,
         };
         (item, quote_failed)
+    }
+
+    /// Plans the run within the providers' budgets: today's stored request counts first (another
+    /// process may have spent some), then the symbols least recently refreshed first, so symbols
+    /// deferred by one run lead the next.
+    async fn plan(&self, context: &JobContext, symbols: &[Symbol]) -> RunPlan {
+        sync_usage_or_warn(&self.chain, &context.storage).await;
+        let mut by_staleness = Vec::with_capacity(symbols.len());
+        for symbol in symbols {
+            // An unreadable last bar sorts first: the refresh reports the error.
+            let last = context.storage.last_bar_ts(symbol, self.config.interval).await.ok().flatten();
+            by_staleness.push((last, symbol.clone()));
+        }
+        by_staleness.sort_by(|a, b| a.0.cmp(&b.0));
+        let ordered: Vec<Symbol> = by_staleness.into_iter().map(|(_, symbol)| symbol).collect();
+        let plan = plan_run(&ordered, &budgets(&self.chain, self.config.interval), PLAN_WINDOW);
+        info!(plan = %plan.describe(), deferred = plan.deferred.len(), "Run planned within the providers' budgets.");
+        plan
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
@@ -244,19 +277,29 @@ impl Job for DownloadTracker {
             .collect();
         let now = Utc::now();
         info!(symbols = symbols.len(), "Refreshing the watchlist.");
+        let plan = self.plan(context, &symbols).await;
+        let deferred = plan.deferred_message(symbols.len());
+        if let Some(message) = &deferred {
+            warn!(deferred = plan.deferred.len(), "{message}.");
+        }
+        let planned: Vec<(Symbol, ProviderChain)> = plan
+            .assignments
+            .iter()
+            .flat_map(|a| a.symbols.iter().map(|s| (s.clone(), self.chain.starting_with(a.provider))))
+            .collect();
 
         // Each symbol's future records its own item: awaiting a write in the loop below while
         // the stream is not polled could leave another symbol's SQLite write transaction
         // suspended, and the write here would wait for its lock until the busy timeout.
-        let mut refreshed = futures::stream::iter(symbols.iter().cloned())
-            .map(|symbol| async move {
+        let mut refreshed = futures::stream::iter(planned)
+            .map(|(symbol, chain)| async move {
                 // Cancelled (shutdown past the grace period): drop the in-flight vendor requests
                 // now rather than wait for their responses.
-                let Some((item, quote_failed)) =
-                    context.cancel.run_until_cancelled(self.refresh(context, symbol, now)).await
-                else {
+                let refresh = self.refresh(context, &chain, symbol, now);
+                let Some((item, quote_failed)) = context.cancel.run_until_cancelled(refresh).await else {
                     return Ok(None);
                 };
+                sync_usage_or_warn(&self.chain, &context.storage).await;
                 context
                     .record_item(&item)
                     .await
@@ -298,7 +341,7 @@ impl Job for DownloadTracker {
         if n_ok == 0 && n_failed > 0 {
             info!(failed = n_failed, "Every symbol failed; no export written.");
             self.apply_retention().await;
-            return Ok(JobOutcome::default());
+            return Ok(JobOutcome { partial: deferred, ..JobOutcome::default() });
         }
 
         let format = self.config.export_format;
@@ -327,10 +370,14 @@ impl Job for DownloadTracker {
             }
         };
         // The export service lists every export it writes for a run among the run's outputs.
-        let mut outcome = JobOutcome::default();
+        let mut outcome = JobOutcome { partial: deferred, ..JobOutcome::default() };
         if n_ok > 0 && quote_errors.len() == n_ok {
             quote_errors.sort();
-            outcome.partial = Some(format!("every quote failed: {}", quote_errors.join("; ")));
+            let every_quote = format!("every quote failed: {}", quote_errors.join("; "));
+            outcome.partial = Some(match outcome.partial.take() {
+                Some(deferred) => format!("{deferred}; {every_quote}"),
+                None => every_quote,
+            });
         }
         if matches!(format, ExportFormat::Csv | ExportFormat::Ndjson | ExportFormat::Parquet)
             && let Err(error) = self.exports.create_summary(&summaries, Some(context.run_id)).await
