@@ -58,6 +58,9 @@ pub enum Command {
     Trending(TrendingArgs),
     /// Run the research crew on a symbol: progress streams to stderr, the note to stdout.
     Analyze(AnalyzeArgs),
+    /// Provider health: configured or not, requests today, rate-limit budgets left, last success
+    /// and error, back-off.
+    Providers(ProvidersArgs),
     /// Trigger the download-tracker job repeatedly and report memory, fds and run time.
     Soak(SoakArgs),
     /// Benchmarks that print figures.
@@ -220,6 +223,20 @@ pub struct QuoteArgs {
     pub symbols: Vec<Symbol>,
     #[arg(long, value_parser = providers())]
     pub provider: Option<ProviderId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    /// The same JSON as the API's.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
