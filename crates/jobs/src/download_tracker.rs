@@ -223,7 +223,7 @@ impl DownloadTracker {
             let last = context.storage.last_bar_ts(symbol, self.config.interval).await.ok().flatten();
             by_staleness.push((last, symbol.clone()));
         }
-        by_staleness.sort_by(|a, b| a.0.cmp(&b.0));
+        by_staleness.sort_by_key(|(last, _)| *last);
         let ordered: Vec<Symbol> = by_staleness.into_iter().map(|(_, symbol)| symbol).collect();
         let plan = plan_run(&ordered, &budgets(&self.chain, self.config.interval), PLAN_WINDOW);
         info!(plan = %plan.describe(), deferred = plan.deferred.len(), "Run planned within the providers' budgets.");

@@ -333,7 +333,9 @@ async fn usage_counts_requests_successes_failures_and_backs_off_after_retry_afte
     let server = MockServer::start().await;
     Mock::given(path("/ok")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
     Mock::given(path("/busy"))
-        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120").set_body_string("slow down"))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("retry-after", "120").set_body_string("slow down"),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -355,7 +357,10 @@ async fn usage_counts_requests_successes_failures_and_backs_off_after_retry_afte
     client.get("busy", &format!("{}/busy", server.uri())).await.expect_err("429");
     let after_429 = client.usage().snapshot();
     assert_eq!(after_429.requests_today, 2);
-    assert!(after_429.last_error.as_ref().is_some_and(|e| e.message.contains("rate limited: slow down")), "{after_429:?}");
+    assert!(
+        after_429.last_error.as_ref().is_some_and(|e| e.message.contains("rate limited: slow down")),
+        "{after_429:?}"
+    );
     assert!(after_429.is_backing_off(std::time::SystemTime::now()));
     let until = after_429.backing_off_until.expect("until when");
     assert!(until >= before + Duration::from_secs(119), "{until:?}");

@@ -96,7 +96,9 @@ async fn a_polygon_429_with_retry_after_backs_off_until_the_wait_is_over() {
     assert_eq!(snapshot.requests_today, 1);
     assert_eq!((snapshot.per_minute, snapshot.minute_left, snapshot.daily_budget), (Some(5), Some(4), None));
     let until = snapshot.backing_off_until.expect("backing off after Retry-After");
-    assert!(until >= before + Duration::from_secs(89) && until <= SystemTime::now() + Duration::from_secs(91));
+    assert!(
+        until >= before + Duration::from_secs(89) && until <= SystemTime::now() + Duration::from_secs(91)
+    );
     let message = snapshot.last_error.expect("the 429 is on record").message;
     assert!(message.contains("maximum requests per minute"), "{message}");
     assert_no_key(&message);
@@ -126,11 +128,13 @@ async fn a_finnhub_429_is_the_last_error_and_a_success_ends_the_back_off() {
 
 #[test]
 fn every_vendor_is_listed_and_one_without_a_key_says_not_configured() {
-    let mut config = ProvidersConfig { order: vec![ProviderId::AlphaVantage, ProviderId::Sample], ..Default::default() };
+    let mut config =
+        ProvidersConfig { order: vec![ProviderId::AlphaVantage, ProviderId::Sample], ..Default::default() };
     config.polygon.api_key = Some(ApiKey::new(POLYGON_KEY));
     let chain = ProviderChain::from_config(&config, None).unwrap();
     let status = chain.status();
-    let listed: Vec<(ProviderId, bool, bool)> = status.iter().map(|s| (s.provider, s.in_chain, s.configured)).collect();
+    let listed: Vec<(ProviderId, bool, bool)> =
+        status.iter().map(|s| (s.provider, s.in_chain, s.configured)).collect();
     assert_eq!(
         listed,
         [

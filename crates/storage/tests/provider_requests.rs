@@ -10,6 +10,7 @@ mod common;
 
 use common::config;
 
+backend_tests!(check_a_day_without_requests_is_empty);
 url_backend_tests!(check_counts_add_up_and_survive_a_new_handle);
 
 fn day(d: u32) -> NaiveDate {
@@ -56,4 +57,11 @@ async fn check_counts_add_up_and_survive_a_new_handle(storage: Storage, url: Str
         .unwrap();
     assert!(storage.provider_requests(day(5)).await.unwrap().is_empty());
     assert_eq!(storage.provider_requests(day(31)).await.unwrap().len(), 1);
+}
+
+async fn check_a_day_without_requests_is_empty(storage: Storage) {
+    assert!(storage.provider_requests(day(5)).await.unwrap().is_empty());
+    // A flush with nothing new for a provider stores its zero without harm.
+    let totals = storage.add_provider_requests(&[requests(ProviderId::Finnhub, 5, 0)]).await.unwrap();
+    assert_eq!(totals, [requests(ProviderId::Finnhub, 5, 0)]);
 }
