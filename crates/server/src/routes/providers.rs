@@ -22,9 +22,10 @@ use crate::error::ErrorResponse;
 pub struct ProviderHealth {
     #[schema(example = "alpha_vantage")]
     pub provider: String,
-    /// `ok`, `not configured` (no key), `backing off` (a server asked for a wait, or today's
-    /// budget is spent), `failing` (the last call failed), `unused` (configured but not in
-    /// `providers.order`) or `offline` (the bundled sample, which sends no request).
+    /// `ok`, `not configured` (no key), `backing off` (a server asked for a wait, or a request
+    /// met the spent daily budget), `budget spent` (no request left today), `failing` (the last
+    /// call failed), `unused` (configured but not in `providers.order`) or `offline` (the bundled
+    /// sample, which sends no request).
     #[schema(example = "ok")]
     pub status: &'static str,
     /// Has what it needs to send requests (a key, for vendors that require one).
@@ -81,6 +82,7 @@ fn health(status: ProviderStatus, now: SystemTime) -> ProviderHealth {
         (_, false, _) => "not configured",
         (_, true, false) => "unused",
         _ if backing_off => "backing off",
+        (Some(usage), _, _) if usage.daily_left == Some(0) => "budget spent",
         _ if failing => "failing",
         _ => "ok",
     };
@@ -138,4 +140,51 @@ pub async fn provider_health(chain: &ProviderChain, storage: &Storage) -> Vec<Pr
     jobs::provider_usage::sync_usage_or_warn(chain, storage).await;
     let now = SystemTime::now();
     chain.status().into_iter().map(|status| health(status, now)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use domain::ProviderId;
+    use providers::{LastError, UsageSnapshot};
+
+    use super::*;
+
+    fn status(configured: bool, in_chain: bool, usage: Option<UsageSnapshot>) -> ProviderStatus {
+        ProviderStatus { provider: ProviderId::AlphaVantage, in_chain, configured, usage }
+    }
+
+    fn usage(now: SystemTime) -> UsageSnapshot {
+        UsageSnapshot {
+            day: 20_000,
+            requests_today: 3,
+            daily_budget: Some(25),
+            daily_left: Some(22),
+            per_minute: Some(5),
+            minute_left: Some(2),
+            last_success: Some(now),
+            last_error: None,
+            backing_off_until: None,
+        }
+    }
+
+    #[test]
+    fn the_status_says_what_matters_most() {
+        let now = SystemTime::now();
+        let label = |s: ProviderStatus| health(s, now).status;
+        assert_eq!(label(status(true, true, None)), "offline");
+        assert_eq!(label(status(false, true, Some(usage(now)))), "not configured");
+        assert_eq!(label(status(true, false, Some(usage(now)))), "unused");
+        assert_eq!(label(status(true, true, Some(usage(now)))), "ok");
+        let error = LastError { at: now + Duration::from_secs(1), message: "HTTP 503".to_owned() };
+        let failing = UsageSnapshot { last_error: Some(error), ..usage(now) };
+        assert_eq!(label(status(true, true, Some(failing.clone()))), "failing");
+        let spent = UsageSnapshot { daily_left: Some(0), ..failing.clone() };
+        assert_eq!(label(status(true, true, Some(spent))), "budget spent");
+        let waiting = UsageSnapshot { backing_off_until: Some(now + Duration::from_secs(60)), ..failing };
+        let report = health(status(true, true, Some(waiting)), now);
+        assert_eq!((report.status, report.backing_off), ("backing off", true));
+        assert_eq!(report.day, NaiveDate::from_ymd_opt(2024, 10, 4));
+    }
 }
