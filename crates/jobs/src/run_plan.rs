@@ -13,6 +13,10 @@
 //!    failure. The caller orders symbols least recently refreshed first, so deferred symbols
 //!    come first in the next run.
 //!
+//! When no provider can serve at all (none has its key), there is no budget to plan: every
+//! symbol goes to the first provider, so the chain's errors say what is missing instead of a
+//! deferral hiding a configuration mistake.
+//!
 //! The plan is an estimate: the chain still falls back when an assigned provider fails, and the
 //! HTTP client still refuses a request past a daily budget.
 
@@ -137,6 +141,16 @@ pub fn budgets(chain: &ProviderChain, interval: Interval) -> Vec<ProviderBudget>
 /// Plans a run of `symbols` (most in need of a refresh first) over `providers` (in preference
 /// order). See the module docs for the rules.
 pub fn plan_run(symbols: &[Symbol], providers: &[ProviderBudget], window: Duration) -> RunPlan {
+    if let Some(first) = providers.first()
+        && !providers.iter().any(|p| p.serves)
+    {
+        let assignments = if symbols.is_empty() {
+            Vec::new()
+        } else {
+            vec![Assignment { provider: first.provider, symbols: symbols.to_vec(), requests: 0 }]
+        };
+        return RunPlan { assignments, deferred: Vec::new() };
+    }
     let mut taken = vec![0_u64; providers.len()];
     let mut chosen: Vec<Option<usize>> = vec![None; symbols.len()];
     let has_room = |capacity: Option<u64>, taken: u64| capacity.is_none_or(|c| taken < c);
@@ -238,6 +252,17 @@ mod tests {
         assert!(plan.assignments.is_empty());
         assert_eq!(plan.deferred, watchlist);
         assert_eq!(plan.describe(), "nothing to refresh");
+    }
+
+    #[test]
+    fn without_any_configured_provider_nothing_is_deferred_and_the_chain_says_why() {
+        let watchlist = symbols(3);
+        let unconfigured = ProviderBudget { serves: false, ..unlimited(ProviderId::Polygon) };
+        let plan = plan_run(&watchlist, &[unconfigured], PLAN_WINDOW);
+        assert!(plan.deferred.is_empty());
+        assert_eq!(plan.provider_for(&watchlist[2]), Some(ProviderId::Polygon));
+        let no_provider = plan_run(&watchlist, &[], PLAN_WINDOW);
+        assert_eq!(no_provider.deferred, watchlist, "never dropped silently");
     }
 
     #[test]
