@@ -115,9 +115,9 @@ impl RunPlan {
     }
 }
 
-/// What each provider of `chain` (in its order) has left, and what refreshing one symbol's
-/// `interval` bars and quote costs it.
-pub fn budgets(chain: &ProviderChain, interval: Interval) -> Vec<ProviderBudget> {
+/// What each provider of `chain` (in its order) has left, and what refreshing one symbol costs
+/// it: its `interval` bars, a quote, and each of `extra` (news, profile) it serves.
+pub fn budgets(chain: &ProviderChain, interval: Interval, extra: &[Capability]) -> Vec<ProviderBudget> {
     let bars = if interval.is_intraday() { Capability::IntradayBars } else { Capability::DailyBars };
     chain
         .status()
@@ -130,7 +130,8 @@ pub fn budgets(chain: &ProviderChain, interval: Interval) -> Vec<ProviderBudget>
                 provider: status.provider,
                 serves: status.configured && provider.capabilities().supports(bars),
                 requests_per_symbol: provider.estimated_requests(bars)
-                    + provider.estimated_requests(Capability::Quote),
+                    + provider.estimated_requests(Capability::Quote)
+                    + extra.iter().map(|c| provider.estimated_requests(*c)).sum::<u32>(),
                 daily_left: usage.as_ref().and_then(|u| u.daily_left),
                 per_minute: usage.as_ref().and_then(|u| u.per_minute),
             })

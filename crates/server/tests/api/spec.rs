@@ -101,8 +101,8 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
         }
     }
     // An id in nine operations (runs, exports ×3, crew runs, alert rules ×3, alert ack), a limit
-    // in eight.
-    assert_eq!(n_checked, 17);
+    // in nine (news included).
+    assert_eq!(n_checked, 18);
 }
 
 /// A symbol outside `^[.^=-]*[A-Za-z0-9][A-Za-z0-9.^=-]*$` (at most 15 characters) is a 400
@@ -132,9 +132,9 @@ async fn symbol_parameters_are_accepted_exactly_as_their_pattern_says() {
         }
         n_checked += 1;
     }
-    // Watchlist delete, bars, quote, indicators, disagreements, mentions, buckets, analysis ×2,
-    // alerts.
-    assert_eq!(n_checked, 10);
+    // Watchlist delete, bars, quote, indicators, disagreements, news, profile, mentions, buckets,
+    // analysis ×2, alerts.
+    assert_eq!(n_checked, 12);
 }
 
 /// What every operation documents: a 400 where it has parameters, 401 and 403 under `/api`

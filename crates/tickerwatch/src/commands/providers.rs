@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use comfy_table::Cell;
 
 use crate::app::App;
-use crate::cli::{ProvidersArgs, ReportFormat};
+use crate::cli::{DisplayFormat, ProvidersArgs};
 use crate::output;
 
 /// Prints one row (or JSON object) per provider; keys never appear, only whether one is set.
@@ -18,7 +18,7 @@ use crate::output;
 pub async fn run(app: &App, args: &ProvidersArgs) -> anyhow::Result<()> {
     let chain = app.chain(None).await?;
     let report = server::provider_health(&chain, &app.storage).await;
-    if args.format == ReportFormat::Json {
+    if args.format == DisplayFormat::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
