@@ -20,6 +20,14 @@
 //!   is noted in the item's `error` (`news: …`, `profile: …`) and logged; it never fails the
 //!   symbol or the run, because the bars are what the run is for, and the next run tries again.
 //!   A chain with no provider of news or profiles (Yahoo alone) skips them silently.
+//! - **A plan within the providers' budgets** (`run_plan`): before fetching, the stored request
+//!   counts are synced into the clients, the symbols are ordered least recently refreshed first,
+//!   and each goes to a provider with budget left (`providers.order` first, spread past a
+//!   per-minute rate); the symbol's chain starts with that provider, the others stay fallbacks.
+//!   When daily budgets cannot cover the watchlist, the run says so up front (a warning naming
+//!   the deferred symbols) and in its result (`partial`, with the names); deferred symbols get no
+//!   item and are not failures. Request counts are stored after each symbol. News and profiles
+//!   go through the symbol's planned chain too, and count in its cost when they are on.
 //! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
 //!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
 //!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
@@ -51,7 +59,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{DateRange, Exchange, Symbol};
 use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
-use providers::{BarsRequest, ChainError, ProviderChain, ProvidersConfig, Span};
+use providers::{BarsRequest, Capability, ChainError, ProviderChain, ProvidersConfig, Span};
 use storage::RunItem;
 use tracing::{info, warn};
 
@@ -59,6 +67,8 @@ use crate::config::{ConfigError, DownloadTrackerConfig};
 use crate::engine::{Job, JobContext, JobOutcome};
 use crate::exports::ExportService;
 use crate::ingest::fetch_and_store;
+use crate::provider_usage::sync_usage_or_warn;
+use crate::run_plan::{PLAN_WINDOW, RunPlan, budgets, plan_run};
 
 /// Refreshes every watchlist symbol and writes an export.
 pub struct DownloadTracker {
@@ -158,11 +168,13 @@ impl DownloadTracker {
         Ok(())
     }
 
-    /// Fetches and stores one symbol's new bars, quote, news and profile; the item says how it
-    /// went, and the second value why the quote failed, if it did.
+    /// Fetches and stores one symbol's new bars, quote, news and profile through `chain` (the
+    /// run's plan put the symbol's provider first); the item says how it went, and the second
+    /// value why the quote failed, if it did.
     async fn refresh(
         &self,
         context: &JobContext,
+        chain: &ProviderChain,
         symbol: Symbol,
         now: DateTime<Utc>,
     ) -> (RunItem, Option<String>) {
@@ -179,14 +191,14 @@ impl DownloadTracker {
             Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), None),
         };
         let request = BarsRequest { symbol: symbol.clone(), interval, span };
-        let fetched = match fetch_and_store(&self.chain, storage, &request).await {
+        let fetched = match fetch_and_store(chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 warn!(%symbol, %error, "Symbol refresh failed.");
                 return (failed_item(&symbol, error.to_string()), None);
             }
         };
-        let quote_error = match self.chain.quote(&symbol).await {
+        let quote_error = match chain.quote(&symbol).await {
             Ok(served) => {
                 storage.save_quote(&served.value).await.err().map(|e| format!("quote: cannot store: {e}"))
             }
@@ -195,14 +207,14 @@ impl DownloadTracker {
         if let Some(error) = &quote_error {
             warn!(%symbol, error, "Quote failed; the symbol's bars were stored.");
         }
-        let (new_news, news_error) = match self.refresh_news(storage, &symbol, now).await {
+        let (new_news, news_error) = match self.refresh_news(chain, storage, &symbol, now).await {
             Ok(new_news) => (new_news, None),
             Err(error) => {
                 warn!(%symbol, error, "News refresh failed; the symbol's bars were stored.");
                 (0, Some(error))
             }
         };
-        let profile_error = self.refresh_profile(storage, &symbol, now).await.err();
+        let profile_error = self.refresh_profile(chain, storage, &symbol, now).await.err();
         if let Some(error) = &profile_error {
             warn!(%symbol, error, "Profile refresh failed; the symbol's bars were stored.");
         }
@@ -226,6 +238,7 @@ impl DownloadTracker {
     /// What failed, prefixed `news:`, for the item's error.
     async fn refresh_news(
         &self,
+        chain: &ProviderChain,
         storage: &storage::Storage,
         symbol: &Symbol,
         now: DateTime<Utc>,
@@ -234,7 +247,7 @@ impl DownloadTracker {
             return Ok(0);
         }
         let from = now - chrono::Duration::days(i64::from(self.config.news_days));
-        let served = match self.chain.news(symbol, from, now).await {
+        let served = match chain.news(symbol, from, now).await {
             Ok(served) => served,
             // A chain without a news source (e.g. Yahoo alone) has nothing to refresh.
             Err(ChainError::NoProvider { .. }) => return Ok(0),
@@ -250,6 +263,7 @@ impl DownloadTracker {
     /// What failed, prefixed `profile:`, for the item's error.
     async fn refresh_profile(
         &self,
+        chain: &ProviderChain,
         storage: &storage::Storage,
         symbol: &Symbol,
         now: DateTime<Utc>,
@@ -263,12 +277,39 @@ impl DownloadTracker {
         if fetched_at.is_some_and(|at| now - at < max_age) {
             return Ok(());
         }
-        let served = match self.chain.profile(symbol).await {
+        let served = match chain.profile(symbol).await {
             Ok(served) => served,
             Err(ChainError::NoProvider { .. }) => return Ok(()),
             Err(error) => return Err(format!("profile: {error}")),
         };
         storage.save_profile(&served.value).await.map_err(|e| format!("profile: cannot store: {e}"))
+    }
+
+    /// Plans the run within the providers' budgets: today's stored request counts first (another
+    /// process may have spent some), then the symbols least recently refreshed first, so symbols
+    /// deferred by one run lead the next.
+    async fn plan(&self, context: &JobContext, symbols: &[Symbol]) -> RunPlan {
+        sync_usage_or_warn(&self.chain, &context.storage).await;
+        let mut by_staleness = Vec::with_capacity(symbols.len());
+        for symbol in symbols {
+            // An unreadable last bar sorts first: the refresh reports the error.
+            let last = context.storage.last_bar_ts(symbol, self.config.interval).await.ok().flatten();
+            by_staleness.push((last, symbol.clone()));
+        }
+        by_staleness.sort_by_key(|(last, _)| *last);
+        let ordered: Vec<Symbol> = by_staleness.into_iter().map(|(_, symbol)| symbol).collect();
+        // What a refresh asks besides bars and a quote. A profile is counted on every run though
+        // it is fetched only when stale: the plan errs on the side of deferring.
+        let mut extra = Vec::new();
+        if self.config.news_days > 0 {
+            extra.push(Capability::News);
+        }
+        if self.config.profile_max_age_days > 0 {
+            extra.push(Capability::Profile);
+        }
+        let plan = plan_run(&ordered, &budgets(&self.chain, self.config.interval, &extra), PLAN_WINDOW);
+        info!(plan = %plan.describe(), deferred = plan.deferred.len(), "Run planned within the providers' budgets.");
+        plan
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
@@ -318,19 +359,29 @@ impl Job for DownloadTracker {
             .collect();
         let now = Utc::now();
         info!(symbols = symbols.len(), "Refreshing the watchlist.");
+        let plan = self.plan(context, &symbols).await;
+        let deferred = plan.deferred_message(symbols.len());
+        if let Some(message) = &deferred {
+            warn!(deferred = plan.deferred.len(), "{message}.");
+        }
+        let planned: Vec<(Symbol, ProviderChain)> = plan
+            .assignments
+            .iter()
+            .flat_map(|a| a.symbols.iter().map(|s| (s.clone(), self.chain.starting_with(a.provider))))
+            .collect();
 
         // Each symbol's future records its own item: awaiting a write in the loop below while
         // the stream is not polled could leave another symbol's SQLite write transaction
         // suspended, and the write here would wait for its lock until the busy timeout.
-        let mut refreshed = futures::stream::iter(symbols.iter().cloned())
-            .map(|symbol| async move {
+        let mut refreshed = futures::stream::iter(planned)
+            .map(|(symbol, chain)| async move {
                 // Cancelled (shutdown past the grace period): drop the in-flight vendor requests
                 // now rather than wait for their responses.
-                let Some((item, quote_error)) =
-                    context.cancel.run_until_cancelled(self.refresh(context, symbol, now)).await
-                else {
+                let refresh = self.refresh(context, &chain, symbol, now);
+                let Some((item, quote_error)) = context.cancel.run_until_cancelled(refresh).await else {
                     return Ok(None);
                 };
+                sync_usage_or_warn(&self.chain, &context.storage).await;
                 context
                     .record_item(&item)
                     .await
@@ -372,7 +423,7 @@ impl Job for DownloadTracker {
         if n_ok == 0 && n_failed > 0 {
             info!(failed = n_failed, "Every symbol failed; no export written.");
             self.apply_retention().await;
-            return Ok(JobOutcome::default());
+            return Ok(JobOutcome { partial: deferred, ..JobOutcome::default() });
         }
 
         let format = self.config.export_format;
@@ -401,10 +452,14 @@ impl Job for DownloadTracker {
             }
         };
         // The export service lists every export it writes for a run among the run's outputs.
-        let mut outcome = JobOutcome::default();
+        let mut outcome = JobOutcome { partial: deferred, ..JobOutcome::default() };
         if n_ok > 0 && quote_errors.len() == n_ok {
             quote_errors.sort();
-            outcome.partial = Some(format!("every quote failed: {}", quote_errors.join("; ")));
+            let every_quote = format!("every quote failed: {}", quote_errors.join("; "));
+            outcome.partial = Some(match outcome.partial.take() {
+                Some(deferred) => format!("{deferred}; {every_quote}"),
+                None => every_quote,
+            });
         }
         if matches!(format, ExportFormat::Csv | ExportFormat::Ndjson | ExportFormat::Parquet)
             && let Err(error) = self.exports.create_summary(&summaries, Some(context.run_id)).await

@@ -36,7 +36,9 @@ mod exports;
 mod heartbeat;
 pub mod ingest;
 mod monitor_job;
+pub mod provider_usage;
 mod reddit_scan;
+pub mod run_plan;
 
 pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{

@@ -451,6 +451,10 @@ impl Job for MonitorJob {
             let item = RunItem { symbol: symbol.to_string(), succeeded, bars: 0, provider, error };
             context.record_item(&item).await.context("cannot record a poll")?;
         }
+        if polled > 0 {
+            // The polls spent request budget: store it (daily budgets survive restarts).
+            crate::provider_usage::sync_usage_or_warn(&self.chain, &context.storage).await;
+        }
         let pass = monitor.evaluate(now).await.context("cannot evaluate the alert rules")?;
         for alert in &pass.alerts {
             context

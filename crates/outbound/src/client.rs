@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::config::{Auth, ClientConfig, RateLimit, ServerWindow};
 use crate::redact::Redactor;
 use crate::response::Response;
+use crate::usage::Usage;
 use crate::vendor::{Failure, Pace, Retryable, Vendor};
 use crate::wait::{WaitHeader, wait_hint};
 
@@ -74,6 +75,7 @@ pub struct Client<V> {
     max_retry_wait: Duration,
     max_body_bytes: usize,
     metrics: MetricNames,
+    usage: Usage,
 }
 
 impl<V> std::fmt::Debug for Client<V> {
@@ -118,7 +120,9 @@ impl<V: Vendor> Client<V> {
             })
             .collect();
         let prefix = config.metrics.prefix;
+        let usage = Usage::new(&config.rate_limits, config.daily_budget);
         Ok(Self {
+            usage,
             vendor,
             name: config.vendor,
             http,
@@ -156,6 +160,12 @@ impl<V: Vendor> Client<V> {
     /// The redactor holding this client's secrets.
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// What this client has done lately (requests today, budgets left, last success and error,
+    /// back-off), and the handle to persist and seed its daily count.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
     }
 
     /// True when requests carry credentials.
@@ -223,10 +233,17 @@ impl<V: Vendor> Client<V> {
                     };
                     let pace_started = Instant::now();
                     if let Err(failure) = self.pace().await {
-                        return Err(self.vendor.failure(what, failure));
+                        let error = self.vendor.failure(what, failure);
+                        let now = SystemTime::now();
+                        if let Some(wait) = error.retry_after() {
+                            self.usage.record_backoff(now, wait);
+                        }
+                        self.usage.record_error(now, &self.redactor.redact(&error.to_string()));
+                        return Err(error);
                     }
                     paced += pace_started.elapsed();
                     attempt_started = Instant::now();
+                    self.usage.record_attempt(SystemTime::now(), attempt_started);
                     let exchange =
                         Exchange { client: self, what, number: retries + 1, timeout: self.attempt_timeout(spent(paced)) };
                     let result = attempt(exchange).await;
@@ -243,11 +260,22 @@ impl<V: Vendor> Client<V> {
                 metrics::histogram!(m.request_seconds.clone(), m.label => m.value.clone())
                     .record(attempt_started.elapsed().as_secs_f64());
                 let error = match result {
-                    Ok(value) => return Ok(value),
-                    Err(error) if error.is_retryable() && retries < self.max_retries => error,
+                    Ok(value) => {
+                        self.usage.record_success(SystemTime::now());
+                        return Ok(value);
+                    }
                     Err(error) => {
-                        tracing::debug!(vendor, what, %error, attempts = retries + 1, "Request failed.");
-                        return Err(error);
+                        let now = SystemTime::now();
+                        if let Some(wait) = error.retry_after() {
+                            self.usage.record_backoff(now, wait);
+                        }
+                        self.usage.record_error(now, &self.redactor.redact(&error.to_string()));
+                        if error.is_retryable() && retries < self.max_retries {
+                            error
+                        } else {
+                            tracing::debug!(vendor, what, %error, attempts = retries + 1, "Request failed.");
+                            return Err(error);
+                        }
                     }
                 };
                 let backoff = self.backoff(retries);
@@ -297,8 +325,13 @@ impl<V: Vendor> Client<V> {
         Duration::from_millis(rand::rng().random_range(ms / 2..=ms))
     }
 
-    /// Waits for the server's window and every client-side limit.
+    /// Waits for the server's window and every client-side limit, after checking the daily
+    /// budget (which is never slept through: it resets at midnight UTC).
     async fn pace(&self) -> Result<(), Failure> {
+        if let Err(wait) = self.usage.check_daily(SystemTime::now()) {
+            let requests = self.usage.daily_budget().unwrap_or_default();
+            return Err(Failure::RateLimited { pace: Pace::DailyBudget { requests }, wait });
+        }
         let until = *self.window_until.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(until) = until {
             let wait = until.saturating_duration_since(Instant::now());
@@ -343,6 +376,7 @@ impl<V: Vendor> Client<V> {
             let reset = window.reset.read(headers).unwrap_or(Duration::from_secs(1));
             tracing::debug!(?reset, "Server rate-limit window used up; pausing.");
             *until = Instant::now().checked_add(reset);
+            self.usage.record_backoff(SystemTime::now(), reset);
         } else {
             *until = None;
         }

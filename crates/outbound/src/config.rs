@@ -188,6 +188,9 @@ pub struct ClientConfig {
     pub max_body_bytes: usize,
     /// Client-side limits; all must allow a request before it goes out.
     pub rate_limits: Vec<RateLimit>,
+    /// Requests per UTC day; once spent, calls fail as rate-limited until midnight UTC without
+    /// sending anything (see [`crate::Usage`], whose count the owner persists).
+    pub daily_budget: Option<u32>,
     /// Where the server states how long to wait, first usable one wins.
     pub wait_headers: Vec<WaitHeader>,
     pub server_window: Option<ServerWindow>,
@@ -222,6 +225,7 @@ impl ClientConfig {
             max_retry_wait: Duration::from_secs(30),
             max_body_bytes: 16 * 1024 * 1024,
             rate_limits: Vec::new(),
+            daily_budget: None,
             wait_headers: vec![WaitHeader::RetryAfter],
             server_window: None,
             auth: Auth::None,

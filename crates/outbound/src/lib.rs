@@ -12,7 +12,10 @@
 //!   `max_retry_wait` fails instead of sleeping) and a total budget per call;
 //! - a body-size cap, HTML sniffing for block pages ([`summarize`]), redaction of secrets
 //!   ([`Redactor`], [`Secret`]) and of URLs in transport errors;
-//! - `metrics` counters and `tracing` spans (vendor, what) with a warning per retry.
+//! - `metrics` counters and `tracing` spans (vendor, what) with a warning per retry;
+//! - [`Usage`]: requests today against an optional daily budget (refused once spent), the
+//!   minute's rate, the last success and error, and whether it is backing off, for health
+//!   reports and run planning (bounded: a fixed set of counters).
 //!
 //! A vendor supplies only what differs: its auth ([`Auth`]: a header or a query parameter), the
 //! headers it states waits in, a [`Vendor`] mapping the generic [`Failure`]s into its typed
@@ -35,6 +38,7 @@ mod plain;
 pub mod redact;
 mod response;
 mod secret;
+pub mod usage;
 mod vendor;
 pub mod wait;
 
@@ -47,5 +51,6 @@ pub use plain::{Counted, Error, Plain};
 pub use redact::Redactor;
 pub use response::{BodySummary, Response, is_html, summarize};
 pub use secret::{MASK, Secret};
+pub use usage::{LastError, UnixDay, Usage, UsageSnapshot};
 pub use vendor::{Failure, Pace, Retryable, Vendor};
 pub use wait::{MAX_SERVER_WAIT, WaitHeader};

@@ -59,6 +59,8 @@ pub enum Pace {
     Client { requests: u32, per_secs: u64 },
     /// The server said its window is used up (a remaining count of 0 in [`crate::ServerWindow`]).
     ServerWindow,
+    /// The configured requests per UTC day are spent.
+    DailyBudget { requests: u32 },
 }
 
 impl fmt::Display for Pace {
@@ -68,6 +70,9 @@ impl fmt::Display for Pace {
                 write!(f, "client-side budget of {requests} requests per {per_secs} s used up")
             }
             Self::ServerWindow => f.write_str("the server's rate-limit window is used up"),
+            Self::DailyBudget { requests } => {
+                write!(f, "daily budget of {requests} requests used up (resets at 00:00 UTC)")
+            }
         }
     }
 }

@@ -327,3 +327,70 @@ async fn a_custom_resolver_decides_where_names_go() {
     let err = webhook.post_json("alert", &url, &serde_json::json!({})).await.expect_err("refused");
     assert!(err.to_string().contains("refused by the test resolver"), "{err}");
 }
+
+#[tokio::test]
+async fn usage_counts_requests_successes_failures_and_backs_off_after_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ok")).respond_with(ResponseTemplate::new(200)).mount(&server).await;
+    Mock::given(path("/busy"))
+        .respond_with(
+            ResponseTemplate::new(429).insert_header("retry-after", "120").set_body_string("slow down"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = config();
+    config.rate_limits = vec![RateLimit { requests: 5, per_secs: 60 }];
+    config.daily_budget = Some(25);
+    let client = client(config);
+    let fresh = client.usage().snapshot();
+    assert_eq!((fresh.requests_today, fresh.daily_left, fresh.minute_left), (0, Some(25), Some(5)));
+
+    client.get("ok", &format!("{}/ok", server.uri())).await.expect("200");
+    let after_success = client.usage().snapshot();
+    assert_eq!(after_success.requests_today, 1);
+    assert_eq!((after_success.daily_left, after_success.minute_left), (Some(24), Some(4)));
+    assert!(after_success.last_success.is_some() && after_success.last_error.is_none());
+
+    // 120 s is past `max_retry_wait` (30 s): one request, the call fails, the client backs off.
+    let before = std::time::SystemTime::now();
+    client.get("busy", &format!("{}/busy", server.uri())).await.expect_err("429");
+    let after_429 = client.usage().snapshot();
+    assert_eq!(after_429.requests_today, 2);
+    assert!(
+        after_429.last_error.as_ref().is_some_and(|e| e.message.contains("rate limited: slow down")),
+        "{after_429:?}"
+    );
+    assert!(after_429.is_backing_off(std::time::SystemTime::now()));
+    let until = after_429.backing_off_until.expect("until when");
+    assert!(until >= before + Duration::from_secs(119), "{until:?}");
+
+    // A success ends the back-off; the failure stays on record.
+    client.get("ok", &format!("{}/ok", server.uri())).await.expect("200");
+    let recovered = client.usage().snapshot();
+    assert_eq!(recovered.backing_off_until, None);
+    assert!(recovered.last_error.is_some());
+    assert_eq!(client.usage().take_unflushed().iter().map(|(_, n)| n).sum::<u64>(), 3);
+}
+
+#[tokio::test]
+async fn a_spent_daily_budget_fails_without_a_request_even_after_a_restart() {
+    let server = MockServer::start().await;
+    Mock::given(path("/x")).respond_with(ResponseTemplate::new(200)).expect(1).mount(&server).await;
+    let mut config = config();
+    config.daily_budget = Some(25);
+    let client = client(config);
+    // 24 requests were stored before the restart: one is left.
+    let today = outbound::usage::unix_day(std::time::SystemTime::now());
+    client.usage().seed(today, 24);
+    client.get("x", &format!("{}/x", server.uri())).await.expect("the last request of the day");
+    let err = client.get("x", &format!("{}/x", server.uri())).await.expect_err("budget spent");
+    let Error::Failed { failure: Failure::RateLimited { pace, wait }, .. } = &err else {
+        panic!("expected a rate limit, got {err:?}")
+    };
+    assert_eq!(*pace, Pace::DailyBudget { requests: 25 });
+    assert!(*wait <= Duration::from_secs(86_400));
+    let snapshot = client.usage().snapshot();
+    assert_eq!((snapshot.requests_today, snapshot.daily_left), (25, Some(0)));
+    assert!(snapshot.is_backing_off(std::time::SystemTime::now()), "until midnight UTC");
+}

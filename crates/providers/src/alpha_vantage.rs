@@ -338,6 +338,14 @@ impl MarketData for AlphaVantageProvider {
         CAPABILITIES
     }
 
+    fn usage(&self) -> Option<&outbound::Usage> {
+        Some(self.http.usage())
+    }
+
+    fn is_configured(&self) -> bool {
+        self.http.has_key()
+    }
+
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let mut bars = match request.interval {
             Interval::Day1 => self.daily_bars(request).await?,

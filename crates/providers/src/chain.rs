@@ -6,6 +6,7 @@ use tracing::Instrument;
 use chrono::{DateTime, Utc};
 use domain::reconcile::ProviderPreference;
 use domain::{BarSeries, CompanyProfile, CorporateAction, NewsItem, ProviderId, Quote, Symbol};
+use outbound::{Usage, UsageSnapshot};
 
 use crate::{
     BarsRequest, Capability, MarketData, ProviderConfigError, ProviderError, ProvidersConfig, build_provider,
@@ -75,6 +76,28 @@ pub struct ProviderChain {
     /// this chain was narrowed to one provider (`fetch --provider polygon` must not let Polygon
     /// overwrite the bars of a provider the user prefers).
     preference: ProviderPreference,
+    /// Vendors of the config that are not in this chain: listed by [`status`](Self::status)
+    /// with their budgets, so a health report names every provider.
+    idle: Arc<[IdleProvider]>,
+}
+
+/// A configured vendor outside the chain (not in `providers.order`, or narrowed away).
+struct IdleProvider {
+    provider: ProviderId,
+    configured: bool,
+    usage: Usage,
+}
+
+/// One provider's health, as [`ProviderChain::status`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderStatus {
+    pub provider: ProviderId,
+    /// In this chain (`providers.order`), so requests go to it.
+    pub in_chain: bool,
+    /// False when it needs a key the config does not give.
+    pub configured: bool,
+    /// The HTTP client's counters; `None` for the offline sample, which sends no request.
+    pub usage: Option<UsageSnapshot>,
 }
 
 impl std::fmt::Debug for ProviderChain {
@@ -87,7 +110,7 @@ impl ProviderChain {
     /// A chain over already-built providers, preferred in the order given.
     pub fn new(providers: Vec<Arc<dyn MarketData>>) -> Self {
         let preference = ProviderPreference::new(providers.iter().map(|p| p.id()));
-        Self { providers, preference }
+        Self { providers, preference, idle: Arc::new([]) }
     }
 
     /// The same chain with another preference order for stored bars.
@@ -114,7 +137,65 @@ impl ProviderChain {
             .into_iter()
             .map(|id| build_provider(id, config).map_err(ProviderConfigError))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(providers).with_preference(ProviderPreference::new(config.order.iter().copied())))
+        let mut chain =
+            Self::new(providers).with_preference(ProviderPreference::new(config.order.iter().copied()));
+        chain.idle = ProviderId::ALL
+            .into_iter()
+            .filter(|id| !chain.providers.iter().any(|p| p.id() == *id))
+            .filter_map(|provider| {
+                let vendor = config.vendor(provider)?;
+                let configured = provider == ProviderId::Yahoo || vendor.key().is_some();
+                Some(IdleProvider {
+                    provider,
+                    configured,
+                    usage: Usage::new(&vendor.rate_limits, vendor.daily_budget),
+                })
+            })
+            .collect();
+        Ok(chain)
+    }
+
+    /// Every provider's health: the chain's in order, then the config's other vendors (with
+    /// their budgets, no requests of their own). Secrets never appear here.
+    pub fn status(&self) -> Vec<ProviderStatus> {
+        let in_chain = self.providers.iter().map(|p| ProviderStatus {
+            provider: p.id(),
+            in_chain: true,
+            configured: p.is_configured(),
+            usage: p.usage().map(Usage::snapshot),
+        });
+        let idle = self.idle.iter().map(|idle| ProviderStatus {
+            provider: idle.provider,
+            in_chain: false,
+            configured: idle.configured,
+            usage: Some(idle.usage.snapshot()),
+        });
+        in_chain.chain(idle).collect()
+    }
+
+    /// Every usage counter of this chain (its providers' HTTP clients and the idle vendors'), to
+    /// seed from storage at start and to persist in batches.
+    pub fn usages(&self) -> Vec<(ProviderId, &Usage)> {
+        let in_chain = self.providers.iter().filter_map(|p| Some((p.id(), p.usage()?)));
+        in_chain.chain(self.idle.iter().map(|idle| (idle.provider, &idle.usage))).collect()
+    }
+
+    /// The same chain with `first` tried first and the others after it in their order (the
+    /// preference for stored bars is unchanged): the download-tracker sends each symbol to the
+    /// provider its plan chose, and the others still serve as fallbacks.
+    #[must_use]
+    pub fn starting_with(&self, first: ProviderId) -> Self {
+        let mut chain = self.clone();
+        if let Some(index) = chain.providers.iter().position(|p| p.id() == first) {
+            let provider = chain.providers.remove(index);
+            chain.providers.insert(0, provider);
+        }
+        chain
+    }
+
+    /// The provider `id`, when it is in this chain.
+    pub fn provider(&self, id: ProviderId) -> Option<&Arc<dyn MarketData>> {
+        self.providers.iter().find(|p| p.id() == id)
     }
 
     /// The providers in order.

@@ -41,6 +41,11 @@ pub struct VendorConfig {
     pub max_body_bytes: usize,
     /// Client-side limits, seeded with each vendor's free tier.
     pub rate_limits: Vec<RateLimit>,
+    /// Requests per UTC day (Alpha Vantage's free key: 25). The count is stored, so it survives
+    /// a restart; once spent the provider fails fast as rate-limited (the chain moves on) and the
+    /// download-tracker plans around it. Absent: no daily budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_budget: Option<u32>,
 }
 
 /// A browser-like User-Agent: Yahoo answers 429 to library UAs.
@@ -64,10 +69,11 @@ impl VendorConfig {
             max_retry_wait_secs: 60.0,
             max_body_bytes: 64 * 1024 * 1024,
             rate_limits,
+            daily_budget: None,
         }
     }
 
-    /// Defaults for Yahoo's unofficial chart API (no documented limit; stay polite).
+    /// Defaults for Yahoo's unofficial chart API (no published budget; stay polite).
     pub fn yahoo() -> Self {
         Self::with(
             "https://query1.finance.yahoo.com",
@@ -76,16 +82,20 @@ impl VendorConfig {
         )
     }
 
-    /// Alpha Vantage free tier: about 1 request/s and 25 per day.
+    /// Alpha Vantage free tier: 25 requests per day (stored, see `daily_budget`), 5 per minute
+    /// and about 1 per second.
     pub fn alpha_vantage() -> Self {
-        Self::with(
-            "https://www.alphavantage.co",
-            concat!("tickerwatch/", env!("CARGO_PKG_VERSION")),
-            vec![RateLimit { requests: 1, per_secs: 1 }, RateLimit { requests: 25, per_secs: 86_400 }],
-        )
+        Self {
+            daily_budget: Some(25),
+            ..Self::with(
+                "https://www.alphavantage.co",
+                concat!("tickerwatch/", env!("CARGO_PKG_VERSION")),
+                vec![RateLimit { requests: 1, per_secs: 1 }, RateLimit { requests: 5, per_secs: 60 }],
+            )
+        }
     }
 
-    /// Polygon free tier: 5 requests per minute.
+    /// Polygon free tier: 5 requests per minute, no daily cap.
     pub fn polygon() -> Self {
         Self::with(
             "https://api.polygon.io",
@@ -94,7 +104,7 @@ impl VendorConfig {
         )
     }
 
-    /// Finnhub free tier: 60 per minute, 30 per second on every plan.
+    /// Finnhub free tier: 60 per minute, 30 per second on every plan, no daily cap.
     pub fn finnhub() -> Self {
         Self::with(
             "https://finnhub.io/api/v1",
@@ -148,6 +158,7 @@ impl VendorConfig {
             max_retry_wait: self.max_retry_wait(),
             max_body_bytes: self.max_body_bytes,
             rate_limits: self.rate_limits.clone(),
+            daily_budget: self.daily_budget,
             auth,
             redactor: Redactor::new(self.key()).with_credential_params(),
             metrics: Metrics { prefix: "provider", label: "provider", value: provider.as_str().to_owned() },
@@ -173,6 +184,9 @@ impl VendorConfig {
         }
         if let Some(limit) = self.rate_limits.iter().find(|l| l.requests == 0 || l.per_secs == 0) {
             return Err(format!("rate_limits entry {limit:?} must have requests and per_secs above 0"));
+        }
+        if self.daily_budget == Some(0) {
+            return Err("daily_budget must be at least 1 (leave it out for no daily budget)".to_owned());
         }
         Ok(())
     }

@@ -119,6 +119,14 @@ impl MarketData for FinnhubProvider {
         CAPABILITIES
     }
 
+    fn usage(&self) -> Option<&outbound::Usage> {
+        Some(self.http.usage())
+    }
+
+    fn is_configured(&self) -> bool {
+        self.http.has_key()
+    }
+
     /// `from` and `to` are unix seconds, both inclusive. Intraday: the exchange-local days.
     /// Daily and longer candles carry a date-like stamp, so the window reaches from the earlier
     /// of local and UTC midnight of the first day to the later of them after the last day, and

@@ -87,6 +87,16 @@ impl HttpClient {
         &self.base_url
     }
 
+    /// The client's usage counters (requests today, budgets left, last success and error).
+    pub fn usage(&self) -> &outbound::Usage {
+        self.client.usage()
+    }
+
+    /// True when the config gave this provider a key.
+    pub fn has_key(&self) -> bool {
+        self.client.has_auth()
+    }
+
     /// The redactor holding this vendor's key.
     pub fn redactor(&self) -> &Redactor {
         self.client.redactor()

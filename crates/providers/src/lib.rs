@@ -26,9 +26,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{BarSeries, CompanyProfile, CorporateAction, NewsItem, ProviderId, Quote, Symbol};
 
-pub use chain::{Attempt, ChainError, ProviderChain, Served};
+pub use chain::{Attempt, ChainError, ProviderChain, ProviderStatus, Served};
 pub use config::{ApiKey, ProvidersConfig, RateLimit, VendorConfig};
 pub use error::{ProviderConfigError, ProviderError};
+/// The HTTP client's usage counters, as providers report them (see [`outbound::Usage`]).
+pub use outbound::{LastError, UnixDay, Usage, UsageSnapshot};
 pub use request::{BarsRequest, ParseSpanError, Span};
 
 /// One kind of data a provider may or may not offer.
@@ -112,6 +114,24 @@ pub trait MarketData: Send + Sync {
     /// Splits and dividends of a symbol, by ex-date (as far back as the vendor has them).
     async fn corporate_actions(&self, _symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
         Err(self.unsupported(Capability::CorporateActions))
+    }
+
+    /// The HTTP client's usage counters (`None` for a provider that sends no request).
+    fn usage(&self) -> Option<&outbound::Usage> {
+        None
+    }
+
+    /// False when the provider needs a key the config does not give: it is still listed (and
+    /// in the chain, which moves past it), but cannot serve.
+    fn is_configured(&self) -> bool {
+        true
+    }
+
+    /// Requests one call for `capability` usually costs, for planning a run within budgets. One
+    /// for every vendor today (a refresh window fits one page; extra calls such as Polygon's
+    /// ticker check on an empty answer are rare).
+    fn estimated_requests(&self, capability: Capability) -> u32 {
+        u32::from(self.capabilities().supports(capability))
     }
 
     /// The error for a capability this provider lacks.

@@ -242,6 +242,14 @@ impl MarketData for PolygonProvider {
         CAPABILITIES
     }
 
+    fn usage(&self) -> Option<&outbound::Usage> {
+        Some(self.http.usage())
+    }
+
+    fn is_configured(&self) -> bool {
+        self.http.has_key()
+    }
+
     /// Daily and longer bars are asked for by date (`from` and `to` are both inclusive in
     /// Polygon's terms); intraday bars by the millisecond instants of the exchange-local days,
     /// the end exclusive. `adjusted=false`: the domain stores as-traded prices. Pre- and

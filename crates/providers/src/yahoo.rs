@@ -261,6 +261,10 @@ impl MarketData for YahooProvider {
         CAPABILITIES
     }
 
+    fn usage(&self) -> Option<&outbound::Usage> {
+        Some(self.http.usage())
+    }
+
     /// Asks for the exchange-local days of the request: `period1` is the first day's local
     /// midnight and `period2` the last second before the day after the last (Yahoo includes a
     /// bar stamped exactly at `period2`, which for 24-hour markets is the next day's). The bars

@@ -60,6 +60,7 @@ pub use config::{ApiToken, AuthConfig, ServerConfig};
 pub use error::{ApiError, ErrorDetail, ErrorResponse};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use openapi::{DOCS_PATH, SPEC_PATH};
+pub use routes::providers::{Budget, ProviderFailure, ProviderHealth, provider_health};
 pub use server::{Server, ServerError};
 pub use state::AppState;
 
@@ -95,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::alerts::get_rule, routes::alerts::update_rule, routes::alerts::delete_rule))
         .routes(routes!(routes::alerts::list_alerts))
         .routes(routes!(routes::alerts::acknowledge))
+        .routes(routes!(routes::providers::list))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

@@ -39,6 +39,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 5, "trading days", "0005_trading_days.sql"),
     embedded!("sqlite", 6, "run owners", "0006_run_owners.sql"),
     embedded!("sqlite", 7, "alerts", "0007_alerts.sql"),
+    embedded!("sqlite", 8, "provider requests", "0008_provider_requests.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -49,6 +50,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 5, "trading days", "0005_trading_days.sql"),
     embedded!("postgres", 6, "run owners", "0006_run_owners.sql"),
     embedded!("postgres", 7, "alerts", "0007_alerts.sql"),
+    embedded!("postgres", 8, "provider requests", "0008_provider_requests.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

@@ -12,6 +12,9 @@ use crate::config::Config;
 pub struct App {
     pub config: Config,
     pub storage: Storage,
+    /// The chains handed out, so [`close`](Self::close) stores the requests they made (daily
+    /// budgets count CLI requests too).
+    chains: std::sync::Mutex<Vec<ProviderChain>>,
 }
 
 impl App {
@@ -25,19 +28,30 @@ impl App {
             .await
             .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
         storage.migrate().await.context("cannot migrate the database schema")?;
-        Ok(Self { config, storage })
+        Ok(Self { config, storage, chains: std::sync::Mutex::default() })
     }
 
-    /// The configured provider chain, or just `only`.
+    /// The configured provider chain, or just `only`, its clients told what today's stored
+    /// request counts are (so a spent daily budget stays spent).
     ///
     /// # Errors
     /// When a provider's settings are invalid.
-    pub fn chain(&self, only: Option<ProviderId>) -> anyhow::Result<ProviderChain> {
-        Ok(ProviderChain::from_config(&self.config.providers, only)?)
+    pub async fn chain(&self, only: Option<ProviderId>) -> anyhow::Result<ProviderChain> {
+        let chain = ProviderChain::from_config(&self.config.providers, only)?;
+        jobs::provider_usage::sync_usage_or_warn(&chain, &self.storage).await;
+        self.chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(chain.clone());
+        Ok(chain)
     }
 
-    /// Closes the pool (flushes SQLite's WAL cleanly).
+    /// Stores the requests the command's chains made, then closes the pool (flushes SQLite's
+    /// WAL cleanly).
     pub async fn close(self) {
+        let chains =
+            std::mem::take(&mut *self.chains.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        for chain in &chains {
+            jobs::provider_usage::sync_usage_or_warn(chain, &self.storage).await;
+        }
+        drop(chains);
         self.storage.close().await;
     }
 }

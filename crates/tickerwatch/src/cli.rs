@@ -64,6 +64,9 @@ pub enum Command {
     Trending(TrendingArgs),
     /// Run the research crew on a symbol: progress streams to stderr, the note to stdout.
     Analyze(AnalyzeArgs),
+    /// Provider health: configured or not, requests today, rate-limit budgets left, last success
+    /// and error, back-off.
+    Providers(ProvidersArgs),
     /// Trigger the download-tracker job repeatedly and report memory, fds and run time.
     Soak(SoakArgs),
     /// Benchmarks that print figures.
@@ -228,7 +231,14 @@ pub struct QuoteArgs {
     pub provider: Option<ProviderId>,
 }
 
-/// How `news` and `profile` print: a table for people, JSON for scripts.
+#[derive(Debug, Args)]
+pub struct ProvidersArgs {
+    /// JSON is the same as `GET /api/providers` answers.
+    #[arg(long, value_enum, default_value_t = DisplayFormat::Table)]
+    pub format: DisplayFormat,
+}
+
+/// How `news`, `profile` and `providers` print: a table for people, JSON for scripts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DisplayFormat {
     Table,

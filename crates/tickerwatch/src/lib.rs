@@ -52,6 +52,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                 Command::Scan(args) => commands::social::scan(&app, args).await,
                 Command::Trending(args) => commands::social::trending(&app, &args).await.map(|()| true),
                 Command::Analyze(args) => commands::analyze::run(&app, args).await,
+                Command::Providers(args) => commands::providers::run(&app, &args).await.map(|()| true),
                 Command::Config(_) | Command::Bench(_) | Command::Serve(_) | Command::Soak(_) => {
                     unreachable!("handled above")
                 }

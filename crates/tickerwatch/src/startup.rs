@@ -54,6 +54,8 @@ impl Application {
         exports.recover().await.context("cannot prepare the export directory")?;
         // One chain, so one HTTP client (and pool) per vendor, shared by the job and the API.
         let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
+        // Today's stored request counts, so daily budgets spent before a restart stay spent.
+        jobs::provider_usage::sync_usage_or_warn(&chain, &storage).await;
         let jobs = registered_jobs(&storage, &config, &chain, &exports)?;
         let engine = JobEngine::start_with(storage.clone(), jobs, engine_settings(&config))
             .await

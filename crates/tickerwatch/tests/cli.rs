@@ -553,6 +553,58 @@ fn alert_rules_are_managed_from_the_command_line() {
     assert!(stderr(&again).contains("alert rule 1 not found"), "{}", stderr(&again));
 }
 
+/// `tickerwatch providers`: every provider, configured or not, today's stored requests and the
+/// budgets left, as a table or the API's JSON; a configured key never appears.
+#[test]
+fn providers_lists_every_provider_with_budgets_and_never_a_key() {
+    let ws = Workspace::new();
+    let env = [
+        ("TICKERWATCH_PROVIDERS__ORDER", "[\"alpha_vantage\", \"sample\"]"),
+        ("TICKERWATCH_PROVIDERS__ALPHA_VANTAGE__API_KEY", "AVSECRET123"),
+    ];
+    // Another process spent 20 of Alpha Vantage's 25 requests today.
+    ws.run(&["db", "migrate"]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let storage =
+            storage::Storage::connect(&ws.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let spent = storage::ProviderRequests {
+            provider: domain::ProviderId::AlphaVantage,
+            day: today,
+            requests: 20,
+        };
+        storage.add_provider_requests(&[spent]).await.unwrap();
+        storage.close().await;
+    });
+
+    let table = ws.run_with_env(&["providers"], &env);
+    assert!(table.status.success(), "{}", stderr(&table));
+    let text = stdout(&table);
+    for expected in
+        ["alpha_vantage", "sample", "yahoo", "polygon", "finnhub", "not configured", "5/25", "offline"]
+    {
+        assert!(text.contains(expected), "{expected} missing: {text}");
+    }
+    assert!(!text.contains("AVSECRET123") && !stderr(&table).contains("AVSECRET123"), "{text}");
+
+    let json = ws.run_with_env(&["providers", "--format", "json"], &env);
+    assert!(json.status.success(), "{}", stderr(&json));
+    assert!(!stdout(&json).contains("AVSECRET123"));
+    let report: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let alpha_vantage = &report[0];
+    assert_eq!(alpha_vantage["provider"], "alpha_vantage");
+    assert_eq!(alpha_vantage["configured"], true);
+    assert_eq!(alpha_vantage["requests_today"], 20);
+    assert_eq!(alpha_vantage["budget"]["day_left"], 5);
+    assert_eq!(alpha_vantage["budget"]["per_minute"], 5);
+    let polygon = report.as_array().unwrap().iter().find(|p| p["provider"] == "polygon").unwrap();
+    assert_eq!(polygon["status"], "not configured");
+
+    let bad = ws.run(&["providers", "--format", "csv"]);
+    assert_eq!(bad.status.code(), Some(2), "an unknown format is a usage error");
+}
+
 #[test]
 fn news_and_profile_are_fetched_once_then_read_from_storage_offline() {
     let ws = Workspace::new();

@@ -9,9 +9,9 @@ use jobs::{
     DownloadTracker, DownloadTrackerConfig, ExportService, ExportsConfig, JobEngine, RetentionConfig,
 };
 use providers::{ProviderChain, ProvidersConfig, VendorConfig};
-use storage::{ExportStatus, RunRecord, RunStatus};
+use storage::{ExportStatus, ProviderRequests, RunRecord, RunStatus};
 use test_support::{yahoo_chart_json, yahoo_chart_path};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{SECS_5, SECS_30, TestEnv, bars_export, files_in, sha256_hex, sym};
@@ -525,6 +525,86 @@ async fn cancelling_a_run_drops_its_in_flight_vendor_requests_at_once() {
     assert_eq!(run.status, RunStatus::Interrupted, "{run:?}");
     assert_eq!(bars_export(&env.storage, run.id).await, None);
     assert!(env.storage.exports(10).await.unwrap().is_empty(), "no export was started");
+}
+
+const AV_KEY: &str = "AVkey_s3cr3t_42";
+
+/// Bars and quotes only (news and profiles off): two requests a symbol.
+fn bars_and_quotes() -> DownloadTrackerConfig {
+    DownloadTrackerConfig { news_days: 0, profile_max_age_days: 0, ..tracker_config(ExportFormat::Csv) }
+}
+
+/// An Alpha Vantage-only chain against `server`: its free daily budget of 25, no per-second or
+/// per-minute limit (no test sleeps).
+fn alpha_vantage_chain(server: &MockServer) -> ProviderChain {
+    let mut alpha_vantage = VendorConfig::alpha_vantage();
+    alpha_vantage.base_url = server.uri();
+    alpha_vantage.api_key = Some(providers::ApiKey::new(AV_KEY));
+    alpha_vantage.rate_limits = Vec::new();
+    alpha_vantage.max_retries = 0;
+    alpha_vantage.timeout_secs = 5.0;
+    assert_eq!(alpha_vantage.daily_budget, Some(25), "the free tier's default");
+    let config = ProvidersConfig {
+        order: vec![ProviderId::AlphaVantage],
+        alpha_vantage,
+        ..ProvidersConfig::default()
+    };
+    ProviderChain::from_config(&config, None).expect("alpha vantage chain")
+}
+
+async fn mount_alpha_vantage(server: &MockServer) {
+    let data = |name: &str| {
+        let file = format!("{}/../providers/tests/data/alpha_vantage/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{file}: {e}"))
+    };
+    for (function, file) in
+        [("TIME_SERIES_DAILY", "time_series_daily.json"), ("GLOBAL_QUOTE", "global_quote.json")]
+    {
+        Mock::given(query_param("function", function))
+            .respond_with(ResponseTemplate::new(200).set_body_raw(data(file), "application/json"))
+            .mount(server)
+            .await;
+    }
+}
+
+/// Alpha Vantage alone, 19 of its 25 daily requests already spent (stored by an earlier
+/// process), news and profiles off: the plan gives it the 3 symbols its 6 requests cover (bars
+/// and quote each), says up
+/// front that the other 2 are deferred and names them in the run's result; they are no failed
+/// items. The count is stored, so a new chain (a restart) knows the day is spent and sends nothing.
+#[tokio::test]
+async fn download_tracker_plans_within_the_daily_budget_and_defers_the_rest() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "IBM", "MSFT", "NVDA", "TSLA"]).await;
+    let today = chrono::Utc::now().date_naive();
+    let spent = ProviderRequests { provider: ProviderId::AlphaVantage, day: today, requests: 19 };
+    env.storage.add_provider_requests(&[spent]).await.unwrap();
+    let server = MockServer::start().await;
+    mount_alpha_vantage(&server).await;
+
+    let engine =
+        engine_with(&env, alpha_vantage_chain(&server), env.export_service(), bars_and_quotes()).await;
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Partial, "{run:?}");
+    let error = run.error.clone().unwrap_or_default();
+    assert!(error.contains("cannot be refreshed in one run"), "{error}");
+    assert!(error.contains("for 2 of 5 symbols, deferred to a later run (NVDA, TSLA)"), "{error}");
+    assert!(!error.contains(AV_KEY), "{error}");
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert_eq!(items.iter().map(|i| i.symbol.as_str()).collect::<Vec<_>>(), ["AAPL", "IBM", "MSFT"]);
+    assert!(items.iter().all(|i| i.succeeded && i.provider.as_deref() == Some("alpha_vantage")), "{items:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 6);
+    let stored = env.storage.provider_requests(today).await.unwrap();
+    assert_eq!(stored, [ProviderRequests { requests: 25, ..spent }], "the run's requests are stored");
+    engine.shutdown(SECS_5).await;
+
+    // A restart: new clients learn today's count from storage and plan nothing for Alpha Vantage.
+    let engine =
+        engine_with(&env, alpha_vantage_chain(&server), env.export_service(), bars_and_quotes()).await;
+    let run = run_once(&engine).await;
+    assert!(run.error.as_deref().is_some_and(|e| e.contains("for 5 of 5 symbols")), "{run:?}");
+    assert!(env.storage.run_items(run.id).await.unwrap().is_empty(), "deferred symbols are not failures");
+    assert_eq!(server.received_requests().await.unwrap().len(), 6, "no request past the daily budget");
 }
 
 /// Yahoo for bars and quotes, then Polygon (news and profiles), both against `server`.

@@ -7,6 +7,7 @@ mod bars_json;
 pub(crate) mod exports;
 pub(crate) mod health;
 pub(crate) mod jobs;
+pub(crate) mod providers;
 pub(crate) mod social;
 pub(crate) mod symbols;
 pub(crate) mod watchlist;

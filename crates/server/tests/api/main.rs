@@ -12,6 +12,7 @@ mod exports;
 mod helpers;
 mod jobs;
 mod ops;
+mod providers;
 mod social;
 mod spec;
 mod symbols;

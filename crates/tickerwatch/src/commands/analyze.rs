@@ -9,7 +9,6 @@ use analysis::{AnalysisService, AnalyzeRequest};
 use anyhow::Context as _;
 use jobs::{Heartbeat, ensure_bars};
 use llm::StreamEvent;
-use providers::ProviderChain;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
@@ -22,7 +21,7 @@ use crate::cli::AnalyzeArgs;
 /// the database is unusable.
 pub async fn run(app: &App, args: AnalyzeArgs) -> anyhow::Result<bool> {
     let symbol = args.symbol;
-    let chain = ProviderChain::from_config(&app.config.providers, None).context("cannot set up providers")?;
+    let chain = app.chain(None).await.context("cannot set up providers")?;
     let service = AnalysisService::new(
         app.storage.clone(),
         Some(Arc::new(chain.clone())),

@@ -46,7 +46,7 @@ pub async fn run(app: &App, args: FetchArgs) -> anyhow::Result<bool> {
     } else {
         args.symbols.clone()
     };
-    let chain = Arc::new(app.chain(args.provider)?);
+    let chain = Arc::new(app.chain(args.provider).await?);
     let span = span_from_args(&args)?;
     let outcomes = fetch_many(
         &chain,

@@ -8,6 +8,7 @@ pub mod export;
 pub mod fetch;
 pub mod jobs;
 pub mod news;
+pub mod providers;
 pub mod quote;
 pub mod serve;
 pub mod soak;

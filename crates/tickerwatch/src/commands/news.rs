@@ -19,7 +19,7 @@ pub async fn news(app: &App, args: NewsArgs) -> anyhow::Result<()> {
     let symbol = &args.symbol;
     let stored = app.storage.news(symbol, args.limit).await.context("cannot read the stored news")?;
     let items = if args.refresh || stored.is_empty() {
-        let chain = app.chain(args.provider)?;
+        let chain = app.chain(args.provider).await?;
         let to = Utc::now();
         let from = to - Duration::days(i64::from(args.days));
         let served =
@@ -107,7 +107,7 @@ async fn fetch_profile(
     symbol: &Symbol,
     only: Option<domain::ProviderId>,
 ) -> anyhow::Result<CompanyProfile> {
-    let chain = app.chain(only)?;
+    let chain = app.chain(only).await?;
     let served =
         chain.profile(symbol).await.with_context(|| format!("cannot fetch the profile of {symbol}"))?;
     app.storage.save_profile(&served.value).await.context("cannot store the profile")?;

@@ -12,7 +12,7 @@ use crate::output;
 /// # Errors
 /// When the chain cannot be built.
 pub async fn run(app: &App, args: QuoteArgs) -> anyhow::Result<bool> {
-    let chain = app.chain(args.provider)?;
+    let chain = app.chain(args.provider).await?;
     let mut table = output::table(&["symbol", "price", "change", "change %", "as of", "provider", "source"]);
     let mut all_ok = true;
     let mut errors = Vec::new();

@@ -75,6 +75,16 @@ fn hints(config: &Config) -> Vec<Hint> {
     ] {
         unset(vendor.api_key.is_none(), Hint::secret(section, "api_key"));
     }
+    for (section, vendor) in [
+        ("providers.yahoo", &config.providers.yahoo),
+        ("providers.polygon", &config.providers.polygon),
+        ("providers.finnhub", &config.providers.finnhub),
+    ] {
+        unset(
+            vendor.daily_budget.is_none(),
+            Hint::new(section, "daily_budget", "500", "not set: no daily budget (requests per UTC day)"),
+        );
+    }
     unset(
         config.jobs.download_tracker.schedule.is_none(),
         Hint::new(
