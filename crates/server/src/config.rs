@@ -49,7 +49,8 @@ pub struct ServerConfig {
     /// (alerts stored by this one wake it at once).
     pub sse_poll_secs: f64,
     /// The most alert streams open at once; one more is refused with 503. Each holds a
-    /// connection (see `max_connections`) for as long as its client stays.
+    /// connection (see `max_connections`) for as long as its client stays, so keep it well
+    /// below `max_connections`, or streams can take every connection.
     pub sse_max_streams: usize,
 }
 
@@ -168,10 +169,10 @@ impl ServerConfig {
                 ));
             }
         }
-        if !(1..=self.max_connections).contains(&self.sse_max_streams) {
+        if !(1..=Self::MAX_MAX_CONNECTIONS).contains(&self.sse_max_streams) {
             return Err(format!(
-                "server.sse_max_streams must be between 1 and server.max_connections ({})",
-                self.max_connections
+                "server.sse_max_streams must be between 1 and {}",
+                Self::MAX_MAX_CONNECTIONS
             ));
         }
         if self.bars_cache_ttl_ms > Self::MAX_BARS_CACHE_TTL_MS {
@@ -312,7 +313,7 @@ mod tests {
             let config = ServerConfig { sse_poll_secs: bad, ..ServerConfig::default() };
             assert!(config.validate().unwrap_err().contains("sse_poll_secs"), "{bad}");
         }
-        for bad in [0, 513] {
+        for bad in [0, ServerConfig::MAX_MAX_CONNECTIONS + 1] {
             let config = ServerConfig { sse_max_streams: bad, ..ServerConfig::default() };
             assert!(config.validate().unwrap_err().contains("sse_max_streams"), "{bad}");
         }
