@@ -82,6 +82,12 @@ impl FromRef<AppState> for Arc<BarsCache> {
     }
 }
 
+impl FromRef<AppState> for Arc<AlertStreams> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.alert_streams)
+    }
+}
+
 impl FromRef<AppState> for ProviderChain {
     fn from_ref(state: &AppState) -> Self {
         state.providers.clone()

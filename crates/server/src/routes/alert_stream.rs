@@ -35,7 +35,7 @@ use utoipa::openapi::schema::Object;
 use super::alerts::AlertDto;
 use crate::error::{ApiError, ErrorResponse};
 use crate::extract::ApiQuery;
-use crate::{AppState, ServerConfig, params};
+use crate::{ServerConfig, params};
 
 /// Alerts read per query: the most a stream holds in memory at once.
 const PAGE: u64 = 100;
@@ -47,7 +47,7 @@ const HEARTBEAT_TEXT: &str = "heartbeat";
 const RETRY_AFTER_SECS: &str = "5";
 
 /// The open alert streams: their cap, their timing and the signal that ends them all.
-/// One per [`AppState`]; [`crate::Server`] closes it when its drain starts, so a stream never
+/// One per [`crate::AppState`]; [`crate::Server`] closes it when its drain starts, so a stream never
 /// holds a graceful shutdown up.
 pub(crate) struct AlertStreams {
     slots: Arc<Semaphore>,
@@ -138,7 +138,8 @@ fn cursor(raw: &str, what: &str) -> Result<i64, ApiError> {
     )
 )]
 pub(crate) async fn stream(
-    State(state): State<AppState>,
+    State(storage): State<Storage>,
+    State(streams): State<Arc<AlertStreams>>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamParams>,
 ) -> Result<Response, ApiError> {
@@ -153,7 +154,6 @@ pub(crate) async fn stream(
         None => None,
     };
     let query_cursor = query.since_id.as_deref().map(|raw| cursor(raw, "since_id")).transpose()?;
-    let streams = &state.alert_streams;
     let refused = |message: String| {
         let retry = [(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS))];
         Ok((retry, ApiError::Unavailable(message)).into_response())
@@ -169,14 +169,14 @@ pub(crate) async fn stream(
         ));
     };
     // Subscribed before the first read, so an alert stored after that read wakes the stream.
-    let stored = state.storage.alert_stored();
+    let stored = storage.alert_stored();
     let last_id = match header_cursor.or(query_cursor) {
         Some(id) => id,
-        None => state.storage.last_alert_id().await?,
+        None => storage.last_alert_id().await?,
     };
     tracing::info!(last_id, symbol = symbol.as_ref().map(Symbol::as_str), "Alert stream opened.");
     let cursor = Cursor {
-        storage: state.storage.clone(),
+        storage,
         symbol,
         last_id,
         page: VecDeque::new(),
@@ -233,11 +233,12 @@ impl Cursor {
     /// The next alert to send; none once the server closes the streams.
     async fn next_alert(&mut self) -> Option<Stored<Alert>> {
         loop {
-            if let Some(alert) = self.page.pop_front() {
-                return Some(alert);
-            }
+            // Before what is left of the page: a client resumes from the last id it got.
             if self.closing.is_cancelled() {
                 return None;
+            }
+            if let Some(alert) = self.page.pop_front() {
+                return Some(alert);
             }
             // What is stored from here on changes the receiver again and ends the wait below.
             self.stored.borrow_and_update();
