@@ -456,6 +456,16 @@ mod tests {
                 "{message}"
             );
             jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__FROM", "a@example.com");
+            // An all-digit password from the environment is read as a number: refused, not shown.
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "987654321");
+            let message = invalid(Config::load(None));
+            assert!(
+                message.contains("jobs.monitor.smtp.password") && !message.contains("98765"),
+                "{message}"
+            );
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "\"987654321\"");
+            let quoted = Config::load(None).unwrap().jobs.monitor.smtp.unwrap();
+            assert_eq!(quoted.password.as_ref().map(|p| p.expose()), Some("987654321"));
             jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PORT", "0");
             assert!(invalid(Config::load(None)).contains("jobs.monitor.smtp.port"));
             jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PORT", "25");
