@@ -301,6 +301,22 @@ impl Facts {
                 }
                 Value::Array(items) if name == "news" => {
                     self.numbers.insert("news_count".into(), items.len() as f64);
+                    // The tool lists the newest first.
+                    if let Some(headline) =
+                        items.first().and_then(|item| item.get("headline")).and_then(Value::as_str)
+                    {
+                        self.texts.insert("latest_headline".into(), shorten(headline, HEADLINE_CHARS));
+                    }
+                    let scores: Vec<f64> = items
+                        .iter()
+                        .filter_map(|item| item.get("sentiment").and_then(Value::as_f64))
+                        .filter(|score| score.is_finite())
+                        .collect();
+                    if !scores.is_empty() {
+                        let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+                        self.numbers.insert("news_sentiment".into(), (mean * 100.0).round() / 100.0);
+                        self.numbers.insert("news_rated".into(), scores.len() as f64);
+                    }
                 }
                 _ => {}
             }
@@ -344,6 +360,18 @@ fn format_number(value: f64) -> String {
 /// A figure for the note: whole numbers as integers (`12`, not `12.0`).
 fn figure(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 1e15 { json!(value as i64) } else { json!(value) }
+}
+
+/// Characters of a headline quoted in findings and notes; vendor headlines can be long.
+const HEADLINE_CHARS: usize = 120;
+
+/// `text` cut to at most `max` characters (on a character boundary), with `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 /// The rule behind the rating: each signal adds or subtracts, with its reason.
@@ -419,6 +447,32 @@ impl Signals {
                 signals.risks.push("Retail sentiment on Reddit is negative".into());
             }
         }
+        if let Some(count) = facts.number("news_count").filter(|count| *count > 0.0) {
+            let latest =
+                facts.texts.get("latest_headline").map(|h| format!(" (latest: \"{h}\")")).unwrap_or_default();
+            let rated = facts.number("news_rated").unwrap_or(0.0);
+            // Vendor sentiment counts as a signal only over two or more rated articles, weighed
+            // like Reddit's: one headline is an anecdote.
+            match facts.number("news_sentiment").filter(|_| rated >= 2.0) {
+                Some(sentiment) => {
+                    let weight = if sentiment > 0.15 {
+                        0.5
+                    } else if sentiment < -0.15 {
+                        -0.5
+                    } else {
+                        0.0
+                    };
+                    signals.add(
+                        weight,
+                        format!("{count:.0} recent news items{latest}, vendor sentiment {sentiment:+.2}"),
+                    );
+                    if sentiment < -0.15 {
+                        signals.risks.push("Recent news coverage is negative".into());
+                    }
+                }
+                None => signals.reasons.push(format!("{count:.0} recent news items{latest}")),
+            }
+        }
         if let Some(spike) = facts.number("spike_score").filter(|s| *s >= 3.0) {
             signals
                 .risks
@@ -472,7 +526,7 @@ fn note(conversation: &Conversation<'_>, facts: &Facts) -> Value {
     if risks.is_empty() {
         risks.push("Market-wide drawdowns and earnings surprises can override technical signals".into());
     }
-    const KEY: [&str; 12] = [
+    const KEY: [&str; 13] = [
         "last_close",
         "price",
         "change_3m_pct",
@@ -485,6 +539,7 @@ fn note(conversation: &Conversation<'_>, facts: &Facts) -> Value {
         "mean_sentiment",
         "spike_score",
         "news_count",
+        "news_sentiment",
     ];
     let key_figures: Map<String, Value> = KEY
         .iter()
@@ -579,5 +634,37 @@ mod tests {
         };
         let answer: Value = serde_json::from_str(&respond(&request).content.unwrap()).unwrap();
         assert_eq!(answer, json!({"rsi14": 48.2, "verdict": "steady", "tags": [], "mood": "calm"}));
+    }
+
+    #[test]
+    fn findings_mention_the_news_and_its_vendor_sentiment() {
+        let mut request = ChatRequest {
+            messages: vec![Message::user("Symbol: AAPL. Look it up.")],
+            tools: vec![tool("get_news")],
+            ..ChatRequest::default()
+        };
+        let first = respond(&request);
+        request.messages.push(Message::Assistant { content: None, tool_calls: first.tool_calls.clone() });
+        let news = json!({"symbol": "AAPL", "news_count": 3, "news": [
+            {"headline": "Sample news: Apple shares drift lower", "sentiment": -0.4},
+            {"headline": "Sample news: analysts debate", "sentiment": -0.3},
+            {"headline": "Sample news: the annual meeting", "sentiment": null}]});
+        request.messages.push(Message::tool(first.tool_calls[0].id.clone(), news.to_string()));
+
+        let text = respond(&request).content.unwrap();
+
+        assert!(text.contains("- news_count: 3"), "{text}");
+        assert!(text.contains("- news_sentiment: -0.35"), "{text}");
+        assert!(
+            text.contains(
+                "3 recent news items (latest: \"Sample news: Apple shares drift lower\"), vendor sentiment -0.35"
+            ),
+            "{text}"
+        );
+        let facts = Facts { numbers: [("news_count".to_owned(), 2.0)].into(), ..Facts::default() };
+        let reasons = Signals::read(&facts).reasons;
+        assert_eq!(reasons, ["2 recent news items"], "no sentiment: mentioned, not weighed");
+        assert_eq!(shorten("ab\u{e9}cd", 3), "ab\u{e9}…");
+        assert_eq!(shorten(" short ", 10), "short");
     }
 }

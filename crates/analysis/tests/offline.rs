@@ -170,3 +170,35 @@ async fn long_term_memory_is_used_only_when_enabled_and_stays_capped() {
     let kept = env.storage.recall("equity-research:AAPL", 10).await.unwrap();
     assert_eq!(kept.len(), 2, "capped at two entries per scope");
 }
+
+#[tokio::test]
+async fn the_note_mentions_stored_news() {
+    let env = env().await;
+    env.store_year_of_bars("AAPL").await;
+    // What the download-tracker stores from the sample provider.
+    let aapl = Symbol::parse("AAPL").unwrap();
+    let now = chrono::Utc::now();
+    let news = providers::MarketData::news(
+        &providers::sample::SampleProvider::new(),
+        &aapl,
+        now - chrono::Duration::days(7),
+        now,
+    )
+    .await
+    .unwrap();
+    assert_eq!(env.storage.save_news(&news).await.unwrap(), 3);
+    let service = service(&env, &AnalysisConfig::default());
+
+    let analysis = service.analyze(&request("AAPL"), &NoObserver, CancellationToken::new()).await.unwrap();
+
+    let note = &analysis.note;
+    assert_eq!(note.key_figures["news_count"], json!(3));
+    assert!(
+        note.thesis.contains(
+            "3 recent news items (latest: \"Sample news: Apple shares drift lower into the weekend\")"
+        ),
+        "{}",
+        note.thesis
+    );
+    assert!(note.thesis.contains("vendor sentiment"), "{}", note.thesis);
+}

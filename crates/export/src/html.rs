@@ -13,6 +13,9 @@
 //! - **Every text is escaped** ([`escape`]), including symbols and provider names that are
 //!   validated elsewhere, quality-gate flags, which may hold anything, and research notes, which
 //!   a language model wrote (untrusted: escaped like the rest, never rendered as markup or links).
+//! - **Company profiles and headlines** come from vendors (or the bundled sample) and are
+//!   escaped like the rest; a headline links to its article only when the URL is `http(s)`, with
+//!   `rel="noopener noreferrer"`, so a `javascript:` URL stays inert text.
 //! - **Research notes** are known before the first bar arrives (the request carries them), so
 //!   their section is written right after the header; each symbol's section links to its note.
 
@@ -26,7 +29,7 @@ use domain::indicators::IndicatorSnapshot;
 use domain::{Bar, ProviderId};
 
 use crate::chart::{self, ChartPlan, Resolution};
-use crate::report::{NoteSummary, SymbolReport};
+use crate::report::{CompanySummary, NoteSummary, SymbolReport};
 use crate::{ExportError, SymbolSummary};
 
 /// Flagged bars listed per section; the rest are only counted, so one noisy series cannot bloat
@@ -48,10 +51,12 @@ pub(crate) fn render_report(
     title: &str,
     generated_at: DateTime<Utc>,
     notes: &[NoteSummary],
+    companies: &[CompanySummary],
     sections: &mut dyn Iterator<Item = Result<SymbolReport, ExportError>>,
 ) -> Result<(), ExportError> {
     let io_error = |source| ExportError::io("html report", source);
     let mut report = ReportWriter::new(title, generated_at, notes);
+    report.companies = companies;
     out.write_all(report.header().as_bytes()).map_err(io_error)?;
     if !notes.is_empty() {
         out.write_all(notes_section(notes).as_bytes()).map_err(io_error)?;
@@ -100,7 +105,9 @@ struct Entry {
 }
 
 /// Renders the report piece by piece; each method returns markup for the caller to write.
-struct ReportWriter {
+struct ReportWriter<'a> {
+    /// Profile and headlines shown in each symbol's section, when stored.
+    companies: &'a [CompanySummary],
     title: String,
     generated_at: DateTime<Utc>,
     entries: Vec<Entry>,
@@ -108,7 +115,7 @@ struct ReportWriter {
     notes: Vec<(String, Rating, String)>,
 }
 
-impl ReportWriter {
+impl ReportWriter<'_> {
     fn new(title: &str, generated_at: DateTime<Utc>, notes: &[NoteSummary]) -> Self {
         let notes = notes
             .iter()
@@ -117,7 +124,7 @@ impl ReportWriter {
                 (note.symbol.to_string(), note.rating, note_anchor(index, note.symbol.as_str()))
             })
             .collect();
-        Self { title: title.to_owned(), generated_at, entries: Vec::new(), notes }
+        Self { companies: &[], title: title.to_owned(), generated_at, entries: Vec::new(), notes }
     }
 
     fn header(&self) -> String {
@@ -173,6 +180,9 @@ impl ReportWriter {
             );
         }
         html.push_str("</div>\n");
+        if let Some(company) = self.companies.iter().find(|company| company.symbol.as_str() == symbol) {
+            write_company(&mut html, company);
+        }
         let _ = writeln!(
             html,
             "<p class=\"muted meta\">{} · {} · from {}</p>",
@@ -295,6 +305,67 @@ impl ReportWriter {
         );
         html
     }
+}
+
+/// A symbol's company facts (name, sector, industry, market cap, where they came from) and its
+/// latest headlines, every vendor text escaped.
+fn write_company(html: &mut String, company: &CompanySummary) {
+    html.push_str("<div class=\"company\">\n");
+    let facts: Vec<String> = [
+        company.sector.as_deref().map(|s| format!("Sector: {}", escape(s))),
+        company.industry.as_deref().map(|s| format!("Industry: {}", escape(s))),
+        company
+            .market_cap
+            .filter(|m| m.is_finite() && *m > 0.0)
+            .map(|m| format!("Market cap: {}", format_market_cap(m))),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if company.name.is_some() || !facts.is_empty() {
+        let _ = writeln!(
+            html,
+            "<p class=\"company-facts\"><strong>{name}</strong>{sep}{facts}{from}</p>",
+            name = company.name.as_deref().map_or_else(missing, |name| escape(name).into_owned()),
+            sep = if facts.is_empty() { "" } else { " · " },
+            facts = facts.join(" · "),
+            from = company
+                .provider
+                .map(|p| format!(" <span class=\"muted small\">(profile from {})</span>", escape(p.as_str())))
+                .unwrap_or_default(),
+        );
+    }
+    if !company.headlines.is_empty() {
+        html.push_str("<h3>Latest headlines</h3>\n<ul class=\"headlines\">\n");
+        for item in &company.headlines {
+            let headline = escape(&item.headline);
+            let linked = if item.url.starts_with("https://") || item.url.starts_with("http://") {
+                format!(
+                    "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{headline}</a>",
+                    escape(&item.url)
+                )
+            } else {
+                headline.into_owned()
+            };
+            let _ = writeln!(
+                html,
+                "<li>{linked} <span class=\"muted small\">{source}{date}</span></li>",
+                source = item.source.as_deref().map(|s| format!("{} · ", escape(s))).unwrap_or_default(),
+                date = item.published_at.format("%Y-%m-%d"),
+            );
+        }
+        html.push_str("</ul>\n");
+    }
+    html.push_str("</div>\n");
+}
+
+/// A market capitalisation in thousands, millions, billions or trillions (`2.49T`).
+fn format_market_cap(value: f64) -> String {
+    let (scaled, unit) = [(1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")]
+        .into_iter()
+        .find(|(scale, _)| value >= *scale)
+        .map_or((value, ""), |(scale, unit)| (value / scale, unit));
+    format!("{scaled:.2}{unit}")
 }
 
 /// The "Research notes" card: one article per note, every model-written text escaped.
@@ -673,7 +744,7 @@ mod tests {
 
     fn render_with_notes(title: &str, notes: &[NoteSummary], sections: Vec<SymbolReport>) -> String {
         let mut out = Vec::new();
-        render_report(&mut out, title, generated_at(), notes, &mut sections.into_iter().map(Ok))
+        render_report(&mut out, title, generated_at(), notes, &[], &mut sections.into_iter().map(Ok))
             .expect("report renders");
         String::from_utf8(out).expect("utf-8")
     }
@@ -804,6 +875,58 @@ mod tests {
     }
 
     #[test]
+    fn company_facts_and_headlines_are_shown_and_escaped() {
+        let item = |headline: &str, url: &str| domain::NewsItem {
+            symbol: domain::Symbol::parse("AAPL").unwrap(),
+            headline: headline.to_owned(),
+            url: url.to_owned(),
+            source: Some("Wire <b>".to_owned()),
+            summary: None,
+            published_at: generated_at(),
+            sentiment: None,
+            provider: ProviderId::Polygon,
+        };
+        let company = CompanySummary {
+            symbol: domain::Symbol::parse("AAPL").unwrap(),
+            name: Some("Apple <script>alert(1)</script>".to_owned()),
+            sector: Some("Tech & Co".to_owned()),
+            industry: Some("ELECTRONIC COMPUTERS".to_owned()),
+            market_cap: Some(2_488_795_282_370.0),
+            provider: Some(ProviderId::Polygon),
+            headlines: vec![
+                item("Beats <img src=x onerror=alert(1)>", "https://news.example/a?x=1&y=\"2\""),
+                item("Sneaky", "javascript:alert(1)"),
+            ],
+        };
+        let mut out = Vec::new();
+        let sections = vec![section("AAPL", sample_bars(30)), section("MSFT", sample_bars(30))];
+        render_report(&mut out, "Report", generated_at(), &[], &[company], &mut sections.into_iter().map(Ok))
+            .unwrap();
+        let html = String::from_utf8(out).unwrap();
+
+        assert!(html.contains("<strong>Apple &lt;script&gt;alert(1)&lt;/script&gt;</strong>"), "{html}");
+        assert!(html.contains("Sector: Tech &amp; Co · Industry: ELECTRONIC COMPUTERS · Market cap: 2.49T"));
+        assert!(html.contains("(profile from polygon)"));
+        assert!(html.contains(
+            "<a href=\"https://news.example/a?x=1&amp;y=&quot;2&quot;\" rel=\"noopener noreferrer nofollow\">\
+             Beats &lt;img src=x onerror=alert(1)&gt;</a>"
+        ));
+        assert!(html.contains("<li>Sneaky <span"), "a javascript: URL is not a link");
+        assert!(!html.contains("href=\"javascript:"));
+        assert!(html.contains("Wire &lt;b&gt; · "));
+        assert_eq!(html.matches("Latest headlines").count(), 1, "only AAPL has any");
+        assert!(!html.contains("<script>") && !html.contains("<img"));
+    }
+
+    #[test]
+    fn market_caps_are_short() {
+        assert_eq!(format_market_cap(2_488_795_282_370.0), "2.49T");
+        assert_eq!(format_market_cap(15_300_000_000.0), "15.30B");
+        assert_eq!(format_market_cap(750_000.0), "750.00K");
+        assert_eq!(format_market_cap(12.0), "12.00");
+    }
+
+    #[test]
     fn no_notes_no_notes_section() {
         let html = render("Report", vec![section("AAPL", sample_bars(30))]);
         assert!(!html.contains("research-notes") && !html.contains("Research note"));
@@ -885,7 +1008,7 @@ mod tests {
         ]
         .into_iter();
         let mut out = Vec::new();
-        let error = render_report(&mut out, "Report", generated_at(), &[], &mut sections)
+        let error = render_report(&mut out, "Report", generated_at(), &[], &[], &mut sections)
             .expect_err("the error is passed on");
         assert!(error.to_string().contains("storage went away"));
         let html = String::from_utf8(out).expect("utf-8");

@@ -32,7 +32,9 @@ mod xlsx;
 pub use atomic::clean_stray_temp_files;
 pub use format::{ExportFormat, ParseExportFormatError};
 pub use pipeline::{export_to_file, write_mentions_csv, write_notes_csv, write_summary_csv};
-pub use report::{ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary};
+pub use report::{
+    CompanySummary, ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, REPORT_HEADLINES,
+};
 pub use sink::{BarTableWriter, TextTable};
 pub use summary::SymbolSummary;
 

@@ -30,7 +30,10 @@ use tracing::{info, warn};
 use crate::ExportFormat;
 use crate::atomic::{HashingWriter, TempFile, check_destination, clean_before_export, parent_dir, sync_dir};
 use crate::html::render_report as render;
-use crate::report::{ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, SymbolReport};
+use crate::report::{
+    CompanySummary, ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, REPORT_HEADLINES,
+    SymbolReport,
+};
 use crate::sink::{self, BarSink, CsvSink, FileOut, NdjsonSink, ParquetSink};
 use crate::summary::{SummaryBuilder, SymbolSummary};
 use crate::xlsx::XlsxSink;
@@ -80,6 +83,11 @@ pub async fn export_to_file(
     let dir = parent_dir(destination);
     let (guard, file) = TempFile::create_in(&dir)?;
     let out = HashingWriter::new(file, guard.abort_flag());
+    let companies = if request.format == ExportFormat::Html {
+        report_companies(storage, request).await
+    } else {
+        Vec::new()
+    };
     let (tx, rx) = mpsc::channel(CHANNEL_CHUNKS);
     let written = Arc::new(AtomicU64::new(0));
     let job = WriterJob {
@@ -90,6 +98,7 @@ pub async fn export_to_file(
         dir: dir.clone(),
         title: report_title(request),
         notes: if request.format == ExportFormat::Html { report_notes(request) } else { Vec::new() },
+        companies,
         feed: Feed {
             rx,
             symbols: request.symbols.clone(),
@@ -329,6 +338,39 @@ fn report_notes(request: &ExportRequest) -> Vec<NoteSummary> {
         .collect()
 }
 
+/// The stored profile and latest headlines of each requested symbol (once each), for the HTML
+/// report. A symbol with neither is left out; a read that fails is logged and left out too,
+/// because company facts are decoration and must not cost the bars export.
+async fn report_companies(storage: &Storage, request: &ExportRequest) -> Vec<CompanySummary> {
+    let mut shown = std::collections::HashSet::new();
+    let mut companies = Vec::new();
+    for symbol in request.symbols.iter().filter(|symbol| shown.insert(symbol.as_str())) {
+        let profile = storage.profile(symbol).await;
+        let headlines = storage.news(symbol, REPORT_HEADLINES).await;
+        let (profile, headlines) = match (profile, headlines) {
+            (Ok(profile), Ok(headlines)) => (profile, headlines),
+            (Err(error), _) | (_, Err(error)) => {
+                warn!(%symbol, %error, "Cannot read the stored profile or news; the report goes without them.");
+                continue;
+            }
+        };
+        if profile.is_none() && headlines.is_empty() {
+            continue;
+        }
+        let profile = profile.unwrap_or_default();
+        companies.push(CompanySummary {
+            symbol: symbol.clone(),
+            name: profile.name,
+            sector: profile.sector,
+            industry: profile.industry,
+            market_cap: profile.market_cap,
+            provider: profile.provider,
+            headlines,
+        });
+    }
+    companies
+}
+
 /// The writer's side of the channel: hands messages to a format while maintaining the
 /// per-symbol summaries and the row count.
 struct Feed {
@@ -384,6 +426,8 @@ struct WriterJob {
     title: String,
     /// The research notes of the HTML report, already in report order.
     notes: Vec<NoteSummary>,
+    /// Profiles and headlines of the HTML report, one per symbol at most.
+    companies: Vec<CompanySummary>,
     feed: Feed,
 }
 
@@ -440,11 +484,13 @@ impl WriterJob {
     fn run_report(&mut self, out: FileOut) -> Result<FileOut, ExportError> {
         let mut buffered = std::io::BufWriter::with_capacity(sink::WRITE_BUFFER, out);
         let mut sections = Sections { feed: &mut self.feed, bars: Vec::new(), finished: false };
-        render(&mut buffered, &self.title, Utc::now(), &self.notes, &mut sections).map_err(|e| match e {
-            // The renderer does not know the file's name.
-            ExportError::Io { source, .. } => ExportError::io(&self.path, source),
-            other => other,
-        })?;
+        render(&mut buffered, &self.title, Utc::now(), &self.notes, &self.companies, &mut sections).map_err(
+            |e| match e {
+                // The renderer does not know the file's name.
+                ExportError::Io { source, .. } => ExportError::io(&self.path, source),
+                other => other,
+            },
+        )?;
         // A renderer that stops early still gets complete summaries and an honest row count.
         for section in &mut sections {
             section?;

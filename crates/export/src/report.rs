@@ -65,6 +65,26 @@ impl From<&Stored<ResearchNote>> for NoteSummary {
     }
 }
 
+/// What the HTML report shows of a symbol's company: a few facts of its stored profile and its
+/// latest stored headlines. Read from storage by the pipeline for `html` exports only. Every text
+/// in it comes from a vendor (or the bundled sample) and is treated as untrusted: escaped when
+/// rendered, and a URL becomes a link only when it is `http` or `https`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompanySummary {
+    pub symbol: Symbol,
+    pub name: Option<String>,
+    pub sector: Option<String>,
+    pub industry: Option<String>,
+    pub market_cap: Option<f64>,
+    /// Where the profile came from (`None` when only news is stored).
+    pub provider: Option<domain::ProviderId>,
+    /// Newest first, at most [`REPORT_HEADLINES`].
+    pub headlines: Vec<domain::NewsItem>,
+}
+
+/// Headlines the report shows per symbol.
+pub const REPORT_HEADLINES: u64 = 5;
+
 /// A finished export: the file now under its final name, and what is in it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExportOutput {

@@ -145,3 +145,52 @@ async fn ten_years_of_daily_bars_become_weekly_candles() {
     assert!(html.contains("weekly candles"));
     assert!(html.len() < 1_500_000, "report is {} bytes", html.len());
 }
+
+#[tokio::test]
+async fn report_shows_stored_profiles_and_latest_headlines_escaped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let storage = storage(&dir).await;
+    for text in ["AAPL", "MSFT"] {
+        storage
+            .upsert_bars(
+                &symbol(text),
+                Interval::Day1,
+                &weekday_bars(40, 100.0, ProviderId::Sample),
+                &Default::default(),
+            )
+            .await
+            .expect("store bars");
+    }
+    let profile = domain::CompanyProfile {
+        symbol: Some(symbol("AAPL")),
+        name: Some("Apple Inc.".to_owned()),
+        sector: Some("Technology".to_owned()),
+        industry: Some("Consumer <electronics>".to_owned()),
+        market_cap: Some(3.1e12),
+        provider: Some(ProviderId::Finnhub),
+        ..domain::CompanyProfile::default()
+    };
+    storage.save_profile(&profile).await.expect("store profile");
+    let news: Vec<domain::NewsItem> = (0..7)
+        .map(|n| domain::NewsItem {
+            symbol: symbol("AAPL"),
+            headline: format!("Headline {n} <b>bold</b>"),
+            url: format!("https://news.example/{n}"),
+            source: Some("Wire".to_owned()),
+            summary: None,
+            published_at: Utc.with_ymd_and_hms(2014, 3, 1 + n, 12, 0, 0).single().expect("valid"),
+            sentiment: None,
+            provider: ProviderId::Finnhub,
+        })
+        .collect();
+    storage.save_news(&news).await.expect("store news");
+
+    let html = export_html(&storage, &dir, &[symbol("AAPL"), symbol("MSFT")]).await;
+
+    assert!(html.contains("<strong>Apple Inc.</strong>"), "profile name");
+    assert!(html.contains("Sector: Technology · Industry: Consumer &lt;electronics&gt; · Market cap: 3.10T"));
+    assert_eq!(html.matches("<h3>Latest headlines</h3>").count(), 1, "MSFT has none");
+    assert!(html.contains("Headline 6 &lt;b&gt;bold&lt;/b&gt;"), "newest first, escaped");
+    assert!(!html.contains("Headline 1 "), "only the latest {} headlines", export::REPORT_HEADLINES);
+    assert!(!html.contains("<b>bold</b>"));
+}

@@ -207,6 +207,13 @@ pub struct DownloadTrackerConfig {
     /// How much history the export covers (e.g. `1y`), counted back from the newest stored bar
     /// of the watchlist (see the download-tracker's module docs).
     pub export_range: String,
+    /// News of the last this many days is fetched for each refreshed symbol (stored once per
+    /// URL, so overlapping windows cost nothing); 0 turns news off.
+    pub news_days: u32,
+    /// A symbol's company profile is fetched again only when the stored one is older than this
+    /// many days (profiles change rarely, and every call counts against a vendor's budget); 0
+    /// turns profile refreshes off.
+    pub profile_max_age_days: u32,
 }
 
 impl Default for DownloadTrackerConfig {
@@ -218,6 +225,8 @@ impl Default for DownloadTrackerConfig {
             concurrency: 4,
             export_format: ExportFormat::Csv,
             export_range: "1y".to_owned(),
+            news_days: 7,
+            profile_max_age_days: 7,
         }
     }
 }
@@ -226,6 +235,10 @@ impl DownloadTrackerConfig {
     /// The largest accepted `concurrency`: more would only queue behind the providers' own
     /// connection and rate limits while holding more bars in memory.
     pub const MAX_CONCURRENCY: usize = 64;
+
+    /// The largest accepted `news_days`: vendors keep about a year of company news, and a longer
+    /// window only costs pages.
+    pub const MAX_NEWS_DAYS: u32 = 365;
 
     /// Checks the ranges and the concurrency.
     ///
@@ -238,6 +251,12 @@ impl DownloadTrackerConfig {
             return Err(ConfigError::new(
                 "jobs.download_tracker.concurrency",
                 format!("must be between 1 and {}, got {}", Self::MAX_CONCURRENCY, self.concurrency),
+            ));
+        }
+        if self.news_days > Self::MAX_NEWS_DAYS {
+            return Err(ConfigError::new(
+                "jobs.download_tracker.news_days",
+                format!("must be at most {} (0 turns news off), got {}", Self::MAX_NEWS_DAYS, self.news_days),
             ));
         }
         Ok(())

@@ -14,6 +14,12 @@
 //!   are fine. When every refreshed symbol's quote failed the run ends `partial` with the
 //!   reasons. When the bars fail, the quote is not asked for: the chain has just failed for that
 //!   symbol and would spend rate-limit budget to fail again.
+//! - **News and company profiles** follow a successful bar refresh: the news of the last
+//!   `news_days` (stored once per URL, so the count logged is of new items) and, when the stored
+//!   profile is older than `profile_max_age_days` (or there is none), the profile. Either failing
+//!   is noted in the item's `error` (`news: …`, `profile: …`) and logged; it never fails the
+//!   symbol or the run, because the bars are what the run is for, and the next run tries again.
+//!   A chain with no provider of news or profiles (Yahoo alone) skips them silently.
 //! - **Symbols are independent**: a failing symbol is recorded with its error and the others go
 //!   on (the engine turns the items into `partial`/`failed`). At most `concurrency` symbols are in
 //!   flight (`buffer_unordered`); rate limits are the providers' job. Cancellation is checked
@@ -45,7 +51,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::{DateRange, Exchange, Symbol};
 use export::{ExportFormat, ExportRequest, NoteSummary};
 use futures::StreamExt;
-use providers::{BarsRequest, ProviderChain, ProvidersConfig, Span};
+use providers::{BarsRequest, ChainError, ProviderChain, ProvidersConfig, Span};
 use storage::RunItem;
 use tracing::{info, warn};
 
@@ -152,9 +158,14 @@ impl DownloadTracker {
         Ok(())
     }
 
-    /// Fetches and stores one symbol's new bars and quote; the item says how it went, and the
-    /// flag whether the quote failed.
-    async fn refresh(&self, context: &JobContext, symbol: Symbol, now: DateTime<Utc>) -> (RunItem, bool) {
+    /// Fetches and stores one symbol's new bars, quote, news and profile; the item says how it
+    /// went, and the second value why the quote failed, if it did.
+    async fn refresh(
+        &self,
+        context: &JobContext,
+        symbol: Symbol,
+        now: DateTime<Utc>,
+    ) -> (RunItem, Option<String>) {
         let storage = &context.storage;
         let interval = self.config.interval;
         let exchange = Exchange::for_symbol(&symbol);
@@ -165,14 +176,14 @@ impl DownloadTracker {
                 Span::Between(DateRange::new(last_day, today).unwrap_or(DateRange::day(last_day)))
             }
             Ok(None) => self.initial_span,
-            Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), false),
+            Err(error) => return (failed_item(&symbol, format!("cannot read stored bars: {error}")), None),
         };
         let request = BarsRequest { symbol: symbol.clone(), interval, span };
         let fetched = match fetch_and_store(&self.chain, storage, &request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 warn!(%symbol, %error, "Symbol refresh failed.");
-                return (failed_item(&symbol, error.to_string()), false);
+                return (failed_item(&symbol, error.to_string()), None);
             }
         };
         let quote_error = match self.chain.quote(&symbol).await {
@@ -184,17 +195,80 @@ impl DownloadTracker {
         if let Some(error) = &quote_error {
             warn!(%symbol, error, "Quote failed; the symbol's bars were stored.");
         }
+        let (new_news, news_error) = match self.refresh_news(storage, &symbol, now).await {
+            Ok(new_news) => (new_news, None),
+            Err(error) => {
+                warn!(%symbol, error, "News refresh failed; the symbol's bars were stored.");
+                (0, Some(error))
+            }
+        };
+        let profile_error = self.refresh_profile(storage, &symbol, now).await.err();
+        if let Some(error) = &profile_error {
+            warn!(%symbol, error, "Profile refresh failed; the symbol's bars were stored.");
+        }
         let stored = fetched.inserted + fetched.updated;
-        info!(%symbol, provider = %fetched.provider, bars = stored, "Symbol refreshed.");
-        let quote_failed = quote_error.is_some();
+        info!(%symbol, provider = %fetched.provider, bars = stored, new_news, "Symbol refreshed.");
+        let errors: Vec<String> =
+            [quote_error.clone(), news_error, profile_error].into_iter().flatten().collect();
         let item = RunItem {
             symbol: symbol.to_string(),
             succeeded: true,
             bars: stored,
             provider: Some(fetched.provider.to_string()),
-            error: quote_error,
+            error: (!errors.is_empty()).then(|| errors.join("; ")),
         };
-        (item, quote_failed)
+        (item, quote_error)
+    }
+
+    /// Fetches the news of the last `news_days` and stores it; returns how many items were new.
+    ///
+    /// # Errors
+    /// What failed, prefixed `news:`, for the item's error.
+    async fn refresh_news(
+        &self,
+        storage: &storage::Storage,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<u64, String> {
+        if self.config.news_days == 0 {
+            return Ok(0);
+        }
+        let from = now - chrono::Duration::days(i64::from(self.config.news_days));
+        let served = match self.chain.news(symbol, from, now).await {
+            Ok(served) => served,
+            // A chain without a news source (e.g. Yahoo alone) has nothing to refresh.
+            Err(ChainError::NoProvider { .. }) => return Ok(0),
+            Err(error) => return Err(format!("news: {error}")),
+        };
+        storage.save_news(&served.value).await.map_err(|e| format!("news: cannot store: {e}"))
+    }
+
+    /// Fetches and stores the profile when none is stored or the stored one is older than
+    /// `profile_max_age_days`.
+    ///
+    /// # Errors
+    /// What failed, prefixed `profile:`, for the item's error.
+    async fn refresh_profile(
+        &self,
+        storage: &storage::Storage,
+        symbol: &Symbol,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        if self.config.profile_max_age_days == 0 {
+            return Ok(());
+        }
+        let max_age = chrono::Duration::days(i64::from(self.config.profile_max_age_days));
+        let fetched_at =
+            storage.profile_fetched_at(symbol).await.map_err(|e| format!("profile: cannot read: {e}"))?;
+        if fetched_at.is_some_and(|at| now - at < max_age) {
+            return Ok(());
+        }
+        let served = match self.chain.profile(symbol).await {
+            Ok(served) => served,
+            Err(ChainError::NoProvider { .. }) => return Ok(()),
+            Err(error) => return Err(format!("profile: {error}")),
+        };
+        storage.save_profile(&served.value).await.map_err(|e| format!("profile: cannot store: {e}"))
     }
 
     /// Applies the export retention; a failure is logged (it is retried after the next run).
@@ -252,7 +326,7 @@ impl Job for DownloadTracker {
             .map(|symbol| async move {
                 // Cancelled (shutdown past the grace period): drop the in-flight vendor requests
                 // now rather than wait for their responses.
-                let Some((item, quote_failed)) =
+                let Some((item, quote_error)) =
                     context.cancel.run_until_cancelled(self.refresh(context, symbol, now)).await
                 else {
                     return Ok(None);
@@ -261,17 +335,17 @@ impl Job for DownloadTracker {
                     .record_item(&item)
                     .await
                     .with_context(|| format!("cannot record the result of {}", item.symbol))?;
-                anyhow::Ok(Some((item, quote_failed)))
+                anyhow::Ok(Some((item, quote_error)))
             })
             .buffer_unordered(self.config.concurrency.max(1));
         let (mut n_ok, mut n_failed) = (0_usize, 0_usize);
         let mut quote_errors = Vec::new();
         while let Some(refreshed) = refreshed.next().await {
             match refreshed? {
-                Some((item, quote_failed)) if item.succeeded => {
+                Some((item, quote_error)) if item.succeeded => {
                     n_ok += 1;
-                    if quote_failed {
-                        quote_errors.push(format!("{}: {}", item.symbol, item.error.unwrap_or_default()));
+                    if let Some(error) = quote_error {
+                        quote_errors.push(format!("{}: {error}", item.symbol));
                     }
                 }
                 Some(_) => n_failed += 1,

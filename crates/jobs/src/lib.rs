@@ -51,5 +51,5 @@ pub use engine::{
 pub use exports::KIND_NOTES;
 pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
 pub use heartbeat::Heartbeat;
-pub use monitor_job::{AlertMonitor, MonitorJob, MonitorPass};
+pub use monitor_job::{AlertMonitor, Clock, MonitorJob, MonitorPass};
 pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig};

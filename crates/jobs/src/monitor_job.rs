@@ -91,9 +91,10 @@ impl AlertMonitor {
         } else {
             SocialSignals::default()
         };
-        // Each symbol's bars are read once per pass, however many rules watch it, and every
-        // rule state in one query.
+        // Each symbol's bars and latest quote are read once per pass, however many rules watch it,
+        // and every rule state in one query.
         let mut series = SeriesCache::default();
+        let mut quotes = QuoteCache::default();
         let mut states = self.storage.rule_states().await?;
         let mut pass = MonitorPass::default();
         for (rule, symbols) in &rules {
@@ -101,7 +102,8 @@ impl AlertMonitor {
             for symbol in symbols {
                 pass.evaluations += 1;
                 let state = states.remove(&(rule.id, symbol.clone()));
-                let fired = self.evaluate_one(rule, symbol, state, now, &social, &mut series).await?;
+                let caches = (&mut series, &mut quotes);
+                let fired = self.evaluate_one(rule, symbol, state, now, &social, caches).await?;
                 self.deliver(rule, &fired).await;
                 pass.alerts.extend(fired);
             }
@@ -119,7 +121,7 @@ impl AlertMonitor {
         state: Option<RuleState>,
         now: DateTime<Utc>,
         social: &SocialSignals,
-        series: &mut SeriesCache,
+        (series, quotes): (&mut SeriesCache, &mut QuoteCache),
     ) -> Result<Vec<Stored<Alert>>, StorageError> {
         let exchange = Exchange::for_symbol(symbol);
         let mut state = state.unwrap_or_else(|| RuleState::armed(exchange.today(now)));
@@ -136,7 +138,7 @@ impl AlertMonitor {
                 })
                 .collect();
         if quote_driven(&rule.rule.condition)
-            && let Some(quote) = self.storage.latest_quote(symbol).await?
+            && let Some(quote) = quotes.get_or_load(&self.storage, symbol).await?
             && let Some(reading) = evaluate(&rule.rule, &mut state, &quote_observation(&quote, exchange))
         {
             fired.push((reading, Some(quote.provider.to_string())));
@@ -312,6 +314,26 @@ impl SeriesCache {
     }
 }
 
+/// The latest stored quote of each symbol read so far in one pass: every quote-driven rule of a
+/// symbol compares the same quote.
+#[derive(Default)]
+struct QuoteCache(std::collections::HashMap<Symbol, Option<Quote>>);
+
+impl QuoteCache {
+    async fn get_or_load(
+        &mut self,
+        storage: &Storage,
+        symbol: &Symbol,
+    ) -> Result<Option<Quote>, StorageError> {
+        if let Some(quote) = self.0.get(symbol) {
+            return Ok(quote.clone());
+        }
+        let quote = storage.latest_quote(symbol).await?;
+        self.0.insert(symbol.clone(), quote.clone());
+        Ok(quote)
+    }
+}
+
 /// Conditions decided by Reddit scans rather than prices.
 fn social_driven(condition: &Condition) -> bool {
     matches!(condition, Condition::MentionSpike { .. } | Condition::SentimentShift { .. })
@@ -380,12 +402,17 @@ fn describe(condition: &Condition) -> String {
     }
 }
 
+/// The instant the monitor takes as "now". The service uses the system clock; a scripted
+/// session (a holiday, a half day, a weekend) needs another, without waiting for one.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 /// The `monitor` job: polls quotes for the watched symbols whose exchange is in its regular
 /// session, then evaluates every rule. Schedule it (e.g. every five minutes on weekdays); the
 /// download-tracker also evaluates after each refresh.
 pub struct MonitorJob {
     chain: ProviderChain,
     notifier: Option<Arc<Notifier>>,
+    clock: Clock,
 }
 
 impl MonitorJob {
@@ -393,7 +420,15 @@ impl MonitorJob {
 
     /// The job over the shared provider chain and notifier (no client of its own).
     pub fn new(chain: ProviderChain, notifier: Option<Arc<Notifier>>) -> Self {
-        Self { chain, notifier }
+        Self { chain, notifier, clock: Arc::new(Utc::now) }
+    }
+
+    /// The same job on another clock: which sessions are open, and the evaluation instant,
+    /// come from it.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 }
 
@@ -405,17 +440,20 @@ impl Job for MonitorJob {
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let monitor = AlertMonitor::new(context.storage.clone(), self.notifier.clone());
-        let now = chrono::Utc::now();
+        let now = (self.clock)();
         let symbols = monitor.watched_symbols().await.context("cannot read the alert rules")?;
         let mut polled = 0_usize;
         let mut failed = 0_usize;
+        let mut closed = 0_usize;
         // Only symbols whose exchange is in session: weekends, holidays and early closes (the
         // bundled NYSE/Nasdaq calendar) cost no vendor requests.
-        let in_session = |symbol: &&Symbol| {
+        let mut in_session = |symbol: &&Symbol| {
             let exchange = Exchange::for_symbol(symbol);
-            exchange.is_open(now, exchange.bundled_holidays())
+            let open = exchange.is_open(now, exchange.bundled_holidays());
+            closed += usize::from(!open);
+            open
         };
-        for symbol in symbols.iter().filter(in_session) {
+        for symbol in symbols.iter().filter(&mut in_session) {
             // Cancelled past the shutdown grace: drop the vendor request at once.
             let Some(quote) = context.cancel.run_until_cancelled(self.chain.quote(symbol)).await else {
                 anyhow::bail!("cancelled while polling quotes");
@@ -442,7 +480,14 @@ impl Job for MonitorJob {
                 .await
                 .context("cannot list an alert")?;
         }
-        info!(polled, failed, rules = pass.rules, alerts = pass.alerts.len(), "Monitor pass finished.");
+        info!(
+            polled,
+            failed,
+            closed,
+            rules = pass.rules,
+            alerts = pass.alerts.len(),
+            "Monitor pass finished (closed: symbols whose exchange is not in session)."
+        );
         Ok(JobOutcome::default())
     }
 }

@@ -3,8 +3,9 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
+use chrono::{DateTime, Utc};
 use domain::reconcile::ProviderPreference;
-use domain::{BarSeries, CompanyProfile, CorporateAction, ProviderId, Quote, Symbol};
+use domain::{BarSeries, CompanyProfile, CorporateAction, NewsItem, ProviderId, Quote, Symbol};
 
 use crate::{
     BarsRequest, Capability, MarketData, ProviderConfigError, ProviderError, ProvidersConfig, build_provider,
@@ -200,5 +201,30 @@ impl ProviderChain {
             p.profile(symbol).await
         })
         .await
+    }
+
+    /// News published in `[from, to]` from the first provider that serves news, oldest first and
+    /// once per URL (a vendor can list one story twice, e.g. across pages).
+    ///
+    /// The first success wins, as for every other kind of data: merging every vendor's feed would
+    /// spend each one's rate-limit budget on stories the first already gave.
+    ///
+    /// # Errors
+    /// [`ChainError`] with every provider's reason.
+    pub async fn news(
+        &self,
+        symbol: &Symbol,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Served<Vec<NewsItem>>, ChainError> {
+        let mut served = self
+            .first_success(Capability::News, &format!("{symbol} news"), |p| async move {
+                p.news(symbol, from, to).await
+            })
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        served.value.retain(|item| seen.insert(item.url.clone()));
+        served.value.sort_by_key(|item| item.published_at);
+        Ok(served)
     }
 }

@@ -1,5 +1,6 @@
-//! Polygon.io provider (the API Massive serves since the 2025 rename): aggregates for bars and
-//! the free previous-close endpoint for quotes.
+//! Polygon.io provider (the API Massive serves since the 2025 rename): aggregates for bars, the
+//! free previous-close endpoint for quotes, ticker details (`/v3/reference/tickers/{ticker}`) for
+//! company profiles and `/v2/reference/news` for news.
 //!
 //! Design decision: the key travels only in an `Authorization: Bearer` header, never in a URL.
 //! Polygon's paging `next_url` carries no key, and a key in a query string ends up in proxy
@@ -16,8 +17,8 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::{
-    Bar, BarSeries, CorporateAction, CorporateActionKind, Exchange, Interval, ProviderId, Quote, QuoteSource,
-    Symbol, volume_from_f64,
+    Bar, BarSeries, CompanyProfile, CorporateAction, CorporateActionKind, Exchange, Interval, NewsItem,
+    ProviderId, Quote, QuoteSource, Symbol, volume_from_f64,
 };
 use outbound::{Auth, Response};
 use url::Url;
@@ -30,6 +31,8 @@ const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::IntradayBars,
     Capability::Quote,
     Capability::CorporateActions,
+    Capability::Profile,
+    Capability::News,
 ]);
 
 /// Splits or dividends asked for in one reference request; a ticker has far fewer.
@@ -38,6 +41,14 @@ const REFERENCE_LIMIT: &str = "1000";
 /// Upper bound on `next_url` pages for one request. At 50 000 bars a page this is far beyond
 /// any real window; it only bounds a server that never stops sending `next_url`.
 pub const MAX_PAGES: usize = 1000;
+
+/// Articles asked for per news page (Polygon's maximum).
+const NEWS_PAGE_LIMIT: &str = "1000";
+
+/// Upper bound on news pages for one window. Pages come newest first, so stopping early keeps
+/// the latest articles; on the free tier (5 requests a minute) every page is a fifth of the
+/// minute's budget, and a few thousand articles about one ticker are more than anyone reads.
+pub const MAX_NEWS_PAGES: usize = 5;
 
 /// Polygon.io market data.
 #[derive(Debug)]
@@ -139,14 +150,7 @@ impl PolygonProvider {
                 |client| client.get(url.clone()),
                 |response| match response.status.as_u16() {
                     404 if vendor_status(response).as_deref() == Some("NOT_FOUND") => {
-                        Err(ProviderError::NotFound {
-                            provider: ProviderId::Polygon,
-                            what: what.to_owned(),
-                            message: format!(
-                                "Polygon does not know ticker {symbol}: {}",
-                                vendor_message(response).unwrap_or_else(|| "not found".to_owned())
-                            ),
-                        })
+                        Err(unknown_ticker(what, symbol, response))
                     }
                     status if (200..300).contains(&status) => Ok(()),
                     _ => Err(self.http.status_error(what, response, vendor_message(response))),
@@ -163,6 +167,27 @@ impl PolygonProvider {
         }
         self.http.parse_json(what, response)
     }
+}
+
+/// Polygon's `NOT_FOUND` answer of the ticker reference, as `NotFound`.
+fn unknown_ticker(what: &str, symbol: &Symbol, response: &Response) -> ProviderError {
+    ProviderError::NotFound {
+        provider: ProviderId::Polygon,
+        what: what.to_owned(),
+        message: format!(
+            "Polygon does not know ticker {symbol}: {}",
+            vendor_message(response).unwrap_or_else(|| "not found".to_owned())
+        ),
+    }
+}
+
+/// Oldest first, one item per URL (the first seen; pages overlap when articles arrive while
+/// paging).
+fn sorted_unique(mut items: Vec<NewsItem>) -> Vec<NewsItem> {
+    let mut seen = HashSet::new();
+    items.retain(|item| seen.insert(item.url.clone()));
+    items.sort_by_key(|item| item.published_at);
+    items
 }
 
 /// The vendor's own error text: under `error` for `ERROR`, under `message` for
@@ -303,6 +328,87 @@ impl MarketData for PolygonProvider {
         }
         actions.sort_by_key(|action| action.date);
         Ok(actions)
+    }
+
+    /// Ticker details (`/v3/reference/tickers/{ticker}`): name, primary exchange (a MIC such as
+    /// `XNAS`), currency, locale, market capitalisation, description, homepage and the SIC
+    /// industry. Polygon has no sector, so `sector` stays `None` rather than a guess. An unknown
+    /// ticker is Polygon's 404 `NOT_FOUND`, which becomes `NotFound`; a bare 404 stays the
+    /// endpoint's fault, as for every call.
+    async fn profile(&self, symbol: &Symbol) -> Result<CompanyProfile, ProviderError> {
+        let what = format!("{symbol} profile");
+        self.ensure_key()?;
+        let url = self.endpoint(&["v3", "reference", "tickers", &polygon_ticker(symbol)]);
+        let response: models::TickerDetailsResponse = self
+            .http
+            .execute(
+                &what,
+                |client| client.get(url.clone()),
+                |response| {
+                    if response.status.as_u16() == 404
+                        && vendor_status(response).as_deref() == Some("NOT_FOUND")
+                    {
+                        return Err(unknown_ticker(&what, symbol, response));
+                    }
+                    if !response.status.is_success() {
+                        return Err(self.http.status_error(&what, response, vendor_message(response)));
+                    }
+                    self.http.parse_json(&what, response)
+                },
+            )
+            .await?;
+        parse_ticker_details(symbol, &response).map_err(|message| self.http.malformed(&what, message))
+    }
+
+    /// Articles tagged with the ticker and published in `[from, to]` (`published_utc.gte`/`.lte`,
+    /// to the second), newest first, following `next_url` for at most [`MAX_NEWS_PAGES`] pages on
+    /// the configured origin; returned oldest first and once per URL. An empty window is
+    /// confirmed with the ticker reference, as for bars, so an unknown ticker is `NotFound`
+    /// rather than "no news".
+    async fn news(
+        &self,
+        symbol: &Symbol,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<NewsItem>, ProviderError> {
+        let what = format!("{symbol} news");
+        self.ensure_key()?;
+        let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut url = self.endpoint(&["v2", "reference", "news"]);
+        url.query_pairs_mut()
+            .append_pair("ticker", &polygon_ticker(symbol))
+            .append_pair("published_utc.gte", &stamp(from))
+            .append_pair("published_utc.lte", &stamp(to))
+            .append_pair("order", "desc")
+            .append_pair("sort", "published_utc")
+            .append_pair("limit", NEWS_PAGE_LIMIT);
+        let mut items = Vec::new();
+        let mut visited = HashSet::new();
+        for page in 1..=MAX_NEWS_PAGES {
+            let response: models::NewsResponse = self.get_reference(&what, &url).await?;
+            items.extend(
+                parse_news(symbol, &response, from, to)
+                    .map_err(|message| self.http.malformed(&what, message))?,
+            );
+            let Some(next_url) = response.next_url.as_deref().filter(|next| !next.is_empty()) else {
+                break;
+            };
+            if page == MAX_NEWS_PAGES {
+                tracing::debug!(provider = %ProviderId::Polygon, what, page, "Stopping news paging at the page bound.");
+                break;
+            }
+            visited.insert(url.to_string());
+            url = self.next_page(&what, next_url)?;
+            if visited.contains(url.as_str()) {
+                return Err(self
+                    .http
+                    .malformed(&what, format!("next_url on page {page} repeats an earlier page")));
+            }
+        }
+        if items.is_empty() {
+            self.ensure_ticker_exists(&what, symbol).await?;
+        }
+        Ok(sorted_unique(items))
     }
 
     /// The previous session's bar, from the free `/prev` endpoint. It is labelled
@@ -484,6 +590,153 @@ pub(crate) fn parse_dividends(
     Ok(actions)
 }
 
+/// The profile in a ticker-details answer.
+///
+/// Text fields are trimmed and empty ones left out; `currency_name` (`usd`) and `locale` (`us`)
+/// are upper-cased to the ISO spellings the other providers give; a market capitalisation that
+/// is not a positive finite number is left out (missing is `None`, never 0).
+///
+/// # Errors
+/// A message for a `Malformed` error when there is no `results` object or it names another
+/// ticker.
+pub(crate) fn parse_ticker_details(
+    symbol: &Symbol,
+    response: &models::TickerDetailsResponse,
+) -> Result<CompanyProfile, String> {
+    let Some(details) = response.results.as_ref() else {
+        let vendor = response.error.as_deref().or(response.message.as_deref()).unwrap_or("no vendor message");
+        return Err(format!(
+            "no results in ticker details (status {}): {vendor}",
+            response.status.as_deref().unwrap_or("missing")
+        ));
+    };
+    let ticker = polygon_ticker(symbol);
+    if let Some(other) = details.ticker.as_deref().filter(|t| !t.eq_ignore_ascii_case(&ticker)) {
+        return Err(format!("ticker details are about {other:?}, not {ticker}"));
+    }
+    let text =
+        |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    Ok(CompanyProfile {
+        symbol: Some(symbol.clone()),
+        name: text(&details.name),
+        exchange: text(&details.primary_exchange),
+        currency: text(&details.currency_name).map(|c| c.to_ascii_uppercase()),
+        country: text(&details.locale).map(|c| c.to_ascii_uppercase()),
+        sector: None,
+        industry: text(&details.sic_description),
+        market_cap: details.market_cap.filter(|m| m.is_finite() && *m > 0.0),
+        description: text(&details.description),
+        website: text(&details.homepage_url),
+        provider: Some(ProviderId::Polygon),
+    })
+}
+
+/// Parses a `/v3/reference/tickers/{ticker}` body without HTTP (for the fuzz tests and
+/// payload replays).
+///
+/// # Errors
+/// A description of why the body is not a usable ticker-details answer.
+pub fn parse_ticker_details_body(symbol: &Symbol, body: &[u8]) -> Result<CompanyProfile, String> {
+    let response: models::TickerDetailsResponse =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid ticker details JSON: {e}"))?;
+    parse_ticker_details(symbol, &response)
+}
+
+/// Our sentiment for Polygon's per-ticker insight label: `positive` 1, `neutral` 0, `negative`
+/// -1 (Polygon gives a label, not a score; these are the ends and middle of the [-1, 1] scale the
+/// other vendors' scores use). Any other label is no sentiment.
+fn insight_sentiment(label: &str) -> Option<f64> {
+    match label.trim().to_ascii_lowercase().as_str() {
+        "positive" => Some(1.0),
+        "neutral" => Some(0.0),
+        "negative" => Some(-1.0),
+        _ => None,
+    }
+}
+
+/// The articles of one news page that were published in `[from, to]`.
+///
+/// Rows without a title, URL or readable `published_utc` are skipped (with a debug line); the
+/// sentiment is the insight about this ticker, when Polygon gives one. No `results` is an empty
+/// page only when the body says nothing went wrong (`status` `OK`, no error text).
+///
+/// # Errors
+/// A message for a `Malformed` error for an error envelope sent with HTTP 200.
+pub(crate) fn parse_news(
+    symbol: &Symbol,
+    response: &models::NewsResponse,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<NewsItem>, String> {
+    let Some(results) = response.results.as_deref() else {
+        let vendor = response.error.as_deref().or(response.message.as_deref());
+        return match (response.status.as_deref(), vendor) {
+            (Some("OK"), None) => Ok(Vec::new()),
+            (status, vendor) => Err(format!(
+                "no results in news (status {}): {}",
+                status.unwrap_or("missing"),
+                vendor.unwrap_or("no vendor message")
+            )),
+        };
+    };
+    let ticker = polygon_ticker(symbol);
+    let text =
+        |value: &Option<String>| value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+    let mut items = Vec::with_capacity(results.len());
+    for article in results {
+        let (Some(headline), Some(url)) = (text(&article.title), text(&article.article_url)) else {
+            tracing::debug!(%symbol, "Skipping an article without title or URL.");
+            continue;
+        };
+        let Some(published_at) = article
+            .published_utc
+            .as_deref()
+            .and_then(|stamp| DateTime::parse_from_rfc3339(stamp.trim()).ok())
+            .map(|t| t.with_timezone(&Utc))
+        else {
+            tracing::debug!(%symbol, url, "Skipping an article with an unreadable published_utc.");
+            continue;
+        };
+        if !(from..=to).contains(&published_at) {
+            continue;
+        }
+        let sentiment = article
+            .insights
+            .iter()
+            .flatten()
+            .find(|insight| insight.ticker.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&ticker)))
+            .and_then(|insight| insight.sentiment.as_deref())
+            .and_then(insight_sentiment);
+        items.push(NewsItem {
+            symbol: symbol.clone(),
+            headline,
+            url,
+            source: article.publisher.as_ref().and_then(|p| text(&p.name)),
+            summary: text(&article.description),
+            published_at,
+            sentiment,
+            provider: ProviderId::Polygon,
+        });
+    }
+    Ok(items)
+}
+
+/// Parses one `/v2/reference/news` page without HTTP (for the fuzz tests and payload replays):
+/// the articles about `symbol` published in `[from, to]`, oldest first, once per URL.
+///
+/// # Errors
+/// A description of why the body is not a usable news page.
+pub fn parse_news_body(
+    symbol: &Symbol,
+    body: &[u8],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<NewsItem>, String> {
+    let response: models::NewsResponse =
+        serde_json::from_slice(body).map_err(|e| format!("{symbol}: invalid news JSON: {e}"))?;
+    Ok(sorted_unique(parse_news(symbol, &response, from, to)?))
+}
+
 /// Parses a `/v3/reference/splits` or `/v3/reference/dividends` body without HTTP (for the fuzz
 /// tests and payload replays).
 ///
@@ -570,6 +823,87 @@ pub(crate) mod models {
         pub(crate) ex_dividend_date: Option<String>,
         #[serde(default)]
         pub(crate) cash_amount: Option<f64>,
+    }
+
+    /// `/v3/reference/tickers/{ticker}`: one ticker's details under `results`.
+    #[derive(Debug, Default, Deserialize)]
+    pub(crate) struct TickerDetailsResponse {
+        #[serde(default)]
+        pub(crate) results: Option<TickerDetails>,
+        #[serde(default)]
+        pub(crate) status: Option<String>,
+        #[serde(default)]
+        pub(crate) error: Option<String>,
+        #[serde(default)]
+        pub(crate) message: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct TickerDetails {
+        #[serde(default)]
+        pub(crate) ticker: Option<String>,
+        #[serde(default)]
+        pub(crate) name: Option<String>,
+        #[serde(default)]
+        pub(crate) primary_exchange: Option<String>,
+        #[serde(default)]
+        pub(crate) currency_name: Option<String>,
+        #[serde(default)]
+        pub(crate) locale: Option<String>,
+        #[serde(default)]
+        pub(crate) market_cap: Option<f64>,
+        #[serde(default)]
+        pub(crate) description: Option<String>,
+        #[serde(default)]
+        pub(crate) homepage_url: Option<String>,
+        #[serde(default)]
+        pub(crate) sic_description: Option<String>,
+    }
+
+    /// `/v2/reference/news`: one page of articles.
+    #[derive(Debug, Default, Deserialize)]
+    pub(crate) struct NewsResponse {
+        #[serde(default)]
+        pub(crate) results: Option<Vec<Article>>,
+        #[serde(default)]
+        pub(crate) next_url: Option<String>,
+        #[serde(default)]
+        pub(crate) status: Option<String>,
+        #[serde(default)]
+        pub(crate) error: Option<String>,
+        #[serde(default)]
+        pub(crate) message: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct Article {
+        #[serde(default)]
+        pub(crate) title: Option<String>,
+        #[serde(default)]
+        pub(crate) article_url: Option<String>,
+        #[serde(default)]
+        pub(crate) published_utc: Option<String>,
+        #[serde(default)]
+        pub(crate) description: Option<String>,
+        #[serde(default)]
+        pub(crate) publisher: Option<Publisher>,
+        #[serde(default)]
+        pub(crate) insights: Option<Vec<Insight>>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct Publisher {
+        #[serde(default)]
+        pub(crate) name: Option<String>,
+    }
+
+    /// Polygon's per-ticker sentiment: `positive`, `neutral` or `negative`, with its reasoning.
+    #[derive(Debug, Deserialize)]
+    pub(crate) struct Insight {
+        #[serde(default)]
+        pub(crate) ticker: Option<String>,
+        #[serde(default)]
+        pub(crate) sentiment: Option<String>,
     }
 
     /// Any error body: `{"status":"ERROR","error":…}` or `{"status":"NOT_AUTHORIZED","message":…}`.

@@ -6,14 +6,23 @@
 //! in a `OnceLock` — a fixed 1 MB that never grows, shared by every `SampleProvider`.
 //! Relative ranges (`1y`) are resolved against the end of the data set, because "the last year
 //! up to today" would always be empty for 2013 data; each row still says `provider = sample`.
+//!
+//! Company profiles and a few news items per symbol come from `data/sample-news.json`, written
+//! for this project (not vendor data, not real headlines: "Sample news: …", URLs under
+//! `example.invalid`), so the news and profile surfaces have something to show offline. For the
+//! same reason as relative ranges, a news window that reaches past the end of the price data is
+//! moved back to end there (keeping its length): "the last 7 days" means the data set's last 7.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::OnceLock;
 
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
-use domain::{Bar, BarSeries, Interval, ProviderId, Quote, QuoteSource, Symbol, volume_from_f64};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use domain::{
+    Bar, BarSeries, CompanyProfile, Interval, NewsItem, ProviderId, Quote, QuoteSource, Symbol,
+    volume_from_f64,
+};
 
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError};
 
@@ -68,7 +77,98 @@ fn load() -> Result<SampleData, String> {
     Ok(data)
 }
 
-const CAPABILITIES: Capabilities = Capabilities::new(&[Capability::DailyBars, Capability::Quote]);
+/// Profiles and news written for the project (see the module docs).
+const SAMPLE_NEWS_JSON: &str = include_str!("../data/sample-news.json");
+
+/// The bundled profiles and news, by symbol.
+#[derive(Debug, Default)]
+struct SampleNews {
+    profiles: BTreeMap<Symbol, CompanyProfile>,
+    /// Oldest first.
+    news: BTreeMap<Symbol, Vec<NewsItem>>,
+}
+
+#[derive(serde::Deserialize)]
+struct NewsFile {
+    profiles: Vec<ProfileRow>,
+    news: Vec<NewsRow>,
+}
+
+#[derive(serde::Deserialize)]
+struct ProfileRow {
+    symbol: String,
+    name: Option<String>,
+    exchange: Option<String>,
+    currency: Option<String>,
+    country: Option<String>,
+    sector: Option<String>,
+    industry: Option<String>,
+    description: Option<String>,
+    website: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct NewsRow {
+    symbol: String,
+    headline: String,
+    url: String,
+    source: Option<String>,
+    summary: Option<String>,
+    published_at: DateTime<Utc>,
+    sentiment: Option<f64>,
+}
+
+fn sample_news() -> &'static Result<SampleNews, String> {
+    static NEWS: OnceLock<Result<SampleNews, String>> = OnceLock::new();
+    NEWS.get_or_init(|| load_news(SAMPLE_NEWS_JSON))
+}
+
+fn load_news(text: &str) -> Result<SampleNews, String> {
+    let file: NewsFile =
+        serde_json::from_str(text).map_err(|e| format!("bundled sample news is corrupt: {e}"))?;
+    let symbol = |text: &str| Symbol::parse(text).map_err(|e| format!("bundled sample news: {e}"));
+    let mut sample = SampleNews::default();
+    for row in file.profiles {
+        let symbol = symbol(&row.symbol)?;
+        sample.profiles.insert(
+            symbol.clone(),
+            CompanyProfile {
+                symbol: Some(symbol),
+                name: row.name,
+                exchange: row.exchange,
+                currency: row.currency,
+                country: row.country,
+                sector: row.sector,
+                industry: row.industry,
+                // The sample has no shares outstanding to derive one from; missing is None.
+                market_cap: None,
+                description: row.description,
+                website: row.website,
+                provider: Some(ProviderId::Sample),
+            },
+        );
+    }
+    for row in file.news {
+        let symbol = symbol(&row.symbol)?;
+        sample.news.entry(symbol.clone()).or_default().push(NewsItem {
+            symbol,
+            headline: row.headline,
+            url: row.url,
+            source: row.source,
+            summary: row.summary,
+            published_at: row.published_at,
+            sentiment: row.sentiment,
+            provider: ProviderId::Sample,
+        });
+    }
+    for items in sample.news.values_mut() {
+        items.sort_by_key(|item| item.published_at);
+    }
+    Ok(sample)
+}
+
+const CAPABILITIES: Capabilities =
+    Capabilities::new(&[Capability::DailyBars, Capability::Quote, Capability::Profile, Capability::News]);
 
 /// The offline provider. Cheap to create: the data set is shared.
 #[derive(Debug, Default, Clone, Copy)]
@@ -98,6 +198,14 @@ impl SampleProvider {
                 "the offline sample data has only {}",
                 data.keys().map(Symbol::as_str).collect::<Vec<_>>().join(", ")
             ),
+        })
+    }
+
+    fn news_data(&self, what: &str) -> Result<&'static SampleNews, ProviderError> {
+        sample_news().as_ref().map_err(|message| ProviderError::Malformed {
+            provider: ProviderId::Sample,
+            what: what.to_owned(),
+            message: message.clone(),
         })
     }
 
@@ -138,6 +246,36 @@ impl MarketData for SampleProvider {
             ProviderId::Sample,
             all[start..end.max(start)].to_vec(),
         ))
+    }
+
+    async fn profile(&self, symbol: &Symbol) -> Result<CompanyProfile, ProviderError> {
+        let what = format!("{symbol} profile");
+        self.series(symbol, &what)?;
+        self.news_data(&what)?.profiles.get(symbol).cloned().ok_or_else(|| ProviderError::NotFound {
+            provider: ProviderId::Sample,
+            what,
+            message: "the offline sample data has no profile of it".to_owned(),
+        })
+    }
+
+    /// The bundled items published in `[from, to]`, where a window reaching past the end of the
+    /// price data is first moved back to end there (see the module docs).
+    async fn news(
+        &self,
+        symbol: &Symbol,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<NewsItem>, ProviderError> {
+        let what = format!("{symbol} news");
+        let bars = self.series(symbol, &what)?;
+        let end = domain::calendar::date_stamp(Self::end_of_data(bars)) + TimeDelta::days(1);
+        let (from, to) = if to > end {
+            (from.checked_sub_signed(to - end).unwrap_or(DateTime::<Utc>::MIN_UTC), end)
+        } else {
+            (from, to)
+        };
+        let items = self.news_data(&what)?.news.get(symbol).map(Vec::as_slice).unwrap_or_default();
+        Ok(items.iter().filter(|item| (from..=to).contains(&item.published_at)).cloned().collect())
     }
 
     async fn quote(&self, symbol: &Symbol) -> Result<Quote, ProviderError> {
@@ -212,8 +350,11 @@ mod tests {
         let err = SampleProvider.bars(&request("NVDA", Span::parse_range("1y").unwrap())).await.unwrap_err();
         assert!(matches!(err, ProviderError::NotFound { .. }));
         assert!(err.to_string().contains("NVDA"), "{err}");
-        let err = SampleProvider.profile(&Symbol::parse("AAPL").unwrap()).await.unwrap_err();
-        assert!(matches!(err, ProviderError::Unsupported { capability: Capability::Profile, .. }), "{err}");
+        let err = SampleProvider.corporate_actions(&Symbol::parse("AAPL").unwrap()).await.unwrap_err();
+        assert!(
+            matches!(err, ProviderError::Unsupported { capability: Capability::CorporateActions, .. }),
+            "{err}"
+        );
         let mut intraday = request("AAPL", Span::parse_range("5d").unwrap());
         intraday.interval = Interval::Min5;
         let err = SampleProvider.bars(&intraday).await.unwrap_err();
@@ -224,5 +365,44 @@ mod tests {
         intraday.interval = Interval::Week1;
         let err = SampleProvider.bars(&intraday).await.unwrap_err();
         assert!(err.to_string().contains("daily bars (1d) only"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn every_sample_symbol_has_a_labelled_profile_and_sample_news() {
+        for symbol in SampleProvider::symbols() {
+            let profile = SampleProvider.profile(&symbol).await.unwrap();
+            assert_eq!(profile.provider, Some(ProviderId::Sample));
+            assert!(profile.description.as_deref().unwrap().contains("not vendor data"), "{symbol}");
+            let all = SampleProvider
+                .news(&symbol, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+                .await
+                .unwrap();
+            assert!(!all.is_empty(), "{symbol}");
+            for item in &all {
+                assert!(item.headline.starts_with("Sample news: "), "{}", item.headline);
+                assert!(item.url.starts_with("https://example.invalid/"), "{}", item.url);
+                assert_eq!(item.provider, ProviderId::Sample);
+            }
+        }
+        let err = SampleProvider.profile(&Symbol::parse("NVDA").unwrap()).await.unwrap_err();
+        assert!(matches!(err, ProviderError::NotFound { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_news_window_past_the_data_ends_at_the_data() {
+        let aapl = Symbol::parse("AAPL").unwrap();
+        let now = Utc::now();
+        let week = SampleProvider.news(&aapl, now - TimeDelta::days(7), now).await.unwrap();
+        let dates: Vec<_> = week.iter().map(|item| item.published_at.date_naive().to_string()).collect();
+        assert_eq!(dates, ["2013-02-25", "2013-02-27", "2013-03-01"]);
+        let two_days = SampleProvider.news(&aapl, now - TimeDelta::days(2), now).await.unwrap();
+        assert_eq!(two_days.len(), 1, "{two_days:?}");
+        // A window inside the data is taken as it is.
+        let from = Utc.with_ymd_and_hms(2013, 2, 26, 0, 0, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2013, 2, 28, 0, 0, 0).unwrap();
+        let inside = SampleProvider.news(&aapl, from, to).await.unwrap();
+        assert_eq!(inside.len(), 1);
+        assert!(inside[0].headline.contains("cash pile"));
+        assert!(load_news("{").is_err());
     }
 }

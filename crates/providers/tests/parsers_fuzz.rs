@@ -182,6 +182,13 @@ fn parse_all(
         };
         prop_assert!(actions.iter().all(sane), "insane corporate action in {:?}", actions);
     }
+    if let Ok(profile) = polygon::parse_ticker_details_body(symbol, body) {
+        prop_assert!(profile.market_cap.is_none_or(|m| m.is_finite() && m > 0.0), "{:?}", profile);
+    }
+    if let Ok(news) = polygon::parse_news_body(symbol, body, DateTime::<Utc>::MIN_UTC, now) {
+        prop_assert!(news.iter().all(|n| n.published_at <= now && !n.url.is_empty()), "{:?}", news);
+        prop_assert!(news.iter().all(|n| n.sentiment.is_none_or(|s| (-1.0..=1.0).contains(&s))));
+    }
     Ok(())
 }
 

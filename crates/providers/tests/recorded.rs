@@ -1310,6 +1310,121 @@ async fn polygon_prev_close_quote() {
     assert_eq!((quote.provider, quote.source), (ProviderId::Polygon, QuoteSource::LastBarClose));
 }
 
+#[tokio::test]
+async fn polygon_ticker_details_become_a_profile() {
+    const FILE: &str = "polygon/v3_reference_tickers_AAPL.json";
+    assert_facts(
+        FILE,
+        &[
+            ("/name", "Apple Inc."),
+            ("/primary_exchange", "XNAS"),
+            ("/currency_name", "usd"),
+            ("/locale", "us"),
+            ("/market_cap", "2488795282370"),
+            ("/sic_description", "ELECTRONIC COMPUTERS"),
+            ("/homepage_url", "https://www.apple.com"),
+            ("/description_prefix", "Apple designs a wide variety of consumer"),
+        ],
+    );
+    let server = MockServer::start().await;
+    polygon_get(path("/v3/reference/tickers/AAPL"))
+        .respond_with(reply(200, FILE))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let profile = polygon_provider(&server).profile(&symbol("AAPL")).await.unwrap();
+    eprintln!("recorded {FILE}: {:?} {:?}", profile.name, profile.market_cap);
+    assert_eq!(profile.symbol, Some(symbol("AAPL")));
+    assert_eq!(profile.name.as_deref(), Some("Apple Inc."));
+    assert_eq!(profile.exchange.as_deref(), Some("XNAS"));
+    assert_eq!(profile.currency.as_deref(), Some("USD"));
+    assert_eq!(profile.country.as_deref(), Some("US"));
+    assert_eq!(profile.industry.as_deref(), Some("ELECTRONIC COMPUTERS"));
+    assert_eq!(profile.sector, None, "Polygon has no sector");
+    assert_close(profile.market_cap, 2_488_795_282_370.0);
+    assert_eq!(profile.website.as_deref(), Some("https://www.apple.com"));
+    assert!(profile.description.unwrap().starts_with("Apple designs a wide variety of consumer"));
+    assert_eq!(profile.provider, Some(ProviderId::Polygon));
+}
+
+#[tokio::test]
+async fn polygon_news_page_becomes_news_items() {
+    const FILE: &str = "polygon/v2_reference_news_NFLX.json";
+    assert_facts(
+        FILE,
+        &[
+            ("/n_results", "1"),
+            ("/results/0/published_utc", "2022-04-28T17:08:00Z"),
+            ("/results/0/publisher_name", "MarketWatch"),
+            (
+                "/results/0/article_url",
+                "https://www.marketwatch.com/story/theres-a-big-hole-in-the-feds-theory-of-inflationincomes-are-falling-at-a-record-10-9-rate-11651165705",
+            ),
+        ],
+    );
+    let server = MockServer::start().await;
+    polygon_get(path("/v2/reference/news"))
+        .and(query_param("ticker", "NFLX"))
+        .and(query_param("published_utc.gte", "2022-04-28T00:00:00Z"))
+        .and(query_param("published_utc.lte", "2022-04-29T00:00:00Z"))
+        .respond_with(reply(200, FILE))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let news = polygon_provider(&server)
+        .news(&symbol("NFLX"), utc("2022-04-28T00:00:00Z"), utc("2022-04-29T00:00:00Z"))
+        .await
+        .unwrap();
+    eprintln!("recorded {FILE}: {} items", news.len());
+    assert_eq!(news.len(), 1);
+    let item = &news[0];
+    assert!(
+        item.headline.starts_with("Theres a big hole in the Feds theory of inflation"),
+        "{}",
+        item.headline
+    );
+    assert!(item.url.ends_with("-11651165705"), "{}", item.url);
+    assert_eq!(item.published_at, utc("2022-04-28T17:08:00Z"));
+    assert_eq!(item.source.as_deref(), Some("MarketWatch"));
+    assert!(item.summary.as_deref().unwrap().starts_with("If inflation is all due to"));
+    assert_eq!(item.sentiment, None, "no insights in this recording");
+    assert_eq!(item.provider, ProviderId::Polygon);
+}
+
+#[test]
+fn polygon_news_insight_becomes_the_sentiment() {
+    const FILE: &str = "polygon/doc_example_v2_reference_news_UBS_insights.json";
+    assert_facts(
+        FILE,
+        &[
+            ("/results/0/published_utc", "2024-06-24T18:33:53Z"),
+            ("/results/0/insights/0/ticker", "UBS"),
+            ("/results/0/insights/0/sentiment", "positive"),
+            ("/results/0/publisher_name", "Investing.com"),
+        ],
+    );
+    let day = (utc("2024-06-24T00:00:00Z"), utc("2024-06-25T00:00:00Z"));
+    let news = providers::polygon::parse_news_body(&symbol("UBS"), &recorded(FILE), day.0, day.1).unwrap();
+    assert_eq!(news.len(), 1);
+    assert_eq!(news[0].sentiment, Some(1.0), "positive");
+    assert_eq!(news[0].source.as_deref(), Some("Investing.com"));
+    assert_eq!(news[0].published_at, utc("2024-06-24T18:33:53Z"));
+    // The insight is about UBS: another ticker gets no sentiment from it, and outside the window
+    // the article is left out.
+    let other = providers::polygon::parse_news_body(&symbol("AAPL"), &recorded(FILE), day.0, day.1).unwrap();
+    assert_eq!(other[0].sentiment, None);
+    let before = providers::polygon::parse_news_body(
+        &symbol("UBS"),
+        &recorded(FILE),
+        day.0,
+        utc("2024-06-24T18:00:00Z"),
+    )
+    .unwrap();
+    assert!(before.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Finnhub
 

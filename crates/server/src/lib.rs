@@ -74,6 +74,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::symbols::quote))
         .routes(routes!(routes::symbols::indicators))
         .routes(routes!(routes::symbols::disagreements))
+        .routes(routes!(routes::symbols::news))
+        .routes(routes!(routes::symbols::profile))
         .routes(routes!(routes::jobs::list))
         .routes(routes!(routes::jobs::trigger))
         .routes(routes!(routes::jobs::runs))

@@ -273,6 +273,26 @@ impl Storage {
         })
     }
 
+    /// When the most recently saved profile of `symbol` (from any provider) was fetched, or
+    /// `None` when none is stored. The download-tracker asks a vendor again only once this is
+    /// older than its configured age: profiles change rarely and vendors count every call.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails, [`StorageError::Corrupt`] for an unreadable
+    /// time.
+    pub async fn profile_fetched_at(&self, symbol: &Symbol) -> Result<Option<DateTime<Utc>>, StorageError> {
+        const SQL: &str =
+            "SELECT fetched_at FROM profiles WHERE symbol = $1 ORDER BY fetched_at DESC LIMIT 1";
+        with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(symbol.as_str())
+                .fetch_optional(pool)
+                .await?
+                .map(|row| time_col(&row, "fetched_at"))
+                .transpose()
+        })
+    }
+
     /// Stores news items, skipping any already stored for the same provider, symbol and URL
     /// (vendors return the same articles on every poll). One transaction for the whole slice.
     ///

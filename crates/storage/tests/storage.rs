@@ -543,6 +543,8 @@ async fn check_quotes(storage: Storage) {
 async fn check_profiles(storage: Storage) {
     let aapl = sym("AAPL");
     assert_eq!(storage.profile(&aapl).await.unwrap(), None);
+    assert_eq!(storage.profile_fetched_at(&aapl).await.unwrap(), None);
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(1);
     let profile = CompanyProfile {
         symbol: Some(aapl.clone()),
         name: Some("Apple Inc.".to_owned()),
@@ -558,6 +560,8 @@ async fn check_profiles(storage: Storage) {
     };
     storage.save_profile(&profile).await.unwrap();
     assert_eq!(storage.profile(&aapl).await.unwrap(), Some(profile.clone()));
+    let fetched_at = storage.profile_fetched_at(&aapl).await.unwrap().expect("stored just now");
+    assert!(fetched_at >= before && fetched_at <= chrono::Utc::now(), "{fetched_at}");
 
     let updated = CompanyProfile { market_cap: None, country: Some("US".to_owned()), ..profile };
     storage.save_profile(&updated).await.unwrap();

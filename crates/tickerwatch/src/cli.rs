@@ -30,6 +30,12 @@ pub enum Command {
     Quote(QuoteArgs),
     /// Print stored bars.
     Bars(BarsArgs),
+    /// Print a symbol's stored news, newest first (fetched through the chain when none is
+    /// stored, or with --refresh).
+    News(NewsArgs),
+    /// Print a symbol's stored company profile (fetched through the chain when none is stored,
+    /// or with --refresh).
+    Profile(ProfileArgs),
     /// Manage the watchlist.
     #[command(subcommand)]
     Watchlist(WatchlistCommand),
@@ -218,6 +224,47 @@ pub struct FetchArgs {
 pub struct QuoteArgs {
     #[arg(required = true, value_parser = parse_symbol)]
     pub symbols: Vec<Symbol>,
+    #[arg(long, value_parser = providers())]
+    pub provider: Option<ProviderId>,
+}
+
+/// How `news` and `profile` print: a table for people, JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DisplayFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct NewsArgs {
+    #[arg(value_parser = parse_symbol)]
+    pub symbol: Symbol,
+    /// At most this many articles, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub limit: u64,
+    #[arg(long, value_enum, default_value_t = DisplayFormat::Table)]
+    pub format: DisplayFormat,
+    /// Fetch the news of the last --days through the chain first, even when some is stored.
+    #[arg(long)]
+    pub refresh: bool,
+    /// The window a fetch asks for, in days back from now.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub days: u32,
+    /// Fetch from only this provider instead of the configured chain.
+    #[arg(long, value_parser = providers())]
+    pub provider: Option<ProviderId>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    #[arg(value_parser = parse_symbol)]
+    pub symbol: Symbol,
+    #[arg(long, value_enum, default_value_t = DisplayFormat::Table)]
+    pub format: DisplayFormat,
+    /// Fetch the profile through the chain first, even when one is stored.
+    #[arg(long)]
+    pub refresh: bool,
+    /// Fetch from only this provider instead of the configured chain.
     #[arg(long, value_parser = providers())]
     pub provider: Option<ProviderId>,
 }
@@ -565,6 +612,8 @@ mod tests {
             (&["bench", "export"], &[formats]),
             (&["fetch"], &[intervals, providers]),
             (&["quote"], &[providers]),
+            (&["news"], &[providers, "[possible values: table, json]"]),
+            (&["profile"], &[providers, "[possible values: table, json]"]),
             (&["bars"], &[intervals, providers, "[possible values: table, csv, json]"]),
         ] {
             let text = help(&mut cli, path);

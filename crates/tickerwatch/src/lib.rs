@@ -38,6 +38,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                 Command::Fetch(args) => commands::fetch::run(&app, args).await,
                 Command::Quote(args) => commands::quote::run(&app, args).await,
                 Command::Bars(args) => commands::bars::run(&app, args).await.map(|()| true),
+                Command::News(args) => commands::news::news(&app, args).await.map(|()| true),
+                Command::Profile(args) => commands::news::profile(&app, args).await.map(|()| true),
                 Command::Watchlist(command) => commands::watchlist::run(&app, command).await.map(|()| true),
                 Command::Alerts(command) => commands::alerts::run(&app, command).await,
                 Command::Db(cli::DbCommand::Migrate) => {

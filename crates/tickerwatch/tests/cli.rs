@@ -735,3 +735,46 @@ fn an_email_rules_alert_goes_through_the_smtp_server_of_the_config_file() {
     let err = stderr(&refused);
     assert!(err.contains("jobs.monitor.smtp.from") && !err.contains("smtp-hunter2"), "{err}");
 }
+
+#[test]
+fn news_and_profile_are_fetched_once_then_read_from_storage_offline() {
+    let ws = Workspace::new();
+    let out = ws.run(&["news", "AAPL", "--limit", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("Sample news: ") && text.contains("sample"), "{text}");
+    assert!(stderr(&out).contains("from sample (3 new)"), "{}", stderr(&out));
+    assert_eq!(text.matches("Sample news: ").count(), 2, "--limit 2: {text}");
+
+    // Stored now: no fetch, and JSON for scripts.
+    let out = ws.run(&["news", "aapl", "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("Fetched"), "{}", stderr(&out));
+    let items: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let items = items.as_array().expect("an array");
+    assert_eq!(items.len(), 3);
+    assert!(items[0]["published_at"].as_str() > items[2]["published_at"].as_str(), "newest first");
+    assert!(items.iter().all(|i| i["url"].as_str().unwrap().starts_with("https://example.invalid/")));
+    let out = ws.run(&["news", "AAPL", "--refresh"]);
+    assert!(stderr(&out).contains("(0 new)"), "{}", stderr(&out));
+
+    let out = ws.run(&["profile", "IBM"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("International Business Machines Corporation") && text.contains("sample"),
+        "{text}"
+    );
+    let out = ws.run(&["profile", "IBM", "--format", "json"]);
+    let profile: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(profile["provider"], "sample");
+
+    // A symbol nobody knows: exit 1 naming it; a bad one: usage error.
+    let out = ws.run(&["profile", "NVDA"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("NVDA"), "{}", stderr(&out));
+    let out = ws.run(&["news", "NVDA"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(ws.run(&["news", "A;B"]).status.code(), Some(2));
+    assert_eq!(ws.run(&["news", "AAPL", "--limit", "0"]).status.code(), Some(2));
+}

@@ -526,3 +526,194 @@ async fn cancelling_a_run_drops_its_in_flight_vendor_requests_at_once() {
     assert_eq!(bars_export(&env.storage, run.id).await, None);
     assert!(env.storage.exports(10).await.unwrap().is_empty(), "no export was started");
 }
+
+/// Yahoo for bars and quotes, then Polygon (news and profiles), both against `server`.
+fn yahoo_and_polygon_chain(server: &MockServer) -> ProviderChain {
+    let mut polygon = VendorConfig::polygon();
+    polygon.base_url = server.uri();
+    polygon.api_key = Some(providers::ApiKey::new("pg_test_key_0123456789"));
+    polygon.max_retries = 1;
+    polygon.backoff_base_ms = 1;
+    polygon.backoff_max_ms = 5;
+    polygon.max_retry_wait_secs = 0.5;
+    polygon.rate_limits = Vec::new();
+    polygon.timeout_secs = 5.0;
+    let mut config = ProvidersConfig {
+        order: vec![ProviderId::Yahoo, ProviderId::Polygon],
+        polygon,
+        ..ProvidersConfig::default()
+    };
+    config.yahoo.base_url = server.uri();
+    config.yahoo.max_retries = 1;
+    config.yahoo.backoff_base_ms = 1;
+    config.yahoo.backoff_max_ms = 5;
+    config.yahoo.rate_limits = Vec::new();
+    config.yahoo.timeout_secs = 5.0;
+    ProviderChain::from_config(&config, None).expect("yahoo and polygon chain")
+}
+
+async fn mount_yahoo_chart(server: &MockServer, symbol: &str) {
+    let start_ts = chrono::Utc::now().timestamp() - 30 * 86_400;
+    Mock::given(method("GET"))
+        .and(path(yahoo_chart_path(symbol)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(yahoo_chart_json(symbol, 20, start_ts), "application/json"),
+        )
+        .mount(server)
+        .await;
+}
+
+/// A Polygon news page (written by us in the shape of Polygon's documentation example) with one
+/// article published an hour ago.
+fn polygon_news_page(symbol: &str) -> String {
+    let published = (chrono::Utc::now() - chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    format!(
+        r#"{{"results":[{{"id":"x1","publisher":{{"name":"Investing.com"}},"title":"{symbol} <beats> estimates","published_utc":"{published}","article_url":"https://news.example/{symbol}/1","tickers":["{symbol}"],"description":"d","insights":[{{"ticker":"{symbol}","sentiment":"positive","sentiment_reasoning":"r"}}]}}],"status":"OK","request_id":"r1","count":1}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_sample_run_stores_news_and_profiles_of_watched_symbols() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL", "MSFT"]).await;
+    let engine =
+        engine_with(&env, sample_chain(), env.export_service(), tracker_config(ExportFormat::Html)).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    for symbol in ["AAPL", "MSFT"] {
+        let news = env.storage.news(&sym(symbol), 20).await.unwrap();
+        assert!(!news.is_empty(), "{symbol}: the sample's last week of news");
+        assert!(
+            news.iter().all(|n| n.provider == ProviderId::Sample && n.headline.starts_with("Sample news: "))
+        );
+        let profile = env.storage.profile(&sym(symbol)).await.unwrap().expect("profile stored");
+        assert_eq!(profile.provider, Some(ProviderId::Sample));
+    }
+    let stored = env.storage.news(&sym("AAPL"), 20).await.unwrap().len();
+
+    // Again: the same articles are not stored twice.
+    let second = run_once(&engine).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    assert_eq!(env.storage.news(&sym("AAPL"), 20).await.unwrap().len(), stored);
+
+    // The HTML report shows them.
+    let export_id = bars_export(&env.storage, second.id).await.expect("export id");
+    let (_, path) = env.export_service().ready_file(export_id).await.unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(
+        html.contains("<strong>Apple Inc.</strong>") && html.contains("Latest headlines"),
+        "profile and news"
+    );
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn a_vendor_run_stores_news_and_a_profile_and_asks_for_a_fresh_profile_only_once() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let server = MockServer::start().await;
+    mount_yahoo_chart(&server, "AAPL").await;
+    Mock::given(method("GET"))
+        .and(path("/v2/reference/news"))
+        .and(wiremock::matchers::query_param("ticker", "AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(polygon_news_page("AAPL"), "application/json"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/reference/tickers/AAPL"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"results":{"ticker":"AAPL","name":"Apple Inc.","locale":"us","primary_exchange":"XNAS","currency_name":"usd","market_cap":2771126040150,"sic_description":"ELECTRONIC COMPUTERS"},"status":"OK","request_id":"r2"}"#,
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let engine = engine_with(
+        &env,
+        yahoo_and_polygon_chain(&server),
+        env.export_service(),
+        tracker_config(ExportFormat::Csv),
+    )
+    .await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert_eq!((items[0].provider.as_deref(), items[0].error.as_deref()), (Some("yahoo"), None), "{items:?}");
+    let news = env.storage.news(&sym("AAPL"), 10).await.unwrap();
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert_eq!((news[0].provider, news[0].sentiment), (ProviderId::Polygon, Some(1.0)));
+    assert_eq!(news[0].headline, "AAPL <beats> estimates");
+    let profile = env.storage.profile(&sym("AAPL")).await.unwrap().expect("profile");
+    assert_eq!((profile.name.as_deref(), profile.provider), (Some("Apple Inc."), Some(ProviderId::Polygon)));
+
+    // The second run asks for news again but not for the profile, stored moments ago.
+    let second = run_once(&engine).await;
+    assert_eq!(second.status, RunStatus::Succeeded, "{second:?}");
+    assert_eq!(env.storage.news(&sym("AAPL"), 10).await.unwrap().len(), 1);
+    engine.shutdown(SECS_5).await;
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_news_or_profile_failure_is_noted_but_never_fails_the_refresh() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let server = MockServer::start().await;
+    mount_yahoo_chart(&server, "AAPL").await;
+    Mock::given(method("GET"))
+        .and(path("/v2/reference/news"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{not json", "application/json"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v3/reference/tickers/AAPL"))
+        .respond_with(ResponseTemplate::new(429).set_body_raw(
+            r#"{"status":"ERROR","request_id":"r","error":"You've exceeded the maximum requests per minute"}"#,
+            "application/json",
+        ))
+        .mount(&server)
+        .await;
+    let engine = engine_with(
+        &env,
+        yahoo_and_polygon_chain(&server),
+        env.export_service(),
+        tracker_config(ExportFormat::Csv),
+    )
+    .await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(bars_export(&env.storage, run.id).await.is_some(), "the export is written");
+    let items = env.storage.run_items(run.id).await.unwrap();
+    assert!(items[0].succeeded && items[0].bars == 20, "{items:?}");
+    let error = items[0].error.clone().unwrap_or_default();
+    assert!(error.contains("news:") && error.contains("invalid JSON"), "{error}");
+    assert!(error.contains("profile:") && error.contains("rate limited"), "{error}");
+    assert!(!error.contains("pg_test_key_0123456789"), "{error}");
+    assert!(env.storage.news(&sym("AAPL"), 10).await.unwrap().is_empty());
+    assert_eq!(env.storage.profile(&sym("AAPL")).await.unwrap(), None);
+    engine.shutdown(SECS_5).await;
+}
+
+#[tokio::test]
+async fn news_and_profiles_can_be_turned_off() {
+    let env = TestEnv::new().await;
+    env.watch(&["AAPL"]).await;
+    let config =
+        DownloadTrackerConfig { news_days: 0, profile_max_age_days: 0, ..tracker_config(ExportFormat::Csv) };
+    let engine = engine_with(&env, sample_chain(), env.export_service(), config).await;
+
+    let run = run_once(&engine).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(env.storage.news(&sym("AAPL"), 10).await.unwrap().is_empty());
+    assert_eq!(env.storage.profile(&sym("AAPL")).await.unwrap(), None);
+    let config = DownloadTrackerConfig { news_days: 366, ..DownloadTrackerConfig::default() };
+    let err =
+        DownloadTracker::new(sample_chain(), env.export_service(), config).err().expect("too many days");
+    assert!(err.to_string().contains("jobs.download_tracker.news_days"), "{err}");
+    engine.shutdown(SECS_5).await;
+}

@@ -11,5 +11,6 @@ mod helpers;
 mod ingest;
 mod lanes;
 mod monitor;
+mod monitor_script;
 mod ownership;
 mod reddit_scan;

@@ -1,4 +1,5 @@
-//! Per-symbol market data: stored bars (the hot path), the latest quote and indicators.
+//! Per-symbol market data: stored bars (the hot path), the latest quote and indicators, news and
+//! the company profile.
 
 use std::sync::Arc;
 
@@ -8,7 +9,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use domain::{Exchange, Interval, Quote, Symbol};
+use domain::{CompanyProfile, Exchange, Interval, NewsItem, Quote, Symbol};
 use providers::{ChainError, ProviderChain};
 use serde::{Deserialize, Serialize};
 #[cfg(test)]
@@ -344,6 +345,183 @@ fn chain_error(symbol: &Symbol, error: ChainError) -> ApiError {
             ApiError::Upstream(other.to_string())
         }
     }
+}
+
+/// `limit` of `GET /api/symbols/{symbol}/news`.
+const NEWS_LIMIT: LimitParam = LimitParam { default: 20, max: 200 };
+
+fn news_limit_schema() -> Object {
+    NEWS_LIMIT.schema()
+}
+
+/// Query of `GET /api/symbols/{symbol}/news`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewsParams {
+    /// At most this many articles, newest first (default 20, at most 200).
+    #[param(schema_with = news_limit_schema)]
+    limit: Option<u64>,
+}
+
+/// A news article about a symbol, as its vendor described it (text is the vendor's, not ours).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewsItemDto {
+    headline: String,
+    url: String,
+    /// The publisher, where the vendor names one.
+    source: Option<String>,
+    summary: Option<String>,
+    published_at: DateTime<Utc>,
+    /// The vendor's sentiment about this symbol in [-1, 1], where it gives one (Polygon's
+    /// `positive`/`neutral`/`negative` are 1/0/-1).
+    sentiment: Option<f64>,
+    #[schema(example = "polygon")]
+    provider: &'static str,
+}
+
+impl From<NewsItem> for NewsItemDto {
+    fn from(item: NewsItem) -> Self {
+        Self {
+            headline: item.headline,
+            url: item.url,
+            source: item.source,
+            summary: item.summary,
+            published_at: item.published_at,
+            sentiment: item.sentiment,
+            provider: item.provider.as_str(),
+        }
+    }
+}
+
+/// Stored news of a symbol.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewsResponse {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    /// Newest first.
+    news: Vec<NewsItemDto>,
+    count: usize,
+}
+
+/// Stored news of a symbol, newest first. The download-tracker fetches the news of watched
+/// symbols (`jobs.download_tracker.news_days`); this reads what it stored and never calls a
+/// vendor, so an empty list means none is stored yet.
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/news",
+    operation_id = "get_news",
+    tag = "symbols",
+    params(SymbolPath, NewsParams),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = NewsResponse),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`) or limit (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn news(
+    State(storage): State<Storage>,
+    ApiPath(path): ApiPath<SymbolPath>,
+    ApiQuery(params): ApiQuery<NewsParams>,
+) -> Result<Json<NewsResponse>, ApiError> {
+    let symbol = path.parse()?;
+    let limit = NEWS_LIMIT.check(params.limit)?;
+    let news: Vec<NewsItemDto> = storage.news(&symbol, limit).await?.into_iter().map(Into::into).collect();
+    Ok(Json(NewsResponse { symbol: symbol.into(), count: news.len(), news }))
+}
+
+/// A company profile. Missing facts are `null`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ProfileDto {
+    #[schema(example = "AAPL")]
+    symbol: String,
+    #[schema(example = "Apple Inc.")]
+    name: Option<String>,
+    /// The vendor's name of the listing exchange (Polygon: a MIC such as `XNAS`).
+    exchange: Option<String>,
+    #[schema(example = "USD")]
+    currency: Option<String>,
+    country: Option<String>,
+    sector: Option<String>,
+    industry: Option<String>,
+    /// In the listing currency.
+    market_cap: Option<f64>,
+    description: Option<String>,
+    website: Option<String>,
+    /// The provider the profile came from.
+    #[schema(example = "finnhub")]
+    provider: Option<&'static str>,
+}
+
+impl ProfileDto {
+    fn new(symbol: &Symbol, profile: CompanyProfile) -> Self {
+        Self {
+            symbol: profile.symbol.map_or_else(|| symbol.to_string(), String::from),
+            name: profile.name,
+            exchange: profile.exchange,
+            currency: profile.currency,
+            country: profile.country,
+            sector: profile.sector,
+            industry: profile.industry,
+            market_cap: profile.market_cap,
+            description: profile.description,
+            website: profile.website,
+            provider: profile.provider.map(|p| p.as_str()),
+        }
+    }
+}
+
+/// The stored company profile; when none is stored, one is fetched through the provider chain
+/// (from the providers that have profiles) and stored.
+#[utoipa::path(
+    get,
+    path = "/api/symbols/{symbol}/profile",
+    operation_id = "get_profile",
+    tag = "symbols",
+    params(SymbolPath),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = ProfileDto),
+        (status = 400, description = "Invalid symbol (`invalid_symbol`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No profile of the symbol: none stored, and no provider has one (`not_found`)", body = ErrorResponse),
+        (status = 502, description = "Every provider with profiles failed (`upstream_failed`)", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn profile(
+    State(storage): State<Storage>,
+    State(providers): State<ProviderChain>,
+    ApiPath(path): ApiPath<SymbolPath>,
+) -> Result<Json<ProfileDto>, ApiError> {
+    let symbol = path.parse()?;
+    if let Some(profile) = storage.profile(&symbol).await? {
+        return Ok(Json(ProfileDto::new(&symbol, profile)));
+    }
+    let served = match providers.profile(&symbol).await {
+        Ok(served) => served,
+        Err(error) => {
+            crate::metrics::record_chain_error(&error);
+            return Err(match error {
+                // No provider with profiles: there is no profile to give, which is not a failure.
+                ChainError::NoProvider { .. } => {
+                    ApiError::NotFound(format!("no profile of {symbol}: {error}"))
+                }
+                error if error.is_not_found() => {
+                    ApiError::NotFound(format!("no profile of {symbol}: {error}"))
+                }
+                other => {
+                    tracing::warn!(%symbol, error = %other, "Profile fetch failed.");
+                    ApiError::Upstream(other.to_string())
+                }
+            });
+        }
+    };
+    crate::metrics::record_provider_outcomes(Some(served.provider), &served.failed_attempts);
+    storage.save_profile(&served.value).await?;
+    Ok(Json(ProfileDto::new(&symbol, served.value)))
 }
 
 /// Where two providers' bars of the same day differ beyond the tolerance (0.5 % on prices, 5 %

@@ -70,6 +70,8 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
         ("/api/symbols/{symbol}/bars", "get"),
         ("/api/symbols/{symbol}/quote", "get"),
         ("/api/symbols/{symbol}/indicators", "get"),
+        ("/api/symbols/{symbol}/news", "get"),
+        ("/api/symbols/{symbol}/profile", "get"),
         ("/api/jobs", "get"),
         ("/api/jobs/{name}/trigger", "post"),
         ("/api/jobs/runs", "get"),
@@ -106,7 +108,7 @@ async fn openapi_spec_is_generated_and_lists_every_endpoint() {
     ids.sort_unstable();
     ids.dedup();
     assert_eq!(ids.len(), n_operations, "duplicate operationId in {ids:?}");
-    assert_eq!(n_operations, 33);
+    assert_eq!(n_operations, 35);
     // Mutating operations declare the bearer scheme.
     assert!(paths["/api/jobs/{name}/trigger"]["post"]["security"].is_array());
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());

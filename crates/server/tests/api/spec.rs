@@ -117,9 +117,9 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
         }
     }
     // An id in ten operations (runs, exports ×3, crew runs, alert rules ×3, alert ack, alert
-    // deliveries), a limit in eight, an alert cursor in two (the stream's `since_id` and
-    // `Last-Event-ID`).
-    assert_eq!(n_checked, 20);
+    // deliveries), a limit in nine (news included), an alert cursor in two (the stream's
+    // `since_id` and `Last-Event-ID`).
+    assert_eq!(n_checked, 21);
 }
 
 /// A symbol outside `^[.^=-]*[A-Za-z0-9][A-Za-z0-9.^=-]*$` (at most 15 characters) is a 400
@@ -149,9 +149,9 @@ async fn symbol_parameters_are_accepted_exactly_as_their_pattern_says() {
         }
         n_checked += 1;
     }
-    // Watchlist delete, bars, quote, indicators, disagreements, mentions, buckets, analysis ×2,
-    // alerts, the alert stream.
-    assert_eq!(n_checked, 11);
+    // Watchlist delete, bars, quote, indicators, disagreements, news, profile, mentions, buckets,
+    // analysis ×2, alerts, the alert stream.
+    assert_eq!(n_checked, 13);
 }
 
 /// What every operation documents: a 400 where it has parameters, 401 and 403 under `/api`

@@ -223,3 +223,80 @@ async fn indicators_are_computed_over_stored_daily_bars() {
     assert_eq!(body["rsi14"], 100.0);
     app.get("/api/symbols/MSFT/indicators").await.error(StatusCode::NOT_FOUND, "not_found");
 }
+
+fn news_item(n: u32, provider: ProviderId) -> domain::NewsItem {
+    domain::NewsItem {
+        symbol: Symbol::parse("AAPL").unwrap(),
+        headline: format!("Headline {n} <b>"),
+        url: format!("https://news.example/{n}"),
+        source: Some("Wire".to_owned()),
+        summary: n.is_multiple_of(2).then(|| format!("Summary {n}")),
+        published_at: Utc.with_ymd_and_hms(2024, 5, n, 12, 0, 0).unwrap(),
+        sentiment: (n == 3).then_some(-1.0),
+        provider,
+    }
+}
+
+#[tokio::test]
+async fn news_is_served_from_storage_newest_first() {
+    let app = TestApp::new().await;
+    let empty = app.get("/api/symbols/AAPL/news").await.ok();
+    assert_eq!(empty, json!({"symbol": "AAPL", "news": [], "count": 0}), "nothing stored, no vendor call");
+    let items: Vec<_> = (1..=4).map(|n| news_item(n, ProviderId::Polygon)).collect();
+    app.storage.save_news(&items).await.unwrap();
+
+    let body = app.get("/api/symbols/aapl/news?limit=3").await.ok();
+
+    assert_eq!((body["symbol"].as_str(), body["count"].as_u64()), (Some("AAPL"), Some(3)));
+    let news = body["news"].as_array().unwrap();
+    assert_eq!(news[0]["headline"], "Headline 4 <b>", "JSON carries the vendor text as is");
+    assert_eq!(news[0]["published_at"], "2024-05-04T12:00:00Z");
+    assert_eq!(news[0]["summary"], "Summary 4");
+    assert_eq!(news[1]["summary"], Value::Null);
+    assert_eq!(news[1]["sentiment"], -1.0);
+    assert_eq!(news[2]["provider"], "polygon");
+    assert_eq!(news[2]["url"], "https://news.example/2");
+    assert_eq!(app.get("/api/symbols/AAPL/news").await.ok()["count"], 4, "default limit");
+
+    for bad in ["limit=0", "limit=201", "limit=x", "since=1"] {
+        app.get(&format!("/api/symbols/AAPL/news?{bad}")).await.error(StatusCode::BAD_REQUEST, "bad_request");
+    }
+    app.get("/api/symbols/A;B/news").await.error(StatusCode::BAD_REQUEST, "invalid_symbol");
+}
+
+#[tokio::test]
+async fn profile_falls_back_to_the_chain_is_stored_and_404_when_nobody_has_one() {
+    let app = TestApp::new().await;
+    let symbol = Symbol::parse("MSFT").unwrap();
+    assert_eq!(app.storage.profile(&symbol).await.unwrap(), None);
+
+    let profile = app.get("/api/symbols/MSFT/profile").await.ok();
+
+    assert_eq!(profile["symbol"], "MSFT");
+    assert_eq!(profile["name"], "Microsoft Corporation");
+    assert_eq!(profile["provider"], "sample");
+    assert_eq!(profile["market_cap"], Value::Null);
+    assert!(app.storage.profile(&symbol).await.unwrap().is_some(), "stored");
+    assert_eq!(app.get("/api/symbols/MSFT/profile").await.ok(), profile, "served from storage");
+
+    // A stored profile is served as stored.
+    let stored = domain::CompanyProfile {
+        symbol: Some(Symbol::parse("NVDA").unwrap()),
+        name: Some("NVIDIA Corporation".to_owned()),
+        market_cap: Some(3.2e12),
+        provider: Some(ProviderId::Polygon),
+        ..domain::CompanyProfile::default()
+    };
+    app.storage.save_profile(&stored).await.unwrap();
+    let nvda = app.get("/api/symbols/nvda/profile").await.ok();
+    assert_eq!(
+        (nvda["name"].as_str(), nvda["market_cap"].as_f64()),
+        (Some("NVIDIA Corporation"), Some(3.2e12))
+    );
+    assert_eq!(nvda["provider"], "polygon");
+
+    let body = app.get("/api/symbols/NOPE/profile").await.error(StatusCode::NOT_FOUND, "not_found");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("no profile of NOPE"), "{message}");
+    app.get("/api/symbols/A;B/profile").await.error(StatusCode::BAD_REQUEST, "invalid_symbol");
+}

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod export;
 pub mod fetch;
 pub mod jobs;
+pub mod news;
 pub mod quote;
 pub mod serve;
 pub mod soak;
