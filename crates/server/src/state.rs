@@ -10,6 +10,7 @@ use storage::Storage;
 
 use crate::ServerConfig;
 use crate::cache::BarsCache;
+use crate::routes::alert_stream::AlertStreams;
 
 /// Everything the handlers use, each with one owner outside the server (the binary builds them
 /// and shuts them down); the state only holds handles.
@@ -28,6 +29,9 @@ pub struct AppState {
     /// Recent `GET …/bars` responses (see [`crate::cache`]); private, so a state is built with
     /// [`AppState::new`].
     pub(crate) bars_cache: Arc<BarsCache>,
+    /// The open `GET /api/alerts/stream` streams: their cap, and the signal the server gives
+    /// them at shutdown (see [`crate::routes::alert_stream`]).
+    pub(crate) alert_streams: Arc<AlertStreams>,
 }
 
 impl AppState {
@@ -40,6 +44,7 @@ impl AppState {
         config: ServerConfig,
     ) -> Self {
         let bars_cache = Arc::new(BarsCache::new(config.bars_cache_ttl()));
+        let alert_streams = Arc::new(AlertStreams::new(&config));
         Self {
             storage,
             jobs,
@@ -48,6 +53,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: crate::metrics::install_recorder(),
             bars_cache,
+            alert_streams,
         }
     }
 }
@@ -73,6 +79,12 @@ impl FromRef<AppState> for ExportService {
 impl FromRef<AppState> for Arc<BarsCache> {
     fn from_ref(state: &AppState) -> Self {
         Arc::clone(&state.bars_cache)
+    }
+}
+
+impl FromRef<AppState> for Arc<AlertStreams> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.alert_streams)
     }
 }
 
