@@ -66,6 +66,43 @@ pub struct MonitorConfig {
     /// opens the whole private network, `allowed_hosts` only the hosts named (a LAN chat server,
     /// an SMTP relay). Closed by default, so a rule's webhook cannot probe the internal network.
     pub targets: notify::TargetPolicy,
+    /// The SMTP server e-mail targets are sent through (`[jobs.monitor.smtp]`); none: e-mail
+    /// deliveries fail, saying so. Its host passes the same address policy as webhooks (a relay
+    /// on this host or the LAN is named in `targets.allowed_hosts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<notify::SmtpConfig>,
+}
+
+impl MonitorConfig {
+    /// Checks the SMTP settings, naming the key (`jobs.monitor.smtp.from` …).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let Some(smtp) = &self.smtp else { return Ok(()) };
+        smtp.validate().map(drop).map_err(|error| {
+            let key = match error.field() {
+                "host" => "jobs.monitor.smtp.host",
+                "port" => "jobs.monitor.smtp.port",
+                "timeout_secs" => "jobs.monitor.smtp.timeout_secs",
+                "from" => "jobs.monitor.smtp.from",
+                _ => "jobs.monitor.smtp.password",
+            };
+            // The message without its own `smtp.<field>: ` prefix; it never holds the password.
+            let message = error.to_string();
+            let reason = message.split_once(": ").map_or(message.as_str(), |(_, reason)| reason);
+            ConfigError::new(key, reason)
+        })
+    }
+
+    /// The notifier's settings: the address policy and the SMTP server, with the webhook
+    /// client's defaults. The one place `serve`'s jobs and `alerts test` build it from.
+    pub fn notifier_config(&self) -> notify::NotifierConfig {
+        notify::NotifierConfig {
+            smtp: self.smtp.clone(),
+            ..notify::NotifierConfig::new(self.targets.clone())
+        }
+    }
 }
 
 impl Default for JobsConfig {
@@ -144,7 +181,8 @@ impl JobsConfig {
                 ),
             ));
         }
-        self.download_tracker.validate()
+        self.download_tracker.validate()?;
+        self.monitor.validate()
     }
 }
 

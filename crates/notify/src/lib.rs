@@ -23,7 +23,7 @@ mod target;
 pub mod template;
 
 pub use alert::Alert;
-pub use email::{MAX_SUBJECT_CHARS, SmtpConfig, SmtpConfigError, SmtpTls};
+pub use email::{MAX_SMTP_TIMEOUT_SECS, MAX_SUBJECT_CHARS, SmtpConfig, SmtpConfigError, SmtpTls};
 pub use guard::{AddressKind, TargetPolicy};
 pub use notifier::{
     DeliveryAttempt, DeliveryStatus, Notifier, NotifierConfig, NotifierError, webhook_client_config,

@@ -42,6 +42,16 @@ pub struct ServerConfig {
     /// make happen soon. Keep it well below the open-file limit (`ulimit -n`, often 1024), which
     /// the database, exports and outgoing connections share.
     pub max_connections: usize,
+    /// `GET /api/alerts/stream` writes a comment line this often while no alert goes out, so
+    /// proxies keep the connection open and a client gone away is noticed (the write fails).
+    pub sse_heartbeat_secs: f64,
+    /// How often an alert stream looks in the database for alerts stored by another process
+    /// (alerts stored by this one wake it at once).
+    pub sse_poll_secs: f64,
+    /// The most alert streams open at once; one more is refused with 503. Each holds a
+    /// connection (see `max_connections`) for as long as its client stays, so keep it well
+    /// below `max_connections`, or streams can take every connection.
+    pub sse_max_streams: usize,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +66,9 @@ impl Default for ServerConfig {
             header_read_timeout_secs: Self::DEFAULT_HEADER_READ_TIMEOUT_SECS,
             idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            sse_heartbeat_secs: Self::DEFAULT_SSE_HEARTBEAT_SECS,
+            sse_poll_secs: Self::DEFAULT_SSE_POLL_SECS,
+            sse_max_streams: Self::DEFAULT_SSE_MAX_STREAMS,
         }
     }
 }
@@ -74,6 +87,17 @@ impl ServerConfig {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
     /// Largest [`ServerConfig::max_connections`]: far above any file-descriptor limit.
     pub const MAX_MAX_CONNECTIONS: usize = 1 << 20;
+    /// Default of [`ServerConfig::sse_heartbeat_secs`].
+    pub const DEFAULT_SSE_HEARTBEAT_SECS: f64 = 15.0;
+    /// Default of [`ServerConfig::sse_poll_secs`].
+    pub const DEFAULT_SSE_POLL_SECS: f64 = 5.0;
+    /// Default of [`ServerConfig::sse_max_streams`]: an eighth of the default connection cap, so
+    /// streams never starve the rest of the API of connections.
+    pub const DEFAULT_SSE_MAX_STREAMS: usize = 64;
+    /// Largest SSE heartbeat or poll interval accepted: an hour (proxies close idle connections
+    /// far sooner).
+    const MAX_SSE_INTERVAL_SECS: f64 = 3_600.0;
+
     /// Largest connection timeout accepted (a day): beyond it a timeout protects nothing.
     const MAX_CONNECTION_TIMEOUT_SECS: f64 = 86_400.0;
 
@@ -85,6 +109,16 @@ impl ServerConfig {
     /// [`ServerConfig::idle_timeout_secs`] as a duration (validated: positive, finite).
     pub fn idle_timeout(&self) -> Duration {
         secs(self.idle_timeout_secs)
+    }
+
+    /// [`ServerConfig::sse_heartbeat_secs`] as a duration (validated: positive, finite).
+    pub fn sse_heartbeat(&self) -> Duration {
+        secs(self.sse_heartbeat_secs)
+    }
+
+    /// [`ServerConfig::sse_poll_secs`] as a duration (validated: positive, finite).
+    pub fn sse_poll(&self) -> Duration {
+        secs(self.sse_poll_secs)
     }
 
     /// [`ServerConfig::bars_cache_ttl_ms`] as a duration (zero: no cache).
@@ -122,6 +156,22 @@ impl ServerConfig {
         if !(1..=Self::MAX_MAX_CONNECTIONS).contains(&self.max_connections) {
             return Err(format!(
                 "server.max_connections must be between 1 and {}",
+                Self::MAX_MAX_CONNECTIONS
+            ));
+        }
+        for (key, value) in
+            [("sse_heartbeat_secs", self.sse_heartbeat_secs), ("sse_poll_secs", self.sse_poll_secs)]
+        {
+            if !(0.01..=Self::MAX_SSE_INTERVAL_SECS).contains(&value) {
+                return Err(format!(
+                    "server.{key} must be between 0.01 and {} seconds",
+                    Self::MAX_SSE_INTERVAL_SECS
+                ));
+            }
+        }
+        if !(1..=Self::MAX_MAX_CONNECTIONS).contains(&self.sse_max_streams) {
+            return Err(format!(
+                "server.sse_max_streams must be between 1 and {}",
                 Self::MAX_MAX_CONNECTIONS
             ));
         }
@@ -217,6 +267,8 @@ mod tests {
         assert_eq!(config.header_read_timeout(), Duration::from_secs(10));
         assert_eq!(config.idle_timeout(), Duration::from_secs(60));
         assert_eq!(config.max_connections, 512);
+        assert_eq!(config.sse_heartbeat(), Duration::from_secs(15));
+        assert_eq!(config.sse_max_streams, 64);
         assert!(config.validate().is_ok());
     }
 
@@ -262,6 +314,16 @@ mod tests {
         }
         let config = ServerConfig { max_connections: 0, ..ServerConfig::default() };
         assert!(config.validate().unwrap_err().contains("max_connections"));
+        for bad in [0.0, -1.0, f64::NAN, 3_601.0] {
+            let config = ServerConfig { sse_heartbeat_secs: bad, ..ServerConfig::default() };
+            assert!(config.validate().unwrap_err().contains("sse_heartbeat_secs"), "{bad}");
+            let config = ServerConfig { sse_poll_secs: bad, ..ServerConfig::default() };
+            assert!(config.validate().unwrap_err().contains("sse_poll_secs"), "{bad}");
+        }
+        for bad in [0, ServerConfig::MAX_MAX_CONNECTIONS + 1] {
+            let config = ServerConfig { sse_max_streams: bad, ..ServerConfig::default() };
+            assert!(config.validate().unwrap_err().contains("sse_max_streams"), "{bad}");
+        }
         let config = ServerConfig { header_read_timeout_secs: 0.3, ..ServerConfig::default() };
         assert_eq!(config.header_read_timeout(), Duration::from_millis(300));
     }

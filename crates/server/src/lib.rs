@@ -97,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::alerts::list_alerts))
         .routes(routes!(routes::alerts::acknowledge))
         .routes(routes!(routes::providers::list))
+        .routes(routes!(routes::alert_stream::stream))
+        .routes(routes!(routes::alerts::deliveries))
         // Everything registered so far is the API proper and needs the token check.
         .route_layer(axum::middleware::from_fn_with_state(auth, auth::require_token))
         .routes(routes!(routes::health::healthz))

@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::AppState;
 use crate::connection::{self, ConnectionLimits, Shutdown};
+use crate::routes::alert_stream::AlertStreams;
 
 /// How often the metrics recorder folds recorded histogram samples into its buckets, so they do
 /// not accumulate between (or without) scrapes.
@@ -55,6 +56,7 @@ pub struct Server {
     metrics: PrometheusHandle,
     limits: ConnectionLimits,
     max_connections: usize,
+    alert_streams: Arc<AlertStreams>,
 }
 
 impl Server {
@@ -72,7 +74,16 @@ impl Server {
             idle: state.config.idle_timeout(),
         };
         let max_connections = state.config.max_connections.max(1);
-        Ok(Self { listener, local_addr, router: crate::router(state), metrics, limits, max_connections })
+        let alert_streams = Arc::clone(&state.alert_streams);
+        Ok(Self {
+            listener,
+            local_addr,
+            router: crate::router(state),
+            metrics,
+            limits,
+            max_connections,
+            alert_streams,
+        })
     }
 
     /// The address actually bound.
@@ -80,8 +91,9 @@ impl Server {
         self.local_addr
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
-    /// (idle keep-alive connections are closed at once) for at most `drain_timeout`, closes the
+    /// Serves until `shutdown` completes, then stops accepting, ends the alert streams, lets
+    /// in-flight requests finish (idle keep-alive connections are closed at once) for at most
+    /// `drain_timeout`, closes the
     /// connections still open then (a client reading a download slowly, a request head never
     /// completed), and returns. Every connection task and the metrics upkeep task are joined
     /// before returning, so nothing this server started outlives it.
@@ -94,7 +106,7 @@ impl Server {
         shutdown: impl Future<Output = ()>,
         drain_timeout: Duration,
     ) -> Result<(), ServerError> {
-        let Self { listener, local_addr, router, metrics, limits, max_connections } = self;
+        let Self { listener, local_addr, router, metrics, limits, max_connections, alert_streams } = self;
         let stop_upkeep = CancellationToken::new();
         let upkeep = tokio::spawn(run_upkeep(metrics, stop_upkeep.clone()));
         let http = Arc::new(http1::Builder::new());
@@ -137,6 +149,9 @@ impl Server {
         // Clients still in the backlog are refused now rather than left waiting.
         drop(listener);
         connections.close();
+        // Alert streams never finish on their own: end them now, so their connections drain
+        // like any other instead of waiting for the deadline.
+        alert_streams.close();
         signals.drain.cancel();
         if !connections.is_empty() {
             tracing::info!(

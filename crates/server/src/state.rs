@@ -11,6 +11,7 @@ use storage::Storage;
 use crate::ServerConfig;
 use crate::cache::BarsCache;
 use crate::session::SessionKeys;
+use crate::routes::alert_stream::AlertStreams;
 
 /// Everything the handlers use, each with one owner outside the server (the binary builds them
 /// and shuts them down); the state only holds handles.
@@ -31,6 +32,9 @@ pub struct AppState {
     pub(crate) bars_cache: Arc<BarsCache>,
     /// Signs the web UI's session cookies (see [`crate::session`]).
     pub(crate) sessions: SessionKeys,
+    /// The open `GET /api/alerts/stream` streams: their cap, and the signal the server gives
+    /// them at shutdown (see [`crate::routes::alert_stream`]).
+    pub(crate) alert_streams: Arc<AlertStreams>,
 }
 
 impl AppState {
@@ -47,6 +51,7 @@ impl AppState {
             config.auth.session_secret.as_ref().map(crate::ApiToken::expose),
             config.auth.session_hours,
         );
+        let alert_streams = Arc::new(AlertStreams::new(&config));
         Self {
             storage,
             jobs,
@@ -56,6 +61,7 @@ impl AppState {
             metrics: crate::metrics::install_recorder(),
             bars_cache,
             sessions,
+            alert_streams,
         }
     }
 }
@@ -81,6 +87,12 @@ impl FromRef<AppState> for ExportService {
 impl FromRef<AppState> for Arc<BarsCache> {
     fn from_ref(state: &AppState) -> Self {
         Arc::clone(&state.bars_cache)
+    }
+}
+
+impl FromRef<AppState> for Arc<AlertStreams> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.alert_streams)
     }
 }
 

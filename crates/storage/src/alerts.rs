@@ -11,7 +11,7 @@ use monitor::{Rule, RuleState};
 use serde::{Deserialize, Serialize};
 
 use crate::rows::{RowExt, from_unix, now_unix, sql_limit, symbol_col, to_unix};
-use crate::{Storage, StorageError, Stored};
+use crate::{Backend, Storage, StorageError, Stored};
 
 /// A rule as the user defines it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +61,14 @@ pub struct Alert {
     pub provider: Option<String>,
     pub acknowledged_at: Option<DateTime<Utc>>,
 }
+
+/// Key of the PostgreSQL advisory lock a transaction that stores alerts holds until it commits
+/// (the bytes of `twalerts`). Why: ids come from a sequence, so two concurrent transactions can
+/// commit out of id order, and a reader that had seen id 11 would skip id 10 committed after it.
+/// Under the lock the writers commit one after the other, so a committed id is never lower than
+/// one already visible. SQLite needs nothing: `BEGIN IMMEDIATE` already serialises writers.
+const ALERT_ORDER_LOCK: i64 = 0x7477_616c_6572_7473;
+const ALERT_ORDER_LOCK_SQL: &str = "SELECT pg_advisory_xact_lock($1)";
 
 const RULE_COLUMNS: &str = "id, created_at, symbol, name, rule, targets";
 const ALERT_COLUMNS: &str =
@@ -314,9 +322,13 @@ impl Storage {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING {ALERT_COLUMNS}"
         );
         let state_json = to_json("rule state", state)?;
-        let begin = self.backend().begin_write();
-        Ok(with_pool!(self, pool => {
-            let mut tx = pool.begin_with(begin).await?;
+        let backend = self.backend();
+        let stored = with_pool!(self, pool => {
+            let mut tx = pool.begin_with(backend.begin_write()).await?;
+            if backend == Backend::Postgres && !fired.is_empty() {
+                // Held to the commit: alerts become visible in id order (see `ALERT_ORDER_LOCK`).
+                sqlx::query(ALERT_ORDER_LOCK_SQL).bind(ALERT_ORDER_LOCK).execute(&mut *tx).await?;
+            }
             sqlx::query(STATE).bind(rule_id).bind(symbol.as_str()).bind(&state_json).execute(&mut *tx).await?;
             let mut stored = Vec::with_capacity(fired.len());
             for alert in fired {
@@ -339,7 +351,79 @@ impl Storage {
             }
             tx.commit().await?;
             stored
+        });
+        if let Some(newest) = stored.iter().map(|alert| alert.id).max() {
+            self.alert_stored.send_if_modified(|last| {
+                let newer = newest > *last;
+                if newer {
+                    *last = newest;
+                }
+                newer
+            });
+        }
+        Ok(stored)
+    }
+
+    /// Alerts with an id greater than `after_id`, oldest (lowest id) first: of one symbol when
+    /// given, at most `limit`. The cursor read of a live stream: ids become visible in increasing
+    /// order (see [`record_rule_evaluation`](Self::record_rule_evaluation)), so a reader that
+    /// remembers the last id it saw misses none and sees none twice.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alerts_after(
+        &self,
+        after_id: i64,
+        symbol: Option<&Symbol>,
+        limit: u64,
+    ) -> Result<Vec<Stored<Alert>>, StorageError> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts WHERE id > $1 AND ($2 IS NULL OR symbol = $2) \
+             ORDER BY id LIMIT $3"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(after_id)
+                .bind(symbol.map(Symbol::as_str))
+                .bind(sql_limit(Some(limit)))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(alert_from_row)
+                .collect::<Result<Vec<_>, _>>()?
         }))
+    }
+
+    /// The id of the newest stored alert; 0 when there is none.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn last_alert_id(&self) -> Result<i64, StorageError> {
+        const SQL: &str = "SELECT COALESCE(MAX(id), 0) AS id FROM alerts";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).fetch_one(pool).await?.int("id")?
+        }))
+    }
+
+    /// One alert; none when there is no such alert.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn alert(&self, id: i64) -> Result<Option<Stored<Alert>>, StorageError> {
+        let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(alert_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Changes whenever this process stores a new alert (its value: the newest id stored): a live
+    /// reader waits on it rather than polling. Alerts stored by another process do not show here;
+    /// a reader polls [`alerts_after`](Self::alerts_after) now and then for those.
+    pub fn alert_stored(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.alert_stored.subscribe()
     }
 
     /// Alerts, newest first: since an instant and of one symbol when given, at most `limit`.

@@ -82,6 +82,10 @@ pub struct Storage {
     /// recovery in another process leaves them alone while this one beats its heartbeat (see
     /// `instances.rs`). Fresh per `connect`; clones share it.
     pub(crate) owner: Arc<str>,
+    /// The id of the newest alert this process stored (0: none yet), so live readers such as
+    /// the API's alert stream wake when one is stored instead of polling; one value, never a
+    /// queue, whatever the number of readers. Clones share it.
+    pub(crate) alert_stored: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 impl fmt::Debug for Storage {
@@ -176,7 +180,12 @@ impl Storage {
             }
         };
         tracing::info!(url = %redacted, %backend, "connected to database");
-        Ok(Self { pool, readers, owner: crate::instances::new_instance_id().into() })
+        Ok(Self {
+            pool,
+            readers,
+            owner: crate::instances::new_instance_id().into(),
+            alert_stored: Arc::new(tokio::sync::watch::Sender::new(0)),
+        })
     }
 
     /// [`Storage::connect`] to `config.url`.

@@ -9,7 +9,11 @@ use storage::{Alert, AlertRule, Storage, StorageError};
 #[macro_use]
 mod common;
 
-backend_tests!(check_rules_are_stored_and_duplicates_refused, check_evaluations_store_each_alert_once);
+backend_tests!(
+    check_rules_are_stored_and_duplicates_refused,
+    check_evaluations_store_each_alert_once,
+    check_a_cursor_reader_sees_every_alert_once_in_id_order,
+);
 
 fn sym(text: &str) -> Symbol {
     Symbol::parse(text).unwrap()
@@ -124,4 +128,75 @@ async fn check_evaluations_store_each_alert_once(storage: Storage) {
     let kept = storage.alerts(None, None, 10).await.unwrap();
     assert_eq!(kept.len(), 2);
     assert!(kept.iter().all(|a| a.rule_id.is_none()));
+}
+
+/// Issue 12: the live stream reads `alerts_after(last id seen)`. With writers storing alerts
+/// concurrently (on PostgreSQL: transactions that could commit out of id order, were they not
+/// serialised), a reader following the cursor sees every alert once, in increasing id order,
+/// and the in-process signal carries the newest id.
+async fn check_a_cursor_reader_sees_every_alert_once_in_id_order(storage: Storage) {
+    const WRITERS: usize = 4;
+    const PER_WRITER: i64 = 15;
+    assert_eq!(storage.last_alert_id().await.unwrap(), 0);
+    let mut signal = storage.alert_stored();
+    let rule = storage.create_alert_rule(&price_rule(None, 100.0)).await.unwrap();
+    let symbols = ["AAPL", "MSFT", "NVDA", "AMZN"];
+    let writers: Vec<_> = symbols
+        .iter()
+        .take(WRITERS)
+        .map(|symbol| {
+            let storage = storage.clone();
+            let symbol = sym(symbol);
+            tokio::spawn(async move {
+                let state = RuleState::armed(NaiveDate::from_ymd_opt(2024, 5, 2).unwrap());
+                for second in 0..PER_WRITER {
+                    let at = Utc.with_ymd_and_hms(2024, 5, 2, 20, 0, 0).unwrap() + Duration::seconds(second);
+                    let alert = Alert {
+                        rule_id: Some(rule.id),
+                        symbol: symbol.clone(),
+                        kind: "price".to_owned(),
+                        rule: "above 100".to_owned(),
+                        fired_at: at,
+                        day: at.date_naive(),
+                        observed: 101.0,
+                        threshold: 100.0,
+                        previous: None,
+                        provider: None,
+                        acknowledged_at: None,
+                    };
+                    storage.record_rule_evaluation(rule.id, &symbol, &state, &[alert]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let total = WRITERS * usize::try_from(PER_WRITER).unwrap();
+    let (mut seen, mut cursor) = (Vec::new(), 0);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while seen.len() < total {
+        assert!(tokio::time::Instant::now() < deadline, "saw {} of {total}", seen.len());
+        let page = storage.alerts_after(cursor, None, 7).await.unwrap();
+        assert!(page.len() <= 7);
+        for alert in page {
+            assert!(alert.id > cursor, "id {} after {cursor}", alert.id);
+            cursor = alert.id;
+            seen.push(alert.id);
+        }
+        tokio::task::yield_now().await;
+    }
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let mut stored: Vec<i64> = storage.alerts(None, None, 1000).await.unwrap().iter().map(|a| a.id).collect();
+    stored.sort_unstable();
+    assert_eq!(seen, stored, "every alert once, in id order");
+    assert!(storage.alerts_after(cursor, None, 7).await.unwrap().is_empty());
+    assert_eq!(storage.last_alert_id().await.unwrap(), cursor);
+    assert!(signal.has_changed().unwrap());
+    assert_eq!(*signal.borrow_and_update(), cursor, "the signal carries the newest id");
+    // The symbol filter, and one alert by id.
+    let msft = storage.alerts_after(0, Some(&sym("MSFT")), 100).await.unwrap();
+    assert_eq!(msft.len(), usize::try_from(PER_WRITER).unwrap());
+    assert!(msft.iter().all(|a| a.symbol.as_str() == "MSFT"));
+    assert_eq!(storage.alert(msft[0].id).await.unwrap().unwrap(), msft[0]);
+    assert_eq!(storage.alert(i64::MAX).await.unwrap(), None);
 }

@@ -410,10 +410,67 @@ mod tests {
             assert!(all.providers.finnhub.api_key.is_some() && all.analysis.llm.api_key.is_some());
             assert_eq!(all.database.max_connections, Some(8));
             assert!(all.jobs.download_tracker.schedule.is_some() && all.analysis.schedule.is_some());
+            let smtp = all.jobs.monitor.smtp.as_ref().expect("the commented [jobs.monitor.smtp] block loads");
+            assert_eq!((smtp.host.as_str(), smtp.port), ("smtp.example.com", 587));
+            assert!(smtp.username.is_some() && smtp.password.is_some());
             let shown_all = all.to_masked_toml();
             let left: Vec<&str> =
                 shown_all.lines().filter(|l| l.starts_with("# ") && l.contains(" = ")).collect();
             assert!(left.is_empty(), "with every optional key set, none is left commented: {left:?}");
+            Ok(())
+        });
+    }
+
+    /// Issue 12: the SMTP server of e-mail alerts from the file, overridden by the environment,
+    /// its password masked, and a bad value refused naming the key (never showing the password).
+    #[test]
+    fn smtp_settings_from_file_and_env_masked_and_checked() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "tickerwatch.toml",
+                r#"
+                [jobs.monitor.smtp]
+                host = "smtp.example.com"
+                port = 465
+                tls = "tls"
+                username = "alerts"
+                password = "file-secret-pw"
+                from = "tickerwatch <alerts@example.com>"
+                "#,
+            )?;
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "env-secret-pw");
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__TIMEOUT_SECS", "12");
+            let config = Config::load(None).unwrap();
+            let smtp = config.jobs.monitor.smtp.clone().expect("smtp set");
+            assert_eq!((smtp.port, smtp.tls, smtp.timeout_secs), (465, notify::SmtpTls::Tls, 12));
+            assert_eq!(smtp.password.as_ref().map(|p| p.expose()), Some("env-secret-pw"));
+            assert_eq!(config.jobs.monitor.notifier_config().smtp, Some(smtp));
+            let shown = config.to_masked_toml();
+            assert!(!shown.contains("secret-pw") && shown.contains("password = \"***\""), "{shown}");
+            assert!(!format!("{config:?}").contains("secret-pw"));
+
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__FROM", "no mailbox");
+            let message = invalid(Config::load(None));
+            assert!(
+                message.contains("jobs.monitor.smtp.from") && !message.contains("secret-pw"),
+                "{message}"
+            );
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__FROM", "a@example.com");
+            // An all-digit password from the environment is read as a number: refused, not shown.
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "987654321");
+            let message = invalid(Config::load(None));
+            assert!(
+                message.contains("jobs.monitor.smtp.password") && !message.contains("98765"),
+                "{message}"
+            );
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "\"987654321\"");
+            let quoted = Config::load(None).unwrap().jobs.monitor.smtp.unwrap();
+            assert_eq!(quoted.password.as_ref().map(|p| p.expose()), Some("987654321"));
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PORT", "0");
+            assert!(invalid(Config::load(None)).contains("jobs.monitor.smtp.port"));
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__PORT", "25");
+            jail.set_env("TICKERWATCH_JOBS__MONITOR__SMTP__TLS", "ssl");
+            assert!(invalid(Config::load(None)).contains("jobs.monitor.smtp.tls"));
             Ok(())
         });
     }

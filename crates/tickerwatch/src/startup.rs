@@ -121,7 +121,7 @@ pub fn registered_jobs(
     exports: &ExportService,
 ) -> anyhow::Result<Vec<Arc<dyn Job>>> {
     // One notifier (one webhook client and pool) for every alert, from either job.
-    let notifier = notify::Notifier::new(notify::NotifierConfig::new(config.jobs.monitor.targets.clone()))
+    let notifier = notify::Notifier::new(config.jobs.monitor.notifier_config())
         .context("cannot set up alert delivery")?;
     let notifier = Arc::new(notifier);
     let tracker = DownloadTracker::new(chain.clone(), exports.clone(), config.jobs.download_tracker.clone())

@@ -605,6 +605,189 @@ fn providers_lists_every_provider_with_budgets_and_never_a_key() {
     assert_eq!(bad.status.code(), Some(2), "an unknown format is a usage error");
 }
 
+/// What the SMTP sink received: each message's recipients and data.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Vec<String>, String)>>>;
+
+/// A line-based SMTP server on loopback, on its own thread: accepts every message and keeps
+/// each one's recipients and data. (The approach of `crates/notify/tests/deliver.rs`, blocking.)
+struct SmtpSink {
+    port: u16,
+    messages: Received,
+}
+
+impl SmtpSink {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let messages = Received::default();
+        let received = std::sync::Arc::clone(&messages);
+        // Detached: it blocks in `accept` until the test process exits.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut write) = stream else { continue };
+                let mut lines = BufReader::new(write.try_clone().unwrap()).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n");
+                let mut to = Vec::new();
+                while let Some(Ok(line)) = lines.next() {
+                    let upper = line.to_ascii_uppercase();
+                    let reply: &[u8] = if let Some(rest) = upper.strip_prefix("RCPT TO:") {
+                        to.push(rest.trim().to_ascii_lowercase());
+                        b"250 OK\r\n"
+                    } else if upper == "DATA" {
+                        let _ = write.write_all(b"354 go on\r\n");
+                        let mut data = String::new();
+                        for line in lines.by_ref() {
+                            let Ok(line) = line else { break };
+                            if line == "." {
+                                break;
+                            }
+                            data.push_str(&line);
+                            data.push('\n');
+                        }
+                        received.lock().unwrap().push((std::mem::take(&mut to), data));
+                        b"250 OK queued\r\n"
+                    } else if upper == "QUIT" {
+                        let _ = write.write_all(b"221 bye\r\n");
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    if write.write_all(reply).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        Self { port, messages }
+    }
+
+    fn messages(&self) -> Vec<(Vec<String>, String)> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+/// Issue 12: `[jobs.monitor.smtp]` from the config file is what the monitor and `alerts test`
+/// deliver e-mail through: a rule with an e-mail target fires in `jobs trigger monitor` and its
+/// alert reaches the test's SMTP server, recorded as delivered; `config show` masks the
+/// password, environment variables override the file, and a bad setting is refused naming it.
+#[test]
+fn an_email_rules_alert_goes_through_the_smtp_server_of_the_config_file() {
+    let ws = Workspace::new();
+    // Creates the database.
+    assert!(ws.run(&["watchlist", "list"]).status.success());
+    let sink = SmtpSink::start();
+    let config = ws.path().join("smtp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+            [jobs.monitor.targets]
+            allowed_hosts = ["127.0.0.1"]
+
+            [jobs.monitor.smtp]
+            host = "127.0.0.1"
+            port = {}
+            tls = "none"
+            from = "tickerwatch <alerts@example.com>"
+            timeout_secs = 5
+            "#,
+            sink.port
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    // Daily bars of the last ten days (the bundled sample is from 2013, older than the monitor
+    // reads), and a rule armed a week back, so the bars since then fire it (once).
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let armed = runtime.block_on(async {
+        let storage =
+            storage::Storage::connect(&ws.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
+        let aapl = domain::Symbol::parse("AAPL").unwrap();
+        let today = chrono::Utc::now().date_naive();
+        let bars: Vec<domain::Bar> = (1..=10)
+            .map(|back| today - chrono::Duration::days(back))
+            .filter(|day| chrono::Datelike::weekday(day).number_from_monday() <= 5)
+            .rev()
+            .map(|day| domain::Bar {
+                ts: day.and_hms_opt(0, 0, 0).unwrap().and_utc(),
+                open: Some(100.0),
+                high: Some(102.0),
+                low: Some(99.0),
+                close: Some(101.0),
+                adj_close: None,
+                volume: Some(1000),
+                provider: domain::ProviderId::Sample,
+                partial: false,
+                flag: None,
+            })
+            .collect();
+        let preference = domain::reconcile::ProviderPreference::default();
+        storage.upsert_bars(&aapl, domain::Interval::Day1, &bars, &preference).await.unwrap();
+        let rule = storage::AlertRule {
+            symbol: Some(aapl.clone()),
+            name: Some("AAPL above 1".to_owned()),
+            rule: monitor::Rule {
+                condition: monitor::Condition::Price { direction: monitor::Direction::Above, level: 1.0 },
+                frequency: monitor::Frequency::Once,
+                hysteresis: 0.0,
+                expires_at: None,
+                paused: false,
+            },
+            targets: vec![serde_json::json!({"type": "email", "to": ["ops@example.com"]})],
+        };
+        let rule = storage.create_alert_rule(&rule).await.unwrap();
+        let armed = chrono::Utc::now().date_naive() - chrono::Duration::days(7);
+        let state = monitor::RuleState::armed(armed);
+        storage.record_rule_evaluation(rule.id, &aapl, &state, &[]).await.unwrap();
+        storage.close().await;
+        armed
+    });
+
+    let triggered = ws.run(&["--config", config, "jobs", "trigger", "monitor"]);
+    assert!(triggered.status.success(), "{}\n{}", stdout(&triggered), stderr(&triggered));
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1, "one alert, one e-mail: {messages:?} (armed {armed})");
+    assert_eq!(messages[0].0, ["<ops@example.com>"]);
+    assert!(messages[0].1.contains("AAPL"), "{}", messages[0].1);
+    let deliveries = runtime.block_on(async {
+        let storage =
+            storage::Storage::connect(&ws.db_url(), &storage::DatabaseConfig::default()).await.unwrap();
+        let alerts = storage.alerts(None, None, 10).await.unwrap();
+        let deliveries = storage.alert_deliveries(alerts[0].id).await.unwrap();
+        storage.close().await;
+        deliveries
+    });
+    assert_eq!(deliveries.len(), 1);
+    assert!(deliveries[0].delivered, "{:?}", deliveries[0]);
+    assert_eq!(deliveries[0].target, "e-mail to ops@example.com");
+
+    // `alerts test` sends through the same server.
+    let tested = ws.run(&["--config", config, "alerts", "test", "1"]);
+    assert!(tested.status.success(), "{}\n{}", stdout(&tested), stderr(&tested));
+    assert_eq!(sink.messages().len(), 2);
+
+    // The password from the environment: masked in `config show`.
+    let env = [
+        ("TICKERWATCH_JOBS__MONITOR__SMTP__USERNAME", "alerts"),
+        ("TICKERWATCH_JOBS__MONITOR__SMTP__PASSWORD", "smtp-hunter2"),
+        ("TICKERWATCH_JOBS__MONITOR__SMTP__PORT", "2525"),
+    ];
+    let shown = ws.run_with_env(&["--config", config, "config", "show"], &env);
+    let out = stdout(&shown);
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(!out.contains("smtp-hunter2") && out.contains("password = \"***\""), "{out}");
+    assert!(out.contains("port = 2525") && out.contains("username = \"alerts\""), "{out}");
+
+    // A bad setting stops every command, naming the key; the password never shows.
+    let bad = [("TICKERWATCH_JOBS__MONITOR__SMTP__FROM", "not a mailbox"), env[1]];
+    let refused = ws.run_with_env(&["--config", config, "alerts", "list"], &bad);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = stderr(&refused);
+    assert!(err.contains("jobs.monitor.smtp.from") && !err.contains("smtp-hunter2"), "{err}");
+}
+
 #[test]
 fn news_and_profile_are_fetched_once_then_read_from_storage_offline() {
     let ws = Workspace::new();

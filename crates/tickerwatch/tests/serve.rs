@@ -268,3 +268,27 @@ async fn steady_fds(served: &Served) -> usize {
     assert!(settled, "the server's fd count does not settle");
     last
 }
+
+/// Issue 12: an alert stream never ends on its own. At SIGTERM the server ends it as its drain
+/// starts, so `serve` exits at once instead of holding the connection to the drain deadline.
+#[tokio::test]
+async fn sigterm_with_an_open_alert_stream_exits_at_once_and_ends_the_stream() {
+    const GRACE_SECS: u64 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let grace = GRACE_SECS.to_string();
+    let mut served = Served::start(dir.path(), &[("TICKERWATCH_JOBS__SHUTDOWN_GRACE_SECS", &grace)]);
+    let mut stream = TcpStream::connect(served.addr).await.unwrap();
+    stream.write_all(b"GET /api/alerts/stream?since_id=0 HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut status_line = [0_u8; 12];
+    stream.read_exact(&mut status_line).await.unwrap();
+    assert_eq!(&status_line, b"HTTP/1.1 200", "{}", served.log());
+
+    let Some((took, success)) = served.terminate(Duration::from_secs(20)).await else {
+        panic!("serve still running 20 s after SIGTERM:\n{}", served.log());
+    };
+    println!("serve exited {took:?} after SIGTERM with an alert stream open (grace {GRACE_SECS} s)");
+    assert!(took < Duration::from_secs(2), "serve took {took:?} to exit:\n{}", served.log());
+    assert!(success, "serve failed:\n{}", served.log());
+    assert!(closed_within(&mut stream, Duration::from_secs(1)).await, "the stream is still open");
+    assert!(!served.log().contains("drain deadline"), "{}", served.log());
+}

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::Symbol;
 use monitor::{Condition, Frequency, Rule};
 use serde::{Deserialize, Serialize};
-use storage::{Alert, AlertRule, Storage, Stored};
+use storage::{Alert, AlertDelivery, AlertRule, Storage, Stored};
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
@@ -466,4 +466,113 @@ pub(crate) async fn acknowledge(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("alert {id} not found")))?;
     Ok(Json(AlertDto::from(alert)))
+}
+
+/// One attempt to deliver an alert to one of its rule's targets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DeliveryDto {
+    id: i64,
+    /// The target, masked: a webhook's kind, scheme and host (its path and query, which carry
+    /// chat tokens, show as `***`), or the e-mail recipients.
+    #[schema(example = "webhook (slack) https://hooks.slack.com/***")]
+    target: String,
+    /// `delivered` or `failed`.
+    #[schema(example = "delivered")]
+    status: &'static str,
+    /// HTTP requests (or SMTP sessions) made, retries included; 0 when the target was refused
+    /// before sending.
+    attempts: u32,
+    /// The last HTTP status the target answered, if it answered.
+    http_status: Option<u16>,
+    /// Time from the first attempt to the outcome.
+    latency_ms: u64,
+    /// Why it failed, with any URL masked.
+    error: Option<String>,
+    attempted_at: DateTime<Utc>,
+}
+
+impl From<Stored<AlertDelivery>> for DeliveryDto {
+    fn from(stored: Stored<AlertDelivery>) -> Self {
+        let Stored { id, value, .. } = stored;
+        Self {
+            id,
+            target: mask_urls(&value.target),
+            status: if value.delivered { "delivered" } else { "failed" },
+            attempts: value.attempts,
+            http_status: value.http_status,
+            latency_ms: value.latency_ms,
+            error: value.error.as_deref().map(mask_urls),
+            attempted_at: value.attempted_at,
+        }
+    }
+}
+
+/// `text` with every URL in it reduced to scheme, host and port (`notify::mask_url`). The
+/// monitor stores targets and errors masked already; masking again where they leave the server
+/// means a record written by an older version, or an error a library quoted a URL in, cannot
+/// show a webhook's token either.
+fn mask_urls(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            let Some(scheme_end) = word.find("://") else { return word.to_owned() };
+            let start = word[..scheme_end]
+                .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+                .map_or(0, |i| i + 1);
+            let end = word.trim_end_matches(['"', '\'', ')', ']', ',', ';', '>', '.']).len().max(start);
+            format!("{}{}{}", &word[..start], notify::mask_url(&word[start..end]), &word[end..])
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The delivery attempts of an alert, oldest first: one per target of its rule.
+#[utoipa::path(
+    get,
+    path = "/api/alerts/{id}/deliveries",
+    operation_id = "list_alert_deliveries",
+    tag = "alerts",
+    params(IdPath),
+    security((), ("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<DeliveryDto>),
+        (status = 400, description = "Not an alert id: an integer from 1 to 2^63-1 (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 403, description = "Revoked token, when `server.auth.protect_reads` is set", body = ErrorResponse),
+        (status = 404, description = "No such alert (`not_found`)", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn deliveries(
+    State(storage): State<Storage>,
+    ApiPath(path): ApiPath<IdPath>,
+) -> Result<Json<Vec<DeliveryDto>>, ApiError> {
+    let id = path.id;
+    if storage.alert(id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("alert {id} not found")));
+    }
+    let deliveries = storage.alert_deliveries(id).await?;
+    Ok(Json(deliveries.into_iter().map(DeliveryDto::from).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_targets_and_errors_are_masked() {
+        assert_eq!(
+            mask_urls("webhook (json) https://hooks.example.com/services/T0/SECRET?token=abc"),
+            "webhook (json) https://hooks.example.com/***"
+        );
+        assert_eq!(
+            mask_urls("POST (https://user:pw@example.com:8443/x/SECRET), then gave up"),
+            "POST (https://example.com:8443/***), then gave up"
+        );
+        // Masked text stays as it is.
+        let masked = "webhook (slack) https://hooks.slack.com/***";
+        assert_eq!(mask_urls(masked), masked);
+        assert_eq!(
+            mask_urls("e-mail to a@example.com, b@example.com"),
+            "e-mail to a@example.com, b@example.com"
+        );
+    }
 }

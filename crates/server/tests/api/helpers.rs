@@ -56,6 +56,8 @@ pub(crate) struct TestApp {
     pub(crate) gate: Arc<Semaphore>,
     /// A token stored (hashed) in the database, as `tickerwatch token create` makes them.
     pub(crate) token: String,
+    /// The SQLite file's URL, for a second `Storage` on it (another process, as it were).
+    pub(crate) db_url: String,
     _dir: TempDir,
 }
 
@@ -101,7 +103,7 @@ impl TestApp {
         config.auth.tokens.push(ApiToken::new(CONFIG_TOKEN));
         config.request_body_limit_bytes = BODY_LIMIT;
         let state = AppState::new(storage.clone(), Arc::new(engine), exports, chain, config);
-        Self { state, storage, gate, token, _dir: dir }
+        Self { state, storage, gate, token, db_url: url, _dir: dir }
     }
 
     pub(crate) fn router(&self) -> Router {
@@ -112,6 +114,11 @@ impl TestApp {
         let response = self.router().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
+        // An event stream never ends: its body is dropped unread (which closes the stream), so a
+        // test can check its status and headers like any other response's.
+        if headers.get(header::CONTENT_TYPE).is_some_and(|value| value == "text/event-stream") {
+            return Response { status, headers, body: Vec::new() };
+        }
         let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec();
         Response { status, headers, body }
     }

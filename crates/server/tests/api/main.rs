@@ -4,6 +4,7 @@
 //!
 //! One test binary (one link, one process) with a module per resource; `helpers` builds the app.
 
+mod alert_stream;
 mod alerts;
 mod analysis;
 mod auth;

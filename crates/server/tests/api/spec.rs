@@ -2,7 +2,8 @@
 //! what the server does. Data-driven over the spec itself, so a new route is covered without a
 //! new test; `scripts/schemathesis.sh` fuzzes the same promises from outside.
 
-use axum::http::{Method, StatusCode};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -31,17 +32,26 @@ fn valid_value(parameter: &Value) -> String {
     }
 }
 
-/// The URI of `path` with every path parameter valid, except `probe` set to `value` (a path
-/// parameter is substituted, a query parameter appended).
-fn uri(path: &str, parameters: &[Value], probe: &str, value: &str) -> String {
+/// A request probing one parameter: the URI, and the parameter as a header when it is one.
+struct Probe {
+    uri: String,
+    header: Option<(String, String)>,
+}
+
+/// The request of `path` with every path parameter valid, except `probe` set to `value` (a path
+/// parameter is substituted, a query parameter appended, a header parameter sent as a header).
+fn uri(path: &str, parameters: &[Value], probe: &str, value: &str) -> Probe {
     let mut uri = path.to_owned();
     let mut query = String::new();
+    let mut header = None;
     for parameter in parameters {
         let name = parameter["name"].as_str().unwrap();
         let is_path = parameter["in"] == "path";
         if name == probe {
             if is_path {
                 uri = uri.replace(&format!("{{{name}}}"), value);
+            } else if parameter["in"] == "header" {
+                header = Some((name.to_owned(), value.to_owned()));
             } else {
                 query = format!("?{name}={value}");
             }
@@ -49,11 +59,18 @@ fn uri(path: &str, parameters: &[Value], probe: &str, value: &str) -> String {
             uri = uri.replace(&format!("{{{name}}}"), &valid_value(parameter));
         }
     }
-    uri + &query
+    Probe { uri: uri + &query, header }
 }
 
-async fn call(app: &TestApp, method: &Method, uri: &str) -> crate::helpers::Response {
-    if method == Method::GET { app.get(uri).await } else { app.authed(method.clone(), uri, None).await }
+async fn call(app: &TestApp, method: &Method, probe: Probe) -> crate::helpers::Response {
+    let mut request = Request::builder().method(method.clone()).uri(&probe.uri);
+    if method != Method::GET {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {}", app.token));
+    }
+    if let Some((name, value)) = probe.header {
+        request = request.header(name, value);
+    }
+    app.send(request.body(Body::empty()).unwrap()).await
 }
 
 /// Every integer parameter with a declared range (ids, `limit`): one past either bound is a 400
@@ -78,8 +95,7 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
             };
             assert_eq!(schema["format"], "int64", "{method} {path} {name}");
             for outside in [i128::from(min) - 1, i128::from(max) + 1] {
-                let response =
-                    call(&app, &method, &uri(&path, &parameters, name, &outside.to_string())).await;
+                let response = call(&app, &method, uri(&path, &parameters, name, &outside.to_string())).await;
                 let body = response.error(StatusCode::BAD_REQUEST, "bad_request");
                 let message = body["error"]["message"].as_str().unwrap();
                 assert!(message.contains(name), "{method} {path} {name}={outside}: {message}");
@@ -89,7 +105,7 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
                 );
             }
             for inside in [min, max] {
-                let response = call(&app, &method, &uri(&path, &parameters, name, &inside.to_string())).await;
+                let response = call(&app, &method, uri(&path, &parameters, name, &inside.to_string())).await;
                 assert_ne!(
                     response.status,
                     StatusCode::BAD_REQUEST,
@@ -100,9 +116,10 @@ async fn integer_parameters_are_accepted_exactly_within_their_declared_range() {
             n_checked += 1;
         }
     }
-    // An id in nine operations (runs, exports ×3, crew runs, alert rules ×3, alert ack), a limit
-    // in nine (news included).
-    assert_eq!(n_checked, 18);
+    // An id in ten operations (runs, exports ×3, crew runs, alert rules ×3, alert ack, alert
+    // deliveries), a limit in nine (news included), an alert cursor in two (the stream's
+    // `since_id` and `Last-Event-ID`).
+    assert_eq!(n_checked, 21);
 }
 
 /// A symbol outside `^[.^=-]*[A-Za-z0-9][A-Za-z0-9.^=-]*$` (at most 15 characters) is a 400
@@ -120,21 +137,21 @@ async fn symbol_parameters_are_accepted_exactly_as_their_pattern_says() {
         assert_eq!(schema["maxLength"], 15, "{method} {path}");
         // Percent-encoded: a space before, a `;`, no letter or digit, 16 characters.
         for outside in ["%20AAPL", "AAPL%20", "A%3BB", "..-", "ABCDEFGHIJKLMNOP"] {
-            let response = call(&app, &method, &uri(&path, &parameters, "symbol", outside)).await;
+            let response = call(&app, &method, uri(&path, &parameters, "symbol", outside)).await;
             response.error(StatusCode::BAD_REQUEST, "invalid_symbol");
         }
         // GETs only: a POST would queue an analysis.
         if method == Method::GET {
             for inside in ["aapl", "^GSPC", "EURUSD=X", "BRK.B", "-A"] {
-                let response = call(&app, &method, &uri(&path, &parameters, "symbol", inside)).await;
+                let response = call(&app, &method, uri(&path, &parameters, "symbol", inside)).await;
                 assert_ne!(response.status, StatusCode::BAD_REQUEST, "{method} {path} {inside}");
             }
         }
         n_checked += 1;
     }
     // Watchlist delete, bars, quote, indicators, disagreements, news, profile, mentions, buckets,
-    // analysis ×2, alerts.
-    assert_eq!(n_checked, 12);
+    // analysis ×2, alerts, the alert stream.
+    assert_eq!(n_checked, 13);
 }
 
 /// What every operation documents: a 400 where it has parameters, 401 and 403 under `/api`

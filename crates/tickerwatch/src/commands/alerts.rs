@@ -145,7 +145,7 @@ async fn test(app: &App, id: i64) -> anyhow::Result<bool> {
         println!("Rule {id} has no targets; its alerts are only stored (and shown by the API).");
         return Ok(true);
     }
-    let config = notify::NotifierConfig::new(app.config.jobs.monitor.targets.clone());
+    let config = app.config.jobs.monitor.notifier_config();
     let notifier = notify::Notifier::new(config).context("cannot set up alert delivery")?;
     let sample = notify::Alert {
         id: 0,

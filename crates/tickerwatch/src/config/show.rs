@@ -125,6 +125,12 @@ fn hints(config: &Config) -> Vec<Hint> {
             unset(is_none, hint);
         }
     }
+    // Not set at all: the whole section is shown as a commented block, see `smtp_block`.
+    if let Some(smtp) = &config.jobs.monitor.smtp {
+        let [username, password] = smtp_hints();
+        unset(smtp.username.is_none(), username);
+        unset(smtp.password.is_none(), password);
+    }
     unset(
         config.analysis.schedule.is_none(),
         Hint::new(
@@ -171,6 +177,30 @@ fn reddit_block() -> Vec<String> {
     lines
 }
 
+/// The optional keys of `[jobs.monitor.smtp]`.
+fn smtp_hints() -> [Hint; 2] {
+    [
+        Hint::new("jobs.monitor.smtp", "username", "\"alerts@example.com\"", "not set: no login"),
+        Hint::secret("jobs.monitor.smtp", "password"),
+    ]
+}
+
+/// `[jobs.monitor.smtp]` when it is not set: its keys with example values, commented.
+fn smtp_block() -> Vec<String> {
+    let mut lines = vec![commented("[jobs.monitor.smtp]", "not set: e-mail targets fail (no SMTP server)")];
+    for (line, note) in [
+        ("host = \"smtp.example.com\"", "must pass [jobs.monitor.targets]"),
+        ("port = 587", ""),
+        ("tls = \"starttls\"", "none, starttls or tls"),
+        ("from = \"tickerwatch <alerts@example.com>\"", ""),
+        ("timeout_secs = 30", "one SMTP session, connect to QUIT"),
+    ] {
+        lines.push(commented(line, note));
+    }
+    lines.extend(smtp_hints().iter().map(Hint::line));
+    lines
+}
+
 /// Inserts the commented lines into `toml` (the masked config as `toml` renders it: a header line
 /// per table, its keys below it).
 pub(super) fn annotate(toml: &str, config: &Config) -> String {
@@ -178,6 +208,10 @@ pub(super) fn annotate(toml: &str, config: &Config) -> String {
     let mut extra_blocks: Vec<(&str, Vec<String>)> = Vec::new();
     if config.social.reddit.is_none() {
         extra_blocks.push(("social", reddit_block()));
+    }
+    if config.jobs.monitor.smtp.is_none() {
+        // After the policy's table: a table header ends the keys of the one before it.
+        extra_blocks.push(("jobs.monitor.targets", smtp_block()));
     }
     let mut out = String::new();
     let _ = writeln!(
