@@ -10,8 +10,8 @@ use storage::Storage;
 
 use crate::ServerConfig;
 use crate::cache::BarsCache;
-use crate::session::SessionKeys;
 use crate::routes::alert_stream::AlertStreams;
+use crate::session::SessionKeys;
 
 /// Everything the handlers use, each with one owner outside the server (the binary builds them
 /// and shuts them down); the state only holds handles.

@@ -48,6 +48,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
         .route("/trending", get(trending_page))
+        .route("/providers", get(providers_page))
         .route("/jobs", get(jobs_page))
         .route("/jobs/runs/{id}", get(run_page))
         .route("/jobs/{name}/trigger", post(trigger_job))
@@ -1028,4 +1029,31 @@ async fn trending_page(
         status: scan.status.to_string(),
     });
     Ok(page(StatusCode::OK, web::trending_page(&rows, &window, scan.as_ref(), &viewer)))
+}
+
+async fn providers_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = reader(&state, &headers, &uri)?;
+    let rows: Vec<web::ProviderRow> =
+        crate::routes::providers::provider_health(&state.providers, &state.storage)
+            .await
+            .into_iter()
+            .map(|health| web::ProviderRow {
+                provider: health.provider,
+                status: health.status.to_owned(),
+                in_chain: health.in_chain,
+                last_success: health.last_success,
+                last_error: health.last_error.map(|failure| (failure.at, failure.message)),
+                requests_today: health.requests_today,
+                per_day: health.budget.per_day,
+                day_left: health.budget.day_left,
+                per_minute: health.budget.per_minute,
+                minute_left: health.budget.minute_left,
+                backing_off_until: health.backing_off_until,
+            })
+            .collect();
+    Ok(page(StatusCode::OK, web::providers_page(&rows, &viewer)))
 }

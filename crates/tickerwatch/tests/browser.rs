@@ -245,11 +245,13 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let history = browser.source().await.unwrap();
     assert!(history.contains("/ack\""), "an unacknowledged alert with its form");
     screenshot(&browser, "alerts-light").await;
-    browser.goto(&format!("{base}/jobs")).await.unwrap();
-    screenshot(&browser, "jobs-light").await;
+    for (name, path) in [("jobs", "/jobs"), ("trending", "/trending"), ("providers", "/providers")] {
+        browser.goto(&format!("{base}{path}")).await.unwrap();
+        screenshot(&browser, &format!("{name}-light")).await;
+    }
 
     // No page logged an error.
-    for path in ["/", "/symbols/AAPL", "/jobs", "/exports", "/alerts", "/signin"] {
+    for path in ["/", "/symbols/AAPL", "/jobs", "/exports", "/alerts", "/trending", "/providers", "/signin"] {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         assert_quiet_console(&browser, path).await;
     }
@@ -282,6 +284,8 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
         ("jobs", "/jobs"),
         ("exports", "/exports"),
         ("alerts", "/alerts"),
+        ("trending", "/trending"),
+        ("providers", "/providers"),
         ("signin", "/signin"),
     ] {
         dark.goto(&format!("{base}{path}")).await.unwrap();
@@ -298,7 +302,16 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
 
     // Server-side time of each page's HTML on sample data (printed, not asserted: a figure).
     let client = reqwest::Client::new();
-    for path in ["/", "/symbols/AAPL", "/symbols/AAPL?range=max", "/jobs", "/exports", "/alerts"] {
+    for path in [
+        "/",
+        "/symbols/AAPL",
+        "/symbols/AAPL?range=max",
+        "/jobs",
+        "/exports",
+        "/alerts",
+        "/trending",
+        "/providers",
+    ] {
         let mut times = Vec::new();
         for _ in 0..10 {
             let started = Instant::now();

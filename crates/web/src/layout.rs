@@ -22,6 +22,7 @@ pub enum Nav {
     Exports,
     Alerts,
     Trending,
+    Providers,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -66,6 +67,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                         a href="/jobs" aria-current=[(nav == Nav::Jobs).then_some("page")] { "Jobs" }
                         a href="/exports" aria-current=[(nav == Nav::Exports).then_some("page")] { "Exports" }
                         a href="/alerts" aria-current=[(nav == Nav::Alerts).then_some("page")] { "Alerts" }
+                        a href="/providers" aria-current=[(nav == Nav::Providers).then_some("page")] { "Providers" }
                         a href="/api/docs" { "API" }
                     }
                     div.session {

@@ -17,6 +17,7 @@ mod format;
 mod jobs;
 mod layout;
 mod pages;
+mod providers;
 mod social;
 mod sparkline;
 
@@ -29,5 +30,6 @@ pub use pages::{
     ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,
     symbol_page,
 };
+pub use providers::{ProviderRow, providers_page};
 pub use social::{ScanSummary, TRENDING_WINDOWS, TrendingEntry, trending_page};
 pub use sparkline::sparkline_svg;

@@ -463,3 +463,14 @@ async fn the_trending_page_ranks_mentions_over_the_chosen_window() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(html(&bad).contains("24h, 7d, 30d"));
 }
+
+#[tokio::test]
+async fn the_providers_page_shows_each_providers_health() {
+    let app = refreshed(&["AAPL"]).await;
+    let page = html(&app.get("/providers").await);
+    assert!(
+        page.contains("<strong>sample</strong>") && page.contains(r#"class="text up">offline"#),
+        "{page}"
+    );
+    assert!(page.contains("never shown here"));
+}
