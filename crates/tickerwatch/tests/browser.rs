@@ -2,8 +2,8 @@
 //! system: Debian's `chromium` and `chromium-driver`, which `.ci/run` installs), against the
 //! real server on the offline sample data. A person's path through it: sign in, the dashboard,
 //! a symbol's chart and its range, triggering the download-tracker and watching the run finish,
-//! downloading its export, an alert rule that fires, signing out — with no console error on any
-//! page. Screenshots of every page, light and dark, go to `$CARGO_TARGET_TMPDIR/screenshots`.
+//! downloading its export, an alert rule that fires and shows up live in the open alerts page,
+//! signing out — with no console error on any page. Screenshots of every page, light and dark, go to `$CARGO_TARGET_TMPDIR/screenshots`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -232,16 +232,30 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
         .await
         .unwrap();
     wait_for_text(&browser, "table", &["price above 1"], Duration::from_secs(10)).await;
-    browser.goto(&format!("{base}/jobs")).await.unwrap();
-    browser
-        .find(Locator::Css(r#"form[action="/jobs/download-tracker/trigger"] button"#))
+    // With the alerts page open, a refresh triggered elsewhere (the API) fires the rule: the alert
+    // appears in the history live, with no reload.
+    let triggered: Value = reqwest::Client::new()
+        .post(format!("{base}/api/jobs/download-tracker/trigger"))
+        .bearer_auth(&token)
+        .send()
         .await
         .unwrap()
-        .click()
+        .json()
         .await
         .unwrap();
-    wait_for_text(&browser, "dl.facts div:first-child dd", &["succeeded"], Duration::from_secs(60)).await;
-    browser.goto(&format!("{base}/alerts")).await.unwrap();
+    assert!(triggered["run_id"].is_i64(), "{triggered}");
+    let live =
+        wait_for_text(&browser, "table[data-live-alerts] tbody", &["price above 1"], Duration::from_secs(60))
+            .await;
+    assert!(live.contains("AAPL"), "{live}");
+    assert_eq!(browser.current_url().await.unwrap().path(), "/alerts", "no navigation happened");
+    assert_eq!(
+        browser.find_all(Locator::Css("tr.fresh")).await.unwrap().len(),
+        1,
+        "added by the live script"
+    );
+    screenshot(&browser, "alerts-live-light").await;
+    browser.refresh().await.unwrap();
     let history = browser.source().await.unwrap();
     assert!(history.contains("/ack\""), "an unacknowledged alert with its form");
     screenshot(&browser, "alerts-light").await;

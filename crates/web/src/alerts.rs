@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use crate::format::money;
-use crate::layout::{Nav, Viewer, document};
+use crate::layout::{LIVE_SCRIPT_PATH, Nav, Viewer, document};
 use crate::pages::FieldError;
 
 /// One alert rule.
@@ -144,38 +144,38 @@ pub fn alerts_page(rules: &[RuleRow], alerts: &[AlertRow], viewer: &Viewer, form
             }
         }
         h2 { "History" }
-        @if alerts.is_empty() { p.muted { "Nothing has fired yet." } } @else {
-            div.panel.table-wrap {
-                table {
-                    thead { tr {
-                        th scope="col" { "Fired (UTC)" } th scope="col" class="text" { "Symbol" } th scope="col" class="text" { "Rule" }
-                        th scope="col" { "Value" } th scope="col" class="hide-narrow" { "Threshold" } th scope="col" class="hide-narrow" { "Before" }
-                        th scope="col" class="text hide-narrow" { "Source" } th scope="col" class="text" { span.visually-hidden { "Acknowledge" } }
-                    } }
-                    tbody {
-                        @for alert in alerts {
-                            tr class=[(!alert.acknowledged).then_some("unread")] {
-                                td { (alert.fired_at.format("%Y-%m-%d %H:%M")) }
-                                td.text { a href=(format!("/symbols/{}", alert.symbol.replace('^', "%5E"))) { (alert.symbol) } }
-                                td.text { (alert.rule) }
-                                td { (money(Some(alert.observed))) }
-                                td class="hide-narrow" { (money(Some(alert.threshold))) }
-                                td class="hide-narrow" { (money(alert.previous)) }
-                                td class="text hide-narrow" { (alert.provider.as_deref().unwrap_or("—")) }
-                                td.text {
-                                    @if alert.acknowledged { span.muted { "seen" } } @else if viewer.signed_in() {
-                                        form method="post" action=(format!("/alerts/{}/ack", alert.id)) {
-                                            (viewer.csrf_field())
-                                            button.link type="submit" { "Acknowledge" }
-                                        }
-                                    } @else { span.warn { "new" } }
-                                }
+        p #no-alerts .muted hidden[!alerts.is_empty()] { "Nothing has fired yet." }
+        div.panel.table-wrap hidden[alerts.is_empty()] {
+            table data-live-alerts data-last-id=(alerts.iter().map(|a| a.id).max().unwrap_or(0)) {
+                thead { tr {
+                    th scope="col" { "Fired (UTC)" } th scope="col" class="text" { "Symbol" } th scope="col" class="text" { "Rule" }
+                    th scope="col" { "Value" } th scope="col" class="hide-narrow" { "Threshold" } th scope="col" class="hide-narrow" { "Before" }
+                    th scope="col" class="text hide-narrow" { "Source" } th scope="col" class="text" { span.visually-hidden { "Acknowledge" } }
+                } }
+                tbody {
+                    @for alert in alerts {
+                        tr class=[(!alert.acknowledged).then_some("unread")] data-alert-id=(alert.id) {
+                            td { (alert.fired_at.format("%Y-%m-%d %H:%M")) }
+                            td.text { a href=(format!("/symbols/{}", alert.symbol.replace('^', "%5E"))) { (alert.symbol) } }
+                            td.text { (alert.rule) }
+                            td { (money(Some(alert.observed))) }
+                            td class="hide-narrow" { (money(Some(alert.threshold))) }
+                            td class="hide-narrow" { (money(alert.previous)) }
+                            td class="text hide-narrow" { (alert.provider.as_deref().unwrap_or("—")) }
+                            td.text {
+                                @if alert.acknowledged { span.muted { "seen" } } @else if viewer.signed_in() {
+                                    form method="post" action=(format!("/alerts/{}/ack", alert.id)) {
+                                        (viewer.csrf_field())
+                                        button.link type="submit" { "Acknowledge" }
+                                    }
+                                } @else { span.warn { "new" } }
                             }
                         }
                     }
                 }
             }
         }
+        script src=(LIVE_SCRIPT_PATH) defer {}
     };
     document("Alerts", Nav::Alerts, viewer, body)
 }

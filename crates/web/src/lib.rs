@@ -6,7 +6,7 @@
 //!   every interpolated string is escaped by default, so vendor text (news, Reddit posts, company
 //!   names) cannot inject markup. `PreEscaped` appears only around SVG our own `charts` crate drew.
 //! - **Readable without JavaScript.** Range switches are links, tables come with every chart,
-//!   forms post. The page loads nothing from another host: one stylesheet served by us, charts
+//!   forms post. The one script (`live.js`) only adds live rows where a page has them. The page loads nothing from another host: one stylesheet served by us, charts
 //!   inline.
 //! - **Colours follow the browser.** The stylesheet's variables switch with
 //!   `prefers-color-scheme`; charts keep their own palette, which reads on both.
@@ -25,7 +25,9 @@ pub use alerts::{AlertRow, RuleForm, RuleRow, alerts_page};
 pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
 pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};
-pub use layout::{ICON, ICON_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document};
+pub use layout::{
+    ICON, ICON_PATH, LIVE_SCRIPT, LIVE_SCRIPT_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document,
+};
 pub use pages::{
     ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,
     symbol_page,
