@@ -178,31 +178,26 @@ fn writer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, P
     Ok(Viewer { csrf_token: Some(state.sessions.csrf_token(&session)) })
 }
 
-async fn stylesheet() -> Response {
-    let mut response = web::STYLESHEET.into_response();
+/// A file compiled into the binary, with its type and how long browsers may keep it.
+fn asset(body: &'static str, content_type: &'static str, cache: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     response
+}
+
+async fn stylesheet() -> Response {
+    asset(web::STYLESHEET, "text/css; charset=utf-8", "public, max-age=3600")
 }
 
 async fn live_script() -> Response {
-    let mut response = web::LIVE_SCRIPT.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    asset(web::LIVE_SCRIPT, "text/javascript; charset=utf-8", "public, max-age=3600")
 }
 
 async fn icon() -> Response {
-    let mut response = web::ICON.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    asset(web::ICON, "image/svg+xml", "public, max-age=86400")
 }
 
 async fn dashboard(
@@ -400,9 +395,10 @@ async fn signin_form(Query(query): Query<SignInQuery>) -> Response {
     page(StatusCode::OK, web::signin_page(&safe_return_path(query.next.as_deref()), None))
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty: the handler says which are needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct SignInForm {
-    #[serde(default)]
     token: String,
     next: Option<String>,
 }
@@ -430,9 +426,10 @@ async fn signin(State(state): State<AppState>, Form(form): Form<SignInForm>) -> 
     }
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty: the handler says which are needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct CsrfForm {
-    #[serde(default)]
     csrf: String,
 }
 
@@ -447,11 +444,11 @@ async fn signout(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty: the handler says which are needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct AddSymbolForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     symbol: String,
 }
 
@@ -649,17 +646,14 @@ async fn exports_page(
     render_exports(&state, &viewer, &form).await
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty: the handler says which are needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct NewExportForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     symbols: String,
-    #[serde(default)]
     from: String,
-    #[serde(default)]
     to: String,
-    #[serde(default)]
     format: String,
 }
 
@@ -834,19 +828,15 @@ async fn alerts_page(
     render_alerts(&state, &viewer, &web::RuleForm::default()).await
 }
 
-#[derive(Deserialize)]
+/// Missing fields are empty: the handler says which are needed.
+#[derive(Default, Deserialize)]
+#[serde(default)]
 struct NewRuleForm {
-    #[serde(default)]
     csrf: String,
-    #[serde(default)]
     symbol: String,
-    #[serde(default)]
     direction: String,
-    #[serde(default)]
     level: String,
-    #[serde(default)]
     frequency: String,
-    #[serde(default)]
     cooldown_minutes: String,
 }
 
