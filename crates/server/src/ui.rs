@@ -36,6 +36,8 @@ const SPARKLINE_SESSIONS: usize = 30;
 const RECENT_SESSIONS: usize = 30;
 /// Headlines on the symbol page.
 const NEWS_SHOWN: u64 = 10;
+/// Research notes on the symbol page.
+const NOTES_SHOWN: u32 = 3;
 
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
      style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -45,6 +47,7 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(dashboard))
         .route("/symbols/{symbol}", get(symbol_page))
+        .route("/symbols/{symbol}/analyze", post(analyze_symbol))
         .route("/signin", get(signin_form).post(signin))
         .route("/signout", post(signout))
         .route("/trending", get(trending_page))
@@ -372,6 +375,22 @@ async fn symbol_page(
         disagreements,
         profile,
         news: storage.news(&symbol, NEWS_SHOWN).await?,
+        notes: storage
+            .research_notes(Some(&symbol), NOTES_SHOWN)
+            .await?
+            .into_iter()
+            .map(|note| web::NoteView {
+                id: note.id,
+                created_at: note.created_at,
+                rating: note.rating.to_string(),
+                confidence: note.confidence,
+                horizon: note.horizon.clone(),
+                thesis: note.thesis.clone(),
+                risks: note.risks.clone(),
+                model: note.model.clone(),
+                crew: note.crew.clone(),
+            })
+            .collect(),
     };
     Ok(page(StatusCode::OK, web::symbol_page(&view, &viewer)))
 }
@@ -499,6 +518,7 @@ fn run_row(run: storage::RunRecord, outputs: &[domain::RunOutput]) -> web::RunRo
         finished_at: run.finished_at,
         error: run.error,
         export_id: outputs.iter().find(|o| o.kind == domain::OutputKind::Export).map(|o| o.id),
+        note_id: outputs.iter().find(|o| o.kind == domain::OutputKind::ResearchNote).map(|o| o.id),
     }
 }
 
@@ -1056,4 +1076,31 @@ async fn providers_page(
             })
             .collect();
     Ok(page(StatusCode::OK, web::providers_page(&rows, &viewer)))
+}
+
+/// Queues the analysis crew for one symbol and shows its run; if one is already running for it,
+/// shows that one.
+async fn analyze_symbol(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    let Ok(symbol) = Symbol::parse(&raw) else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            web::not_found_page(&format!("“{raw}” is not a ticker symbol.")),
+        ));
+    };
+    match state.jobs.trigger_for(jobs::AnalysisJob::NAME, &symbol, domain::RunTrigger::Api).await {
+        Ok(triggered) => Ok(Redirect::to(&format!("/jobs/runs/{}", triggered.run.id)).into_response()),
+        Err(jobs::TriggerError::AlreadyActive { active, .. }) => {
+            Ok(Redirect::to(&format!("/jobs/runs/{}", active.id)).into_response())
+        }
+        Err(jobs::TriggerError::Storage(error)) => Err(PageError::Storage(error)),
+        Err(error) => {
+            Ok(page(StatusCode::SERVICE_UNAVAILABLE, web::error_page("Not started", &error.to_string())))
+        }
+    }
 }

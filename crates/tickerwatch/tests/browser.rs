@@ -2,7 +2,8 @@
 //! system: Debian's `chromium` and `chromium-driver`, which `.ci/run` installs), against the
 //! real server on the offline sample data. A person's path through it: sign in, the dashboard,
 //! a symbol's chart and its range, triggering the download-tracker and watching the run finish,
-//! downloading its export, an alert rule that fires and shows up live in the open alerts page,
+//! downloading its export, running the analysis crew and reading its note, an alert rule that
+//! fires and shows up live in the open alerts page,
 //! signing out — with no console error on any page. Screenshots of every page, light and dark, go to `$CARGO_TARGET_TMPDIR/screenshots`.
 
 use std::path::PathBuf;
@@ -219,6 +220,27 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let month = browser.find_all(Locator::Css("svg.chart rect")).await.unwrap().len();
     assert!(month < year / 4, "a month's chart ({month}) is not smaller than a year's ({year})");
     assert!(browser.current_url().await.unwrap().query().unwrap_or("").contains("range=1m"));
+
+    // Run the analysis crew from the symbol page; its run page leads to the note it wrote.
+    browser
+        .find(Locator::Css(r#"form[action="/symbols/AAPL/analyze"] button"#))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let status = wait_for_text(
+        &browser,
+        "dl.facts div:first-child dd",
+        &["succeeded", "failed"],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(status, "succeeded");
+    browser.find(Locator::LinkText("read the note")).await.unwrap().click().await.unwrap();
+    let note = wait_for_text(&browser, "article.note", &["confidence"], Duration::from_secs(10)).await;
+    assert!(["BUY", "HOLD", "SELL"].iter().any(|rating| note.contains(rating)), "{note}");
+    screenshot(&browser, "symbol-note-light").await;
 
     // An alert rule made on the alerts page fires on the next refresh and shows in the history.
     browser.goto(&format!("{base}/alerts")).await.unwrap();

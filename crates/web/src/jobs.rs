@@ -31,6 +31,8 @@ pub struct RunRow {
     pub error: Option<String>,
     /// The run's first export, downloadable.
     pub export_id: Option<i64>,
+    /// The research note the run wrote (an analysis run).
+    pub note_id: Option<i64>,
 }
 
 impl RunRow {
@@ -158,6 +160,9 @@ pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
             @if let Some(id) = run.export_id {
                 div { dt { "Export" } dd { a href=(format!("/api/exports/{id}/download")) { "download" } } }
             }
+            @if let (Some(id), Some(subject)) = (run.note_id, &run.subject) {
+                div { dt { "Research note" } dd { a href=(format!("/symbols/{}#note-{id}", subject.replace('^', "%5E"))) { "read the note" } } }
+            }
         }
         @if let Some(error) = &run.error { p.panel.down role="alert" { (error) } }
         h2 { "Per symbol" }
@@ -203,6 +208,7 @@ mod tests {
             finished_at: None,
             error: Some("<b>vendor</b> said no".to_owned()),
             export_id: Some(3),
+            note_id: None,
         }
     }
 

@@ -29,8 +29,8 @@ pub use layout::{
     ICON, ICON_PATH, LIVE_SCRIPT, LIVE_SCRIPT_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document,
 };
 pub use pages::{
-    ChartRange, DashboardRow, FieldError, SymbolView, dashboard, error_page, not_found_page, signin_page,
-    symbol_page,
+    ChartRange, DashboardRow, FieldError, NoteView, SymbolView, dashboard, error_page, not_found_page,
+    signin_page, symbol_page,
 };
 pub use providers::{ProviderRow, providers_page};
 pub use social::{ScanSummary, TRENDING_WINDOWS, TrendingEntry, trending_page};

@@ -233,6 +233,52 @@ pub struct SymbolView {
     pub profile: Option<CompanyProfile>,
     /// Latest headlines, newest first.
     pub news: Vec<NewsItem>,
+    /// Latest research notes, newest first.
+    pub notes: Vec<NoteView>,
+}
+
+/// A research note as the symbol page shows it (model-written text: escaped like vendor text).
+#[derive(Debug, Clone)]
+pub struct NoteView {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    /// `buy`, `hold`, `sell`.
+    pub rating: String,
+    /// In `0..=1`.
+    pub confidence: f64,
+    pub horizon: String,
+    pub thesis: String,
+    pub risks: Vec<String>,
+    pub model: String,
+    pub crew: String,
+}
+
+fn notes_section(symbol: &str, notes: &[NoteView], viewer: &Viewer) -> Markup {
+    html! {
+        h2 { "Research notes" }
+        @if viewer.signed_in() {
+            form.inline method="post" action=(format!("{}/analyze", symbol_href(symbol))) {
+                (viewer.csrf_field())
+                button type="submit" { "Run analysis" }
+                span.muted { "The crew (researcher, analysts, writer) writes a new note; its run shows each step's result." }
+            }
+        }
+        @if notes.is_empty() { p.muted { "No note yet." } }
+        @for note in notes {
+            article.panel.note id=(format!("note-{}", note.id)) {
+                p {
+                    strong class=(match note.rating.as_str() { "buy" => "up", "sell" => "down", _ => "warn" }) { (note.rating.to_uppercase()) }
+                    " · " (format!("{:.0} %", note.confidence * 100.0)) " confidence · " (note.horizon)
+                    span.muted { " · " (note.created_at.format("%Y-%m-%d %H:%M UTC")) " · " (note.crew) " on " (note.model) }
+                }
+                p { (note.thesis) }
+                @if !note.risks.is_empty() {
+                    p.muted { "Risks:" }
+                    ul { @for risk in &note.risks { li { (risk) } } }
+                }
+            }
+        }
+    }
 }
 
 /// Only web links become links: a vendor's `javascript:` or `data:` URL stays text.
@@ -336,6 +382,7 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
             figcaption.muted { (view.chart_caption) }
         }
         @if let Some(profile) = &view.profile { (profile_section(profile)) }
+        (notes_section(&view.symbol, &view.notes, viewer))
         (news_section(&view.news))
         h2 { "Latest sessions" }
         div.panel.table-wrap {
@@ -509,6 +556,17 @@ mod tests {
                 sentiment: Some(-0.4),
                 provider: domain::ProviderId::Sample,
             }],
+            notes: vec![NoteView {
+                id: 5,
+                created_at: now(),
+                rating: "sell".to_owned(),
+                confidence: 0.69,
+                horizon: "3-6 months".to_owned(),
+                thesis: "<script>x</script> thesis".to_owned(),
+                risks: vec!["a risk".to_owned()],
+                model: "offline".to_owned(),
+                crew: "research".to_owned(),
+            }],
         };
         let html = symbol_page(&view, &Viewer::default()).into_string();
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
@@ -517,5 +575,8 @@ mod tests {
         assert!(!html.contains("javascript:"), "a script URL is never a link");
         assert!(html.contains(r#"href="https://example.invalid/a?x=1&amp;y=2""#));
         assert!(html.contains("&lt;i&gt;Big&lt;/i&gt; news") && html.contains(r#"class="down">-0.40"#));
+        assert!(html.contains(r#"id="note-5""#) && html.contains("SELL") && html.contains("69 % confidence"));
+        assert!(html.contains("&lt;script&gt;x&lt;/script&gt; thesis"));
+        assert!(!html.contains("/analyze"), "no form for a reader who is not signed in");
     }
 }

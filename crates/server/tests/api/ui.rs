@@ -474,3 +474,26 @@ async fn the_providers_page_shows_each_providers_health() {
     );
     assert!(page.contains("never shown here"));
 }
+
+#[tokio::test]
+async fn run_analysis_from_the_symbol_page_and_read_the_note_there() {
+    let app = refreshed(&["AAPL"]).await;
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/symbols/AAPL", &cookie).await);
+    assert!(page.contains("No note yet.") && page.contains(r#"action="/symbols/AAPL/analyze""#), "{page}");
+    let csrf = csrf_of(&page);
+    let started = post_form(&app, "/symbols/AAPL/analyze", &[("csrf", &csrf)], Some(&cookie)).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    let location = started.headers[header::LOCATION].to_str().unwrap().to_owned();
+    let run_id: i64 = location.strip_prefix("/jobs/runs/").unwrap().parse().unwrap();
+    let run = app.wait_for_run(run_id).await;
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let note = app.storage.research_notes(Some(&Symbol::parse("AAPL").unwrap()), 1).await.unwrap().remove(0);
+    let run_page = html(&get_with(&app, &location, &cookie).await);
+    assert!(run_page.contains(&format!(r#"href="/symbols/AAPL#note-{}""#, note.id)), "{run_page}");
+    let page = html(&get_with(&app, "/symbols/AAPL", &cookie).await);
+    assert!(page.contains(&format!(r#"id="note-{}""#, note.id)), "{page}");
+    assert!(page.contains(&note.rating.to_string().to_uppercase()));
+    let forged = post_form(&app, "/symbols/AAPL/analyze", &[("csrf", "00")], Some(&cookie)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}
