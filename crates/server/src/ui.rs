@@ -52,6 +52,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/signout", post(signout))
         .route("/trending", get(trending_page))
         .route("/providers", get(providers_page))
+        .route("/settings", get(settings_page))
+        .route("/settings/tokens", post(create_token))
+        .route("/settings/tokens/revoke", post(revoke_token))
         .route("/jobs", get(jobs_page))
         .route("/jobs/runs/{id}", get(run_page))
         .route("/jobs/{name}/trigger", post(trigger_job))
@@ -1103,4 +1106,94 @@ async fn analyze_symbol(
             Ok(page(StatusCode::SERVICE_UNAVAILABLE, web::error_page("Not started", &error.to_string())))
         }
     }
+}
+
+/// Only a signed-in person manages tokens, whatever `protect_reads` says.
+fn signed_in_reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Viewer, PageError> {
+    let viewer = reader(state, headers, uri)?;
+    if viewer.signed_in() {
+        return Ok(viewer);
+    }
+    Err(PageError::SignIn(uri.0.path_and_query().map_or("/settings", |p| p.as_str()).to_owned()))
+}
+
+async fn render_settings(
+    state: &AppState,
+    viewer: &Viewer,
+    created: Option<(&str, &str)>,
+    error: Option<FieldError>,
+) -> Result<Response, PageError> {
+    let tokens: Vec<web::TokenRow> = state
+        .storage
+        .tokens()
+        .await?
+        .into_iter()
+        .map(|token| web::TokenRow {
+            name: token.name,
+            created_at: token.created_at,
+            revoked_at: token.revoked_at,
+        })
+        .collect();
+    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(page(status, web::settings_page(&tokens, viewer, created, error.as_ref())))
+}
+
+async fn settings_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+) -> Result<Response, PageError> {
+    let viewer = signed_in_reader(&state, &headers, &uri)?;
+    render_settings(&state, &viewer, None, None).await
+}
+
+/// Form fields naming a token.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct TokenForm {
+    csrf: String,
+    name: String,
+}
+
+/// Makes a token and shows it once; a bad or taken name shows the form again.
+async fn create_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf)?;
+    let name = form.name.trim();
+    let refused = |message: &str| Some(FieldError { value: form.name.clone(), message: message.to_owned() });
+    let error = if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        refused("A name of 1 to 64 characters, like laptop or ci.")
+    } else if state
+        .storage
+        .tokens()
+        .await?
+        .iter()
+        .any(|token| token.name == name && token.revoked_at.is_none())
+    {
+        refused("An active token already has that name.")
+    } else {
+        None
+    };
+    if error.is_some() {
+        return render_settings(&state, &viewer, None, error).await;
+    }
+    let token = crate::generate_token();
+    state.storage.create_token(name, &crate::hash_token(&token)).await?;
+    tracing::info!(token_name = name, "API token made from the web UI.");
+    render_settings(&state, &viewer, Some((name, &token)), None).await
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    writer(&state, &headers, &form.csrf)?;
+    if state.storage.revoke_token(form.name.trim()).await? {
+        tracing::info!(token_name = form.name.trim(), "API token revoked from the web UI.");
+    }
+    Ok(Redirect::to("/settings").into_response())
 }

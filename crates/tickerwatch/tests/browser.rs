@@ -281,13 +281,25 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let history = browser.source().await.unwrap();
     assert!(history.contains("/ack\""), "an unacknowledged alert with its form");
     screenshot(&browser, "alerts-light").await;
-    for (name, path) in [("jobs", "/jobs"), ("trending", "/trending"), ("providers", "/providers")] {
+    for (name, path) in
+        [("jobs", "/jobs"), ("trending", "/trending"), ("providers", "/providers"), ("settings", "/settings")]
+    {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         screenshot(&browser, &format!("{name}-light")).await;
     }
 
     // No page logged an error.
-    for path in ["/", "/symbols/AAPL", "/jobs", "/exports", "/alerts", "/trending", "/providers", "/signin"] {
+    for path in [
+        "/",
+        "/symbols/AAPL",
+        "/jobs",
+        "/exports",
+        "/alerts",
+        "/trending",
+        "/providers",
+        "/settings",
+        "/signin",
+    ] {
         browser.goto(&format!("{base}{path}")).await.unwrap();
         assert_quiet_console(&browser, path).await;
     }

@@ -30,6 +30,7 @@ pub enum Nav {
     Alerts,
     Trending,
     Providers,
+    Settings,
     /// A page reached from another one (a symbol), or an error page.
     None,
 }
@@ -75,6 +76,7 @@ pub fn document(title: &str, nav: Nav, viewer: &Viewer, body: Markup) -> Markup 
                         a href="/exports" aria-current=[(nav == Nav::Exports).then_some("page")] { "Exports" }
                         a href="/alerts" aria-current=[(nav == Nav::Alerts).then_some("page")] { "Alerts" }
                         a href="/providers" aria-current=[(nav == Nav::Providers).then_some("page")] { "Providers" }
+                        a href="/settings" aria-current=[(nav == Nav::Settings).then_some("page")] { "Settings" }
                         a href="/api/docs" { "API" }
                     }
                     div.session {

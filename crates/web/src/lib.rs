@@ -18,6 +18,7 @@ mod jobs;
 mod layout;
 mod pages;
 mod providers;
+mod settings;
 mod social;
 mod sparkline;
 
@@ -33,5 +34,6 @@ pub use pages::{
     signin_page, symbol_page,
 };
 pub use providers::{ProviderRow, providers_page};
+pub use settings::{TokenRow, settings_page};
 pub use social::{ScanSummary, TRENDING_WINDOWS, TrendingEntry, trending_page};
 pub use sparkline::sparkline_svg;

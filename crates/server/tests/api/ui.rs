@@ -497,3 +497,50 @@ async fn run_analysis_from_the_symbol_page_and_read_the_note_there() {
     let forged = post_form(&app, "/symbols/AAPL/analyze", &[("csrf", "00")], Some(&cookie)).await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn tokens_are_made_shown_once_used_and_revoked_from_settings() {
+    let app = TestApp::new().await;
+    let anonymous = app.get("/settings").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER, "settings need a sign-in even with public reads");
+    assert_eq!(anonymous.headers[header::LOCATION], "/signin?next=/settings");
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/settings", &cookie).await);
+    assert!(page.contains("<td class=\"text\">tests</td>"), "the stored token is listed: {page}");
+    let csrf = csrf_of(&page);
+
+    let bad = post_form(&app, "/settings/tokens", &[("csrf", &csrf), ("name", "  ")], Some(&cookie)).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let taken =
+        post_form(&app, "/settings/tokens", &[("csrf", &csrf), ("name", "tests")], Some(&cookie)).await;
+    assert!(html(&taken).contains("already has that name"));
+
+    let made = post_form(&app, "/settings/tokens", &[("csrf", &csrf), ("name", "ci")], Some(&cookie)).await;
+    assert_eq!(made.status, StatusCode::OK);
+    let page = html(&made);
+    let start = page.find("<code class=\"token\">").unwrap() + "<code class=\"token\">".len();
+    let token = page[start..].split('<').next().unwrap().to_owned();
+    assert!(token.starts_with(server::TOKEN_PREFIX), "{token}");
+    assert!(!html(&get_with(&app, "/settings", &cookie).await).contains(&token), "shown once");
+    let authed = |token: String| {
+        let app = &app;
+        async move {
+            app.send(
+                Request::post("/api/watchlist")
+                    .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(r#"{"symbol":"IBM"}"#))
+                    .unwrap(),
+            )
+            .await
+            .status
+        }
+    };
+    assert!(authed(token.clone()).await.is_success(), "the new token works on the API");
+
+    let revoked =
+        post_form(&app, "/settings/tokens/revoke", &[("csrf", &csrf), ("name", "ci")], Some(&cookie)).await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(authed(token).await, StatusCode::FORBIDDEN, "revoked");
+    assert!(html(&get_with(&app, "/settings", &cookie).await).contains("revoked "));
+}
