@@ -378,6 +378,32 @@ async fn symbol_page(
         disagreements,
         profile,
         news: storage.news(&symbol, NEWS_SHOWN).await?,
+        mentions: storage
+            .mention_buckets(&symbol, storage::MentionBucketSize::Day, Utc::now() - Duration::days(30))
+            .await?
+            .into_iter()
+            .map(|bucket| (bucket.start.date_naive(), bucket.mentions, bucket.mean_sentiment))
+            .collect(),
+        rules: storage
+            .alert_rules()
+            .await?
+            .into_iter()
+            .filter(|rule| rule.symbol.as_ref().is_none_or(|s| *s == symbol))
+            .map(|rule| {
+                let words = rule.rule.condition.describe();
+                let described = match &rule.symbol {
+                    Some(_) => words,
+                    None => format!("{words} (every watched symbol)"),
+                };
+                (rule.id, described, rule.rule.paused)
+            })
+            .collect(),
+        alerts: storage
+            .alerts(None, Some(&symbol), 10)
+            .await?
+            .into_iter()
+            .map(|alert| (alert.fired_at, alert.rule.clone(), alert.observed))
+            .collect(),
         notes: storage
             .research_notes(Some(&symbol), NOTES_SHOWN)
             .await?

@@ -235,6 +235,62 @@ pub struct SymbolView {
     pub news: Vec<NewsItem>,
     /// Latest research notes, newest first.
     pub notes: Vec<NoteView>,
+    /// Reddit mentions per UTC day over the last 30 days, oldest first: `(day, mentions, mean
+    /// sentiment)`.
+    pub mentions: Vec<(chrono::NaiveDate, u64, f64)>,
+    /// Alert rules watching the symbol, in words, and whether paused.
+    pub rules: Vec<(i64, String, bool)>,
+    /// The symbol's latest alerts: `(fired at, rule, observed value)`.
+    pub alerts: Vec<(DateTime<Utc>, String, f64)>,
+}
+
+fn mentions_section(mentions: &[(chrono::NaiveDate, u64, f64)]) -> Markup {
+    let most = mentions.iter().map(|(_, n, _)| *n).max().unwrap_or(0).max(1);
+    html! {
+        h2 { "Reddit mentions, last 30 days" }
+        @if mentions.is_empty() { p.muted { "No mentions stored in the last 30 days." } } @else {
+            div.panel.table-wrap {
+                table.mentions {
+                    thead { tr { th scope="col" { "Day" } th scope="col" { "Mentions" } th scope="col" class="text" { span.visually-hidden { "Bar" } } th scope="col" { "Sentiment" } } }
+                    tbody {
+                        @for (day, count, sentiment) in mentions.iter().rev() {
+                            tr {
+                                td { (day) }
+                                td { (count) }
+                                td.text.bar-cell { meter value=(count) min="0" max=(most) { (count) } }
+                                td class=(change_class(Some(*sentiment))) { (format!("{sentiment:+.2}")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn alerts_section(rules: &[(i64, String, bool)], alerts: &[(DateTime<Utc>, String, f64)]) -> Markup {
+    html! {
+        h2 { "Alerts" }
+        @if rules.is_empty() { p.muted { "No rule watches this symbol. " a href="/alerts" { "Add one" } "." } } @else {
+            ul {
+                @for (id, rule, paused) in rules {
+                    li { "#" (id) " " (rule) @if *paused { " " span.warn { "(paused)" } } }
+                }
+            }
+        }
+        @if !alerts.is_empty() {
+            div.panel.table-wrap {
+                table {
+                    thead { tr { th scope="col" { "Fired (UTC)" } th scope="col" class="text" { "Rule" } th scope="col" { "Value" } } }
+                    tbody {
+                        @for (at, rule, value) in alerts {
+                            tr { td { (at.format("%Y-%m-%d %H:%M")) } td.text { (rule) } td { (money(Some(*value))) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A research note as the symbol page shows it (model-written text: escaped like vendor text).
@@ -383,6 +439,8 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
         }
         @if let Some(profile) = &view.profile { (profile_section(profile)) }
         (notes_section(&view.symbol, &view.notes, viewer))
+        (alerts_section(&view.rules, &view.alerts))
+        (mentions_section(&view.mentions))
         (news_section(&view.news))
         h2 { "Latest sessions" }
         div.panel.table-wrap {
@@ -567,6 +625,12 @@ mod tests {
                 model: "offline".to_owned(),
                 crew: "research".to_owned(),
             }],
+            mentions: vec![
+                (chrono::NaiveDate::from_ymd_opt(2024, 5, 9).unwrap(), 5, 0.2),
+                (chrono::NaiveDate::from_ymd_opt(2024, 5, 10).unwrap(), 10, -0.3),
+            ],
+            rules: vec![(2, "price above 250".to_owned(), true)],
+            alerts: vec![(now(), "price above 250".to_owned(), 251.0)],
         };
         let html = symbol_page(&view, &Viewer::default()).into_string();
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
@@ -578,5 +642,11 @@ mod tests {
         assert!(html.contains(r#"id="note-5""#) && html.contains("SELL") && html.contains("69 % confidence"));
         assert!(html.contains("&lt;script&gt;x&lt;/script&gt; thesis"));
         assert!(!html.contains("/analyze"), "no form for a reader who is not signed in");
+        assert!(
+            html.contains(r#"<meter value="5" min="0" max="10">"#),
+            "bars scale to the busiest day: {html}"
+        );
+        assert!(!html.contains("style="), "no inline style: the CSP allows none");
+        assert!(html.contains("#2 price above 250") && html.contains("(paused)") && html.contains("251.00"));
     }
 }

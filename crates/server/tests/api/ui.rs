@@ -544,3 +544,32 @@ async fn tokens_are_made_shown_once_used_and_revoked_from_settings() {
     assert_eq!(authed(token).await, StatusCode::FORBIDDEN, "revoked");
     assert!(html(&get_with(&app, "/settings", &cookie).await).contains("revoked "));
 }
+
+#[tokio::test]
+async fn a_symbol_page_shows_its_reddit_mentions_and_the_rules_that_watch_it() {
+    let app = refreshed(&["AAPL", "MSFT"]).await;
+    app.store_mentions(&[
+        ("p1", "alice", 30, 0.8, &["AAPL"]),
+        ("p2", "bob", 60 * 30, -0.6, &["AAPL", "MSFT"]),
+    ])
+    .await;
+    let rule = |symbol: Option<&str>, level: f64| storage::AlertRule {
+        symbol: symbol.map(|s| Symbol::parse(s).unwrap()),
+        name: None,
+        rule: monitor::Rule {
+            condition: monitor::Condition::Price { direction: monitor::Direction::Above, level },
+            frequency: monitor::Frequency::Once,
+            hysteresis: 0.0,
+            expires_at: None,
+            paused: false,
+        },
+        targets: Vec::new(),
+    };
+    app.storage.create_alert_rule(&rule(Some("AAPL"), 900.0)).await.unwrap();
+    app.storage.create_alert_rule(&rule(Some("MSFT"), 901.0)).await.unwrap();
+    app.storage.create_alert_rule(&rule(None, 902.0)).await.unwrap();
+    let page = html(&app.get("/symbols/AAPL").await);
+    assert_eq!(page.matches("<meter ").count(), 2, "two days with mentions: {page}");
+    assert!(page.contains("price above 900") && page.contains("price above 902 (every watched symbol)"));
+    assert!(!page.contains("price above 901"), "MSFT's rule is not AAPL's");
+}
