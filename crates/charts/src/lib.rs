@@ -23,7 +23,7 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, Utc};
-use domain::indicators::{Rsi, Sma};
+use domain::indicators::{Bollinger, Macd, MacdOutput, Rsi, Sma};
 use domain::{Bar, Symbol};
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
@@ -39,6 +39,7 @@ const WIDTH: u32 = 1200;
 const PRICE_PANEL_HEIGHT: u32 = 420;
 const VOLUME_PANEL_HEIGHT: u32 = 140;
 const RSI_HEIGHT: u32 = 200;
+const MACD_HEIGHT: u32 = 200;
 const PLACEHOLDER_HEIGHT: u32 = 120;
 /// Shared by every panel so the candles, volume bars and RSI line up vertically on the page.
 const MARGIN: u32 = 12;
@@ -52,6 +53,10 @@ const DOWN: RGBColor = RGBColor(220, 38, 38);
 const SMA20_COLOR: RGBColor = RGBColor(245, 158, 11);
 const SMA50_COLOR: RGBColor = RGBColor(37, 99, 235);
 const RSI_COLOR: RGBColor = RGBColor(124, 58, 237);
+const SMA200_COLOR: RGBColor = RGBColor(17, 24, 39);
+const BAND_COLOR: RGBColor = RGBColor(148, 163, 184);
+const MACD_COLOR: RGBColor = RGBColor(37, 99, 235);
+const SIGNAL_COLOR: RGBColor = RGBColor(245, 158, 11);
 const GRID: RGBColor = RGBColor(229, 231, 235);
 const AXIS: RGBColor = RGBColor(156, 163, 175);
 const LABEL: RGBColor = RGBColor(75, 85, 99);
@@ -156,7 +161,12 @@ struct Candle {
     volume: Option<f64>,
     sma20: Option<f64>,
     sma50: Option<f64>,
+    sma200: Option<f64>,
+    /// Bollinger 20/2: upper and lower band.
+    bands: Option<(f64, f64)>,
     rsi14: Option<f64>,
+    /// MACD 12/26/9.
+    macd: Option<MacdOutput>,
 }
 
 impl Candle {
@@ -180,8 +190,12 @@ fn ohlc(bar: &Bar) -> Option<(f64, f64, f64, f64)> {
 fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
     let mut sma20 = Sma::new(20);
     let mut sma50 = Sma::new(50);
+    let mut sma200 = Sma::new(200);
+    let mut bollinger = Bollinger::new(20, 2.0);
     let mut rsi14 = Rsi::new(14);
+    let mut macd = Macd::new(12, 26, 9);
     let (mut last_sma20, mut last_sma50, mut last_rsi14) = (None, None, None);
+    let (mut last_sma200, mut last_bands, mut last_macd) = (None, None, None);
     let (mut last_fed, mut last_drawn) = (None, None);
     let mut out: Vec<Candle> = Vec::new();
     let mut current_bucket = None;
@@ -193,7 +207,10 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
             last_fed = Some(bar.ts);
             last_sma20 = sma20.next(close);
             last_sma50 = sma50.next(close);
+            last_sma200 = sma200.next(close);
+            last_bands = bollinger.next(close).map(|b| (b.upper, b.lower));
             last_rsi14 = rsi14.next(close);
+            last_macd = macd.next(close);
         }
         let Some((open, high, low, close)) = ohlc(bar) else {
             continue;
@@ -217,7 +234,10 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
                 };
                 candle.sma20 = last_sma20;
                 candle.sma50 = last_sma50;
+                candle.sma200 = last_sma200;
+                candle.bands = last_bands;
                 candle.rsi14 = last_rsi14;
+                candle.macd = last_macd;
             }
             _ => {
                 current_bucket = Some(bucket);
@@ -230,7 +250,10 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
                     volume,
                     sma20: last_sma20,
                     sma50: last_sma50,
+                    sma200: last_sma200,
+                    bands: last_bands,
                     rsi14: last_rsi14,
+                    macd: last_macd,
                 });
             }
         }
@@ -292,7 +315,83 @@ pub fn rsi_chart_svg(bars: &[Bar]) -> Result<String, String> {
     Ok(inline_root(svg, RSI_HEIGHT, label))
 }
 
+/// MACD 12/26/9 of closes: the MACD and signal lines over the histogram, around zero; its x axis
+/// matches [`price_chart_svg`]'s for the same bars.
+///
+/// A placeholder when there are fewer than two candles or MACD has not warmed up (26 closes).
+pub fn macd_chart_svg(bars: &[Bar]) -> Result<String, String> {
+    let candles = planned_candles(bars);
+    let label = "MACD 12/26/9 chart";
+    if candles.len() < 2 {
+        return Ok(placeholder_svg(label, "Not enough price data to chart MACD"));
+    }
+    if candles.iter().all(|candle| candle.macd.is_none()) {
+        return Ok(placeholder_svg(label, "MACD needs at least 26 closes"));
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, MACD_HEIGHT)).into_drawing_area();
+        draw_macd(&root, &candles).map_err(|error| error.to_string())?;
+        root.present().map_err(|error| error.to_string())?;
+    }
+    Ok(inline_root(svg, MACD_HEIGHT, label))
+}
+
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+fn draw_macd(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> DrawResult {
+    root.fill(&WHITE)?;
+    let ticks = date_ticks(candles);
+    let values =
+        candles.iter().filter_map(|c| c.macd).flat_map(|m| [Some(m.macd), m.signal, m.histogram]).flatten();
+    let extent = values.fold(0.0_f64, |extent, value| extent.max(value.abs())).max(f64::EPSILON) * 1.1;
+    let mut chart = ChartBuilder::on(root)
+        .margin_top(MARGIN)
+        .margin_left(MARGIN)
+        .margin_right(MARGIN)
+        .margin_bottom(MARGIN / 2)
+        .set_label_area_size(LabelAreaPosition::Right, AXIS_LABEL_WIDTH)
+        .set_label_area_size(LabelAreaPosition::Bottom, DATE_LABEL_HEIGHT)
+        .build_cartesian_2d(
+            TickedAxis::new(x_range(candles), ticks.positions.clone()),
+            TickedAxis::new(-extent..extent, vec![-extent / 1.1, 0.0, extent / 1.1]),
+        )?;
+    let decimals = price_decimals(extent);
+    chart
+        .configure_mesh()
+        .y_label_formatter(&|value| format!("{value:.decimals$}"))
+        .x_label_formatter(&|value| ticks.label(candles, *value))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(AXIS)
+        .label_style(label_style())
+        .draw()?;
+    let body_width = body_width(chart.plotting_area().dim_in_pixel().0, candles.len());
+    let screen = chart.plotting_area().use_screen_coord();
+    for (index, candle) in candles.iter().enumerate() {
+        let Some(histogram) = candle.macd.and_then(|m| m.histogram) else { continue };
+        let color = if histogram >= 0.0 { UP } else { DOWN };
+        let (center, value_y) = chart.backend_coord(&(index as f64, histogram));
+        let (_, zero_y) = chart.backend_coord(&(index as f64, 0.0));
+        let left = center - body_width / 2;
+        let (top, bottom) = (value_y.min(zero_y), value_y.max(zero_y).max(value_y.min(zero_y) + 1));
+        screen.draw(&Rectangle::new([(left, top), (left + body_width, bottom)], color.mix(0.45).filled()))?;
+    }
+    for (color, line) in [
+        (MACD_COLOR, candles.iter().map(|c| c.macd.map(|m| m.macd)).collect::<Vec<_>>()),
+        (SIGNAL_COLOR, candles.iter().map(|c| c.macd.and_then(|m| m.signal)).collect::<Vec<_>>()),
+    ] {
+        let points: Vec<(f64, f64)> = line
+            .iter()
+            .enumerate()
+            .filter_map(|(index, value)| value.map(|value| (index as f64, value)))
+            .collect();
+        if !points.is_empty() {
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
+        }
+    }
+    Ok(())
+}
 
 fn label_style() -> TextStyle<'static> {
     ("sans-serif", LABEL_SIZE).into_font().color(&LABEL)
@@ -307,7 +406,12 @@ fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[C
     // Price panel: the y range covers every high, low and drawn SMA value.
     let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
     for candle in candles {
-        for value in [Some(candle.low), Some(candle.high), candle.sma20, candle.sma50].into_iter().flatten() {
+        let (upper, lower) = (candle.bands.map(|b| b.0), candle.bands.map(|b| b.1));
+        for value in
+            [Some(candle.low), Some(candle.high), candle.sma20, candle.sma50, candle.sma200, upper, lower]
+                .into_iter()
+                .flatten()
+        {
             low = low.min(value);
             high = high.max(value);
         }
@@ -352,16 +456,21 @@ fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[C
     }
 
     // The legend is the HTML caption's: inside the plot it would cover candles.
-    for (color, values) in [
-        (SMA20_COLOR, candles.iter().map(|c| c.sma20).collect::<Vec<_>>()),
-        (SMA50_COLOR, candles.iter().map(|c| c.sma50).collect::<Vec<_>>()),
+    for (color, width, values) in [
+        (BAND_COLOR, 1, candles.iter().map(|c| c.bands.map(|b| b.0)).collect::<Vec<_>>()),
+        (BAND_COLOR, 1, candles.iter().map(|c| c.bands.map(|b| b.1)).collect::<Vec<_>>()),
+        (SMA20_COLOR, 2, candles.iter().map(|c| c.sma20).collect::<Vec<_>>()),
+        (SMA50_COLOR, 2, candles.iter().map(|c| c.sma50).collect::<Vec<_>>()),
+        (SMA200_COLOR, 2, candles.iter().map(|c| c.sma200).collect::<Vec<_>>()),
     ] {
         let points: Vec<(f64, f64)> = values
             .iter()
             .enumerate()
             .filter_map(|(index, value)| value.map(|value| (index as f64, value)))
             .collect();
-        price_chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
+        if !points.is_empty() {
+            price_chart.draw_series(LineSeries::new(points, color.stroke_width(width)))?;
+        }
     }
 
     // Volume panel: same x range and label widths as the price panel, so the bars sit under
@@ -739,6 +848,24 @@ mod tests {
         }
         let rsi = rsi_chart_svg(&sample_bars(10)).expect("placeholder");
         assert!(rsi.contains("needs at least 14 closes"));
+    }
+
+    #[test]
+    fn macd_chart_has_both_lines_and_a_histogram_and_the_price_chart_the_long_average_and_bands() {
+        let svg = macd_chart_svg(&sample_bars(250)).expect("chart");
+        assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 200\""), "{}", &svg[..80]);
+        assert!(
+            svg.contains("stroke=\"#2563EB\" stroke-width=\"2\" points=")
+                && svg.contains("stroke=\"#F59E0B\"")
+        );
+        assert!(svg.matches("<rect").count() > 200, "a histogram bar per candle once warmed up");
+        assert!(svg.contains("#16A34A") && svg.contains("#DC2626"), "bars above and below zero");
+        assert!(macd_chart_svg(&sample_bars(20)).expect("placeholder").contains("needs at least 26 closes"));
+        let price = price_chart_svg(&symbol(), &sample_bars(250)).expect("chart");
+        assert!(price.contains("stroke=\"#111827\" stroke-width=\"2\" points="), "SMA 200");
+        assert_eq!(price.matches("stroke=\"#94A3B8\" stroke-width=\"1\" points=").count(), 2, "two bands");
+        let short = price_chart_svg(&symbol(), &sample_bars(100)).expect("chart");
+        assert!(!short.contains("#111827"), "no SMA 200 before 200 closes");
     }
 
     #[test]

@@ -439,8 +439,10 @@ fn write_figure(html: &mut String, symbol: &str, what: &str, svg: Result<String,
 fn price_caption(plan: &ChartPlan, providers: usize) -> String {
     let legend = "<span class=\"swatch sw-up\"></span>up and \
                   <span class=\"swatch sw-down\"></span>down candles, \
-                  <span class=\"swatch sw-sma20\"></span>SMA 20 and \
-                  <span class=\"swatch sw-sma50\"></span>SMA 50 of closes, volume below.";
+                  <span class=\"swatch sw-sma20\"></span>SMA 20, \
+                  <span class=\"swatch sw-sma50\"></span>SMA 50 and \
+                  <span class=\"swatch sw-sma200\"></span>SMA 200 of closes, \
+                  <span class=\"swatch sw-bands\"></span>Bollinger bands 20/2, volume below.";
     let overlap = if providers > 1 {
         " The bars come from several providers: one bar per trading day, the preferred provider's."
     } else {

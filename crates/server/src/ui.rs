@@ -353,12 +353,14 @@ async fn symbol_page(
     let plan = charts::plan(&bars);
     let price_svg = charts::price_chart_svg(&symbol, &bars).unwrap_or_else(|error| chart_failed(&error));
     let rsi_svg = charts::rsi_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
+    let macd_svg = charts::macd_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
     let grouping = match plan.resolution {
         charts::Resolution::AsStored => "One candle per session".to_owned(),
         resolution => format!("{} candles", capitalised(resolution.adjective())),
     };
     let chart_caption = format!(
-        "{grouping}: {} sessions from {} to {}. SMA 20 (amber) and SMA 50 (blue), volume, RSI 14.",
+        "{grouping}: {} sessions from {} to {}. SMA 20 (amber), SMA 50 (blue), SMA 200 (black), \
+         Bollinger bands 20/2 (grey); volume; RSI 14; MACD 12/26/9 (blue) with its signal (amber).",
         plan.chartable_bars,
         bars.first().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
         bars.last().map_or_else(String::new, |b| b.ts.format("%Y-%m-%d").to_string()),
@@ -372,6 +374,7 @@ async fn symbol_page(
         range,
         price_svg,
         rsi_svg,
+        macd_svg,
         chart_caption,
         recent,
         quote: storage.latest_quote(&symbol).await?,

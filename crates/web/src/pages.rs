@@ -223,6 +223,8 @@ pub struct SymbolView {
     pub price_svg: String,
     /// RSI 14, drawn by `charts`.
     pub rsi_svg: String,
+    /// MACD 12/26/9, drawn by `charts`.
+    pub macd_svg: String,
     /// How the chart grouped bars ("weekly candles, 1,250 bars").
     pub chart_caption: String,
     /// The latest bars, newest first: the chart's table fallback.
@@ -435,6 +437,7 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
         figure.panel.chart-card {
             (PreEscaped(&view.price_svg))
             (PreEscaped(&view.rsi_svg))
+            (PreEscaped(&view.macd_svg))
             figcaption.muted { (view.chart_caption) }
         }
         @if let Some(profile) = &view.profile { (profile_section(profile)) }
@@ -594,6 +597,7 @@ mod tests {
             range: ChartRange::SixMonths,
             price_svg: "<svg></svg>".to_owned(),
             rsi_svg: String::new(),
+            macd_svg: String::new(),
             chart_caption: "daily candles".to_owned(),
             recent: Vec::new(),
             quote: None,

@@ -66,6 +66,9 @@ async fn a_symbol_page_draws_candles_for_the_chosen_range_with_a_table_fallback(
     let app = refreshed(&["AAPL"]).await;
     let page = html(&app.get("/symbols/AAPL").await);
     assert!(page.contains("<svg class=\"chart\""), "the price chart is inline SVG");
+    for panel in ["price and volume chart", "RSI 14 chart", "MACD 12/26/9 chart"] {
+        assert!(page.contains(panel), "{panel}");
+    }
     assert!(page.matches("#16A34A").count() > 10, "green candles");
     assert!(page.contains(r#"href="/symbols/AAPL?range=1y" aria-current="true""#), "1Y is the default");
     // The offline sample's profile and headlines, stored by the refresh.
