@@ -191,6 +191,30 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     assert!(browser.current_url().await.unwrap().path().starts_with("/jobs/runs/"));
     screenshot(&browser, "run-light").await;
 
+    // On the jobs page, a run triggered elsewhere (the API) appears in the runs table and
+    // finishes there, with no reload of the page.
+    let run_url = browser.current_url().await.unwrap();
+    browser.goto(&format!("{base}/jobs")).await.unwrap();
+    browser.execute("window.stillTheSamePage = true", vec![]).await.unwrap();
+    let elsewhere: Value = reqwest::Client::new()
+        .post(format!("{base}/api/jobs/download-tracker/trigger"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new_run = elsewhere["run_id"].as_i64().unwrap();
+    let selector = format!(r#"tr[data-run-id="{new_run}"] [data-field="status"]"#);
+    let status =
+        wait_for_text(&browser, &selector, &["succeeded", "partial", "failed"], Duration::from_secs(60))
+            .await;
+    assert_eq!(status, "succeeded");
+    let same = browser.execute("return window.stillTheSamePage === true", vec![]).await.unwrap();
+    assert_eq!(same, Value::Bool(true), "the page was not reloaded");
+    browser.goto(run_url.as_str()).await.unwrap();
+
     // Its export downloads with the checksum the exports page lists.
     let link =
         browser.find(Locator::LinkText("download")).await.unwrap().attr("href").await.unwrap().unwrap();

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use crate::layout::{Nav, Viewer, document};
+use crate::layout::{LIVE_SCRIPT_PATH, Nav, Viewer, document};
 
 /// One registered job.
 #[derive(Debug, Clone)]
@@ -66,8 +66,8 @@ fn when(at: Option<DateTime<Utc>>) -> String {
 
 fn runs_table(runs: &[RunRow]) -> Markup {
     html! {
-        div.panel.table-wrap {
-            table {
+        div.panel.table-wrap hidden[runs.is_empty()] {
+            table data-live-runs {
                 thead { tr {
                     th scope="col" { "Run" } th scope="col" class="text" { "Job" } th scope="col" class="text" { "Status" }
                     th scope="col" class="hide-narrow" { "Trigger" } th scope="col" { "Queued (UTC)" }
@@ -75,13 +75,13 @@ fn runs_table(runs: &[RunRow]) -> Markup {
                 } }
                 tbody {
                     @for run in runs {
-                        tr {
+                        tr data-run-id=(run.id) {
                             td { a href=(format!("/jobs/runs/{}", run.id)) { "#" (run.id) } }
                             td.text { (run.job) @if let Some(subject) = &run.subject { " " span.muted { (subject) } } }
-                            td class=(format!("text {}", status_class(&run.status))) { (run.status) }
+                            td class=(format!("text {}", status_class(&run.status))) data-field="status" { (run.status) }
                             td class="hide-narrow" { (run.trigger) }
                             td { (when(Some(run.queued_at))) }
-                            td class="hide-narrow" { (when(run.finished_at)) }
+                            td class="hide-narrow" data-field="finished" { (when(run.finished_at)) }
                             td.text {
                                 @if let Some(id) = run.export_id { a href=(format!("/api/exports/{id}/download")) { "download" } } @else { "—" }
                             }
@@ -132,10 +132,15 @@ pub fn jobs_page(jobs: &[JobRow], runs: &[RunRow], viewer: &Viewer, notice: Opti
             }
         }
         @if !viewer.signed_in() { p.muted { a href="/signin?next=/jobs" { "Sign in" } " to trigger a job." } }
-        h2 { "Latest runs" @if active { " " span.muted { "(refreshing while a run is active)" } } }
-        @if runs.is_empty() { p.muted { "No runs yet." } } @else { (runs_table(runs)) }
+        h2 { "Latest runs" }
+        @if runs.is_empty() { p #no-runs .muted { "No runs yet." } }
+        (runs_table(runs))
+        script src=(LIVE_SCRIPT_PATH) defer {}
     };
-    document("Jobs", Nav::Jobs, viewer, with_refresh(active, body))
+    // The script keeps the table current; without it, the page reloads itself while a run is
+    // active.
+    let body = html! { @if active { noscript { meta http-equiv="refresh" content="3"; } } (body) };
+    document("Jobs", Nav::Jobs, viewer, body)
 }
 
 /// A page that reloads itself every few seconds while something is running: live enough
@@ -218,7 +223,8 @@ mod tests {
             [JobRow { name: "download-tracker".to_owned(), schedule: None, next_run: None, last_run: None }];
         let viewer = Viewer { csrf_token: Some("ab".to_owned()) };
         let running = jobs_page(&jobs, &[run("running")], &viewer, None).into_string();
-        assert!(running.contains(r#"<meta http-equiv="refresh" content="3">"#));
+        assert!(running.contains(r#"<noscript><meta http-equiv="refresh" content="3"></noscript>"#));
+        assert!(running.contains(r#"<tr data-run-id="7">"#) && running.contains("/ui/live.js"));
         assert!(running.contains(r#"action="/jobs/download-tracker/trigger""#));
         let done = jobs_page(&jobs, &[run("succeeded")], &viewer, None).into_string();
         assert!(!done.contains("http-equiv"));
