@@ -261,80 +261,95 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
     out
 }
 
-/// Candles of `bars` at the resolution [`plan`] picks.
-fn planned_candles(bars: &[Bar]) -> Vec<Candle> {
-    candles(bars, plan(bars).resolution)
+/// Every panel of one series, drawn from candles merged and measured once: a page or report
+/// section that shows price, RSI and MACD plans, aggregates and computes the indicators one
+/// time, not once per panel. The panels share the x axis because they share the candles.
+pub struct Charts {
+    plan: ChartPlan,
+    candles: Vec<Candle>,
 }
 
-/// Candlesticks with SMA 20 and SMA 50 overlays, and a volume panel beneath sharing the x axis.
-///
-/// Bars missing any of open, high, low or close are skipped; with fewer than two chartable bars
-/// the result is a "no data" placeholder of the same width.
-pub fn price_chart_svg(symbol: &Symbol, bars: &[Bar]) -> Result<String, String> {
-    let candles = planned_candles(bars);
-    let label = format!("{symbol} price and volume chart");
-    if candles.len() < 2 {
-        return Ok(placeholder_svg(
-            &label,
-            &format!(
-                "Not enough price data to chart ({} complete bar{})",
-                candles.len(),
-                if candles.len() == 1 { "" } else { "s" }
-            ),
-        ));
+impl Charts {
+    /// The candles of `bars` at the resolution [`plan`] picks.
+    pub fn new(bars: &[Bar]) -> Self {
+        let plan = plan(bars);
+        Self { candles: candles(bars, plan.resolution), plan }
     }
-    let height = PRICE_PANEL_HEIGHT + VOLUME_PANEL_HEIGHT;
+
+    /// How the bars were grouped into candles.
+    pub fn plan(&self) -> ChartPlan {
+        self.plan
+    }
+
+    /// Candlesticks with SMA 20/50/200 and Bollinger 20/2 overlays, and a volume panel beneath
+    /// sharing the x axis.
+    ///
+    /// Bars missing any of open, high, low or close are skipped; with fewer than two chartable
+    /// bars the result is a "no data" placeholder of the same width.
+    pub fn price_svg(&self, symbol: &Symbol) -> Result<String, String> {
+        let candles = &self.candles;
+        let label = format!("{symbol} price and volume chart");
+        if candles.len() < 2 {
+            return Ok(placeholder_svg(
+                &label,
+                &format!(
+                    "Not enough price data to chart ({} complete bar{})",
+                    candles.len(),
+                    if candles.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        render(PRICE_PANEL_HEIGHT + VOLUME_PANEL_HEIGHT, &label, |root| draw_price_and_volume(root, candles))
+    }
+
+    /// RSI(14) of closes on a 0–100 scale, with the 30 and 70 guide lines and the band between
+    /// them shaded.
+    ///
+    /// A placeholder when there are fewer than two candles or RSI has not warmed up (14 closes).
+    pub fn rsi_svg(&self) -> Result<String, String> {
+        let label = "RSI 14 chart";
+        if self.candles.len() < 2 {
+            return Ok(placeholder_svg(label, "Not enough price data to chart RSI"));
+        }
+        if self.candles.iter().all(|candle| candle.rsi14.is_none()) {
+            return Ok(placeholder_svg(label, "RSI 14 needs at least 14 closes"));
+        }
+        render(RSI_HEIGHT, label, |root| draw_rsi(root, &self.candles))
+    }
+
+    /// MACD 12/26/9 of closes: the MACD and signal lines over the histogram, around zero.
+    ///
+    /// A placeholder when there are fewer than two candles or MACD has not warmed up (26 closes).
+    pub fn macd_svg(&self) -> Result<String, String> {
+        let label = "MACD 12/26/9 chart";
+        if self.candles.len() < 2 {
+            return Ok(placeholder_svg(label, "Not enough price data to chart MACD"));
+        }
+        if self.candles.iter().all(|candle| candle.macd.is_none()) {
+            return Ok(placeholder_svg(label, "MACD needs at least 26 closes"));
+        }
+        render(MACD_HEIGHT, label, |root| draw_macd(root, &self.candles))
+    }
+}
+
+/// One panel as inline SVG markup: `draw` paints it on a canvas [`WIDTH`] × `height`.
+fn render(
+    height: u32,
+    label: &str,
+    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+) -> Result<String, String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        draw_price_and_volume(&root, &candles).map_err(|error| error.to_string())?;
+        draw(&root).map_err(|error| error.to_string())?;
         root.present().map_err(|error| error.to_string())?;
     }
-    Ok(inline_root(svg, height, &label))
+    Ok(inline_root(svg, height, label))
 }
 
-/// RSI(14) of closes on a 0–100 scale, with the 30 and 70 guide lines and the band between them
-/// shaded; its x axis matches [`price_chart_svg`]'s for the same bars.
-///
-/// A placeholder when there are fewer than two candles or RSI has not warmed up (14 closes).
-pub fn rsi_chart_svg(bars: &[Bar]) -> Result<String, String> {
-    let candles = planned_candles(bars);
-    let label = "RSI 14 chart";
-    if candles.len() < 2 {
-        return Ok(placeholder_svg(label, "Not enough price data to chart RSI"));
-    }
-    if candles.iter().all(|candle| candle.rsi14.is_none()) {
-        return Ok(placeholder_svg(label, "RSI 14 needs at least 14 closes"));
-    }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, RSI_HEIGHT)).into_drawing_area();
-        draw_rsi(&root, &candles).map_err(|error| error.to_string())?;
-        root.present().map_err(|error| error.to_string())?;
-    }
-    Ok(inline_root(svg, RSI_HEIGHT, label))
-}
-
-/// MACD 12/26/9 of closes: the MACD and signal lines over the histogram, around zero; its x axis
-/// matches [`price_chart_svg`]'s for the same bars.
-///
-/// A placeholder when there are fewer than two candles or MACD has not warmed up (26 closes).
-pub fn macd_chart_svg(bars: &[Bar]) -> Result<String, String> {
-    let candles = planned_candles(bars);
-    let label = "MACD 12/26/9 chart";
-    if candles.len() < 2 {
-        return Ok(placeholder_svg(label, "Not enough price data to chart MACD"));
-    }
-    if candles.iter().all(|candle| candle.macd.is_none()) {
-        return Ok(placeholder_svg(label, "MACD needs at least 26 closes"));
-    }
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, MACD_HEIGHT)).into_drawing_area();
-        draw_macd(&root, &candles).map_err(|error| error.to_string())?;
-        root.present().map_err(|error| error.to_string())?;
-    }
-    Ok(inline_root(svg, MACD_HEIGHT, label))
+/// The points of an indicator line: one per candle that has a value, at the candle's index.
+fn line_points(values: impl Iterator<Item = Option<f64>>) -> Vec<(f64, f64)> {
+    values.enumerate().filter_map(|(index, value)| value.map(|value| (index as f64, value))).collect()
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -377,15 +392,10 @@ fn draw_macd(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> D
         let (top, bottom) = (value_y.min(zero_y), value_y.max(zero_y).max(value_y.min(zero_y) + 1));
         screen.draw(&Rectangle::new([(left, top), (left + body_width, bottom)], color.mix(0.45).filled()))?;
     }
-    for (color, line) in [
-        (MACD_COLOR, candles.iter().map(|c| c.macd.map(|m| m.macd)).collect::<Vec<_>>()),
-        (SIGNAL_COLOR, candles.iter().map(|c| c.macd.and_then(|m| m.signal)).collect::<Vec<_>>()),
+    for (color, points) in [
+        (MACD_COLOR, line_points(candles.iter().map(|c| c.macd.map(|m| m.macd)))),
+        (SIGNAL_COLOR, line_points(candles.iter().map(|c| c.macd.and_then(|m| m.signal)))),
     ] {
-        let points: Vec<(f64, f64)> = line
-            .iter()
-            .enumerate()
-            .filter_map(|(index, value)| value.map(|value| (index as f64, value)))
-            .collect();
         if !points.is_empty() {
             chart.draw_series(LineSeries::new(points, color.stroke_width(2)))?;
         }
@@ -456,18 +466,13 @@ fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[C
     }
 
     // The legend is the HTML caption's: inside the plot it would cover candles.
-    for (color, width, values) in [
-        (BAND_COLOR, 1, candles.iter().map(|c| c.bands.map(|b| b.0)).collect::<Vec<_>>()),
-        (BAND_COLOR, 1, candles.iter().map(|c| c.bands.map(|b| b.1)).collect::<Vec<_>>()),
-        (SMA20_COLOR, 2, candles.iter().map(|c| c.sma20).collect::<Vec<_>>()),
-        (SMA50_COLOR, 2, candles.iter().map(|c| c.sma50).collect::<Vec<_>>()),
-        (SMA200_COLOR, 2, candles.iter().map(|c| c.sma200).collect::<Vec<_>>()),
+    for (color, width, points) in [
+        (BAND_COLOR, 1, line_points(candles.iter().map(|c| c.bands.map(|b| b.0)))),
+        (BAND_COLOR, 1, line_points(candles.iter().map(|c| c.bands.map(|b| b.1)))),
+        (SMA20_COLOR, 2, line_points(candles.iter().map(|c| c.sma20))),
+        (SMA50_COLOR, 2, line_points(candles.iter().map(|c| c.sma50))),
+        (SMA200_COLOR, 2, line_points(candles.iter().map(|c| c.sma200))),
     ] {
-        let points: Vec<(f64, f64)> = values
-            .iter()
-            .enumerate()
-            .filter_map(|(index, value)| value.map(|value| (index as f64, value)))
-            .collect();
         if !points.is_empty() {
             price_chart.draw_series(LineSeries::new(points, color.stroke_width(width)))?;
         }
@@ -547,11 +552,7 @@ fn draw_rsi(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> Dr
             color.mix(0.7).stroke_width(1),
         ))?;
     }
-    let points: Vec<(f64, f64)> = candles
-        .iter()
-        .enumerate()
-        .filter_map(|(index, candle)| candle.rsi14.map(|rsi| (index as f64, rsi)))
-        .collect();
+    let points = line_points(candles.iter().map(|candle| candle.rsi14));
     chart.draw_series(LineSeries::new(points, RSI_COLOR.stroke_width(2)))?;
     Ok(())
 }
@@ -776,7 +777,7 @@ mod tests {
     #[test]
     fn price_chart_has_candles_sma_lines_and_no_url() {
         let bars = sample_bars(250);
-        let svg = price_chart_svg(&symbol(), &bars).expect("chart");
+        let svg = Charts::new(&bars).price_svg(&symbol()).expect("chart");
         assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 560\" width=\"100%\""));
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(!svg.contains("http"), "no URL, not even the xmlns one");
@@ -805,14 +806,14 @@ mod tests {
         let drawn = candles(&bars, Resolution::AsStored);
         assert_eq!(drawn.len(), 28);
         assert_eq!(plan(&bars).chartable_bars, 28);
-        price_chart_svg(&symbol(), &bars).expect("chart");
+        Charts::new(&bars).price_svg(&symbol()).expect("chart");
     }
 
     #[test]
     fn indicators_on_the_chart_end_on_the_summary_values() {
         let bars = sample_bars(120);
         let snapshot = domain::indicators::latest(&bars);
-        let last = planned_candles(&bars).pop().expect("candles");
+        let last = Charts::new(&bars).candles.pop().expect("candles");
         assert_eq!(last.sma20, snapshot.sma20);
         assert_eq!(last.sma50, snapshot.sma50);
         assert_eq!(last.rsi14, snapshot.rsi14);
@@ -834,25 +835,25 @@ mod tests {
 
         // The indicators count each day once, as over the single-provider series.
         let snapshot = domain::indicators::latest(&yahoo);
-        let last = planned_candles(&both).pop().expect("candles");
+        let last = Charts::new(&both).candles.pop().expect("candles");
         assert_eq!((last.sma20, last.sma50, last.rsi14), (snapshot.sma20, snapshot.sma50, snapshot.rsi14));
     }
 
     #[test]
     fn empty_and_single_bar_series_get_placeholders() {
         for bars in [Vec::new(), sample_bars(1)] {
-            let price = price_chart_svg(&symbol(), &bars).expect("placeholder");
+            let price = Charts::new(&bars).price_svg(&symbol()).expect("placeholder");
             assert!(price.starts_with("<svg") && price.contains("Not enough price data"));
-            let rsi = rsi_chart_svg(&bars).expect("placeholder");
+            let rsi = Charts::new(&bars).rsi_svg().expect("placeholder");
             assert!(rsi.starts_with("<svg") && rsi.contains("Not enough price data"));
         }
-        let rsi = rsi_chart_svg(&sample_bars(10)).expect("placeholder");
+        let rsi = Charts::new(&sample_bars(10)).rsi_svg().expect("placeholder");
         assert!(rsi.contains("needs at least 14 closes"));
     }
 
     #[test]
     fn macd_chart_has_both_lines_and_a_histogram_and_the_price_chart_the_long_average_and_bands() {
-        let svg = macd_chart_svg(&sample_bars(250)).expect("chart");
+        let svg = Charts::new(&sample_bars(250)).macd_svg().expect("chart");
         assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 200\""), "{}", &svg[..80]);
         assert!(
             svg.contains("stroke=\"#2563EB\" stroke-width=\"2\" points=")
@@ -860,17 +861,22 @@ mod tests {
         );
         assert!(svg.matches("<rect").count() > 200, "a histogram bar per candle once warmed up");
         assert!(svg.contains("#16A34A") && svg.contains("#DC2626"), "bars above and below zero");
-        assert!(macd_chart_svg(&sample_bars(20)).expect("placeholder").contains("needs at least 26 closes"));
-        let price = price_chart_svg(&symbol(), &sample_bars(250)).expect("chart");
+        assert!(
+            Charts::new(&sample_bars(20))
+                .macd_svg()
+                .expect("placeholder")
+                .contains("needs at least 26 closes")
+        );
+        let price = Charts::new(&sample_bars(250)).price_svg(&symbol()).expect("chart");
         assert!(price.contains("stroke=\"#111827\" stroke-width=\"2\" points="), "SMA 200");
         assert_eq!(price.matches("stroke=\"#94A3B8\" stroke-width=\"1\" points=").count(), 2, "two bands");
-        let short = price_chart_svg(&symbol(), &sample_bars(100)).expect("chart");
+        let short = Charts::new(&sample_bars(100)).price_svg(&symbol()).expect("chart");
         assert!(!short.contains("#111827"), "no SMA 200 before 200 closes");
     }
 
     #[test]
     fn rsi_chart_has_guides_and_line() {
-        let svg = rsi_chart_svg(&sample_bars(250)).expect("chart");
+        let svg = Charts::new(&sample_bars(250)).rsi_svg().expect("chart");
         assert!(svg.starts_with("<svg class=\"chart\" viewBox=\"0 0 1200 200\""));
         assert!(svg.contains("#7C3AED"), "RSI line");
         assert!(svg.contains(">\n30\n</text>") && svg.contains(">\n70\n</text>"));
@@ -885,8 +891,8 @@ mod tests {
         assert_eq!(planned.chartable_bars, 2_500);
         assert!(planned.candles <= MAX_CANDLES && planned.candles > 480, "{planned:?}");
 
-        let price = price_chart_svg(&symbol(), &ten_years).expect("chart");
-        let rsi = rsi_chart_svg(&ten_years).expect("chart");
+        let price = Charts::new(&ten_years).price_svg(&symbol()).expect("chart");
+        let rsi = Charts::new(&ten_years).rsi_svg().expect("chart");
         assert!(price.len() < 1_500_000, "price chart is {} bytes", price.len());
         assert!(rsi.len() < 1_500_000, "RSI chart is {} bytes", rsi.len());
 
@@ -894,8 +900,8 @@ mod tests {
         assert_eq!(plan(&one_year).resolution, Resolution::AsStored);
         eprintln!(
             "SVG sizes: 250 bars price {} B, RSI {} B; 2,500 bars price {} B, RSI {} B",
-            price_chart_svg(&symbol(), &one_year).expect("chart").len(),
-            rsi_chart_svg(&one_year).expect("chart").len(),
+            Charts::new(&one_year).price_svg(&symbol()).expect("chart").len(),
+            Charts::new(&one_year).rsi_svg().expect("chart").len(),
             price.len(),
             rsi.len()
         );

@@ -177,9 +177,10 @@ impl ReportWriter<'_> {
                  so there is nothing to chart or summarise.</p>\n",
             );
         } else {
-            let plan = charts::plan(bars);
-            let price = charts::price_chart_svg(&summary.symbol, bars);
-            let rsi = charts::rsi_chart_svg(bars);
+            let drawn = charts::Charts::new(bars);
+            let plan = drawn.plan();
+            let price = drawn.price_svg(&summary.symbol);
+            let rsi = drawn.rsi_svg();
             write_figure(&mut html, symbol, "price", price, &price_caption(&plan, summary.providers.len()));
             write_figure(
                 &mut html,

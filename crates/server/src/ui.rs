@@ -350,10 +350,11 @@ async fn symbol_page(
     };
     let mut bars = storage.bars(&query).await?;
     bars.dedup_by_key(|bar| bar.ts);
-    let plan = charts::plan(&bars);
-    let price_svg = charts::price_chart_svg(&symbol, &bars).unwrap_or_else(|error| chart_failed(&error));
-    let rsi_svg = charts::rsi_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
-    let macd_svg = charts::macd_chart_svg(&bars).unwrap_or_else(|error| chart_failed(&error));
+    let drawn = charts::Charts::new(&bars);
+    let plan = drawn.plan();
+    let price_svg = drawn.price_svg(&symbol).unwrap_or_else(|error| chart_failed(&error));
+    let rsi_svg = drawn.rsi_svg().unwrap_or_else(|error| chart_failed(&error));
+    let macd_svg = drawn.macd_svg().unwrap_or_else(|error| chart_failed(&error));
     let grouping = match plan.resolution {
         charts::Resolution::AsStored => "One candle per session".to_owned(),
         resolution => format!("{} candles", capitalised(resolution.adjective())),

@@ -129,6 +129,20 @@ async fn wait_for_text(browser: &Client, selector: &str, texts: &[&str], within:
     }
 }
 
+/// Queues a download-tracker run as another client would (the API, with the token): the id.
+async fn trigger_through_the_api(base: &str, token: &str) -> i64 {
+    let accepted: Value = reqwest::Client::new()
+        .post(format!("{base}/api/jobs/download-tracker/trigger"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    accepted["run_id"].as_i64().unwrap_or_else(|| panic!("not accepted: {accepted}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,16 +210,7 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let run_url = browser.current_url().await.unwrap();
     browser.goto(&format!("{base}/jobs")).await.unwrap();
     browser.execute("window.stillTheSamePage = true", vec![]).await.unwrap();
-    let elsewhere: Value = reqwest::Client::new()
-        .post(format!("{base}/api/jobs/download-tracker/trigger"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let new_run = elsewhere["run_id"].as_i64().unwrap();
+    let new_run = trigger_through_the_api(&base, &token).await;
     let selector = format!(r#"tr[data-run-id="{new_run}"] [data-field="status"]"#);
     let status =
         wait_for_text(&browser, &selector, &["succeeded", "partial", "failed"], Duration::from_secs(60))
@@ -280,16 +285,7 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     wait_for_text(&browser, "table", &["price above 1"], Duration::from_secs(10)).await;
     // With the alerts page open, a refresh triggered elsewhere (the API) fires the rule: the alert
     // appears in the history live, with no reload.
-    let triggered: Value = reqwest::Client::new()
-        .post(format!("{base}/api/jobs/download-tracker/trigger"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(triggered["run_id"].is_i64(), "{triggered}");
+    trigger_through_the_api(&base, &token).await;
     let live =
         wait_for_text(&browser, "table[data-live-alerts] tbody", &["price above 1"], Duration::from_secs(60))
             .await;
