@@ -181,13 +181,13 @@ fn ohlc(bar: &Bar) -> Option<(f64, f64, f64, f64)> {
     [open, high, low, close].iter().all(|value| value.is_finite()).then_some((open, high, low, close))
 }
 
-/// One pass over `bars`: feeds the closes to the indicators, and merges the chartable bars into
-/// candles at `resolution`.
+/// One pass over `history` then `bars`: feeds the closes to the indicators, and merges the
+/// chartable bars (of `bars` only) into candles at `resolution`.
 ///
 /// An export holds every provider's row, so a timestamp can have several bars (in the export's
 /// provider order). As in the summary, only the first with a close feeds the indicators, and
 /// only the first chartable one is drawn: a day counts once.
-fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
+fn candles(history: &[Bar], bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
     let mut sma20 = Sma::new(20);
     let mut sma50 = Sma::new(50);
     let mut sma200 = Sma::new(200);
@@ -200,7 +200,8 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
     let mut out: Vec<Candle> = Vec::new();
     let mut current_bucket = None;
     let mut position = 0;
-    for bar in bars {
+    let drawn_from = history.len();
+    for (index, bar) in history.iter().chain(bars).enumerate() {
         if let Some(close) = bar.close.filter(|close| close.is_finite())
             && last_fed != Some(bar.ts)
         {
@@ -211,6 +212,9 @@ fn candles(bars: &[Bar], resolution: Resolution) -> Vec<Candle> {
             last_bands = bollinger.next(close).map(|b| (b.upper, b.lower));
             last_rsi14 = rsi14.next(close);
             last_macd = macd.next(close);
+        }
+        if index < drawn_from {
+            continue;
         }
         let Some((open, high, low, close)) = ohlc(bar) else {
             continue;
@@ -272,8 +276,15 @@ pub struct Charts {
 impl Charts {
     /// The candles of `bars` at the resolution [`plan`] picks.
     pub fn new(bars: &[Bar]) -> Self {
+        Self::with_history(&[], bars)
+    }
+
+    /// The candles of `bars`, with `history` (the bars just before them, oldest first) fed to
+    /// the indicators first but not drawn: a one-month chart then shows SMA 200 and MACD from
+    /// its first candle instead of starting them 200 sessions into the window.
+    pub fn with_history(history: &[Bar], bars: &[Bar]) -> Self {
         let plan = plan(bars);
-        Self { candles: candles(bars, plan.resolution), plan }
+        Self { candles: candles(history, bars, plan.resolution), plan }
     }
 
     /// How the bars were grouped into candles.
@@ -299,7 +310,11 @@ impl Charts {
                 ),
             ));
         }
-        render(PRICE_PANEL_HEIGHT + VOLUME_PANEL_HEIGHT, &label, |root| draw_price_and_volume(root, candles))
+        let mut hover = HoverGeometry::default();
+        let svg = render(PRICE_PANEL_HEIGHT + VOLUME_PANEL_HEIGHT, &label, |root| {
+            draw_price_and_volume(root, candles, &mut hover)
+        })?;
+        Ok(with_hover_data(svg, candles, &hover))
     }
 
     /// RSI(14) of closes on a 0–100 scale, with the 30 and 70 guide lines and the band between
@@ -407,7 +422,11 @@ fn label_style() -> TextStyle<'static> {
     ("sans-serif", LABEL_SIZE).into_font().color(&LABEL)
 }
 
-fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> DrawResult {
+fn draw_price_and_volume(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    candles: &[Candle],
+    hover: &mut HoverGeometry,
+) -> DrawResult {
     root.fill(&WHITE)?;
     let (price_area, volume_area) = root.split_vertically(PRICE_PANEL_HEIGHT);
     let ticks = date_ticks(candles);
@@ -457,6 +476,7 @@ fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[C
         let (_, low_y) = price_chart.backend_coord(&(x, candle.low));
         let (_, open_y) = price_chart.backend_coord(&(x, candle.open));
         let (_, close_y) = price_chart.backend_coord(&(x, candle.close));
+        hover.centers.push(center);
         screen.draw(&PathElement::new(vec![(center, high_y), (center, low_y)], color))?;
         let top = open_y.min(close_y);
         // A doji (open == close) still gets a 1-pixel body, like a tick on the wick.
@@ -514,7 +534,62 @@ fn draw_price_and_volume(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[C
             color.mix(0.45).filled(),
         ))?;
     }
+    let (price_x, price_y) = price_chart.plotting_area().get_pixel_range();
+    let (_, volume_y) = volume_chart.plotting_area().get_pixel_range();
+    hover.plot = [price_x.start, price_y.start, price_x.end, volume_y.end];
     Ok(())
+}
+
+/// Where the price panel put each candle, for the hover crosshair.
+#[derive(Debug, Default)]
+struct HoverGeometry {
+    /// Each candle's centre, in the SVG's own units (its viewBox).
+    centers: Vec<i32>,
+    /// Left, top, right and bottom of the price and volume plots together.
+    plot: [i32; 4],
+}
+
+/// Adds the candles' values and positions to the root `<svg>` as `data-` attributes, which the
+/// web UI's script reads to draw a crosshair and show the hovered candle's values. Only digits,
+/// dates and separators go in, so nothing needs escaping; without the script they are inert.
+///
+/// `data-candles`: one `;`-separated row per candle of `x,date,open,high,low,close,volume,sma20,
+/// sma50,sma200,rsi14,macd,signal`, an empty field where a value is missing.
+fn with_hover_data(svg: String, candles: &[Candle], hover: &HoverGeometry) -> String {
+    use std::fmt::Write as _;
+    let (low, high) = candles
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), c| (lo.min(c.low), hi.max(c.high)));
+    let decimals = price_decimals(high - low);
+    let price = |value: Option<f64>| value.map_or_else(String::new, |v| format!("{v:.decimals$}"));
+    let mut rows = String::with_capacity(candles.len() * 80);
+    for (candle, center) in candles.iter().zip(&hover.centers) {
+        if !rows.is_empty() {
+            rows.push(';');
+        }
+        let _ = write!(
+            rows,
+            "{center},{},{},{},{},{},{},{},{},{},{},{},{}",
+            candle.ts.format("%Y-%m-%d"),
+            price(Some(candle.open)),
+            price(Some(candle.high)),
+            price(Some(candle.low)),
+            price(Some(candle.close)),
+            candle.volume.map_or_else(String::new, |v| format!("{v:.0}")),
+            price(candle.sma20),
+            price(candle.sma50),
+            price(candle.sma200),
+            candle.rsi14.map_or_else(String::new, |v| format!("{v:.1}")),
+            candle.macd.map_or_else(String::new, |m| format!("{:.3}", m.macd)),
+            candle.macd.and_then(|m| m.signal).map_or_else(String::new, |v| format!("{v:.3}")),
+        );
+    }
+    let [left, top, right, bottom] = hover.plot;
+    let attributes = format!(r#" data-plot="{left},{top},{right},{bottom}" data-candles="{rows}">"#);
+    match svg.find('>') {
+        Some(end) => format!("{}{attributes}{}", &svg[..end], &svg[end + 1..]),
+        None => svg,
+    }
 }
 
 fn draw_rsi(root: &DrawingArea<SVGBackend<'_>, Shift>, candles: &[Candle]) -> DrawResult {
@@ -803,10 +878,56 @@ mod tests {
         let mut bars = sample_bars(30);
         bars[3].open = None;
         bars[4].high = Some(f64::NAN);
-        let drawn = candles(&bars, Resolution::AsStored);
+        let drawn = candles(&[], &bars, Resolution::AsStored);
         assert_eq!(drawn.len(), 28);
         assert_eq!(plan(&bars).chartable_bars, 28);
         Charts::new(&bars).price_svg(&symbol()).expect("chart");
+    }
+
+    #[test]
+    fn the_price_chart_carries_each_candles_position_and_values_for_the_crosshair() {
+        let bars = sample_bars(60);
+        let svg = Charts::new(&bars).price_svg(&symbol()).expect("chart");
+        let attribute = |name: &str| {
+            let start = svg.find(&format!(r#"{name}=""#)).expect(name) + name.len() + 2;
+            svg[start..].split('"').next().unwrap().to_owned()
+        };
+        assert!(svg.find("data-candles").unwrap() < svg.find('>').unwrap(), "on the root tag");
+        let plot: Vec<i32> = attribute("data-plot").split(',').map(|v| v.parse().unwrap()).collect();
+        let (left, top, right, bottom) = (plot[0], plot[1], plot[2], plot[3]);
+        assert!(0 <= left && left < right && right <= WIDTH as i32 && 0 <= top && top < bottom, "{plot:?}");
+        let rows: Vec<Vec<String>> = attribute("data-candles")
+            .split(';')
+            .map(|row| row.split(',').map(str::to_owned).collect())
+            .collect();
+        assert_eq!(rows.len(), 60);
+        let xs: Vec<i32> = rows.iter().map(|row| row[0].parse().unwrap()).collect();
+        assert!(xs.windows(2).all(|pair| pair[0] < pair[1]), "left to right: {xs:?}");
+        assert!(xs.iter().all(|x| (left..=right).contains(x)));
+        for (row, bar) in rows.iter().zip(&bars) {
+            assert_eq!(row.len(), 13);
+            assert_eq!(row[1], bar.ts.format("%Y-%m-%d").to_string());
+            assert!((row[5].parse::<f64>().unwrap() - bar.close.unwrap()).abs() < 0.006, "{row:?}");
+        }
+        assert!(rows[5][7].is_empty() && !rows[19][7].is_empty(), "SMA 20 from the 20th session");
+        assert!(rows[59][9].is_empty(), "no SMA 200 in 60 sessions");
+    }
+
+    #[test]
+    fn history_warms_the_indicators_up_without_being_drawn() {
+        let bars = sample_bars(260);
+        let (history, view) = bars.split_at(239);
+        let cold = Charts::new(view);
+        let warm = Charts::with_history(history, view);
+        assert_eq!(warm.plan(), cold.plan(), "the same candles are drawn");
+        assert_eq!(warm.candles.len(), view.len());
+        assert_eq!(warm.candles[0].ts, view[0].ts);
+        assert!(cold.candles.iter().all(|candle| candle.sma200.is_none()), "21 bars alone: no SMA 200");
+        assert!(warm.candles.iter().all(|candle| candle.sma200.is_some()), "SMA 200 from the first candle");
+        // The values are those of the whole series at the same bar.
+        let whole = Charts::new(&bars);
+        assert_eq!(warm.candles.last(), whole.candles.last());
+        assert_eq!(warm.candles[0].macd, whole.candles[239].macd);
     }
 
     #[test]
@@ -830,7 +951,7 @@ mod tests {
             other.close = other.close.map(|close| close * 1.01);
             both.push(other);
         }
-        assert_eq!(candles(&both, Resolution::AsStored), candles(&yahoo, Resolution::AsStored));
+        assert_eq!(candles(&[], &both, Resolution::AsStored), candles(&[], &yahoo, Resolution::AsStored));
         assert_eq!(plan(&both).chartable_bars, 80);
 
         // The indicators count each day once, as over the single-provider series.
@@ -910,7 +1031,7 @@ mod tests {
     #[test]
     fn weekly_candles_merge_prices_and_volume() {
         let bars = sample_bars(10); // Two full weeks, Monday to Friday.
-        let weekly = candles(&bars, Resolution::Weekly);
+        let weekly = candles(&[], &bars, Resolution::Weekly);
         assert_eq!(weekly.len(), 2);
         let week = &bars[..5];
         assert_eq!(weekly[0].open, week[0].open.expect("open"));

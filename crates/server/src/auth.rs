@@ -70,11 +70,22 @@ impl AuthState {
     }
 }
 
+/// Which token a request was authenticated with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    /// `server.auth.tokens[index]`.
+    Config(usize),
+    /// The stored token with this id.
+    Stored(i64),
+}
+
 /// Checks `token` against the config tokens, then the stored ones.
-pub(crate) async fn authenticate(state: &AuthState, token: &str) -> Result<(), ApiError> {
-    if state.config.auth.tokens.iter().any(|known| constant_time_eq(known.expose(), token)) {
+pub(crate) async fn authenticate(state: &AuthState, token: &str) -> Result<TokenSource, ApiError> {
+    if let Some(index) =
+        state.config.auth.tokens.iter().position(|known| constant_time_eq(known.expose(), token))
+    {
         tracing::debug!(token_name = "config", "Request authenticated.");
-        return Ok(());
+        return Ok(TokenSource::Config(index));
     }
     match state.storage.token_by_hash(&hash_token(token)).await? {
         Some(record) if record.revoked_at.is_some() => {
@@ -83,10 +94,15 @@ pub(crate) async fn authenticate(state: &AuthState, token: &str) -> Result<(), A
         }
         Some(record) => {
             tracing::debug!(token_name = %record.name, "Request authenticated.");
-            Ok(())
+            Ok(TokenSource::Stored(record.id))
         }
         None => Err(ApiError::Unauthorized),
     }
+}
+
+/// Whether `given` is the configured web password (constant time); false when none is set.
+pub(crate) fn is_password(config: &ServerConfig, given: &str) -> bool {
+    config.auth.password.as_ref().is_some_and(|password| constant_time_eq(password.expose(), given))
 }
 
 /// Middleware on the `/api` routes: 401 without a valid token, 403 with a revoked one.

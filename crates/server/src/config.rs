@@ -185,6 +185,9 @@ impl ServerConfig {
         if self.auth.tokens.iter().any(|t| t.expose().trim().len() < 16) {
             return Err("server.auth.tokens: every token must be at least 16 characters".to_owned());
         }
+        if self.auth.password.as_ref().is_some_and(|p| p.expose().chars().count() < 12) {
+            return Err("server.auth.password must be at least 12 characters".to_owned());
+        }
         for origin in &self.cors_allowed_origins {
             if origin.parse::<axum::http::HeaderValue>().is_err() || origin == "*" {
                 return Err(format!(
@@ -219,6 +222,11 @@ pub struct AuthConfig {
     /// How long a web UI sign-in lasts, in hours (default 12).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_hours: Option<u32>,
+    /// A password for the web UI's sign-in page, for people who would rather not paste a token
+    /// (at least 12 characters). API requests still need a token. Changing it ends the sessions
+    /// signed in with the old one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<ApiToken>,
 }
 
 /// A bearer token from config. Serializes and debug-prints as `***`, so the effective config can
@@ -280,6 +288,18 @@ mod tests {
         assert!(!json.contains("supersecret"), "{json}");
         assert!(json.contains("\"***\""), "{json}");
         assert!(!format!("{config:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn the_web_password_is_masked_and_must_be_long_enough() {
+        let mut config = ServerConfig::default();
+        config.auth.password = Some(ApiToken::new("short pw"));
+        let error = config.validate().unwrap_err();
+        assert!(error.contains("server.auth.password") && !error.contains("short pw"), "{error}");
+        config.auth.password = Some(ApiToken::new("a long enough password"));
+        assert!(config.validate().is_ok());
+        let json = serde_json::to_string(&config).unwrap();
+        assert!(!json.contains("enough") && json.contains(r#""password":"***""#), "{json}");
     }
 
     #[test]

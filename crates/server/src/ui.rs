@@ -26,14 +26,16 @@ use storage::{BarQuery, Storage, StorageError};
 use web::{ChartRange, DashboardRow, FieldError, SymbolView, Viewer};
 
 use crate::AppState;
-use crate::auth::{AuthState, authenticate};
+use crate::auth::{AuthState, TokenSource, authenticate, is_password};
 use crate::error::RenderedError;
-use crate::session::{Session, clear_cookie, cookie_value, safe_return_path};
+use crate::session::{Principal, Session, clear_cookie, cookie_value, safe_return_path};
 
 /// Daily bars read for a dashboard row's sparkline and change.
 const SPARKLINE_SESSIONS: usize = 30;
 /// Rows of the symbol page's table.
 const RECENT_SESSIONS: usize = 30;
+/// Calendar days read before a chart's window: a little over 200 sessions, for SMA 200.
+const INDICATOR_WARMUP_DAYS: i64 = 300;
 /// Headlines on the symbol page.
 const NEWS_SHOWN: u64 = 10;
 /// Research notes on the symbol page.
@@ -144,14 +146,37 @@ fn percent_encode(text: &str) -> String {
     encoded
 }
 
-/// The request's valid session, if any.
-fn session(state: &AppState, headers: &HeaderMap) -> Option<Session> {
-    cookie_value(headers).and_then(|cookie| state.sessions.verify(cookie, Utc::now()))
+/// The request's valid session, if any: signed, not expired, and its principal still allowed
+/// to sign in (the stored token not revoked, the config token or password still configured).
+async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, PageError> {
+    let Some(session) = cookie_value(headers).and_then(|cookie| state.sessions.verify(cookie, Utc::now()))
+    else {
+        return Ok(None);
+    };
+    let auth = &state.config.auth;
+    let allowed = match &session.principal {
+        Principal::StoredToken(id) => {
+            state.storage.token_by_id(*id).await?.is_some_and(|token| token.revoked_at.is_none())
+        }
+        Principal::ConfigToken(fingerprint) => {
+            auth.tokens.iter().any(|token| state.sessions.fingerprint(token.expose()) == *fingerprint)
+        }
+        Principal::Password(fingerprint) => auth
+            .password
+            .as_ref()
+            .is_some_and(|password| state.sessions.fingerprint(password.expose()) == *fingerprint),
+    };
+    if !allowed {
+        tracing::info!(
+            "A web session was refused: what it signed in with is revoked or no longer configured."
+        );
+    }
+    Ok(allowed.then_some(session))
 }
 
 /// Who is reading; sends them to sign in first when reads are protected.
-fn reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Viewer, PageError> {
-    match session(state, headers) {
+async fn reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Viewer, PageError> {
+    match session(state, headers).await? {
         Some(session) => Ok(Viewer { csrf_token: Some(state.sessions.csrf_token(&session)) }),
         None if state.config.auth.protect_reads => {
             let back = uri.0.path_and_query().map_or("/", |p| p.as_str());
@@ -175,8 +200,8 @@ fn posted_from(headers: &HeaderMap) -> String {
 
 /// The session of a state-changing form whose CSRF token is right. Without a session (never
 /// signed in, or it expired) the browser goes to sign in and then back to the page it was on.
-fn writer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, PageError> {
-    let session = session(state, headers).ok_or_else(|| PageError::SignIn(posted_from(headers)))?;
+async fn writer(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<Viewer, PageError> {
+    let session = session(state, headers).await?.ok_or_else(|| PageError::SignIn(posted_from(headers)))?;
     if !state.sessions.check_csrf(&session, csrf) {
         tracing::info!("A web form was refused: wrong or missing CSRF token.");
         return Err(PageError::Forbidden);
@@ -211,7 +236,7 @@ async fn dashboard(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     render_dashboard(&state, &viewer, None).await
 }
 
@@ -316,7 +341,7 @@ async fn symbol_page(
     Path(raw): Path<String>,
     Query(query): Query<SymbolPageQuery>,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     let storage = &state.storage;
     let Ok(symbol) = Symbol::parse(&raw) else {
         let message =
@@ -343,14 +368,18 @@ async fn symbol_page(
     let query = BarQuery {
         symbol: symbol.clone(),
         interval: Interval::Day1,
-        from,
+        // The sessions before the window warm the indicators up (SMA 200 needs 200 closes).
+        from: from.map(|from| from - Duration::days(INDICATOR_WARMUP_DAYS)),
         to: None,
         provider: None,
         limit: None,
     };
     let mut bars = storage.bars(&query).await?;
     bars.dedup_by_key(|bar| bar.ts);
-    let drawn = charts::Charts::new(&bars);
+    let in_view = from.map_or(0, |from| bars.partition_point(|bar| bar.ts < from));
+    let history = bars[..in_view].to_vec();
+    bars.drain(..in_view);
+    let drawn = charts::Charts::with_history(&history, &bars);
     let plan = drawn.plan();
     let price_svg = drawn.price_svg(&symbol).unwrap_or_else(|error| chart_failed(&error));
     let rsi_svg = drawn.rsi_svg().unwrap_or_else(|error| chart_failed(&error));
@@ -443,8 +472,16 @@ struct SignInQuery {
     next: Option<String>,
 }
 
-async fn signin_form(Query(query): Query<SignInQuery>) -> Response {
-    page(StatusCode::OK, web::signin_page(&safe_return_path(query.next.as_deref()), None))
+async fn signin_form(State(state): State<AppState>, Query(query): Query<SignInQuery>) -> Response {
+    let form = web::SignInForm {
+        next: &safe_return_path(query.next.as_deref()),
+        password_enabled: password_enabled(&state),
+    };
+    page(StatusCode::OK, web::signin_page(&form, None))
+}
+
+fn password_enabled(state: &AppState) -> bool {
+    state.config.auth.password.is_some()
 }
 
 /// Missing fields are empty: the handler says which are needed.
@@ -455,25 +492,45 @@ struct SignInForm {
     next: Option<String>,
 }
 
-/// Checks the token as the API would; on success sets the session cookie and goes back.
+/// Checks the password, then the token as the API would; on success sets the session cookie and
+/// goes back. Attempts are throttled process-wide, so a password cannot be guessed at speed.
 async fn signin(State(state): State<AppState>, Form(form): Form<SignInForm>) -> Result<Response, PageError> {
     let next = safe_return_path(form.next.as_deref());
-    match authenticate(&AuthState::new(&state), form.token.trim()).await {
-        Ok(()) => {
-            let (cookie, _) = state.sessions.issue(Utc::now());
+    let view = web::SignInForm { next: &next, password_enabled: password_enabled(&state) };
+    if !state.sessions.allow_signin_attempt() {
+        tracing::warn!("Web sign-in throttled: too many attempts in the last minute.");
+        let message = "Too many sign-in attempts; wait a minute and try again.";
+        return Ok(page(StatusCode::TOO_MANY_REQUESTS, web::signin_page(&view, Some(message))));
+    }
+    let given = form.token.trim();
+    let principal = if is_password(&state.config, given) {
+        Ok(Principal::Password(state.sessions.fingerprint(given)))
+    } else {
+        authenticate(&AuthState::new(&state), given).await.map(|source| match source {
+            TokenSource::Stored(id) => Principal::StoredToken(id),
+            TokenSource::Config(_) => Principal::ConfigToken(state.sessions.fingerprint(given)),
+        })
+    };
+    match principal {
+        Ok(principal) => {
+            let (cookie, _) = state.sessions.issue(Utc::now(), principal);
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(header::SET_COOKIE, state.sessions.set_cookie(&cookie));
             Ok(response)
         }
         Err(error @ (crate::ApiError::Unauthorized | crate::ApiError::Forbidden)) => {
             tracing::info!(%error, "Web sign-in refused.");
-            let message = "That token is not valid, or it has been revoked.";
-            Ok(page(StatusCode::UNAUTHORIZED, web::signin_page(&next, Some(message))))
+            let message = if view.password_enabled {
+                "That password or token is not valid (a token may have been revoked)."
+            } else {
+                "That token is not valid, or it has been revoked."
+            };
+            Ok(page(StatusCode::UNAUTHORIZED, web::signin_page(&view, Some(message))))
         }
         Err(error) => {
             tracing::error!(%error, "Web sign-in failed.");
-            let message = "The token could not be checked (the log says why); try again.";
-            Ok(page(StatusCode::INTERNAL_SERVER_ERROR, web::signin_page(&next, Some(message))))
+            let message = "The sign-in could not be checked (the log says why); try again.";
+            Ok(page(StatusCode::INTERNAL_SERVER_ERROR, web::signin_page(&view, Some(message))))
         }
     }
 }
@@ -490,7 +547,7 @@ async fn signout(
     headers: HeaderMap,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().insert(header::SET_COOKIE, clear_cookie());
     Ok(response)
@@ -510,7 +567,7 @@ async fn add_to_watchlist(
     headers: HeaderMap,
     Form(form): Form<AddSymbolForm>,
 ) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf)?;
+    let viewer = writer(&state, &headers, &form.csrf).await?;
     match Symbol::parse(form.symbol.trim()) {
         Ok(symbol) => {
             state.storage.add_to_watchlist(&symbol).await?;
@@ -530,7 +587,7 @@ async fn remove_from_watchlist(
     Path(raw): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     if let Ok(symbol) = Symbol::parse(&raw) {
         state.storage.remove_from_watchlist(&symbol).await?;
     }
@@ -598,7 +655,7 @@ async fn jobs_page(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     render_jobs(&state, &viewer, None, StatusCode::OK).await
 }
 
@@ -608,7 +665,7 @@ async fn run_page(
     uri: OriginalUri,
     Path(raw): Path<String>,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     let run = match raw.parse::<i64>() {
         Ok(id) if id > 0 => state.storage.run(id).await?,
         _ => None,
@@ -640,7 +697,7 @@ async fn trigger_job(
     Path(name): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf)?;
+    let viewer = writer(&state, &headers, &form.csrf).await?;
     match state.jobs.trigger(&name, domain::RunTrigger::Api).await {
         Ok(triggered) => {
             tracing::info!(job = %triggered.run.job, run_id = triggered.run.id, "Job triggered from the web UI.");
@@ -694,7 +751,7 @@ async fn exports_page(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     let form = web::ExportForm { format: "csv".to_owned(), ..web::ExportForm::default() };
     render_exports(&state, &viewer, &form).await
 }
@@ -780,7 +837,7 @@ async fn create_export(
     headers: HeaderMap,
     Form(form): Form<NewExportForm>,
 ) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf)?;
+    let viewer = writer(&state, &headers, &form.csrf).await?;
     let request = match export_request(&state.storage, &form).await? {
         Ok(request) => request,
         Err(refused) => return render_exports(&state, &viewer, &refused).await,
@@ -800,7 +857,7 @@ async fn delete_export(
     Path(raw): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     let Ok(id) = raw.parse::<i64>() else {
         return Ok(page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no export “{raw}”."))));
     };
@@ -877,7 +934,7 @@ async fn alerts_page(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     render_alerts(&state, &viewer, &web::RuleForm::default()).await
 }
 
@@ -899,7 +956,7 @@ async fn create_rule(
     headers: HeaderMap,
     Form(form): Form<NewRuleForm>,
 ) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf)?;
+    let viewer = writer(&state, &headers, &form.csrf).await?;
     let mut errors: Vec<(&'static str, FieldError)> = Vec::new();
     let symbol = match form.symbol.trim() {
         "" => None,
@@ -1003,7 +1060,7 @@ async fn change_rule(
     Path((raw, action)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     let missing =
         || page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no alert rule “{raw}”.")));
     let Ok(id) = raw.parse::<i64>() else { return Ok(missing()) };
@@ -1028,7 +1085,7 @@ async fn acknowledge_alert(
     Path(raw): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     if let Ok(id) = raw.parse::<i64>() {
         state.storage.acknowledge_alert(id).await?;
     }
@@ -1046,7 +1103,7 @@ async fn trending_page(
     uri: OriginalUri,
     Query(query): Query<TrendingQuery>,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     let window = query.window.unwrap_or_else(|| "24h".to_owned());
     let hours = match window.as_str() {
         "24h" => 24,
@@ -1089,7 +1146,7 @@ async fn providers_page(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = reader(&state, &headers, &uri)?;
+    let viewer = reader(&state, &headers, &uri).await?;
     let rows: Vec<web::ProviderRow> =
         crate::routes::providers::provider_health(&state.providers, &state.storage)
             .await
@@ -1119,7 +1176,7 @@ async fn analyze_symbol(
     Path(raw): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     let Ok(symbol) = Symbol::parse(&raw) else {
         return Ok(page(
             StatusCode::NOT_FOUND,
@@ -1139,8 +1196,12 @@ async fn analyze_symbol(
 }
 
 /// Only a signed-in person manages tokens, whatever `protect_reads` says.
-fn signed_in_reader(state: &AppState, headers: &HeaderMap, uri: &OriginalUri) -> Result<Viewer, PageError> {
-    let viewer = reader(state, headers, uri)?;
+async fn signed_in_reader(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &OriginalUri,
+) -> Result<Viewer, PageError> {
+    let viewer = reader(state, headers, uri).await?;
     if viewer.signed_in() {
         return Ok(viewer);
     }
@@ -1173,7 +1234,7 @@ async fn settings_page(
     headers: HeaderMap,
     uri: OriginalUri,
 ) -> Result<Response, PageError> {
-    let viewer = signed_in_reader(&state, &headers, &uri)?;
+    let viewer = signed_in_reader(&state, &headers, &uri).await?;
     render_settings(&state, &viewer, None, None).await
 }
 
@@ -1191,7 +1252,7 @@ async fn create_token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf)?;
+    let viewer = writer(&state, &headers, &form.csrf).await?;
     let name = form.name.trim();
     let refused = |message: &str| Some(FieldError { value: form.name.clone(), message: message.to_owned() });
     let error = if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
@@ -1221,7 +1282,7 @@ async fn revoke_token(
     headers: HeaderMap,
     Form(form): Form<TokenForm>,
 ) -> Result<Response, PageError> {
-    writer(&state, &headers, &form.csrf)?;
+    writer(&state, &headers, &form.csrf).await?;
     if state.storage.revoke_token(form.name.trim()).await? {
         tracing::info!(token_name = form.name.trim(), "API token revoked from the web UI.");
     }

@@ -53,6 +53,21 @@ impl Storage {
         }))
     }
 
+    /// The token with this id, revoked or not: how a web session signed in with a stored token
+    /// learns that it has been revoked since.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StorageError> {
+        const SQL: &str = "SELECT id, name, created_at, revoked_at FROM api_tokens WHERE id = $1";
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(SQL).bind(id).fetch_optional(pool).await? {
+                Some(row) => Some(token_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
     /// Revokes a token by name; returns false if there is no such active token.
     ///
     /// # Errors

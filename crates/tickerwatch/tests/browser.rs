@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use domain::{ProviderId, Symbol};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction};
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
@@ -249,6 +250,37 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let month = browser.find_all(Locator::Css("svg.chart rect")).await.unwrap().len();
     assert!(month < year / 4, "a month's chart ({month}) is not smaller than a year's ({year})");
     assert!(browser.current_url().await.unwrap().query().unwrap_or("").contains("range=1m"));
+
+    // Pointing at the chart draws the crosshair and reads the candle's values above it: the
+    // left edge shows an earlier session than the right, each one of the chart's own dates.
+    let chart = browser.find(Locator::Css("svg[data-candles]")).await.unwrap();
+    let dates: Vec<String> = chart
+        .attr("data-candles")
+        .await
+        .unwrap()
+        .expect("the chart carries its candles")
+        .split(';')
+        .map(|row| row.split(',').nth(1).unwrap().to_owned())
+        .collect();
+    let width = chart.rectangle().await.unwrap().2;
+    let mut hovered = Vec::new();
+    for offset in [-0.45, 0.42] {
+        let pointer = MouseActions::new("mouse".to_owned()).then(PointerAction::MoveToElement {
+            element: chart.clone(),
+            duration: None,
+            x: width * offset,
+            y: -20.0,
+        });
+        browser.perform_actions(pointer).await.unwrap();
+        let readout = wait_for_text(&browser, ".chart-readout", &["O ", "Vol"], Duration::from_secs(5)).await;
+        let date = readout.split(' ').next().unwrap().to_owned();
+        assert!(dates.contains(&date) && readout.contains(" C "), "{readout}");
+        hovered.push(date);
+    }
+    assert!(hovered[0] < hovered[1], "left is earlier: {hovered:?}");
+    let crosshair = browser.find(Locator::Css("svg[data-candles] line.crosshair")).await.unwrap();
+    assert_eq!(crosshair.attr("visibility").await.unwrap().as_deref(), Some("visible"));
+    screenshot(&browser, "symbol-crosshair-light").await;
 
     // Run the analysis crew from the symbol page; its run page leads to the note it wrote.
     browser

@@ -11,8 +11,8 @@ pub const STYLESHEET: &str = include_str!("app.css");
 /// Where the server serves [`LIVE_SCRIPT`].
 pub const LIVE_SCRIPT_PATH: &str = "/ui/live.js";
 
-/// The only script: live updates where a page offers them (the alert history), compiled into
-/// the binary. Every page works without it.
+/// The only script: live updates where a page offers them (the alert history, the jobs table)
+/// and the symbol chart's crosshair, compiled into the binary. Every page works without it.
 pub const LIVE_SCRIPT: &str = include_str!("live.js");
 
 /// Where the server serves [`ICON`].

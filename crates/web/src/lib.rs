@@ -30,8 +30,8 @@ pub use layout::{
     ICON, ICON_PATH, LIVE_SCRIPT, LIVE_SCRIPT_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document,
 };
 pub use pages::{
-    ChartRange, DashboardRow, FieldError, NoteView, SymbolView, dashboard, error_page, not_found_page,
-    signin_page, symbol_page,
+    ChartRange, DashboardRow, FieldError, NoteView, SignInForm, SymbolView, dashboard, error_page,
+    not_found_page, signin_page, symbol_page,
 };
 pub use providers::{ProviderRow, providers_page};
 pub use settings::{TokenRow, settings_page};

@@ -2,7 +2,10 @@
 // fire while the alerts page is open appear at the top of its history (server-sent events from
 // /api/alerts/stream, resumed after the newest alert the page shows), and the jobs page's runs
 // table follows new and finishing runs (GET /api/jobs/runs every 2 s while a run is active,
-// every 10 s otherwise). Text is set with textContent only, never as markup.
+// every 10 s otherwise). On a symbol page, moving the pointer over the price chart draws a
+// crosshair at the nearest candle and shows its values above the chart (the chart carries them in
+// data- attributes; the table below it is the fallback). Text is set with textContent only, never
+// as markup.
 "use strict";
 (function liveRuns() {
   const table = document.querySelector("table[data-live-runs]");
@@ -117,4 +120,63 @@
     table.closest(".panel").hidden = false;
     if (empty) empty.hidden = true;
   });
+})();
+(function crosshair() {
+  const svg = document.querySelector("svg[data-candles]");
+  if (!svg || !svg.createSVGPoint) return;
+  const rows = svg.dataset.candles.split(";").map((row) => row.split(","));
+  const xs = rows.map((row) => Number(row[0]));
+  const [, top, , bottom] = svg.dataset.plot.split(",").map(Number);
+  const ns = "http://www.w3.org/2000/svg";
+  const line = document.createElementNS(ns, "line");
+  for (const [name, value] of [["y1", top], ["y2", bottom], ["stroke", "#4b5563"], ["stroke-width", "1"],
+    ["stroke-dasharray", "4 3"], ["visibility", "hidden"], ["pointer-events", "none"]]) {
+    line.setAttribute(name, String(value));
+  }
+  line.classList.add("crosshair");
+  svg.appendChild(line);
+  const readout = document.createElement("p");
+  readout.className = "chart-readout";
+  readout.setAttribute("aria-live", "polite");
+  readout.textContent = "Point at a candle to read its values.";
+  svg.parentNode.insertBefore(readout, svg);
+  const volume = (text) => (text ? Number(text).toLocaleString("en-US") : "—");
+  const part = (label, value) => (value ? label + " " + value : "");
+  const nearest = (x) => {
+    let lo = 0;
+    let hi = xs.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid] < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 && x - xs[lo - 1] < xs[lo] - x ? lo - 1 : lo;
+  };
+  const show = (event) => {
+    const matrix = svg.getScreenCTM();
+    if (!matrix) return;
+    const point = svg.createSVGPoint();
+    point.x = event.clientX;
+    point.y = event.clientY;
+    const x = point.matrixTransform(matrix.inverse()).x;
+    const index = nearest(x);
+    const [cx, date, open, high, low, close, vol, sma20, sma50, sma200, rsi, macd, signal] = rows[index];
+    line.setAttribute("x1", cx);
+    line.setAttribute("x2", cx);
+    line.setAttribute("visibility", "visible");
+    readout.dataset.date = date;
+    readout.textContent = [
+      date,
+      "O " + open + "  H " + high + "  L " + low + "  C " + close,
+      "Vol " + volume(vol),
+      part("SMA 20", sma20),
+      part("SMA 50", sma50),
+      part("SMA 200", sma200),
+      part("RSI", rsi),
+      macd ? "MACD " + macd + (signal ? " / " + signal : "") : "",
+    ].filter(Boolean).join(" · ");
+  };
+  svg.addEventListener("pointermove", show);
+  svg.addEventListener("pointerdown", show);
+  svg.addEventListener("pointerleave", () => line.setAttribute("visibility", "hidden"));
 })();

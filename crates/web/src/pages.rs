@@ -5,7 +5,7 @@ use domain::{Bar, CompanyProfile, NewsItem, Quote};
 use maud::{Markup, PreEscaped, html};
 
 use crate::format::{change_class, money, percent};
-use crate::layout::{Nav, Viewer, document};
+use crate::layout::{LIVE_SCRIPT_PATH, Nav, Viewer, document};
 use crate::sparkline::sparkline_svg;
 
 /// One watched symbol on the dashboard.
@@ -440,6 +440,7 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
             (PreEscaped(&view.macd_svg))
             figcaption.muted { (view.chart_caption) }
         }
+        script src=(LIVE_SCRIPT_PATH) defer {}
         @if let Some(profile) = &view.profile { (profile_section(profile)) }
         (notes_section(&view.symbol, &view.notes, viewer))
         (alerts_section(&view.rules, &view.alerts))
@@ -471,14 +472,18 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
 }
 
 /// The sign-in form; `next` is where to go afterwards, `error` why the last attempt failed.
-pub fn signin_page(next: &str, error: Option<&str>) -> Markup {
+pub fn signin_page(form: &SignInForm<'_>, error: Option<&str>) -> Markup {
     let body = html! {
         div.panel.narrow {
             h1 { "Sign in" }
-            p.muted { "Use an API token: one from the config file, or one made with " code { "tickerwatch token create" } "." }
+            @if form.password_enabled {
+                p.muted { "Use the password from the config file, or an API token (from the config file, or one made with " code { "tickerwatch token create" } ")." }
+            } @else {
+                p.muted { "Use an API token: one from the config file, or one made with " code { "tickerwatch token create" } "." }
+            }
             form method="post" action="/signin" {
-                input type="hidden" name="next" value=(next);
-                label for="token" { "API token" }
+                input type="hidden" name="next" value=(form.next);
+                label for="token" { @if form.password_enabled { "Password or API token" } @else { "API token" } }
                 input #token type="password" name="token" required autocomplete="current-password"
                     aria-invalid=[error.map(|_| "true")] aria-describedby=[error.map(|_| "token-error")];
                 @if let Some(error) = error { p #token-error .field-error { (error) } }
@@ -487,6 +492,14 @@ pub fn signin_page(next: &str, error: Option<&str>) -> Markup {
         }
     };
     document("Sign in", Nav::None, &Viewer::default(), body)
+}
+
+/// What the sign-in page needs to know.
+pub struct SignInForm<'a> {
+    /// The local path to return to.
+    pub next: &'a str,
+    /// Whether `server.auth.password` is set, so the form asks for it too.
+    pub password_enabled: bool,
 }
 
 /// The 404 page: what was not found and where to go instead.

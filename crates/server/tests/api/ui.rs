@@ -576,3 +576,87 @@ async fn a_symbol_page_shows_its_reddit_mentions_and_the_rules_that_watch_it() {
     assert!(page.contains("price above 900") && page.contains("price above 902 (every watched symbol)"));
     assert!(!page.contains("price above 901"), "MSFT's rule is not AAPL's");
 }
+
+#[tokio::test]
+async fn revoking_a_token_ends_the_sessions_signed_in_with_it() {
+    let app = TestApp::new().await;
+    let cookie = sign_in(&app).await;
+    let csrf = csrf_of(&html(&get_with(&app, "/settings", &cookie).await));
+    let made =
+        post_form(&app, "/settings/tokens", &[("csrf", &csrf), ("name", "laptop")], Some(&cookie)).await;
+    let page = html(&made);
+    let start = page.find("<code class=\"token\">").unwrap() + "<code class=\"token\">".len();
+    let laptop_token = page[start..].split('<').next().unwrap().to_owned();
+    let signed_in =
+        post_form(&app, "/signin", &[("token", &laptop_token), ("next", "/settings")], None).await;
+    assert_eq!(signed_in.status, StatusCode::SEE_OTHER);
+    let laptop =
+        signed_in.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    assert_eq!(get_with(&app, "/settings", &laptop).await.status, StatusCode::OK);
+
+    let revoked =
+        post_form(&app, "/settings/tokens/revoke", &[("csrf", &csrf), ("name", "laptop")], Some(&cookie))
+            .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    let after = get_with(&app, "/settings", &laptop).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the revoked token's session has ended");
+    assert_eq!(after.headers[header::LOCATION], "/signin?next=/settings");
+    assert_eq!(get_with(&app, "/settings", &cookie).await.status, StatusCode::OK, "other sessions go on");
+}
+
+#[tokio::test]
+async fn a_configured_password_signs_in_and_changing_it_ends_its_sessions() {
+    let password = "correct horse battery staple";
+    let with_password = |password: &str| {
+        let mut config = ServerConfig::default();
+        config.auth.password = Some(server::ApiToken::new(password));
+        config.auth.session_secret = Some(server::ApiToken::new("a shared session secret for both apps"));
+        config
+    };
+    let app = TestApp::with_config(with_password(password)).await;
+    let form = html(&app.get("/signin").await);
+    assert!(form.contains("Password or API token"), "{form}");
+    let wrong = post_form(&app, "/signin", &[("token", "correct horse battery"), ("next", "/")], None).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(html(&wrong).contains("That password or token is not valid"));
+    let right = post_form(&app, "/signin", &[("token", password), ("next", "/settings")], None).await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert_eq!(right.headers[header::LOCATION], "/settings");
+    let set_cookie = right.headers[header::SET_COOKIE].to_str().unwrap();
+    assert!(!set_cookie.contains("horse"), "the password is not the cookie: {set_cookie}");
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+    assert_eq!(get_with(&app, "/settings", &cookie).await.status, StatusCode::OK);
+    // A config token signs in too, and its session is checked against the config.
+    let by_config =
+        post_form(&app, "/signin", &[("token", crate::helpers::CONFIG_TOKEN), ("next", "/")], None).await;
+    assert_eq!(by_config.status, StatusCode::SEE_OTHER);
+
+    // Another process with the same session secret but a new password: the old session is over.
+    let changed = TestApp::with_config(with_password("a different password now")).await;
+    let after = get_with(&changed, "/settings", &cookie).await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER, "the old password's session has ended");
+    let same = TestApp::with_config(with_password(password)).await;
+    assert_eq!(
+        get_with(&same, "/settings", &cookie).await.status,
+        StatusCode::OK,
+        "same password, same secret"
+    );
+}
+
+#[tokio::test]
+async fn sign_in_attempts_are_throttled() {
+    let app = TestApp::new().await;
+    let statuses: Vec<StatusCode> = {
+        let mut statuses = Vec::new();
+        for _ in 0..25 {
+            statuses
+                .push(post_form(&app, "/signin", &[("token", "tw_guess"), ("next", "/")], None).await.status);
+        }
+        statuses
+    };
+    assert!(statuses[..20].iter().all(|s| *s == StatusCode::UNAUTHORIZED), "{statuses:?}");
+    assert!(statuses[20..].iter().all(|s| *s == StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    let throttled = post_form(&app, "/signin", &[("token", &app.token), ("next", "/")], None).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "even the right token waits");
+    assert!(html(&throttled).contains("wait a minute"));
+}
