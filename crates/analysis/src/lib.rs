@@ -3,6 +3,7 @@
 
 mod config;
 mod crew;
+mod live_trace;
 mod note;
 mod offline;
 mod service;

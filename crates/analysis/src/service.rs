@@ -14,6 +14,7 @@ use tracing::info;
 
 use crate::config::{AnalysisConfig, LongTermMemoryConfig};
 use crate::crew::equity_research;
+use crate::live_trace::{self, LiveTrace};
 use crate::note::{NoteBody, render_markdown};
 use crate::offline::{OFFLINE, OfflineModel};
 use crate::tools::toolbox;
@@ -203,16 +204,28 @@ impl AnalysisService {
         let memory = StorageMemory { storage: self.storage.clone(), config: self.memory.clone() };
         let long_term = (self.memory.enabled && crew.memory.long_term)
             .then(|| (&memory as &dyn LongTermMemory, format!("{}:{}", crew.name, request.symbol)));
+        let (live, updates) = LiveTrace::new(observer);
+        let run_ended = CancellationToken::new();
+        let snapshots = tokio::spawn(live_trace::write_snapshots(
+            self.storage.clone(),
+            crew_run_id,
+            updates,
+            run_ended.clone(),
+        ));
         let context = RunContext {
             tools: &self.tools,
             llm: Arc::clone(&self.model),
             inputs: vec![("symbol".to_owned(), request.symbol.as_str().to_owned())],
             cancel,
-            observer,
+            observer: &live,
             long_term,
             stream: request.stream,
         };
+        // If this future is dropped mid-run, the live trace's sender goes with it and the
+        // writer ends on its own; otherwise it is stopped and awaited before the final write.
         let outcome = run_crew(crew, &context).await;
+        run_ended.cancel();
+        let _ = snapshots.await;
         let status = match &outcome.status {
             RunStatus::Completed => CrewRunStatus::Completed,
             RunStatus::LimitReached { .. } => CrewRunStatus::LimitReached,

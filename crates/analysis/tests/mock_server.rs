@@ -344,3 +344,37 @@ async fn a_streaming_run_reports_text_and_tool_calls_as_they_arrive() {
     assert!(content.contains("\"rating\""), "the writer's JSON streamed through: {content}");
     assert!(analysis.outcome.usage.total_tokens > 0, "usage arrives in the stream's last chunk");
 }
+
+/// A model that takes 150 ms per answer: the crew run's stored trace grows while it is still
+/// `running` (the web UI shows those steps as they come), and the final trace holds them all.
+#[tokio::test]
+async fn a_running_crews_steps_are_stored_as_they_happen() {
+    let env = env().await;
+    env.store_year_of_bars("AAPL").await;
+    let server = MockChatServer::builder().answer_delay(Duration::from_millis(150)).start().await.unwrap();
+    let service = env.service_at(&server.uri(), |_| {});
+    let run = tokio::spawn(async move {
+        service.analyze(&request("AAPL"), &NoObserver, CancellationToken::new()).await.map(|a| a.note.id)
+    });
+    let mut seen_while_running = Vec::new();
+    while !run.is_finished() {
+        if let Some(crew_run) = env.storage.crew_runs(Some("AAPL"), 1).await.unwrap().pop()
+            && crew_run.status == CrewRunStatus::Running
+        {
+            let steps = serde_json::from_str::<Vec<serde_json::Value>>(&crew_run.trace).unwrap().len();
+            if seen_while_running.last() != Some(&steps) {
+                seen_while_running.push(steps);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    run.await.unwrap().expect("the run succeeds");
+    assert!(seen_while_running.len() >= 4, "the trace grew step by step: {seen_while_running:?}");
+    assert!(seen_while_running.windows(2).all(|pair| pair[0] < pair[1]), "{seen_while_running:?}");
+    let finished = env.storage.crew_runs(Some("AAPL"), 1).await.unwrap().pop().unwrap();
+    assert_eq!(finished.status, CrewRunStatus::Completed);
+    let final_steps = serde_json::from_str::<Vec<serde_json::Value>>(&finished.trace).unwrap().len();
+    assert!(final_steps >= *seen_while_running.last().unwrap(), "{final_steps} vs {seen_while_running:?}");
+    // A late snapshot never overwrites a finished run's trace.
+    assert!(!env.storage.update_crew_run_trace(finished.id, "[]").await.unwrap());
+}

@@ -1,7 +1,8 @@
 //! Bearer-token auth.
 //!
 //! Every mutating request (POST, PUT, PATCH, DELETE) needs `Authorization: Bearer <token>`;
-//! reads need one only when `server.auth.protect_reads` is set. A token is valid when it equals a
+//! reads need one only when `server.auth.protect_reads` is set, and then a signed-in web UI
+//! session's cookie serves too (reads only). A token is valid when it equals a
 //! token from config (compared in constant time) or when its SHA-256 matches a stored token that
 //! has not been revoked. The database holds only hashes, so a leaked database leaks no token;
 //! tokens are never logged (only the stored token's name is).
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use storage::Storage;
 
 use crate::error::ApiError;
+use crate::session::{SessionKeys, valid_session};
 use crate::{AppState, ServerConfig};
 
 /// Prefix of generated tokens, so one found in a file or a log is recognisable as ours.
@@ -56,17 +58,22 @@ fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// What the auth middleware needs: two cheap handles rather than a clone of the whole
+/// What the auth middleware needs: cheap handles rather than a clone of the whole
 /// [`AppState`] per request.
 #[derive(Clone)]
 pub(crate) struct AuthState {
     storage: Storage,
     config: Arc<ServerConfig>,
+    sessions: SessionKeys,
 }
 
 impl AuthState {
     pub(crate) fn new(state: &AppState) -> Self {
-        Self { storage: state.storage.clone(), config: Arc::clone(&state.config) }
+        Self {
+            storage: state.storage.clone(),
+            config: Arc::clone(&state.config),
+            sessions: state.sessions.clone(),
+        }
     }
 }
 
@@ -111,9 +118,21 @@ pub(crate) async fn require_token(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if is_mutating(request.method()) || state.config.auth.protect_reads {
-        let token = bearer_token(&request).ok_or(ApiError::Unauthorized)?;
-        authenticate(&state, token).await?;
+    let mutating = is_mutating(request.method());
+    if mutating || state.config.auth.protect_reads {
+        match bearer_token(&request) {
+            Some(token) => {
+                authenticate(&state, token).await?;
+            }
+            // A read from the web UI's own script (the live alert stream, the jobs table): the
+            // browser sends its session cookie, and an EventSource cannot send a bearer token.
+            // Only reads: a cookie never authorises a change through the API (no CSRF token).
+            None if !mutating
+                && valid_session(&state.storage, &state.config, &state.sessions, request.headers())
+                    .await?
+                    .is_some() => {}
+            None => return Err(ApiError::Unauthorized),
+        }
     }
     Ok(next.run(request).await)
 }

@@ -24,6 +24,9 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderValue, header};
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use storage::{Storage, StorageError};
+
+use crate::ServerConfig;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::RngCore;
 
@@ -173,6 +176,40 @@ impl SessionKeys {
         );
         HeaderValue::from_str(&value).expect("hex and digits only")
     }
+}
+
+/// The request's valid session, if any: signed, not expired, and its principal still allowed
+/// to sign in (the stored token not revoked, the config token or password still configured).
+///
+/// # Errors
+/// When the database cannot be asked about a stored token.
+pub(crate) async fn valid_session(
+    storage: &Storage,
+    config: &ServerConfig,
+    keys: &SessionKeys,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, StorageError> {
+    let Some(session) = cookie_value(headers).and_then(|cookie| keys.verify(cookie, Utc::now())) else {
+        return Ok(None);
+    };
+    let auth = &config.auth;
+    let allowed = match &session.principal {
+        Principal::StoredToken(id) => {
+            storage.token_by_id(*id).await?.is_some_and(|token| token.revoked_at.is_none())
+        }
+        Principal::ConfigToken(fingerprint) => {
+            auth.tokens.iter().any(|token| keys.fingerprint(token.expose()) == *fingerprint)
+        }
+        Principal::Password(fingerprint) => {
+            auth.password.as_ref().is_some_and(|password| keys.fingerprint(password.expose()) == *fingerprint)
+        }
+    };
+    if !allowed {
+        tracing::info!(
+            "A web session was refused: what it signed in with is revoked or no longer configured."
+        );
+    }
+    Ok(allowed.then_some(session))
 }
 
 /// The `Set-Cookie` value that removes the session cookie.

@@ -28,7 +28,7 @@ use web::{ChartRange, DashboardRow, FieldError, SymbolView, Viewer};
 use crate::AppState;
 use crate::auth::{AuthState, TokenSource, authenticate, is_password};
 use crate::error::RenderedError;
-use crate::session::{Principal, Session, clear_cookie, cookie_value, safe_return_path};
+use crate::session::{Principal, Session, clear_cookie, safe_return_path};
 
 /// Daily bars read for a dashboard row's sparkline and change.
 const SPARKLINE_SESSIONS: usize = 30;
@@ -146,32 +146,9 @@ fn percent_encode(text: &str) -> String {
     encoded
 }
 
-/// The request's valid session, if any: signed, not expired, and its principal still allowed
-/// to sign in (the stored token not revoked, the config token or password still configured).
+/// The request's valid session, if any (see [`crate::session::valid_session`]).
 async fn session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, PageError> {
-    let Some(session) = cookie_value(headers).and_then(|cookie| state.sessions.verify(cookie, Utc::now()))
-    else {
-        return Ok(None);
-    };
-    let auth = &state.config.auth;
-    let allowed = match &session.principal {
-        Principal::StoredToken(id) => {
-            state.storage.token_by_id(*id).await?.is_some_and(|token| token.revoked_at.is_none())
-        }
-        Principal::ConfigToken(fingerprint) => {
-            auth.tokens.iter().any(|token| state.sessions.fingerprint(token.expose()) == *fingerprint)
-        }
-        Principal::Password(fingerprint) => auth
-            .password
-            .as_ref()
-            .is_some_and(|password| state.sessions.fingerprint(password.expose()) == *fingerprint),
-    };
-    if !allowed {
-        tracing::info!(
-            "A web session was refused: what it signed in with is revoked or no longer configured."
-        );
-    }
-    Ok(allowed.then_some(session))
+    Ok(crate::session::valid_session(&state.storage, &state.config, &state.sessions, headers).await?)
 }
 
 /// Who is reading; sends them to sign in first when reads are protected.
@@ -687,7 +664,86 @@ async fn run_page(
             error: item.error,
         })
         .collect();
-    Ok(page(StatusCode::OK, web::run_page(&run_row(run, &outputs), &items, &viewer)))
+    let crews: Vec<web::CrewRunView> = state
+        .storage
+        .crew_runs_of_job_run(run.id)
+        .await?
+        .into_iter()
+        .map(|crew_run| web::CrewRunView {
+            id: crew_run.id,
+            crew: crew_run.crew,
+            model: crew_run.model,
+            status: crew_run.status.as_str().to_owned(),
+            steps: serde_json::from_str::<Vec<serde_json::Value>>(&crew_run.trace)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(crew_step)
+                .collect(),
+        })
+        .collect();
+    Ok(page(StatusCode::OK, web::run_page(&run_row(run, &outputs), &items, &crews, &viewer)))
+}
+
+/// Characters of a tool's result shown per step; the API's trace has the stored text.
+const STEP_RESULT_CHARS: usize = 160;
+
+/// `text` cut to `max` characters, with an ellipsis when cut.
+fn shortened(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+/// A stored trace step (see `agents::TraceStep`) in words; memory bookkeeping is left out.
+fn crew_step(step: &serde_json::Value) -> Option<web::CrewStep> {
+    let text = |key: &str| step.get(key).and_then(serde_json::Value::as_str).unwrap_or("").to_owned();
+    let number = |key: &str| step.get(key).and_then(serde_json::Value::as_f64).unwrap_or(0.0);
+    let agent = text("agent");
+    let (who, what, ok) = match step.get("step")?.as_str()? {
+        "task_started" => (agent, format!("started “{}”", text("task")), true),
+        "llm_call" => {
+            let tokens = number("prompt_tokens") + number("completion_tokens");
+            let tools: Vec<String> = step
+                .get("tool_calls")
+                .and_then(serde_json::Value::as_array)
+                .map(|calls| calls.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default();
+            let asked =
+                if tools.is_empty() { String::new() } else { format!(", asks for {}", tools.join(", ")) };
+            match step.get("error").and_then(serde_json::Value::as_str) {
+                Some(error) => (agent, format!("asked {}: {error}", text("model")), false),
+                None => (
+                    agent,
+                    format!(
+                        "asked {} ({tokens:.0} tokens, {:.0} ms{asked})",
+                        text("model"),
+                        number("latency_ms")
+                    ),
+                    true,
+                ),
+            }
+        }
+        "tool_call" => {
+            let ok = step.get("ok").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            let outcome = if ok { "" } else { " — failed" };
+            let result = shortened(&text("result"), STEP_RESULT_CHARS);
+            (agent, format!("used {}({}){outcome}: {result}", text("tool"), text("arguments")), ok)
+        }
+        "delegation" => {
+            (text("manager"), format!("delegated to {}: {}", text("coworker"), text("request")), true)
+        }
+        "invalid_output" => (agent, format!("gave an answer that was not valid: {}", text("reason")), false),
+        "task_finished" => {
+            (agent, format!("finished “{}” ({:.0} bytes)", text("task"), number("output_bytes")), true)
+        }
+        "limit_reached" => {
+            ("Crew".to_owned(), format!("stopped at {}: {}", text("limit"), text("detail")), false)
+        }
+        "truncated" => ("Crew".to_owned(), format!("{:.0} more steps not kept", number("dropped")), true),
+        _ => return None,
+    };
+    Some(web::CrewStep { who, what, ok })
 }
 
 /// Queues a run and shows it; a refused trigger shows the jobs page with the reason.

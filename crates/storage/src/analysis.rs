@@ -246,6 +246,39 @@ impl Storage {
         }))
     }
 
+    /// Replaces a running crew run's trace with the steps so far, so a run can be watched while
+    /// it is under way. Returns false (nothing written) once the run has finished: the final
+    /// trace of [`Storage::finish_crew_run`] is never overwritten by a late snapshot.
+    ///
+    /// # Errors
+    /// [`StorageError::Invalid`] for a trace that is not a JSON array; [`StorageError::Query`] if
+    /// the database fails.
+    pub async fn update_crew_run_trace(&self, id: i64, trace: &str) -> Result<bool, StorageError> {
+        serde_json::from_str::<Vec<serde::de::IgnoredAny>>(trace)
+            .map_err(|e| StorageError::invalid("crew run trace", format!("not a JSON array: {e}")))?;
+        const SQL: &str = "UPDATE crew_runs SET trace = $2 WHERE id = $1 AND status = 'running'";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL).bind(id).bind(trace).execute(pool).await?.rows_affected() > 0
+        }))
+    }
+
+    /// The crew runs a job run started, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn crew_runs_of_job_run(&self, job_run_id: i64) -> Result<Vec<CrewRunRecord>, StorageError> {
+        let sql = format!("SELECT {CREW_RUN_COLUMNS} FROM crew_runs WHERE job_run_id = $1 ORDER BY id");
+        Ok(with_pool!(self, pool => {
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(job_run_id)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(crew_run_from_row)
+                .collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
     /// One crew run.
     ///
     /// # Errors

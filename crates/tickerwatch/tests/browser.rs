@@ -154,6 +154,16 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
     let token = server::generate_token();
     config.server.auth.tokens = vec![server::ApiToken::new(token.clone())];
     config.providers.order = vec![ProviderId::Sample];
+    // The analysis crew talks to a mock OpenAI-compatible server that takes 400 ms per answer,
+    // so its steps can be watched arriving on the run page.
+    let model = test_support::llm::MockChatServer::builder()
+        .answer_delay(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    config.analysis.llm.provider = llm::LlmProvider::Openai;
+    model.uri().clone_into(&mut config.analysis.llm.base_url);
+    config.analysis.llm.api_key = Some(llm::ApiKey::new("sk-test-0123456789abcdef"));
     let application = Application::build(config).await.unwrap();
     for symbol in ["AAPL", "MSFT"] {
         application.storage().add_to_watchlist(&Symbol::parse(symbol).unwrap()).await.unwrap();
@@ -290,14 +300,38 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let status = wait_for_text(
-        &browser,
-        "dl.facts div:first-child dd",
-        &["succeeded", "failed"],
-        Duration::from_secs(60),
-    )
-    .await;
-    assert_eq!(status, "succeeded");
+    // The crew's steps appear on the open run page while it runs, without a reload (the page
+    // fetches itself and swaps the content in: a marker set on the old content survives).
+    wait_for_text(&browser, "ol.steps", &["asked"], Duration::from_secs(30)).await;
+    browser.execute("document.body.dataset.marker = 'same page'", vec![]).await.unwrap();
+    let mut step_counts = Vec::new();
+    let started = Instant::now();
+    loop {
+        // Read in one script: the content may be swapped between two WebDriver calls.
+        let seen = browser
+            .execute(
+                "return [document.querySelector('dl.facts div:first-child dd').textContent.trim(), \
+                 document.querySelectorAll('ol.steps li').length]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let status = seen[0].as_str().unwrap().to_owned();
+        let steps = seen[1].as_u64().unwrap();
+        if status != "running" {
+            assert_eq!(status, "succeeded");
+            break;
+        }
+        if step_counts.last() != Some(&steps) {
+            step_counts.push(steps);
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the analysis did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(step_counts.len() >= 2, "steps arrived one after another while running: {step_counts:?}");
+    let marker = browser.execute("return document.body.dataset.marker || ''", vec![]).await.unwrap();
+    assert_eq!(marker, "same page", "no reload");
+    screenshot(&browser, "run-crew-light").await;
     browser.find(Locator::LinkText("read the note")).await.unwrap().click().await.unwrap();
     let note = wait_for_text(&browser, "article.note", &["confidence"], Duration::from_secs(10)).await;
     assert!(["BUY", "HOLD", "SELL"].iter().any(|rating| note.contains(rating)), "{note}");

@@ -145,15 +145,31 @@ pub fn jobs_page(jobs: &[JobRow], runs: &[RunRow], viewer: &Viewer, notice: Opti
 
 /// A page that reloads itself every few seconds while something is running: live enough
 /// without any script, and it stops once the runs finish.
-fn with_refresh(active: bool, body: Markup) -> Markup {
-    html! {
-        @if active { meta http-equiv="refresh" content="3"; }
-        (body)
-    }
+/// A crew run started by a job run (an analysis), with its steps so far.
+#[derive(Debug, Clone)]
+pub struct CrewRunView {
+    pub id: i64,
+    pub crew: String,
+    pub model: String,
+    /// `running`, `completed`, `limit_reached`, `failed`, `cancelled`.
+    pub status: String,
+    pub steps: Vec<CrewStep>,
 }
 
-/// One run and its per-symbol results.
-pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
+/// One step of a crew run, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrewStep {
+    /// Who took the step (an agent's role, or the manager).
+    pub who: String,
+    pub what: String,
+    /// False for a failed tool call, an error or a limit.
+    pub ok: bool,
+}
+
+/// One run, its per-symbol results and, for an analysis, the crew's steps (which grow while it
+/// runs: the script reloads the page when the run or its steps change; without the script the
+/// page reloads itself every few seconds while the run is active).
+pub fn run_page(run: &RunRow, items: &[RunItemRow], crews: &[CrewRunView], viewer: &Viewer) -> Markup {
     let body = html! {
         p { a href="/jobs" { "← Jobs" } }
         h1 { "Run #" (run.id) " · " (run.job) }
@@ -170,6 +186,17 @@ pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
             }
         }
         @if let Some(error) = &run.error { p.panel.down role="alert" { (error) } }
+        @for crew in crews {
+            h2 { "Crew steps" }
+            p.muted { (crew.crew) " crew · model " (crew.model) " · " span class=(crew_status_class(&crew.status)) { (crew.status.replace('_', " ")) } }
+            @if crew.steps.is_empty() { p.muted { "No step yet." } } @else {
+                ol.panel.steps data-crew-run=(crew.id) data-steps=(crew.steps.len()) {
+                    @for step in &crew.steps {
+                        li class=[(!step.ok).then_some("down")] { strong { (step.who) } " " (step.what) }
+                    }
+                }
+            }
+        }
         h2 { "Per symbol" }
         @if items.is_empty() { p.muted { "Nothing recorded per symbol." } } @else {
             div.panel.table-wrap {
@@ -193,7 +220,26 @@ pub fn run_page(run: &RunRow, items: &[RunItemRow], viewer: &Viewer) -> Markup {
             }
         }
     };
-    document(&format!("Run #{}", run.id), Nav::Jobs, viewer, with_refresh(run.is_active(), body))
+    // What the script compares to know the page changed: the run's status, its per-symbol
+    // results, and each crew run's status and step count.
+    let mut fingerprint = format!("{}:{}", run.status, items.len());
+    for crew in crews {
+        fingerprint.push_str(&format!(";{}:{}:{}", crew.id, crew.status, crew.steps.len()));
+    }
+    let body = html! {
+        @if run.is_active() { noscript { meta http-equiv="refresh" content="3"; } }
+        div data-live-run=(run.id) data-active=(run.is_active()) data-fingerprint=(fingerprint) { (body) }
+        script src=(LIVE_SCRIPT_PATH) defer {}
+    };
+    document(&format!("Run #{}", run.id), Nav::Jobs, viewer, body)
+}
+
+fn crew_status_class(status: &str) -> &'static str {
+    match status {
+        "completed" => "up",
+        "running" => "warn",
+        _ => "down",
+    }
 }
 
 #[cfg(test)]
@@ -229,8 +275,32 @@ mod tests {
         let done = jobs_page(&jobs, &[run("succeeded")], &viewer, None).into_string();
         assert!(!done.contains("http-equiv"));
         assert!(done.contains(r#"href="/api/exports/3/download""#));
-        let detail = run_page(&run("failed"), &[], &Viewer::default()).into_string();
+        let detail = run_page(&run("failed"), &[], &[], &Viewer::default()).into_string();
         assert!(detail.contains("&lt;b&gt;vendor&lt;/b&gt; said no") && !detail.contains("<b>vendor"));
         assert!(!detail.contains("csrf"));
+        let crew = CrewRunView {
+            id: 4,
+            crew: "equity-research".to_owned(),
+            model: "offline".to_owned(),
+            status: "running".to_owned(),
+            steps: vec![
+                CrewStep {
+                    who: "Market Researcher".to_owned(),
+                    what: "called get_quote".to_owned(),
+                    ok: true,
+                },
+                CrewStep { who: "<i>Writer</i>".to_owned(), what: "hit a limit".to_owned(), ok: false },
+            ],
+        };
+        let live = run_page(&run("running"), &[], &[crew], &Viewer::default()).into_string();
+        assert!(live.contains(r#"data-crew-run="4" data-steps="2""#), "{live}");
+        assert!(
+            live.contains(r#"data-live-run="7" data-active="true" data-fingerprint="running:0;4:running:2""#)
+        );
+        assert!(live.contains("&lt;i&gt;Writer") && live.contains(r#"<li class="down">"#));
+        assert!(live.contains(r#"<noscript><meta http-equiv="refresh" content="3"></noscript>"#));
+        assert!(
+            !run_page(&run("succeeded"), &[], &[], &Viewer::default()).into_string().contains("http-equiv")
+        );
     }
 }

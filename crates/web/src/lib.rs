@@ -25,7 +25,7 @@ mod sparkline;
 pub use alerts::{AlertRow, RuleForm, RuleRow, alerts_page};
 pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
-pub use jobs::{JobRow, RunItemRow, RunRow, jobs_page, run_page};
+pub use jobs::{CrewRunView, CrewStep, JobRow, RunItemRow, RunRow, jobs_page, run_page};
 pub use layout::{
     ICON, ICON_PATH, LIVE_SCRIPT, LIVE_SCRIPT_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document,
 };

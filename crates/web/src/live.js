@@ -5,7 +5,9 @@
 // every 10 s otherwise). On a symbol page, moving the pointer over the price chart draws a
 // crosshair at the nearest candle and shows its values above the chart (the chart carries them in
 // data- attributes; the table below it is the fallback). Text is set with textContent only, never
-// as markup.
+// as markup. A run's page follows the run (its status, per-symbol results and an analysis crew's
+// steps as they happen): it fetches itself every second while the run is active and swaps in the
+// new content when the server's fingerprint of it changed.
 "use strict";
 (function liveRuns() {
   const table = document.querySelector("table[data-live-runs]");
@@ -77,7 +79,7 @@
       busy = runs.some((run) => active(run.status));
       setTimeout(poll, busy ? 2000 : 10000);
     } catch (error) {
-      // Reads need a token here (protect_reads): fall back to reloading while something runs.
+      // Signed out (with protect_reads) or the server restarting: reload while something runs.
       if (busy) setTimeout(() => location.reload(), 3000);
     }
   };
@@ -179,4 +181,26 @@
   svg.addEventListener("pointermove", show);
   svg.addEventListener("pointerdown", show);
   svg.addEventListener("pointerleave", () => line.setAttribute("visibility", "hidden"));
+})();
+(function liveRun() {
+  let root = document.querySelector("[data-live-run]");
+  if (!root || !window.fetch || !window.DOMParser) return;
+  const poll = async () => {
+    if (root.dataset.active !== "true") return;
+    try {
+      const response = await fetch(location.href, { headers: { accept: "text/html" } });
+      if (!response.ok) throw new Error("status " + response.status);
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const next = page.querySelector("[data-live-run]");
+      if (next && next.dataset.fingerprint !== root.dataset.fingerprint) {
+        const fresh = document.importNode(next, true);
+        root.replaceWith(fresh);
+        root = fresh;
+      }
+    } catch (error) {
+      // Signed out or the server is restarting: try again on the next tick.
+    }
+    setTimeout(poll, 1000);
+  };
+  setTimeout(poll, 1000);
 })();

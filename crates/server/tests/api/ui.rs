@@ -250,6 +250,17 @@ async fn protected_reads_send_the_browser_to_sign_in_and_back() {
     assert_eq!(response.headers[header::LOCATION], "/");
     let cookie = sign_in(&app).await;
     assert_eq!(get_with(&app, "/", &cookie).await.status, StatusCode::OK);
+    // The page's own script reads the API with the session cookie (an EventSource cannot send a
+    // bearer token); the cookie never authorises a change.
+    assert_eq!(app.get("/api/watchlist").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(get_with(&app, "/api/watchlist", &cookie).await.status, StatusCode::OK);
+    assert_eq!(get_with(&app, "/api/jobs/runs", "tw_session=garbage").await.status, StatusCode::UNAUTHORIZED);
+    let change = Request::post("/api/watchlist")
+        .header(header::COOKIE, &cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(r#"{"symbol":"IBM"}"#))
+        .unwrap();
+    assert_eq!(app.send(change).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -494,6 +505,16 @@ async fn run_analysis_from_the_symbol_page_and_read_the_note_there() {
     let note = app.storage.research_notes(Some(&Symbol::parse("AAPL").unwrap()), 1).await.unwrap().remove(0);
     let run_page = html(&get_with(&app, &location, &cookie).await);
     assert!(run_page.contains(&format!(r#"href="/symbols/AAPL#note-{}""#, note.id)), "{run_page}");
+    // The crew's steps, in words: each agent starts, asks the model, uses tools and finishes.
+    assert!(run_page.contains("<h2>Crew steps</h2>") && run_page.contains("completed"), "{run_page}");
+    for words in [
+        "</strong> started “",
+        "</strong> asked offline",
+        "</strong> used get_quote(",
+        "</strong> finished “",
+    ] {
+        assert!(run_page.contains(words), "{words}: {run_page}");
+    }
     let page = html(&get_with(&app, "/symbols/AAPL", &cookie).await);
     assert!(page.contains(&format!(r#"id="note-{}""#, note.id)), "{page}");
     assert!(page.contains(&note.rating.to_string().to_uppercase()));

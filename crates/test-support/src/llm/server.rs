@@ -28,9 +28,18 @@ pub struct MockChatServerBuilder {
     failure_body: String,
     log_requests: bool,
     react_answers: bool,
+    answer_delay: Duration,
 }
 
 impl MockChatServerBuilder {
+    /// Waits this long before answering each request, like a model that takes its time (to
+    /// watch a run while it is under way).
+    #[must_use]
+    pub fn answer_delay(mut self, delay: Duration) -> Self {
+        self.answer_delay = delay;
+        self
+    }
+
     /// Listens on this port of `127.0.0.1` (default: any free port).
     #[must_use]
     pub fn port(mut self, port: u16) -> Self {
@@ -76,7 +85,7 @@ impl MockChatServerBuilder {
             self.log_requests,
             self.react_answers,
         );
-        let accept_task = tokio::spawn(accept_loop(listener, chat.clone()));
+        let accept_task = tokio::spawn(accept_loop(listener, chat.clone(), self.answer_delay));
         Ok(MockChatServer { address, chat, accept_task })
     }
 }
@@ -100,6 +109,7 @@ impl MockChatServer {
             failure_body: rate_limit_body(),
             log_requests: false,
             react_answers: false,
+            answer_delay: Duration::ZERO,
         }
     }
 
@@ -141,7 +151,7 @@ impl Drop for MockChatServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, chat: ScriptedChat) {
+async fn accept_loop(listener: TcpListener, chat: ScriptedChat, delay: Duration) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -149,7 +159,7 @@ async fn accept_loop(listener: TcpListener, chat: ScriptedChat) {
                 Ok((socket, _)) => {
                     let _ = socket.set_nodelay(true);
                     let chat = chat.clone();
-                    let service = service_fn(move |request| handle(chat.clone(), request));
+                    let service = service_fn(move |request| handle(chat.clone(), request, delay));
                     connections.spawn(async move {
                         let _ = http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
                     });
@@ -161,7 +171,14 @@ async fn accept_loop(listener: TcpListener, chat: ScriptedChat) {
     }
 }
 
-async fn handle(chat: ScriptedChat, request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    chat: ScriptedChat,
+    request: Request<Incoming>,
+    delay: Duration,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let is_chat = request.method() == Method::POST && request.uri().path() == CHAT_COMPLETIONS_PATH;
     let reply = if is_chat {
         match request.into_body().collect().await {
