@@ -38,6 +38,8 @@ const RECENT_SESSIONS: usize = 30;
 const INDICATOR_WARMUP_DAYS: i64 = 300;
 /// Headlines on the symbol page.
 const NEWS_SHOWN: u64 = 10;
+/// Reddit posts on the symbol page.
+const POSTS_SHOWN: u64 = 8;
 /// Research notes on the symbol page.
 const NOTES_SHOWN: u32 = 3;
 
@@ -64,6 +66,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/exports/{id}/delete", post(delete_export))
         .route("/alerts", get(alerts_page))
         .route("/alerts/rules", post(create_rule))
+        .route("/alerts/rules/{id}", post(update_rule))
+        .route("/alerts/rules/{id}/edit", get(edit_rule_form))
         .route("/alerts/rules/{id}/{action}", post(change_rule))
         .route("/alerts/{id}/ack", post(acknowledge_alert))
         .route("/watchlist", post(add_to_watchlist))
@@ -393,6 +397,19 @@ async fn symbol_page(
             .await?
             .into_iter()
             .map(|bucket| (bucket.start.date_naive(), bucket.mentions, bucket.mean_sentiment))
+            .collect(),
+        posts: storage
+            .posts_mentioning(&symbol, Utc::now() - Duration::days(30), POSTS_SHOWN)
+            .await?
+            .into_iter()
+            .map(|post| web::PostRow {
+                created_at: post.created_at,
+                subreddit: post.subreddit,
+                author: post.author,
+                title: post.title,
+                permalink: post.permalink,
+                sentiment: post.sentiment,
+            })
             .collect(),
         rules: storage
             .alert_rules()
@@ -997,27 +1014,98 @@ async fn alerts_page(
 /// Missing fields are empty: the handler says which are needed.
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct NewRuleForm {
+struct RuleFormFields {
     csrf: String,
+    name: String,
     symbol: String,
+    kind: String,
     direction: String,
     level: String,
+    window: String,
     frequency: String,
     cooldown_minutes: String,
 }
 
-/// Adds a price rule; every refused field comes back with its value and reason.
-async fn create_rule(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<NewRuleForm>,
-) -> Result<Response, PageError> {
-    let viewer = writer(&state, &headers, &form.csrf).await?;
+impl RuleFormFields {
+    /// The form shown again, as typed, with `errors`.
+    fn refused(&self, editing: Option<i64>, errors: Vec<(&'static str, FieldError)>) -> web::RuleForm {
+        web::RuleForm {
+            editing,
+            name: self.name.clone(),
+            symbol: self.symbol.clone(),
+            kind: self.kind.clone(),
+            direction: self.direction.clone(),
+            level: self.level.clone(),
+            window: self.window.clone(),
+            frequency: self.frequency.clone(),
+            cooldown_minutes: self.cooldown_minutes.clone(),
+            errors,
+        }
+    }
+}
+
+/// A stored rule as the form shows it for editing.
+fn rule_form_of(id: i64, rule: &storage::AlertRule) -> web::RuleForm {
+    use monitor::Condition as C;
+    let direction_of = |direction: monitor::Direction| direction.to_string();
+    let number = |value: f64| value.to_string();
+    let (kind, direction, level, window) = match rule.rule.condition {
+        C::Price { direction, level } => ("price", direction_of(direction), number(level), String::new()),
+        C::ChangePercent { direction, percent, days } => {
+            ("change_percent", direction_of(direction), number(percent), days.to_string())
+        }
+        C::Gap { direction, percent } => ("gap", direction_of(direction), number(percent), String::new()),
+        C::VolumeSpike { multiple, days } => {
+            ("volume_spike", String::new(), number(multiple), days.to_string())
+        }
+        C::Rsi { direction, level, period } => {
+            ("rsi", direction_of(direction), number(level), period.to_string())
+        }
+        C::Cross { direction, .. } => ("cross", direction_of(direction), String::new(), String::new()),
+        C::NewExtreme { direction } => ("new_extreme", direction_of(direction), String::new(), String::new()),
+        C::MentionSpike { score } => ("mention_spike", String::new(), number(score), String::new()),
+        C::SentimentShift { direction, delta } => {
+            ("sentiment_shift", direction_of(direction), number(delta), String::new())
+        }
+        C::RatingChange => ("rating_change", String::new(), String::new(), String::new()),
+    };
+    let (frequency, cooldown_minutes) = match rule.rule.frequency {
+        monitor::Frequency::Once => ("once", String::new()),
+        monitor::Frequency::OncePerDay => ("once_per_day", String::new()),
+        monitor::Frequency::Every { cooldown_secs } => ("every", (cooldown_secs / 60).to_string()),
+    };
+    web::RuleForm {
+        editing: Some(id),
+        name: rule.name.clone().unwrap_or_default(),
+        symbol: rule.symbol.as_ref().map(ToString::to_string).unwrap_or_default(),
+        kind: kind.to_owned(),
+        direction,
+        level,
+        window,
+        frequency: frequency.to_owned(),
+        cooldown_minutes,
+        errors: Vec::new(),
+    }
+}
+
+/// What a filled-in rule form asks for, or each refused field with its reason.
+struct ParsedRule {
+    symbol: Option<Symbol>,
+    name: Option<String>,
+    condition: monitor::Condition,
+    frequency: monitor::Frequency,
+}
+
+async fn parse_rule_form(
+    storage: &Storage,
+    form: &RuleFormFields,
+) -> Result<Result<ParsedRule, Vec<(&'static str, FieldError)>>, StorageError> {
+    use monitor::Condition as C;
     let mut errors: Vec<(&'static str, FieldError)> = Vec::new();
     let symbol = match form.symbol.trim() {
         "" => None,
         text => match Symbol::parse(text) {
-            Ok(symbol) if state.storage.is_known_symbol(&symbol).await? => Some(symbol),
+            Ok(symbol) if storage.is_known_symbol(&symbol).await? => Some(symbol),
             Ok(symbol) => {
                 errors.push(field_error(
                     "symbol",
@@ -1034,17 +1122,68 @@ async fn create_rule(
     };
     let direction =
         if form.direction == "below" { monitor::Direction::Below } else { monitor::Direction::Above };
-    let level = match form.level.trim().parse::<f64>() {
-        Ok(level) if level.is_finite() && level > 0.0 => level,
+    let mut threshold = |what: &str, example: &str| match form.level.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() && value > 0.0 => value,
         _ => {
-            errors.push(field_error(
-                "level",
-                &form.level,
-                "A price above zero, like 250 or 12.5.".to_owned(),
-            ));
-            0.0
+            errors.push(field_error("level", &form.level, format!("{what} above zero, like {example}.")));
+            1.0
         }
     };
+    let window_text = form.window.trim();
+    let window = |default: u16| -> Result<u16, ()> {
+        if window_text.is_empty() {
+            return Ok(default);
+        }
+        window_text.parse::<u16>().map_err(|_| ())
+    };
+    let kind = if form.kind.is_empty() { "price" } else { form.kind.as_str() };
+    let (condition, window_error) = match kind {
+        "price" => (C::Price { direction, level: threshold("A price", "250 or 12.5") }, Ok(())),
+        "change_percent" => {
+            let percent = threshold("A percent", "5");
+            let days = window(0);
+            (C::ChangePercent { direction, percent, days: days.unwrap_or(0) }, days.map(|_| ()))
+        }
+        "gap" => (C::Gap { direction, percent: threshold("A percent", "3") }, Ok(())),
+        "volume_spike" => {
+            let multiple = threshold("A multiple", "2.5");
+            let days = window(20);
+            (C::VolumeSpike { multiple, days: days.unwrap_or(20) }, days.map(|_| ()))
+        }
+        "rsi" => {
+            let level = threshold("An RSI level", "70");
+            let period = window(14);
+            (C::Rsi { direction, level, period: period.unwrap_or(14) }, period.map(|_| ()))
+        }
+        "cross" => {
+            let average = |period| monitor::Line::Average { kind: monitor::AverageKind::Sma, period };
+            (C::Cross { fast: average(50), slow: average(200), direction }, Ok(()))
+        }
+        "new_extreme" => (C::NewExtreme { direction }, Ok(())),
+        "mention_spike" => (C::MentionSpike { score: threshold("A spike score", "3") }, Ok(())),
+        "sentiment_shift" => {
+            (C::SentimentShift { direction, delta: threshold("A change of the score", "0.3") }, Ok(()))
+        }
+        "rating_change" => (C::RatingChange, Ok(())),
+        other => {
+            let known: Vec<&str> = web::RULE_KINDS.iter().map(|(value, ..)| *value).collect();
+            errors.push(field_error("kind", other, format!("Choose one of {}.", known.join(", "))));
+            (C::RatingChange, Ok(()))
+        }
+    };
+    if window_error.is_err() {
+        errors.push(field_error("window", window_text, "Whole days, like 14.".to_owned()));
+    }
+    if errors.is_empty()
+        && let Err(invalid) = condition.validate()
+    {
+        let field = match invalid.field {
+            "days" | "period" => "window",
+            _ => "level",
+        };
+        let value = if field == "window" { window_text } else { form.level.trim() };
+        errors.push(field_error(field, value, format!("{}.", invalid.message)));
+    }
     let frequency = match form.frequency.as_str() {
         "once" => monitor::Frequency::Once,
         "once_per_day" => monitor::Frequency::OncePerDay,
@@ -1066,43 +1205,110 @@ async fn create_rule(
             }
         }
     };
-    if errors.is_empty() {
-        let rule = storage::AlertRule {
-            symbol,
-            name: None,
-            rule: monitor::Rule {
-                condition: monitor::Condition::Price { direction, level },
-                frequency,
-                hysteresis: 0.0,
-                expires_at: None,
-                paused: false,
-            },
-            targets: Vec::new(),
-        };
-        match state.storage.create_alert_rule(&rule).await {
-            Ok(stored) => {
-                tracing::info!(rule_id = stored.id, "Alert rule added from the web UI.");
-                return Ok(Redirect::to("/alerts").into_response());
-            }
-            Err(StorageError::DuplicateAlertRule { existing }) => {
-                errors.push(field_error(
-                    "level",
-                    &form.level,
-                    format!("Rule #{existing} already watches this price."),
-                ));
-            }
-            Err(error) => return Err(PageError::Storage(error)),
-        }
+    if !errors.is_empty() {
+        return Ok(Err(errors));
     }
-    let refused = web::RuleForm {
-        symbol: form.symbol.clone(),
-        direction: form.direction.clone(),
-        level: form.level.clone(),
-        frequency: form.frequency.clone(),
-        cooldown_minutes: form.cooldown_minutes.clone(),
-        errors,
+    let name = Some(form.name.trim()).filter(|name| !name.is_empty()).map(str::to_owned);
+    Ok(Ok(ParsedRule { symbol, name, condition, frequency }))
+}
+
+/// Adds a rule; every refused field comes back with its value and reason.
+async fn create_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<RuleFormFields>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf).await?;
+    let errors = match parse_rule_form(&state.storage, &form).await? {
+        Err(errors) => errors,
+        Ok(parsed) => {
+            let rule = storage::AlertRule {
+                symbol: parsed.symbol,
+                name: parsed.name,
+                rule: monitor::Rule {
+                    condition: parsed.condition,
+                    frequency: parsed.frequency,
+                    hysteresis: 0.0,
+                    expires_at: None,
+                    paused: false,
+                },
+                targets: Vec::new(),
+            };
+            match state.storage.create_alert_rule(&rule).await {
+                Ok(stored) => {
+                    tracing::info!(rule_id = stored.id, "Alert rule added from the web UI.");
+                    return Ok(Redirect::to("/alerts").into_response());
+                }
+                Err(StorageError::DuplicateAlertRule { existing }) => {
+                    vec![field_error("level", &form.level, format!("Rule #{existing} already watches this."))]
+                }
+                Err(error) => return Err(PageError::Storage(error)),
+            }
+        }
     };
-    render_alerts(&state, &viewer, &refused).await
+    render_alerts(&state, &viewer, &form.refused(None, errors)).await
+}
+
+/// The alerts page with a stored rule's values in the form, to edit it.
+async fn edit_rule_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: OriginalUri,
+    Path(raw): Path<String>,
+) -> Result<Response, PageError> {
+    let viewer = signed_in_reader(&state, &headers, &uri).await?;
+    let stored = match raw.parse::<i64>() {
+        Ok(id) => state.storage.alert_rule(id).await?,
+        Err(_) => None,
+    };
+    let Some(stored) = stored else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            web::not_found_page(&format!("There is no alert rule “{raw}”.")),
+        ));
+    };
+    render_alerts(&state, &viewer, &rule_form_of(stored.id, &stored.value)).await
+}
+
+/// Saves an edited rule; its targets, hysteresis, expiry and pause state stay as they were.
+async fn update_rule(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(raw): Path<String>,
+    Form(form): Form<RuleFormFields>,
+) -> Result<Response, PageError> {
+    let viewer = writer(&state, &headers, &form.csrf).await?;
+    let stored = match raw.parse::<i64>() {
+        Ok(id) => state.storage.alert_rule(id).await?,
+        Err(_) => None,
+    };
+    let Some(stored) = stored else {
+        return Ok(page(
+            StatusCode::NOT_FOUND,
+            web::not_found_page(&format!("There is no alert rule “{raw}”.")),
+        ));
+    };
+    let errors = match parse_rule_form(&state.storage, &form).await? {
+        Err(errors) => errors,
+        Ok(parsed) => {
+            let mut rule = stored.value.clone();
+            rule.symbol = parsed.symbol;
+            rule.name = parsed.name;
+            rule.rule.condition = parsed.condition;
+            rule.rule.frequency = parsed.frequency;
+            match state.storage.update_alert_rule(stored.id, &rule).await {
+                Ok(_) => {
+                    tracing::info!(rule_id = stored.id, "Alert rule edited from the web UI.");
+                    return Ok(Redirect::to("/alerts").into_response());
+                }
+                Err(StorageError::DuplicateAlertRule { existing }) => {
+                    vec![field_error("level", &form.level, format!("Rule #{existing} already watches this."))]
+                }
+                Err(error) => return Err(PageError::Storage(error)),
+            }
+        }
+    };
+    render_alerts(&state, &viewer, &form.refused(Some(stored.id), errors)).await
 }
 
 fn field_error(field: &'static str, value: &str, message: String) -> (&'static str, FieldError) {

@@ -133,6 +133,19 @@ fn mention_from_row(row: &impl RowExt) -> Result<Mention, StorageError> {
     })
 }
 
+fn post_from_row(row: &impl RowExt) -> Result<SocialPost, StorageError> {
+    Ok(SocialPost {
+        source: parsed_col(row, "source")?,
+        post_id: row.text("post_id")?,
+        subreddit: row.text("subreddit")?,
+        author: row.text("author")?,
+        created_at: time_col(row, "created_at")?,
+        title: row.text("title")?,
+        permalink: row.text_opt("permalink")?,
+        sentiment: row.real("sentiment")?,
+    })
+}
+
 /// A scan's row is written once, when the scan has finished, so that is when it was created.
 fn scan_from_row(row: &impl RowExt) -> Result<Stored<SocialScan>, StorageError> {
     let subreddits = row.text("subreddits")?;
@@ -317,6 +330,35 @@ impl Storage {
                 query = query.bind(symbol.as_str());
             }
             query.fetch_all(pool).await?.iter().map(mention_from_row).collect::<Result<Vec<_>, _>>()?
+        }))
+    }
+
+    /// The posts that mention `symbol` at or after `since`, newest first, at most `limit`: what
+    /// people said, beside the counts.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn posts_mentioning(
+        &self,
+        symbol: &Symbol,
+        since: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<SocialPost>, StorageError> {
+        const SQL: &str = "SELECT p.source, p.post_id, p.subreddit, p.author, p.created_at, p.title, \
+                           p.permalink, p.sentiment FROM mentions m JOIN social_posts p \
+                           ON p.source = m.source AND p.post_id = m.post_id \
+                           WHERE m.symbol = $1 AND m.created_at >= $2 \
+                           ORDER BY m.created_at DESC, p.post_id LIMIT $3";
+        Ok(with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(symbol.as_str())
+                .bind(to_unix(since))
+                .bind(sql_limit(Some(limit)))
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(post_from_row)
+                .collect::<Result<Vec<_>, _>>()?
         }))
     }
 

@@ -1,5 +1,5 @@
-//! The alerts page: the rules (pause, resume, delete, a form for price rules) and the history
-//! of what fired (acknowledge).
+//! The alerts page: the rules (a form that makes or edits a rule of any kind; pause, resume,
+//! delete) and the history of what fired (acknowledge).
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
@@ -38,13 +38,36 @@ pub struct AlertRow {
     pub acknowledged: bool,
 }
 
-/// The new price-rule form as filled in, with its errors.
+/// The kinds of rule the form offers: value, name, what the threshold is, what the window is
+/// (empty: the kind has none).
+pub const RULE_KINDS: [(&str, &str, &str, &str); 10] = [
+    ("price", "Price crosses a level", "price", ""),
+    ("change_percent", "Change in percent", "percent", "trading days (0: today)"),
+    ("gap", "Opening gap in percent", "percent", ""),
+    ("volume_spike", "Volume spike", "× the average volume", "days averaged"),
+    ("rsi", "RSI crosses a level", "RSI level, 0–100", "RSI period"),
+    ("cross", "SMA 50 crosses SMA 200 (golden/death cross)", "", ""),
+    ("new_extreme", "New 52-week high (above) or low (below)", "", ""),
+    ("mention_spike", "Reddit mention spike", "spike score", ""),
+    ("sentiment_shift", "Reddit sentiment shift", "change of the score", ""),
+    ("rating_change", "Research-note rating changes", "", ""),
+];
+
+/// The rule form as filled in (or as the stored rule being edited), with its errors.
 #[derive(Debug, Clone, Default)]
 pub struct RuleForm {
+    /// The rule being edited; `None` for a new one.
+    pub editing: Option<i64>,
+    pub name: String,
     pub symbol: String,
+    /// One of [`RULE_KINDS`] (empty: `price`).
+    pub kind: String,
     /// `above` or `below`.
     pub direction: String,
+    /// The threshold (a price, percent, level, multiple or score, by kind).
     pub level: String,
+    /// Days or sessions, for the kinds that look back.
+    pub window: String,
     /// `once`, `once_per_day`, `every`.
     pub frequency: String,
     pub cooldown_minutes: String,
@@ -70,18 +93,34 @@ fn rule_form(viewer: &Viewer, form: &RuleForm) -> Markup {
             }
         }
     };
+    let kind = if form.kind.is_empty() { "price" } else { form.kind.as_str() };
+    let action = match form.editing {
+        Some(id) => format!("/alerts/rules/{id}"),
+        None => "/alerts/rules".to_owned(),
+    };
     html! {
-        form.panel.grid-form method="post" action="/alerts/rules" {
+        @if let Some(id) = form.editing { h3 #edit-rule { "Edit rule #" (id) } }
+        form.panel.grid-form method="post" action=(action) {
             (viewer.csrf_field())
             (text("Symbol (empty: the whole watchlist)", "symbol", &form.symbol, "AAPL", "text"))
             div.field {
-                label for="rule-direction" { "When the price goes" }
+                label for="rule-kind" { "When" }
+                select #rule-kind name="kind" {
+                    @for (value, label, _, _) in RULE_KINDS {
+                        option value=(value) selected[kind == value] { (label) }
+                    }
+                }
+                @if let Some(error) = form.error("kind") { p.field-error { (error.message) } }
+            }
+            div.field {
+                label for="rule-direction" { "Direction" }
                 select #rule-direction name="direction" {
-                    option value="above" selected[form.direction != "below"] { "above" }
-                    option value="below" selected[form.direction == "below"] { "below" }
+                    option value="above" selected[form.direction != "below"] { "above / up" }
+                    option value="below" selected[form.direction == "below"] { "below / down" }
                 }
             }
-            (text("Level", "level", &form.level, "250", "decimal"))
+            (text("Threshold", "level", &form.level, "250", "decimal"))
+            (text("Window (days or period)", "window", &form.window, "14", "numeric"))
             div.field {
                 label for="rule-frequency" { "Fire" }
                 select #rule-frequency name="frequency" {
@@ -91,7 +130,23 @@ fn rule_form(viewer: &Viewer, form: &RuleForm) -> Markup {
                 }
             }
             (text("Cooldown, minutes (every crossing)", "cooldown_minutes", &form.cooldown_minutes, "60", "numeric"))
-            div.field { button type="submit" { "Add rule" } }
+            (text("Name (optional)", "name", &form.name, "earnings watch", "text"))
+            div.field {
+                button type="submit" { @if form.editing.is_some() { "Save rule" } @else { "Add rule" } }
+                @if form.editing.is_some() { " " a href="/alerts" { "Cancel" } }
+            }
+        }
+        details.muted {
+            summary { "What threshold and window mean for each kind" }
+            ul {
+                @for (_, label, threshold, window) in RULE_KINDS {
+                    li {
+                        strong { (label) } ": "
+                        @if threshold.is_empty() { "no threshold" } @else { "threshold = " (threshold) }
+                        @if !window.is_empty() { "; window = " (window) }
+                    }
+                }
+            }
         }
     }
 }
@@ -104,7 +159,7 @@ pub fn alerts_page(rules: &[RuleRow], alerts: &[AlertRow], viewer: &Viewer, form
         @if viewer.signed_in() { (rule_form(viewer, form)) } @else {
             p.muted { a href="/signin?next=/alerts" { "Sign in" } " to add, pause or delete rules." }
         }
-        p.muted { "Price rules here; RSI, moving-average crosses, gaps, volume spikes, 52-week extremes, mention spikes and rating changes through " code { "tickerwatch alerts add" } " or " code { "POST /api/alerts/rules" } "." }
+        p.muted { "Webhook and e-mail targets, hysteresis and expiry through " code { "tickerwatch alerts add" } " or " code { "POST /api/alerts/rules" } "; editing here keeps them." }
         @if rules.is_empty() { p.muted { "No rules yet." } } @else {
             div.panel.table-wrap {
                 table {
@@ -127,6 +182,7 @@ pub fn alerts_page(rules: &[RuleRow], alerts: &[AlertRow], viewer: &Viewer, form
                                 td class="hide-narrow" { (rule.targets) }
                                 td.text.actions {
                                     @if viewer.signed_in() {
+                                        a href=(format!("/alerts/rules/{}/edit#edit-rule", rule.id)) { "Edit" }
                                         form method="post" action=(format!("/alerts/rules/{}/{}", rule.id, if rule.paused { "resume" } else { "pause" })) {
                                             (viewer.csrf_field())
                                             button.link type="submit" { (if rule.paused { "Resume" } else { "Pause" }) }
@@ -215,6 +271,8 @@ mod tests {
             r#"action="/alerts/rules/3/resume""#,
             r#"action="/alerts/rules/3/delete""#,
             r#"action="/alerts/9/ack""#,
+            r#"href="/alerts/rules/3/edit#edit-rule""#,
+            r#"<option value="rsi">RSI crosses a level</option>"#,
         ] {
             assert!(html.contains(action), "{action}");
         }
@@ -224,6 +282,10 @@ mod tests {
                 && html.contains("251.50")
         );
         let anonymous = alerts_page(&rules, &alerts, &Viewer::default(), &RuleForm::default()).into_string();
-        assert!(!anonymous.contains("csrf") && anonymous.contains(">new<"));
+        assert!(!anonymous.contains("csrf") && anonymous.contains(">new<") && !anonymous.contains("/edit"));
+        let editing = RuleForm { editing: Some(3), kind: "rsi".to_owned(), ..RuleForm::default() };
+        let html = alerts_page(&rules, &alerts, &viewer, &editing).into_string();
+        assert!(html.contains(r#"action="/alerts/rules/3""#) && html.contains("Save rule"), "{html}");
+        assert!(html.contains(r#"<option value="rsi" selected>"#), "{html}");
     }
 }

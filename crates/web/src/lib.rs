@@ -22,7 +22,7 @@ mod settings;
 mod social;
 mod sparkline;
 
-pub use alerts::{AlertRow, RuleForm, RuleRow, alerts_page};
+pub use alerts::{AlertRow, RULE_KINDS, RuleForm, RuleRow, alerts_page};
 pub use exports::{EXPORT_FORMATS, ExportForm, ExportRow, exports_page};
 pub use format::{change_class, money, percent};
 pub use jobs::{CrewRunView, CrewStep, JobRow, RunItemRow, RunRow, jobs_page, run_page};
@@ -30,7 +30,7 @@ pub use layout::{
     ICON, ICON_PATH, LIVE_SCRIPT, LIVE_SCRIPT_PATH, Nav, STYLESHEET, STYLESHEET_PATH, Viewer, document,
 };
 pub use pages::{
-    ChartRange, DashboardRow, FieldError, NoteView, SignInForm, SymbolView, dashboard, error_page,
+    ChartRange, DashboardRow, FieldError, NoteView, PostRow, SignInForm, SymbolView, dashboard, error_page,
     not_found_page, signin_page, symbol_page,
 };
 pub use providers::{ProviderRow, providers_page};

@@ -240,10 +240,56 @@ pub struct SymbolView {
     /// Reddit mentions per UTC day over the last 30 days, oldest first: `(day, mentions, mean
     /// sentiment)`.
     pub mentions: Vec<(chrono::NaiveDate, u64, f64)>,
+    /// The latest Reddit posts that mention the symbol.
+    pub posts: Vec<PostRow>,
     /// Alert rules watching the symbol, in words, and whether paused.
     pub rules: Vec<(i64, String, bool)>,
     /// The symbol's latest alerts: `(fired at, rule, observed value)`.
     pub alerts: Vec<(DateTime<Utc>, String, f64)>,
+}
+
+/// One post that mentions a symbol.
+#[derive(Debug, Clone)]
+pub struct PostRow {
+    pub created_at: DateTime<Utc>,
+    pub subreddit: String,
+    pub author: String,
+    pub title: String,
+    /// The post's address as stored: a full URL or Reddit's `/r/…` path.
+    pub permalink: Option<String>,
+    pub sentiment: f64,
+}
+
+/// A post's address on Reddit, when it has one that is a web link or a Reddit path.
+fn post_url(permalink: Option<&str>) -> Option<String> {
+    let permalink = permalink?;
+    if is_web_link(permalink) {
+        Some(permalink.to_owned())
+    } else if permalink.starts_with("/r/") {
+        Some(format!("https://www.reddit.com{permalink}"))
+    } else {
+        None
+    }
+}
+
+fn posts_section(posts: &[PostRow]) -> Markup {
+    html! {
+        @if !posts.is_empty() {
+            h2 { "Latest Reddit posts" }
+            ul.panel.posts {
+                @for post in posts {
+                    li {
+                        span class=(change_class(Some(post.sentiment))) { (format!("{:+.2}", post.sentiment)) } " "
+                        @match post_url(post.permalink.as_deref()) {
+                            Some(url) => a href=(url) rel="noopener noreferrer nofollow" { (post.title) },
+                            None => (post.title),
+                        }
+                        " " span.muted { "r/" (post.subreddit) " · u/" (post.author) " · " (post.created_at.format("%Y-%m-%d %H:%M")) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn mentions_section(mentions: &[(chrono::NaiveDate, u64, f64)]) -> Markup {
@@ -445,6 +491,7 @@ pub fn symbol_page(view: &SymbolView, viewer: &Viewer) -> Markup {
         (notes_section(&view.symbol, &view.notes, viewer))
         (alerts_section(&view.rules, &view.alerts))
         (mentions_section(&view.mentions))
+        (posts_section(&view.posts))
         (news_section(&view.news))
         h2 { "Latest sessions" }
         div.panel.table-wrap {
@@ -648,9 +695,33 @@ mod tests {
             ],
             rules: vec![(2, "price above 250".to_owned(), true)],
             alerts: vec![(now(), "price above 250".to_owned(), 251.0)],
+            posts: vec![
+                PostRow {
+                    created_at: now(),
+                    subreddit: "wallstreetbets".to_owned(),
+                    author: "<u>".to_owned(),
+                    title: "AAPL <b>to the moon</b>".to_owned(),
+                    permalink: Some("/r/wallstreetbets/comments/abc/aapl/".to_owned()),
+                    sentiment: 0.6,
+                },
+                PostRow {
+                    created_at: now(),
+                    subreddit: "stocks".to_owned(),
+                    author: "b".to_owned(),
+                    title: "sell AAPL".to_owned(),
+                    permalink: Some("javascript:alert(1)".to_owned()),
+                    sentiment: -0.4,
+                },
+            ],
         };
         let html = symbol_page(&view, &Viewer::default()).into_string();
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=6m" aria-current="true">6M</a>"#), "{html}");
+        assert!(
+            html.contains(r#"href="https://www.reddit.com/r/wallstreetbets/comments/abc/aapl/""#),
+            "{html}"
+        );
+        assert!(html.contains("AAPL &lt;b&gt;to the moon&lt;/b&gt;") && html.contains("u/&lt;u&gt;"));
+        assert!(!html.contains("javascript:") && html.contains("sell AAPL"));
         assert!(html.contains(r#"<a href="/symbols/AAPL?range=1y">1Y</a>"#));
         assert!(html.contains("Tech &amp; &lt;Stuff&gt;") && html.contains("2.50 T"));
         assert!(!html.contains("javascript:"), "a script URL is never a link");

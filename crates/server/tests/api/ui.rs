@@ -412,7 +412,7 @@ async fn a_price_rule_made_on_the_alerts_page_fires_and_is_acknowledged_there() 
     let duplicate =
         add(vec![("symbol", "AAPL".into()), ("direction", "above".into()), ("level", "1".into())]).await;
     assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(html(&duplicate).contains("already watches this price"));
+    assert!(html(&duplicate).contains("already watches this"));
     let rule = app.storage.alert_rules().await.unwrap().remove(0);
 
     // The next refresh evaluates it: the history shows the alert, unacknowledged.
@@ -594,6 +594,9 @@ async fn a_symbol_page_shows_its_reddit_mentions_and_the_rules_that_watch_it() {
     app.storage.create_alert_rule(&rule(None, 902.0)).await.unwrap();
     let page = html(&app.get("/symbols/AAPL").await);
     assert_eq!(page.matches("<meter ").count(), 2, "two days with mentions: {page}");
+    let posts = page.split("Latest Reddit posts").nth(1).expect("the posts that mention AAPL");
+    let (newest, older) = (posts.find("post p1").unwrap(), posts.find("post p2").unwrap());
+    assert!(newest < older, "newest first");
     assert!(page.contains("price above 900") && page.contains("price above 902 (every watched symbol)"));
     assert!(!page.contains("price above 901"), "MSFT's rule is not AAPL's");
 }
@@ -680,4 +683,81 @@ async fn sign_in_attempts_are_throttled() {
     let throttled = post_form(&app, "/signin", &[("token", &app.token), ("next", "/")], None).await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS, "even the right token waits");
     assert!(html(&throttled).contains("wait a minute"));
+}
+
+#[tokio::test]
+async fn rules_of_every_kind_are_made_and_edited_from_the_alerts_page() {
+    let app = refreshed(&["AAPL"]).await;
+    let cookie = sign_in(&app).await;
+    let page = html(&get_with(&app, "/alerts", &cookie).await);
+    let csrf = csrf_of(&page);
+    let post = |uri: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let (app, cookie, csrf) = (&app, &cookie, &csrf);
+        async move {
+            let mut form = vec![("csrf", csrf.as_str())];
+            form.extend(fields);
+            post_form(app, uri, &form, Some(cookie)).await
+        }
+    };
+    let made = post(
+        "/alerts/rules",
+        vec![
+            ("symbol", "AAPL"),
+            ("kind", "rsi"),
+            ("direction", "below"),
+            ("level", "30"),
+            ("window", ""),
+            ("name", "oversold"),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", html(&made));
+    let rules = app.storage.alert_rules().await.unwrap();
+    let rule = rules.last().unwrap();
+    assert_eq!(rule.rule.condition.describe(), "RSI(14) below 30", "the default period");
+    assert_eq!(rule.name.as_deref(), Some("oversold"));
+
+    // Every kind the form offers is accepted with sensible values.
+    for (kind, level, window) in [
+        ("change_percent", "5", "3"),
+        ("gap", "2", ""),
+        ("volume_spike", "2.5", "20"),
+        ("cross", "", ""),
+        ("new_extreme", "", ""),
+        ("mention_spike", "3", ""),
+        ("sentiment_shift", "0.3", ""),
+        ("rating_change", "", ""),
+    ] {
+        let response = post(
+            "/alerts/rules",
+            vec![("symbol", "AAPL"), ("kind", kind), ("level", level), ("window", window)],
+        )
+        .await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{kind}: {}", html(&response));
+    }
+    assert_eq!(app.storage.alert_rules().await.unwrap().len(), 9);
+
+    // Bad values come back with the field's error and what was typed.
+    let bad = post("/alerts/rules", vec![("kind", "rsi"), ("level", "150"), ("window", "14")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html(&bad).contains("field-error"), "{}", html(&bad));
+    let bad = post("/alerts/rules", vec![("kind", "volume_spike"), ("level", "2"), ("window", "two")]).await;
+    assert!(html(&bad).contains("Whole days, like 14.") && html(&bad).contains(r#"value="two""#));
+    let bad = post("/alerts/rules", vec![("kind", "astrology"), ("level", "2")]).await;
+    assert!(html(&bad).contains("Choose one of price, change_percent"), "{}", html(&bad));
+
+    // Edit the RSI rule into a price rule: the form shows its values, saving keeps its id.
+    let edit = html(&get_with(&app, &format!("/alerts/rules/{}/edit", rule.id), &cookie).await);
+    assert!(edit.contains(&format!(r#"action="/alerts/rules/{}""#, rule.id)), "{edit}");
+    assert!(edit.contains(r#"<option value="rsi" selected>"#) && edit.contains(r#"value="oversold""#));
+    let uri: &'static str = Box::leak(format!("/alerts/rules/{}", rule.id).into_boxed_str());
+    let saved =
+        post(uri, vec![("symbol", "AAPL"), ("kind", "price"), ("direction", "above"), ("level", "999")])
+            .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", html(&saved));
+    let edited = app.storage.alert_rule(rule.id).await.unwrap().unwrap();
+    assert_eq!(edited.rule.condition.describe(), "price above 999");
+    assert_eq!(edited.name, None, "the name was cleared");
+    assert_eq!(app.get("/alerts/rules/999/edit").await.status, StatusCode::SEE_OTHER, "sign-in first");
+    assert_eq!(get_with(&app, "/alerts/rules/999/edit", &cookie).await.status, StatusCode::NOT_FOUND);
 }
