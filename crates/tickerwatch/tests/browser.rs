@@ -54,7 +54,13 @@ impl Driver {
 
     /// A headless browser session; `dark` makes the pages see `prefers-color-scheme: dark`.
     async fn browser(&self, dark: bool) -> Client {
-        let mut args = vec!["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"];
+        self.browser_sized(dark, "1280,1000").await
+    }
+
+    /// A headless browser session with a window of `size` ("width,height" in CSS pixels).
+    async fn browser_sized(&self, dark: bool, size: &str) -> Client {
+        let window = format!("--window-size={size}");
+        let mut args = vec!["--headless=new", "--no-sandbox", "--disable-gpu", window.as_str()];
         if dark {
             args.push("--force-dark-mode");
         }
@@ -433,6 +439,34 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
         assert_quiet_console(&dark, path).await;
     }
     dark.close().await.unwrap();
+
+    // On a phone-sized screen nothing is wider than the screen: wide tables scroll inside their
+    // panel, charts shrink, the navigation wraps.
+    let phone = driver.browser_sized(false, "390,844").await;
+    for (name, path) in
+        [("dashboard", "/"), ("symbol", "/symbols/AAPL"), ("jobs", "/jobs"), ("alerts", "/alerts")]
+    {
+        phone.goto(&format!("{base}{path}")).await.unwrap();
+        let overflow = phone
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let widest = phone
+            .execute(
+                "const w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('body *')) \
+                 .filter(e => e.getBoundingClientRect().right > w + 1).slice(0, 5) \
+                 .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ')",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(overflow.as_i64().unwrap() <= 0, "{path} is {overflow} px wider than a phone's screen: {widest}");
+        screenshot(&phone, &format!("{name}-phone")).await;
+    }
+    phone.close().await.unwrap();
 
     // Server-side time of each page's HTML on sample data (printed, not asserted: a figure).
     let client = reqwest::Client::new();
