@@ -40,9 +40,9 @@ DROP_NAME = re.compile(
 KEEP_UNITS = re.compile(r"\bcommon units?\b|\blimited partner", re.IGNORECASE)
 # Trailing share-class words removed from the company name.
 NAME_TAIL = re.compile(
-    r"\s*[-,]?\s*(\b(new|series [a-z]|class [a-z]|registered|american depositary shares?|"
-    r"american depository shares?|ads|ordinary shares?|common stock|common shares?|"
-    r"capital stock|shares of beneficial interest|sponsored adr|\(each representing.*\))\b.*)$",
+    r"\s*[-,]?\s*\b((new|series [a-z]|class [a-z]|registered|sponsored)\s+)*"
+    r"(american depositary shares?|american depository shares?|ads|adr|ordinary shares?|common stock|"
+    r"common shares?|capital stock|shares of beneficial interest|common units?)\b.*$",
     re.IGNORECASE,
 )
 SYMBOL = re.compile(r"^[A-Z]{1,5}(-[A-Z]{1,2})?$")
