@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes crates/social/data/english-words.txt: the symbols and company-name words of universe.csv
+"""Writes crates/social/data/english-words.txt and proper-names.txt: the symbols (current and former) and company-name words of universe.csv
 that are also English words (lower-case dictionary entries).
 
 The extractor uses it to tell "spy puts" (SPY) from "a spy novel", and "Snap" the company from a
@@ -30,7 +30,9 @@ def main():
                 words.add(word)
     with open(f"{DATA}/universe.csv", newline="", encoding="utf-8") as file:
         rows = list(csv.DictReader(file))
-    candidates = {row["symbol"].lower() for row in rows if row["symbol"].isalpha() and 2 <= len(row["symbol"]) <= 5}
+    symbols = {row["symbol"] for row in rows}
+    symbols |= {former for row in rows for former in row["former_symbols"].split(";") if former}
+    candidates = {symbol.lower() for symbol in symbols if symbol.isalpha() and 2 <= len(symbol) <= 5}
     for row in rows:
         if row["type"] != "stock":
             continue
@@ -39,6 +41,20 @@ def main():
             if word.isalpha() and len(word) >= 4:
                 candidates.add(word)
     found = sorted(candidates & words)
+    # Capitalised entries (names, places, brands): a stock's name that starts with one ("Robert
+    # Half", "Charles River") gets no one-word short name.
+    names = set()
+    with open(args.dict, encoding="utf-8", errors="replace") as file:
+        for word in file:
+            word = word.strip()
+            if word.isascii() and word.isalpha() and word[:1].isupper() and word[1:].islower():
+                names.add(word.lower())
+    first_words = set()
+    for row in rows:
+        parts = [part.strip(".") for part in re.split(r"[\s,]+", row["name"]) if part]
+        if row["type"] == "stock" and len(parts) > 1 and parts[0].isalpha():
+            first_words.add(parts[0].lower())
+    proper = sorted((first_words & names) - words)
     try:
         version = subprocess.run(
             ["dpkg-query", "-W", "-f=${Version}", "wamerican"], capture_output=True, text=True, check=True
@@ -68,7 +84,22 @@ def main():
                 line = []
         if line:
             out.write(" ".join(line) + "\n")
-    print(f"wrote {len(found)} words")
+    with open(f"{DATA}/proper-names.txt", "w", encoding="utf-8") as out:
+        out.write(
+            "# First words of multi-word stock names in universe.csv that are capitalised entries (names,\n"
+            "# places, brands) of the same SCOWL-based word list (see english-words.txt for its notice):\n"
+            "# \"Robert\" of Robert Half is a person. They never become one-word short names.\n"
+            "# Regenerate with scripts/english_words.py.\n"
+        )
+        line = []
+        for word in proper:
+            line.append(word)
+            if len(" ".join(line)) > 90:
+                out.write(" ".join(line) + "\n")
+                line = []
+        if line:
+            out.write(" ".join(line) + "\n")
+    print(f"wrote {len(found)} words and {len(proper)} proper names")
 
 
 if __name__ == "__main__":

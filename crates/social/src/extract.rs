@@ -51,7 +51,8 @@ const STOPLIST: &str = include_str!("../data/stoplist.txt");
 const ALIAS_STOPLIST: &str = include_str!("../data/alias-stoplist.txt");
 const NOT_COMPANIES: &str = include_str!("../data/not-companies.txt");
 const ENGLISH_WORDS: &str = include_str!("../data/english-words.txt");
-const LOWERCASE_TICKERS: &str = include_str!("../data/lowercase-tickers.txt");
+const PROPER_NAMES: &str = include_str!("../data/proper-names.txt");
+const POPULAR_TICKERS: &str = include_str!("../data/popular-tickers.txt");
 
 /// Longest word we look up; longer words are never symbols or aliases.
 const MAX_WORD_LEN: usize = 24;
@@ -59,8 +60,9 @@ const MAX_WORD_LEN: usize = 24;
 const MAX_CASHTAG_LEN: usize = 8;
 /// How many words apart a candidate and a near-context word may be ("tsla is up 5%").
 pub const NEAR_WINDOW: u32 = 3;
-/// How many words after a word-ticker a position noun or strike may come ("ON 80c calls").
-const TIGHT_WINDOW: u32 = 2;
+/// How many words after a word-ticker a position noun, strike or amount may come: right after
+/// ("ON calls", "F 12c"; a strike is itself a position word, so "ON 80c calls" works too).
+const TIGHT_WINDOW: u32 = 1;
 /// Candidates waiting for context at once; more in one window are dropped (never seen in posts).
 const MAX_PENDING: usize = 8;
 
@@ -125,6 +127,7 @@ const NOUNS_AFTER: &[&str] = &[
     "csp",
     "csps",
     "ticker",
+    "fd",
     "pt",
 ];
 /// Other trading words: near context only.
@@ -370,8 +373,8 @@ const W_NEAR: u16 = 1 << 5;
 const W_PHRASE_START: u16 = 1 << 6;
 /// A word that makes a following `MA` an indicator.
 const W_MA_LEAD: u16 = 1 << 7;
-/// An English word that still counts as a ticker in lower case before a position noun ("spy").
-const W_LOWER_OK: u16 = 1 << 8;
+/// A ticker that the forums talk about all the time (`data/popular-tickers.txt`).
+const W_POPULAR: u16 = 1 << 8;
 const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
 
 /// What a candidate needs before it counts.
@@ -496,6 +499,7 @@ impl SymbolUniverse {
         let alias_stoplist: HashSet<String> =
             data_words(ALIAS_STOPLIST).map(str::to_ascii_lowercase).collect();
         let mut n_rows = 0;
+        let mut stock_names = Vec::new();
         for (line_idx, line) in lines {
             let row_error = |reason: String| UniverseError::Row { line: line_idx + 1, reason };
             let fields = split_csv_row(line).map_err(|reason| row_error(reason.to_owned()))?;
@@ -519,12 +523,35 @@ impl SymbolUniverse {
                 universe.insert_former_symbol(former, idx);
             }
             if security_type == SecurityType::Stock {
-                universe.insert_derived_alias(name, idx, &alias_stoplist);
+                stock_names.push((idx, name.to_owned()));
             }
             n_rows += 1;
         }
         if n_rows == 0 {
             return Err(UniverseError::Empty);
+        }
+        // Short names: the first word of a longer name ("Polestar" of "Polestar Automotive
+        // Holding UK") when no other stock's name starts with it.
+        let proper_names: HashSet<&str> = data_words(PROPER_NAMES).collect();
+        let mut first_words: HashMap<String, usize> = HashMap::new();
+        let derived: Vec<(u32, Option<String>)> =
+            stock_names.iter().map(|(idx, name)| (*idx, alias_from_name(name))).collect();
+        for alias in derived.iter().filter_map(|(_, alias)| alias.as_deref()) {
+            let first = alias.split(' ').next().unwrap_or(alias);
+            *first_words.entry(first.to_owned()).or_default() += 1;
+        }
+        for (idx, alias) in derived {
+            let Some(alias) = alias else { continue };
+            if let Some((first, _)) = alias.split_once(' ')
+                && first.len() >= 5
+                && first_words.get(first) == Some(&1)
+                && !is_english_word(&universe, first)
+                && !alias_stoplist.contains(first)
+                && !proper_names.contains(first)
+            {
+                universe.insert_alias(first, idx, AliasCase::Any, false);
+            }
+            universe.insert_derived_alias(&alias, idx, &alias_stoplist);
         }
         Ok(universe)
     }
@@ -548,6 +575,15 @@ impl SymbolUniverse {
             };
             let idx = universe.insert_symbol(symbol);
             universe.insert_alias(alias, idx, case, true);
+            // An alias spelled like another ticker takes the bare word over: on Reddit "RH" is
+            // Robinhood, not RH (the cashtag `$RH` still is).
+            let key = alias.trim().to_ascii_lowercase();
+            if key.len() <= 5 && key.bytes().all(|b| b.is_ascii_alphabetic()) {
+                let entry = universe.word_entry(&key);
+                if entry.symbol != NO_SYMBOL && entry.symbol != idx {
+                    entry.symbol = idx;
+                }
+            }
         }
         universe
     }
@@ -605,8 +641,8 @@ impl SymbolUniverse {
         for word in data_words(ENGLISH_WORDS) {
             universe.word_entry(word).flags |= W_ENGLISH;
         }
-        for word in data_words(LOWERCASE_TICKERS) {
-            universe.word_entry(word).flags |= W_LOWER_OK;
+        for word in data_words(POPULAR_TICKERS) {
+            universe.word_entry(word).flags |= W_POPULAR;
         }
         for (words, flag) in
             [(VERBS_BEFORE, W_VERB), (NOUNS_AFTER, W_NOUN), (NEAR_WORDS, W_NEAR), (MA_LEADS, W_MA_LEAD)]
@@ -911,13 +947,16 @@ impl SymbolUniverse {
             self.candidate(scan, out, entry.symbol, MentionKind::Bare, word_idx, need);
             return end;
         }
-        if entry.alias != NO_SYMBOL && word.len() >= 3 {
+        if entry.alias != NO_SYMBOL && (word.len() >= 3 || all_upper) {
             let need = match entry.alias_case {
                 AliasCase::Any => Some(Need::Nothing),
                 AliasCase::Cap if capitalised => Some(Need::Nothing),
                 AliasCase::CapContext if capitalised => Some(Need::Near),
                 _ => None,
             };
+            // A lower-case name that is an ordinary word still counts as the company right
+            // before a position noun: "apple position", "intel shares", "snap calls".
+            let need = need.or((!capitalised).then_some(Need::NounAfter));
             if let Some(need) = need {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
@@ -928,10 +967,11 @@ impl SymbolUniverse {
             && (2..=5).contains(&word.len())
             && entry.flags & (W_STOP | W_NOT_COMPANY) == 0
         {
-            let need = match (entry.flags & W_ENGLISH != 0, entry.flags & W_LOWER_OK != 0) {
-                (false, _) => Some(Need::Near),
-                (true, true) => Some(Need::NounAfter),
-                (true, false) => None,
+            let english = entry.flags & W_ENGLISH != 0;
+            let need = match (entry.flags & W_POPULAR != 0, english) {
+                (true, false) if word.len() >= 3 => Some(Need::Nothing),
+                (true, _) | (false, false) => Some(Need::Near),
+                (false, true) => None,
             };
             if let Some(need) = need {
                 self.candidate(scan, out, entry.symbol, MentionKind::Bare, word_idx, need);
@@ -1016,6 +1056,11 @@ impl SymbolUniverse {
             self.cue(scan, word_idx, Cue::Near, out);
         } else {
             scan.last_number = Some(word_idx);
+            // A price or a count of two or more digits is near context ("spy hits 444",
+            // "nvda is closing 130"); single digits are too common ("my 2 cats").
+            if digits >= 2 && rest.is_empty() {
+                self.cue(scan, word_idx, Cue::Near, out);
+            }
         }
     }
 
@@ -1157,22 +1202,22 @@ impl SymbolUniverse {
         self.words.entry(key.into_boxed_str()).or_default()
     }
 
-    /// Derives an alias from a stock's name (see [`alias_from_name`]); an alias that is an English
-    /// word needs context, one on the alias stoplist is dropped, and several listings with the
+    /// Adds an alias derived from a stock's name (see [`alias_from_name`]); an alias that is an
+    /// English word needs context, one on the alias stoplist is dropped, and several listings with the
     /// same name keep the shortest symbol (the primary listing, not an OTC line).
-    fn insert_derived_alias(&mut self, name: &str, idx: u32, alias_stoplist: &HashSet<String>) {
-        let Some(alias) = alias_from_name(name) else { return };
-        if alias_stoplist.contains(&alias) {
+    fn insert_derived_alias(&mut self, alias: &str, idx: u32, alias_stoplist: &HashSet<String>) {
+        if alias_stoplist.contains(alias) {
             return;
         }
-        let case = if !alias.contains(' ')
-            && self.words.get(alias.as_str()).is_some_and(|e| e.flags & W_ENGLISH != 0)
-        {
+        let case = if alias.contains(' ') {
+            AliasCase::Cap
+        } else if is_english_word(self, alias) {
             AliasCase::CapContext
         } else {
-            AliasCase::Cap
+            // A name that is not an English word is the company in any case: "paypal", "nvidia".
+            AliasCase::Any
         };
-        self.insert_alias(&alias, idx, case, false);
+        self.insert_alias(alias, idx, case, false);
     }
 
     /// Adds an alias; `replace` overrides an existing one (curated data), otherwise the shorter
@@ -1456,6 +1501,11 @@ fn data_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
 }
 
+/// Whether `word` (lower case) is on the English word list.
+fn is_english_word(universe: &SymbolUniverse, word: &str) -> bool {
+    universe.words.get(word).is_some_and(|entry| entry.flags & W_ENGLISH != 0)
+}
+
 /// Whether an all-caps word is an ordinary word rather than a ticker: unknown, not a symbol, an
 /// English word, a stoplisted or a trading word.
 fn is_plain_word(entry: &WordEntry) -> bool {
@@ -1581,12 +1631,15 @@ mod tests {
     #[test]
     fn lower_case_tickers_count_with_context() {
         assert_eq!(symbols("can't even buy spy puts anymore"), ["SPY"]);
-        assert_eq!(symbols("gme to the moon"), ["GME"]);
-        assert_eq!(symbols("loaded up on msft and Tsla calls"), ["MSFT", "TSLA"]);
-        assert_eq!(symbols("nvda 150c expiring friday"), ["NVDA"]);
-        // Without context a lower-case word is a word.
-        assert!(symbols("gme was a movie about apes").is_empty());
-        assert!(symbols("the spy who loved me").is_empty());
+        assert_eq!(symbols("pton to the moon"), ["PTON"]);
+        assert_eq!(symbols("loaded up on asts and Pton calls"), ["ASTS", "PTON"]);
+        assert_eq!(symbols("rdw 15c expiring friday"), ["RDW"]);
+        // Without context a lower-case word is a word, ...
+        assert!(symbols("pton is what I call my bike").is_empty());
+        assert!(symbols("hood was a movie about thieves").is_empty());
+        // ... except for the tickers the forums use all the time, when they are not words.
+        assert_eq!(symbols("nvda is just a car company, gme too"), ["NVDA", "GME"]);
+        assert_eq!(symbols("hood is down again"), ["HOOD"]);
         // English words need a position noun right after, not just a verb before.
         assert!(symbols("i want to buy a cat").is_empty());
         assert!(symbols("guidance was mid, stock still up").is_empty());
@@ -1597,8 +1650,8 @@ mod tests {
 
     #[test]
     fn context_stops_at_sentence_ends() {
-        assert!(symbols("gme. Sold my car today").is_empty());
-        assert_eq!(symbols("gme calls. Sold my car"), ["GME"]);
+        assert!(symbols("pton. Sold my car today").is_empty());
+        assert_eq!(symbols("pton calls. Sold my car"), ["PTON"]);
     }
 
     #[test]
@@ -1651,8 +1704,8 @@ mod tests {
 
     #[test]
     fn mentions_keep_the_order_of_first_mention() {
-        // `gme` waits for its context and is confirmed after NVDA was found.
-        assert_eq!(symbols("gme and NVDA calls"), ["GME", "NVDA"]);
+        // `pton` waits for its context and is confirmed after NVDA was found.
+        assert_eq!(symbols("pton and NVDA calls"), ["PTON", "NVDA"]);
     }
 
     #[test]
