@@ -16,18 +16,29 @@
 //!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
 //!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
 //!     is not a ticker ("HOLD THE LINE"): shouting, so it needs a position noun right after it;
-//! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `spy`): counts with near context
-//!   ("tsla calls", "loaded up on msft"); if it is also an English word, only when it is one that
-//!   people use as a ticker (`data/lowercase-tickers.txt`: "spy", "hood") and a position noun or
-//!   strike follows right after it ("spy puts"; not "size positions"); stoplisted words (`on`,
-//!   `it`, `all`) never;
+//! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
+//!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
+//!     not an English word counts as it stands; the few English words on that list ("hood",
+//!     "mu") and 2-letter ones ("bb") count with near context,
+//!   - another ticker that is not an English word counts with **near context**: a trading word,
+//!     `$` amount, strike, `%` or a number of 2+ digits within [`NEAR_WINDOW`] words either side
+//!     ("pton calls", "loaded up on asts"),
+//!   - other English words ("cost", "size", "snap") and stoplisted words (`on`, `it`, `all`)
+//!     never count as tickers in lower case;
 //! - an **alias**: a company name ("Nvidia", "Coinbase", "Bank of America"), derived from the names
 //!   of the listed stocks by stripping suffixes (Inc., Corp., Global, Holdings, …) or taken from the
-//!   curated `data/aliases.tsv`. Derived names that are ordinary words ("Snap", "Southwest") need
-//!   capitalisation and near context; `data/alias-stoplist.txt` drops names that are too common
-//!   ("Target", "United", "Nasdaq", "Dow").
+//!   curated `data/aliases.tsv`, plus the first word of a longer name when no other stock's name
+//!   starts with it and it is not a person's name ("Polestar"). Names that are not English words
+//!   match in any case ("paypal"); names that are ordinary words ("Snap", "Southwest") need
+//!   capitalisation and near context, or a position noun right after them in lower case ("apple
+//!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
+//!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
+//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH).
 //!
-//! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line).
+//! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line), and a
+//! comma, colon or parenthesis counts as a word in them ("mid, stock" is not "mid stock").
+//! Words glued to a hyphen ("GLP-1", "F-150") are not tickers unless they form a class symbol
+//! (`BRK-B`).
 //! Words inside URLs (`https://…`, `www.…`), subreddit/user paths (`r/NVDA`), words with digits or
 //! underscores, words glued to `&` (`S&P`, `P&L`) and contraction fragments (`DON'T` → no `T`)
 //! never count. Each symbol is reported once per text, with the kind of its first occurrence, in
@@ -1640,6 +1651,8 @@ mod tests {
         // ... except for the tickers the forums use all the time, when they are not words.
         assert_eq!(symbols("nvda is just a car company, gme too"), ["NVDA", "GME"]);
         assert_eq!(symbols("hood is down again"), ["HOOD"]);
+        // A price of two or more digits is context too.
+        assert_eq!(symbols("rdw hits 15 tomorrow"), ["RDW"]);
         // English words need a position noun right after, not just a verb before.
         assert!(symbols("i want to buy a cat").is_empty());
         assert!(symbols("guidance was mid, stock still up").is_empty());
@@ -1686,6 +1699,15 @@ mod tests {
         assert_eq!(symbols("Snap puts"), ["SNAP"]);
         assert!(symbols("Snap judgment from me").is_empty());
         assert_eq!(symbols("ON semi and TER"), ["ON", "TER"]);
+        // Lower-case names that are words count right before a position noun.
+        assert_eq!(symbols("sold my apple shares"), ["AAPL"]);
+        assert!(symbols("an apple a day").is_empty());
+        // Names that are not words count in any case; people are not companies.
+        assert_eq!(symbols("nobody uses paypal"), ["PYPL"]);
+        assert!(symbols("Powell spoke and the market tanked").is_empty());
+        // On Reddit RH is Robinhood; the cashtag is still RH.
+        assert_eq!(symbols("RH outage again"), ["HOOD"]);
+        assert_eq!(symbols("$RH earnings"), ["RH"]);
     }
 
     #[test]
@@ -1726,9 +1748,14 @@ mod tests {
     fn from_csv_reads_the_universe_format() {
         let csv = "symbol,name,exchange,type,former_symbols\n\
                    ZZZQ,\"Zed Widgets, Inc.\",NASDAQ,stock,ZZQ;ZQQ\n\
+                   ZYXW,Zyxwidge Automotive Holding,NYSE,stock,\n\
                    ZETF,Zed ETF,NYSE Arca,etf,\n";
         let universe = SymbolUniverse::from_csv(csv).expect("valid csv");
-        assert_eq!(universe.len(), 2);
+        assert_eq!(universe.len(), 3);
+        // Derived aliases: "Zed" is too short for a name of its own, "Zyxwidge" is unique.
+        let names: Vec<&str> =
+            universe.extract_mentions("zed widgets and Zyxwidge").iter().map(|m| m.symbol).collect();
+        assert_eq!(names, ["ZYXW"]);
         let info = universe.lookup("ZQQ").expect("former symbol");
         assert_eq!((info.symbol, info.name, info.exchange), ("ZZZQ", "Zed Widgets, Inc.", "NASDAQ"));
         assert_eq!(universe.lookup("zetf").map(|info| info.security_type), Some(SecurityType::Etf));
