@@ -2,7 +2,7 @@
 //!
 //! Builds 1,000,000 short posts from the labelled sets with variations (symbol swaps, prefixes,
 //! suffixes, emoji), then runs `extract_mentions_into` + `sentiment::score` over all of them on
-//! one thread and prints posts/s.
+//! one thread and prints posts/s, and how much the symbol universe adds to the resident set.
 //!
 //! `cargo run --release -p social --example extract_bench [-- --posts N] [--write-texts PATH]`
 //! `--write-texts` writes the posts (one JSON string per line) for `bench/sentiment_compare.py`,
@@ -48,7 +48,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("wrote {} texts to {path}", posts.len());
     }
 
+    let rss_before = resident_kib();
     let universe = SymbolUniverse::bundled();
+    if let (Some(before), Some(after)) = (rss_before, resident_kib()) {
+        println!(
+            "symbol universe: {} symbols, RSS +{:.1} MB (VmRSS {before} -> {after} KiB)",
+            universe.len(),
+            after.saturating_sub(before) as f64 / 1024.0
+        );
+    }
     // Warm-up: build the lexicon and touch the code once.
     black_box(sentiment::score("warm up"));
 
@@ -83,6 +91,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("wrote scores to {path}");
     }
     Ok(())
+}
+
+/// Resident set size in KiB from `/proc/self/status` (Linux; `None` elsewhere).
+fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `n` posts cycling through the labelled texts with deterministic variations.

@@ -1,39 +1,245 @@
-//! Ticker mentions in free text: cashtags, bare upper-case symbols and company names.
+//! Ticker mentions in free text: cashtags, symbols in any case when the context says so, and
+//! company names.
 //!
 //! Why this shape: a naive "every upper-case word that is a ticker" rule counts `IT`, `ON`, `ALL`,
-//! `A` and `CEO` as stocks and misses "Nvidia". So a mention is one of
-//! - a **cashtag** (`$NVDA`, `$nvda`, `$BRK.B`): counts when the symbol is in the universe or the
-//!   extra symbols (watchlist, config list). An unknown cashtag (`$HELLO`, `$5`) does not count:
-//!   on Reddit, `$` also prefixes prices and jokes, and a symbol we cannot price is no use downstream.
-//!   A stoplisted word written as a cashtag (`$ON`, `$IT`) does count;
-//! - a **bare** upper-case word of 2–5 letters that is in the universe and not in the stoplist
-//!   (`data/stoplist.txt`). Single letters (`A`, `I`, `F`, `T`) count only as cashtags;
-//! - an **alias**: a company name ("Nvidia", "Apple"), derived from the names in the universe by
-//!   stripping suffixes (Inc., Corp., Holdings, …) when one word remains, plus a curated list
-//!   (`data/aliases.tsv`). Names that are English words match only when capitalised.
+//! `A` and `CEO` as stocks, calls "50 day MA" Mastercard and misses "Nvidia", "gme" and "spy puts".
+//! So a mention is one of
+//! - a **cashtag** (`$NVDA`, `$nvda`, `$BRK.B`, `$FB`): counts when the symbol or a former symbol
+//!   of it (`data/renames.tsv`: FB → META) is in the universe. Unknown cashtags (`$HELLO`, `$5`)
+//!   do not count: on Reddit `$` also prefixes prices and jokes. Every other rule below is waived
+//!   for a cashtag: `$ON`, `$IT`, `$MA` count;
+//! - a **bare upper-case symbol** (`NVDA`, `PTON`, `FB`): counts as it stands unless it is
+//!   - an index name or indicator (`data/not-companies.txt`: SPX, RSI, EMA; never as bare words),
+//!   - a word-ticker (`data/stoplist.txt`: ON, IT, ALL, DD, CEO, MA, single letters): counts only
+//!     with **tight context**: a position noun, strike or `$` amount right after ("ON calls",
+//!     "F 12c"), or, unless it is an English word ("Buy NOW", "sell ALL"), a trading verb right
+//!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
+//!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
+//!     is not a ticker ("HOLD THE LINE"): shouting, so it needs a position noun right after it;
+//! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
+//!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
+//!     not an English word counts as it stands; the few English words on that list ("hood",
+//!     "mu") and 2-letter ones ("bb") count with near context,
+//!   - another ticker that is not an English word counts with **near context**: a trading word,
+//!     `$` amount, strike, `%` or a number of 2+ digits within [`NEAR_WINDOW`] words either side
+//!     ("pton calls", "loaded up on asts"),
+//!   - other English words ("cost", "size", "snap") and stoplisted words (`on`, `it`, `all`)
+//!     never count as tickers in lower case;
+//! - an **alias**: a company name ("Nvidia", "Coinbase", "Bank of America"), derived from the names
+//!   of the listed stocks by stripping suffixes (Inc., Corp., Global, Holdings, …) or taken from the
+//!   curated `data/aliases.tsv`, plus the first word of a longer name when no other stock's name
+//!   starts with it and it is not a person's name ("Polestar"). Names that are not English words
+//!   match in any case ("paypal"); names that are ordinary words ("Snap", "Southwest") need
+//!   capitalisation and near context, or a position noun right after them in lower case ("apple
+//!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
+//!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
+//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH).
 //!
+//! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line), and a
+//! comma, colon or parenthesis counts as a word in them ("mid, stock" is not "mid stock").
+//! Words glued to a hyphen ("GLP-1", "F-150") are not tickers unless they form a class symbol
+//! (`BRK-B`).
 //! Words inside URLs (`https://…`, `www.…`), subreddit/user paths (`r/NVDA`), words with digits or
-//! underscores and contraction fragments (`DON'T` → no `T`) never count. Each symbol is reported
-//! once per text, with the kind of its first occurrence.
+//! underscores, words glued to `&` (`S&P`, `P&L`) and contraction fragments (`DON'T` → no `T`)
+//! never count. Each symbol is reported once per text, with the kind of its first occurrence, in
+//! order of first mention.
 //!
-//! Speed: one pass over the bytes, no regex, no allocation per token (words are upper- or
-//! lower-cased into a stack buffer and looked up in hash maps with a cheap hasher).
+//! Speed: one pass over the bytes, no regex, no allocation per token: each word is lower-cased
+//! into a stack buffer and looked up once in a hash map (cheap hasher) that holds everything known
+//! about it (symbol, alias, word classes, context role). A candidate that waits for context
+//! sits in a fixed-size array until a context word arrives or the window closes.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 pub use domain::MentionKind;
 
-const BUNDLED_SYMBOLS_CSV: &str = include_str!("../data/us-symbols.csv");
+const BUNDLED_UNIVERSE_CSV: &str = include_str!("../data/universe.csv");
+const RENAMES: &str = include_str!("../data/renames.tsv");
 const EXTRA_SYMBOLS: &str = include_str!("../data/extra-symbols.txt");
 const CURATED_ALIASES: &str = include_str!("../data/aliases.tsv");
 const STOPLIST: &str = include_str!("../data/stoplist.txt");
 const ALIAS_STOPLIST: &str = include_str!("../data/alias-stoplist.txt");
+const NOT_COMPANIES: &str = include_str!("../data/not-companies.txt");
+const ENGLISH_WORDS: &str = include_str!("../data/english-words.txt");
+const PROPER_NAMES: &str = include_str!("../data/proper-names.txt");
+const POPULAR_TICKERS: &str = include_str!("../data/popular-tickers.txt");
 
 /// Longest word we look up; longer words are never symbols or aliases.
 const MAX_WORD_LEN: usize = 24;
 /// Longest symbol in a cashtag: 5 letters, a separator and a 2-letter class.
 const MAX_CASHTAG_LEN: usize = 8;
+/// How many words apart a candidate and a near-context word may be ("tsla is up 5%").
+pub const NEAR_WINDOW: u32 = 3;
+/// How many words after a word-ticker a position noun, strike or amount may come: right after
+/// ("ON calls", "F 12c"; a strike is itself a position word, so "ON 80c calls" works too).
+const TIGHT_WINDOW: u32 = 1;
+/// Candidates waiting for context at once; more in one window are dropped (never seen in posts).
+const MAX_PENDING: usize = 8;
+
+/// Trading verbs: near context, and tight context for the word right after ("bought ON").
+const VERBS_BEFORE: &[&str] = &[
+    "buy",
+    "buying",
+    "bought",
+    "buys",
+    "sell",
+    "selling",
+    "sold",
+    "sells",
+    "long",
+    "short",
+    "shorting",
+    "shorted",
+    "shorts",
+    "hold",
+    "holding",
+    "holds",
+    "held",
+    "added",
+    "adding",
+    "loaded",
+    "loading",
+    "grabbed",
+    "averaged",
+    "averaging",
+    "dca",
+    "trimmed",
+    "trimming",
+    "yolo",
+    "yoloed",
+    "aped",
+    "bagholding",
+];
+/// Position nouns: near context, and tight context for the one or two words before ("ON calls").
+const NOUNS_AFTER: &[&str] = &[
+    "call",
+    "calls",
+    "put",
+    "puts",
+    "share",
+    "shares",
+    "stock",
+    "stocks",
+    "leap",
+    "leaps",
+    "options",
+    "contracts",
+    "earnings",
+    "er",
+    "strike",
+    "strikes",
+    "position",
+    "positions",
+    "bags",
+    "fds",
+    "weeklies",
+    "spreads",
+    "csp",
+    "csps",
+    "ticker",
+    "fd",
+    "pt",
+];
+/// Other trading words: near context only.
+const NEAR_WORDS: &[&str] = &[
+    "moon",
+    "mooning",
+    "tendies",
+    "dip",
+    "dipping",
+    "rip",
+    "ripping",
+    "tank",
+    "tanking",
+    "tanked",
+    "pump",
+    "pumping",
+    "pumped",
+    "dump",
+    "dumping",
+    "dumped",
+    "rally",
+    "rallied",
+    "rallying",
+    "squeeze",
+    "squeezing",
+    "bagholder",
+    "bagholders",
+    "bag",
+    "gains",
+    "loss",
+    "losses",
+    "profit",
+    "profits",
+    "premium",
+    "bullish",
+    "bearish",
+    "ath",
+    "dividend",
+    "dividends",
+    "chart",
+    "breakout",
+    "support",
+    "resistance",
+    "undervalued",
+    "overvalued",
+    "valuation",
+    "shorters",
+    "hedge",
+    "portfolio",
+    "rocket",
+    "stonk",
+    "stonks",
+    "price",
+    "entry",
+    "exit",
+    "buyback",
+    "guidance",
+    "downgrade",
+    "upgrade",
+    "downgraded",
+    "upgraded",
+    "investing",
+    "invested",
+    "trade",
+    "trading",
+    "traded",
+    "yolod",
+    "otm",
+    "itm",
+    "iv",
+    "dte",
+    "expiry",
+    "exp",
+    "premarket",
+    "afterhours",
+    "ah",
+    "pm",
+    "green",
+    "red",
+    "crushed",
+    "mooned",
+    "rocketing",
+    "soaring",
+    "plunge",
+    "plunged",
+    "shareholders",
+    "bull",
+    "bear",
+    "up",
+    "down",
+    "bleeding",
+    "cooked",
+    "meme",
+    "printing",
+    "print",
+    "squeezed",
+    "diamond",
+    "hands",
+];
+/// Words that make a following `MA` an indicator ("50 day MA", "200 week MA", "moving MA").
+const MA_LEADS: &[&str] = &["day", "week", "hour", "minute", "min", "d", "w", "h", "moving", "dma"];
 
 /// One symbol mentioned in a text. `symbol` is spelled as in the universe (`BRK-B`, not `BRK.B`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,92 +250,419 @@ pub struct Mention<'u> {
     pub kind: MentionKind,
 }
 
+/// Whether a listing is a company's stock (common shares, ADRs, LP units) or an ETF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityType {
+    /// Common stock of any class, an ADR or LP units.
+    Stock,
+    /// An exchange-traded fund or note.
+    Etf,
+}
+
+impl SecurityType {
+    /// `stock` or `etf`, as in `universe.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Etf => "etf",
+        }
+    }
+}
+
+/// What the universe knows about one symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SymbolInfo<'u> {
+    /// The current symbol (`META`, `BRK-B`).
+    pub symbol: &'u str,
+    /// Company or fund name ("Meta Platforms, Inc."); empty for symbols added without one.
+    pub name: &'u str,
+    /// Listing exchange ("NASDAQ", "NYSE", "NYSE Arca", "Cboe BZX", "delisted"); empty if unknown.
+    pub exchange: &'u str,
+    /// Stock or ETF.
+    pub security_type: SecurityType,
+    /// Tickers it used to trade under (`FB` for `META`).
+    pub former_symbols: &'u [Box<str>],
+}
+
+/// Why a universe file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum UniverseError {
+    /// The first line is not a `symbol,name[,exchange,type,former_symbols]` header.
+    #[error("universe header is {found:?}: expected symbol,name,exchange,type,former_symbols")]
+    Header {
+        /// The header line found.
+        found: String,
+    },
+    /// A row that does not parse.
+    #[error("universe line {line}: {reason}")]
+    Row {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A header and nothing else.
+    #[error("universe has no symbols")]
+    Empty,
+}
+
 /// The set of symbols and names that mentions are validated against.
 #[derive(Debug, Clone)]
 pub struct SymbolUniverse {
     /// Symbols, upper-cased, as spelled in their source (`BRK-B`); other maps index into this.
     symbols: Vec<Box<str>>,
-    /// Upper-case symbol with `.` replaced by `-` → index into `symbols`.
+    /// Name, exchange, type and former symbols, parallel to `symbols`.
+    listings: Vec<Listing>,
+    /// Upper-case symbol or former symbol with `.` replaced by `-` → index into `symbols`.
     by_symbol: FastMap<Box<str>, u32>,
-    /// Lower-case alias → symbol index and whether any letter case matches.
-    by_alias: FastMap<Box<str>, AliasEntry>,
-    /// Lower-case phrases of two or three words ("home depot") → symbol index; they match when
-    /// the first word is capitalised and the words are separated by single spaces.
-    by_phrase: FastMap<Box<str>, u32>,
-    /// Lower-case first words of the phrases, to try a phrase only where one can start.
-    phrase_first_words: HashSet<Box<str>, FastBuildHasher>,
-    /// Upper-case words that count only as cashtags.
+    /// Lower-case word → everything the scanner needs to know about it, in one lookup.
+    words: FastMap<Box<str>, WordEntry>,
+    /// Lower-case phrases of two or three words ("home depot") → symbol and case rule.
+    by_phrase: FastMap<Box<str>, AliasEntry>,
+    /// Upper-case words that are tickers only with context (kept for [`Self::is_stopword`]).
     stoplist: HashSet<Box<str>, FastBuildHasher>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Listing {
+    name: Box<str>,
+    exchange: Box<str>,
+    security_type: Option<SecurityType>,
+    former_symbols: Vec<Box<str>>,
+}
+
+/// How an alias may be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AliasCase {
+    /// Any letter case: the name is not an English word ("nvidia").
+    Any,
+    /// Capitalised or all caps ("Apple", not "apple"); for phrases, every word.
+    Cap,
+    /// Capitalised and with near context: the name is an ordinary word ("Snap", "Southwest").
+    CapContext,
+    /// Phrases only: first word capitalised, the rest any case ("ON semi").
+    First,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct AliasEntry {
     symbol_idx: u32,
-    any_case: bool,
+    case: AliasCase,
+}
+
+const NO_SYMBOL: u32 = u32::MAX;
+
+/// What one lower-case word can be. `symbol` and `alias` are indices into `symbols` or
+/// [`NO_SYMBOL`]; `flags` are the `W_*` bits.
+#[derive(Debug, Clone, Copy)]
+struct WordEntry {
+    symbol: u32,
+    alias: u32,
+    alias_case: AliasCase,
+    flags: u16,
+}
+
+impl Default for WordEntry {
+    fn default() -> Self {
+        Self { symbol: NO_SYMBOL, alias: NO_SYMBOL, alias_case: AliasCase::Cap, flags: 0 }
+    }
+}
+
+/// Word-ticker: as a bare word only with tight context; in lower case never.
+const W_STOP: u16 = 1;
+/// Index name or indicator: never a bare mention.
+const W_NOT_COMPANY: u16 = 1 << 1;
+/// An English word (or first name) in lower case.
+const W_ENGLISH: u16 = 1 << 2;
+/// A trading verb (tight context for the next word).
+const W_VERB: u16 = 1 << 3;
+/// A position noun (tight context for the words before).
+const W_NOUN: u16 = 1 << 4;
+/// Another trading word (near context).
+const W_NEAR: u16 = 1 << 5;
+/// A phrase alias starts with this word.
+const W_PHRASE_START: u16 = 1 << 6;
+/// A word that makes a following `MA` an indicator.
+const W_MA_LEAD: u16 = 1 << 7;
+/// A ticker that the forums talk about all the time (`data/popular-tickers.txt`).
+const W_POPULAR: u16 = 1 << 8;
+const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
+
+/// What a candidate needs before it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Nothing: counts where it stands.
+    Nothing,
+    /// Near context within [`NEAR_WINDOW`] words either side.
+    Near,
+    /// A verb right before, or a position noun or strike within [`TIGHT_WINDOW`] words after.
+    Tight,
+    /// A position noun or strike within [`TIGHT_WINDOW`] words after.
+    NounAfter,
+}
+
+/// The strength of a context word or token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cue {
+    /// Near context only ("moon", "5%").
+    Near,
+    /// A trading verb ("bought").
+    Verb,
+    /// A position noun, a strike or a `$` amount ("calls", "80c", "$12").
+    Noun,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    symbol_idx: u32,
+    kind: MentionKind,
+    word_idx: u32,
+    /// Where in `out` the mention goes if it is confirmed, to keep the order of first mention.
+    insert_at: usize,
+    need: Need,
+}
+
+/// Per-text scanning state: word positions of the last context words and the waiting candidates.
+struct Scan {
+    /// Index of the next word; jumps at sentence ends so windows do not cross them.
+    word_idx: u32,
+    last_near: Option<u32>,
+    last_verb: Option<u32>,
+    last_number: Option<u32>,
+    last_ma_lead: Option<u32>,
+    /// Last all-caps word that is not a ticker ("THE", "HOLD"): shouting around it.
+    last_plain_caps: Option<u32>,
+    pending: [Pending; MAX_PENDING],
+    n_pending: usize,
+}
+
+impl Scan {
+    fn new() -> Self {
+        let empty = Pending {
+            symbol_idx: NO_SYMBOL,
+            kind: MentionKind::Bare,
+            word_idx: 0,
+            insert_at: 0,
+            need: Need::Nothing,
+        };
+        Self {
+            word_idx: 0,
+            last_near: None,
+            last_verb: None,
+            last_number: None,
+            last_ma_lead: None,
+            last_plain_caps: None,
+            pending: [empty; MAX_PENDING],
+            n_pending: 0,
+        }
+    }
+
+    /// Takes the index for the current word.
+    fn next_word(&mut self) -> u32 {
+        let idx = self.word_idx;
+        self.word_idx += 1;
+        idx
+    }
+
+    fn sentence_break(&mut self) {
+        self.word_idx += NEAR_WINDOW + TIGHT_WINDOW + 1;
+        self.n_pending = 0;
+    }
 }
 
 impl SymbolUniverse {
-    /// The bundled universe: `data/us-symbols.csv`, `data/extra-symbols.txt`, aliases derived from
-    /// company names and the curated `data/aliases.tsv`.
+    /// The bundled universe: `data/universe.csv` (the Nasdaq Trader symbol directory snapshot,
+    /// see `data/README.md`) with [`Self::with_curated_data`].
     pub fn bundled() -> Self {
-        let mut universe = Self::empty();
-        for (symbol, name) in parse_symbol_csv(BUNDLED_SYMBOLS_CSV) {
-            let idx = universe.insert_symbol(symbol);
-            if let Some(alias) = alias_from_name(name)
-                && !is_listed(ALIAS_STOPLIST, &alias)
-            {
-                if alias.contains(' ') {
-                    universe.insert_phrase(&alias, idx);
-                    continue;
-                }
-                // Several listings can share a name (Oracle and Oracle Corporation Japan): the
-                // shortest symbol is the primary listing, not an OTC line.
-                let symbols = &universe.symbols;
-                let entry = universe
-                    .by_alias
-                    .entry(alias.into_boxed_str())
-                    .or_insert(AliasEntry { symbol_idx: idx, any_case: false });
-                if symbols[idx as usize].len() < symbols[entry.symbol_idx as usize].len() {
-                    entry.symbol_idx = idx;
-                }
-            }
+        match Self::from_csv(BUNDLED_UNIVERSE_CSV) {
+            Ok(universe) => universe.with_curated_data(),
+            // The bundled file is checked by a test; an empty universe beats a panic in a server.
+            Err(_) => Self::empty().with_curated_data(),
         }
+    }
+
+    /// A universe from a file in the format of `data/universe.csv`: a header
+    /// `symbol,name,exchange,type,former_symbols` (only `symbol,name` are required, so a plain
+    /// `symbol,name` list loads too), then one row per symbol; names may be double-quoted, `type`
+    /// is `stock` or `etf` (empty means stock), `former_symbols` is `;`-separated. Aliases are
+    /// derived from the stock names. Nothing curated is added: call [`Self::with_curated_data`]
+    /// for the bundled renames, extra symbols and aliases (what `tickerwatch universe update`
+    /// should do with a refreshed file).
+    ///
+    /// # Errors
+    /// [`UniverseError`] for a missing header, a row without a valid symbol or with an unknown
+    /// type, and a file without rows.
+    pub fn from_csv(csv: &str) -> Result<Self, UniverseError> {
+        let mut lines = csv.lines().enumerate().filter(|(_, line)| !line.trim().is_empty());
+        let header = lines.next().map(|(_, line)| line.trim()).unwrap_or_default();
+        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+        if columns.len() < 2
+            || !columns[0].eq_ignore_ascii_case("symbol")
+            || !columns[1].eq_ignore_ascii_case("name")
+        {
+            return Err(UniverseError::Header { found: header.to_owned() });
+        }
+        let column = |name: &str| columns.iter().position(|column| column.eq_ignore_ascii_case(name));
+        let (exchange_col, type_col, former_col) =
+            (column("exchange"), column("type"), column("former_symbols"));
+
+        let mut universe = Self::empty();
+        let alias_stoplist: HashSet<String> =
+            data_words(ALIAS_STOPLIST).map(str::to_ascii_lowercase).collect();
+        let mut n_rows = 0;
+        let mut stock_names = Vec::new();
+        for (line_idx, line) in lines {
+            let row_error = |reason: String| UniverseError::Row { line: line_idx + 1, reason };
+            let fields = split_csv_row(line).map_err(|reason| row_error(reason.to_owned()))?;
+            let field = |col: Option<usize>| col.and_then(|col| fields.get(col)).map_or("", |f| f.trim());
+            let symbol = field(Some(0));
+            if !is_valid_symbol(symbol) {
+                return Err(row_error(format!("invalid symbol {symbol:?}")));
+            }
+            let security_type = match field(type_col) {
+                "" | "stock" => SecurityType::Stock,
+                "etf" => SecurityType::Etf,
+                other => return Err(row_error(format!("unknown type {other:?}: expected stock or etf"))),
+            };
+            let name = field(Some(1));
+            let idx = universe.insert_symbol(symbol);
+            let listing = &mut universe.listings[idx as usize];
+            listing.name = name.into();
+            listing.exchange = field(exchange_col).into();
+            listing.security_type = Some(security_type);
+            for former in field(former_col).split(';').map(str::trim).filter(|s| !s.is_empty()) {
+                universe.insert_former_symbol(former, idx);
+            }
+            if security_type == SecurityType::Stock {
+                stock_names.push((idx, name.to_owned()));
+            }
+            n_rows += 1;
+        }
+        if n_rows == 0 {
+            return Err(UniverseError::Empty);
+        }
+        // Short names: the first word of a longer name ("Polestar" of "Polestar Automotive
+        // Holding UK") when no other stock's name starts with it.
+        let proper_names: HashSet<&str> = data_words(PROPER_NAMES).collect();
+        let mut first_words: HashMap<String, usize> = HashMap::new();
+        let derived: Vec<(u32, Option<String>)> =
+            stock_names.iter().map(|(idx, name)| (*idx, alias_from_name(name))).collect();
+        for alias in derived.iter().filter_map(|(_, alias)| alias.as_deref()) {
+            let first = alias.split(' ').next().unwrap_or(alias);
+            *first_words.entry(first.to_owned()).or_default() += 1;
+        }
+        for (idx, alias) in derived {
+            let Some(alias) = alias else { continue };
+            if let Some((first, _)) = alias.split_once(' ')
+                && first.len() >= 5
+                && first_words.get(first) == Some(&1)
+                && !is_english_word(&universe, first)
+                && !alias_stoplist.contains(first)
+                && !proper_names.contains(first)
+            {
+                universe.insert_alias(first, idx, AliasCase::Any, false);
+            }
+            universe.insert_derived_alias(&alias, idx, &alias_stoplist);
+        }
+        Ok(universe)
+    }
+
+    /// Adds the bundled curated data: former tickers and delisted symbols (`data/renames.tsv`),
+    /// extra symbols (`data/extra-symbols.txt`) and aliases (`data/aliases.tsv`).
+    #[must_use]
+    pub fn with_curated_data(self) -> Self {
+        let mut universe = self.with_renames(RENAMES);
         for symbol in data_lines(EXTRA_SYMBOLS) {
             universe.insert_symbol(symbol);
         }
         for line in data_lines(CURATED_ALIASES) {
             let mut fields = line.split('\t');
             let (Some(alias), Some(symbol)) = (fields.next(), fields.next()) else { continue };
-            let any_case = fields.next().map(str::trim) == Some("any");
+            let case = match fields.next().map(str::trim) {
+                Some("any") => AliasCase::Any,
+                Some("context") => AliasCase::CapContext,
+                Some("first") => AliasCase::First,
+                _ => AliasCase::Cap,
+            };
             let idx = universe.insert_symbol(symbol);
-            if alias.contains(' ') {
-                universe.insert_phrase(alias, idx);
-                continue;
+            universe.insert_alias(alias, idx, case, true);
+            // An alias spelled like another ticker takes the bare word over: on Reddit "RH" is
+            // Robinhood, not RH (the cashtag `$RH` still is).
+            let key = alias.trim().to_ascii_lowercase();
+            if key.len() <= 5 && key.bytes().all(|b| b.is_ascii_alphabetic()) {
+                let entry = universe.word_entry(&key);
+                if entry.symbol != NO_SYMBOL && entry.symbol != idx {
+                    entry.symbol = idx;
+                }
             }
-            universe.by_alias.insert(
-                alias.trim().to_ascii_lowercase().into_boxed_str(),
-                AliasEntry { symbol_idx: idx, any_case },
-            );
         }
         universe
     }
 
-    /// A universe with no symbols, aliases or stoplist entries beyond the bundled stoplist.
-    pub fn empty() -> Self {
-        let stoplist = STOPLIST
-            .lines()
-            .filter(|line| !line.trim_start().starts_with('#'))
-            .flat_map(str::split_whitespace)
-            .map(|word| word.to_ascii_uppercase().into_boxed_str())
-            .collect();
-        Self {
-            symbols: Vec::new(),
-            by_symbol: FastMap::default(),
-            by_alias: FastMap::default(),
-            by_phrase: FastMap::default(),
-            phrase_first_words: HashSet::default(),
-            stoplist,
+    /// Applies a renames file in the format of `data/renames.tsv`: `FORMER<TAB>renamed<TAB>CURRENT`
+    /// makes the former ticker count as the current symbol (taking it from any listing that has
+    /// it since), `SYMBOL<TAB>delisted<TAB>Name` adds a delisted symbol of its own. Malformed rows
+    /// are skipped.
+    #[must_use]
+    pub fn with_renames(mut self, renames: &str) -> Self {
+        for line in data_lines(renames) {
+            let mut fields = line.split('\t').map(str::trim);
+            let (Some(symbol), Some(kind), Some(value)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            match kind {
+                "renamed" if is_valid_symbol(value) && is_valid_symbol(symbol) => {
+                    let idx = self.insert_symbol(value);
+                    self.insert_former_symbol(symbol, idx);
+                }
+                "delisted" if is_valid_symbol(symbol) => {
+                    let idx = self.insert_symbol(symbol);
+                    let listing = &mut self.listings[idx as usize];
+                    if listing.name.is_empty() {
+                        listing.name = value.into();
+                        listing.exchange = "delisted".into();
+                        listing.security_type = Some(SecurityType::Stock);
+                    }
+                }
+                _ => {}
+            }
         }
+        self
+    }
+
+    /// A universe with no symbols or aliases: only the word lists (stoplist, index names and
+    /// indicators, English words, trading words).
+    pub fn empty() -> Self {
+        let mut universe = Self {
+            symbols: Vec::new(),
+            listings: Vec::new(),
+            by_symbol: FastMap::default(),
+            words: FastMap::default(),
+            by_phrase: FastMap::default(),
+            stoplist: HashSet::default(),
+        };
+        for word in data_words(STOPLIST) {
+            universe.stoplist.insert(word.to_ascii_uppercase().into_boxed_str());
+            universe.word_entry(word).flags |= W_STOP;
+        }
+        for word in data_words(NOT_COMPANIES) {
+            universe.word_entry(word).flags |= W_NOT_COMPANY;
+        }
+        for word in data_words(ENGLISH_WORDS) {
+            universe.word_entry(word).flags |= W_ENGLISH;
+        }
+        for word in data_words(POPULAR_TICKERS) {
+            universe.word_entry(word).flags |= W_POPULAR;
+        }
+        for (words, flag) in
+            [(VERBS_BEFORE, W_VERB), (NOUNS_AFTER, W_NOUN), (NEAR_WORDS, W_NEAR), (MA_LEADS, W_MA_LEAD)]
+        {
+            for word in words {
+                universe.word_entry(word).flags |= flag;
+            }
+        }
+        universe
     }
 
     /// Adds symbols (watchlist, config list). Entries that are empty or contain characters other
@@ -142,9 +675,7 @@ impl SymbolUniverse {
     {
         for symbol in symbols {
             let symbol = symbol.as_ref().trim();
-            if !symbol.is_empty()
-                && symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
-            {
+            if is_valid_symbol(symbol) {
                 self.insert_symbol(symbol);
             }
         }
@@ -152,14 +683,13 @@ impl SymbolUniverse {
     }
 
     /// Adds a company-name alias for `symbol` (added to the universe if missing). With
-    /// `any_case = false` the alias only matches when capitalised or all caps.
+    /// `any_case = false` the alias only matches when capitalised or all caps. A phrase of two or
+    /// three words ("home depot") matches when every word is capitalised.
     #[must_use]
     pub fn with_alias(mut self, alias: &str, symbol: &str, any_case: bool) -> Self {
         let idx = self.insert_symbol(symbol);
-        self.by_alias.insert(
-            alias.trim().to_ascii_lowercase().into_boxed_str(),
-            AliasEntry { symbol_idx: idx, any_case },
-        );
+        let case = if any_case { AliasCase::Any } else { AliasCase::Cap };
+        self.insert_alias(alias, idx, case, true);
         self
     }
 
@@ -173,13 +703,28 @@ impl SymbolUniverse {
         self.symbols.is_empty()
     }
 
-    /// Whether `symbol` (any case, `.` or `-` class separator) is in the universe.
+    /// Whether `symbol` (any case, `.` or `-` class separator) is in the universe, as a current or
+    /// a former symbol.
     pub fn contains(&self, symbol: &str) -> bool {
-        let mut buf = [0u8; MAX_WORD_LEN];
-        normalize_symbol(symbol.as_bytes(), &mut buf).is_some_and(|key| self.by_symbol.contains_key(key))
+        self.symbol_idx(symbol).is_some()
     }
 
-    /// Whether `word` (any case) is in the stoplist.
+    /// What the universe knows about `symbol` (any case, `.` or `-`; a former symbol gives the
+    /// current listing: `FB` → META).
+    pub fn lookup(&self, symbol: &str) -> Option<SymbolInfo<'_>> {
+        let idx = self.symbol_idx(symbol)? as usize;
+        let listing = &self.listings[idx];
+        Some(SymbolInfo {
+            symbol: &self.symbols[idx],
+            name: &listing.name,
+            exchange: &listing.exchange,
+            security_type: listing.security_type.unwrap_or(SecurityType::Stock),
+            former_symbols: &listing.former_symbols,
+        })
+    }
+
+    /// Whether `word` (any case) is in the stoplist: a word-ticker that counts only as a cashtag
+    /// or with tight context.
     pub fn is_stopword(&self, word: &str) -> bool {
         let mut buf = [0u8; MAX_WORD_LEN];
         upper_into(word.as_bytes(), &mut buf).is_some_and(|key| self.stoplist.contains(key))
@@ -197,29 +742,57 @@ impl SymbolUniverse {
     pub fn extract_mentions_into<'u>(&'u self, text: &str, out: &mut Vec<Mention<'u>>) {
         out.clear();
         let bytes = text.as_bytes();
+        let mut scan = Scan::new();
         let mut pos = 0;
         while pos < bytes.len() {
             let byte = bytes[pos];
             if byte == b'$' {
-                pos = self.scan_cashtag(bytes, pos, out);
+                pos = self.scan_cashtag(bytes, pos, &mut scan, out);
             } else if is_word_byte(byte) {
                 if starts_url(bytes, pos) {
                     pos = skip_non_space(bytes, pos);
                 } else {
-                    pos = self.scan_word(bytes, pos, out);
+                    pos = self.scan_word(bytes, pos, &mut scan, out);
                 }
             } else {
+                if byte == b'\n'
+                    || (matches!(byte, b'.' | b'!' | b'?' | b';')
+                        && bytes.get(pos + 1).is_none_or(|b| b.is_ascii_whitespace()))
+                {
+                    scan.sentence_break();
+                } else if matches!(byte, b',' | b':' | b'(' | b')') {
+                    // A clause break: "mid, stock" is not "mid stock".
+                    scan.word_idx += 1;
+                }
                 pos += 1;
             }
         }
     }
 
+    fn symbol_idx(&self, symbol: &str) -> Option<u32> {
+        let mut buf = [0u8; MAX_WORD_LEN];
+        normalize_symbol(symbol.trim().as_bytes(), &mut buf).and_then(|key| self.by_symbol.get(key).copied())
+    }
+
     /// Handles a `$` at `start`; returns the position to continue from.
-    fn scan_cashtag<'u>(&'u self, bytes: &[u8], start: usize, out: &mut Vec<Mention<'u>>) -> usize {
+    fn scan_cashtag<'u>(
+        &'u self,
+        bytes: &[u8],
+        start: usize,
+        scan: &mut Scan,
+        out: &mut Vec<Mention<'u>>,
+    ) -> usize {
         let letters_start = start + 1;
         // "US$5", "a$b": a `$` glued to a word is not a cashtag.
         if start > 0 && is_word_byte(bytes[start - 1]) {
             return letters_start;
+        }
+        // "$12", "$4.5k": a dollar amount is context for the symbol before it ("F $12 calls").
+        if bytes.get(letters_start).is_some_and(u8::is_ascii_digit) {
+            let end = scan_while(bytes, letters_start, is_word_byte);
+            let idx = scan.next_word();
+            self.cue(scan, idx, Cue::Noun, out);
+            return end;
         }
         let letters_end = scan_while(bytes, letters_start, |b| b.is_ascii_alphabetic());
         let n_letters = letters_end - letters_start;
@@ -237,6 +810,7 @@ impl SymbolUniverse {
             }
         }
         let after_end = scan_while(bytes, end, is_word_byte);
+        let word_idx = scan.next_word();
         if after_end != end || n_letters > 5 {
             // "$NVDA2", "$TOOLONG": not a cashtag.
             return after_end;
@@ -245,20 +819,31 @@ impl SymbolUniverse {
         if let Some(key) = normalize_symbol(&bytes[letters_start..end], &mut buf)
             && let Some(&idx) = self.by_symbol.get(key)
         {
-            self.push(out, idx, MentionKind::Cashtag);
+            self.candidate(scan, out, idx, MentionKind::Cashtag, word_idx, Need::Nothing);
         }
         end
     }
 
     /// Handles the word starting at `start`; returns the position after it.
-    fn scan_word<'u>(&'u self, bytes: &[u8], start: usize, out: &mut Vec<Mention<'u>>) -> usize {
+    fn scan_word<'u>(
+        &'u self,
+        bytes: &[u8],
+        start: usize,
+        scan: &mut Scan,
+        out: &mut Vec<Mention<'u>>,
+    ) -> usize {
         let end = scan_while(bytes, start, is_word_byte);
         let word = &bytes[start..end];
+        let word_idx = scan.next_word();
+        let next = bytes.get(end).copied();
+        if word[0].is_ascii_digit() {
+            self.scan_number(word, next, word_idx, scan, out);
+            return end;
+        }
         if word.len() > MAX_WORD_LEN || word.iter().any(|b| !b.is_ascii_alphabetic()) {
             return end;
         }
         let prev = start.checked_sub(1).map(|i| bytes[i]);
-        let next = bytes.get(end).copied();
         // Handles and tags: "@NVDA", "#tag".
         if matches!(prev, Some(b'@' | b'#' | b'\\')) {
             return end;
@@ -286,6 +871,18 @@ impl SymbolUniverse {
                 return end;
             }
         }
+        // Ampersand names: "S&P", "P&L", "M&A" are not tickers; "AT&T" is T.
+        if prev == Some(b'&') || next == Some(b'&') {
+            if word == b"AT"
+                && bytes.get(end..end + 2) == Some(b"&T")
+                && !bytes.get(end + 2).is_some_and(|&b| is_word_byte(b))
+                && let Some(&idx) = self.by_symbol.get("T")
+            {
+                self.candidate(scan, out, idx, MentionKind::Alias, word_idx, Need::Nothing);
+                return end + 2;
+            }
+            return end;
+        }
         // Contractions: "DON'T" (the `T` after the apostrophe), "I'M" (the `I` before it). A
         // possessive `'s` keeps the word: "NVDA's".
         if prev == Some(b'\'') || ends_with_right_quote(&bytes[..start]) {
@@ -301,49 +898,261 @@ impl SymbolUniverse {
         }
 
         let all_upper = word.iter().all(u8::is_ascii_uppercase);
-        if all_upper && (2..=5).contains(&word.len()) {
-            // "BRK-B" or "BRK.B" written bare.
-            if matches!(next, Some(b'-' | b'.')) {
-                let class_end = scan_while(bytes, end + 1, |b| b.is_ascii_uppercase());
-                if (1..=2).contains(&(class_end - end - 1))
-                    && !bytes.get(class_end).is_some_and(|&b| is_word_byte(b))
+        // "BRK-B" or "BRK.B" written bare.
+        if all_upper && (2..=5).contains(&word.len()) && matches!(next, Some(b'-' | b'.')) {
+            let class_end = scan_while(bytes, end + 1, |b| b.is_ascii_uppercase());
+            if (1..=2).contains(&(class_end - end - 1))
+                && !bytes.get(class_end).is_some_and(|&b| is_word_byte(b))
+            {
+                let mut buf = [0u8; MAX_CASHTAG_LEN];
+                if let Some(key) = normalize_symbol(&bytes[start..class_end], &mut buf)
+                    && let Some(&idx) = self.by_symbol.get(key)
                 {
-                    let mut buf = [0u8; MAX_CASHTAG_LEN];
-                    if let Some(key) = normalize_symbol(&bytes[start..class_end], &mut buf)
-                        && let Some(&idx) = self.by_symbol.get(key)
-                    {
-                        self.push(out, idx, MentionKind::Bare);
-                        return class_end;
-                    }
+                    self.candidate(scan, out, idx, MentionKind::Bare, word_idx, Need::Nothing);
+                    return class_end;
                 }
             }
-            // Words are all ASCII letters here, so the word is valid UTF-8 and upper case already.
-            let key = std::str::from_utf8(word).unwrap_or_default();
-            if self.stoplist.contains(key) {
-                return end;
-            }
-            if let Some(&idx) = self.by_symbol.get(key) {
-                self.push(out, idx, MentionKind::Bare);
-                return end;
-            }
+        }
+        // Compounds: "GLP-1", "F-150", "X-ray", "pre-IPO" are not tickers.
+        if (next == Some(b'-') && bytes.get(end + 1).is_some_and(u8::is_ascii_alphanumeric))
+            || (prev == Some(b'-') && start >= 2 && bytes[start - 2].is_ascii_alphanumeric())
+        {
+            return end;
         }
         let mut buf = [0u8; MAX_WORD_LEN];
         let Some(key) = lower_into(word, &mut buf) else { return end };
+        let entry = self.words.get(key).copied();
+        let after_plain_caps = word_idx > 0 && scan.last_plain_caps == Some(word_idx - 1);
+        if all_upper && word.len() >= 2 && entry.is_none_or(|entry| is_plain_word(&entry)) {
+            scan.last_plain_caps = Some(word_idx);
+        }
+        let Some(entry) = entry else { return end };
+
+        if entry.flags & W_CONTEXT != 0 {
+            let cue = if entry.flags & W_NOUN != 0 {
+                Cue::Noun
+            } else if entry.flags & W_VERB != 0 {
+                Cue::Verb
+            } else {
+                Cue::Near
+            };
+            self.cue(scan, word_idx, cue, out);
+            return end;
+        }
+        if entry.flags & W_MA_LEAD != 0 {
+            scan.last_ma_lead = Some(word_idx);
+        }
         let capitalised = word[0].is_ascii_uppercase();
-        if capitalised
-            && self.phrase_first_words.contains(key)
-            && let Some((idx, phrase_end)) = self.match_phrase(bytes, start)
+        if entry.flags & W_PHRASE_START != 0
+            && let Some((alias, phrase_end)) = self.match_phrase(bytes, start)
         {
-            self.push(out, idx, MentionKind::Alias);
+            self.candidate(scan, out, alias, MentionKind::Alias, word_idx, Need::Nothing);
+            // The phrase's other words are words too.
+            scan.word_idx += count_words(&bytes[end..phrase_end]);
             return phrase_end;
         }
-        if word.len() >= 3
-            && let Some(entry) = self.by_alias.get(key)
-            && (entry.any_case || capitalised)
+        // An all-caps word is a ticker before it is a name ("SNAP"); otherwise a name first.
+        if all_upper
+            && let Some(need) = self.bare_need(bytes, end, word, &entry, word_idx, scan, after_plain_caps)
         {
-            self.push(out, entry.symbol_idx, MentionKind::Alias);
+            self.candidate(scan, out, entry.symbol, MentionKind::Bare, word_idx, need);
+            return end;
+        }
+        if entry.alias != NO_SYMBOL && (word.len() >= 3 || all_upper) {
+            let need = match entry.alias_case {
+                AliasCase::Any => Some(Need::Nothing),
+                AliasCase::Cap if capitalised => Some(Need::Nothing),
+                AliasCase::CapContext if capitalised => Some(Need::Near),
+                _ => None,
+            };
+            // A lower-case name that is an ordinary word still counts as the company right
+            // before a position noun: "apple position", "intel shares", "snap calls".
+            let need = need.or((!capitalised).then_some(Need::NounAfter));
+            if let Some(need) = need {
+                self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
+                return end;
+            }
+        }
+        if !all_upper
+            && entry.symbol != NO_SYMBOL
+            && (2..=5).contains(&word.len())
+            && entry.flags & (W_STOP | W_NOT_COMPANY) == 0
+        {
+            let english = entry.flags & W_ENGLISH != 0;
+            let need = match (entry.flags & W_POPULAR != 0, english) {
+                (true, false) if word.len() >= 3 => Some(Need::Nothing),
+                (true, _) | (false, false) => Some(Need::Near),
+                (false, true) => None,
+            };
+            if let Some(need) = need {
+                self.candidate(scan, out, entry.symbol, MentionKind::Bare, word_idx, need);
+            }
         }
         end
+    }
+
+    /// What an all-caps word that is a symbol needs to count, or `None` if it never counts bare.
+    #[allow(clippy::too_many_arguments)]
+    fn bare_need(
+        &self,
+        bytes: &[u8],
+        end: usize,
+        word: &[u8],
+        entry: &WordEntry,
+        word_idx: u32,
+        scan: &Scan,
+        after_plain_caps: bool,
+    ) -> Option<Need> {
+        if entry.symbol == NO_SYMBOL || word.len() > 5 || entry.flags & W_NOT_COMPANY != 0 {
+            return None;
+        }
+        if word == b"A" || word == b"I" {
+            return None;
+        }
+        // "50 day MA", "200 MA": the moving average, not Mastercard.
+        if word == b"MA"
+            && word_idx > 0
+            && (scan.last_number == Some(word_idx - 1) || scan.last_ma_lead == Some(word_idx - 1))
+        {
+            return None;
+        }
+        if word.len() == 1 {
+            return Some(Need::Tight);
+        }
+        if entry.flags & W_STOP != 0 {
+            // "Buy NOW", "sell ALL", "bought IT": after a verb an English word is still a word.
+            return Some(if entry.flags & W_ENGLISH != 0 { Need::NounAfter } else { Need::Tight });
+        }
+        // "HOLD THE LINE": an English word among other capitalised words is shouting and needs a
+        // position noun ("BUY CAT CALLS"); "HD and LOW both reported" is a ticker.
+        if entry.flags & W_ENGLISH != 0 && (after_plain_caps || self.next_is_plain_caps(bytes, end)) {
+            return Some(Need::NounAfter);
+        }
+        Some(Need::Nothing)
+    }
+
+    /// Whether the word after `end` (one space away) is an all-caps word that is not a ticker.
+    fn next_is_plain_caps(&self, bytes: &[u8], end: usize) -> bool {
+        if bytes.get(end) != Some(&b' ') {
+            return false;
+        }
+        let start = end + 1;
+        let word_end = scan_while(bytes, start, |b| b.is_ascii_alphabetic());
+        let word = &bytes[start..word_end];
+        if word.len() < 2
+            || !word.iter().all(u8::is_ascii_uppercase)
+            || bytes.get(word_end).is_some_and(|&b| is_word_byte(b))
+        {
+            return false;
+        }
+        let mut buf = [0u8; MAX_WORD_LEN];
+        lower_into(word, &mut buf).is_some_and(|key| self.words.get(key).is_none_or(is_plain_word))
+    }
+
+    /// A word starting with a digit: a strike ("80c", "12p") is tight context, a percentage
+    /// ("5%") or an amount in thousands ("10k") near context; any number stops a following `MA`.
+    fn scan_number<'u>(
+        &'u self,
+        word: &[u8],
+        next: Option<u8>,
+        word_idx: u32,
+        scan: &mut Scan,
+        out: &mut Vec<Mention<'u>>,
+    ) {
+        let digits = word.iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = &word[digits..];
+        if matches!(rest, b"c" | b"p" | b"C" | b"P") {
+            self.cue(scan, word_idx, Cue::Noun, out);
+        } else if next == Some(b'%') || matches!(rest, b"k" | b"K") {
+            self.cue(scan, word_idx, Cue::Near, out);
+        } else {
+            scan.last_number = Some(word_idx);
+            // A price or a count of two or more digits is near context ("spy hits 444",
+            // "nvda is closing 130"); single digits are too common ("my 2 cats").
+            if digits >= 2 && rest.is_empty() {
+                self.cue(scan, word_idx, Cue::Near, out);
+            }
+        }
+    }
+
+    /// A candidate at `word_idx`: counts now, or waits for its context.
+    fn candidate<'u>(
+        &'u self,
+        scan: &mut Scan,
+        out: &mut Vec<Mention<'u>>,
+        symbol_idx: u32,
+        kind: MentionKind,
+        word_idx: u32,
+        need: Need,
+    ) {
+        let ready = match need {
+            Need::Nothing => true,
+            Need::Near => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::Tight => word_idx > 0 && scan.last_verb == Some(word_idx - 1),
+            Need::NounAfter => false,
+        };
+        if ready {
+            self.insert(out, out.len(), symbol_idx, kind);
+            return;
+        }
+        if scan.n_pending == MAX_PENDING {
+            // Drop candidates whose window has closed; if none has, this one is dropped.
+            let mut kept = 0;
+            for i in 0..scan.n_pending {
+                if word_idx - scan.pending[i].word_idx <= NEAR_WINDOW {
+                    scan.pending[kept] = scan.pending[i];
+                    kept += 1;
+                }
+            }
+            scan.n_pending = kept;
+            if kept == MAX_PENDING {
+                return;
+            }
+        }
+        scan.pending[scan.n_pending] = Pending { symbol_idx, kind, word_idx, insert_at: out.len(), need };
+        scan.n_pending += 1;
+    }
+
+    /// A context word or token at `word_idx`: confirms the waiting candidates it reaches.
+    fn cue<'u>(&'u self, scan: &mut Scan, word_idx: u32, cue: Cue, out: &mut Vec<Mention<'u>>) {
+        scan.last_near = Some(word_idx);
+        if cue == Cue::Verb {
+            scan.last_verb = Some(word_idx);
+        }
+        let mut kept = 0;
+        for i in 0..scan.n_pending {
+            let pending = scan.pending[i];
+            let distance = word_idx - pending.word_idx;
+            let confirmed = match pending.need {
+                Need::Near => distance <= NEAR_WINDOW,
+                Need::Tight => cue == Cue::Noun && distance <= TIGHT_WINDOW,
+                // An English word needs the noun right after it ("spy puts"), or after a strike.
+                Need::NounAfter => cue == Cue::Noun && distance == 1,
+                Need::Nothing => true,
+            };
+            if confirmed {
+                if self.insert(out, pending.insert_at, pending.symbol_idx, pending.kind) {
+                    // Later candidates go after this one.
+                    for later in &mut scan.pending[i + 1..scan.n_pending] {
+                        later.insert_at += 1;
+                    }
+                }
+            } else if distance <= NEAR_WINDOW {
+                scan.pending[kept] = pending;
+                kept += 1;
+            }
+        }
+        scan.n_pending = kept;
+    }
+
+    /// Inserts a mention at `at` unless the symbol is already there; returns whether it did.
+    fn insert<'u>(&'u self, out: &mut Vec<Mention<'u>>, at: usize, idx: u32, kind: MentionKind) -> bool {
+        let symbol: &str = &self.symbols[idx as usize];
+        if out.iter().any(|mention| std::ptr::eq(mention.symbol, symbol)) {
+            return false;
+        }
+        out.insert(at.min(out.len()), Mention { symbol, kind });
+        true
     }
 
     /// The longest phrase alias of two or three words starting at `start`, with its end.
@@ -352,6 +1161,8 @@ impl SymbolUniverse {
         let mut len = 0;
         let mut pos = start;
         let mut best = None;
+        let first_capitalised = bytes[start].is_ascii_uppercase();
+        let mut all_capitalised = first_capitalised;
         for n_words in 1..=3 {
             let word_end = scan_while(bytes, pos, |b| b.is_ascii_alphabetic());
             let word = &bytes[pos..word_end];
@@ -361,11 +1172,10 @@ impl SymbolUniverse {
             {
                 break;
             }
-            // Every word of a name is capitalised ("Best Buy", not "Best buy I made"), apart from
-            // connectors ("Bank of America").
+            // Connectors stay lower case in names ("Bank of America").
             if n_words > 1 && word[0].is_ascii_lowercase() && !matches!(word, b"of" | b"and" | b"de" | b"the")
             {
-                break;
+                all_capitalised = false;
             }
             if n_words > 1 {
                 buf[len] = b' ';
@@ -377,9 +1187,16 @@ impl SymbolUniverse {
             len += word.len();
             if n_words > 1
                 && let Ok(phrase) = std::str::from_utf8(&buf[..len])
-                && let Some(&idx) = self.by_phrase.get(phrase)
+                && let Some(entry) = self.by_phrase.get(phrase)
             {
-                best = Some((idx, word_end));
+                let case_ok = match entry.case {
+                    AliasCase::Any => true,
+                    AliasCase::First => first_capitalised,
+                    AliasCase::Cap | AliasCase::CapContext => all_capitalised,
+                };
+                if case_ok {
+                    best = Some((entry.symbol_idx, word_end));
+                }
             }
             // Words of a phrase are separated by exactly one space.
             if bytes.get(word_end) != Some(&b' ') {
@@ -390,19 +1207,76 @@ impl SymbolUniverse {
         best
     }
 
-    fn insert_phrase(&mut self, phrase: &str, idx: u32) {
-        let phrase = phrase.trim().to_ascii_lowercase();
-        if let Some(first) = phrase.split(' ').next() {
-            self.phrase_first_words.insert(first.into());
-        }
-        self.by_phrase.entry(phrase.into_boxed_str()).or_insert(idx);
+    /// The entry of a lower-case word, created empty if missing.
+    fn word_entry(&mut self, word: &str) -> &mut WordEntry {
+        let key = word.trim().to_ascii_lowercase();
+        self.words.entry(key.into_boxed_str()).or_default()
     }
 
-    fn push<'u>(&'u self, out: &mut Vec<Mention<'u>>, idx: u32, kind: MentionKind) {
-        let symbol: &str = &self.symbols[idx as usize];
-        if !out.iter().any(|mention| std::ptr::eq(mention.symbol, symbol)) {
-            out.push(Mention { symbol, kind });
+    /// Adds an alias derived from a stock's name (see [`alias_from_name`]); an alias that is an
+    /// English word needs context, one on the alias stoplist is dropped, and several listings with the
+    /// same name keep the shortest symbol (the primary listing, not an OTC line).
+    fn insert_derived_alias(&mut self, alias: &str, idx: u32, alias_stoplist: &HashSet<String>) {
+        if alias_stoplist.contains(alias) {
+            return;
         }
+        let case = if alias.contains(' ') {
+            AliasCase::Cap
+        } else if is_english_word(self, alias) {
+            AliasCase::CapContext
+        } else {
+            // A name that is not an English word is the company in any case: "paypal", "nvidia".
+            AliasCase::Any
+        };
+        self.insert_alias(alias, idx, case, false);
+    }
+
+    /// Adds an alias; `replace` overrides an existing one (curated data), otherwise the shorter
+    /// symbol wins.
+    fn insert_alias(&mut self, alias: &str, idx: u32, case: AliasCase, replace: bool) {
+        let alias = alias.trim().to_ascii_lowercase();
+        if alias.contains(' ') {
+            let Some(first) = alias.split(' ').next() else { return };
+            self.word_entry(first).flags |= W_PHRASE_START;
+            let new = AliasEntry { symbol_idx: idx, case };
+            let symbols = &self.symbols;
+            self.by_phrase
+                .entry(alias.into_boxed_str())
+                .and_modify(|entry| {
+                    if replace || symbols[idx as usize].len() < symbols[entry.symbol_idx as usize].len() {
+                        *entry = new;
+                    }
+                })
+                .or_insert(new);
+            return;
+        }
+        let existing = self.words.get(alias.as_str()).map_or(NO_SYMBOL, |entry| entry.alias);
+        if replace
+            || existing == NO_SYMBOL
+            || self.symbols[idx as usize].len() < self.symbols[existing as usize].len()
+        {
+            let entry = self.word_entry(&alias);
+            entry.alias = idx;
+            entry.alias_case = case;
+        }
+    }
+
+    /// Makes `former` (FB) count as the symbol at `idx` (META), taking it from any listing.
+    fn insert_former_symbol(&mut self, former: &str, idx: u32) {
+        let mut buf = [0u8; MAX_WORD_LEN];
+        let Some(key) = normalize_symbol(former.trim().as_bytes(), &mut buf) else { return };
+        let key: Box<str> = key.into();
+        if self.by_symbol.get(&key) == Some(&idx) {
+            return;
+        }
+        if key.bytes().all(|b| b.is_ascii_alphabetic()) {
+            self.word_entry(&key).symbol = idx;
+        }
+        let listing = &mut self.listings[idx as usize];
+        if !listing.former_symbols.contains(&key) {
+            listing.former_symbols.push(key.clone());
+        }
+        self.by_symbol.insert(key, idx);
     }
 
     /// Inserts `symbol` if missing; returns its index.
@@ -418,13 +1292,17 @@ impl SymbolUniverse {
         }
         let key: Box<str> = key.into();
         let idx = self.push_symbol(symbol);
+        if key.bytes().all(|b| b.is_ascii_alphabetic()) {
+            self.word_entry(&key).symbol = idx;
+        }
         self.by_symbol.insert(key, idx);
         idx
     }
 
     fn push_symbol(&mut self, symbol: &str) -> u32 {
         let idx = u32::try_from(self.symbols.len()).unwrap_or(u32::MAX);
-        self.symbols.push(symbol.to_ascii_uppercase().into_boxed_str());
+        self.symbols.push(symbol.replace('.', "-").to_ascii_uppercase().into_boxed_str());
+        self.listings.push(Listing::default());
         idx
     }
 }
@@ -435,10 +1313,6 @@ impl Default for SymbolUniverse {
     }
 }
 
-/// Derives an alias from a company name by dropping suffixes: one word ("Nvidia" → "nvidia",
-/// "Apple Inc." → "apple", "Palantir Technologies" → "palantir") or a phrase of two or three
-/// words ("Bank of America" → "bank of america", "The Walt Disney Company" → "walt disney");
-/// `None` for longer names, names with digits or punctuation, and one-word names under 4 letters.
 pub fn alias_from_name(name: &str) -> Option<String> {
     const SUFFIXES: &[&str] = &[
         "inc",
@@ -466,6 +1340,20 @@ pub fn alias_from_name(name: &str) -> Option<String> {
         "markets",
         "international",
         "worldwide",
+        "global",
+        "interactive",
+        "industries",
+        "enterprises",
+        "brands",
+        "systems",
+        "communications",
+        "entertainment",
+        "therapeutics",
+        "pharmaceuticals",
+        "biosciences",
+        "lp",
+        "l.p",
+        "llc",
         "the",
         "&",
     ];
@@ -481,8 +1369,9 @@ pub fn alias_from_name(name: &str) -> Option<String> {
     };
     match words {
         [word] if word.len() >= 4 && word.bytes().all(|b| b.is_ascii_alphabetic()) => {
-            // All-caps names ("AMD", "IBM") are tickers, not aliases.
-            if word.bytes().all(|b| b.is_ascii_uppercase()) {
+            // Short all-caps names ("AMD", "IBM", "ASML") are tickers or acronyms, not aliases;
+            // longer ones are names written in capitals ("NVIDIA").
+            if word.len() <= 5 && word.bytes().all(|b| b.is_ascii_uppercase()) {
                 return None;
             }
             Some(word.to_ascii_lowercase())
@@ -623,72 +1512,232 @@ fn data_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
 }
 
-fn is_listed(list: &str, word: &str) -> bool {
-    data_lines(list).flat_map(str::split_whitespace).any(|entry| entry.eq_ignore_ascii_case(word))
+/// Whether `word` (lower case) is on the English word list.
+fn is_english_word(universe: &SymbolUniverse, word: &str) -> bool {
+    universe.words.get(word).is_some_and(|entry| entry.flags & W_ENGLISH != 0)
 }
 
-/// `symbol,name` rows of the bundled CSV (header skipped; names may be double-quoted).
-fn parse_symbol_csv(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.lines().skip(1).filter_map(|line| {
-        let (symbol, name) = line.split_once(',')?;
-        let name = name.trim().trim_matches('"');
-        Some((symbol.trim(), name))
-    })
+/// Whether an all-caps word is an ordinary word rather than a ticker: unknown, not a symbol, an
+/// English word, a stoplisted or a trading word.
+fn is_plain_word(entry: &WordEntry) -> bool {
+    entry.symbol == NO_SYMBOL || entry.flags & (W_ENGLISH | W_STOP | W_CONTEXT) != 0
+}
+
+/// Whitespace-separated words of the non-comment lines of a word list.
+fn data_words(text: &str) -> impl Iterator<Item = &str> {
+    data_lines(text).flat_map(str::split_whitespace)
+}
+
+/// Letters, digits, `.` and `-`, starting with a letter or digit, at most [`MAX_WORD_LEN`] bytes.
+fn is_valid_symbol(symbol: &str) -> bool {
+    !symbol.is_empty()
+        && symbol.len() <= MAX_WORD_LEN
+        && symbol.as_bytes()[0].is_ascii_alphanumeric()
+        && symbol.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+}
+
+/// Words in the gap between a phrase's first word and its end: one per space.
+fn count_words(bytes: &[u8]) -> u32 {
+    u32::try_from(bytes.iter().filter(|&&b| b == b' ').count()).unwrap_or(u32::MAX)
+}
+
+/// The fields of one CSV row: comma-separated, a field may be double-quoted with `""` for a quote.
+fn split_csv_row(line: &str) -> Result<Vec<String>, &'static str> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut chars = line.trim_end_matches('\r').chars().peekable();
+    let mut quoted = false;
+    let mut at_field_start = true;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted => {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    field.push('"');
+                } else {
+                    quoted = false;
+                }
+            }
+            '"' if at_field_start => quoted = true,
+            ',' if !quoted => {
+                fields.push(std::mem::take(&mut field));
+                at_field_start = true;
+                continue;
+            }
+            c => field.push(c),
+        }
+        at_field_start = false;
+    }
+    if quoted {
+        return Err("unterminated quote");
+    }
+    fields.push(field);
+    Ok(fields)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+
     use super::*;
 
-    fn symbols(universe: &SymbolUniverse, text: &str) -> Vec<String> {
-        universe.extract_mentions(text).iter().map(|m| m.symbol.to_owned()).collect()
+    fn bundled() -> &'static SymbolUniverse {
+        static UNIVERSE: OnceLock<SymbolUniverse> = OnceLock::new();
+        UNIVERSE.get_or_init(SymbolUniverse::bundled)
+    }
+
+    fn symbols(text: &str) -> Vec<String> {
+        bundled().extract_mentions(text).iter().map(|m| m.symbol.to_owned()).collect()
     }
 
     #[test]
     fn every_bundled_symbol_is_a_valid_symbol() {
         // The scanner drops mentions whose name does not parse as a `Symbol`; none of the bundled
         // universe may be dropped that way.
-        let universe = SymbolUniverse::bundled();
-        assert!(universe.len() > 1000, "{}", universe.len());
+        let universe = bundled();
+        assert!(universe.len() > 8000, "{}", universe.len());
         let invalid: Vec<&str> =
             universe.symbols.iter().map(|s| &**s).filter(|s| domain::Symbol::parse(s).is_err()).collect();
         assert!(invalid.is_empty(), "{invalid:?}");
     }
 
     #[test]
-    fn cashtags_bare_and_aliases() {
-        let universe = SymbolUniverse::bundled();
-        assert_eq!(symbols(&universe, "$NVDA and AAPL, also Tesla"), ["NVDA", "AAPL", "TSLA"]);
-        assert_eq!(symbols(&universe, "loaded $BRK.B today"), ["BRK-B"]);
-        assert_eq!(universe.extract_mentions("$brk.b")[0].kind, MentionKind::Cashtag);
+    fn the_bundled_csv_loads_without_errors() {
+        let universe = SymbolUniverse::from_csv(BUNDLED_UNIVERSE_CSV).expect("bundled universe.csv");
+        assert!(universe.len() >= 8000, "{}", universe.len());
     }
 
     #[test]
-    fn stoplisted_words_need_a_cashtag() {
-        let universe = SymbolUniverse::bundled();
-        assert!(symbols(&universe, "IT is ON, ALL IN. A CEO said I should").is_empty());
-        assert_eq!(symbols(&universe, "$ON and $IT"), ["ON", "IT"]);
+    fn cashtags_bare_and_aliases() {
+        assert_eq!(symbols("$NVDA and AAPL, also Tesla"), ["NVDA", "AAPL", "TSLA"]);
+        assert_eq!(symbols("loaded $BRK.B today"), ["BRK-B"]);
+        assert_eq!(bundled().extract_mentions("$brk.b")[0].kind, MentionKind::Cashtag);
+        // Small and mid caps outside the old index-member list.
+        assert_eq!(symbols("PTON and ASTS are my only holdings"), ["PTON", "ASTS"]);
+    }
+
+    #[test]
+    fn word_tickers_need_tight_context_or_a_cashtag() {
+        assert!(symbols("IT is ON, ALL IN. A CEO said I should").is_empty());
+        assert_eq!(symbols("$ON and $IT"), ["ON", "IT"]);
+        assert_eq!(symbols("ON 80c, bought F at 12"), ["ON", "F"]);
+        assert!(symbols("Buy NOW before it's too late, sell ALL of it").is_empty());
+        assert_eq!(symbols("F 12c for friday"), ["F"]);
+        assert_eq!(symbols("CAT calls printed"), ["CAT"]);
+        assert_eq!(symbols("ALL calls, HOOD shares"), ["ALL", "HOOD"]);
+        // A verb after the word is not tight context: the CEO is not a ticker here.
+        assert!(symbols("the CEO sold shares last week").is_empty());
+        assert!(symbols("bought A few puts").is_empty());
+    }
+
+    #[test]
+    fn english_word_tickers_in_caps_need_near_context() {
+        assert_eq!(symbols("HOLD THE LINE, MY CAT ATE THE HOOD"), Vec::<String>::new());
+        assert_eq!(symbols("BUY CAT CALLS"), ["CAT"]);
+        assert_eq!(symbols("HD and CAT both reported"), ["HD", "CAT"]);
+        assert_eq!(symbols("CAT is up 5% today"), ["CAT"]);
+        assert_eq!(symbols("COST to the moon"), ["COST"]);
+    }
+
+    #[test]
+    fn lower_case_tickers_count_with_context() {
+        assert_eq!(symbols("can't even buy spy puts anymore"), ["SPY"]);
+        assert_eq!(symbols("pton to the moon"), ["PTON"]);
+        assert_eq!(symbols("loaded up on asts and Pton calls"), ["ASTS", "PTON"]);
+        assert_eq!(symbols("rdw 15c expiring friday"), ["RDW"]);
+        // Without context a lower-case word is a word, ...
+        assert!(symbols("pton is what I call my bike").is_empty());
+        assert!(symbols("hood was a movie about thieves").is_empty());
+        // ... except for the tickers the forums use all the time, when they are not words.
+        assert_eq!(symbols("nvda is just a car company, gme too"), ["NVDA", "GME"]);
+        assert_eq!(symbols("hood is down again"), ["HOOD"]);
+        // A price of two or more digits is context too.
+        assert_eq!(symbols("rdw hits 15 tomorrow"), ["RDW"]);
+        // English words need a position noun right after, not just a verb before.
+        assert!(symbols("i want to buy a cat").is_empty());
+        assert!(symbols("guidance was mid, stock still up").is_empty());
+        assert!(symbols("how do you size positions").is_empty());
+        // Stoplisted words never count in lower case.
+        assert!(symbols("all in on it, now buy calls").is_empty());
+    }
+
+    #[test]
+    fn context_stops_at_sentence_ends() {
+        assert!(symbols("pton. Sold my car today").is_empty());
+        assert_eq!(symbols("pton calls. Sold my car"), ["PTON"]);
+    }
+
+    #[test]
+    fn index_names_and_indicators_are_not_companies() {
+        assert!(symbols("the Nasdaq fell 2% and the Dow followed").is_empty());
+        assert!(symbols("SPX and NDX puts, RSI oversold, MACD crossing, EMA 20").is_empty());
+        assert!(symbols("price broke the 50 day MA and the 200 MA").is_empty());
+        assert!(symbols("S&P 500 calls and P&L screenshots").is_empty());
+        assert!(symbols("GLP-1 drugs and the F-150").is_empty());
+        assert_eq!(symbols("MA calls after the dip"), ["MA"]);
+        assert_eq!(symbols("AT&T is cheap"), ["T"]);
+    }
+
+    #[test]
+    fn former_tickers_count_as_the_current_symbol() {
+        assert_eq!(symbols("$FB and SQ"), ["META", "XYZ"]);
+        assert_eq!(symbols("remember TWTR and ATVI?"), ["TWTR", "ATVI"]);
+        assert_eq!(symbols("GOOG or GOOGL"), ["GOOG", "GOOGL"]);
+        let meta = bundled().lookup("fb").expect("FB is a former symbol of META");
+        assert_eq!(meta.symbol, "META");
+        assert_eq!(meta.security_type, SecurityType::Stock);
+        assert!(meta.former_symbols.iter().any(|s| &**s == "FB"));
+        assert_eq!(bundled().lookup("ATVI").map(|info| info.exchange), Some("delisted"));
+        assert_eq!(bundled().lookup("SPY").map(|info| info.security_type), Some(SecurityType::Etf));
+    }
+
+    #[test]
+    fn aliases_from_names_and_short_names() {
+        assert_eq!(symbols("Coinbase and Peloton"), ["COIN", "PTON"]);
+        assert_eq!(symbols("Southwest is down 4% after earnings"), ["LUV"]);
+        assert!(symbols("flying Southwest to Denver").is_empty());
+        assert_eq!(symbols("Snap puts"), ["SNAP"]);
+        assert!(symbols("Snap judgment from me").is_empty());
+        assert_eq!(symbols("ON semi and TER"), ["ON", "TER"]);
+        // Lower-case names that are words count right before a position noun.
+        assert_eq!(symbols("sold my apple shares"), ["AAPL"]);
+        assert!(symbols("an apple a day").is_empty());
+        // Names that are not words count in any case; people are not companies.
+        assert_eq!(symbols("nobody uses paypal"), ["PYPL"]);
+        assert!(symbols("Powell spoke and the market tanked").is_empty());
+        // On Reddit RH is Robinhood; the cashtag is still RH.
+        assert_eq!(symbols("RH outage again"), ["HOOD"]);
+        assert_eq!(symbols("$RH earnings"), ["RH"]);
     }
 
     #[test]
     fn urls_contractions_and_duplicates() {
-        let universe = SymbolUniverse::bundled();
-        assert!(symbols(&universe, "see https://finance.yahoo.com/quote/NVDA/ and r/AMD").is_empty());
-        assert!(symbols(&universe, "DON'T do it").is_empty());
-        assert_eq!(symbols(&universe, "NVDA's run, NVDA again, $NVDA"), ["NVDA"]);
+        assert!(symbols("see https://finance.yahoo.com/quote/NVDA/ and r/AMD").is_empty());
+        assert!(symbols("DON'T do it").is_empty());
+        assert_eq!(symbols("NVDA's run, NVDA again, $NVDA"), ["NVDA"]);
         assert_eq!(
-            symbols(&universe, "NVDA/AMD pair trade, see bloomberg.com/news/TSLA-q3 or apple.com"),
+            symbols("NVDA/AMD pair trade, see bloomberg.com/news/TSLA-q3 or apple.com"),
             ["NVDA", "AMD"]
         );
-        assert!(symbols(&universe, "ask in /r/NVDA or u/TSLA").is_empty());
-        assert_eq!(symbols(&universe, "Bank of America and Home Depot"), ["BAC", "HD"]);
-        assert!(symbols(&universe, "Best buy I made all year").is_empty());
+        assert!(symbols("ask in /r/NVDA or u/TSLA").is_empty());
+        assert_eq!(symbols("Bank of America and Home Depot"), ["BAC", "HD"]);
+        assert!(symbols("Best buy I made all year").is_empty());
     }
 
     #[test]
-    fn aliases_from_names() {
+    fn mentions_keep_the_order_of_first_mention() {
+        // `pton` waits for its context and is confirmed after NVDA was found.
+        assert_eq!(symbols("pton and NVDA calls"), ["PTON", "NVDA"]);
+    }
+
+    #[test]
+    fn alias_from_name_strips_suffixes() {
         assert_eq!(alias_from_name("Apple Inc.").as_deref(), Some("apple"));
         assert_eq!(alias_from_name("Palantir Technologies").as_deref(), Some("palantir"));
+        assert_eq!(alias_from_name("Coinbase Global, Inc.").as_deref(), Some("coinbase"));
+        assert_eq!(alias_from_name("Peloton Interactive, Inc.").as_deref(), Some("peloton"));
+        assert_eq!(alias_from_name("Snap Inc.").as_deref(), Some("snap"));
+        assert_eq!(alias_from_name("NVIDIA Corporation").as_deref(), Some("nvidia"));
         assert_eq!(alias_from_name("Bank of America").as_deref(), Some("bank of america"));
         assert_eq!(alias_from_name("Eli Lilly and Company").as_deref(), Some("eli lilly"));
         assert_eq!(alias_from_name("Lowe's"), None);
@@ -696,8 +1745,44 @@ mod tests {
     }
 
     #[test]
+    fn from_csv_reads_the_universe_format() {
+        let csv = "symbol,name,exchange,type,former_symbols\n\
+                   ZZZQ,\"Zed Widgets, Inc.\",NASDAQ,stock,ZZQ;ZQQ\n\
+                   ZYXW,Zyxwidge Automotive Holding,NYSE,stock,\n\
+                   ZETF,Zed ETF,NYSE Arca,etf,\n";
+        let universe = SymbolUniverse::from_csv(csv).expect("valid csv");
+        assert_eq!(universe.len(), 3);
+        // Derived aliases: "Zed" is too short for a name of its own, "Zyxwidge" is unique.
+        let names: Vec<&str> =
+            universe.extract_mentions("zed widgets and Zyxwidge").iter().map(|m| m.symbol).collect();
+        assert_eq!(names, ["ZYXW"]);
+        let info = universe.lookup("ZQQ").expect("former symbol");
+        assert_eq!((info.symbol, info.name, info.exchange), ("ZZZQ", "Zed Widgets, Inc.", "NASDAQ"));
+        assert_eq!(universe.lookup("zetf").map(|info| info.security_type), Some(SecurityType::Etf));
+        let found: Vec<&str> = universe.extract_mentions("$ZZQ and ZETF").iter().map(|m| m.symbol).collect();
+        assert_eq!(found, ["ZZZQ", "ZETF"]);
+        // A two-column list loads too.
+        assert!(SymbolUniverse::from_csv("symbol,name\nABC,Abc Corp\n").is_ok());
+    }
+
+    #[test]
+    fn from_csv_rejects_bad_files() {
+        assert!(matches!(
+            SymbolUniverse::from_csv("ticker,company\nA,B\n"),
+            Err(UniverseError::Header { .. })
+        ));
+        assert!(matches!(SymbolUniverse::from_csv("symbol,name\n"), Err(UniverseError::Empty)));
+        let bad_type = SymbolUniverse::from_csv("symbol,name,exchange,type\nABC,Abc,NYSE,bond\n");
+        assert!(matches!(bad_type, Err(UniverseError::Row { line: 2, .. })), "{bad_type:?}");
+        assert!(SymbolUniverse::from_csv("symbol,name\nA B,x\n").is_err());
+        assert!(SymbolUniverse::from_csv("symbol,name\nABC,\"open\n").is_err());
+    }
+
+    #[test]
     fn extra_symbols_extend_the_universe() {
         let universe = SymbolUniverse::bundled().with_symbols(["ZZZQ"]);
-        assert_eq!(symbols(&universe, "ZZZQ to the moon"), ["ZZZQ"]);
+        let found: Vec<&str> =
+            universe.extract_mentions("ZZZQ to the moon").iter().map(|m| m.symbol).collect();
+        assert_eq!(found, ["ZZZQ"]);
     }
 }
