@@ -15,7 +15,10 @@
 //!   guidance offsets profit beat" the beat is `up|conc`, not `up`.
 //! - **general valence**: the summed valences of words in the VADER-style lexicon
 //!   (`data/sentiment-lexicon.tsv`), positive and negative apart (`lexpos`, `lexneg`, and their
-//!   `|neg` / `|conc` forms), so words never seen in training still count.
+//!   `|neg` / `|conc` forms, and `|short` in a text about a short position), so words never seen
+//!   in training still count.
+//! - **negated words**: a word within a negation's reach is `n:word` instead of `w:word`, so
+//!   "not a good quarter" does not add the weight of "good".
 //! - **interactions**: each position or sarcasm cue with each direction signal in the same text
 //!   (`short+lexpos` is "Short setups looking nice", `short+mock` is a clown aimed at shorts).
 //! - **numbers**: a signed number (`-3.2%` → `num-`) and "from 50.0 to 31.6" / "to 31.6 from
@@ -25,7 +28,8 @@
 //! per post) and its weights are learned, so the lexicon only says which words belong together;
 //! how much a cue counts, and in which direction, comes from labelled data.
 //!
-//! Every feature is identified by a 64-bit hash of its name ("w:cut", "b:cuts to", "c:up|neg");
+//! Every feature is identified by a 64-bit hash of its name ("w:cut", "n:good", "b:cuts to",
+//! "c:up|neg");
 //! the model file stores names, and the loader hashes them with [`feature_hash_of_name`].
 
 use std::sync::LazyLock;
@@ -49,12 +53,15 @@ const WORD_START: u64 = 0x9e37_79b9_7f4a_7c15;
 const KIND_WORD: u64 = 0x2d35_8dcc_aa6c_78a5;
 const KIND_BIGRAM: u64 = 0x8bb8_4b93_962e_acc9;
 const KIND_CUE: u64 = 0x4b33_a62e_d433_d4a3;
+const KIND_NEGATED: u64 = 0x1b87_3593_cc9e_2d51;
 
 /// What a feature is called: the trainer writes these names, the model file stores them.
 #[derive(Debug, Clone, Copy)]
 pub enum FeatureName<'t> {
     /// A unigram, as it appears in the text (not yet lower-cased) or a placeholder (`<num>`).
     Word(&'t str),
+    /// A unigram within a negation's reach ("good" in "not a good quarter").
+    Negated(&'t str),
     /// Two adjacent words, as they appear in the text.
     Bigram(&'t str, &'t str),
     /// A cue, valence or interaction feature (`up|neg`, `short+lexpos`, `bias`).
@@ -75,6 +82,7 @@ impl Feature<'_> {
     pub fn name_string(&self) -> String {
         match self.name {
             FeatureName::Word(word) => format!("w:{}", normalize_word(word)),
+            FeatureName::Negated(word) => format!("n:{}", normalize_word(word)),
             FeatureName::Bigram(first, second) => {
                 format!("b:{} {}", normalize_word(first), normalize_word(second))
             }
@@ -89,6 +97,7 @@ pub fn feature_hash_of_name(name: &str) -> Option<u64> {
     let (kind, rest) = name.split_once(':')?;
     match kind {
         "w" => Some(unigram_key(word_hash(rest))),
+        "n" => Some(negated_key(word_hash(rest))),
         "b" => {
             let (first, second) = rest.split_once(' ')?;
             Some(bigram_key(word_hash(first), word_hash(second)))
@@ -156,6 +165,10 @@ fn unigram_key(word: u64) -> u64 {
     mix(KIND_WORD, word)
 }
 
+fn negated_key(word: u64) -> u64 {
+    mix(KIND_NEGATED, word)
+}
+
 fn bigram_key(first: u64, second: u64) -> u64 {
     mix(mix(KIND_BIGRAM, first), second)
 }
@@ -218,9 +231,16 @@ const CUE_NAMES: [[&str; 3]; 10] = [
     ["laugh", "laugh|neg", "laugh|conc"],
     ["sarc", "sarc|neg", "sarc|conc"],
 ];
-/// Summed lexicon valence: [plain, negated, conceded] × [positive, negative].
-const LEX_NAMES: [[&str; 2]; 3] =
-    [["lexpos", "lexneg"], ["lexpos|neg", "lexneg|neg"], ["lexpos|conc", "lexneg|conc"]];
+/// Summed lexicon valence: [plain, negated, conceded, plain in a text with a short position] ×
+/// [positive, negative]. The fourth row replaces the first when the text holds a short cue:
+/// feeling good about a short is bearish ("Short setups looking nice"), so those valences must
+/// not inherit the plain ones' weights, which news text makes strongly bullish.
+const LEX_NAMES: [[&str; 2]; 4] = [
+    ["lexpos", "lexneg"],
+    ["lexpos|neg", "lexneg|neg"],
+    ["lexpos|conc", "lexneg|conc"],
+    ["lexpos|short", "lexneg|short"],
+];
 
 /// Interaction rows (positions and sarcasm) × columns (direction signals).
 const ROW_SHORT: usize = 0;
@@ -617,7 +637,7 @@ fn mark_scopes(tokens: &mut [Token]) {
 }
 
 fn emit_window<'t>(text: &'t str, tokens: &[Token], sink: &mut impl FnMut(Feature<'t>, f32)) {
-    let mut lex = [[0.0f32; 2]; 3];
+    let mut lex = [[0.0f32; 2]; 4];
     let mut rows = [false; 4];
     let mut cols = [false; 8];
     let (mut from_number, mut to_number): (Option<f64>, Option<f64>) = (None, None);
@@ -625,7 +645,11 @@ fn emit_window<'t>(text: &'t str, tokens: &[Token], sink: &mut impl FnMut(Featur
     for (idx, token) in tokens.iter().enumerate() {
         let value = if token.conceded { CONCEDED_WEIGHT } else { 1.0 };
         let word = token.text(text);
-        sink(Feature { hash: unigram_key(token.hash), name: FeatureName::Word(word) }, value);
+        if token.negated {
+            sink(Feature { hash: negated_key(token.hash), name: FeatureName::Negated(word) }, value);
+        } else {
+            sink(Feature { hash: unigram_key(token.hash), name: FeatureName::Word(word) }, value);
+        }
         if idx > 0 && token.gap_before == Gap::None {
             let prev = &tokens[idx - 1];
             sink(
@@ -684,6 +708,10 @@ fn emit_window<'t>(text: &'t str, tokens: &[Token], sink: &mut impl FnMut(Featur
         && (to - from).abs() > 1e-3 * from.abs().max(to.abs())
     {
         sink(cue_feature(if to > from { "numup" } else { "numdown" }), 1.0);
+    }
+    if rows[ROW_SHORT] {
+        lex[3] = lex[0];
+        lex[0] = [0.0; 2];
     }
     for (variant, sums) in lex.iter().enumerate() {
         for (polarity, sum) in sums.iter().enumerate() {

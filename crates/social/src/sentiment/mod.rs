@@ -195,4 +195,79 @@ mod tests {
             assert!((-1.0..=1.0).contains(&score(text)));
         }
     }
+
+    fn check(cases: &[(&str, SentimentLabel)]) {
+        let misses: Vec<String> = cases
+            .iter()
+            .filter_map(|(text, expected)| {
+                let (got, confidence) = classify(text);
+                (got != *expected).then(|| {
+                    format!("{text:?}: expected {} got {} ({confidence:.2})", expected.as_str(), got.as_str())
+                })
+            })
+            .collect();
+        assert!(misses.is_empty(), "{}", misses.join("\n"));
+    }
+
+    use SentimentLabel::{Bearish, Bullish, Neutral};
+
+    /// The failures reported in issue 14, each read backwards or as neutral by the old scorer.
+    #[test]
+    fn issue14_reported_failures() {
+        check(&[
+            ("Profit before taxes decreased to EUR 31.6 mn from EUR 50.0 mn", Bearish),
+            ("Barclays cuts to Equal Weight", Bearish),
+            ("stock tumbles as lowered guidance offsets profit beat", Bearish),
+            ("Short setups looking nice", Bearish),
+            ("selling everything", Bearish),
+            ("shorts getting wrecked today 🤡🤡", Bullish),
+        ]);
+    }
+
+    #[test]
+    fn short_and_long_positions() {
+        check(&[
+            ("Loaded up on puts, this is going to zero", Bearish),
+            ("Shorting this garbage at the open", Bearish),
+            ("Bought more calls, long and strong", Bullish),
+            ("Adding to my long position on every dip", Bullish),
+            ("I'm a bagholder at $80, getting out", Bearish),
+        ]);
+    }
+
+    #[test]
+    fn negation() {
+        check(&[
+            ("Not selling a single share, holding forever", Bullish),
+            ("Guidance was not raised and margins are not improving", Bearish),
+            ("This is not a good quarter at all", Bearish),
+        ]);
+    }
+
+    #[test]
+    fn contrast() {
+        check(&[
+            ("Revenue beat estimates but the company lowered its full-year guidance", Bearish),
+            ("Despite weak guidance, shares surged on the record buyback", Bullish),
+            ("Margins improved, though sales declined sharply and the outlook was cut", Bearish),
+        ]);
+    }
+
+    #[test]
+    fn emoji_and_sarcasm() {
+        check(&[
+            ("NVDA 🚀🚀🚀", Bullish),
+            ("TSLA 📉📉 🩸", Bearish),
+            ("bears in shambles 🤡", Bullish),
+            ("Oh great, another red day. Just what I needed /s", Bearish),
+        ]);
+    }
+
+    #[test]
+    fn plain_news_stays_neutral() {
+        check(&[
+            ("Earnings are on Thursday after the close", Neutral),
+            ("The company will hold its annual meeting on May 5", Neutral),
+        ]);
+    }
 }
