@@ -42,7 +42,7 @@ const CUES_TSV: &str = include_str!("../../data/sentiment-cues.tsv");
 /// How much the words of a conceded clause count. Chosen on the training set's dev split.
 pub const CONCEDED_WEIGHT: f32 = 0.5;
 /// Tokens per window; longer texts are featurised window by window (cues do not cross windows).
-const MAX_TOKENS: usize = 128;
+const MAX_TOKENS: usize = 48;
 /// How many words after a negation it reaches (VADER uses three as well).
 const NEGATION_SCOPE: usize = 3;
 /// How many tokens after "from"/"to" a number may come and still be compared.
@@ -333,6 +333,9 @@ impl Cue {
 #[derive(Debug, Clone, Copy, Default)]
 struct CueInfo {
     cue: Cue,
+    /// Whether some two-word phrase of the lexicons starts with this word: only then is the
+    /// pair looked up (it saves a hash look-up on most words).
+    starts_phrase: bool,
     valence: f32,
 }
 
@@ -343,20 +346,28 @@ static CUES: LazyLock<FastMap<u64, CueInfo>> = LazyLock::new(|| {
         tsv.lines()
             .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
             .filter_map(|line| line.split_once('\t'))
-            .map(|(phrase, value)| (phrase_key(phrase.trim()), value.trim()))
+            .map(|(phrase, value)| (phrase.trim(), phrase_key(phrase.trim()), value.trim()))
     };
-    for (key, value) in lines(CUES_TSV) {
+    for (phrase, key, value) in lines(CUES_TSV) {
         if let Some(cue) = Cue::parse(value) {
             map.entry(key).or_default().cue = cue;
+            mark_phrase_start(&mut map, phrase);
         }
     }
-    for (key, value) in lines(LEXICON_TSV) {
+    for (phrase, key, value) in lines(LEXICON_TSV) {
         if let Ok(valence) = value.parse::<f32>() {
             map.entry(key).or_default().valence = valence;
+            mark_phrase_start(&mut map, phrase);
         }
     }
     map
 });
+
+fn mark_phrase_start(map: &mut FastMap<u64, CueInfo>, phrase: &str) {
+    if let Some((first, _)) = phrase.split_once(' ') {
+        map.entry(unigram_key(word_hash(first))).or_default().starts_phrase = true;
+    }
+}
 
 fn phrase_key(phrase: &str) -> u64 {
     match phrase.split_once(' ') {
@@ -411,7 +422,7 @@ struct Token {
     /// The cue of the phrase this token ends, with the token before it.
     pair_cue: CueInfo,
     /// For numbers: the value and its explicit sign (-1, 0, +1).
-    number: f64,
+    number: f32,
     sign: i8,
     negated: bool,
     conceded: bool,
@@ -519,7 +530,7 @@ fn tokenize_window(
             token.cue = cues.get(&unigram_key(token.hash)).copied().unwrap_or_default();
             if gap == Gap::None && n_tokens > 0 {
                 let prev = &tokens[n_tokens - 1];
-                if prev.placeholder == Placeholder::None {
+                if prev.cue.starts_phrase {
                     token.pair_cue =
                         cues.get(&bigram_key(prev.hash, token.hash)).copied().unwrap_or_default();
                 }
@@ -565,15 +576,15 @@ fn read_number(text: &str, pos: &mut usize, token: &mut Token) {
     if token.sign != 0 {
         idx += 1;
     }
-    let (mut value, mut scale, mut in_fraction) = (0.0f64, 1.0f64, false);
+    let (mut value, mut scale, mut in_fraction) = (0.0f32, 1.0f32, false);
     while idx < bytes.len() {
         let byte = bytes[idx];
         if byte.is_ascii_digit() {
             if in_fraction {
                 scale /= 10.0;
-                value += f64::from(byte - b'0') * scale;
+                value += f32::from(byte - b'0') * scale;
             } else {
-                value = value * 10.0 + f64::from(byte - b'0');
+                value = value * 10.0 + f32::from(byte - b'0');
             }
             idx += 1;
         } else if (byte == b'.' || byte == b',') && bytes.get(idx + 1).is_some_and(u8::is_ascii_digit) {
@@ -640,7 +651,7 @@ fn emit_window<'t>(text: &'t str, tokens: &[Token], sink: &mut impl FnMut(Featur
     let mut lex = [[0.0f32; 2]; 4];
     let mut rows = [false; 4];
     let mut cols = [false; 8];
-    let (mut from_number, mut to_number): (Option<f64>, Option<f64>) = (None, None);
+    let (mut from_number, mut to_number): (Option<f32>, Option<f32>) = (None, None);
     let mut pending: Option<(Cue, usize)> = None;
     for (idx, token) in tokens.iter().enumerate() {
         let value = if token.conceded { CONCEDED_WEIGHT } else { 1.0 };
