@@ -20,7 +20,8 @@
 //! `crates/social/data/sentiment-model.tsv`), the dev figures of the tuning run in its header.
 //!
 //! `cargo run --release -p social --example train_sentiment -- [--final] [--epochs N] [--lr X]
-//! [--l2 X] [--balance X] [--min-count N] [--prune X] [--seed N]`
+//! [--l2 X] [--balance X] [--min-count N] [--prune X] [--seed N]`; `-- --explain TEXT` prints
+//! the embedded model's probabilities for TEXT and the weights of its features.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -105,6 +106,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--min-count" => settings.min_count = value()?.parse()?,
             "--prune" => settings.prune = value()?.parse()?,
             "--seed" => settings.seed = value()?.parse()?,
+            "--explain" => {
+                let text = value()?;
+                let probs = social::sentiment::probabilities(&text);
+                println!("{text:?}: bearish {:.2} bullish {:.2} neutral {:.2}", probs[0], probs[1], probs[2]);
+                for (name, value, row) in social::sentiment::explain(&text) {
+                    println!("  {name:<28} x{value:.2}  {:>7.3} {:>7.3} {:>7.3}", row[0], row[1], row[2]);
+                }
+                return Ok(());
+            }
             other => return Err(format!("unknown argument {other}").into()),
         }
     }

@@ -113,6 +113,21 @@ pub fn score(text: &str) -> f64 {
     }
 }
 
+/// Why the model decided as it did: each feature of `text` that has weights, with its value and
+/// its (bearish, bullish, neutral) weights, strongest first. For debugging and the trainer's
+/// `--explain`; allocates.
+pub fn explain(text: &str) -> Vec<(String, f32, [f32; 3])> {
+    let mut out = Vec::new();
+    features::for_each_feature(text, |feature, value| {
+        if let Some(row) = MODEL.weights.get(&feature.hash) {
+            out.push((feature.name_string(), value, *row));
+        }
+    });
+    let strength = |row: &[f32; 3], value: f32| (row[1] - row[0]).abs() * value;
+    out.sort_by(|a, b| strength(&b.2, b.1).total_cmp(&strength(&a.2, a.1)));
+    out
+}
+
 fn argmax(probs: &[f64; 3]) -> (usize, f64) {
     let mut best = 2;
     for idx in 0..3 {
