@@ -586,9 +586,9 @@ fn read_word(text: &str, pos: &mut usize, token: &mut Token) {
     let mut end = *pos;
     let mut chars = text[end..].chars().peekable();
     while let Some(ch) = chars.next() {
-        if is_word_char(ch) {
-            end += ch.len_utf8();
-        } else if is_apostrophe(ch) && chars.peek().is_some_and(|next| is_word_char(*next)) {
+        let inside_word =
+            is_word_char(ch) || (is_apostrophe(ch) && chars.peek().is_some_and(|next| is_word_char(*next)));
+        if inside_word {
             end += ch.len_utf8();
         } else {
             break;
