@@ -7,6 +7,9 @@
 //! - `tests/data/reddit-real/heldout.jsonl`: real Reddit texts hand-labelled for tickerwatch,
 //!   read at run time when present (skipped with a note when not).
 //!
+//! Asserted: the TFNS target (macro-F1 ≥ 0.65) and that the model beats the baseline on
+//! both figures on every set present.
+//!
 //! Figures: 3-class macro-F1 (mean of the bearish, bullish and neutral F1), and bullish-vs-bearish
 //! accuracy: among texts labelled bullish or bearish, the share predicted with the same
 //! direction; a neutral prediction counts as wrong. Run with `--nocapture` to see the table.
@@ -147,4 +150,9 @@ fn reddit_real_heldout_when_present() {
         println!("  ({n_skipped} lines without a bullish/bearish/neutral label left out)");
     }
     assert!(!set.is_empty(), "{} has no labelled lines", path.display());
+    // Measured 2026-12-05 on 397 texts: macro-F1 0.497 vs 0.462, bull/bear 0.482 vs 0.473. The
+    // issue's target (bull/bear accuracy ≥ 0.75 on retail posts) is not reached, so not asserted.
+    let (model, baseline) = (&figures.model, &figures.baseline);
+    assert!(model.macro_f1() > baseline.macro_f1());
+    assert!(model.direction_accuracy() > baseline.direction_accuracy());
 }
