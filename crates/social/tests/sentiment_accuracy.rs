@@ -1,6 +1,8 @@
-//! Accuracy of the sentiment scorer on the hand-labelled sentences in
-//! `data/labelled-sentiment.jsonl` (positive / negative / neutral). Run with `--nocapture` to see
-//! the figures and the misses.
+//! Regression check of the sentiment model on the hand-labelled sentences in
+//! `data/labelled-sentiment.jsonl` (positive / negative / neutral). These sentences are part of the
+//! model's training data, so this accuracy is not a measure of quality (the held-out figures are
+//! in `sentiment_real.rs`); it only catches a retrained model that forgot them. Run with
+//! `--nocapture` to see the misses.
 
 use serde::Deserialize;
 use social::sentiment::{SentimentLabel, label, score};

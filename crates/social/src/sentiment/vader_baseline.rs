@@ -1,6 +1,7 @@
-//! Sentiment of a post or comment in [-1, 1], for Reddit's market talk.
+//! The VADER-style lexicon scorer tickerwatch used before the learned model; kept as the baseline
+//! that `tests/sentiment_real.rs` compares the model against.
 //!
-//! Why a lexicon scorer: it is fast (hundreds of thousands of posts per second on one core),
+//! Why it was a lexicon scorer: it is fast (hundreds of thousands of posts per second on one core),
 //! needs no model files, and is explainable. This is our own implementation of the VADER algorithm
 //! (Hutto & Gilbert, 2014): the valences of lexicon words are summed, each adjusted by
 //! - boosters and dampeners among the three preceding words ("very", "slightly"; ±0.293, weaker
@@ -24,12 +25,7 @@ use std::sync::LazyLock;
 
 use crate::extract::FastMap;
 
-const LEXICON_TSV: &str = include_str!("../data/sentiment-lexicon.tsv");
-
-/// Scores at or above this are bullish.
-pub const BULLISH_THRESHOLD: f64 = 0.05;
-/// Scores at or below this are bearish.
-pub const BEARISH_THRESHOLD: f64 = -0.05;
+pub(crate) const LEXICON_TSV: &str = include_str!("../../data/sentiment-lexicon.tsv");
 
 const BOOST_INCREMENT: f32 = 0.293;
 const BOOST_DECREMENT: f32 = -0.293;
@@ -103,39 +99,6 @@ const NEGATIONS: &[&str] = &[
     "dont", "isnt", "wont", "cant", "wasnt", "didnt", "doesnt", "arent", "shouldnt", "wouldnt", "couldnt",
     "aint", "rarely", "seldom",
 ];
-
-/// Bullish, bearish or neutral, from a score and the ±0.05 thresholds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SentimentLabel {
-    /// Score ≥ 0.05.
-    Bullish,
-    /// Score ≤ -0.05.
-    Bearish,
-    /// In between.
-    Neutral,
-}
-
-impl SentimentLabel {
-    /// Lower-case name: `bullish`, `bearish`, `neutral`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Bullish => "bullish",
-            Self::Bearish => "bearish",
-            Self::Neutral => "neutral",
-        }
-    }
-}
-
-/// The label for a score from [`score`].
-pub fn label(score: f64) -> SentimentLabel {
-    if score >= BULLISH_THRESHOLD {
-        SentimentLabel::Bullish
-    } else if score <= BEARISH_THRESHOLD {
-        SentimentLabel::Bearish
-    } else {
-        SentimentLabel::Neutral
-    }
-}
 
 /// The sentiment of `text` in [-1, 1] (VADER's "compound" score with our lexicon).
 pub fn score(text: &str) -> f64 {
@@ -418,6 +381,7 @@ impl<'t> Iterator for Tokens<'t> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sentiment::{SentimentLabel, label};
 
     #[test]
     fn lexicon_lines_all_parse() {
