@@ -39,6 +39,7 @@ mod monitor_job;
 pub mod provider_usage;
 mod reddit_scan;
 pub mod run_plan;
+pub mod universe;
 
 pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{

@@ -5,9 +5,10 @@
 //! - **The source is built once**, when the job is constructed: a [`RedditClient`] owns its
 //!   connection pool and rate limiter, so every run reuses them (one owner, one bound), like the
 //!   download-tracker's provider chain. The offline `sample` source needs nothing.
-//! - **The universe** is the one given to [`RedditScan::new`] (normally
-//!   `SymbolUniverse::bundled()`) plus the config's `extra_symbols` (added once) plus the
-//!   watchlist (read at every run, since it changes).
+//! - **The universe** is the one stored by `tickerwatch universe update` when there is one (read
+//!   again when it changes, see [`crate::universe::CurrentUniverse`]), else the one given to
+//!   [`RedditScan::new`] (normally `SymbolUniverse::bundled()`); plus the config's
+//!   `extra_symbols` and the watchlist (read at every run, since it changes).
 //! - **Coverage is the truth about a scan.** Each subreddit becomes one run item (`r/<name>`,
 //!   posts read as `bars`, the source as `provider`); a blocked subreddit is a failed item whose
 //!   error starts with `blocked:`, so a blocked scan shows as `partial`/`failed`, never as a
@@ -20,6 +21,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+
+use crate::universe::CurrentUniverse;
 use domain::{OutputKind, PostSource, RunOutput, SocialPost, SocialScan, Symbol};
 use serde::{Deserialize, Serialize};
 use social::extract::SymbolUniverse;
@@ -130,7 +133,8 @@ pub enum RedditScanError {
 pub struct RedditScan {
     source: SocialSource,
     config: SocialConfig,
-    universe: SymbolUniverse,
+    /// The universe stored by `tickerwatch universe update`, when there is one.
+    current: CurrentUniverse,
 }
 
 impl std::fmt::Debug for RedditScan {
@@ -167,7 +171,8 @@ impl RedditScan {
         let universe = universe.with_symbols(
             config.extra_symbols.iter().filter_map(|s| Symbol::parse(s).ok()).map(String::from),
         );
-        Self { source, config, universe }
+        let current = CurrentUniverse::with_extra_symbols(universe, config.extra_symbols.clone());
+        Self { source, config, current }
     }
 
     /// The job as the engine takes it.
@@ -201,7 +206,8 @@ impl Job for RedditScan {
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
-        let universe = self.universe.clone().with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
+        let base = self.current.get(&context.storage).await;
+        let universe = base.with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
         info!(source = %self.source.kind(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
         let scanned = scan_and_extract_with_comments(
             &self.source,

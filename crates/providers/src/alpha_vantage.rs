@@ -30,6 +30,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::http::HttpClient;
+use crate::listing::{self, Listing};
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
@@ -38,6 +39,7 @@ const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::Quote,
     Capability::Profile,
     Capability::News,
+    Capability::Listings,
 ]);
 
 /// `outputsize=compact` returns the last 100 trading days, about 140 calendar days. Windows
@@ -105,6 +107,39 @@ impl AlphaVantageProvider {
             .await
     }
 
+    /// `LISTING_STATUS`: a CSV body on success, a JSON message (rate limit, bad key) otherwise.
+    async fn listing_status(&self) -> Result<Vec<Listing>, ProviderError> {
+        let what = "listing status";
+        self.http.require_key(
+            "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)",
+        )?;
+        let url = format!("{}/query", self.http.base_url());
+        self.http
+            .execute(
+                what,
+                |client| client.get(&url).query(&[("function", "LISTING_STATUS")]),
+                |response| {
+                    if !response.status.is_success() {
+                        return Err(self.http.status_error(what, response, None));
+                    }
+                    let body = std::str::from_utf8(&response.body)
+                        .map_err(|_| self.http.malformed(what, "the body is not UTF-8"))?;
+                    if body.trim_start().starts_with('{') {
+                        let message: Map<String, Value> = self.http.parse_json(what, response)?;
+                        let text = MESSAGE_KEYS
+                            .iter()
+                            .find_map(|key| message.get(*key))
+                            .map(|text| text.as_str().map_or_else(|| text.to_string(), str::to_owned))
+                            .unwrap_or_else(|| "a JSON body instead of the CSV listing".to_owned());
+                        return Err(self.vendor_error(what, None, &text));
+                    }
+                    listing::parse_alpha_vantage_csv(body)
+                        .map_err(|message| self.http.malformed(what, message))
+                },
+            )
+            .await
+    }
+
     fn classify(
         &self,
         what: &str,
@@ -126,7 +161,7 @@ impl AlphaVantageProvider {
         }
         if let Some(text) = MESSAGE_KEYS.iter().find_map(|key| body.get(*key)) {
             let text = text.as_str().map_or_else(|| text.to_string(), str::to_owned);
-            return Err(self.vendor_error(what, symbol, &text));
+            return Err(self.vendor_error(what, Some(symbol), &text));
         }
         if body.is_empty() {
             // `{}` is how an unknown symbol looks for OVERVIEW.
@@ -150,14 +185,14 @@ impl AlphaVantageProvider {
     /// Maps the text of an `Error Message` / `Information` / `Note` body onto an error. Order
     /// matters: the quota message also mentions "premium plans", so rate limits are checked
     /// before entitlement.
-    fn vendor_error(&self, what: &str, symbol: &Symbol, text: &str) -> ProviderError {
+    fn vendor_error(&self, what: &str, symbol: Option<&Symbol>, text: &str) -> ProviderError {
         let provider = ProviderId::AlphaVantage;
         let lower = text.to_ascii_lowercase();
         let message = self.http.redactor().redact(text);
         let what = what.to_owned();
         let error = if lower.contains("apikey is invalid") {
             ProviderError::Auth { provider, what, message }
-        } else if lower.contains("invalid api call") {
+        } else if let Some(symbol) = symbol.filter(|_| lower.contains("invalid api call")) {
             // Alpha Vantage gives this answer for unknown symbols; our parameters are fixed.
             return self.not_found(&what, symbol, &message);
         } else if let Some(retry_after) = rate_limit_wait(&lower, Utc::now()) {
@@ -344,6 +379,10 @@ impl MarketData for AlphaVantageProvider {
 
     fn is_configured(&self) -> bool {
         self.http.has_key()
+    }
+
+    async fn listings(&self) -> Result<Vec<Listing>, ProviderError> {
+        self.listing_status().await
     }
 
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {

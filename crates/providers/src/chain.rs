@@ -284,6 +284,21 @@ impl ProviderChain {
         .await
     }
 
+    /// Every listed US stock and ETF, from the first provider that lists them, one row per
+    /// symbol (the first a vendor gives).
+    ///
+    /// # Errors
+    /// [`ChainError`] with every provider's reason.
+    pub async fn listings(&self) -> Result<Served<Vec<crate::Listing>>, ChainError> {
+        let mut served = self
+            .first_success(Capability::Listings, "symbol listings", |p| async move { p.listings().await })
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        served.value.retain(|listing| seen.insert(listing.symbol.clone()));
+        served.value.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        Ok(served)
+    }
+
     /// News published in `[from, to]` from the first provider that serves news, oldest first and
     /// once per URL (a vendor can list one story twice, e.g. across pages).
     ///

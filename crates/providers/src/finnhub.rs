@@ -22,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::http::HttpClient;
+use crate::listing::{self, FinnhubSymbol, Listing};
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
@@ -30,6 +31,7 @@ const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::Quote,
     Capability::Profile,
     Capability::News,
+    Capability::Listings,
 ]);
 
 /// Lower case: `HeaderName::from_static` takes no other (header names are case-insensitive).
@@ -131,6 +133,13 @@ impl MarketData for FinnhubProvider {
     /// Daily and longer candles carry a date-like stamp, so the window reaches from the earlier
     /// of local and UTC midnight of the first day to the later of them after the last day, and
     /// the candles are trimmed to the dates asked for.
+    /// `/stock/symbol?exchange=US`: every US symbol in one (large) answer.
+    async fn listings(&self) -> Result<Vec<Listing>, ProviderError> {
+        let entries: Vec<FinnhubSymbol> =
+            self.fetch("symbol list", "/stock/symbol", &[("exchange", "US")]).await?;
+        Ok(listing::from_finnhub(entries))
+    }
+
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
         let now = Utc::now();

@@ -15,6 +15,7 @@ pub mod config;
 mod error;
 pub mod finnhub;
 pub mod http;
+pub mod listing;
 pub mod polygon;
 mod request;
 pub mod sample;
@@ -29,6 +30,7 @@ use domain::{BarSeries, CompanyProfile, CorporateAction, NewsItem, ProviderId, Q
 pub use chain::{Attempt, ChainError, ProviderChain, ProviderStatus, Served};
 pub use config::{ApiKey, ProvidersConfig, RateLimit, VendorConfig};
 pub use error::{ProviderConfigError, ProviderError};
+pub use listing::{Listing, ListingKind};
 /// The HTTP client's usage counters, as providers report them (see [`outbound::Usage`]).
 pub use outbound::{LastError, UnixDay, Usage, UsageSnapshot};
 pub use request::{BarsRequest, ParseSpanError, Span};
@@ -43,6 +45,8 @@ pub enum Capability {
     News,
     /// Splits and dividends.
     CorporateActions,
+    /// Every listed stock and ETF (for the Reddit scanner's symbol universe).
+    Listings,
 }
 
 impl std::fmt::Display for Capability {
@@ -54,6 +58,7 @@ impl std::fmt::Display for Capability {
             Self::Profile => "company profiles",
             Self::News => "news",
             Self::CorporateActions => "corporate actions",
+            Self::Listings => "symbol listings",
         })
     }
 }
@@ -114,6 +119,11 @@ pub trait MarketData: Send + Sync {
     /// Splits and dividends of a symbol, by ex-date (as far back as the vendor has them).
     async fn corporate_actions(&self, _symbol: &Symbol) -> Result<Vec<CorporateAction>, ProviderError> {
         Err(self.unsupported(Capability::CorporateActions))
+    }
+
+    /// Every listed US stock and ETF the vendor knows.
+    async fn listings(&self) -> Result<Vec<Listing>, ProviderError> {
+        Err(self.unsupported(Capability::Listings))
     }
 
     /// The HTTP client's usage counters (`None` for a provider that sends no request).

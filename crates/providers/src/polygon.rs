@@ -24,7 +24,12 @@ use outbound::{Auth, Response};
 use url::Url;
 
 use crate::http::HttpClient;
+use crate::listing::{self, Listing, PolygonTickersPage};
 use crate::{BarsRequest, Capabilities, Capability, MarketData, ProviderError, VendorConfig};
+
+/// Pages of 1,000 tickers followed at most: the US list is about 12 pages; a vendor that keeps
+/// answering `next_url` past this is not followed for ever.
+const MAX_LISTING_PAGES: usize = 40;
 
 const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::DailyBars,
@@ -33,6 +38,7 @@ const CAPABILITIES: Capabilities = Capabilities::new(&[
     Capability::CorporateActions,
     Capability::Profile,
     Capability::News,
+    Capability::Listings,
 ]);
 
 /// Splits or dividends asked for in one reference request; a ticker has far fewer.
@@ -254,6 +260,35 @@ impl MarketData for PolygonProvider {
     /// Polygon's terms); intraday bars by the millisecond instants of the exchange-local days,
     /// the end exclusive. `adjusted=false`: the domain stores as-traded prices. Pre- and
     /// post-market bars are dropped, as the other vendors return the regular session only.
+    /// `/v3/reference/tickers?market=stocks&active=true`, 1,000 per page, following `next_url`
+    /// on the configured origin for at most [`MAX_LISTING_PAGES`] pages (about 12 are needed).
+    async fn listings(&self) -> Result<Vec<Listing>, ProviderError> {
+        let what = "ticker list";
+        self.ensure_key()?;
+        let mut url = self.endpoint(&["v3", "reference", "tickers"]);
+        url.query_pairs_mut()
+            .append_pair("market", "stocks")
+            .append_pair("active", "true")
+            .append_pair("limit", "1000");
+        let mut listings = Vec::new();
+        let mut visited = HashSet::new();
+        for page in 1..=MAX_LISTING_PAGES {
+            let response: PolygonTickersPage = self.get_reference(what, &url).await?;
+            listings.extend(listing::from_polygon(response.results));
+            let Some(next_url) = response.next_url.as_deref().filter(|next| !next.is_empty()) else {
+                return Ok(listings);
+            };
+            visited.insert(url.to_string());
+            url = self.next_page(what, next_url)?;
+            if visited.contains(url.as_str()) {
+                return Err(self
+                    .http
+                    .malformed(what, format!("next_url on page {page} repeats an earlier page")));
+            }
+        }
+        Err(self.http.malformed(what, format!("more than {MAX_LISTING_PAGES} pages of tickers; stopped")))
+    }
+
     async fn bars(&self, request: &BarsRequest) -> Result<BarSeries, ProviderError> {
         let what = request.describe();
         self.ensure_key()?;

@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .routes(routes!(routes::social::mentions))
         .routes(routes!(routes::social::trending))
         .routes(routes!(routes::social::buckets))
+        .routes(routes!(routes::social::analyze))
         .routes(routes!(routes::analysis::analyze, routes::analysis::notes))
         .routes(routes!(routes::analysis::crew_run))
         .routes(routes!(routes::alerts::list_rules, routes::alerts::create_rule))

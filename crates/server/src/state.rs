@@ -35,6 +35,9 @@ pub struct AppState {
     /// The open `GET /api/alerts/stream` streams: their cap, and the signal the server gives
     /// them at shutdown (see [`crate::routes::alert_stream`]).
     pub(crate) alert_streams: Arc<AlertStreams>,
+    /// The symbol universe `POST /api/social/analyze` scores against: the stored one, else the
+    /// bundled one (built on first use).
+    pub(crate) universe: Arc<jobs::universe::CurrentUniverse>,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             bars_cache,
             sessions,
             alert_streams,
+            universe: Arc::new(jobs::universe::CurrentUniverse::default()),
         }
     }
 }

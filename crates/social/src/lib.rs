@@ -7,12 +7,14 @@
 //! subreddits from Reddit or the bundled sample, score and extract: [`scan_and_extract`]),
 //! `subreddit` (which names are subreddit names: [`parse_subreddit`]).
 
+pub mod analyze;
 pub mod extract;
 pub mod reddit;
 pub mod scanner;
 pub mod sentiment;
 pub mod subreddit;
 
+pub use analyze::{TextAnalysis, TextMention, analyze_text};
 pub use scanner::{
     CoverageStatus, SampleSource, ScanOutcome, ScannedPost, SocialSource, SubredditCoverage,
     scan_and_extract, scan_and_extract_with_comments,

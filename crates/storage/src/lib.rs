@@ -83,6 +83,7 @@ mod stored;
 #[cfg(test)]
 mod text_enum;
 mod tokens;
+mod universe;
 mod watchlist;
 
 pub use alerts::{Alert, AlertDelivery, AlertRule};
@@ -104,4 +105,5 @@ pub use social::{
 pub use storage::{Backend, Storage};
 pub use stored::Stored;
 pub use tokens::TokenRecord;
+pub use universe::{StoredUniverse, UniverseRow};
 pub use watchlist::WatchlistEntry;

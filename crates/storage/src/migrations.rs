@@ -40,6 +40,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 6, "run owners", "0006_run_owners.sql"),
     embedded!("sqlite", 7, "alerts", "0007_alerts.sql"),
     embedded!("sqlite", 8, "provider requests", "0008_provider_requests.sql"),
+    embedded!("sqlite", 9, "universe", "0009_universe.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -51,6 +52,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 6, "run owners", "0006_run_owners.sql"),
     embedded!("postgres", 7, "alerts", "0007_alerts.sql"),
     embedded!("postgres", 8, "provider requests", "0008_provider_requests.sql"),
+    embedded!("postgres", 9, "universe", "0009_universe.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

@@ -62,6 +62,11 @@ pub enum Command {
     Scan(ScanArgs),
     /// Print trending tickers from stored mentions.
     Trending(TrendingArgs),
+    /// Score texts as the Reddit scanner would: the tickers they mention and their sentiment.
+    Sentiment(SentimentArgs),
+    /// The Reddit scanner's symbol universe: refresh it from a vendor's listing, or show it.
+    #[command(subcommand)]
+    Universe(UniverseCommand),
     /// Run the research crew on a symbol: progress streams to stderr, the note to stdout.
     Analyze(AnalyzeArgs),
     /// Provider health: configured or not, requests today, rate-limit budgets left, last success
@@ -184,6 +189,32 @@ pub struct TrendingArgs {
     pub window: chrono::Duration,
     #[arg(long, default_value_t = 20)]
     pub limit: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SentimentArgs {
+    /// Texts to score; `-` reads one text per line from standard input.
+    #[arg(required = true)]
+    pub texts: Vec<String>,
+    /// JSON is the same as `POST /api/social/analyze` answers (one object per text).
+    #[arg(long, value_enum, default_value_t = DisplayFormat::Table)]
+    pub format: DisplayFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UniverseCommand {
+    /// Fetch every listed US stock and ETF from a vendor (Alpha Vantage `LISTING_STATUS`,
+    /// Finnhub `/stock/symbol`, Polygon `/v3/reference/tickers`) and store it as the universe.
+    Update {
+        /// The vendor to ask (default: the first configured one that lists symbols).
+        #[arg(long, value_parser = providers())]
+        provider: Option<ProviderId>,
+    },
+    /// Where the universe in use comes from, its size, and the listing of some symbols.
+    Show {
+        #[arg(value_parser = parse_symbol)]
+        symbols: Vec<Symbol>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -51,6 +51,8 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
                 Command::Export(args) => commands::export::run(&app, args).await.map(|()| true),
                 Command::Scan(args) => commands::social::scan(&app, args).await,
                 Command::Trending(args) => commands::social::trending(&app, &args).await.map(|()| true),
+                Command::Sentiment(args) => commands::universe::sentiment(&app, args).await.map(|()| true),
+                Command::Universe(command) => commands::universe::run(&app, command).await,
                 Command::Analyze(args) => commands::analyze::run(&app, args).await,
                 Command::Providers(args) => commands::providers::run(&app, &args).await.map(|()| true),
                 Command::Config(_) | Command::Bench(_) | Command::Serve(_) | Command::Soak(_) => {

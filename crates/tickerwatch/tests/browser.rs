@@ -463,7 +463,10 @@ async fn a_person_uses_the_web_ui_in_a_real_browser() {
             )
             .await
             .unwrap();
-        assert!(overflow.as_i64().unwrap() <= 0, "{path} is {overflow} px wider than a phone's screen: {widest}");
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{path} is {overflow} px wider than a phone's screen: {widest}"
+        );
         screenshot(&phone, &format!("{name}-phone")).await;
     }
     phone.close().await.unwrap();

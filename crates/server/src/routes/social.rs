@@ -297,6 +297,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn analyzed_texts_are_bounded_in_number_and_length() {
+        assert!(check_texts(&["one".to_owned()]).is_ok());
+        assert!(check_texts(&[]).is_err());
+        assert!(check_texts(&vec!["x".to_owned(); 101]).is_err());
+        assert!(check_texts(&vec!["x".to_owned(); 100]).is_ok());
+        let long = "é".repeat(40_001);
+        let error = check_texts(&["fine".to_owned(), long]).unwrap_err();
+        assert!(error.to_string().contains("texts[1]"), "{error}");
+        assert!(check_texts(&["é".repeat(40_000)]).is_ok(), "characters, not bytes");
+    }
+
+    #[test]
     fn windows_are_hours_or_days_within_bounds() {
         assert_eq!(parse_window("1h").unwrap(), TimeDelta::hours(1));
         assert_eq!(parse_window("24h").unwrap(), TimeDelta::hours(24));
@@ -402,4 +414,129 @@ pub(crate) async fn buckets(
             })
             .collect(),
     ))
+}
+
+/// Texts at most per `POST /api/social/analyze` request.
+const ANALYZE_MAX_TEXTS: usize = 100;
+/// Characters at most per text (Reddit allows 40,000 in a post body; scoring reads them all).
+const ANALYZE_MAX_CHARS: usize = 40_000;
+
+/// The body of `POST /api/social/analyze`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnalyzeTexts {
+    /// 1 to 100 texts (posts, comments, headlines), each at most 40,000 characters.
+    #[schema(min_items = 1, max_items = 100)]
+    texts: Vec<String>,
+}
+
+/// The sentiment model's probability of each class.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ClassProbabilitiesDto {
+    bullish: f64,
+    bearish: f64,
+    neutral: f64,
+}
+
+/// One symbol a text mentions.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TextMentionDto {
+    /// As in the universe (`BRK-B`).
+    symbol: String,
+    /// `cashtag` (`$NVDA`), `bare` (`NVDA`, `nvda` in trading context) or `alias` ("Nvidia").
+    kind: String,
+    /// The company or fund name, when the universe has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
+
+/// What the Reddit scanner makes of one text.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TextAnalysisDto {
+    /// Each symbol once, in order of first mention.
+    mentions: Vec<TextMentionDto>,
+    /// `bullish`, `bearish` or `neutral`.
+    sentiment: String,
+    /// In [-1, 1]: what the scanner stores as a post's sentiment.
+    score: f64,
+    probabilities: ClassProbabilitiesDto,
+}
+
+/// The answer of `POST /api/social/analyze`: one result per text, in the order given.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AnalyzeResults {
+    results: Vec<TextAnalysisDto>,
+}
+
+/// 1 to [`ANALYZE_MAX_TEXTS`] texts of at most [`ANALYZE_MAX_CHARS`] characters each.
+fn check_texts(texts: &[String]) -> Result<(), ApiError> {
+    if texts.is_empty() || texts.len() > ANALYZE_MAX_TEXTS {
+        return Err(ApiError::BadRequest(format!(
+            "texts: give 1 to {ANALYZE_MAX_TEXTS} texts (got {})",
+            texts.len()
+        )));
+    }
+    if let Some(index) = texts.iter().position(|text| text.chars().count() > ANALYZE_MAX_CHARS) {
+        return Err(ApiError::BadRequest(format!(
+            "texts[{index}]: at most {ANALYZE_MAX_CHARS} characters per text"
+        )));
+    }
+    Ok(())
+}
+
+/// Scores texts as the Reddit scanner scores posts: the tickers each mentions (against the
+/// symbol universe in use) and its sentiment. Stores nothing.
+#[utoipa::path(
+    post,
+    path = "/api/social/analyze",
+    operation_id = "analyze_texts",
+    tag = "social",
+    request_body = AnalyzeTexts,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AnalyzeResults),
+        (status = 400, description = "No texts, more than 100, or a text over 40,000 characters (`bad_request`)", body = ErrorResponse),
+        (status = 401, description = "No valid token", body = ErrorResponse),
+        (status = 403, description = "Revoked token", body = ErrorResponse),
+        (status = 413, description = "Body over `server.request_body_limit_bytes` (`payload_too_large`)", body = ErrorResponse),
+        (status = 415, description = "Body without `Content-Type: application/json` (`unsupported_media_type`)", body = ErrorResponse),
+        (status = 422, description = "Body that is not JSON or not this shape (`invalid_json`)", body = ErrorResponse),
+    )
+)]
+pub(crate) async fn analyze(
+    State(state): State<crate::AppState>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<AnalyzeTexts>,
+) -> Result<Json<AnalyzeResults>, ApiError> {
+    check_texts(&body.texts)?;
+    let universe = state.universe.get(&state.storage).await;
+    // Scoring is CPU work (~microseconds per text): off the async workers for a full request.
+    let results = tokio::task::spawn_blocking(move || {
+        body.texts
+            .iter()
+            .map(|text| {
+                let analysis = social::analyze_text(&universe, text);
+                TextAnalysisDto {
+                    mentions: analysis
+                        .mentions
+                        .into_iter()
+                        .map(|m| TextMentionDto {
+                            symbol: m.symbol,
+                            kind: m.kind.as_str().to_owned(),
+                            name: m.name,
+                        })
+                        .collect(),
+                    sentiment: analysis.sentiment.to_owned(),
+                    score: analysis.score,
+                    probabilities: ClassProbabilitiesDto {
+                        bullish: analysis.probabilities.bullish,
+                        bearish: analysis.probabilities.bearish,
+                        neutral: analysis.probabilities.neutral,
+                    },
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|error| ApiError::Internal(std::sync::Arc::new(error)))?;
+    Ok(Json(AnalyzeResults { results }))
 }

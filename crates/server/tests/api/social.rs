@@ -207,3 +207,85 @@ async fn mention_buckets_aggregate_per_day_and_validate_input() {
     assert_eq!(app.get("/api/social/symbols/AAPL/buckets?bucket=week").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(app.get("/api/social/symbols/A;DROP/buckets").await.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn texts_are_scored_as_the_scanner_scores_posts() {
+    let app = TestApp::new().await;
+    let body = app
+        .authed(
+            axum::http::Method::POST,
+            "/api/social/analyze",
+            Some(json!({"texts": [
+                "Loading up on $NVDA calls, Nvidia to the moon 🚀",
+                "bought spy puts, this market is going to crash",
+                "What a nice day for a walk"
+            ]})),
+        )
+        .await
+        .ok();
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3, "one result per text, in order");
+    assert_eq!(results[0]["mentions"][0]["symbol"], "NVDA");
+    assert_eq!(results[0]["mentions"][0]["kind"], "cashtag");
+    assert_eq!(results[0]["sentiment"], "bullish");
+    assert_eq!(results[1]["mentions"][0]["symbol"], "SPY", "{body}");
+    assert_eq!(results[1]["sentiment"], "bearish", "{body}");
+    assert!(results[2]["mentions"].as_array().unwrap().is_empty());
+    for result in results {
+        let p = &result["probabilities"];
+        let sum =
+            p["bullish"].as_f64().unwrap() + p["bearish"].as_f64().unwrap() + p["neutral"].as_f64().unwrap();
+        assert!((sum - 1.0).abs() < 1e-6, "{result}");
+        assert!(result["score"].as_f64().unwrap().abs() <= 1.0);
+    }
+    // The symbols stored by `universe update` are the ones used: a made-up listing's symbol is
+    // unknown before it is stored and found after.
+    let before = app
+        .authed(axum::http::Method::POST, "/api/social/analyze", Some(json!({"texts": ["$ZZZQ calls"]})))
+        .await
+        .ok();
+    assert!(before["results"][0]["mentions"].as_array().unwrap().is_empty(), "{before}");
+    app.storage
+        .replace_universe(
+            "polygon",
+            &[storage::UniverseRow {
+                symbol: "ZZZQ".to_owned(),
+                name: "Zeta Quux Holdings Inc".to_owned(),
+                exchange: "XNAS".to_owned(),
+                security_type: "stock".to_owned(),
+            }],
+        )
+        .await
+        .unwrap();
+    let body = app
+        .authed(axum::http::Method::POST, "/api/social/analyze", Some(json!({"texts": ["$ZZZQ calls"]})))
+        .await
+        .ok();
+    assert_eq!(body["results"][0]["mentions"][0]["symbol"], "ZZZQ", "{body}");
+    assert_eq!(body["results"][0]["mentions"][0]["name"], "Zeta Quux Holdings Inc");
+}
+
+#[tokio::test]
+async fn bad_analyze_requests_get_clear_errors() {
+    let app = TestApp::new().await;
+    let post = |body: Value| app.authed(axum::http::Method::POST, "/api/social/analyze", Some(body));
+    post(json!({"texts": []})).await.error(StatusCode::BAD_REQUEST, "bad_request");
+    let many: Vec<String> = (0..101).map(|i| i.to_string()).collect();
+    post(json!({"texts": many})).await.error(StatusCode::BAD_REQUEST, "bad_request");
+    // Over the body limit (1 KB in these tests) before any text is read; the 40,000-character
+    // bound per text is checked in the route's unit tests.
+    post(json!({"texts": ["a".repeat(2_000)]}))
+        .await
+        .error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    post(json!({"text": "one"})).await.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json");
+    post(json!({"texts": "one"})).await.error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_json");
+    let anonymous = app
+        .send(
+            axum::http::Request::post("/api/social/analyze")
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(r#"{"texts":["x"]}"#))
+                .unwrap(),
+        )
+        .await;
+    anonymous.error(StatusCode::UNAUTHORIZED, "unauthorized");
+}

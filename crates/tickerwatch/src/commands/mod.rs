@@ -14,4 +14,5 @@ pub mod serve;
 pub mod soak;
 pub mod social;
 pub mod token;
+pub mod universe;
 pub mod watchlist;

@@ -1,0 +1,178 @@
+//! The symbol universe the Reddit scanner validates mentions against: the one stored by
+//! `tickerwatch universe update` when there is one, else the snapshot bundled in the binary.
+//!
+//! Why stored rows are turned into the universe's CSV format and parsed: `universe.csv` is the
+//! one format the extractor reads (and derives aliases from), so a vendor's refresh and the
+//! bundled snapshot go through the same code and the same checks.
+
+use std::fmt::Write as _;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use domain::Symbol;
+
+use providers::{Listing, ListingKind};
+use social::extract::{SymbolUniverse, UniverseError};
+use storage::{Storage, UniverseRow};
+
+/// Fewer rows than this from a vendor is not a US listing (the full one has over 8,000): the
+/// stored universe is kept rather than replaced by a truncated answer.
+pub const MIN_LISTINGS: usize = 1_000;
+
+/// The universe in use: the stored one while there is one (loaded again only when its version
+/// changes), else the fallback (normally [`SymbolUniverse::bundled`], built on first use).
+/// Holds at most two universes (the fallback and the latest stored one), a few MB each.
+pub struct CurrentUniverse {
+    fallback: OnceLock<SymbolUniverse>,
+    make_fallback: fn() -> SymbolUniverse,
+    given_fallback: Option<SymbolUniverse>,
+    extra_symbols: Vec<String>,
+    stored: tokio::sync::Mutex<Option<(StoredVersion, SymbolUniverse)>>,
+}
+
+/// When the stored universe was written and how many rows it has.
+type StoredVersion = (DateTime<Utc>, u64);
+
+impl std::fmt::Debug for CurrentUniverse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CurrentUniverse").finish_non_exhaustive()
+    }
+}
+
+impl Default for CurrentUniverse {
+    /// Falls back to the bundled universe.
+    fn default() -> Self {
+        Self {
+            fallback: OnceLock::new(),
+            make_fallback: SymbolUniverse::bundled,
+            given_fallback: None,
+            extra_symbols: Vec::new(),
+            stored: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl CurrentUniverse {
+    /// Falls back to `fallback`; `extra_symbols` are added to a stored universe too.
+    pub fn with_extra_symbols(fallback: SymbolUniverse, extra_symbols: Vec<String>) -> Self {
+        Self { given_fallback: Some(fallback), extra_symbols, ..Self::default() }
+    }
+
+    fn fallback(&self) -> SymbolUniverse {
+        match &self.given_fallback {
+            Some(universe) => universe.clone(),
+            None => self.fallback.get_or_init(self.make_fallback).clone(),
+        }
+    }
+
+    /// The universe to use now. A stored universe that cannot be read is logged and the
+    /// fallback used: scoring text never fails for it.
+    pub async fn get(&self, storage: &Storage) -> SymbolUniverse {
+        let version = match storage.universe_version().await {
+            Ok(Some(version)) => version,
+            Ok(None) => return self.fallback(),
+            Err(error) => {
+                tracing::warn!(%error, "Cannot read the stored symbol universe's version; using the bundled one.");
+                return self.fallback();
+            }
+        };
+        let mut cached = self.stored.lock().await;
+        if let Some((loaded_version, universe)) = cached.as_ref()
+            && *loaded_version == version
+        {
+            return universe.clone();
+        }
+        let loaded = match storage.universe().await {
+            Ok(Some(stored)) => from_rows(&stored.rows).map_err(|e| e.to_string()),
+            Ok(None) => return self.fallback(),
+            Err(error) => Err(error.to_string()),
+        };
+        match loaded {
+            Ok(universe) => {
+                let extra = self.extra_symbols.iter().filter_map(|s| Symbol::parse(s).ok()).map(String::from);
+                let universe = universe.with_symbols(extra);
+                tracing::info!(symbols = universe.len(), "Loaded the stored symbol universe.");
+                *cached = Some((version, universe.clone()));
+                universe
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Cannot load the stored symbol universe; using the bundled one.");
+                self.fallback()
+            }
+        }
+    }
+}
+
+/// The stored rows of a vendor's listing.
+pub fn rows_of(listings: &[Listing]) -> Vec<UniverseRow> {
+    listings
+        .iter()
+        .map(|listing| UniverseRow {
+            symbol: listing.symbol.clone(),
+            name: listing.name.clone(),
+            exchange: listing.exchange.clone(),
+            security_type: match listing.kind {
+                ListingKind::Stock => "stock",
+                ListingKind::Etf => "etf",
+            }
+            .to_owned(),
+        })
+        .collect()
+}
+
+/// The universe of stored rows, with the bundled curated data (renames, extra symbols, aliases).
+///
+/// # Errors
+/// [`UniverseError`] when a row cannot be read (a symbol that is not one, an unknown type).
+pub fn from_rows(rows: &[UniverseRow]) -> Result<SymbolUniverse, UniverseError> {
+    let mut csv = String::with_capacity(rows.len() * 64 + 64);
+    csv.push_str("symbol,name,exchange,type,former_symbols\n");
+    for row in rows {
+        let _ = writeln!(
+            csv,
+            "{},{},{},{},",
+            row.symbol,
+            quoted(&row.name),
+            quoted(&row.exchange),
+            row.security_type
+        );
+    }
+    Ok(SymbolUniverse::from_csv(&csv)?.with_curated_data())
+}
+
+/// A CSV field in double quotes, quotes doubled; line breaks (never in a name) become spaces.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\"").replace(['\r', '\n'], " "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(symbol: &str, name: &str, security_type: &str) -> UniverseRow {
+        UniverseRow {
+            symbol: symbol.to_owned(),
+            name: name.to_owned(),
+            exchange: "NYSE".to_owned(),
+            security_type: security_type.to_owned(),
+        }
+    }
+
+    #[test]
+    fn stored_rows_become_a_universe_with_names_as_aliases() {
+        let universe = from_rows(&[
+            row("PTON", "Peloton Interactive, Inc. Class A", "stock"),
+            row("XQQQ", "Some \"Quoted\" Fund, ETF", "etf"),
+            row("BRK-B", "Berkshire Hathaway Inc.", "stock"),
+        ])
+        .unwrap();
+        assert!(universe.contains("PTON") && universe.contains("XQQQ") && universe.contains("BRK-B"));
+        assert_eq!(universe.lookup("XQQQ").unwrap().name, "Some \"Quoted\" Fund, ETF");
+        let found: Vec<&str> =
+            universe.extract_mentions("Peloton puts and $PTON calls").iter().map(|m| m.symbol).collect();
+        assert_eq!(found, ["PTON"]);
+        // The curated renames come along: FB is Meta.
+        assert!(universe.extract_mentions("$FB calls").iter().any(|m| m.symbol == "META"));
+        assert!(from_rows(&[row("NOT A SYMBOL", "x", "stock")]).is_err());
+    }
+}
