@@ -33,7 +33,15 @@
 //!   capitalisation and near context, or a position noun right after them in lower case ("apple
 //!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
 //!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
-//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH).
+//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH). At the start
+//!   of a sentence a capital says nothing, so an ordinary-word name there needs the position noun
+//!   ("People paid $19" is not People Inc.; "Southwest shares" is LUV). A possessive name is
+//!   stored without its apostrophe ("Wendy's" → `wendys`, also matching "Wendys") and needs
+//!   capitalisation and near context: it is as often a place or a person ("behind Wendy's").
+//!
+//! `data/informal-words.txt` (slang and abbreviations: "bro", "meds", "pre") counts as English
+//! words. A plural acronym ("GPUs", "CEOs", "EVs") is never a ticker, and a `#` that starts a
+//! line is a Markdown heading ("#NVDA Gang"), not a tag.
 //!
 //! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line), and a
 //! comma, colon or parenthesis counts as a word in them ("mid, stock" is not "mid stock").
@@ -63,6 +71,7 @@ const ALIAS_STOPLIST: &str = include_str!("../data/alias-stoplist.txt");
 const NOT_COMPANIES: &str = include_str!("../data/not-companies.txt");
 const ENGLISH_WORDS: &str = include_str!("../data/english-words.txt");
 const PROPER_NAMES: &str = include_str!("../data/proper-names.txt");
+const INFORMAL_WORDS: &str = include_str!("../data/informal-words.txt");
 const POPULAR_TICKERS: &str = include_str!("../data/popular-tickers.txt");
 
 /// Longest word we look up; longer words are never symbols or aliases.
@@ -227,6 +236,8 @@ const NEAR_WORDS: &[&str] = &[
     "shareholders",
     "bull",
     "bear",
+    "bulls",
+    "bears",
     "up",
     "down",
     "bleeding",
@@ -432,6 +443,8 @@ struct Scan {
     last_ma_lead: Option<u32>,
     /// Last all-caps word that is not a ticker ("THE", "HOLD"): shouting around it.
     last_plain_caps: Option<u32>,
+    /// Index of the first word of the current sentence: its capital says nothing.
+    sentence_start: u32,
     pending: [Pending; MAX_PENDING],
     n_pending: usize,
 }
@@ -452,6 +465,7 @@ impl Scan {
             last_number: None,
             last_ma_lead: None,
             last_plain_caps: None,
+            sentence_start: 0,
             pending: [empty; MAX_PENDING],
             n_pending: 0,
         }
@@ -466,6 +480,7 @@ impl Scan {
 
     fn sentence_break(&mut self) {
         self.word_idx += NEAR_WINDOW + TIGHT_WINDOW + 1;
+        self.sentence_start = self.word_idx;
         self.n_pending = 0;
     }
 }
@@ -560,9 +575,14 @@ impl SymbolUniverse {
                 && !alias_stoplist.contains(first)
                 && !proper_names.contains(first)
             {
-                universe.insert_alias(first, idx, AliasCase::Any, false);
+                let possessive = name_of(&universe, idx).contains(['\'', '’']);
+                let case = if possessive { AliasCase::CapContext } else { AliasCase::Any };
+                universe.insert_alias(first, idx, case, false);
             }
-            universe.insert_derived_alias(&alias, idx, &alias_stoplist);
+            // A possessive name ("Wendy's", "Dick's") is as often a place or a person as the
+            // stock.
+            let needs_context = name_of(&universe, idx).contains(['\'', '’']);
+            universe.insert_derived_alias(&alias, idx, &alias_stoplist, needs_context);
         }
         Ok(universe)
     }
@@ -649,7 +669,7 @@ impl SymbolUniverse {
         for word in data_words(NOT_COMPANIES) {
             universe.word_entry(word).flags |= W_NOT_COMPANY;
         }
-        for word in data_words(ENGLISH_WORDS) {
+        for word in data_words(ENGLISH_WORDS).chain(data_words(INFORMAL_WORDS)) {
             universe.word_entry(word).flags |= W_ENGLISH;
         }
         for word in data_words(POPULAR_TICKERS) {
@@ -844,8 +864,9 @@ impl SymbolUniverse {
             return end;
         }
         let prev = start.checked_sub(1).map(|i| bytes[i]);
-        // Handles and tags: "@NVDA", "#tag".
-        if matches!(prev, Some(b'@' | b'#' | b'\\')) {
+        // Handles and tags: "@NVDA", "#tag". A `#` that starts a line is a Markdown heading
+        // ("#NVDA Gang checking in", "# TSLA to the moon"), so the word after it is a word.
+        if matches!(prev, Some(b'@' | b'\\')) || (prev == Some(b'#') && !is_line_start(bytes, start - 1)) {
             return end;
         }
         // Domains and file names: "x.com", "apple.com", "chart.png".
@@ -889,15 +910,24 @@ impl SymbolUniverse {
             return end;
         }
         let apostrophe_len = apostrophe_at(bytes, end);
+        let mut possessive_end = None;
         if apostrophe_len > 0 {
             let tail_start = end + apostrophe_len;
             let tail_end = scan_while(bytes, tail_start, is_word_byte);
             if !bytes[tail_start..tail_end].eq_ignore_ascii_case(b"s") {
                 return end;
             }
+            possessive_end = Some(tail_end);
         }
 
         let all_upper = word.iter().all(u8::is_ascii_uppercase);
+        // Plural acronyms: "GPUs", "CEOs", "EVs", "ETFs" are not tickers (GPUS, EVS…).
+        if let [head @ .., b's'] = word
+            && head.len() >= 2
+            && head.iter().all(u8::is_ascii_uppercase)
+        {
+            return end;
+        }
         // "BRK-B" or "BRK.B" written bare.
         if all_upper && (2..=5).contains(&word.len()) && matches!(next, Some(b'-' | b'.')) {
             let class_end = scan_while(bytes, end + 1, |b| b.is_ascii_uppercase());
@@ -919,9 +949,23 @@ impl SymbolUniverse {
         {
             return end;
         }
-        let mut buf = [0u8; MAX_WORD_LEN];
+        let mut buf = [0u8; MAX_WORD_LEN + 1];
         let Some(key) = lower_into(word, &mut buf) else { return end };
         let entry = self.words.get(key).copied();
+        // A name with a possessive ("Wendy's", "Domino's", "McDonald's") is stored without its
+        // apostrophe ("wendys"): the whole word is that company, not the person or word before.
+        if let Some(tail_end) = possessive_end
+            && let Some(name) = self.possessive_alias(word, &mut buf)
+        {
+            let need = match name.alias_case {
+                AliasCase::CapContext => Need::Near,
+                _ => Need::Nothing,
+            };
+            if name.alias_case == AliasCase::Any || word[0].is_ascii_uppercase() {
+                self.candidate(scan, out, name.alias, MentionKind::Alias, word_idx, need);
+                return tail_end;
+            }
+        }
         let after_plain_caps = word_idx > 0 && scan.last_plain_caps == Some(word_idx - 1);
         if all_upper && word.len() >= 2 && entry.is_none_or(|entry| is_plain_word(&entry)) {
             scan.last_plain_caps = Some(word_idx);
@@ -959,15 +1003,18 @@ impl SymbolUniverse {
             return end;
         }
         if entry.alias != NO_SYMBOL && (word.len() >= 3 || all_upper) {
+            // The capital of a sentence's first word says nothing: "People paid $19" is not
+            // People Inc., "Gain $10" is not Gain Therapeutics.
+            let sentence_start = word_idx == scan.sentence_start && !all_upper;
             let need = match entry.alias_case {
                 AliasCase::Any => Some(Need::Nothing),
                 AliasCase::Cap if capitalised => Some(Need::Nothing),
-                AliasCase::CapContext if capitalised => Some(Need::Near),
+                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::Near),
                 _ => None,
             };
             // A lower-case name that is an ordinary word still counts as the company right
             // before a position noun: "apple position", "intel shares", "snap calls".
-            let need = need.or((!capitalised).then_some(Need::NounAfter));
+            let need = need.or((!capitalised || sentence_start).then_some(Need::NounAfter));
             if let Some(need) = need {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
@@ -989,6 +1036,20 @@ impl SymbolUniverse {
             }
         }
         end
+    }
+
+    /// The alias entry of `word` + "s" ("wendy" → "wendys"), if there is one.
+    fn possessive_alias(&self, word: &[u8], buf: &mut [u8; MAX_WORD_LEN + 1]) -> Option<WordEntry> {
+        let len = word.len();
+        if len >= MAX_WORD_LEN {
+            return None;
+        }
+        for (dst, src) in buf[..len].iter_mut().zip(word) {
+            *dst = src.to_ascii_lowercase();
+        }
+        buf[len] = b's';
+        let key = std::str::from_utf8(&buf[..=len]).ok()?;
+        self.words.get(key).copied().filter(|entry| entry.alias != NO_SYMBOL)
     }
 
     /// What an all-caps word that is a symbol needs to count, or `None` if it never counts bare.
@@ -1216,13 +1277,19 @@ impl SymbolUniverse {
     /// Adds an alias derived from a stock's name (see [`alias_from_name`]); an alias that is an
     /// English word needs context, one on the alias stoplist is dropped, and several listings with the
     /// same name keep the shortest symbol (the primary listing, not an OTC line).
-    fn insert_derived_alias(&mut self, alias: &str, idx: u32, alias_stoplist: &HashSet<String>) {
+    fn insert_derived_alias(
+        &mut self,
+        alias: &str,
+        idx: u32,
+        alias_stoplist: &HashSet<String>,
+        needs_context: bool,
+    ) {
         if alias_stoplist.contains(alias) {
             return;
         }
         let case = if alias.contains(' ') {
             AliasCase::Cap
-        } else if is_english_word(self, alias) {
+        } else if needs_context || is_english_word(self, alias) {
             AliasCase::CapContext
         } else {
             // A name that is not an English word is the company in any case: "paypal", "nvidia".
@@ -1357,11 +1424,13 @@ pub fn alias_from_name(name: &str) -> Option<String> {
         "the",
         "&",
     ];
-    let words: Vec<&str> = name
+    // A possessive loses its apostrophe: "Wendy's" → "wendys" (see `possessive_alias`).
+    let words: Vec<String> = name
         .split(|c: char| c.is_whitespace() || c == ',')
-        .map(|word| word.trim_end_matches('.'))
+        .map(|word| word.trim_end_matches('.').replace(['\'', '’'], ""))
         .filter(|word| !word.is_empty() && !SUFFIXES.iter().any(|suffix| word.eq_ignore_ascii_case(suffix)))
         .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let words = match words.as_slice() {
         // "Eli Lilly and Company" → "Eli Lilly".
         [rest @ .., last] if last.eq_ignore_ascii_case("and") => rest,
@@ -1467,6 +1536,13 @@ fn starts_url(bytes: &[u8], pos: usize) -> bool {
     starts(b"http://") || starts(b"https://") || starts(b"www.")
 }
 
+/// Whether `pos` starts a line, after any `#` of a Markdown heading.
+fn is_line_start(bytes: &[u8], pos: usize) -> bool {
+    let before = &bytes[..pos];
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    before[line_start..].iter().all(|&b| b == b'#')
+}
+
 /// Length of an apostrophe (`'` or `’`) at `pos`, or 0.
 fn apostrophe_at(bytes: &[u8], pos: usize) -> usize {
     match bytes.get(pos..pos + 3) {
@@ -1510,6 +1586,11 @@ fn data_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(str::trim_end)
         .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+}
+
+/// The name of the listing at `idx`.
+fn name_of(universe: &SymbolUniverse, idx: u32) -> &str {
+    &universe.listings[idx as usize].name
 }
 
 /// Whether `word` (lower case) is on the English word list.
@@ -1694,7 +1775,12 @@ mod tests {
     #[test]
     fn aliases_from_names_and_short_names() {
         assert_eq!(symbols("Coinbase and Peloton"), ["COIN", "PTON"]);
-        assert_eq!(symbols("Southwest is down 4% after earnings"), ["LUV"]);
+        assert_eq!(symbols("looks like Southwest is down 4% after earnings"), ["LUV"]);
+        // At the start of a sentence the capital says nothing: an ordinary-word name needs a
+        // position noun right after it there.
+        assert!(symbols("Southwest is down 4% after earnings").is_empty());
+        assert_eq!(symbols("Southwest shares are down 4%"), ["LUV"]);
+        assert!(symbols("People paid $19 for it").is_empty());
         assert!(symbols("flying Southwest to Denver").is_empty());
         assert_eq!(symbols("Snap puts"), ["SNAP"]);
         assert!(symbols("Snap judgment from me").is_empty());
@@ -1740,7 +1826,9 @@ mod tests {
         assert_eq!(alias_from_name("NVIDIA Corporation").as_deref(), Some("nvidia"));
         assert_eq!(alias_from_name("Bank of America").as_deref(), Some("bank of america"));
         assert_eq!(alias_from_name("Eli Lilly and Company").as_deref(), Some("eli lilly"));
-        assert_eq!(alias_from_name("Lowe's"), None);
+        // A possessive loses its apostrophe ("Lowe's" → "lowes", matched as "Lowe's" or "Lowes").
+        assert_eq!(alias_from_name("Lowe's").as_deref(), Some("lowes"));
+        assert_eq!(alias_from_name("Wendy's Company").as_deref(), Some("wendys"));
         assert_eq!(alias_from_name("AMD"), None);
     }
 
@@ -1784,5 +1872,36 @@ mod tests {
         let found: Vec<&str> =
             universe.extract_mentions("ZZZQ to the moon").iter().map(|m| m.symbol).collect();
         assert_eq!(found, ["ZZZQ"]);
+    }
+
+    #[test]
+    fn plural_acronyms_are_not_tickers() {
+        assert!(symbols("the new GPUs with massive gains").is_empty());
+        assert!(symbols("CEOs and EVs are up 5%").is_empty());
+        assert_eq!(symbols("bought GPUS shares"), ["GPUS"]);
+    }
+
+    #[test]
+    fn a_hash_that_starts_a_line_is_a_heading() {
+        assert_eq!(symbols("#NVDA Gang members checking in"), ["NVDA"]);
+        assert_eq!(symbols("gm\n#TSLA to the moon"), ["TSLA"]);
+        assert!(symbols("love this #TSLA").is_empty());
+    }
+
+    #[test]
+    fn possessive_names_need_context() {
+        assert_eq!(symbols("Long puts on Wendy's to hit $0.69"), ["WEN"]);
+        assert_eq!(symbols("McDonald's earnings beat, calls printing"), ["MCD"]);
+        assert!(symbols("Sir, this is Wendy's").is_empty());
+        assert!(symbols("meet me behind the Wendy's dumpster").is_empty());
+        assert!(symbols("Dominos is trash pizza").is_empty());
+    }
+
+    #[test]
+    fn informal_words_are_not_tickers_in_lower_case() {
+        assert!(symbols("Should've held them calls bro!!").is_empty());
+        assert!(symbols("pre market price action looking good").is_empty());
+        assert!(symbols("meds cost 25-50% more there").is_empty());
+        assert!(symbols("they see alot more upside, up 10%").is_empty());
     }
 }
