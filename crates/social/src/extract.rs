@@ -33,7 +33,9 @@
 //!   capitalisation and near context, or a position noun right after them in lower case ("apple
 //!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
 //!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
-//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH). At the start
+//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH). A curated
+//!   `cap` name that is also a word counts in lower case with near context ("down 30% on
+//!   intel"), other ordinary-word names only before a position noun. At the start
 //!   of a sentence a capital says nothing, so an ordinary-word name there needs the position noun
 //!   ("People paid $19" is not People Inc.; "Southwest shares" is LUV). A possessive name is
 //!   stored without its apostrophe ("Wendy's" → `wendys`, also matching "Wendys") and needs
@@ -1014,7 +1016,12 @@ impl SymbolUniverse {
             };
             // A lower-case name that is an ordinary word still counts as the company right
             // before a position noun: "apple position", "intel shares", "snap calls".
-            let need = need.or((!capitalised || sentence_start).then_some(Need::NounAfter));
+            let need = need.or(match entry.alias_case {
+                // A curated name that is also a word ("intel", "micron", "amazon") in lower case
+                // counts with near context: "down 30% on intel", "micron went up".
+                AliasCase::Cap if !capitalised => Some(Need::Near),
+                _ => (!capitalised || sentence_start).then_some(Need::NounAfter),
+            });
             if let Some(need) = need {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
@@ -1903,5 +1910,13 @@ mod tests {
         assert!(symbols("pre market price action looking good").is_empty());
         assert!(symbols("meds cost 25-50% more there").is_empty());
         assert!(symbols("they see alot more upside, up 10%").is_empty());
+    }
+
+    #[test]
+    fn curated_word_names_count_in_lower_case_with_near_context() {
+        assert_eq!(symbols("I'm down 30% on intel wtf"), ["INTC"]);
+        assert_eq!(symbols("when micron went up after earnings"), ["MU"]);
+        assert!(symbols("got some intel from a friend about the party").is_empty());
+        assert!(symbols("an apple a day").is_empty());
     }
 }
