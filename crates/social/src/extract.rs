@@ -917,7 +917,9 @@ impl SymbolUniverse {
             let tail_start = end + apostrophe_len;
             let tail_end = scan_while(bytes, tail_start, is_word_byte);
             if !bytes[tail_start..tail_end].eq_ignore_ascii_case(b"s") {
-                return end;
+                // The tail of a contraction ("doesn't", "I'm") is not a word of its own, so it
+                // does not widen the gap to a context word ("mu doesn't move up").
+                return tail_end;
             }
             possessive_end = Some(tail_end);
         }
@@ -1918,5 +1920,12 @@ mod tests {
         assert_eq!(symbols("when micron went up after earnings"), ["MU"]);
         assert!(symbols("got some intel from a friend about the party").is_empty());
         assert!(symbols("an apple a day").is_empty());
+    }
+
+    #[test]
+    fn a_contraction_tail_is_not_a_word() {
+        assert_eq!(symbols("If mu doesn't move up at least 5 dollars"), ["MU"]);
+        assert_eq!(symbols("If mu doesn’t move up at least 5 dollars"), ["MU"]);
+        assert!(symbols("DON'T do it").is_empty());
     }
 }
