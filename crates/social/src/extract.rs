@@ -250,6 +250,15 @@ const NEAR_WORDS: &[&str] = &[
     "squeezed",
     "diamond",
     "hands",
+    "ceo",
+    "cfo",
+    "revenue",
+    "revenues",
+    "sales",
+    "acquisition",
+    "merger",
+    "ipo",
+    "stake",
 ];
 /// Words that make a following `MA` an indicator ("50 day MA", "200 week MA", "moving MA").
 const MA_LEADS: &[&str] = &["day", "week", "hour", "minute", "min", "d", "w", "h", "moving", "dma"];
