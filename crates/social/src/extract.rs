@@ -415,8 +415,12 @@ const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
 enum Need {
     /// Nothing: counts where it stands.
     Nothing,
-    /// Near context within [`NEAR_WINDOW`] words either side.
+    /// Near context within [`NEAR_WINDOW`] words either side; another ticker counts too
+    /// ("nvda, meta, mu").
     Near,
+    /// Near context from a trading word, not from another ticker: a capitalised ordinary-word
+    /// name ("Snap is down 4%"; "TSLA is on Reddit" is the site).
+    NearWord,
     /// A verb right before, or a position noun or strike within [`TIGHT_WINDOW`] words after.
     Tight,
     /// A position noun or strike within [`TIGHT_WINDOW`] words after.
@@ -432,6 +436,8 @@ enum Cue {
     Verb,
     /// A position noun, a strike or a `$` amount ("calls", "80c", "$12").
     Noun,
+    /// A ticker that counted: near context for other symbols only, not for names ("nvda, mu").
+    Ticker,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -449,6 +455,8 @@ struct Scan {
     /// Index of the next word; jumps at sentence ends so windows do not cross them.
     word_idx: u32,
     last_near: Option<u32>,
+    /// Last ticker that counted (near context for symbols in a list).
+    last_ticker: Option<u32>,
     last_verb: Option<u32>,
     last_number: Option<u32>,
     last_ma_lead: Option<u32>,
@@ -472,6 +480,7 @@ impl Scan {
         Self {
             word_idx: 0,
             last_near: None,
+            last_ticker: None,
             last_verb: None,
             last_number: None,
             last_ma_lead: None,
@@ -971,7 +980,7 @@ impl SymbolUniverse {
             && let Some(name) = self.possessive_alias(word, &mut buf)
         {
             let need = match name.alias_case {
-                AliasCase::CapContext => Need::Near,
+                AliasCase::CapContext => Need::NearWord,
                 _ => Need::Nothing,
             };
             if name.alias_case == AliasCase::Any || word[0].is_ascii_uppercase() {
@@ -1022,7 +1031,7 @@ impl SymbolUniverse {
             let need = match entry.alias_case {
                 AliasCase::Any => Some(Need::Nothing),
                 AliasCase::Cap if capitalised => Some(Need::Nothing),
-                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::Near),
+                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::NearWord),
                 _ => None,
             };
             // A lower-case name that is an ordinary word still counts as the company right
@@ -1166,12 +1175,18 @@ impl SymbolUniverse {
     ) {
         let ready = match need {
             Need::Nothing => true,
-            Need::Near => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::NearWord => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::Near => [scan.last_near, scan.last_ticker]
+                .into_iter()
+                .any(|cue| cue.is_some_and(|c| word_idx - c <= NEAR_WINDOW)),
             Need::Tight => word_idx > 0 && scan.last_verb == Some(word_idx - 1),
             Need::NounAfter => false,
         };
         if ready {
             self.insert(out, out.len(), symbol_idx, kind);
+            // A mention is near context for its neighbours in a list ("smci/nvda/dell",
+            // "nvda, amzn, meta, mu").
+            self.cue(scan, word_idx, Cue::Ticker, out);
             return;
         }
         if scan.n_pending == MAX_PENDING {
@@ -1194,7 +1209,11 @@ impl SymbolUniverse {
 
     /// A context word or token at `word_idx`: confirms the waiting candidates it reaches.
     fn cue<'u>(&'u self, scan: &mut Scan, word_idx: u32, cue: Cue, out: &mut Vec<Mention<'u>>) {
-        scan.last_near = Some(word_idx);
+        if cue == Cue::Ticker {
+            scan.last_ticker = Some(word_idx);
+        } else {
+            scan.last_near = Some(word_idx);
+        }
         if cue == Cue::Verb {
             scan.last_verb = Some(word_idx);
         }
@@ -1204,12 +1223,14 @@ impl SymbolUniverse {
             let distance = word_idx - pending.word_idx;
             let confirmed = match pending.need {
                 Need::Near => distance <= NEAR_WINDOW,
+                Need::NearWord => distance <= NEAR_WINDOW && cue != Cue::Ticker,
                 Need::Tight => cue == Cue::Noun && distance <= TIGHT_WINDOW,
                 // An English word needs the noun right after it ("spy puts"), or after a strike.
                 Need::NounAfter => cue == Cue::Noun && distance == 1,
                 Need::Nothing => true,
             };
             if confirmed {
+                scan.last_ticker = scan.last_ticker.max(Some(pending.word_idx));
                 if self.insert(out, pending.insert_at, pending.symbol_idx, pending.kind) {
                     // Later candidates go after this one.
                     for later in &mut scan.pending[i + 1..scan.n_pending] {
@@ -1936,5 +1957,18 @@ mod tests {
         assert_eq!(symbols("If mu doesn't move up at least 5 dollars"), ["MU"]);
         assert_eq!(symbols("If mu doesn’t move up at least 5 dollars"), ["MU"]);
         assert!(symbols("DON'T do it").is_empty());
+    }
+
+    #[test]
+    fn a_ticker_is_context_for_its_neighbours_in_a_list() {
+        assert_eq!(symbols("the collab with smci/nvda/dell"), ["SMCI", "NVDA", "DELL"]);
+        assert_eq!(symbols("calls on nvda, amzn, meta, mu"), ["NVDA", "AMZN", "META", "MU"]);
+        // Not for a capitalised ordinary-word name: "on Reddit" is the site.
+        assert_eq!(symbols("how bearish TSLA is on Reddit"), ["TSLA"]);
+    }
+
+    #[test]
+    fn company_words_are_near_context() {
+        assert_eq!(symbols("Former Wendy's CEO joins Dutch Bros"), ["WEN", "BROS"]);
     }
 }
