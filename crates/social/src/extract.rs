@@ -22,7 +22,10 @@
 //!     "mu") and 2-letter ones ("bb") count with near context,
 //!   - another ticker that is not an English word counts with **near context**: a trading word,
 //!     `$` amount, strike, `%` or a number of 2+ digits within [`NEAR_WINDOW`] words either side
-//!     ("pton calls", "loaded up on asts"),
+//!     ("pton calls", "loaded up on asts"); a mention that counted is near context too, so the
+//!     symbols of a list count together ("smci/nvda/dell", "calls on nvda, meta, mu"), but not
+//!     for a capitalised ordinary-word name ("TSLA is on Reddit"); company words ("ceo",
+//!     "revenue", "sales") are near context as well,
 //!   - other English words ("cost", "size", "snap") and stoplisted words (`on`, `it`, `all`)
 //!     never count as tickers in lower case;
 //! - an **alias**: a company name ("Nvidia", "Coinbase", "Bank of America"), derived from the names
