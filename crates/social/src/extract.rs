@@ -46,7 +46,9 @@
 //!
 //! `data/informal-words.txt` (slang and abbreviations: "bro", "meds", "pre") counts as English
 //! words. A plural acronym ("GPUs", "CEOs", "EVs") is never a ticker, and a `#` that starts a
-//! line is a Markdown heading ("#NVDA Gang"), not a tag.
+//! line is a Markdown heading ("#NVDA Gang"), not a tag. A lone `C` or `P` after a number is a
+//! strike ("505 C leaps"), and a legal form after a capitalised non-symbol word is part of a name
+//! ("DEUTZ AG").
 //!
 //! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line), and a
 //! comma, colon or parenthesis counts as a word in them ("mid, stock" is not "mid stock").
@@ -263,6 +265,11 @@ const NEAR_WORDS: &[&str] = &[
     "ipo",
     "stake",
 ];
+/// Legal forms of company names; after a capitalised word that is not a symbol they are part of
+/// the name ("DEUTZ AG"), not tickers (AG, SE, CO…).
+const LEGAL_FORMS: &[&str] = &[
+    "ag", "sa", "se", "nv", "plc", "llc", "lp", "inc", "corp", "co", "ltd", "gmbh", "spa", "ab", "asa", "bv",
+];
 /// Words that make a following `MA` an indicator ("50 day MA", "200 week MA", "moving MA").
 const MA_LEADS: &[&str] = &["day", "week", "hour", "minute", "min", "d", "w", "h", "moving", "dma"];
 
@@ -465,6 +472,8 @@ struct Scan {
     last_ma_lead: Option<u32>,
     /// Last all-caps word that is not a ticker ("THE", "HOLD"): shouting around it.
     last_plain_caps: Option<u32>,
+    /// Last capitalised word that is not a symbol ("DEUTZ" of "DEUTZ AG").
+    last_name_word: Option<u32>,
     /// Index of the first word of the current sentence: its capital says nothing.
     sentence_start: u32,
     pending: [Pending; MAX_PENDING],
@@ -489,6 +498,7 @@ impl Scan {
             last_ma_lead: None,
             last_plain_caps: None,
             sentence_start: 0,
+            last_name_word: None,
             pending: [empty; MAX_PENDING],
             n_pending: 0,
         }
@@ -992,6 +1002,19 @@ impl SymbolUniverse {
             }
         }
         let after_plain_caps = word_idx > 0 && scan.last_plain_caps == Some(word_idx - 1);
+        let after_name = word_idx > 0 && scan.last_name_word == Some(word_idx - 1);
+        if word[0].is_ascii_uppercase() && entry.is_none_or(|entry| entry.symbol == NO_SYMBOL) {
+            scan.last_name_word = Some(word_idx);
+        }
+        // A strike written apart ("505 C leaps", "120 P") is a position word, not Citigroup.
+        if matches!(word, b"C" | b"P") && word_idx > 0 && scan.last_number == Some(word_idx - 1) {
+            self.cue(scan, word_idx, Cue::Noun, out);
+            return end;
+        }
+        // A legal form after a name ("DEUTZ AG", "Fiat SpA", "Acme PLC") is not a ticker.
+        if after_name && LEGAL_FORMS.iter().any(|form| form.as_bytes().eq_ignore_ascii_case(word)) {
+            return end;
+        }
         if all_upper && word.len() >= 2 && entry.is_none_or(|entry| is_plain_word(&entry)) {
             scan.last_plain_caps = Some(word_idx);
         }
@@ -1973,5 +1996,12 @@ mod tests {
     #[test]
     fn company_words_are_near_context() {
         assert_eq!(symbols("Former Wendy's CEO joins Dutch Bros"), ["WEN", "BROS"]);
+    }
+
+    #[test]
+    fn strikes_written_apart_and_legal_forms_are_not_tickers() {
+        assert_eq!(symbols("~77k 505 C leaps on $COIN"), ["COIN"]);
+        assert!(symbols("DEUTZ AG: DEUTZ acquires GenSet").is_empty());
+        assert_eq!(symbols("bought AG calls"), ["AG"]);
     }
 }
