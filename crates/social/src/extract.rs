@@ -15,7 +15,8 @@
 //!     "F 12c"), or, unless it is an English word ("Buy NOW", "sell ALL"), a trading verb right
 //!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
 //!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
-//!     is not a ticker ("HOLD THE LINE"): shouting, so it needs a position noun right after it;
+//!     is not a ticker ("HOLD THE LINE"), or in an all-caps line with two such words: shouting, so
+//!     it needs a position noun right after it;
 //! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
 //!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
 //!     not an English word counts as it stands; the few English words on that list ("hood",
@@ -1139,10 +1140,33 @@ impl SymbolUniverse {
         }
         // "HOLD THE LINE": an English word among other capitalised words is shouting and needs a
         // position noun ("BUY CAT CALLS"); "HD and LOW both reported" is a ticker.
-        if entry.flags & W_ENGLISH != 0 && (after_plain_caps || self.next_is_plain_caps(bytes, end)) {
+        if entry.flags & W_ENGLISH != 0
+            && (after_plain_caps || self.next_is_plain_caps(bytes, end) || self.is_shouted_line(bytes, end))
+        {
             return Some(Need::NounAfter);
         }
         Some(Need::Nothing)
+    }
+
+    /// Whether the line around `pos` is written in capitals (no lower-case letter) with at least
+    /// two ordinary words in it: a shouted title ("PTON PUTS AND PTON PAYS"), not a list of
+    /// tickers ("NVDA 132; SPY 555").
+    fn is_shouted_line(&self, bytes: &[u8], pos: usize) -> bool {
+        let start = bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let line = &bytes[start..end];
+        if line.iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+        let mut buf = [0u8; MAX_WORD_LEN];
+        let plain = line
+            .split(|b| !b.is_ascii_alphabetic())
+            .filter(|word| word.len() >= 2)
+            .filter(|word| {
+                lower_into(word, &mut buf).is_some_and(|key| self.words.get(key).is_none_or(is_plain_word))
+            })
+            .count();
+        plain >= 2
     }
 
     /// Whether the word after `end` (one space away) is an all-caps word that is not a ticker.
@@ -2003,5 +2027,12 @@ mod tests {
         assert_eq!(symbols("~77k 505 C leaps on $COIN"), ["COIN"]);
         assert!(symbols("DEUTZ AG: DEUTZ acquires GenSet").is_empty());
         assert_eq!(symbols("bought AG calls"), ["AG"]);
+    }
+
+    #[test]
+    fn an_english_word_ticker_in_a_shouted_line_needs_a_position_noun() {
+        assert_eq!(symbols("PTON PUTS AND PTON PAYS"), ["PTON"]);
+        assert_eq!(symbols("Tomorrow:\n\nNVDA 132; SPY 555; AMZN 195"), ["NVDA", "SPY", "AMZN"]);
+        assert_eq!(symbols("WHY I BOUGHT CAT CALLS"), ["CAT"]);
     }
 }
