@@ -15,14 +15,18 @@
 //!     "F 12c"), or, unless it is an English word ("Buy NOW", "sell ALL"), a trading verb right
 //!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
 //!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
-//!     is not a ticker ("HOLD THE LINE"): shouting, so it needs a position noun right after it;
+//!     is not a ticker ("HOLD THE LINE"), or in an all-caps line with two such words: shouting, so
+//!     it needs a position noun right after it;
 //! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
 //!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
 //!     not an English word counts as it stands; the few English words on that list ("hood",
 //!     "mu") and 2-letter ones ("bb") count with near context,
 //!   - another ticker that is not an English word counts with **near context**: a trading word,
 //!     `$` amount, strike, `%` or a number of 2+ digits within [`NEAR_WINDOW`] words either side
-//!     ("pton calls", "loaded up on asts"),
+//!     ("pton calls", "loaded up on asts"); a mention that counted is near context too, so the
+//!     symbols of a list count together ("smci/nvda/dell", "calls on nvda, meta, mu"), but not
+//!     for a capitalised ordinary-word name ("TSLA is on Reddit"); company words ("ceo",
+//!     "revenue", "sales") are near context as well,
 //!   - other English words ("cost", "size", "snap") and stoplisted words (`on`, `it`, `all`)
 //!     never count as tickers in lower case;
 //! - an **alias**: a company name ("Nvidia", "Coinbase", "Bank of America"), derived from the names
@@ -33,7 +37,19 @@
 //!   capitalisation and near context, or a position noun right after them in lower case ("apple
 //!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
 //!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
-//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH).
+//!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH). A curated
+//!   `cap` name that is also a word counts in lower case with near context ("down 30% on
+//!   intel"), other ordinary-word names only before a position noun. At the start
+//!   of a sentence a capital says nothing, so an ordinary-word name there needs the position noun
+//!   ("People paid $19" is not People Inc.; "Southwest shares" is LUV). A possessive name is
+//!   stored without its apostrophe ("Wendy's" → `wendys`, also matching "Wendys") and needs
+//!   capitalisation and near context: it is as often a place or a person ("behind Wendy's").
+//!
+//! `data/informal-words.txt` (slang and abbreviations: "bro", "meds", "pre") counts as English
+//! words. A plural acronym ("GPUs", "CEOs", "EVs") is never a ticker, and a `#` that starts a
+//! line is a Markdown heading ("#NVDA Gang"), not a tag. A lone `C` or `P` after a number is a
+//! strike ("505 C leaps"), and a legal form after a capitalised non-symbol word is part of a name
+//! ("DEUTZ AG").
 //!
 //! Context windows stop at sentence ends (`.`, `!`, `?`, `;` before a space, a new line), and a
 //! comma, colon or parenthesis counts as a word in them ("mid, stock" is not "mid stock").
@@ -63,6 +79,7 @@ const ALIAS_STOPLIST: &str = include_str!("../data/alias-stoplist.txt");
 const NOT_COMPANIES: &str = include_str!("../data/not-companies.txt");
 const ENGLISH_WORDS: &str = include_str!("../data/english-words.txt");
 const PROPER_NAMES: &str = include_str!("../data/proper-names.txt");
+const INFORMAL_WORDS: &str = include_str!("../data/informal-words.txt");
 const POPULAR_TICKERS: &str = include_str!("../data/popular-tickers.txt");
 
 /// Longest word we look up; longer words are never symbols or aliases.
@@ -227,6 +244,8 @@ const NEAR_WORDS: &[&str] = &[
     "shareholders",
     "bull",
     "bear",
+    "bulls",
+    "bears",
     "up",
     "down",
     "bleeding",
@@ -237,6 +256,20 @@ const NEAR_WORDS: &[&str] = &[
     "squeezed",
     "diamond",
     "hands",
+    "ceo",
+    "cfo",
+    "revenue",
+    "revenues",
+    "sales",
+    "acquisition",
+    "merger",
+    "ipo",
+    "stake",
+];
+/// Legal forms of company names; after a capitalised word that is not a symbol they are part of
+/// the name ("DEUTZ AG"), not tickers (AG, SE, CO…).
+const LEGAL_FORMS: &[&str] = &[
+    "ag", "sa", "se", "nv", "plc", "llc", "lp", "inc", "corp", "co", "ltd", "gmbh", "spa", "ab", "asa", "bv",
 ];
 /// Words that make a following `MA` an indicator ("50 day MA", "200 week MA", "moving MA").
 const MA_LEADS: &[&str] = &["day", "week", "hour", "minute", "min", "d", "w", "h", "moving", "dma"];
@@ -393,8 +426,12 @@ const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
 enum Need {
     /// Nothing: counts where it stands.
     Nothing,
-    /// Near context within [`NEAR_WINDOW`] words either side.
+    /// Near context within [`NEAR_WINDOW`] words either side; another ticker counts too
+    /// ("nvda, meta, mu").
     Near,
+    /// Near context from a trading word, not from another ticker: a capitalised ordinary-word
+    /// name ("Snap is down 4%"; "TSLA is on Reddit" is the site).
+    NearWord,
     /// A verb right before, or a position noun or strike within [`TIGHT_WINDOW`] words after.
     Tight,
     /// A position noun or strike within [`TIGHT_WINDOW`] words after.
@@ -410,6 +447,8 @@ enum Cue {
     Verb,
     /// A position noun, a strike or a `$` amount ("calls", "80c", "$12").
     Noun,
+    /// A ticker that counted: near context for other symbols only, not for names ("nvda, mu").
+    Ticker,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -427,11 +466,17 @@ struct Scan {
     /// Index of the next word; jumps at sentence ends so windows do not cross them.
     word_idx: u32,
     last_near: Option<u32>,
+    /// Last ticker that counted (near context for symbols in a list).
+    last_ticker: Option<u32>,
     last_verb: Option<u32>,
     last_number: Option<u32>,
     last_ma_lead: Option<u32>,
     /// Last all-caps word that is not a ticker ("THE", "HOLD"): shouting around it.
     last_plain_caps: Option<u32>,
+    /// Last capitalised word that is not a symbol ("DEUTZ" of "DEUTZ AG").
+    last_name_word: Option<u32>,
+    /// Index of the first word of the current sentence: its capital says nothing.
+    sentence_start: u32,
     pending: [Pending; MAX_PENDING],
     n_pending: usize,
 }
@@ -448,10 +493,13 @@ impl Scan {
         Self {
             word_idx: 0,
             last_near: None,
+            last_ticker: None,
             last_verb: None,
             last_number: None,
             last_ma_lead: None,
             last_plain_caps: None,
+            sentence_start: 0,
+            last_name_word: None,
             pending: [empty; MAX_PENDING],
             n_pending: 0,
         }
@@ -466,6 +514,7 @@ impl Scan {
 
     fn sentence_break(&mut self) {
         self.word_idx += NEAR_WINDOW + TIGHT_WINDOW + 1;
+        self.sentence_start = self.word_idx;
         self.n_pending = 0;
     }
 }
@@ -560,9 +609,14 @@ impl SymbolUniverse {
                 && !alias_stoplist.contains(first)
                 && !proper_names.contains(first)
             {
-                universe.insert_alias(first, idx, AliasCase::Any, false);
+                let possessive = name_of(&universe, idx).contains(['\'', '’']);
+                let case = if possessive { AliasCase::CapContext } else { AliasCase::Any };
+                universe.insert_alias(first, idx, case, false);
             }
-            universe.insert_derived_alias(&alias, idx, &alias_stoplist);
+            // A possessive name ("Wendy's", "Dick's") is as often a place or a person as the
+            // stock.
+            let needs_context = name_of(&universe, idx).contains(['\'', '’']);
+            universe.insert_derived_alias(&alias, idx, &alias_stoplist, needs_context);
         }
         Ok(universe)
     }
@@ -649,7 +703,7 @@ impl SymbolUniverse {
         for word in data_words(NOT_COMPANIES) {
             universe.word_entry(word).flags |= W_NOT_COMPANY;
         }
-        for word in data_words(ENGLISH_WORDS) {
+        for word in data_words(ENGLISH_WORDS).chain(data_words(INFORMAL_WORDS)) {
             universe.word_entry(word).flags |= W_ENGLISH;
         }
         for word in data_words(POPULAR_TICKERS) {
@@ -844,8 +898,9 @@ impl SymbolUniverse {
             return end;
         }
         let prev = start.checked_sub(1).map(|i| bytes[i]);
-        // Handles and tags: "@NVDA", "#tag".
-        if matches!(prev, Some(b'@' | b'#' | b'\\')) {
+        // Handles and tags: "@NVDA", "#tag". A `#` that starts a line is a Markdown heading
+        // ("#NVDA Gang checking in", "# TSLA to the moon"), so the word after it is a word.
+        if matches!(prev, Some(b'@' | b'\\')) || (prev == Some(b'#') && !is_line_start(bytes, start - 1)) {
             return end;
         }
         // Domains and file names: "x.com", "apple.com", "chart.png".
@@ -889,15 +944,26 @@ impl SymbolUniverse {
             return end;
         }
         let apostrophe_len = apostrophe_at(bytes, end);
+        let mut possessive_end = None;
         if apostrophe_len > 0 {
             let tail_start = end + apostrophe_len;
             let tail_end = scan_while(bytes, tail_start, is_word_byte);
             if !bytes[tail_start..tail_end].eq_ignore_ascii_case(b"s") {
-                return end;
+                // The tail of a contraction ("doesn't", "I'm") is not a word of its own, so it
+                // does not widen the gap to a context word ("mu doesn't move up").
+                return tail_end;
             }
+            possessive_end = Some(tail_end);
         }
 
         let all_upper = word.iter().all(u8::is_ascii_uppercase);
+        // Plural acronyms: "GPUs", "CEOs", "EVs", "ETFs" are not tickers (GPUS, EVS…).
+        if let [head @ .., b's'] = word
+            && head.len() >= 2
+            && head.iter().all(u8::is_ascii_uppercase)
+        {
+            return end;
+        }
         // "BRK-B" or "BRK.B" written bare.
         if all_upper && (2..=5).contains(&word.len()) && matches!(next, Some(b'-' | b'.')) {
             let class_end = scan_while(bytes, end + 1, |b| b.is_ascii_uppercase());
@@ -919,10 +985,37 @@ impl SymbolUniverse {
         {
             return end;
         }
-        let mut buf = [0u8; MAX_WORD_LEN];
+        let mut buf = [0u8; MAX_WORD_LEN + 1];
         let Some(key) = lower_into(word, &mut buf) else { return end };
         let entry = self.words.get(key).copied();
+        // A name with a possessive ("Wendy's", "Domino's", "McDonald's") is stored without its
+        // apostrophe ("wendys"): the whole word is that company, not the person or word before.
+        if let Some(tail_end) = possessive_end
+            && let Some(name) = self.possessive_alias(word, &mut buf)
+        {
+            let need = match name.alias_case {
+                AliasCase::CapContext => Need::NearWord,
+                _ => Need::Nothing,
+            };
+            if name.alias_case == AliasCase::Any || word[0].is_ascii_uppercase() {
+                self.candidate(scan, out, name.alias, MentionKind::Alias, word_idx, need);
+                return tail_end;
+            }
+        }
         let after_plain_caps = word_idx > 0 && scan.last_plain_caps == Some(word_idx - 1);
+        let after_name = word_idx > 0 && scan.last_name_word == Some(word_idx - 1);
+        if word[0].is_ascii_uppercase() && entry.is_none_or(|entry| entry.symbol == NO_SYMBOL) {
+            scan.last_name_word = Some(word_idx);
+        }
+        // A strike written apart ("505 C leaps", "120 P") is a position word, not Citigroup.
+        if matches!(word, b"C" | b"P") && word_idx > 0 && scan.last_number == Some(word_idx - 1) {
+            self.cue(scan, word_idx, Cue::Noun, out);
+            return end;
+        }
+        // A legal form after a name ("DEUTZ AG", "Fiat SpA", "Acme PLC") is not a ticker.
+        if after_name && LEGAL_FORMS.iter().any(|form| form.as_bytes().eq_ignore_ascii_case(word)) {
+            return end;
+        }
         if all_upper && word.len() >= 2 && entry.is_none_or(|entry| is_plain_word(&entry)) {
             scan.last_plain_caps = Some(word_idx);
         }
@@ -959,15 +1052,23 @@ impl SymbolUniverse {
             return end;
         }
         if entry.alias != NO_SYMBOL && (word.len() >= 3 || all_upper) {
+            // The capital of a sentence's first word says nothing: "People paid $19" is not
+            // People Inc., "Gain $10" is not Gain Therapeutics.
+            let sentence_start = word_idx == scan.sentence_start && !all_upper;
             let need = match entry.alias_case {
                 AliasCase::Any => Some(Need::Nothing),
                 AliasCase::Cap if capitalised => Some(Need::Nothing),
-                AliasCase::CapContext if capitalised => Some(Need::Near),
+                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::NearWord),
                 _ => None,
             };
             // A lower-case name that is an ordinary word still counts as the company right
             // before a position noun: "apple position", "intel shares", "snap calls".
-            let need = need.or((!capitalised).then_some(Need::NounAfter));
+            let need = need.or(match entry.alias_case {
+                // A curated name that is also a word ("intel", "micron", "amazon") in lower case
+                // counts with near context: "down 30% on intel", "micron went up".
+                AliasCase::Cap if !capitalised => Some(Need::Near),
+                _ => (!capitalised || sentence_start).then_some(Need::NounAfter),
+            });
             if let Some(need) = need {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
@@ -989,6 +1090,20 @@ impl SymbolUniverse {
             }
         }
         end
+    }
+
+    /// The alias entry of `word` + "s" ("wendy" → "wendys"), if there is one.
+    fn possessive_alias(&self, word: &[u8], buf: &mut [u8; MAX_WORD_LEN + 1]) -> Option<WordEntry> {
+        let len = word.len();
+        if len >= MAX_WORD_LEN {
+            return None;
+        }
+        for (dst, src) in buf[..len].iter_mut().zip(word) {
+            *dst = src.to_ascii_lowercase();
+        }
+        buf[len] = b's';
+        let key = std::str::from_utf8(&buf[..=len]).ok()?;
+        self.words.get(key).copied().filter(|entry| entry.alias != NO_SYMBOL)
     }
 
     /// What an all-caps word that is a symbol needs to count, or `None` if it never counts bare.
@@ -1025,10 +1140,33 @@ impl SymbolUniverse {
         }
         // "HOLD THE LINE": an English word among other capitalised words is shouting and needs a
         // position noun ("BUY CAT CALLS"); "HD and LOW both reported" is a ticker.
-        if entry.flags & W_ENGLISH != 0 && (after_plain_caps || self.next_is_plain_caps(bytes, end)) {
+        if entry.flags & W_ENGLISH != 0
+            && (after_plain_caps || self.next_is_plain_caps(bytes, end) || self.is_shouted_line(bytes, end))
+        {
             return Some(Need::NounAfter);
         }
         Some(Need::Nothing)
+    }
+
+    /// Whether the line around `pos` is written in capitals (no lower-case letter) with at least
+    /// two ordinary words in it: a shouted title ("PTON PUTS AND PTON PAYS"), not a list of
+    /// tickers ("NVDA 132; SPY 555").
+    fn is_shouted_line(&self, bytes: &[u8], pos: usize) -> bool {
+        let start = bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let line = &bytes[start..end];
+        if line.iter().any(u8::is_ascii_lowercase) {
+            return false;
+        }
+        let mut buf = [0u8; MAX_WORD_LEN];
+        let plain = line
+            .split(|b| !b.is_ascii_alphabetic())
+            .filter(|word| word.len() >= 2)
+            .filter(|word| {
+                lower_into(word, &mut buf).is_some_and(|key| self.words.get(key).is_none_or(is_plain_word))
+            })
+            .count();
+        plain >= 2
     }
 
     /// Whether the word after `end` (one space away) is an all-caps word that is not a ticker.
@@ -1087,12 +1225,18 @@ impl SymbolUniverse {
     ) {
         let ready = match need {
             Need::Nothing => true,
-            Need::Near => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::NearWord => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::Near => [scan.last_near, scan.last_ticker]
+                .into_iter()
+                .any(|cue| cue.is_some_and(|c| word_idx - c <= NEAR_WINDOW)),
             Need::Tight => word_idx > 0 && scan.last_verb == Some(word_idx - 1),
             Need::NounAfter => false,
         };
         if ready {
             self.insert(out, out.len(), symbol_idx, kind);
+            // A mention is near context for its neighbours in a list ("smci/nvda/dell",
+            // "nvda, amzn, meta, mu").
+            self.cue(scan, word_idx, Cue::Ticker, out);
             return;
         }
         if scan.n_pending == MAX_PENDING {
@@ -1115,7 +1259,11 @@ impl SymbolUniverse {
 
     /// A context word or token at `word_idx`: confirms the waiting candidates it reaches.
     fn cue<'u>(&'u self, scan: &mut Scan, word_idx: u32, cue: Cue, out: &mut Vec<Mention<'u>>) {
-        scan.last_near = Some(word_idx);
+        if cue == Cue::Ticker {
+            scan.last_ticker = Some(word_idx);
+        } else {
+            scan.last_near = Some(word_idx);
+        }
         if cue == Cue::Verb {
             scan.last_verb = Some(word_idx);
         }
@@ -1125,12 +1273,14 @@ impl SymbolUniverse {
             let distance = word_idx - pending.word_idx;
             let confirmed = match pending.need {
                 Need::Near => distance <= NEAR_WINDOW,
+                Need::NearWord => distance <= NEAR_WINDOW && cue != Cue::Ticker,
                 Need::Tight => cue == Cue::Noun && distance <= TIGHT_WINDOW,
                 // An English word needs the noun right after it ("spy puts"), or after a strike.
                 Need::NounAfter => cue == Cue::Noun && distance == 1,
                 Need::Nothing => true,
             };
             if confirmed {
+                scan.last_ticker = scan.last_ticker.max(Some(pending.word_idx));
                 if self.insert(out, pending.insert_at, pending.symbol_idx, pending.kind) {
                     // Later candidates go after this one.
                     for later in &mut scan.pending[i + 1..scan.n_pending] {
@@ -1216,13 +1366,19 @@ impl SymbolUniverse {
     /// Adds an alias derived from a stock's name (see [`alias_from_name`]); an alias that is an
     /// English word needs context, one on the alias stoplist is dropped, and several listings with the
     /// same name keep the shortest symbol (the primary listing, not an OTC line).
-    fn insert_derived_alias(&mut self, alias: &str, idx: u32, alias_stoplist: &HashSet<String>) {
+    fn insert_derived_alias(
+        &mut self,
+        alias: &str,
+        idx: u32,
+        alias_stoplist: &HashSet<String>,
+        needs_context: bool,
+    ) {
         if alias_stoplist.contains(alias) {
             return;
         }
         let case = if alias.contains(' ') {
             AliasCase::Cap
-        } else if is_english_word(self, alias) {
+        } else if needs_context || is_english_word(self, alias) {
             AliasCase::CapContext
         } else {
             // A name that is not an English word is the company in any case: "paypal", "nvidia".
@@ -1357,11 +1513,13 @@ pub fn alias_from_name(name: &str) -> Option<String> {
         "the",
         "&",
     ];
-    let words: Vec<&str> = name
+    // A possessive loses its apostrophe: "Wendy's" → "wendys" (see `possessive_alias`).
+    let words: Vec<String> = name
         .split(|c: char| c.is_whitespace() || c == ',')
-        .map(|word| word.trim_end_matches('.'))
+        .map(|word| word.trim_end_matches('.').replace(['\'', '’'], ""))
         .filter(|word| !word.is_empty() && !SUFFIXES.iter().any(|suffix| word.eq_ignore_ascii_case(suffix)))
         .collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let words = match words.as_slice() {
         // "Eli Lilly and Company" → "Eli Lilly".
         [rest @ .., last] if last.eq_ignore_ascii_case("and") => rest,
@@ -1467,6 +1625,13 @@ fn starts_url(bytes: &[u8], pos: usize) -> bool {
     starts(b"http://") || starts(b"https://") || starts(b"www.")
 }
 
+/// Whether `pos` starts a line, after any `#` of a Markdown heading.
+fn is_line_start(bytes: &[u8], pos: usize) -> bool {
+    let before = &bytes[..pos];
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    before[line_start..].iter().all(|&b| b == b'#')
+}
+
 /// Length of an apostrophe (`'` or `’`) at `pos`, or 0.
 fn apostrophe_at(bytes: &[u8], pos: usize) -> usize {
     match bytes.get(pos..pos + 3) {
@@ -1510,6 +1675,11 @@ fn data_lines(text: &str) -> impl Iterator<Item = &str> {
     text.lines()
         .map(str::trim_end)
         .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))
+}
+
+/// The name of the listing at `idx`.
+fn name_of(universe: &SymbolUniverse, idx: u32) -> &str {
+    &universe.listings[idx as usize].name
 }
 
 /// Whether `word` (lower case) is on the English word list.
@@ -1694,7 +1864,12 @@ mod tests {
     #[test]
     fn aliases_from_names_and_short_names() {
         assert_eq!(symbols("Coinbase and Peloton"), ["COIN", "PTON"]);
-        assert_eq!(symbols("Southwest is down 4% after earnings"), ["LUV"]);
+        assert_eq!(symbols("looks like Southwest is down 4% after earnings"), ["LUV"]);
+        // At the start of a sentence the capital says nothing: an ordinary-word name needs a
+        // position noun right after it there.
+        assert!(symbols("Southwest is down 4% after earnings").is_empty());
+        assert_eq!(symbols("Southwest shares are down 4%"), ["LUV"]);
+        assert!(symbols("People paid $19 for it").is_empty());
         assert!(symbols("flying Southwest to Denver").is_empty());
         assert_eq!(symbols("Snap puts"), ["SNAP"]);
         assert!(symbols("Snap judgment from me").is_empty());
@@ -1740,7 +1915,9 @@ mod tests {
         assert_eq!(alias_from_name("NVIDIA Corporation").as_deref(), Some("nvidia"));
         assert_eq!(alias_from_name("Bank of America").as_deref(), Some("bank of america"));
         assert_eq!(alias_from_name("Eli Lilly and Company").as_deref(), Some("eli lilly"));
-        assert_eq!(alias_from_name("Lowe's"), None);
+        // A possessive loses its apostrophe ("Lowe's" → "lowes", matched as "Lowe's" or "Lowes").
+        assert_eq!(alias_from_name("Lowe's").as_deref(), Some("lowes"));
+        assert_eq!(alias_from_name("Wendy's Company").as_deref(), Some("wendys"));
         assert_eq!(alias_from_name("AMD"), None);
     }
 
@@ -1784,5 +1961,78 @@ mod tests {
         let found: Vec<&str> =
             universe.extract_mentions("ZZZQ to the moon").iter().map(|m| m.symbol).collect();
         assert_eq!(found, ["ZZZQ"]);
+    }
+
+    #[test]
+    fn plural_acronyms_are_not_tickers() {
+        assert!(symbols("the new GPUs with massive gains").is_empty());
+        assert!(symbols("CEOs and EVs are up 5%").is_empty());
+        assert_eq!(symbols("bought GPUS shares"), ["GPUS"]);
+    }
+
+    #[test]
+    fn a_hash_that_starts_a_line_is_a_heading() {
+        assert_eq!(symbols("#NVDA Gang members checking in"), ["NVDA"]);
+        assert_eq!(symbols("gm\n#TSLA to the moon"), ["TSLA"]);
+        assert!(symbols("love this #TSLA").is_empty());
+    }
+
+    #[test]
+    fn possessive_names_need_context() {
+        assert_eq!(symbols("Long puts on Wendy's to hit $0.69"), ["WEN"]);
+        assert_eq!(symbols("McDonald's earnings beat, calls printing"), ["MCD"]);
+        assert!(symbols("Sir, this is Wendy's").is_empty());
+        assert!(symbols("meet me behind the Wendy's dumpster").is_empty());
+        assert!(symbols("Dominos is trash pizza").is_empty());
+    }
+
+    #[test]
+    fn informal_words_are_not_tickers_in_lower_case() {
+        assert!(symbols("Should've held them calls bro!!").is_empty());
+        assert!(symbols("pre market price action looking good").is_empty());
+        assert!(symbols("meds cost 25-50% more there").is_empty());
+        assert!(symbols("they see alot more upside, up 10%").is_empty());
+    }
+
+    #[test]
+    fn curated_word_names_count_in_lower_case_with_near_context() {
+        assert_eq!(symbols("I'm down 30% on intel wtf"), ["INTC"]);
+        assert_eq!(symbols("when micron went up after earnings"), ["MU"]);
+        assert!(symbols("got some intel from a friend about the party").is_empty());
+        assert!(symbols("an apple a day").is_empty());
+    }
+
+    #[test]
+    fn a_contraction_tail_is_not_a_word() {
+        assert_eq!(symbols("If mu doesn't move up at least 5 dollars"), ["MU"]);
+        assert_eq!(symbols("If mu doesn’t move up at least 5 dollars"), ["MU"]);
+        assert!(symbols("DON'T do it").is_empty());
+    }
+
+    #[test]
+    fn a_ticker_is_context_for_its_neighbours_in_a_list() {
+        assert_eq!(symbols("the collab with smci/nvda/dell"), ["SMCI", "NVDA", "DELL"]);
+        assert_eq!(symbols("calls on nvda, amzn, meta, mu"), ["NVDA", "AMZN", "META", "MU"]);
+        // Not for a capitalised ordinary-word name: "on Reddit" is the site.
+        assert_eq!(symbols("how bearish TSLA is on Reddit"), ["TSLA"]);
+    }
+
+    #[test]
+    fn company_words_are_near_context() {
+        assert_eq!(symbols("Former Wendy's CEO joins Dutch Bros"), ["WEN", "BROS"]);
+    }
+
+    #[test]
+    fn strikes_written_apart_and_legal_forms_are_not_tickers() {
+        assert_eq!(symbols("~77k 505 C leaps on $COIN"), ["COIN"]);
+        assert!(symbols("DEUTZ AG: DEUTZ acquires GenSet").is_empty());
+        assert_eq!(symbols("bought AG calls"), ["AG"]);
+    }
+
+    #[test]
+    fn an_english_word_ticker_in_a_shouted_line_needs_a_position_noun() {
+        assert_eq!(symbols("PTON PUTS AND PTON PAYS"), ["PTON"]);
+        assert_eq!(symbols("Tomorrow:\n\nNVDA 132; SPY 555; AMZN 195"), ["NVDA", "SPY", "AMZN"]);
+        assert_eq!(symbols("WHY I BOUGHT CAT CALLS"), ["CAT"]);
     }
 }

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Checks dev.jsonl / heldout.jsonl: JSON per line, allowed labels,
-symbol format, no duplicate or near-duplicate text within or across files."""
+"""Checks dev.jsonl / heldout.jsonl / train.jsonl: JSON per line, allowed
+labels, symbol format, no duplicate or near-duplicate text within or across
+files. For train.jsonl it also checks that every line is picked
+`random-train` and that no train text (exact normalised text or 80-character
+key) is in dev.jsonl or heldout.jsonl. heldout.jsonl is only read
+mechanically here, for the overlap check."""
 import json, re, sys, os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,7 +20,8 @@ def norm(t):
 def main():
     errors = 0
     seen = {}
-    for name in ('dev.jsonl', 'heldout.jsonl'):
+    full = {}  # normalised full text -> where, for dev and heldout
+    for name in ('dev.jsonl', 'heldout.jsonl', 'train.jsonl'):
         path = os.path.join(HERE, name)
         if not os.path.exists(path):
             print(f'{name}: missing')
@@ -42,6 +47,13 @@ def main():
                         print(f'{where}: bad symbol {s!r}'); errors += 1
             if not o.get('source'):
                 print(f'{where}: no source'); errors += 1
+            if name == 'train.jsonl':
+                if o.get('pick') != 'random-train':
+                    print(f'{where}: pick must be random-train'); errors += 1
+                if norm(o['text']) in full:
+                    print(f'{where}: text also in {full[norm(o["text"])]}'); errors += 1
+            else:
+                full.setdefault(norm(o['text']), where)
             key = norm(o['text'])[:80]
             if key in seen:
                 print(f'{where}: duplicate/near-duplicate of {seen[key]}'); errors += 1
