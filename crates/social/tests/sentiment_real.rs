@@ -8,7 +8,8 @@
 //!   read at run time when present (skipped with a note when not).
 //!
 //! Asserted: the TFNS target (macro-F1 ≥ 0.65) and that the model beats the baseline on
-//! both figures on every set present.
+//! all three figures on every set present. The retail target (bull/bear accuracy ≥ 0.75 on real
+//! Reddit posts) is not reached, by either definition, so it is not asserted (see below).
 //!
 //! Figures (all from `sentiment::metrics::Confusion`), over the texts of a set:
 //! - **macro-F1**: the mean of the bearish, bullish and neutral F1 (3 classes);
@@ -144,10 +145,13 @@ fn tfns_heldout_beats_the_baseline_and_reaches_the_target() {
     assert_eq!(set.len(), 2388);
     let figures = evaluate(&set);
     print_row("tfns-valid (held out)", &figures);
+    // Measured 2026-12-05 on 2,388 tweets (822 bullish or bearish), model vs baseline: macro-F1
+    // 0.728 vs 0.530, bull/bear strict 0.800 vs 0.366, forced 0.876 vs 0.651.
     let (model, baseline) = (&figures.model, &figures.baseline);
     assert!(model.macro_f1() >= 0.65, "TFNS macro-F1 {:.3} below the 0.65 target", model.macro_f1());
     assert!(model.macro_f1() > baseline.macro_f1());
     assert!(model.direction_accuracy() > baseline.direction_accuracy());
+    assert!(model.direction_accuracy_forced() > baseline.direction_accuracy_forced());
 }
 
 #[test]
@@ -163,9 +167,13 @@ fn reddit_real_heldout_when_present() {
         println!("  ({n_skipped} lines without a bullish/bearish/neutral label left out)");
     }
     assert!(!set.is_empty(), "{} has no labelled lines", path.display());
-    // Measured 2026-12-05 on 397 texts: macro-F1 0.497 vs 0.462, bull/bear 0.482 vs 0.473. The
-    // issue's target (bull/bear accuracy ≥ 0.75 on retail posts) is not reached, so not asserted.
+    // Measured 2026-12-05 on 397 texts (224 bullish or bearish), model vs baseline: macro-F1 0.524
+    // vs 0.462, bull/bear strict 0.638 vs 0.473, forced 0.679 vs 0.585 (the model trained with
+    // reddit-real train.jsonl; before it, 0.497 macro-F1 and 0.482 strict). The target
+    // (bull/bear accuracy ≥ 0.75 on retail posts) is not reached by either definition, so it is
+    // not asserted.
     let (model, baseline) = (&figures.model, &figures.baseline);
     assert!(model.macro_f1() > baseline.macro_f1());
     assert!(model.direction_accuracy() > baseline.direction_accuracy());
+    assert!(model.direction_accuracy_forced() > baseline.direction_accuracy_forced());
 }
