@@ -3,12 +3,14 @@
 //!
 //! A text becomes a sparse set of (feature, value) pairs:
 //! - **words and word pairs**: lower-cased unigrams and bigrams (apostrophes dropped, so "don't"
-//!   is "dont"; numbers become `<num>` or `<pct>`, cashtags `<tkr>`, links are dropped; each emoji
-//!   is a word, and so is a Reddit emote, `emote|t5_2th52|4271`). Bigrams do not cross
+//!   is "dont"; numbers become `<num>` or `<pct>`, option strikes `<call>` ("130c") or `<put>`
+//!   ("370p"), cashtags `<tkr>`, links are dropped; each emoji is a word, and so is a Reddit
+//!   emote, `emote|t5_2th52|4271`). Bigrams do not cross
 //!   punctuation. In windows longer than 16 tokens they count less (see [`LENGTH_NORM`]).
 //! - **cues** from the financial lexicon `data/sentiment-cues.tsv`: direction (`up`: beat, raises,
 //!   upgrade; `down`: decreased, cuts, tumbles, lowered guidance), positions (`short`, `long`,
-//!   `exit`: selling everything, bagholder), emoji (`eup`, `edown`, `mock`, `laugh`) and sarcasm
+//!   `exit`: selling everything, bagholder; a `<call>` is `long`, a `<put>` `short`; "up 50%" /
+//!   "down 80%" are `up` / `down`), emoji (`eup`, `edown`, `mock`, `laugh`) and sarcasm
 //!   (`sarc`, also for mocking case: "WiLl CrUsH"). A cue under a negation ("not", "never", "didn't": the next three words) becomes
 //!   `cue|neg`; a cue in the conceded part of a contrast becomes `cue|conc`. The conceded part is
 //!   the sentence before "but"/"however"/"yet", or the clause after "despite"/"although"/
