@@ -8,16 +8,26 @@
 //!   read at run time when present (skipped with a note when not).
 //!
 //! Asserted: the issue's TFNS target (macro-F1 ≥ 0.65) and that the model beats the baseline on
-//! both figures on every set present.
+//! all three figures on every set present. The retail target (bull/bear accuracy ≥ 0.75 on real
+//! Reddit posts) is not reached, by either definition, so it is not asserted (see below).
 //!
-//! Figures: 3-class macro-F1 (mean of the bearish, bullish and neutral F1), and bullish-vs-bearish
-//! accuracy: among texts labelled bullish or bearish, the share predicted with the same
-//! direction; a neutral prediction counts as wrong. Run with `--nocapture` to see the table.
+//! Figures (all from `sentiment::metrics::Confusion`), over the texts of a set:
+//! - **macro-F1**: the mean of the bearish, bullish and neutral F1 (3 classes);
+//! - **bull/bear strict** (`direction_accuracy`): among texts labelled bullish or bearish, the
+//!   share whose predicted class (of three) is that direction; a neutral prediction counts as
+//!   wrong;
+//! - **bull/bear forced** (`direction_accuracy_forced`, the common definition): among texts
+//!   labelled bullish or bearish, the share where the more likely of bullish and bearish is the
+//!   labelled one, neutral not allowed (model: the sign of P(bullish) − P(bearish); baseline: the
+//!   sign of its score, a score of exactly 0 counting half).
+//!
+//! Run with `--nocapture` to see the table. Only aggregate figures are printed: the held-out
+//! texts are never shown.
 
 use std::path::{Path, PathBuf};
 
 use social::sentiment::metrics::Confusion;
-use social::sentiment::{SentimentLabel, classify, label, vader_baseline};
+use social::sentiment::{SentimentLabel, classify, label, probabilities, vader_baseline};
 
 struct Labelled {
     text: String,
@@ -36,22 +46,26 @@ fn data_dir() -> PathBuf {
 fn evaluate(set: &[Labelled]) -> Figures {
     let (mut model, mut baseline) = (Confusion::default(), Confusion::default());
     for example in set {
-        model.add(example.label, classify(&example.text).0);
-        baseline.add(example.label, label(vader_baseline::score(&example.text)));
+        let probs = probabilities(&example.text);
+        model.add_scored(example.label, classify(&example.text).0, probs[1] - probs[0]);
+        let score = vader_baseline::score(&example.text);
+        baseline.add_scored(example.label, label(score), score);
     }
     Figures { model, baseline }
 }
 
 fn print_row(name: &str, figures: &Figures) {
     println!(
-        "{name:<22} n {:>5} (bull/bear {:>5}) | model macro-F1 {:.3} bull/bear acc {:.3} | \
-         vader_baseline macro-F1 {:.3} bull/bear acc {:.3}",
+        "{name:<22} n {:>5} (bull/bear {:>5}) | model macro-F1 {:.3} bull/bear strict {:.3} forced \
+         {:.3} | vader_baseline macro-F1 {:.3} bull/bear strict {:.3} forced {:.3}",
         figures.model.total(),
         figures.model.n_directional(),
         figures.model.macro_f1(),
         figures.model.direction_accuracy(),
+        figures.model.direction_accuracy_forced(),
         figures.baseline.macro_f1(),
         figures.baseline.direction_accuracy(),
+        figures.baseline.direction_accuracy_forced(),
     );
 }
 
@@ -131,10 +145,13 @@ fn tfns_heldout_beats_the_baseline_and_reaches_the_target() {
     assert_eq!(set.len(), 2388);
     let figures = evaluate(&set);
     print_row("tfns-valid (held out)", &figures);
+    // Measured 2026-12-05 on 2,388 tweets (822 bullish or bearish), model vs baseline: macro-F1
+    // 0.728 vs 0.530, bull/bear strict 0.800 vs 0.366, forced 0.876 vs 0.651.
     let (model, baseline) = (&figures.model, &figures.baseline);
     assert!(model.macro_f1() >= 0.65, "TFNS macro-F1 {:.3} below the 0.65 target", model.macro_f1());
     assert!(model.macro_f1() > baseline.macro_f1());
     assert!(model.direction_accuracy() > baseline.direction_accuracy());
+    assert!(model.direction_accuracy_forced() > baseline.direction_accuracy_forced());
 }
 
 #[test]
@@ -150,9 +167,13 @@ fn reddit_real_heldout_when_present() {
         println!("  ({n_skipped} lines without a bullish/bearish/neutral label left out)");
     }
     assert!(!set.is_empty(), "{} has no labelled lines", path.display());
-    // Measured 2026-12-05 on 397 texts: macro-F1 0.497 vs 0.462, bull/bear 0.482 vs 0.473. The
-    // issue's target (bull/bear accuracy ≥ 0.75 on retail posts) is not reached, so not asserted.
+    // Measured 2026-12-05 on 397 texts (224 bullish or bearish), model vs baseline: macro-F1 0.524
+    // vs 0.462, bull/bear strict 0.638 vs 0.473, forced 0.679 vs 0.585 (the model trained with
+    // reddit-real train.jsonl; before it, 0.497 macro-F1 and 0.482 strict). The issue's target
+    // (bull/bear accuracy ≥ 0.75 on retail posts) is not reached by either definition, so it is
+    // not asserted.
     let (model, baseline) = (&figures.model, &figures.baseline);
     assert!(model.macro_f1() > baseline.macro_f1());
     assert!(model.direction_accuracy() > baseline.direction_accuracy());
+    assert!(model.direction_accuracy_forced() > baseline.direction_accuracy_forced());
 }

@@ -3,12 +3,14 @@
 //!
 //! A text becomes a sparse set of (feature, value) pairs:
 //! - **words and word pairs**: lower-cased unigrams and bigrams (apostrophes dropped, so "don't"
-//!   is "dont"; numbers become `<num>` or `<pct>`, cashtags `<tkr>`, links are dropped; each emoji
-//!   is a word, and so is a Reddit emote, `emote|t5_2th52|4271`). Bigrams do not cross
+//!   is "dont"; numbers become `<num>` or `<pct>`, option strikes `<call>` ("130c") or `<put>`
+//!   ("370p"), cashtags `<tkr>`, links are dropped; each emoji is a word, and so is a Reddit
+//!   emote, `emote|t5_2th52|4271`). Bigrams do not cross
 //!   punctuation. In windows longer than 16 tokens they count less (see [`LENGTH_NORM`]).
 //! - **cues** from the financial lexicon `data/sentiment-cues.tsv`: direction (`up`: beat, raises,
 //!   upgrade; `down`: decreased, cuts, tumbles, lowered guidance), positions (`short`, `long`,
-//!   `exit`: selling everything, bagholder), emoji (`eup`, `edown`, `mock`, `laugh`) and sarcasm
+//!   `exit`: selling everything, bagholder; a `<call>` is `long`, a `<put>` `short`; "up 50%" /
+//!   "down 80%" are `up` / `down`), emoji (`eup`, `edown`, `mock`, `laugh`) and sarcasm
 //!   (`sarc`, also for mocking case: "WiLl CrUsH"). A cue under a negation ("not", "never", "didn't": the next three words) becomes
 //!   `cue|neg`; a cue in the conceded part of a contrast becomes `cue|conc`. The conceded part is
 //!   the sentence before "but"/"however"/"yet", or the clause after "despite"/"although"/
@@ -401,6 +403,10 @@ enum Placeholder {
     Number,
     Percent,
     Cashtag,
+    /// An option strike with a call or put suffix: "130c", "$83c".
+    Call,
+    /// "370p".
+    Put,
 }
 
 impl Placeholder {
@@ -410,6 +416,8 @@ impl Placeholder {
             Self::Number => Some("<num>"),
             Self::Percent => Some("<pct>"),
             Self::Cashtag => Some("<tkr>"),
+            Self::Call => Some("<call>"),
+            Self::Put => Some("<put>"),
         }
     }
 }
@@ -537,6 +545,21 @@ fn tokenize_window(
         }
         token.hash = word_hash(token.text(text));
         token.gap_before = gap;
+        match token.placeholder {
+            Placeholder::Call => token.cue.cue = Cue::Long,
+            Placeholder::Put => token.cue.cue = Cue::Short,
+            Placeholder::Percent if gap == Gap::None && n_tokens > 0 => {
+                // "down 80%", "up 50%": a move by a percentage ("up" and "down" alone are too
+                // common to be cues).
+                let prev = tokens[n_tokens - 1].hash;
+                if prev == *UP_WORD {
+                    token.pair_cue.cue = Cue::Up;
+                } else if prev == *DOWN_WORD {
+                    token.pair_cue.cue = Cue::Down;
+                }
+            }
+            _ => {}
+        }
         if token.placeholder == Placeholder::None {
             token.cue = cues.get(&unigram_key(token.hash)).copied().unwrap_or_default();
             if is_mocking_case(token.text(text)) {
@@ -556,6 +579,9 @@ fn tokenize_window(
     }
     n_tokens
 }
+
+static UP_WORD: LazyLock<u64> = LazyLock::new(|| word_hash("up"));
+static DOWN_WORD: LazyLock<u64> = LazyLock::new(|| word_hash("down"));
 
 /// "WiLl", "CrUsH", "bUy": case flipping on most letters is Reddit's mocking voice. At least
 /// three flips, and at least one per two letters, so "McDonald" or "iPhone" do not count.
@@ -633,8 +659,16 @@ fn read_number(text: &str, pos: &mut usize, token: &mut Token) {
         idx += 1;
         token.placeholder = Placeholder::Percent;
     }
+    let suffix_start = idx;
     while idx < bytes.len() && bytes[idx].is_ascii_alphabetic() {
         idx += 1;
+    }
+    if token.placeholder == Placeholder::Number && idx == suffix_start + 1 {
+        match bytes[suffix_start] {
+            b'c' | b'C' => token.placeholder = Placeholder::Call,
+            b'p' | b'P' => token.placeholder = Placeholder::Put,
+            _ => {}
+        }
     }
     token.number = value;
     *pos = idx;
@@ -852,6 +886,12 @@ mod tests {
         assert!(has(&features, "c:numdown"), "{features:?}");
         assert!(has(&names("sales rose from 10 to 12"), "c:numup"));
         assert!(has(&names("AAPL -3.2% today"), "c:num-"));
+        let features = names("Spy 370p, $83c and my calls are down 80%");
+        for name in ["w:<put>", "w:<call>", "c:short", "c:long", "c:down", "b:down <pct>"] {
+            assert!(has(&features, name), "{name} missing in {features:?}");
+        }
+        assert!(has(&names("up 50% on NVDA"), "c:up"));
+        assert!(!has(&names("at 5pm, 10 cents"), "w:<put>"));
         assert!(has(&names("Short setups looking nice"), "c:short+lexpos"));
         assert!(has(&names("shorts are about to learn 🤡"), "c:short+mock"));
     }

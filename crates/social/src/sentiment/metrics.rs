@@ -3,17 +3,45 @@
 
 use crate::sentiment::SentimentLabel;
 
-/// Counts of (expected, predicted) pairs over the three classes.
+/// Counts of (expected, predicted) pairs over the three classes, and the forced bullish-or-bearish
+/// choices on the directional texts.
 #[derive(Debug, Clone, Default)]
 pub struct Confusion {
     /// `counts[expected][predicted]`, indexed by [`SentimentLabel::idx`].
     pub counts: [[u32; 3]; 3],
+    /// Texts labelled bullish or bearish whose forced choice had the labelled direction.
+    pub forced_correct: u32,
+    /// Texts labelled bullish or bearish on which the forced choice was a tie (no lean at all).
+    pub forced_ties: u32,
 }
 
 impl Confusion {
-    /// Adds one prediction.
+    /// Adds one prediction that has only a label: its forced choice is its own direction, a tie
+    /// when it is neutral. Prefer [`Confusion::add_scored`] when a lean is known.
     pub fn add(&mut self, expected: SentimentLabel, predicted: SentimentLabel) {
+        let lean = match predicted {
+            SentimentLabel::Bullish => 1.0,
+            SentimentLabel::Bearish => -1.0,
+            SentimentLabel::Neutral => 0.0,
+        };
+        self.add_scored(expected, predicted, lean);
+    }
+
+    /// Adds one prediction with its lean: positive when bullish is more likely than bearish
+    /// (for the model `P(bullish) − P(bearish)`, for a scorer its signed score), used by
+    /// [`Confusion::direction_accuracy_forced`].
+    pub fn add_scored(&mut self, expected: SentimentLabel, predicted: SentimentLabel, lean: f64) {
         self.counts[expected.idx()][predicted.idx()] += 1;
+        let sign = match expected {
+            SentimentLabel::Bullish => 1.0,
+            SentimentLabel::Bearish => -1.0,
+            SentimentLabel::Neutral => return,
+        };
+        if lean == 0.0 {
+            self.forced_ties += 1;
+        } else if lean * sign > 0.0 {
+            self.forced_correct += 1;
+        }
     }
 
     /// How many predictions were added.
@@ -42,13 +70,27 @@ impl Confusion {
         SentimentLabel::ALL.iter().map(|class| self.f1(*class)).sum::<f64>() / 3.0
     }
 
-    /// Bullish-vs-bearish accuracy: among texts labelled bullish or bearish, the share predicted
-    /// with that same direction. A neutral prediction counts as wrong (it names no direction).
+    /// Bullish-vs-bearish accuracy, strict: among texts labelled bullish or bearish, the share
+    /// predicted with that same direction. A neutral prediction counts as wrong (it names no
+    /// direction).
     pub fn direction_accuracy(&self) -> f64 {
         let (bear, bull) = (SentimentLabel::Bearish.idx(), SentimentLabel::Bullish.idx());
         let correct = self.counts[bear][bear] + self.counts[bull][bull];
         let total: u32 = self.counts[bear].iter().chain(&self.counts[bull]).sum();
         ratio(correct, total)
+    }
+
+    /// Bullish-vs-bearish accuracy, forced choice (the common definition): among texts labelled
+    /// bullish or bearish, the share whose more likely direction (bullish if the lean is
+    /// positive, bearish if negative; neutral not allowed) is the labelled one. A text with no
+    /// lean at all (a tie, e.g. a lexicon score of exactly 0) counts half, a coin flip's worth.
+    pub fn direction_accuracy_forced(&self) -> f64 {
+        let total = self.n_directional();
+        if total == 0 {
+            0.0
+        } else {
+            (f64::from(self.forced_correct) + 0.5 * f64::from(self.forced_ties)) / f64::from(total)
+        }
     }
 
     /// How many texts are labelled bullish or bearish.
@@ -79,9 +121,24 @@ mod tests {
             confusion.add(expected, predicted);
         }
         assert!((confusion.direction_accuracy() - 0.5).abs() < 1e-9);
+        // Forced: the bullish-read-as-neutral text is a tie (half), the bearish-read-as-bullish
+        // one wrong: (1 + 0.5 + 1 + 0) / 4.
+        assert!((confusion.direction_accuracy_forced() - 0.625).abs() < 1e-9);
         assert!((confusion.accuracy() - 0.6).abs() < 1e-9);
         // bullish: p 1/2 r 1/2; bearish: p 1 r 1/2; neutral: p 1/2 r 1.
         let expected = (0.5 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0;
         assert!((confusion.macro_f1() - expected).abs() < 1e-9);
+    }
+
+    #[test]
+    fn forced_choice_uses_the_lean_of_a_neutral_prediction() {
+        let mut confusion = Confusion::default();
+        confusion.add_scored(Bullish, Neutral, 0.2);
+        confusion.add_scored(Bearish, Neutral, 0.1);
+        confusion.add_scored(Bearish, Bearish, -0.7);
+        confusion.add_scored(Neutral, Neutral, 0.3);
+        assert_eq!(confusion.n_directional(), 3);
+        assert!((confusion.direction_accuracy() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((confusion.direction_accuracy_forced() - 2.0 / 3.0).abs() < 1e-9);
     }
 }
