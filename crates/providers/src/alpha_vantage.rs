@@ -93,10 +93,7 @@ impl AlphaVantageProvider {
         params: &[(&str, &str)],
         data_key: &str,
     ) -> Result<Map<String, Value>, ProviderError> {
-        self.http.require_key(
-            "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)",
-        )?;
-        let url = format!("{}/query", self.http.base_url());
+        let url = self.query_url()?;
         self.http
             .execute(
                 what,
@@ -107,13 +104,18 @@ impl AlphaVantageProvider {
             .await
     }
 
-    /// `LISTING_STATUS`: a CSV body on success, a JSON message (rate limit, bad key) otherwise.
-    async fn listing_status(&self) -> Result<Vec<Listing>, ProviderError> {
-        let what = "listing status";
+    /// The `/query` URL every function is asked at; an error when no key is configured.
+    fn query_url(&self) -> Result<String, ProviderError> {
         self.http.require_key(
             "providers.alpha_vantage.api_key is not set (free keys: https://www.alphavantage.co/support/#api-key)",
         )?;
-        let url = format!("{}/query", self.http.base_url());
+        Ok(format!("{}/query", self.http.base_url()))
+    }
+
+    /// `LISTING_STATUS`: a CSV body on success, a JSON message (rate limit, bad key) otherwise.
+    async fn listing_status(&self) -> Result<Vec<Listing>, ProviderError> {
+        let what = "listing status";
+        let url = self.query_url()?;
         self.http
             .execute(
                 what,

@@ -1257,17 +1257,25 @@ async fn edit_rule_form(
     Path(raw): Path<String>,
 ) -> Result<Response, PageError> {
     let viewer = signed_in_reader(&state, &headers, &uri).await?;
-    let stored = match raw.parse::<i64>() {
-        Ok(id) => state.storage.alert_rule(id).await?,
-        Err(_) => None,
-    };
-    let Some(stored) = stored else {
-        return Ok(page(
-            StatusCode::NOT_FOUND,
-            web::not_found_page(&format!("There is no alert rule “{raw}”.")),
-        ));
+    let stored = match stored_rule(&state.storage, &raw).await? {
+        Ok(stored) => stored,
+        Err(not_found) => return Ok(not_found),
     };
     render_alerts(&state, &viewer, &rule_form_of(stored.id, &stored.value)).await
+}
+
+/// The stored rule a path names, or the 404 page that says there is none.
+async fn stored_rule(
+    storage: &Storage,
+    raw: &str,
+) -> Result<Result<storage::Stored<storage::AlertRule>, Response>, PageError> {
+    let stored = match raw.parse::<i64>() {
+        Ok(id) => storage.alert_rule(id).await?,
+        Err(_) => None,
+    };
+    Ok(stored.ok_or_else(|| {
+        page(StatusCode::NOT_FOUND, web::not_found_page(&format!("There is no alert rule “{raw}”.")))
+    }))
 }
 
 /// Saves an edited rule; its targets, hysteresis, expiry and pause state stay as they were.
@@ -1278,15 +1286,9 @@ async fn update_rule(
     Form(form): Form<RuleFormFields>,
 ) -> Result<Response, PageError> {
     let viewer = writer(&state, &headers, &form.csrf).await?;
-    let stored = match raw.parse::<i64>() {
-        Ok(id) => state.storage.alert_rule(id).await?,
-        Err(_) => None,
-    };
-    let Some(stored) = stored else {
-        return Ok(page(
-            StatusCode::NOT_FOUND,
-            web::not_found_page(&format!("There is no alert rule “{raw}”.")),
-        ));
+    let stored = match stored_rule(&state.storage, &raw).await? {
+        Ok(stored) => stored,
+        Err(not_found) => return Ok(not_found),
     };
     let errors = match parse_rule_form(&state.storage, &form).await? {
         Err(errors) => errors,

@@ -69,34 +69,16 @@ fn print_row(name: &str, figures: &Figures) {
     );
 }
 
-/// RFC 4180 CSV (quoted fields may hold commas, doubled quotes and newlines).
+/// Every record of a CSV text (header included), read by the `csv` crate (RFC 4180: quoted
+/// fields may hold commas, doubled quotes and newlines).
 fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    while let Some(ch) = chars.next() {
-        match (in_quotes, ch) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            (true, '"') => in_quotes = false,
-            (true, _) => field.push(ch),
-            (false, '"') => in_quotes = true,
-            (false, ',') => record.push(std::mem::take(&mut field)),
-            (false, '\r') => {}
-            (false, '\n') => {
-                record.push(std::mem::take(&mut field));
-                records.push(std::mem::take(&mut record));
-            }
-            (false, _) => field.push(ch),
-        }
-    }
-    if !field.is_empty() || !record.is_empty() {
-        record.push(field);
-        records.push(record);
-    }
-    records
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|record| record.expect("valid CSV").iter().map(str::to_owned).collect())
+        .collect()
 }
 
 fn tfns_heldout() -> Vec<Labelled> {
