@@ -1359,6 +1359,8 @@ async fn acknowledge_alert(
 #[derive(Debug, Deserialize)]
 struct TrendingQuery {
     window: Option<String>,
+    /// A text to score (the page's "Score a text" form).
+    text: Option<String>,
 }
 
 async fn trending_page(
@@ -1402,7 +1404,38 @@ async fn trending_page(
         posts_read: scan.posts_read,
         status: scan.status.to_string(),
     });
-    Ok(page(StatusCode::OK, web::trending_page(&rows, &window, scan.as_ref(), &viewer)))
+    let score = match query.text.as_deref().map(str::trim) {
+        None | Some("") => web::ScoreForm::Empty,
+        Some(text) if text.chars().count() > web::SCORE_MAX_CHARS => web::ScoreForm::Refused {
+            text: text.chars().take(web::SCORE_MAX_CHARS).collect(),
+            message: format!(
+                "At most {} characters here; POST /api/social/analyze takes longer texts.",
+                web::SCORE_MAX_CHARS
+            ),
+        },
+        Some(text) => {
+            let universe = state.universe.get(&state.storage).await;
+            let analysis = social::analyze_text(&universe, text);
+            let p = analysis.probabilities;
+            web::ScoreForm::Scored(web::ScoredText {
+                text: text.to_owned(),
+                sentiment: analysis.sentiment.to_owned(),
+                score: analysis.score,
+                probabilities: [p.bullish, p.bearish, p.neutral],
+                mentions: analysis
+                    .mentions
+                    .into_iter()
+                    .map(|m| (m.symbol, m.kind.as_str().to_owned(), m.name))
+                    .collect(),
+            })
+        }
+    };
+    let status = if matches!(score, web::ScoreForm::Refused { .. }) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    Ok(page(status, web::trending_page(&rows, &window, scan.as_ref(), &score, &viewer)))
 }
 
 async fn providers_page(

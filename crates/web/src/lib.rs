@@ -35,5 +35,7 @@ pub use pages::{
 };
 pub use providers::{ProviderRow, providers_page};
 pub use settings::{TokenRow, settings_page};
-pub use social::{ScanSummary, TRENDING_WINDOWS, TrendingEntry, trending_page};
+pub use social::{
+    SCORE_MAX_CHARS, ScanSummary, ScoreForm, ScoredText, TRENDING_WINDOWS, TrendingEntry, trending_page,
+};
 pub use sparkline::sparkline_svg;

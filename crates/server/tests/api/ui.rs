@@ -476,6 +476,17 @@ async fn the_trending_page_ranks_mentions_over_the_chosen_window() {
     let bad = app.get("/trending?window=2y").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(html(&bad).contains("24h, 7d, 30d"));
+
+    // Any text scored on the page as the scanner scores posts (a GET: nothing changes).
+    let scored = html(
+        &app.get("/trending?window=7d&text=bought%20spy%20puts%2C%20this%20is%20going%20to%20crash").await,
+    );
+    assert!(scored.contains("<strong>bearish</strong>"), "{scored}");
+    assert!(scored.contains(r#"href="/symbols/SPY""#), "{scored}");
+    let long = format!("/trending?text={}", "a".repeat(2_001));
+    let refused = app.get(&long).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(html(&refused).contains("At most 2000 characters"));
 }
 
 #[tokio::test]
