@@ -206,8 +206,9 @@ impl Job for RedditScan {
 
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
+        // One copy per scan, for the watchlist's symbols; the shared universe stays as it is.
         let base = self.current.get(&context.storage).await;
-        let universe = base.with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
+        let universe = (*base).clone().with_symbols(watchlist.iter().map(|e| e.symbol.to_string()));
         info!(source = %self.source.kind(), subreddits = self.config.subreddits.len(), "Scanning subreddits.");
         let scanned = scan_and_extract_with_comments(
             &self.source,

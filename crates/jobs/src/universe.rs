@@ -6,14 +6,13 @@
 //! bundled snapshot go through the same code and the same checks.
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use chrono::{DateTime, Utc};
 use domain::Symbol;
 
 use providers::{Listing, ListingKind};
 use social::extract::{SymbolUniverse, UniverseError};
-use storage::{Storage, UniverseRow};
+use storage::{Storage, UniverseRow, UniverseVersion};
 
 /// Fewer rows than this from a vendor is not a US listing (the full one has over 8,000): the
 /// stored universe is kept rather than replaced by a truncated answer.
@@ -21,17 +20,15 @@ pub const MIN_LISTINGS: usize = 1_000;
 
 /// The universe in use: the stored one while there is one (loaded again only when its version
 /// changes), else the fallback (normally [`SymbolUniverse::bundled`], built on first use).
-/// Holds at most two universes (the fallback and the latest stored one), a few MB each.
+/// Holds at most two universes (the fallback and the latest stored one), a few MB each, and
+/// hands out shared references: scoring a text never copies one.
 pub struct CurrentUniverse {
-    fallback: OnceLock<SymbolUniverse>,
+    fallback: OnceLock<Arc<SymbolUniverse>>,
     make_fallback: fn() -> SymbolUniverse,
-    given_fallback: Option<SymbolUniverse>,
+    given_fallback: Option<Arc<SymbolUniverse>>,
     extra_symbols: Vec<String>,
-    stored: tokio::sync::Mutex<Option<(StoredVersion, SymbolUniverse)>>,
+    stored: tokio::sync::Mutex<Option<(UniverseVersion, Arc<SymbolUniverse>)>>,
 }
-
-/// When the stored universe was written and how many rows it has.
-type StoredVersion = (DateTime<Utc>, u64);
 
 impl std::fmt::Debug for CurrentUniverse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,19 +52,19 @@ impl Default for CurrentUniverse {
 impl CurrentUniverse {
     /// Falls back to `fallback`; `extra_symbols` are added to a stored universe too.
     pub fn with_extra_symbols(fallback: SymbolUniverse, extra_symbols: Vec<String>) -> Self {
-        Self { given_fallback: Some(fallback), extra_symbols, ..Self::default() }
+        Self { given_fallback: Some(Arc::new(fallback)), extra_symbols, ..Self::default() }
     }
 
-    fn fallback(&self) -> SymbolUniverse {
+    fn fallback(&self) -> Arc<SymbolUniverse> {
         match &self.given_fallback {
-            Some(universe) => universe.clone(),
-            None => self.fallback.get_or_init(self.make_fallback).clone(),
+            Some(universe) => Arc::clone(universe),
+            None => Arc::clone(self.fallback.get_or_init(|| Arc::new((self.make_fallback)()))),
         }
     }
 
     /// The universe to use now. A stored universe that cannot be read is logged and the
     /// fallback used: scoring text never fails for it.
-    pub async fn get(&self, storage: &Storage) -> SymbolUniverse {
+    pub async fn get(&self, storage: &Storage) -> Arc<SymbolUniverse> {
         let version = match storage.universe_version().await {
             Ok(Some(version)) => version,
             Ok(None) => return self.fallback(),
@@ -80,7 +77,7 @@ impl CurrentUniverse {
         if let Some((loaded_version, universe)) = cached.as_ref()
             && *loaded_version == version
         {
-            return universe.clone();
+            return Arc::clone(universe);
         }
         let loaded = match storage.universe().await {
             Ok(Some(stored)) => from_rows(&stored.rows).map_err(|e| e.to_string()),
@@ -90,9 +87,9 @@ impl CurrentUniverse {
         match loaded {
             Ok(universe) => {
                 let extra = self.extra_symbols.iter().filter_map(|s| Symbol::parse(s).ok()).map(String::from);
-                let universe = universe.with_symbols(extra);
+                let universe = Arc::new(universe.with_symbols(extra));
                 tracing::info!(symbols = universe.len(), "Loaded the stored symbol universe.");
-                *cached = Some((version, universe.clone()));
+                *cached = Some((version, Arc::clone(&universe)));
                 universe
             }
             Err(error) => {
@@ -156,6 +153,26 @@ mod tests {
             exchange: "NYSE".to_owned(),
             security_type: security_type.to_owned(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_universe_in_use_is_shared_not_copied_and_follows_updates() {
+        let storage = Storage::connect("sqlite::memory:", &storage::DatabaseConfig::default()).await.unwrap();
+        storage.migrate().await.unwrap();
+        let current =
+            CurrentUniverse::with_extra_symbols(SymbolUniverse::empty().with_symbols(["AAA"]), vec![]);
+        let (one, two) = (current.get(&storage).await, current.get(&storage).await);
+        assert!(Arc::ptr_eq(&one, &two), "the fallback is shared");
+        assert!(one.contains("AAA"));
+
+        storage.replace_universe("polygon", &[row("ZZZP", "Zeta Pax Inc.", "stock")]).await.unwrap();
+        let (one, two) = (current.get(&storage).await, current.get(&storage).await);
+        assert!(Arc::ptr_eq(&one, &two), "the stored one is loaded once and shared");
+        assert!(one.contains("ZZZP") && !one.contains("AAA"));
+        // Same second, same size: still a new version.
+        storage.replace_universe("polygon", &[row("ZZZQ", "Zeta Quux Inc.", "stock")]).await.unwrap();
+        let updated = current.get(&storage).await;
+        assert!(updated.contains("ZZZQ") && !updated.contains("ZZZP"), "a new version is loaded");
     }
 
     #[test]

@@ -105,5 +105,5 @@ pub use social::{
 pub use storage::{Backend, Storage};
 pub use stored::Stored;
 pub use tokens::TokenRecord;
-pub use universe::{StoredUniverse, UniverseRow};
+pub use universe::{StoredUniverse, UniverseRow, UniverseVersion};
 pub use watchlist::WatchlistEntry;

@@ -15,6 +15,14 @@ pub struct UniverseRow {
     pub security_type: String,
 }
 
+/// Which stored universe this is: `generation` grows by one with every update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniverseVersion {
+    pub generation: i64,
+    pub updated_at: DateTime<Utc>,
+    pub size: u64,
+}
+
 /// The stored universe: which vendor it came from, when, and its rows by symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredUniverse {
@@ -42,12 +50,15 @@ impl Storage {
             ));
         }
         const INSERT: &str = "INSERT INTO universe_listings \
-            (symbol, name, exchange, security_type, provider, updated_at) VALUES ($1, $2, $3, $4, $5, $6) \
-            ON CONFLICT (symbol) DO NOTHING";
+            (symbol, name, exchange, security_type, provider, updated_at, generation) \
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (symbol) DO NOTHING";
+        const LAST_GENERATION: &str =
+            "SELECT COALESCE(MAX(generation), 0) AS generation FROM universe_listings";
         let now = Utc::now().timestamp();
         let backend = self.backend();
         Ok(with_pool!(self, pool => {
             let mut tx = pool.begin_with(backend.begin_write()).await?;
+            let generation = sqlx::query(LAST_GENERATION).fetch_one(&mut *tx).await?.int("generation")? + 1;
             sqlx::query("DELETE FROM universe_listings").execute(&mut *tx).await?;
             let mut stored = 0;
             for row in rows {
@@ -58,6 +69,7 @@ impl Storage {
                     .bind(&row.security_type)
                     .bind(provider)
                     .bind(now)
+                    .bind(generation)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -103,7 +115,7 @@ impl Storage {
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
     pub async fn universe_size(&self) -> Result<u64, StorageError> {
-        Ok(self.universe_version().await?.map_or(0, |(_, size)| size))
+        Ok(self.universe_version().await?.map_or(0, |version| version.size))
     }
 
     /// When the stored universe was written and how many rows it has, or `None` before the
@@ -111,13 +123,18 @@ impl Storage {
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
-    pub async fn universe_version(&self) -> Result<Option<(DateTime<Utc>, u64)>, StorageError> {
-        const SQL: &str = "SELECT COUNT(*) AS n, MAX(updated_at) AS updated_at FROM universe_listings";
+    pub async fn universe_version(&self) -> Result<Option<UniverseVersion>, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) AS n, MAX(updated_at) AS updated_at, \
+                           MAX(generation) AS generation FROM universe_listings";
         Ok(with_pool!(self, pool => {
             let row = sqlx::query(SQL).fetch_one(pool).await?;
             match count_to_u64(row.int("n")?) {
                 0 => None,
-                size => Some((time_col(&row, "updated_at")?, size)),
+                size => Some(UniverseVersion {
+                    generation: row.int("generation")?,
+                    updated_at: time_col(&row, "updated_at")?,
+                    size,
+                }),
             }
         }))
     }

@@ -6,5 +6,6 @@ CREATE TABLE universe_listings (
     exchange      TEXT   NOT NULL,
     security_type TEXT   NOT NULL CHECK (security_type IN ('stock', 'etf')),
     provider      TEXT   NOT NULL,
-    updated_at    BIGINT NOT NULL
+    updated_at    BIGINT NOT NULL,
+    generation    BIGINT NOT NULL
 );

@@ -10,5 +10,8 @@ CREATE TABLE universe_listings (
     exchange      TEXT    NOT NULL,
     security_type TEXT    NOT NULL CHECK (security_type IN ('stock', 'etf')),
     provider      TEXT    NOT NULL,
-    updated_at    INTEGER NOT NULL
+    updated_at    INTEGER NOT NULL,
+    -- One more than the previous update's: tells readers a new universe was stored even when
+    -- two updates fall in the same second with the same number of rows.
+    generation    INTEGER NOT NULL
 ) STRICT;

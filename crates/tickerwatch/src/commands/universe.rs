@@ -49,7 +49,7 @@ async fn update(app: &App, provider: Option<domain::ProviderId>) -> anyhow::Resu
 
 async fn show(app: &App, symbols: &[domain::Symbol]) -> anyhow::Result<()> {
     match app.storage.universe_version().await? {
-        Some((updated_at, size)) => {
+        Some(storage::UniverseVersion { updated_at, size, .. }) => {
             let provider = app.storage.universe().await?.map(|u| u.provider).unwrap_or_default();
             println!(
                 "Universe: {size} symbols stored from {provider} at {} (`tickerwatch universe update` refreshes it).",
