@@ -23,9 +23,8 @@ pub const MIN_LISTINGS: usize = 1_000;
 /// Holds at most two universes (the fallback and the latest stored one), a few MB each, and
 /// hands out shared references: scoring a text never copies one.
 pub struct CurrentUniverse {
+    /// Set at construction, or to the bundled universe on first use.
     fallback: OnceLock<Arc<SymbolUniverse>>,
-    make_fallback: fn() -> SymbolUniverse,
-    given_fallback: Option<Arc<SymbolUniverse>>,
     extra_symbols: Vec<String>,
     stored: tokio::sync::Mutex<Option<(UniverseVersion, Arc<SymbolUniverse>)>>,
 }
@@ -39,27 +38,18 @@ impl std::fmt::Debug for CurrentUniverse {
 impl Default for CurrentUniverse {
     /// Falls back to the bundled universe.
     fn default() -> Self {
-        Self {
-            fallback: OnceLock::new(),
-            make_fallback: SymbolUniverse::bundled,
-            given_fallback: None,
-            extra_symbols: Vec::new(),
-            stored: tokio::sync::Mutex::new(None),
-        }
+        Self { fallback: OnceLock::new(), extra_symbols: Vec::new(), stored: tokio::sync::Mutex::new(None) }
     }
 }
 
 impl CurrentUniverse {
     /// Falls back to `fallback`; `extra_symbols` are added to a stored universe too.
     pub fn with_extra_symbols(fallback: SymbolUniverse, extra_symbols: Vec<String>) -> Self {
-        Self { given_fallback: Some(Arc::new(fallback)), extra_symbols, ..Self::default() }
+        Self { fallback: OnceLock::from(Arc::new(fallback)), extra_symbols, ..Self::default() }
     }
 
     fn fallback(&self) -> Arc<SymbolUniverse> {
-        match &self.given_fallback {
-            Some(universe) => Arc::clone(universe),
-            None => Arc::clone(self.fallback.get_or_init(|| Arc::new((self.make_fallback)()))),
-        }
+        Arc::clone(self.fallback.get_or_init(|| Arc::new(SymbolUniverse::bundled())))
     }
 
     /// The universe to use now. A stored universe that cannot be read is logged and the

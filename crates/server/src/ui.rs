@@ -704,14 +704,6 @@ async fn run_page(
 /// Characters of a tool's result shown per step; the API's trace has the stored text.
 const STEP_RESULT_CHARS: usize = 160;
 
-/// `text` cut to `max` characters, with an ellipsis when cut.
-fn shortened(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
 /// A stored trace step (see `agents::TraceStep`) in words; memory bookkeeping is left out.
 fn crew_step(step: &serde_json::Value) -> Option<web::CrewStep> {
     let text = |key: &str| step.get(key).and_then(serde_json::Value::as_str).unwrap_or("").to_owned();
@@ -744,7 +736,7 @@ fn crew_step(step: &serde_json::Value) -> Option<web::CrewStep> {
         "tool_call" => {
             let ok = step.get("ok").and_then(serde_json::Value::as_bool).unwrap_or(false);
             let outcome = if ok { "" } else { " — failed" };
-            let result = shortened(&text("result"), STEP_RESULT_CHARS);
+            let result = notify::template::truncate_chars(&text("result"), STEP_RESULT_CHARS);
             (agent, format!("used {}({}){outcome}: {result}", text("tool"), text("arguments")), ok)
         }
         "delegation" => {

@@ -16,9 +16,11 @@ pub struct UniverseRow {
 }
 
 /// Which stored universe this is: `generation` grows by one with every update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UniverseVersion {
     pub generation: i64,
+    /// The vendor the stored universe came from.
+    pub provider: String,
     pub updated_at: DateTime<Utc>,
     pub size: u64,
 }
@@ -125,13 +127,14 @@ impl Storage {
     /// [`StorageError::Query`] if the database fails.
     pub async fn universe_version(&self) -> Result<Option<UniverseVersion>, StorageError> {
         const SQL: &str = "SELECT COUNT(*) AS n, MAX(updated_at) AS updated_at, \
-                           MAX(generation) AS generation FROM universe_listings";
+                           MAX(generation) AS generation, MAX(provider) AS provider FROM universe_listings";
         Ok(with_pool!(self, pool => {
             let row = sqlx::query(SQL).fetch_one(pool).await?;
             match count_to_u64(row.int("n")?) {
                 0 => None,
                 size => Some(UniverseVersion {
                     generation: row.int("generation")?,
+                    provider: row.text("provider")?,
                     updated_at: time_col(&row, "updated_at")?,
                     size,
                 }),

@@ -37,6 +37,7 @@ async fn check_updates_replace_the_universe_whole(storage: Storage) {
     assert_eq!(stored.provider, "finnhub");
     let version = storage.universe_version().await.unwrap().unwrap();
     assert_eq!((version.generation, version.size), (2, 2), "each update is a new generation");
+    assert_eq!(version.provider, "finnhub");
     assert_eq!(stored.rows.iter().map(|r| r.symbol.as_str()).collect::<Vec<_>>(), ["AAPL", "MSFT"]);
 
     // Refused without touching what is stored.

@@ -49,8 +49,7 @@ async fn update(app: &App, provider: Option<domain::ProviderId>) -> anyhow::Resu
 
 async fn show(app: &App, symbols: &[domain::Symbol]) -> anyhow::Result<()> {
     match app.storage.universe_version().await? {
-        Some(storage::UniverseVersion { updated_at, size, .. }) => {
-            let provider = app.storage.universe().await?.map(|u| u.provider).unwrap_or_default();
+        Some(storage::UniverseVersion { updated_at, size, provider, .. }) => {
             println!(
                 "Universe: {size} symbols stored from {provider} at {} (`tickerwatch universe update` refreshes it).",
                 updated_at.format("%Y-%m-%d %H:%M UTC")
