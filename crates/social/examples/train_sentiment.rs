@@ -20,7 +20,7 @@
 //! `crates/social/data/sentiment-model.tsv`), the dev figures of the tuning run in its header.
 //!
 //! `cargo run --release -p social --example train_sentiment -- [--final] [--epochs N] [--lr X]
-//! [--l2 X] [--balance X] [--min-count N] [--prune X] [--seed N] [--neutral-offset X]
+//! [--l2 X] [--balance X] [--min-count N] [--prune X] [--seed N] [--neutral-offset X] [--bear-offset X]
 //! [--reddit-weight X] [--folds K] [--show-misses]`; `-- --explain TEXT` prints the embedded
 //! model's probabilities for TEXT and the weights of its features.
 
@@ -76,6 +76,19 @@ struct Settings {
     /// With all 1,460 the mean is flat from -0.3 to -0.8 (0.557, 0.559, 0.558, 0.564; seeds move
     /// it by ±0.01), so -0.5 was kept: TFNS dev macro-F1 is 0.714 there and 0.683 at -0.8.
     neutral_offset: f32,
+    /// Added to the bearish weight of `c:bias` after fitting (`--bear-offset`): the training
+    /// texts hold fewer bearish than bullish posts, so the fitted prior leans bullish on a forced
+    /// choice. Judged on the Reddit cross-validation by the balanced forced accuracy (the mean
+    /// over bearish and bullish texts), which does not depend on the class mix of a set. Mean
+    /// over seeds 1, 2, 3 and 14: 0.694 at 0 and 0.1, 0.696 at 0.2 and 0.3 (seeds alone move it
+    /// by ±0.005), while TFNS dev macro-F1 falls (0.709 → 0.695); so 0 is kept.
+    ///
+    /// Also tried on the same cross-validation and dropped, each within ±0.003 of the shipped
+    /// model over the four seeds: a `dead` cue category ("worthless", "wiped out", "rip my")
+    /// with position interactions; `long|own` / `short|own` for a position after "my", "i",
+    /// "bought", "holding"; a bullish-vs-bearish model trained on directional texts only
+    /// (forced 0.711); l2 0.003–0.03, 8 or 15 epochs, Reddit weight 3 or 6 (forced 0.704–0.718).
+    bear_offset: f32,
     /// Loss weight of each real Reddit text (`--reddit-weight`). 3 on the 5-fold Reddit
     /// cross-validation: 1, 3, 6, 10 and 20 all gave forced bull/bear 0.70-0.71 and macro-F1
     /// 0.54-0.55; more weight only cost TFNS macro-F1 (0.748 at 1, 0.732 at 3, 0.695 at 20).
@@ -110,6 +123,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         prune: 1e-3,
         seed: 14,
         neutral_offset: -0.5,
+        bear_offset: 0.0,
         reddit_weight: 3.0,
         folds: 10,
     };
@@ -137,6 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--prune" => settings.prune = value()?.parse()?,
             "--seed" => settings.seed = value()?.parse()?,
             "--neutral-offset" => settings.neutral_offset = value()?.parse()?,
+            "--bear-offset" => settings.bear_offset = value()?.parse()?,
             "--reddit-weight" => settings.reddit_weight = value()?.parse()?,
             "--folds" => settings.folds = value()?.parse()?,
             "--show-misses" => show_misses = true,
@@ -243,7 +258,7 @@ impl Settings {
     fn describe(&self) -> String {
         format!(
             "epochs {} lr {} l2 {} balance {} min-count {} prune {} seed {} neutral-offset {} \
-             reddit-weight {} folds {}",
+             bear-offset {} reddit-weight {} folds {}",
             self.epochs,
             self.learning_rate,
             self.l2,
@@ -252,6 +267,7 @@ impl Settings {
             self.prune,
             self.seed,
             self.neutral_offset,
+            self.bear_offset,
             self.reddit_weight,
             self.folds
         )
@@ -399,6 +415,7 @@ fn fit(examples: &[&Example], settings: &Settings) -> (Dataset, Vec<[f32; 3]>) {
     }
     if let Some(&bias) = dataset.index.get(&feature_hash_of_name("c:bias").unwrap_or_default()) {
         weights[bias][2] += settings.neutral_offset;
+        weights[bias][0] += settings.bear_offset;
     }
     // Pruned here, not only when writing, so the dev figures are those of the written model.
     for row in &mut weights {
@@ -475,11 +492,12 @@ fn write_figures(
 ) -> std::fmt::Result {
     writeln!(
         report,
-        "# dev {name}: n {n} | model macro-F1 {:.3} bull/bear strict {:.3} forced {:.3} | \
-         vader_baseline macro-F1 {:.3} bull/bear strict {:.3} forced {:.3}",
+        "# dev {name}: n {n} | model macro-F1 {:.3} bull/bear strict {:.3} forced {:.3} \
+         (balanced {:.3}) | vader_baseline macro-F1 {:.3} bull/bear strict {:.3} forced {:.3}",
         model.macro_f1(),
         model.direction_accuracy(),
         model.direction_accuracy_forced(),
+        model.direction_accuracy_forced_balanced(),
         baseline.macro_f1(),
         baseline.direction_accuracy(),
         baseline.direction_accuracy_forced(),

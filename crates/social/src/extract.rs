@@ -16,7 +16,11 @@
 //!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
 //!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
 //!     is not a ticker ("HOLD THE LINE"), or in an all-caps line with two such words: shouting, so
-//!     it needs a position noun right after it;
+//!     it needs a position noun right after it; after a determiner in ordinary text ("the PATH
+//!     we are on") it needs near context, unless it is on the popular list;
+//!   - any other ticker in a shouted sentence needs near context unless it is on the popular
+//!     list ("DAVE SAID THE BURGERS WERE SQUARE", "PRINTER GO BRRR"; "SOUN CALLS ARE PRINTING"
+//!     counts);
 //! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
 //!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
 //!     not an English word counts as it stands; the few English words on that list ("hood",
@@ -34,19 +38,25 @@
 //!   curated `data/aliases.tsv`, plus the first word of a longer name when no other stock's name
 //!   starts with it and it is not a person's name ("Polestar"). Names that are not English words
 //!   match in any case ("paypal"); names that are ordinary words ("Snap", "Southwest") need
-//!   capitalisation and near context, or a position noun right after them in lower case ("apple
-//!   shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
+//!   capitalisation and a trading or company word near (a number or `$` amount is not
+//!   enough), or a position noun right after them in lower case ("apple shares"); `data/alias-stoplist.txt` drops names that are too common or are people and
 //!   indices ("Target", "United", "Powell", "Nasdaq", "Dow"). A curated alias spelled like another
 //!   ticker takes the bare word over ("RH" is Robinhood on Reddit; `$RH` stays RH). A curated
 //!   `cap` name that is also a word counts in lower case with near context ("down 30% on
 //!   intel"), other ordinary-word names only before a position noun. At the start
 //!   of a sentence a capital says nothing, so an ordinary-word name there needs the position noun
-//!   ("People paid $19" is not People Inc.; "Southwest shares" is LUV). A possessive name is
+//!   ("People paid $19" is not People Inc.; "Southwest shares" is LUV); nor does it in a
+//!   Title Case sentence ("ATVI Calls Gain $1.8K Today"). A possessive name is
 //!   stored without its apostrophe ("Wendy's" → `wendys`, also matching "Wendys") and needs
 //!   capitalisation and near context: it is as often a place or a person ("behind Wendy's").
+//!   Any name right after a place preposition (`at`, `inside`, `near`…; not "look at")
+//!   needs a trading or company word near it: "tests at Walmart" is the store. A `$` amount
+//!   after an ordinary-word name is not a position noun ("Gain $10"). An ordinary-word name or a
+//!   ticker that is not on the popular list, followed by a capitalised word the scanner does not
+//!   know, is part of another name ("Apple Jacks", "TD Ameritrade") and needs a trading word near.
 //!
 //! `data/informal-words.txt` (slang and abbreviations: "bro", "meds", "pre") counts as English
-//! words. A plural acronym ("GPUs", "CEOs", "EVs") is never a ticker, and a `#` that starts a
+//! words; in capitals such a ticker also needs tight context ("ALOT of", "BTO", "IMO"). A plural acronym ("GPUs", "CEOs", "EVs") is never a ticker, and a `#` that starts a
 //! line is a Markdown heading ("#NVDA Gang"), not a tag. A lone `C` or `P` after a number is a
 //! strike ("505 C leaps"), and a legal form after a capitalised non-symbol word is part of a name
 //! ("DEUTZ AG").
@@ -271,6 +281,17 @@ const NEAR_WORDS: &[&str] = &[
 const LEGAL_FORMS: &[&str] = &[
     "ag", "sa", "se", "nv", "plc", "llc", "lp", "inc", "corp", "co", "ltd", "gmbh", "spa", "ab", "asa", "bv",
 ];
+/// Words that make a following company name a place ("at Walmart", "inside Wendy's"): the name
+/// then needs a trading or company word near it. "into" is left out ("shoved it into nvidia"),
+/// and so is "from": a company is as often the source ("switched from Robinhood", "a statement
+/// from Boeing"). "at" after a look word is not a place ("look at Dollar General").
+const PLACE_LEADS: &[&str] = &["at", "inside", "outside", "near", "behind"];
+/// Words after which "at" points at something rather than a place.
+const LOOK_WORDS: &[&str] = &["look", "looks", "looked", "looking", "glance", "stare", "staring"];
+/// Determiners: an all-caps English word after one is emphasis ("the PATH we are on"), not a
+/// ticker, unless a trading word or another ticker is near.
+const DETERMINERS: &[&str] =
+    &["the", "a", "an", "this", "that", "these", "those", "every", "no", "our", "their"];
 /// Words that make a following `MA` an indicator ("50 day MA", "200 week MA", "moving MA").
 const MA_LEADS: &[&str] = &["day", "week", "hour", "minute", "min", "d", "w", "h", "moving", "dma"];
 
@@ -419,6 +440,14 @@ const W_PHRASE_START: u16 = 1 << 6;
 const W_MA_LEAD: u16 = 1 << 7;
 /// A ticker that the forums talk about all the time (`data/popular-tickers.txt`).
 const W_POPULAR: u16 = 1 << 8;
+/// A preposition that makes a following name a place ([`PLACE_LEADS`]).
+const W_PLACE_LEAD: u16 = 1 << 9;
+/// A determiner ([`DETERMINERS`]).
+const W_DETERMINER: u16 = 1 << 10;
+/// A look word ([`LOOK_WORDS`]).
+const W_LOOK: u16 = 1 << 11;
+/// Slang, an abbreviation or a misspelling (`data/informal-words.txt`: ALOT, IMO, WTF, TBF).
+const W_INFORMAL: u16 = 1 << 12;
 const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
 
 /// What a candidate needs before it counts.
@@ -432,6 +461,9 @@ enum Need {
     /// Near context from a trading word, not from another ticker: a capitalised ordinary-word
     /// name ("Snap is down 4%"; "TSLA is on Reddit" is the site).
     NearWord,
+    /// Near context from a trading or company word, not from a number or another ticker: a
+    /// name after a place preposition ("at Walmart").
+    TradeWord,
     /// A verb right before, or a position noun or strike within [`TIGHT_WINDOW`] words after.
     Tight,
     /// A position noun or strike within [`TIGHT_WINDOW`] words after.
@@ -445,8 +477,15 @@ enum Cue {
     Near,
     /// A trading verb ("bought").
     Verb,
-    /// A position noun, a strike or a `$` amount ("calls", "80c", "$12").
+    /// A number: a price, a count of two or more digits, a percentage or thousands ("444", "5%",
+    /// "10k"); near context for tickers, not for a name that may be a place ("from Costco with 40
+    /// pounds").
+    Number,
+    /// A position noun or a strike ("calls", "80c").
     Noun,
+    /// A `$` amount ("$12"): a position noun for tickers ("F $12 calls"), not for names ("Gain
+    /// $10" is not Gain Therapeutics).
+    Amount,
     /// A ticker that counted: near context for other symbols only, not for names ("nvda, mu").
     Ticker,
 }
@@ -466,11 +505,17 @@ struct Scan {
     /// Index of the next word; jumps at sentence ends so windows do not cross them.
     word_idx: u32,
     last_near: Option<u32>,
+    /// Last trading or company word (near context that is not a number).
+    last_trade_word: Option<u32>,
     /// Last ticker that counted (near context for symbols in a list).
     last_ticker: Option<u32>,
     last_verb: Option<u32>,
     last_number: Option<u32>,
     last_ma_lead: Option<u32>,
+    /// Last place preposition ("at", "from") and determiner ("the").
+    last_place_lead: Option<u32>,
+    last_determiner: Option<u32>,
+    last_look: Option<u32>,
     /// Last all-caps word that is not a ticker ("THE", "HOLD"): shouting around it.
     last_plain_caps: Option<u32>,
     /// Last capitalised word that is not a symbol ("DEUTZ" of "DEUTZ AG").
@@ -493,10 +538,14 @@ impl Scan {
         Self {
             word_idx: 0,
             last_near: None,
+            last_trade_word: None,
             last_ticker: None,
             last_verb: None,
             last_number: None,
             last_ma_lead: None,
+            last_place_lead: None,
+            last_determiner: None,
+            last_look: None,
             last_plain_caps: None,
             sentence_start: 0,
             last_name_word: None,
@@ -703,15 +752,24 @@ impl SymbolUniverse {
         for word in data_words(NOT_COMPANIES) {
             universe.word_entry(word).flags |= W_NOT_COMPANY;
         }
-        for word in data_words(ENGLISH_WORDS).chain(data_words(INFORMAL_WORDS)) {
+        for word in data_words(ENGLISH_WORDS) {
             universe.word_entry(word).flags |= W_ENGLISH;
+        }
+        for word in data_words(INFORMAL_WORDS) {
+            universe.word_entry(word).flags |= W_ENGLISH | W_INFORMAL;
         }
         for word in data_words(POPULAR_TICKERS) {
             universe.word_entry(word).flags |= W_POPULAR;
         }
-        for (words, flag) in
-            [(VERBS_BEFORE, W_VERB), (NOUNS_AFTER, W_NOUN), (NEAR_WORDS, W_NEAR), (MA_LEADS, W_MA_LEAD)]
-        {
+        for (words, flag) in [
+            (VERBS_BEFORE, W_VERB),
+            (NOUNS_AFTER, W_NOUN),
+            (NEAR_WORDS, W_NEAR),
+            (MA_LEADS, W_MA_LEAD),
+            (PLACE_LEADS, W_PLACE_LEAD),
+            (DETERMINERS, W_DETERMINER),
+            (LOOK_WORDS, W_LOOK),
+        ] {
             for word in words {
                 universe.word_entry(word).flags |= flag;
             }
@@ -845,7 +903,7 @@ impl SymbolUniverse {
         if bytes.get(letters_start).is_some_and(u8::is_ascii_digit) {
             let end = scan_while(bytes, letters_start, is_word_byte);
             let idx = scan.next_word();
-            self.cue(scan, idx, Cue::Noun, out);
+            self.cue(scan, idx, Cue::Amount, out);
             return end;
         }
         let letters_end = scan_while(bytes, letters_start, |b| b.is_ascii_alphabetic());
@@ -988,6 +1046,10 @@ impl SymbolUniverse {
         let mut buf = [0u8; MAX_WORD_LEN + 1];
         let Some(key) = lower_into(word, &mut buf) else { return end };
         let entry = self.words.get(key).copied();
+        // "at Walmart", "from Home Depot", "inside Wendy's": a name after a place preposition is
+        // as often the store as the company, so it needs a trading or company word near it.
+        let after_place = word_idx > 0 && scan.last_place_lead == Some(word_idx - 1);
+        let after_determiner = word_idx > 0 && scan.last_determiner == Some(word_idx - 1);
         // A name with a possessive ("Wendy's", "Domino's", "McDonald's") is stored without its
         // apostrophe ("wendys"): the whole word is that company, not the person or word before.
         if let Some(tail_end) = possessive_end
@@ -995,6 +1057,7 @@ impl SymbolUniverse {
         {
             let need = match name.alias_case {
                 AliasCase::CapContext => Need::NearWord,
+                _ if after_place => Need::TradeWord,
                 _ => Need::Nothing,
             };
             if name.alias_case == AliasCase::Any || word[0].is_ascii_uppercase() {
@@ -1035,11 +1098,22 @@ impl SymbolUniverse {
         if entry.flags & W_MA_LEAD != 0 {
             scan.last_ma_lead = Some(word_idx);
         }
+        if entry.flags & W_LOOK != 0 {
+            scan.last_look = Some(word_idx);
+        }
+        let after_look = word_idx > 0 && scan.last_look == Some(word_idx - 1);
+        if entry.flags & W_PLACE_LEAD != 0 && !all_upper && !after_look {
+            scan.last_place_lead = Some(word_idx);
+        }
+        if entry.flags & W_DETERMINER != 0 && !all_upper {
+            scan.last_determiner = Some(word_idx);
+        }
+        let place_need = if after_place { Need::TradeWord } else { Need::Nothing };
         let capitalised = word[0].is_ascii_uppercase();
         if entry.flags & W_PHRASE_START != 0
             && let Some((alias, phrase_end)) = self.match_phrase(bytes, start)
         {
-            self.candidate(scan, out, alias, MentionKind::Alias, word_idx, Need::Nothing);
+            self.candidate(scan, out, alias, MentionKind::Alias, word_idx, place_need);
             // The phrase's other words are words too.
             scan.word_idx += count_words(&bytes[end..phrase_end]);
             return phrase_end;
@@ -1048,6 +1122,25 @@ impl SymbolUniverse {
         if all_upper
             && let Some(need) = self.bare_need(bytes, end, word, &entry, word_idx, scan, after_plain_caps)
         {
+            let need = if need == Need::Nothing
+                && entry.flags & W_POPULAR == 0
+                && self.next_is_unknown_name(bytes, end)
+            {
+                Need::NearWord
+            } else {
+                need
+            };
+            // "the PATH we are on", "the FUN part": an English word in capitals after a
+            // determiner is emphasis unless a trading word or another ticker is near.
+            let need = if need == Need::Nothing
+                && after_determiner
+                && entry.flags & W_ENGLISH != 0
+                && entry.flags & W_POPULAR == 0
+            {
+                Need::Near
+            } else {
+                need
+            };
             self.candidate(scan, out, entry.symbol, MentionKind::Bare, word_idx, need);
             return end;
         }
@@ -1055,10 +1148,17 @@ impl SymbolUniverse {
             // The capital of a sentence's first word says nothing: "People paid $19" is not
             // People Inc., "Gain $10" is not Gain Therapeutics.
             let sentence_start = word_idx == scan.sentence_start && !all_upper;
+            // In a Title Case line ("ATVI Calls Gain $1.8K Today") every capital says nothing
+            // either, so an ordinary-word name there needs the position noun too.
+            let sentence_start = sentence_start
+                || (entry.alias_case == AliasCase::CapContext
+                    && capitalised
+                    && !all_upper
+                    && is_title_case_sentence(bytes, start));
             let need = match entry.alias_case {
-                AliasCase::Any => Some(Need::Nothing),
-                AliasCase::Cap if capitalised => Some(Need::Nothing),
-                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::NearWord),
+                AliasCase::Any => Some(place_need),
+                AliasCase::Cap if capitalised => Some(place_need),
+                AliasCase::CapContext if capitalised && !sentence_start => Some(Need::TradeWord),
                 _ => None,
             };
             // A lower-case name that is an ordinary word still counts as the company right
@@ -1069,6 +1169,14 @@ impl SymbolUniverse {
                 AliasCase::Cap if !capitalised => Some(Need::Near),
                 _ => (!capitalised || sentence_start).then_some(Need::NounAfter),
             });
+            let need = match need {
+                Some(Need::Nothing)
+                    if entry.alias_case != AliasCase::Any && self.next_is_unknown_name(bytes, end) =>
+                {
+                    Some(Need::NearWord)
+                }
+                need => need,
+            };
             if let Some(need) = need {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
@@ -1134,6 +1242,11 @@ impl SymbolUniverse {
         if word.len() == 1 {
             return Some(Need::Tight);
         }
+        // "ALOT of", "IMO", "WTF", "TBF": slang and abbreviations in capitals are words unless a
+        // verb or a position noun is right next to them ("bought MO", "LUV calls").
+        if entry.flags & W_INFORMAL != 0 && entry.flags & W_POPULAR == 0 {
+            return Some(Need::Tight);
+        }
         if entry.flags & W_STOP != 0 {
             // "Buy NOW", "sell ALL", "bought IT": after a verb an English word is still a word.
             return Some(if entry.flags & W_ENGLISH != 0 { Need::NounAfter } else { Need::Tight });
@@ -1145,15 +1258,19 @@ impl SymbolUniverse {
         {
             return Some(Need::NounAfter);
         }
+        // "DAVE SAID THE BURGERS WERE SQUARE", "PRINTER GO BRRR": in a shouted sentence every
+        // word is in capitals, so a ticker the forums do not use all the time needs context.
+        if entry.flags & W_POPULAR == 0 && self.is_shouted_line(bytes, end) {
+            return Some(Need::Near);
+        }
         Some(Need::Nothing)
     }
 
-    /// Whether the line around `pos` is written in capitals (no lower-case letter) with at least
-    /// two ordinary words in it: a shouted title ("PTON PUTS AND PTON PAYS"), not a list of
+    /// Whether the sentence or line around `pos` is written in capitals (no lower-case letter)
+    /// with at least two ordinary words in it: a shouted title ("PTON PUTS AND PTON PAYS"), not a list of
     /// tickers ("NVDA 132; SPY 555").
     fn is_shouted_line(&self, bytes: &[u8], pos: usize) -> bool {
-        let start = bytes[..pos].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let end = bytes[pos..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| pos + i);
+        let (start, end) = sentence_bounds(bytes, pos);
         let line = &bytes[start..end];
         if line.iter().any(u8::is_ascii_lowercase) {
             return false;
@@ -1167,6 +1284,27 @@ impl SymbolUniverse {
             })
             .count();
         plain >= 2
+    }
+
+    /// Whether the word after `end` (one space away) is a capitalised word the scanner knows
+    /// nothing about ("Jacks" of "Apple Jacks", "Ameritrade" of "TD Ameritrade"): the two are
+    /// likely one name of something else.
+    fn next_is_unknown_name(&self, bytes: &[u8], end: usize) -> bool {
+        if bytes.get(end) != Some(&b' ') {
+            return false;
+        }
+        let start = end + 1;
+        let word_end = scan_while(bytes, start, |b| b.is_ascii_alphabetic());
+        let word = &bytes[start..word_end];
+        if word.len() < 3
+            || !word[0].is_ascii_uppercase()
+            || !word[1..].iter().all(u8::is_ascii_lowercase)
+            || bytes.get(word_end).is_some_and(|&b| is_word_byte(b) || b == b'\'' || b == b'&')
+        {
+            return false;
+        }
+        let mut buf = [0u8; MAX_WORD_LEN];
+        lower_into(word, &mut buf).is_some_and(|key| !self.words.contains_key(key))
     }
 
     /// Whether the word after `end` (one space away) is an all-caps word that is not a ticker.
@@ -1202,13 +1340,13 @@ impl SymbolUniverse {
         if matches!(rest, b"c" | b"p" | b"C" | b"P") {
             self.cue(scan, word_idx, Cue::Noun, out);
         } else if next == Some(b'%') || matches!(rest, b"k" | b"K") {
-            self.cue(scan, word_idx, Cue::Near, out);
+            self.cue(scan, word_idx, Cue::Number, out);
         } else {
             scan.last_number = Some(word_idx);
             // A price or a count of two or more digits is near context ("spy hits 444",
             // "nvda is closing 130"); single digits are too common ("my 2 cats").
             if digits >= 2 && rest.is_empty() {
-                self.cue(scan, word_idx, Cue::Near, out);
+                self.cue(scan, word_idx, Cue::Number, out);
             }
         }
     }
@@ -1226,6 +1364,7 @@ impl SymbolUniverse {
         let ready = match need {
             Need::Nothing => true,
             Need::NearWord => scan.last_near.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
+            Need::TradeWord => scan.last_trade_word.is_some_and(|c| word_idx - c <= NEAR_WINDOW),
             Need::Near => [scan.last_near, scan.last_ticker]
                 .into_iter()
                 .any(|cue| cue.is_some_and(|c| word_idx - c <= NEAR_WINDOW)),
@@ -1263,6 +1402,9 @@ impl SymbolUniverse {
             scan.last_ticker = Some(word_idx);
         } else {
             scan.last_near = Some(word_idx);
+            if !matches!(cue, Cue::Number | Cue::Amount) {
+                scan.last_trade_word = Some(word_idx);
+            }
         }
         if cue == Cue::Verb {
             scan.last_verb = Some(word_idx);
@@ -1274,9 +1416,16 @@ impl SymbolUniverse {
             let confirmed = match pending.need {
                 Need::Near => distance <= NEAR_WINDOW,
                 Need::NearWord => distance <= NEAR_WINDOW && cue != Cue::Ticker,
-                Need::Tight => cue == Cue::Noun && distance <= TIGHT_WINDOW,
-                // An English word needs the noun right after it ("spy puts"), or after a strike.
-                Need::NounAfter => cue == Cue::Noun && distance == 1,
+                Need::TradeWord => {
+                    distance <= NEAR_WINDOW && !matches!(cue, Cue::Ticker | Cue::Number | Cue::Amount)
+                }
+                Need::Tight => matches!(cue, Cue::Noun | Cue::Amount) && distance <= TIGHT_WINDOW,
+                // An English word needs the noun right after it ("spy puts"), or after a strike;
+                // a `$` amount does for a ticker, not for a name ("Gain $10").
+                Need::NounAfter => {
+                    distance == 1
+                        && (cue == Cue::Noun || (cue == Cue::Amount && pending.kind != MentionKind::Alias))
+                }
                 Need::Nothing => true,
             };
             if confirmed {
@@ -1693,6 +1842,32 @@ fn is_plain_word(entry: &WordEntry) -> bool {
     entry.symbol == NO_SYMBOL || entry.flags & (W_ENGLISH | W_STOP | W_CONTEXT) != 0
 }
 
+/// Whether the sentence around `pos` is written in Title Case: at least four words of two or
+/// more letters, and no lower-case word longer than four letters (short words such as "into",
+/// "of", "the" stay lower case in titles).
+fn is_title_case_sentence(bytes: &[u8], pos: usize) -> bool {
+    let (start, end) = sentence_bounds(bytes, pos);
+    let mut n_words = 0;
+    for word in bytes[start..end].split(|b| !b.is_ascii_alphabetic()).filter(|word| word.len() >= 2) {
+        if word[0].is_ascii_lowercase() && word.len() > 4 {
+            return false;
+        }
+        n_words += 1;
+    }
+    n_words >= 4
+}
+
+/// The sentence around `pos`: a new line, or `.`, `!`, `?` before a space, ends it.
+fn sentence_bounds(bytes: &[u8], pos: usize) -> (usize, usize) {
+    let is_end = |i: usize| {
+        bytes[i] == b'\n'
+            || (matches!(bytes[i], b'.' | b'!' | b'?') && bytes.get(i + 1).is_none_or(|&b| b == b' '))
+    };
+    let start = (0..pos).rev().find(|&i| is_end(i)).map_or(0, |i| i + 1);
+    let end = (pos..bytes.len()).find(|&i| is_end(i)).unwrap_or(bytes.len());
+    (start, end)
+}
+
 /// Whitespace-separated words of the non-comment lines of a word list.
 fn data_words(text: &str) -> impl Iterator<Item = &str> {
     data_lines(text).flat_map(str::split_whitespace)
@@ -2034,5 +2209,68 @@ mod tests {
         assert_eq!(symbols("PTON PUTS AND PTON PAYS"), ["PTON"]);
         assert_eq!(symbols("Tomorrow:\n\nNVDA 132; SPY 555; AMZN 195"), ["NVDA", "SPY", "AMZN"]);
         assert_eq!(symbols("WHY I BOUGHT CAT CALLS"), ["CAT"]);
+    }
+
+    #[test]
+    fn a_name_glued_to_an_unknown_capitalised_word_is_another_name() {
+        assert!(symbols("my TD Ameritrade login broke").is_empty());
+        assert!(symbols("eating Apple Jacks for breakfast").is_empty());
+        assert_eq!(symbols("Apple Jacks aside, Apple shares look cheap"), ["AAPL"]);
+        assert_eq!(symbols("NVDA Gang checking in"), ["NVDA"]);
+    }
+
+    #[test]
+    fn a_word_name_in_a_title_case_sentence_needs_a_position_noun() {
+        assert_eq!(symbols("ATVI Calls Gain ~$1.8K into over $63K Today"), ["ATVI"]);
+        assert_eq!(symbols("Snap Shares Jump After Earnings"), ["SNAP"]);
+    }
+
+    #[test]
+    fn a_word_name_needs_a_trading_word_not_a_number() {
+        assert!(symbols("my $400K Leveraged Smart Beta account").is_empty());
+        assert_eq!(symbols("the selloff hit Snap hard, down 20%"), ["SNAP"]);
+    }
+
+    #[test]
+    fn slang_and_abbreviations_in_capitals_need_tight_context() {
+        assert!(symbols("there have been ALOT of changes at the company").is_empty());
+        assert_eq!(symbols("BTO 10 NVDA 130c, STC at 2x, TP hit"), ["NVDA"]);
+        assert_eq!(symbols("bought ALOT calls"), ["ALOT"]);
+        assert_eq!(symbols("next stock I'm going into is $UI"), ["UI"]);
+    }
+
+    #[test]
+    fn a_ticker_in_a_shouted_sentence_needs_near_context_unless_popular() {
+        assert!(symbols("# DAVE SAID THE BURGERS WERE SQUARE").is_empty());
+        assert_eq!(symbols("DAVE CALLS ARE PRINTING"), ["DAVE"]);
+        assert_eq!(symbols("NVDA IS THE BEST COMPANY EVER"), ["NVDA"]);
+        assert_eq!(symbols("DAVE is up again"), ["DAVE"]);
+        assert_eq!(symbols("SOUN CALLS ARE PRINTING"), ["SOUN"]);
+        assert!(symbols("PRINTER GO BRRR").is_empty());
+        assert!(symbols("Sold everything today. DAVE SAID THE BURGERS WERE SQUARE").is_empty());
+    }
+
+    #[test]
+    fn a_name_after_a_place_preposition_needs_context() {
+        assert!(symbols("ran into my old boss at Walmart yesterday").is_empty());
+        assert!(symbols("got a new drill at Home Depot").is_empty());
+        assert_eq!(symbols("Switched from Robinhood to Fidelity, best decision ever"), ["HOOD"]);
+        assert_eq!(symbols("lines at Walmart are long, shares will rip on earnings"), ["WMT"]);
+        assert_eq!(symbols("look at Walmart today"), ["WMT"]);
+        assert_eq!(symbols("loaded up on Walmart"), ["WMT"]);
+        assert!(symbols("spent 40 minutes at Costco with the kids").is_empty());
+    }
+
+    #[test]
+    fn a_dollar_amount_is_not_a_position_noun_for_a_name() {
+        assert!(symbols("Gain $10 and feel like a genius").is_empty());
+        assert_eq!(symbols("bought F $12 calls"), ["F"]);
+    }
+
+    #[test]
+    fn an_english_word_in_capitals_after_a_determiner_is_emphasis() {
+        assert!(symbols("it's the PATH we are on that worries me").is_empty());
+        assert_eq!(symbols("the PATH calls printed"), ["PATH"]);
+        assert_eq!(symbols("PATH is up again"), ["PATH"]);
     }
 }

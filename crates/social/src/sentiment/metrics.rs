@@ -13,6 +13,9 @@ pub struct Confusion {
     pub forced_correct: u32,
     /// Texts labelled bullish or bearish on which the forced choice was a tie (no lean at all).
     pub forced_ties: u32,
+    /// [`Confusion::forced_correct`] and [`Confusion::forced_ties`] split by the labelled
+    /// direction (`[bearish, bullish]`), for [`Confusion::direction_accuracy_forced_balanced`].
+    pub forced_by_class: [(u32, u32); 2],
 }
 
 impl Confusion {
@@ -37,10 +40,13 @@ impl Confusion {
             SentimentLabel::Bearish => -1.0,
             SentimentLabel::Neutral => return,
         };
+        let by_class = &mut self.forced_by_class[usize::from(sign > 0.0)];
         if lean == 0.0 {
             self.forced_ties += 1;
+            by_class.1 += 1;
         } else if lean * sign > 0.0 {
             self.forced_correct += 1;
+            by_class.0 += 1;
         }
     }
 
@@ -93,6 +99,19 @@ impl Confusion {
         }
     }
 
+    /// Forced-choice accuracy with both directions weighted equally: the mean of the forced
+    /// accuracy on the texts labelled bearish and on those labelled bullish. It does not depend
+    /// on how many of each a set has, so a model tuned on it does not lean to the commoner one.
+    pub fn direction_accuracy_forced_balanced(&self) -> f64 {
+        let (bear, bull) = (SentimentLabel::Bearish.idx(), SentimentLabel::Bullish.idx());
+        let per_class = [bear, bull].map(|class| {
+            let total: u32 = self.counts[class].iter().sum();
+            let (correct, ties) = self.forced_by_class[usize::from(class == bull)];
+            if total == 0 { 0.0 } else { (f64::from(correct) + 0.5 * f64::from(ties)) / f64::from(total) }
+        });
+        (per_class[0] + per_class[1]) / 2.0
+    }
+
     /// How many texts are labelled bullish or bearish.
     pub fn n_directional(&self) -> u32 {
         self.counts[0].iter().chain(&self.counts[1]).sum()
@@ -140,5 +159,7 @@ mod tests {
         assert_eq!(confusion.n_directional(), 3);
         assert!((confusion.direction_accuracy() - 1.0 / 3.0).abs() < 1e-9);
         assert!((confusion.direction_accuracy_forced() - 2.0 / 3.0).abs() < 1e-9);
+        // Bullish 1/1, bearish 1/2.
+        assert!((confusion.direction_accuracy_forced_balanced() - 0.75).abs() < 1e-9);
     }
 }
