@@ -353,13 +353,7 @@ impl Storage {
             stored
         });
         if let Some(newest) = stored.iter().map(|alert| alert.id).max() {
-            self.alert_stored.send_if_modified(|last| {
-                let newer = newest > *last;
-                if newer {
-                    *last = newest;
-                }
-                newer
-            });
+            self.announce(crate::events::Event::Alert(newest)).await;
         }
         Ok(stored)
     }
@@ -419,11 +413,13 @@ impl Storage {
         }))
     }
 
-    /// Changes whenever this process stores a new alert (its value: the newest id stored): a live
-    /// reader waits on it rather than polling. Alerts stored by another process do not show here;
-    /// a reader polls [`alerts_after`](Self::alerts_after) now and then for those.
+    /// Changes whenever this process stores a new alert (its value: the newest id stored), and,
+    /// after [`listen`](Self::listen) on PostgreSQL, whenever any instance does: a live reader
+    /// waits on it rather than polling. A reader still polls
+    /// [`alerts_after`](Self::alerts_after) now and then (SQLite's other processes, a lost
+    /// notification).
     pub fn alert_stored(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.alert_stored.subscribe()
+        self.events.signals.alert.subscribe()
     }
 
     /// Alerts, newest first: since an instant and of one symbol when given, at most `limit`.

@@ -30,8 +30,10 @@ pub struct InstanceRecord {
 /// What one recovery pass took over from dead owners.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovered {
-    /// Queued or running job runs marked `interrupted`.
+    /// Running job runs marked `interrupted` (their job allows no further attempt).
     pub runs: u64,
+    /// Running job runs queued again for another worker (attempts left).
+    pub requeued: u64,
     /// `writing` exports marked `failed` (their files are the export service's to remove).
     pub exports: u64,
     /// Running crew runs marked `cancelled`.
@@ -146,11 +148,13 @@ impl Storage {
         }))
     }
 
-    /// Takes over the unfinished work of dead owners (see the module docs): their active job
-    /// runs become `interrupted`, their `writing` exports `failed` and their running crew runs
-    /// `cancelled`, each with `reason`; then dead instances are forgotten. An owner is dead when
-    /// it stopped, has not beaten for `stale_after`, or is not registered. This handle's own
-    /// work is never touched.
+    /// Takes over the unfinished work of dead owners (see the module docs): their running job
+    /// runs go back to the queue while the job allows another attempt (`attempts <
+    /// max_attempts`, the error saying why) and become `interrupted` with `reason` otherwise;
+    /// their `writing` exports become `failed` and their running crew runs `cancelled`; then
+    /// dead instances are forgotten. Queued runs wait for any worker whoever queued them. An
+    /// owner is dead when it stopped, has not beaten for `stale_after`, or is not registered.
+    /// This handle's own work is never touched.
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
@@ -163,9 +167,14 @@ impl Storage {
         let stale_secs = i64::try_from(stale_after.as_secs()).unwrap_or(i64::MAX);
         let oldest_live = now.saturating_sub(stale_secs);
         // $1 owner, $2 oldest live heartbeat (DEAD_OWNER), $3 reason, $4 now.
+        let requeue = format!(
+            "UPDATE job_runs AS t SET status = 'queued', owner = '', started_at = NULL, heartbeat_at = $4, \
+             error = 'queued again after attempt ' || t.attempts || ': ' || $3 \
+             WHERE t.status = 'running' AND t.attempts < t.max_attempts AND {DEAD_OWNER}"
+        );
         let runs = format!(
             "UPDATE job_runs AS t SET status = 'interrupted', error = $3, finished_at = $4 \
-             WHERE t.status IN ('queued', 'running') AND {DEAD_OWNER}"
+             WHERE t.status = 'running' AND {DEAD_OWNER}"
         );
         let crew_runs = format!(
             "UPDATE crew_runs AS t SET status = 'cancelled', error = $3, finished_at = $4 \
@@ -176,9 +185,17 @@ impl Storage {
         );
         const PRUNE: &str =
             "DELETE FROM instances WHERE id <> $1 AND (stopped_at IS NOT NULL OR heartbeat_at < $2)";
-        Ok(with_pool!(self, pool => {
-            let mut timed = [0_u64; 2];
-            for (count, sql) in timed.iter_mut().zip([runs, crew_runs]) {
+        let recovered = with_pool!(self, pool => {
+            // Exports first: a requeued run's next attempt writes a new one.
+            let exports = sqlx::query(sqlx::AssertSqlSafe(exports))
+                .bind(self.owner())
+                .bind(oldest_live)
+                .bind(reason)
+                .execute(pool)
+                .await?
+                .rows_affected();
+            let mut timed = [0_u64; 3];
+            for (count, sql) in timed.iter_mut().zip([requeue, runs, crew_runs]) {
                 *count = sqlx::query(sqlx::AssertSqlSafe(sql))
                     .bind(self.owner())
                     .bind(oldest_live)
@@ -188,16 +205,13 @@ impl Storage {
                     .await?
                     .rows_affected();
             }
-            let exports = sqlx::query(sqlx::AssertSqlSafe(exports))
-                .bind(self.owner())
-                .bind(oldest_live)
-                .bind(reason)
-                .execute(pool)
-                .await?
-                .rows_affected();
             sqlx::query(PRUNE).bind(self.owner()).bind(oldest_live).execute(pool).await?;
-            let [runs, crew_runs] = timed;
-            Recovered { runs, exports, crew_runs }
-        }))
+            let [requeued, runs, crew_runs] = timed;
+            Recovered { runs, requeued, exports, crew_runs }
+        });
+        if recovered.requeued > 0 {
+            self.announce(crate::events::Event::Queued).await;
+        }
+        Ok(recovered)
     }
 }

@@ -68,6 +68,7 @@ mod analysis;
 mod bars;
 mod config;
 mod error;
+mod events;
 mod exports;
 mod instances;
 mod migrations;
@@ -97,7 +98,7 @@ pub use provider_requests::ProviderRequests;
 pub use read_pool::ReadPoolStats;
 pub use records::{QualityAction, QualityEvent};
 pub use run_stats::RunStats;
-pub use runs::{NewRun, RunItem, RunRecord, RunStatus};
+pub use runs::{NewRun, RunItem, RunRecord, RunRequest, RunStatus};
 pub use social::{
     BEARISH_THRESHOLD, BULLISH_THRESHOLD, MentionBucket, MentionBucketSize, SPIKE_BASELINE_HOURS,
     SocialSaveStats, TrendingRow, spike_score,

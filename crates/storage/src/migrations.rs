@@ -41,6 +41,7 @@ const SQLITE: &[Embedded] = &[
     embedded!("sqlite", 7, "alerts", "0007_alerts.sql"),
     embedded!("sqlite", 8, "provider requests", "0008_provider_requests.sql"),
     embedded!("sqlite", 9, "universe", "0009_universe.sql"),
+    embedded!("sqlite", 10, "run claims", "0010_run_claims.sql"),
 ];
 
 const POSTGRES: &[Embedded] = &[
@@ -53,6 +54,7 @@ const POSTGRES: &[Embedded] = &[
     embedded!("postgres", 7, "alerts", "0007_alerts.sql"),
     embedded!("postgres", 8, "provider requests", "0008_provider_requests.sql"),
     embedded!("postgres", 9, "universe", "0009_universe.sql"),
+    embedded!("postgres", 10, "run claims", "0010_run_claims.sql"),
 ];
 
 fn embedded(backend: Backend) -> &'static [Embedded] {

@@ -7,6 +7,7 @@ use domain::text_enum;
 
 use domain::{OutputKind, RunOutput, RunTrigger, Symbol};
 
+use crate::events::Event;
 use crate::rows::{RowExt, count_to_u64, from_unix, now_unix, parsed_col, sql_limit};
 use crate::{Storage, StorageError};
 
@@ -47,10 +48,37 @@ pub struct RunRecord {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
-    /// The instance that queued the run and runs it (see `instances.rs`).
+    /// The instance that queued the run until a worker claims it, then the worker's (see
+    /// `instances.rs`); `''` for a run queued again after its worker died.
     pub owner: String,
     /// The owner's latest heartbeat while the run was active.
     pub heartbeat_at: Option<DateTime<Utc>>,
+    /// How many times a worker claimed it (0 while it waits for the first).
+    pub attempts: u32,
+    /// How many claims the job's policy allows: a run whose worker died goes back to the queue
+    /// while `attempts < max_attempts`, else it ends `interrupted`.
+    pub max_attempts: u32,
+}
+
+/// A run to queue.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    pub job: &'a str,
+    /// What the run is about; single-flight is per (job, subject).
+    pub subject: Option<&'a Symbol>,
+    pub trigger: RunTrigger,
+    /// See [`RunRecord::max_attempts`]; at least 1.
+    pub max_attempts: u32,
+    /// A key no other run may ever have, e.g. `schedule:reddit-scan:1733400000` for one cron
+    /// tick: every instance's scheduler asks, one run is created.
+    pub key: Option<&'a str>,
+}
+
+impl<'a> RunRequest<'a> {
+    /// One attempt, no key.
+    pub fn new(job: &'a str, subject: Option<&'a Symbol>, trigger: RunTrigger) -> Self {
+        Self { job, subject, trigger, max_attempts: 1, key: None }
+    }
 }
 
 /// What a run did for one symbol.
@@ -69,10 +97,12 @@ pub enum NewRun {
     Created(RunRecord),
     /// The job already has a queued or running run for the same subject; nothing was created.
     AlreadyActive(RunRecord),
+    /// A run with the same [`RunRequest::key`] exists (another instance fired this cron tick).
+    KeyTaken(RunRecord),
 }
 
-const RUN_COLUMNS: &str =
-    "id, job, subject, status, trigger, queued_at, started_at, finished_at, error, owner, heartbeat_at";
+const RUN_COLUMNS: &str = "id, job, subject, status, trigger, queued_at, started_at, finished_at, error, owner, \
+                           heartbeat_at, attempts, max_attempts";
 
 fn time_opt(row: &impl RowExt, column: &'static str) -> Result<Option<DateTime<Utc>>, StorageError> {
     row.int_opt(column)?.map(|secs| from_unix(column, secs)).transpose()
@@ -103,6 +133,8 @@ fn run_from_row(row: &impl RowExt) -> Result<RunRecord, StorageError> {
         error: row.text_opt("error")?,
         owner: row.text("owner")?,
         heartbeat_at: time_opt(row, "heartbeat_at")?,
+        attempts: u32::try_from(row.int("attempts")?).unwrap_or_default(),
+        max_attempts: u32::try_from(row.int("max_attempts")?).unwrap_or(1),
     })
 }
 
@@ -138,19 +170,30 @@ impl Storage {
         subject: Option<&Symbol>,
         trigger: RunTrigger,
     ) -> Result<NewRun, StorageError> {
+        self.queue_run(&RunRequest::new(job, subject, trigger)).await
+    }
+
+    /// Queues a run unless one of the same job and subject is active (single-flight) or one with
+    /// the same key exists; announces it to the workers of every instance (see `events.rs`).
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn queue_run(&self, request: &RunRequest<'_>) -> Result<NewRun, StorageError> {
         let sql = format!(
-            "INSERT INTO job_runs (job, subject, status, trigger, queued_at, heartbeat_at, owner) \
-             VALUES ($1, $2, 'queued', $3, $4, $4, $5) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
+            "INSERT INTO job_runs (job, subject, status, trigger, queued_at, heartbeat_at, owner, max_attempts, run_key) \
+             VALUES ($1, $2, 'queued', $3, $4, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING {RUN_COLUMNS}"
         );
         let created = with_pool!(self, pool => {
             // fetch_all, not fetch_optional: SQLite keeps a write statement's lock until the
             // statement has run to completion, and a half-read RETURNING would hold it.
             match sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(job)
-                .bind(subject_text(subject))
-                .bind(trigger.as_str())
+                .bind(request.job)
+                .bind(subject_text(request.subject))
+                .bind(request.trigger.as_str())
                 .bind(now_unix())
                 .bind(self.owner())
+                .bind(i64::from(request.max_attempts.max(1)))
+                .bind(request.key)
                 .fetch_all(pool)
                 .await?
                 .first()
@@ -160,13 +203,117 @@ impl Storage {
             }
         });
         if let Some(run) = created {
+            self.announce(Event::Queued).await;
             return Ok(NewRun::Created(run));
         }
-        match self.active_run_for(job, subject).await? {
+        if let Some(key) = request.key
+            && let Some(taken) = self.run_with_key(key).await?
+        {
+            return Ok(NewRun::KeyTaken(taken));
+        }
+        match self.active_run_for(request.job, request.subject).await? {
             Some(active) => Ok(NewRun::AlreadyActive(active)),
             // The active run finished between our insert and our read: try once more.
-            None => Box::pin(self.create_run_for(job, subject, trigger)).await,
+            None => Box::pin(self.queue_run(request)).await,
         }
+    }
+
+    async fn run_with_key(&self, key: &str) -> Result<Option<RunRecord>, StorageError> {
+        let sql = format!("SELECT {RUN_COLUMNS} FROM job_runs WHERE run_key = $1");
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql)).bind(key).fetch_optional(pool).await? {
+                Some(row) => Some(run_from_row(&row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// How many runs of `job` wait for a worker.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn queued_run_count(&self, job: &str) -> Result<u64, StorageError> {
+        const SQL: &str = "SELECT COUNT(*) AS n FROM job_runs WHERE job = $1 AND status = 'queued'";
+        Ok(with_pool!(self, pool => {
+            count_to_u64(sqlx::query(SQL).bind(job).fetch_one(pool).await?.int("n")?)
+        }))
+    }
+
+    /// Claims the oldest queued run of `job` for this instance: it becomes `running`, owned by
+    /// this handle's instance, with one more attempt. `queued_by` limits the claim to runs that
+    /// instance queued (the CLI runs only its own). `None` when there is nothing to claim.
+    ///
+    /// On PostgreSQL the candidate row is locked `FOR UPDATE SKIP LOCKED`, so workers of several
+    /// instances claiming at once each take a different run and none waits for another; SQLite
+    /// serialises writers, and the `status = 'queued'` condition makes a second claim of one run
+    /// a no-op either way.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn claim_run(
+        &self,
+        job: &str,
+        queued_by: Option<&str>,
+    ) -> Result<Option<RunRecord>, StorageError> {
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE job_runs SET status = 'running', owner = $1, started_at = $2, heartbeat_at = $2, \
+             attempts = attempts + 1 \
+             WHERE status = 'queued' AND id = (SELECT id FROM job_runs WHERE job = $3 AND status = 'queued' \
+             AND ($4 IS NULL OR owner = $4) ORDER BY id LIMIT 1{lock}) RETURNING {RUN_COLUMNS}"
+        );
+        Ok(with_pool!(self, pool => {
+            match sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(self.owner())
+                .bind(now_unix())
+                .bind(job)
+                .bind(queued_by)
+                .fetch_all(pool)
+                .await?
+                .first()
+            {
+                Some(row) => Some(run_from_row(row)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Finishes a run this instance claimed, if it still holds that claim: the run is `running`,
+    /// owned here, and on the same attempt. Returns false when the claim was lost (this
+    /// instance was taken for dead and the run queued again or interrupted), so a worker that
+    /// comes back from a long pause never overwrites the outcome of the run's next attempt.
+    ///
+    /// # Errors
+    /// [`StorageError::Query`] if the database fails.
+    pub async fn finish_claimed_run(
+        &self,
+        run: &RunRecord,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<bool, StorageError> {
+        const SQL: &str = "UPDATE job_runs SET status = $2, finished_at = $3, error = $4 \
+                           WHERE id = $1 AND status = 'running' AND owner = $5 AND attempts = $6";
+        let finished = with_pool!(self, pool => {
+            sqlx::query(SQL)
+                .bind(run.id)
+                .bind(status.as_str())
+                .bind(now_unix())
+                .bind(error)
+                .bind(self.owner())
+                .bind(i64::from(run.attempts))
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        });
+        if finished {
+            self.fail_unfinished_exports(run.id).await?;
+            self.announce(Event::Finished(run.id)).await;
+        }
+        Ok(finished)
     }
 
     /// The queued or running run of `job` with no subject, if any; see
@@ -218,15 +365,16 @@ impl Storage {
         }))
     }
 
-    /// Moves a queued run to running. Returns false if it was not queued (e.g. interrupted).
+    /// Claims one queued run by id for this instance (see [`claim_run`](Self::claim_run)).
+    /// Returns false if it was not queued (e.g. interrupted or claimed by another worker).
     ///
     /// # Errors
     /// [`StorageError::Query`] if the database fails.
     pub async fn start_run(&self, id: i64) -> Result<bool, StorageError> {
-        const SQL: &str =
-            "UPDATE job_runs SET status = 'running', started_at = $2 WHERE id = $1 AND status = 'queued'";
+        const SQL: &str = "UPDATE job_runs SET status = 'running', started_at = $2, heartbeat_at = $2, owner = $3, \
+                           attempts = attempts + 1 WHERE id = $1 AND status = 'queued'";
         Ok(with_pool!(self, pool => {
-            sqlx::query(SQL).bind(id).bind(now_unix()).execute(pool).await?.rows_affected() > 0
+            sqlx::query(SQL).bind(id).bind(now_unix()).bind(self.owner()).execute(pool).await?.rows_affected() > 0
         }))
     }
 
@@ -243,13 +391,8 @@ impl Storage {
     ) -> Result<bool, StorageError> {
         const SQL: &str = "UPDATE job_runs SET status = $2, finished_at = $3, error = $4 \
                            WHERE id = $1 AND status IN ('queued', 'running')";
-        // A run ends with no export of its still being written: one cut off (the job aborted
-        // past the grace period) fails here, not at the next start-up.
-        const CUT_OFF: &str = "UPDATE exports SET status = 'failed', \
-                               error = 'the run ended before the export was finished' \
-                               WHERE run_id = $1 AND status = 'writing'";
-        Ok(with_pool!(self, pool => {
-            let finished = sqlx::query(SQL)
+        let finished = with_pool!(self, pool => {
+            sqlx::query(SQL)
                 .bind(id)
                 .bind(status.as_str())
                 .bind(now_unix())
@@ -257,10 +400,25 @@ impl Storage {
                 .execute(pool)
                 .await?
                 .rows_affected()
-                > 0;
-            sqlx::query(CUT_OFF).bind(id).execute(pool).await?;
-            finished
-        }))
+                > 0
+        });
+        self.fail_unfinished_exports(id).await?;
+        if finished {
+            self.announce(Event::Finished(id)).await;
+        }
+        Ok(finished)
+    }
+
+    /// A run ends with no export of its still being written: one cut off (the job aborted past
+    /// the grace period) fails here, not at the next start-up.
+    async fn fail_unfinished_exports(&self, run_id: i64) -> Result<(), StorageError> {
+        const CUT_OFF: &str = "UPDATE exports SET status = 'failed', \
+                               error = 'the run ended before the export was finished' \
+                               WHERE run_id = $1 AND status = 'writing'";
+        with_pool!(self, pool => {
+            sqlx::query(CUT_OFF).bind(run_id).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Records (or replaces) what a run did for one symbol.

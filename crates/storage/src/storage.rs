@@ -82,10 +82,9 @@ pub struct Storage {
     /// recovery in another process leaves them alone while this one beats its heartbeat (see
     /// `instances.rs`). Fresh per `connect`; clones share it.
     pub(crate) owner: Arc<str>,
-    /// The id of the newest alert this process stored (0: none yet), so live readers such as
-    /// the API's alert stream wake when one is stored instead of polling; one value, never a
-    /// queue, whatever the number of readers. Clones share it.
-    pub(crate) alert_stored: Arc<tokio::sync::watch::Sender<i64>>,
+    /// Signals for live readers (queued and finished runs, stored alerts), relayed between
+    /// instances on PostgreSQL (see `events.rs`). Clones share them.
+    pub(crate) events: Arc<crate::events::Events>,
 }
 
 impl fmt::Debug for Storage {
@@ -184,7 +183,7 @@ impl Storage {
             pool,
             readers,
             owner: crate::instances::new_instance_id().into(),
-            alert_stored: Arc::new(tokio::sync::watch::Sender::new(0)),
+            events: Arc::new(crate::events::Events::new()),
         })
     }
 
@@ -272,6 +271,10 @@ impl Storage {
     /// read pool) to come back, then closes them all. Further queries on any clone fail. Call it
     /// on shutdown so SQLite can checkpoint the WAL.
     pub async fn close(&self) {
+        if let Some(listener) = self.events.take_listener() {
+            listener.abort();
+            let _ = listener.await;
+        }
         if let Some(readers) = &self.readers {
             readers.close().await;
         }

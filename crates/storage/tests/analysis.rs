@@ -67,7 +67,7 @@ fn note(symbol: &str, rating: Rating, confidence: f64) -> ResearchNote {
 async fn created_run(storage: &Storage, job: &str, subject: &str) -> RunRecord {
     match storage.create_run_for(job, Some(&sym(subject)), RunTrigger::Api).await.expect("create run") {
         NewRun::Created(run) => run,
-        NewRun::AlreadyActive(active) => panic!("expected a new run, got active run {active:?}"),
+        other => panic!("expected a new run, got {other:?}"),
     }
 }
 

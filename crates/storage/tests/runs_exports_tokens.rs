@@ -9,7 +9,8 @@ use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
 use storage::{
-    CrewRunStatus, ExportStatus, NewCrewRun, NewRun, Recovered, RunItem, RunRecord, RunStatus, Storage,
+    CrewRunStatus, ExportStatus, NewCrewRun, NewRun, Recovered, RunItem, RunRecord, RunRequest, RunStatus,
+    Storage,
 };
 
 #[macro_use]
@@ -39,7 +40,9 @@ url_backend_tests!(check_recovery_takes_only_dead_owners_work, check_stale_heart
 async fn created(storage: &Storage, job: &str, trigger: RunTrigger) -> RunRecord {
     match storage.create_run(job, trigger).await.expect("create run") {
         NewRun::Created(run) => run,
-        NewRun::AlreadyActive(active) => panic!("expected a new run, {job} has active run {}", active.id),
+        NewRun::AlreadyActive(active) | NewRun::KeyTaken(active) => {
+            panic!("expected a new run, {job} has active run {}", active.id)
+        }
     }
 }
 
@@ -102,7 +105,7 @@ async fn check_single_flight_per_job(storage: Storage) {
     // Queued counts as active …
     match storage.create_run("download-tracker", RunTrigger::Schedule).await.unwrap() {
         NewRun::AlreadyActive(active) => assert_eq!(active, first),
-        NewRun::Created(run) => panic!("second active run {run:?}"),
+        other => panic!("second active run {other:?}"),
     }
     // … and so does running.
     assert!(storage.start_run(first.id).await.unwrap());
@@ -111,7 +114,7 @@ async fn check_single_flight_per_job(storage: Storage) {
             assert_eq!(active.id, first.id);
             assert_eq!(active.status, RunStatus::Running);
         }
-        NewRun::Created(run) => panic!("second active run {run:?}"),
+        other => panic!("second active run {other:?}"),
     }
     // Another job is independent.
     let other = created(&storage, "reddit-scan", RunTrigger::Api).await;
@@ -135,7 +138,7 @@ async fn check_concurrent_triggers_create_one_run(storage: Storage) {
     let ids: HashSet<i64> = outcomes
         .iter()
         .map(|o| match o {
-            NewRun::Created(r) | NewRun::AlreadyActive(r) => r.id,
+            NewRun::Created(r) | NewRun::AlreadyActive(r) | NewRun::KeyTaken(r) => r.id,
         })
         .collect();
     assert_eq!(ids, HashSet::from([created[0].id]), "every refusal names the one active run");
@@ -234,11 +237,12 @@ fn crew(subject: &str) -> NewCrewRun {
     }
 }
 
-/// Unfinished work of one process: a queued run, a running run, a `writing` export and a
-/// running crew run.
+/// Unfinished work of one process: a queued run, a running run of a job allowing one attempt
+/// and one allowing two, a `writing` export and a running crew run.
 struct Work {
     queued: i64,
     running: i64,
+    retried: i64,
     export: i64,
     crew_run: i64,
 }
@@ -247,21 +251,35 @@ async fn unfinished_work(storage: &Storage, tag: &str) -> Work {
     let queued = created(storage, &format!("{tag}-a"), RunTrigger::Api).await;
     let running = created(storage, &format!("{tag}-b"), RunTrigger::Api).await;
     assert!(storage.start_run(running.id).await.unwrap());
+    let job = format!("{tag}-c");
+    let request = RunRequest { max_attempts: 2, ..RunRequest::new(&job, None, RunTrigger::Api) };
+    let NewRun::Created(retried) = storage.queue_run(&request).await.unwrap() else { panic!("created") };
+    assert!(storage.start_run(retried.id).await.unwrap());
     let export =
         storage.create_export("xlsx", "bars", &format!("{tag}.xlsx"), Some(running.id)).await.unwrap();
     let crew_run = storage.begin_crew_run(&crew("AAPL")).await.unwrap();
-    Work { queued: queued.id, running: running.id, export: export.id, crew_run }
+    Work { queued: queued.id, running: running.id, retried: retried.id, export: export.id, crew_run }
 }
 
 /// Asserts whether `work` is untouched (`alive`) or was taken over with `reason`.
 async fn assert_work(storage: &Storage, work: &Work, alive: bool, reason: &str) {
-    for id in [work.queued, work.running] {
-        let run = storage.run(id).await.unwrap().unwrap();
-        if alive {
-            assert!(run.status.is_active(), "run {id} was touched: {run:?}");
-        } else {
-            assert_eq!((run.status, run.error.as_deref()), (RunStatus::Interrupted, Some(reason)));
+    // A queued run waits for any worker, whoever queued it.
+    let queued = storage.run(work.queued).await.unwrap().unwrap();
+    assert_eq!(queued.status, RunStatus::Queued, "{queued:?}");
+    let running = storage.run(work.running).await.unwrap().unwrap();
+    let retried = storage.run(work.retried).await.unwrap().unwrap();
+    if alive {
+        for run in [&running, &retried] {
+            assert_eq!(run.status, RunStatus::Running, "run was touched: {run:?}");
         }
+    } else {
+        assert_eq!((running.status, running.error.as_deref()), (RunStatus::Interrupted, Some(reason)));
+        // Attempts left: back in the queue for another worker, saying why.
+        assert_eq!((retried.status, retried.owner.as_str(), retried.attempts), (RunStatus::Queued, "", 1));
+        assert_eq!(
+            retried.error.as_deref(),
+            Some(format!("queued again after attempt 1: {reason}").as_str())
+        );
     }
     let export = storage.export(work.export).await.unwrap().unwrap();
     assert_eq!(export.status, if alive { ExportStatus::Writing } else { ExportStatus::Failed }, "{export:?}");
@@ -285,7 +303,7 @@ async fn check_recovery_takes_only_dead_owners_work(server: Storage, url: String
 
     // The CLI starting up takes the ghost's work and leaves the live server's alone.
     let recovered = cli.recover_dead_owners(STALE, "owner gone").await.unwrap();
-    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_eq!(recovered, Recovered { runs: 1, requeued: 1, exports: 1, crew_runs: 1 });
     assert_work(&server, &server_work, true, "").await;
     assert_work(&server, &cli_work, true, "").await;
     assert_work(&server, &ghost_work, false, "owner gone").await;
@@ -295,7 +313,7 @@ async fn check_recovery_takes_only_dead_owners_work(server: Storage, url: String
     assert!(cli.beat().await.unwrap());
     cli.stop_instance().await.unwrap();
     let recovered = server.recover_dead_owners(STALE, "owner stopped").await.unwrap();
-    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_eq!(recovered, Recovered { runs: 1, requeued: 1, exports: 1, crew_runs: 1 });
     assert_work(&server, &cli_work, false, "owner stopped").await;
     assert_work(&server, &server_work, true, "").await;
     // The stopped instance is forgotten; a process still alive notices and registers again.
@@ -340,7 +358,7 @@ async fn check_stale_heartbeats_make_an_owner_dead(server: Storage, url: String)
     }
     server.beat().await.unwrap();
     let recovered = server.recover_dead_owners(stale_after, "stale").await.unwrap();
-    assert_eq!(recovered, Recovered { runs: 2, exports: 1, crew_runs: 1 });
+    assert_eq!(recovered, Recovered { runs: 1, requeued: 1, exports: 1, crew_runs: 1 });
     assert_work(&server, &work, false, "stale").await;
     other.close().await;
 }

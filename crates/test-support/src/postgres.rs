@@ -127,7 +127,7 @@ fn decide(url: Option<String>, required: bool) -> Decision {
 }
 
 /// `storage-1a2b3c…` → `storage`: the test binary's name without cargo's hash.
-fn binary_name(path: &str) -> &str {
+pub(crate) fn binary_name(path: &str) -> &str {
     let file = path.rsplit('/').next().unwrap_or(path);
     file.rsplit_once('-')
         .filter(|(_, hash)| hash.bytes().all(|b| b.is_ascii_hexdigit()))
