@@ -14,6 +14,9 @@
 //!   20–45 MB): csv and ndjson hold a few chunks of bars and a 256 KiB buffer; parquet adds one
 //!   encoded row group of 65 536 rows; xlsx keeps bar sheets on disk (constant-memory mode) but
 //!   one open temporary file per sheet until the end; html holds one symbol's bars.
+//! - **Files or streams.** The same writers fill a file ([`export_to_file`]) or a bounded channel
+//!   of byte chunks ([`export_to`] with [`Destination::Stream`]) that a caller uploads, e.g. to
+//!   object storage; see the `stream` module for why a channel bridges the synchronous encoders.
 //! - **Safe for spreadsheets.** Text cells beginning with `=`, `+`, `-`, `@`, tab or CR are
 //!   neutralised in csv and xlsx ([`neutralise_formula`]), so a hostile symbol name or news
 //!   headline cannot run as a formula in Excel.
@@ -24,17 +27,22 @@ mod html;
 mod pipeline;
 mod report;
 mod sink;
+mod stream;
 mod summary;
 mod text;
 mod xlsx;
 
 pub use atomic::clean_stray_temp_files;
 pub use format::{ExportFormat, ParseExportFormatError};
-pub use pipeline::{export_to_file, write_mentions_csv, write_notes_csv, write_summary_csv};
+pub use pipeline::{
+    Destination, export_to, export_to_file, write_mentions_csv, write_mentions_csv_to, write_notes_csv,
+    write_notes_csv_to, write_summary_csv, write_summary_csv_to,
+};
 pub use report::{
     CompanySummary, ExportError, ExportOutput, ExportProgress, ExportRequest, NoteSummary, REPORT_HEADLINES,
 };
 pub use sink::{BarTableWriter, TextTable};
+pub use stream::StreamTarget;
 pub use summary::SymbolSummary;
 
 use std::borrow::Cow;

@@ -13,11 +13,10 @@
 //! write fails, and the writer thread also ends when it finds the channel closed without the
 //! final `Done`. Nothing is left behind and no thread keeps running on its own for long.
 
-use std::fs::File;
 use std::mem;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::Utc;
@@ -35,6 +34,7 @@ use crate::report::{
     SymbolReport,
 };
 use crate::sink::{self, BarSink, CsvSink, FileOut, NdjsonSink, ParquetSink};
+use crate::stream::{ChunkWriter, Out, StreamTarget};
 use crate::summary::{SummaryBuilder, SymbolSummary};
 use crate::xlsx::XlsxSink;
 
@@ -54,6 +54,15 @@ enum Msg {
     End,
     /// Every symbol has been sent; without it a closed channel means cancellation.
     Done,
+}
+
+/// Where an export's bytes go.
+#[derive(Debug)]
+pub enum Destination {
+    /// A file, replaced atomically: temporary file in the same directory, fsync, rename.
+    File(PathBuf),
+    /// A bounded channel of byte chunks for an uploader; see [`StreamTarget`].
+    Stream(StreamTarget),
 }
 
 /// Exports `request` to the file `destination`, atomically: the data is written to a temporary
@@ -78,11 +87,89 @@ pub async fn export_to_file(
     destination: &Path,
     progress: Option<&(dyn Fn(ExportProgress) + Send + Sync)>,
 ) -> Result<ExportOutput, ExportError> {
+    export_to(storage, request, Destination::File(destination.to_path_buf()), progress).await
+}
+
+/// Exports `request` to `destination`: a file as [`export_to_file`] does, or a stream of chunks
+/// (the channel is closed when this returns, on success and on error alike; only `Ok` says the
+/// stream is complete). Memory stays bounded either way.
+///
+/// # Errors
+/// As [`export_to_file`]; for a stream, [`ExportError::Io`] (broken pipe) when the receiver
+/// went away.
+pub async fn export_to(
+    storage: &Storage,
+    request: &ExportRequest,
+    destination: Destination,
+    progress: Option<&(dyn Fn(ExportProgress) + Send + Sync)>,
+) -> Result<ExportOutput, ExportError> {
     let started = Instant::now();
-    check_destination(destination)?;
-    let dir = parent_dir(destination);
-    let (guard, file) = TempFile::create_in(&dir)?;
-    let out = HashingWriter::new(file, guard.abort_flag());
+    let (path, done) = match destination {
+        Destination::File(destination) => {
+            let destination = destination.as_path();
+            check_destination(destination)?;
+            let dir = parent_dir(destination);
+            let (guard, file) = TempFile::create_in(&dir)?;
+            let out = HashingWriter::new(Out::File(file), guard.abort_flag());
+            let done =
+                write_export(storage, request, out, guard.path().to_path_buf(), dir.clone(), true, progress)
+                    .await?;
+            let WriterDone { out, rows, bytes, sha256, summaries } = done;
+            drop(out);
+            guard.commit(destination)?;
+            let synced = tokio::task::spawn_blocking(move || sync_dir(&dir).map_err(|e| (dir, e))).await;
+            if let Ok(Err((dir, error))) = synced {
+                warn!(dir = %dir.display(), %error, "Cannot fsync the export directory; the rename may not survive a crash.");
+            }
+            (destination.to_path_buf(), (rows, bytes, sha256, summaries))
+        }
+        Destination::Stream(target) => {
+            let name = PathBuf::from(&target.name);
+            let out = HashingWriter::new(
+                Out::Stream(ChunkWriter::new(target.tx, target.chunk_bytes)),
+                Arc::new(AtomicBool::new(false)),
+            );
+            let done = write_export(storage, request, out, name.clone(), target.scratch_dir, false, progress)
+                .await?;
+            let WriterDone { out, rows, bytes, sha256, summaries } = done;
+            // Closes the channel: the receiver has every byte.
+            drop(out);
+            (name, (rows, bytes, sha256, summaries))
+        }
+    };
+    let (rows, bytes, sha256, summaries) = done;
+    // The final report comes once the file is in place (or every chunk is sent).
+    if let Some(progress) = progress {
+        progress(ExportProgress {
+            symbol_idx: request.symbols.len().saturating_sub(1),
+            n_symbols: request.symbols.len(),
+            rows_written: rows,
+        });
+    }
+    info!(
+        path = %path.display(),
+        format = %request.format,
+        symbols = request.symbols.len(),
+        rows,
+        bytes,
+        elapsed_ms = started.elapsed().as_millis(),
+        "Export written."
+    );
+    Ok(ExportOutput { path, rows, bytes, sha256, summaries })
+}
+
+/// The reader, the channel and the writer thread of one export into `out`; `path` names the
+/// output in messages, `dir` takes xlsx's temporary sheet files (and is swept of stray
+/// temporary files of ours first when `sweep`).
+async fn write_export(
+    storage: &Storage,
+    request: &ExportRequest,
+    out: FileOut,
+    path: PathBuf,
+    dir: PathBuf,
+    sweep: bool,
+    progress: Option<&(dyn Fn(ExportProgress) + Send + Sync)>,
+) -> Result<WriterDone, ExportError> {
     let companies = if request.format == ExportFormat::Html {
         report_companies(storage, request).await
     } else {
@@ -94,7 +181,7 @@ pub async fn export_to_file(
         format: request.format,
         interval: request.interval,
         symbols: request.symbols.clone(),
-        path: guard.path().to_path_buf(),
+        path,
         dir: dir.clone(),
         title: report_title(request),
         notes: if request.format == ExportFormat::Html { report_notes(request) } else { Vec::new() },
@@ -108,10 +195,11 @@ pub async fn export_to_file(
             written: Arc::clone(&written),
         },
     };
-    let sweep_dir = dir.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        // Our own temporary file is locked by now, so the sweep leaves it alone.
-        clean_before_export(&sweep_dir);
+        if sweep {
+            // Our own temporary file is locked by now, so the sweep leaves it alone.
+            clean_before_export(&dir);
+        }
         job.run(out)
     });
 
@@ -123,37 +211,7 @@ pub async fn export_to_file(
     };
     // A read error makes the writer see a closed channel (`Cancelled`): report the cause.
     produced?;
-    let done = done?;
-
-    drop(done.file);
-    guard.commit(destination)?;
-    let synced = tokio::task::spawn_blocking(move || sync_dir(&dir).map_err(|e| (dir, e))).await;
-    if let Ok(Err((dir, error))) = synced {
-        warn!(dir = %dir.display(), %error, "Cannot fsync the export directory; the rename may not survive a crash.");
-    }
-    if let Some(progress) = progress {
-        progress(ExportProgress {
-            symbol_idx: request.symbols.len().saturating_sub(1),
-            n_symbols: request.symbols.len(),
-            rows_written: done.rows,
-        });
-    }
-    info!(
-        path = %destination.display(),
-        format = %request.format,
-        symbols = request.symbols.len(),
-        rows = done.rows,
-        bytes = done.bytes,
-        elapsed_ms = started.elapsed().as_millis(),
-        "Export written."
-    );
-    Ok(ExportOutput {
-        path: destination.to_path_buf(),
-        rows: done.rows,
-        bytes: done.bytes,
-        sha256: done.sha256,
-        summaries: done.summaries,
-    })
+    done
 }
 
 /// Writes `summaries` as a csv table (one line per symbol, the columns of the xlsx `Summary`
@@ -167,13 +225,24 @@ pub async fn write_summary_csv(
     summaries: &[SymbolSummary],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
+    write_summary_csv_to(summaries, Destination::File(destination.to_path_buf())).await
+}
+
+/// [`write_summary_csv`] to a file or a stream.
+///
+/// # Errors
+/// As [`write_summary_csv`]; for a stream as [`export_to`].
+pub async fn write_summary_csv_to(
+    summaries: &[SymbolSummary],
+    destination: Destination,
+) -> Result<ExportOutput, ExportError> {
     let owned = summaries.to_vec();
     let rows = owned.len() as u64;
     let output = write_small_csv(destination, rows, move |out, path| {
         sink::write_summary_csv(out, path, &owned).map(|out| (out, owned))
     })
     .await?;
-    info!(path = %destination.display(), rows, bytes = output.bytes, "Summary written.");
+    info!(path = %output.path.display(), rows, bytes = output.bytes, "Summary written.");
     Ok(output)
 }
 
@@ -186,13 +255,24 @@ pub async fn write_mentions_csv(
     mentions: &[domain::Mention],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
+    write_mentions_csv_to(mentions, Destination::File(destination.to_path_buf())).await
+}
+
+/// [`write_mentions_csv`] to a file or a stream.
+///
+/// # Errors
+/// As [`write_mentions_csv`]; for a stream as [`export_to`].
+pub async fn write_mentions_csv_to(
+    mentions: &[domain::Mention],
+    destination: Destination,
+) -> Result<ExportOutput, ExportError> {
     let owned = mentions.to_vec();
     let rows = owned.len() as u64;
     let output = write_small_csv(destination, rows, move |out, path| {
         sink::write_mentions_csv(out, path, &owned).map(|out| (out, Vec::new()))
     })
     .await?;
-    info!(path = %destination.display(), rows, bytes = output.bytes, "Mentions written.");
+    info!(path = %output.path.display(), rows, bytes = output.bytes, "Mentions written.");
     Ok(output)
 }
 
@@ -209,44 +289,78 @@ pub async fn write_notes_csv(
     notes: &[storage::Stored<domain::ResearchNote>],
     destination: &Path,
 ) -> Result<ExportOutput, ExportError> {
+    write_notes_csv_to(notes, Destination::File(destination.to_path_buf())).await
+}
+
+/// [`write_notes_csv`] to a file or a stream.
+///
+/// # Errors
+/// As [`write_notes_csv`]; for a stream as [`export_to`].
+pub async fn write_notes_csv_to(
+    notes: &[storage::Stored<domain::ResearchNote>],
+    destination: Destination,
+) -> Result<ExportOutput, ExportError> {
     let owned = notes.to_vec();
     let rows = owned.len() as u64;
     let output = write_small_csv(destination, rows, move |out, path| {
         sink::write_notes_csv(out, path, &owned).map(|out| (out, Vec::new()))
     })
     .await?;
-    info!(path = %destination.display(), rows, bytes = output.bytes, "Research notes written.");
+    info!(path = %output.path.display(), rows, bytes = output.bytes, "Research notes written.");
     Ok(output)
 }
 
-/// The atomic protocol for small tables written in one go on a blocking thread: temp file,
-/// hash while writing, fsync, rename, fsync the directory.
+/// A small table written in one go on a blocking thread, hashed while writing: to a file with
+/// the atomic protocol (temp file, fsync, rename, fsync the directory), or to a stream.
 async fn write_small_csv(
-    destination: &Path,
+    destination: Destination,
     rows: u64,
     write: impl FnOnce(FileOut, &Path) -> Result<(FileOut, Vec<SymbolSummary>), ExportError> + Send + 'static,
 ) -> Result<ExportOutput, ExportError> {
-    check_destination(destination)?;
-    let dir = parent_dir(destination);
-    let (guard, file) = TempFile::create_in(&dir)?;
-    let out = HashingWriter::new(file, guard.abort_flag());
-    let path = guard.path().to_path_buf();
+    let (guard, out, path, dir) = match destination {
+        Destination::File(destination) => {
+            check_destination(&destination)?;
+            let dir = parent_dir(&destination);
+            let (guard, file) = TempFile::create_in(&dir)?;
+            let out = HashingWriter::new(Out::File(file), guard.abort_flag());
+            let path = guard.path().to_path_buf();
+            (Some((guard, destination)), out, path, Some(dir))
+        }
+        Destination::Stream(target) => {
+            let out = HashingWriter::new(
+                Out::Stream(ChunkWriter::new(target.tx, target.chunk_bytes)),
+                Arc::new(AtomicBool::new(false)),
+            );
+            (None, out, PathBuf::from(target.name), None)
+        }
+    };
     let sweep_dir = dir.clone();
+    let written_path = path.clone();
     let written = tokio::task::spawn_blocking(move || {
-        clean_before_export(&sweep_dir);
-        let (out, summaries) = write(out, &path)?;
-        let (file, sha256, bytes) = out.finish();
-        file.sync_all().map_err(|e| ExportError::io(&path, e))?;
+        if let Some(dir) = &sweep_dir {
+            clean_before_export(dir);
+        }
+        let (out, summaries) = write(out, &written_path)?;
+        let (mut out, sha256, bytes) = out.finish();
+        out.finish().map_err(|e| ExportError::io(&written_path, e))?;
+        // Closes a stream's channel before the caller hears of the result.
+        drop(out);
         Ok::<_, ExportError>((summaries, sha256, bytes))
     })
     .await
     .map_err(|join| ExportError::WriterPanicked(join.to_string()))?;
     let (summaries, sha256, bytes) = written?;
-    guard.commit(destination)?;
-    if let Err(error) = tokio::task::spawn_blocking(move || sync_dir(&dir)).await.unwrap_or(Ok(())) {
-        warn!(%error, "Cannot fsync the export directory; the rename may not survive a crash.");
-    }
-    Ok(ExportOutput { path: destination.to_path_buf(), rows, bytes, sha256, summaries })
+    let path = match (guard, dir) {
+        (Some((guard, destination)), Some(dir)) => {
+            guard.commit(&destination)?;
+            if let Err(error) = tokio::task::spawn_blocking(move || sync_dir(&dir)).await.unwrap_or(Ok(())) {
+                warn!(%error, "Cannot fsync the export directory; the rename may not survive a crash.");
+            }
+            destination
+        }
+        _ => path,
+    };
+    Ok(ExportOutput { path, rows, bytes, sha256, summaries })
 }
 
 /// Symbols read ahead of the one being written. Each reader runs on its own thread or task
@@ -431,9 +545,10 @@ struct WriterJob {
     feed: Feed,
 }
 
-/// What the writer thread hands back: the synced file and what it holds.
+/// What the writer thread hands back: the synced file (or the stream with every chunk sent)
+/// and what it holds.
 struct WriterDone {
-    file: File,
+    out: Out,
     rows: u64,
     bytes: u64,
     sha256: String,
@@ -457,9 +572,9 @@ impl WriterJob {
                 self.run_sink(Box::new(XlsxSink::new(out, self.path.clone(), &self.dir, self.interval)?))?
             }
         };
-        let (file, sha256, bytes) = out.finish();
-        file.sync_all().map_err(|e| ExportError::io(&self.path, e))?;
-        Ok(WriterDone { file, rows: self.feed.rows, bytes, sha256, summaries: self.feed.summaries })
+        let (mut out, sha256, bytes) = out.finish();
+        out.finish().map_err(|e| ExportError::io(&self.path, e))?;
+        Ok(WriterDone { out, rows: self.feed.rows, bytes, sha256, summaries: self.feed.summaries })
     }
 
     /// Drives a table format until `Done`.

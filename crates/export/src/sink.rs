@@ -4,7 +4,6 @@
 //! Every writer reuses its buffers (a fixed timestamp buffer, a float formatter, the csv
 //! writer's record buffer, Arrow builders) so the per-row cost is formatting, not allocation.
 
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,11 +24,12 @@ use serde::Serialize;
 use crate::atomic::HashingWriter;
 use crate::neutralise_formula;
 use crate::report::ExportError;
+use crate::stream::Out;
 use crate::summary::{SUMMARY_COLUMNS, SymbolSummary};
 use crate::text::{FloatText, TsText};
 
-/// The file behind every writer: bytes are hashed and counted on their way in.
-pub(crate) type FileOut = HashingWriter<File>;
+/// The file (or stream) behind every writer: bytes are hashed and counted on their way in.
+pub(crate) type FileOut = HashingWriter<Out>;
 
 /// Buffer between the encoders and the file: large writes, few syscalls.
 pub(crate) const WRITE_BUFFER: usize = 256 * 1024;

@@ -286,7 +286,8 @@ mod tests {
     fn long_series_continue_on_further_sheets() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.xlsx");
-        let out = HashingWriter::new(std::fs::File::create(&path).unwrap(), Arc::new(AtomicBool::new(false)));
+        let file = crate::stream::Out::File(std::fs::File::create(&path).unwrap());
+        let out = HashingWriter::new(file, Arc::new(AtomicBool::new(false)));
         let mut sink = XlsxSink::new(out, path.clone(), dir.path(), Interval::Day1).unwrap();
         sink.max_rows = 4; // header + 3 bars per sheet
         let bars: Vec<Bar> = (0..7)

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use domain::Interval;
 use export::ExportFormat;
+use outbound::Secret;
 use providers::Span;
 use serde::{Deserialize, Serialize};
 
@@ -46,9 +47,16 @@ pub struct JobsConfig {
     /// How often this process tells the database it is alive (and takes over the work of
     /// processes that stopped doing so).
     pub heartbeat_interval_ms: u64,
-    /// A process whose heartbeat is older than this is dead: its queued and running runs are
-    /// interrupted and its unfinished exports failed by the others.
+    /// A process whose heartbeat is older than this is dead: the runs it was running are
+    /// queued again (attempts left, see `max_attempts`) or interrupted, and its unfinished
+    /// exports failed, by the others.
     pub owner_stale_after_secs: u64,
+    /// How many workers may try a run whose worker died mid-run, by job name (e.g.
+    /// `analysis = 2`); a job not listed keeps its own policy (analyses 1, the others 3).
+    pub max_attempts: BTreeMap<String, u32>,
+    /// How often an idle worker looks for queued runs without being told. With PostgreSQL,
+    /// workers are woken by `LISTEN/NOTIFY` at once; this only bounds a lost notification.
+    pub claim_poll_ms: u64,
     pub download_tracker: DownloadTrackerConfig,
     pub monitor: MonitorConfig,
 }
@@ -112,6 +120,8 @@ impl Default for JobsConfig {
             concurrency: BTreeMap::new(),
             heartbeat_interval_ms: 5_000,
             owner_stale_after_secs: 30,
+            max_attempts: BTreeMap::new(),
+            claim_poll_ms: 1_000,
             download_tracker: DownloadTrackerConfig::default(),
             monitor: MonitorConfig::default(),
         }
@@ -142,6 +152,16 @@ impl JobsConfig {
         self.concurrency.iter().map(|(job, n)| (job.clone(), *n)).collect()
     }
 
+    /// `(job name, attempts)` of every job with a configured retry policy.
+    pub fn max_attempts(&self) -> Vec<(String, u32)> {
+        self.max_attempts.iter().map(|(job, n)| (job.clone(), *n)).collect()
+    }
+
+    /// How often idle workers look for queued runs.
+    pub fn claim_poll(&self) -> Duration {
+        Duration::from_millis(self.claim_poll_ms)
+    }
+
     /// `(job name, cron expression)` of every scheduled job, as [`JobEngine::start`] takes them.
     ///
     /// [`JobEngine::start`]: crate::JobEngine::start
@@ -162,6 +182,18 @@ impl JobsConfig {
             return Err(ConfigError::new(
                 "jobs.concurrency",
                 format!("{job} = {n}: must be between 1 and {MAX_JOB_CONCURRENCY}"),
+            ));
+        }
+        if let Some((job, n)) = self.max_attempts.iter().find(|(_, n)| !(1..=MAX_ATTEMPTS).contains(*n)) {
+            return Err(ConfigError::new(
+                "jobs.max_attempts",
+                format!("{job} = {n}: must be between 1 and {MAX_ATTEMPTS}"),
+            ));
+        }
+        if !(50..=60_000).contains(&self.claim_poll_ms) {
+            return Err(ConfigError::new(
+                "jobs.claim_poll_ms",
+                format!("must be between 50 and 60000, got {}", self.claim_poll_ms),
             ));
         }
         if !(100..=60_000).contains(&self.heartbeat_interval_ms) {
@@ -185,6 +217,9 @@ impl JobsConfig {
         self.monitor.validate()
     }
 }
+
+/// The most attempts a run may be given.
+pub(crate) const MAX_ATTEMPTS: u32 = 10;
 
 /// The most runs of one job that may execute at once.
 pub const MAX_JOB_CONCURRENCY: usize = 16;
@@ -277,27 +312,242 @@ impl DownloadTrackerConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExportsConfig {
-    /// Directory export files are written to (created if missing).
+    /// Directory export files are written to (created if missing). With `store = "s3"` it only
+    /// holds the temporary sheet files of xlsx exports while they are written.
     pub dir: PathBuf,
+    /// Where finished exports live: `local` (files in `dir`) or `s3` (objects in the bucket of
+    /// `[exports.s3]`, so that every instance can serve every export).
+    pub store: ExportStoreKind,
+    /// The bucket, when `store = "s3"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3Config>,
     pub retention: RetentionConfig,
 }
 
 impl Default for ExportsConfig {
     fn default() -> Self {
-        Self { dir: PathBuf::from("data/exports"), retention: RetentionConfig::default() }
+        Self {
+            dir: PathBuf::from("data/exports"),
+            store: ExportStoreKind::Local,
+            s3: None,
+            retention: RetentionConfig::default(),
+        }
     }
 }
 
 impl ExportsConfig {
-    /// Checks the retention limits.
+    /// Checks the retention limits and, with `store = "s3"`, the bucket settings.
     ///
     /// # Errors
-    /// A [`ConfigError`] naming the bad key.
+    /// A [`ConfigError`] naming the bad key; it never quotes a credential.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.dir.as_os_str().is_empty() {
             return Err(ConfigError::new("exports.dir", "must not be empty"));
         }
+        if self.store == ExportStoreKind::S3 {
+            let Some(s3) = &self.s3 else {
+                return Err(ConfigError::new(
+                    "exports.s3",
+                    "required when exports.store = \"s3\" (bucket, region and credentials)",
+                ));
+            };
+            s3.validate()?;
+        }
         self.retention.validate()
+    }
+}
+
+/// `exports.store`: where finished exports live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStoreKind {
+    /// Files in `exports.dir` (one instance, or instances sharing that directory).
+    #[default]
+    Local,
+    /// Objects in an S3-compatible bucket (`[exports.s3]`).
+    S3,
+}
+
+/// The `[exports.s3]` section: an S3 bucket, or a bucket on any S3-compatible server (MinIO,
+/// Ceph, moto) through `endpoint`, addressed path-style. The credentials are [`Secret`]s:
+/// `Debug`, `config show` and every error print `***`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    /// Objects are named `{prefix}/{file name}`; empty: at the bucket's root.
+    #[serde(default)]
+    pub prefix: String,
+    /// Base URL of an S3-compatible server, e.g. `http://127.0.0.1:9000`; not set: AWS S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default = "S3Config::default_region")]
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<Secret>,
+    /// Size of each multipart-upload part in MiB (S3 needs at least 5); the memory one upload
+    /// holds is about `part_size_mib × (upload_concurrency + 1)` plus a few MiB.
+    #[serde(default = "S3Config::default_part_size_mib")]
+    pub part_size_mib: u64,
+    /// Parts of one export uploaded at once.
+    #[serde(default = "S3Config::default_upload_concurrency")]
+    pub upload_concurrency: usize,
+}
+
+/// Equal settings: the credentials are compared by value (configs are compared in tests; nothing
+/// compares credentials a client sent).
+impl PartialEq for S3Config {
+    fn eq(&self, other: &Self) -> bool {
+        let expose = |secret: &Option<Secret>| secret.as_ref().map(|s| s.expose().to_owned());
+        self.bucket == other.bucket
+            && self.prefix == other.prefix
+            && self.endpoint == other.endpoint
+            && self.region == other.region
+            && expose(&self.access_key_id) == expose(&other.access_key_id)
+            && expose(&self.secret_access_key) == expose(&other.secret_access_key)
+            && self.part_size_mib == other.part_size_mib
+            && self.upload_concurrency == other.upload_concurrency
+    }
+}
+
+impl Eq for S3Config {}
+
+impl S3Config {
+    /// The smallest part S3 accepts (but for the last one).
+    pub const MIN_PART_SIZE_MIB: u64 = 5;
+    /// The largest part size accepted here: more only holds more memory per upload.
+    pub const MAX_PART_SIZE_MIB: u64 = 512;
+    /// The most parts of one export uploaded at once.
+    pub const MAX_UPLOAD_CONCURRENCY: usize = 16;
+
+    fn default_region() -> String {
+        "us-east-1".to_owned()
+    }
+
+    fn default_part_size_mib() -> u64 {
+        8
+    }
+
+    fn default_upload_concurrency() -> usize {
+        2
+    }
+
+    /// A bucket with the defaults of the other keys and no credentials.
+    pub fn new(bucket: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            prefix: String::new(),
+            endpoint: None,
+            region: Self::default_region(),
+            access_key_id: None,
+            secret_access_key: None,
+            part_size_mib: Self::default_part_size_mib(),
+            upload_concurrency: Self::default_upload_concurrency(),
+        }
+    }
+
+    /// The part size in bytes.
+    pub fn part_size_bytes(&self) -> usize {
+        usize::try_from(self.part_size_mib.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX)
+    }
+
+    /// The prefix without leading or trailing `/`.
+    pub fn normalized_prefix(&self) -> &str {
+        self.prefix.trim_matches('/')
+    }
+
+    /// Checks every key, naming it (`exports.s3.bucket` …); never quotes a credential.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the first bad key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bucket = self.bucket.as_str();
+        let bucket_ok = (3..=63).contains(&bucket.len())
+            && bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && bucket.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !bucket_ok {
+            return Err(ConfigError::new(
+                "exports.s3.bucket",
+                format!(
+                    "{bucket:?} is not a bucket name: 3 to 63 lower-case letters, digits, '.' or '-', \
+                     beginning and ending with a letter or digit"
+                ),
+            ));
+        }
+        let prefix = self.normalized_prefix();
+        let prefix_ok = prefix.is_empty()
+            || prefix.split('/').all(|part| {
+                !part.is_empty()
+                    && part != "."
+                    && part != ".."
+                    && !part.chars().any(|c| c.is_control() || c == '\\')
+            });
+        if !prefix_ok {
+            return Err(ConfigError::new(
+                "exports.s3.prefix",
+                format!(
+                    "{:?}: must be `/`-separated names, without empty parts, `.`, `..` or `\\`",
+                    self.prefix
+                ),
+            ));
+        }
+        if let Some(endpoint) = &self.endpoint {
+            let parsed = url::Url::parse(endpoint).ok().filter(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some_and(|host| !host.is_empty())
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url.query().is_none()
+            });
+            if parsed.is_none() {
+                // The URL is not quoted: it might carry credentials (`http://user:pass@host`).
+                return Err(ConfigError::new(
+                    "exports.s3.endpoint",
+                    "must be an http:// or https:// URL with a host and without credentials or query, \
+                     e.g. http://127.0.0.1:9000",
+                ));
+            }
+        }
+        if self.region.trim().is_empty() {
+            return Err(ConfigError::new("exports.s3.region", "must not be empty (e.g. us-east-1)"));
+        }
+        for (key, secret) in [
+            ("exports.s3.access_key_id", &self.access_key_id),
+            ("exports.s3.secret_access_key", &self.secret_access_key),
+        ] {
+            if secret.as_ref().is_none_or(|s| s.expose().trim().is_empty()) {
+                let variable = key.replace('.', "__").to_ascii_uppercase();
+                return Err(ConfigError::new(
+                    key,
+                    format!("required when exports.store = \"s3\" (or set TICKERWATCH_{variable})"),
+                ));
+            }
+        }
+        if !(Self::MIN_PART_SIZE_MIB..=Self::MAX_PART_SIZE_MIB).contains(&self.part_size_mib) {
+            return Err(ConfigError::new(
+                "exports.s3.part_size_mib",
+                format!(
+                    "must be between {} and {}, got {}",
+                    Self::MIN_PART_SIZE_MIB,
+                    Self::MAX_PART_SIZE_MIB,
+                    self.part_size_mib
+                ),
+            ));
+        }
+        if !(1..=Self::MAX_UPLOAD_CONCURRENCY).contains(&self.upload_concurrency) {
+            return Err(ConfigError::new(
+                "exports.s3.upload_concurrency",
+                format!(
+                    "must be between 1 and {}, got {}",
+                    Self::MAX_UPLOAD_CONCURRENCY,
+                    self.upload_concurrency
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -365,6 +615,51 @@ mod tests {
         assert_eq!(jobs.validate().unwrap_err().key, "jobs.owner_stale_after_secs");
         let retention = RetentionConfig { keep_last: Some(0), max_age_days: None };
         assert_eq!(retention.validate().unwrap_err().key, "exports.retention.keep_last");
+    }
+
+    fn valid_s3() -> S3Config {
+        S3Config {
+            prefix: "/tw/exports/".to_owned(),
+            endpoint: Some("http://127.0.0.1:9000".to_owned()),
+            access_key_id: Some(Secret::new("key-id")),
+            secret_access_key: Some(Secret::new("the-secret-value")),
+            ..S3Config::new("tickerwatch-exports")
+        }
+    }
+
+    #[test]
+    fn s3_settings_are_checked_naming_the_key_and_never_the_secret() {
+        let s3 = valid_s3();
+        s3.validate().unwrap();
+        assert_eq!(s3.normalized_prefix(), "tw/exports");
+        assert_eq!(s3.part_size_bytes(), 8 * 1024 * 1024);
+        let exports = ExportsConfig { store: ExportStoreKind::S3, s3: None, ..ExportsConfig::default() };
+        assert_eq!(exports.validate().unwrap_err().key, "exports.s3");
+        // Local (the default) ignores an incomplete s3 table.
+        let exports = ExportsConfig { s3: Some(S3Config::new("x")), ..ExportsConfig::default() };
+        exports.validate().unwrap();
+
+        type Spoil = fn(&mut S3Config);
+        let cases: [(&str, Spoil); 9] = [
+            ("exports.s3.bucket", |s| s.bucket = "Upper_Case".to_owned()),
+            ("exports.s3.bucket", |s| s.bucket = "ab".to_owned()),
+            ("exports.s3.prefix", |s| s.prefix = "a//b".to_owned()),
+            ("exports.s3.prefix", |s| s.prefix = "a/../b".to_owned()),
+            ("exports.s3.endpoint", |s| s.endpoint = Some("http://user:the-secret-value@host".to_owned())),
+            ("exports.s3.region", |s| s.region = " ".to_owned()),
+            ("exports.s3.secret_access_key", |s| s.secret_access_key = None),
+            ("exports.s3.part_size_mib", |s| s.part_size_mib = 4),
+            ("exports.s3.upload_concurrency", |s| s.upload_concurrency = 0),
+        ];
+        for (key, spoil) in cases {
+            let mut s3 = valid_s3();
+            spoil(&mut s3);
+            let error = s3.validate().unwrap_err();
+            assert_eq!(error.key, key, "{error}");
+            assert!(!error.to_string().contains("the-secret-value"), "{error}");
+        }
+        let shown = format!("{:?}", valid_s3());
+        assert!(!shown.contains("the-secret-value") && !shown.contains("key-id"), "{shown}");
     }
 
     #[test]

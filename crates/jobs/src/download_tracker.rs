@@ -348,6 +348,11 @@ impl Job for DownloadTracker {
         Self::NAME
     }
 
+    /// Bars are upserted and each attempt writes its own export, so a retry repeats nothing twice.
+    fn max_attempts(&self) -> u32 {
+        3
+    }
+
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let symbols: Vec<Symbol> = context
             .storage

@@ -7,36 +7,44 @@
 //!   job *and subject*, and the refusal names the active run (409 in the API). A burst of
 //!   triggers therefore creates no work and no memory, while runs of one job about different
 //!   subjects (analyses of AAPL and MSFT) can be queued together.
-//! - **A lane per job, each with a bounded queue.** Accepted run ids go through the job's own
-//!   `tokio::sync::mpsc` channel of [`MAX_QUEUED_RUNS`] slots, served by the job's own workers
-//!   (`jobs.concurrency`, one by default). An alert check therefore never waits behind a
-//!   two-minute analysis or a Reddit scan, while a job still runs at most `concurrency` runs at
-//!   once (and one per subject, above). A trigger never waits for a slot (`try_send`): when the
-//!   job's queue is full the run it just inserted is finished as `failed` ("the job queue is
-//!   full") and the trigger is refused with [`TriggerError::QueueFull`] (503 in the API).
-//!   Providers and the LLM bound their own concurrency and rate, so lanes running side by side
-//!   cannot overrun a vendor.
+//! - **The queue is the database.** A trigger only inserts a `queued` run (on any instance, API
+//!   or worker); workers *claim* queued runs (`Storage::claim_run`: `FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL), so with several instances on one database every run is taken by exactly one
+//!   worker, and runs queued by an instance that stops are not lost. At most
+//!   [`MAX_QUEUED_RUNS`] runs of a job wait at once; a trigger beyond that is refused with
+//!   [`TriggerError::QueueFull`] (503 in the API) and creates nothing.
+//! - **A lane per job.** Each job has its own workers (`jobs.concurrency` per instance, one by
+//!   default) claiming only its runs, so an alert check never waits behind a two-minute analysis
+//!   or a Reddit scan. Idle workers sleep until a run is queued (a signal from this process, or
+//!   from another instance through PostgreSQL `LISTEN/NOTIFY`; see `storage::events`) or the
+//!   poll interval passes. Providers and the LLM bound their own concurrency and rate, so lanes
+//!   running side by side cannot overrun a vendor.
+//! - **Claims are leases.** A claimed run carries its worker's instance id; the
+//!   [`Heartbeat`](crate::Heartbeat) keeps it alive. A worker that dies (kill -9) stops beating:
+//!   once it is stale, any live instance queues its runs again for another worker while the job
+//!   allows another attempt ([`Job::max_attempts`]) and marks them `interrupted` otherwise. A
+//!   run's final status is written only by the claim's holder on the same attempt, so it is
+//!   recorded exactly once even if the old worker wakes up later.
+//! - **Roles.** An engine may run no workers (an API instance: it queues, others run) and no
+//!   scheduler. Schedules fire once per tick across instances: each tick's run has a unique key.
 //! - **The engine knows nothing of what jobs produce.** A job attaches typed references to its
 //!   run as it goes ([`JobContext::attach`]: an export, a research note…), so an interrupted run
 //!   still lists what it finished.
-//! - **Runs have an owner.** A run is stamped with this process's instance id; the
-//!   [`Heartbeat`](crate::Heartbeat) keeps it alive, and only work of dead owners is ever
-//!   recovered by another process (see `heartbeat.rs`).
 //! - **Each run in its own task.** A panicking job ends its task, not the worker; the `JoinError`
 //!   becomes a `failed` run with the panic message. The task's handle aborts it on drop, so
 //!   nothing a job spawned through us outlives the worker.
 //! - **Shutdown is bounded.** `shutdown(grace)` refuses new triggers, stops the scheduler, lets the
 //!   running jobs finish within `grace`, then cancels their tokens (jobs drop in-flight vendor
 //!   requests on it), waits at most [`CANCEL_WAIT`], aborts what is left and marks those runs
-//!   `interrupted`; exports they were writing end `failed`. Runs still queued are marked
-//!   `interrupted` too (they never started). Every task is joined before `shutdown` returns;
+//!   `interrupted`; exports they were writing end `failed`. Runs still queued stay queued for
+//!   the next worker, here or on another instance. Every task is joined before `shutdown` returns;
 //!   `Drop` aborts them if `shutdown` was never called, and the runs left active go to the
 //!   first live process that sees this one's heartbeat go stale.
-//! - **Waiting without polling.** Every finished run is announced on a `watch` channel; `wait_for`
-//!   re-reads the run when something finished (and every second, for runs finished by another
-//!   instance sharing a PostgreSQL database).
+//! - **Waiting without polling.** Every finished run is announced (`Storage::run_finished`, also
+//!   across instances on PostgreSQL); `wait_for` re-reads the run when something finished, and
+//!   every second in case a signal was lost.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,8 +54,7 @@ use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{RunOutput, RunTrigger, Symbol};
-use storage::{NewRun, RunItem, RunRecord, RunStatus, Storage};
-use tokio::sync::{mpsc, watch};
+use storage::{NewRun, RunItem, RunRecord, RunRequest, RunStatus, Storage};
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -58,13 +65,13 @@ use tracing::{Instrument, debug, error, info, warn};
 pub const CANCEL_WAIT: Duration = Duration::from_millis(500);
 /// `wait_for` re-reads the run at least this often.
 const WAIT_POLL: Duration = Duration::from_secs(1);
-/// The error of a queued run that never started because the engine shut down.
-const NEVER_STARTED: &str = "interrupted: the engine shut down before the run started";
-/// The error of a run refused because the queue was full.
-const QUEUE_FULL: &str = "the job queue is full";
-/// How many runs of one job may wait for its workers; a trigger beyond that is refused with
-/// [`TriggerError::QueueFull`].
-pub const MAX_QUEUED_RUNS: usize = 64;
+/// How often an idle worker looks for queued runs without being told (a lost signal, SQLite
+/// shared with another process).
+pub const DEFAULT_CLAIM_POLL: Duration = Duration::from_secs(1);
+/// How many runs of one job may wait for workers; a trigger beyond that is refused with
+/// [`TriggerError::QueueFull`]. The queue is a table, so this bounds a backlog (a runaway
+/// client queuing analyses of every listed symbol), not memory.
+pub const MAX_QUEUED_RUNS: usize = 256;
 /// A run's `error` text is cut to this many characters (it lists failing items).
 const MAX_ERROR_CHARS: usize = 2000;
 
@@ -119,6 +126,13 @@ pub trait Job: Send + Sync + 'static {
     /// Runs once. Per-item failures are recorded through `context.record_item` and do not fail
     /// the run; an `Err` fails the whole run.
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome>;
+
+    /// How many workers may try a run whose worker died mid-run (1: none after the first; the
+    /// run ends `interrupted`). Jobs whose work is safe to repeat allow more. `jobs.max_attempts`
+    /// in config overrides it.
+    fn max_attempts(&self) -> u32 {
+        1
+    }
 }
 
 /// A job as listed by the API.
@@ -147,22 +161,19 @@ pub enum TriggerError {
     AlreadyActive { job: String, active: RunRecord },
     #[error("the job engine is shutting down")]
     ShuttingDown,
-    /// [`MAX_QUEUED_RUNS`] runs of the job are already waiting; the refused run was recorded as
-    /// `failed`.
+    /// [`MAX_QUEUED_RUNS`] runs of the job are already waiting; nothing was recorded.
     #[error("the job queue is full ({MAX_QUEUED_RUNS} queued runs); try again later", MAX_QUEUED_RUNS = MAX_QUEUED_RUNS)]
     QueueFull,
     #[error(transparent)]
     Storage(#[from] storage::StorageError),
 }
 
-/// A registered job: its schedule and its lane (queue plus how many workers serve it).
+/// A registered job: its schedule, its lane's size and its retry policy.
 struct Registered {
     job: Arc<dyn Job>,
     schedule: Option<cron::Schedule>,
     concurrency: usize,
-    queue: mpsc::Sender<i64>,
-    /// Shared by the lane's workers; each takes the lock only to receive one id.
-    receiver: tokio::sync::Mutex<mpsc::Receiver<i64>>,
+    max_attempts: u32,
 }
 
 /// State shared by the engine handle, the workers and the scheduler.
@@ -175,10 +186,12 @@ struct Inner {
     stop: CancellationToken,
     /// Parent of every run's token; cancelled only past the grace period.
     jobs_cancel: CancellationToken,
-    /// The runs being executed, for the last-resort cleanup after aborting workers.
-    running: Mutex<HashSet<i64>>,
-    /// The id of the latest finished run; every finish is a change.
-    finished: watch::Sender<i64>,
+    /// The runs being executed here, for the last-resort cleanup after aborting workers.
+    running: Mutex<HashMap<i64, RunRecord>>,
+    /// Which queued runs this engine's workers claim.
+    claim: ClaimScope,
+    /// How often idle workers look for queued runs without a signal.
+    claim_poll: Duration,
 }
 
 /// Registered jobs plus the tasks that run them.
@@ -194,12 +207,46 @@ struct Tasks {
 }
 
 /// What [`JobEngine::start_with`] takes besides the jobs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EngineSettings {
     /// `(job, cron expression with seconds)`, evaluated in UTC.
     pub schedules: Vec<(String, String)>,
-    /// `(job, runs at once)`; jobs not listed run one at a time.
+    /// `(job, runs at once)` per instance; jobs not listed run one at a time.
     pub concurrency: Vec<(String, usize)>,
+    /// `(job, attempts)`, overriding [`Job::max_attempts`].
+    pub max_attempts: Vec<(String, u32)>,
+    /// Whether this engine runs workers (false on an API instance: it only queues).
+    pub workers: bool,
+    /// Whether this engine fires the schedules (each tick still fires once across instances).
+    pub scheduler: bool,
+    /// Which queued runs the workers claim.
+    pub claim: ClaimScope,
+    /// How often idle workers look for queued runs without a signal.
+    pub claim_poll: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            schedules: Vec::new(),
+            concurrency: Vec::new(),
+            max_attempts: Vec::new(),
+            workers: true,
+            scheduler: true,
+            claim: ClaimScope::Any,
+            claim_poll: DEFAULT_CLAIM_POLL,
+        }
+    }
+}
+
+/// Which queued runs an engine's workers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClaimScope {
+    /// Any queued run of a registered job, whoever queued it (a server or worker).
+    #[default]
+    Any,
+    /// Only runs this process queued (the CLI's one-off run leaves the server's queue alone).
+    QueuedHere,
 }
 
 impl JobEngine {
@@ -238,15 +285,8 @@ impl JobEngine {
         let mut registered: Vec<Registered> = jobs
             .into_iter()
             .map(|job| {
-                // Bounded; a full queue refuses triggers (see the module docs).
-                let (queue, receiver) = mpsc::channel(MAX_QUEUED_RUNS);
-                Registered {
-                    job,
-                    schedule: None,
-                    concurrency: 1,
-                    queue,
-                    receiver: tokio::sync::Mutex::new(receiver),
-                }
+                let max_attempts = job.max_attempts().max(1);
+                Registered { job, schedule: None, concurrency: 1, max_attempts }
             })
             .collect();
         for (name, expression) in settings.schedules {
@@ -272,31 +312,45 @@ impl JobEngine {
             }
             entry.concurrency = concurrency;
         }
+        for (name, attempts) in settings.max_attempts {
+            let entry = registered
+                .iter_mut()
+                .find(|r| r.job.name() == name)
+                .ok_or_else(|| anyhow!("jobs.max_attempts names an unknown job {name:?}"))?;
+            if attempts == 0 {
+                bail!("jobs.max_attempts of {name} must be at least 1");
+            }
+            entry.max_attempts = attempts;
+        }
 
-        let (finished, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             storage,
             jobs: registered,
             shutting_down: AtomicBool::new(false),
             stop: CancellationToken::new(),
             jobs_cancel: CancellationToken::new(),
-            running: Mutex::new(HashSet::new()),
-            finished,
+            running: Mutex::new(HashMap::new()),
+            claim: settings.claim,
+            claim_poll: settings.claim_poll,
         });
         let mut workers = JoinSet::new();
-        for (lane, registered) in inner.jobs.iter().enumerate() {
-            for _ in 0..registered.concurrency {
-                workers.spawn(Arc::clone(&inner).work(lane));
+        if settings.workers {
+            for (lane, registered) in inner.jobs.iter().enumerate() {
+                for _ in 0..registered.concurrency {
+                    workers.spawn(Arc::clone(&inner).work(lane));
+                }
             }
         }
-        let scheduler = AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).schedule()));
+        let scheduler =
+            settings.scheduler.then(|| AbortOnDropHandle::new(tokio::spawn(Arc::clone(&inner).schedule())));
         info!(
             jobs = ?inner.jobs.iter().map(|r| (r.job.name(), r.concurrency)).collect::<Vec<_>>(),
-            scheduled = inner.jobs.iter().filter(|r| r.schedule.is_some()).count(),
+            workers = settings.workers,
+            scheduler = settings.scheduler,
             owner = inner.storage.owner(),
             "Job engine started."
         );
-        Ok(Self { inner, tasks: Mutex::new(Tasks { workers: Some(workers), scheduler: Some(scheduler) }) })
+        Ok(Self { inner, tasks: Mutex::new(Tasks { workers: Some(workers), scheduler }) })
     }
 
     /// Queues a run without a subject (202 in the API) unless one is active (409); the same as
@@ -311,6 +365,7 @@ impl JobEngine {
     /// Queues a run of `job` about `subject` (e.g. a symbol) unless a run of the same job and
     /// subject is active ([`TriggerError::AlreadyActive`]). Never waits for queue space: when
     /// [`MAX_QUEUED_RUNS`] runs of the job are waiting it fails with [`TriggerError::QueueFull`].
+    /// Any instance's workers may run it (see the module docs).
     ///
     /// # Errors
     /// [`TriggerError`].
@@ -362,7 +417,7 @@ impl JobEngine {
     pub async fn wait_for(&self, run_id: i64, timeout: Duration) -> anyhow::Result<RunRecord> {
         let deadline = tokio::time::Instant::now() + timeout;
         // Subscribed before the first read, so a finish between the read and the wait is seen.
-        let mut finished = self.inner.finished.subscribe();
+        let mut finished = self.inner.storage.run_finished();
         loop {
             let run =
                 self.inner.storage.run(run_id).await?.ok_or_else(|| anyhow!("run {run_id} not found"))?;
@@ -414,7 +469,6 @@ impl JobEngine {
                 self.inner.interrupt_running("interrupted: the worker was aborted at shutdown").await;
             }
         }
-        self.inner.interrupt_queued().await;
         if let Some(mut scheduler) = scheduler {
             // The scheduler only waits on the stop token or a trigger; both end promptly now.
             if tokio::time::timeout(CANCEL_WAIT, &mut scheduler).await.is_err() {
@@ -452,128 +506,95 @@ impl Inner {
         subject: Option<&Symbol>,
         trigger: RunTrigger,
     ) -> Result<Triggered, TriggerError> {
+        match self.queue(job, subject, trigger, None).await? {
+            NewRun::Created(run) => Ok(Triggered { run }),
+            NewRun::AlreadyActive(active) | NewRun::KeyTaken(active) => {
+                Err(TriggerError::AlreadyActive { job: job.to_owned(), active })
+            }
+        }
+    }
+
+    /// Queues a run (see [`JobEngine::trigger_for`]); `key` makes it once-only (a cron tick).
+    async fn queue(
+        &self,
+        job: &str,
+        subject: Option<&Symbol>,
+        trigger: RunTrigger,
+        key: Option<&str>,
+    ) -> Result<NewRun, TriggerError> {
         let Some(lane) = self.job(job) else {
             return Err(TriggerError::UnknownJob(job.to_owned()));
         };
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(TriggerError::ShuttingDown);
         }
-        let run = match self.storage.create_run_for(job, subject, trigger).await? {
-            NewRun::Created(run) => run,
-            NewRun::AlreadyActive(active) => {
-                return Err(TriggerError::AlreadyActive { job: job.to_owned(), active });
-            }
-        };
-        match lane.queue.try_send(run.id) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.finish(run.id, job, RunStatus::Failed, Some(QUEUE_FULL)).await;
-                return Err(TriggerError::QueueFull);
-            }
-            // Only once shutdown closed the channel; the run then never starts.
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                self.finish(run.id, job, RunStatus::Interrupted, Some(NEVER_STARTED)).await;
-                return Err(TriggerError::ShuttingDown);
-            }
+        // Counted before inserting: a burst may overshoot by the triggers in flight, which is
+        // bounded by the API's own request limits.
+        if self.storage.queued_run_count(job).await? >= MAX_QUEUED_RUNS as u64 {
+            return Err(TriggerError::QueueFull);
         }
-        info!(run_id = run.id, job, subject = subject.map(Symbol::as_str), %trigger, "Run queued.");
-        Ok(Triggered { run })
+        let request = RunRequest { job, subject, trigger, max_attempts: lane.max_attempts, key };
+        let queued = self.storage.queue_run(&request).await?;
+        if let NewRun::Created(run) = &queued {
+            info!(run_id = run.id, job, subject = subject.map(Symbol::as_str), %trigger, "Run queued.");
+        }
+        Ok(queued)
     }
 
-    /// One worker of lane `lane`: runs one of the job's runs at a time until stopped. Runs left
-    /// queued are interrupted by `stop` once every worker has returned.
+    /// One worker of lane `lane`: claims the job's queued runs one at a time and runs them,
+    /// sleeping while there are none, until stopped.
     async fn work(self: Arc<Self>, lane: usize) {
         let registered = &self.jobs[lane];
+        let name = registered.job.name();
+        let queued_by = match self.claim {
+            ClaimScope::Any => None,
+            ClaimScope::QueuedHere => Some(self.storage.owner().to_owned()),
+        };
+        let mut queued = self.storage.run_queued();
         loop {
-            let run_id = {
-                let mut receiver = tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => break,
-                    receiver = registered.receiver.lock() => receiver,
-                };
-                tokio::select! {
-                    biased;
-                    () = self.stop.cancelled() => break,
-                    received = receiver.recv() => match received {
-                        Some(run_id) => run_id,
-                        None => break,
-                    },
+            if self.stop.is_cancelled() {
+                break;
+            }
+            // Marked seen before claiming, so a run queued during the claim wakes us again.
+            queued.borrow_and_update();
+            match self.storage.claim_run(name, queued_by.as_deref()).await {
+                Ok(Some(run)) => {
+                    self.execute(run, Arc::clone(&registered.job)).await;
+                    continue;
                 }
-            };
-            self.execute(run_id).await;
-        }
-        debug!(job = registered.job.name(), "Job worker stopped.");
-    }
-
-    /// At shutdown, after the workers: closes every lane and interrupts the runs still queued
-    /// (they never started).
-    async fn interrupt_queued(&self) {
-        for registered in &self.jobs {
-            let mut receiver = registered.receiver.lock().await;
-            receiver.close();
-            while let Some(run_id) = receiver.recv().await {
-                self.finish(run_id, registered.job.name(), RunStatus::Interrupted, Some(NEVER_STARTED)).await;
+                Ok(None) => {}
+                Err(error) => warn!(job = name, %error, "Cannot claim a queued run; trying again shortly."),
+            }
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => break,
+                _ = queued.changed() => {}
+                () = tokio::time::sleep(self.claim_poll) => {}
             }
         }
+        debug!(job = name, "Job worker stopped.");
     }
 
     fn running_runs(&self) -> Vec<i64> {
         let mut running: Vec<i64> =
-            self.running.lock().unwrap_or_else(PoisonError::into_inner).iter().copied().collect();
+            self.running.lock().unwrap_or_else(PoisonError::into_inner).keys().copied().collect();
         running.sort_unstable();
         running
     }
 
-    /// Moves a queued run to `running` and finds its job; `None` when there is nothing to run
-    /// (the run was already finished here, or is no longer queued).
-    async fn begin(&self, run_id: i64) -> Option<(RunRecord, Arc<dyn Job>)> {
-        let run = match self.storage.run(run_id).await {
-            Ok(Some(run)) => run,
-            Ok(None) => {
-                warn!(run_id, "A queued run vanished before it started.");
-                return None;
-            }
-            Err(error) => {
-                error!(run_id, %error, "Cannot read a queued run.");
-                let message = format!("cannot start: {error}");
-                self.finish(run_id, "", RunStatus::Failed, Some(&message)).await;
-                return None;
-            }
-        };
-        let Some(job) = self.job(&run.job).map(|r| Arc::clone(&r.job)) else {
-            let message = format!("job {:?} is not registered in this process", run.job);
-            self.finish(run_id, &run.job, RunStatus::Failed, Some(&message)).await;
-            return None;
-        };
-        match self.storage.start_run(run_id).await {
-            Ok(true) => Some((run, job)),
-            Ok(false) => {
-                // Interrupted (or finished) meanwhile, e.g. by another instance's start-up.
-                info!(run_id, job = %run.job, "Run is no longer queued; skipping it.");
-                None
-            }
-            Err(error) => {
-                error!(run_id, job = %run.job, %error, "Cannot start a run.");
-                let message = format!("cannot start: {error}");
-                self.finish(run_id, &run.job, RunStatus::Failed, Some(&message)).await;
-                None
-            }
-        }
-    }
-
-    /// Runs one queued run to its final status.
-    async fn execute(&self, run_id: i64) {
-        let Some((run, job)) = self.begin(run_id).await else { return };
-        let job_name = run.job;
-        self.running.lock().unwrap_or_else(PoisonError::into_inner).insert(run_id);
-        info!(run_id, job = %job_name, subject = run.subject.as_ref().map(Symbol::as_str), trigger = %run.trigger, "Run started.");
+    /// Runs one claimed run to its final status.
+    async fn execute(&self, run: RunRecord, job: Arc<dyn Job>) {
+        let run_id = run.id;
+        let job_name = run.job.clone();
+        self.running.lock().unwrap_or_else(PoisonError::into_inner).insert(run_id, run.clone());
+        info!(run_id, job = %job_name, subject = run.subject.as_ref().map(Symbol::as_str), trigger = %run.trigger, attempt = run.attempts, "Run started.");
         let started = Instant::now();
 
         let cancel = self.jobs_cancel.child_token();
         let context = JobContext {
             storage: self.storage.clone(),
             run_id,
-            subject: run.subject,
+            subject: run.subject.clone(),
             cancel: cancel.clone(),
         };
         // Every log line of the run (provider retries included) carries the run's id and job.
@@ -604,7 +625,7 @@ impl Inner {
                 (RunStatus::Interrupted, Some(message.to_owned()))
             }
         };
-        self.finish(run_id, &job_name, status, error.as_deref()).await;
+        self.finish_claimed(&run, status, error.as_deref()).await;
         self.running.lock().unwrap_or_else(PoisonError::into_inner).remove(&run_id);
         info!(run_id, job = %job_name, %status, elapsed_ms = started.elapsed().as_millis(), "Run finished.");
     }
@@ -639,12 +660,17 @@ impl Inner {
         (status, error)
     }
 
-    /// Records a final status and announces it. A database failure is logged: the run stays
-    /// active until this process's heartbeat stops and another recovers it.
-    async fn finish(&self, run_id: i64, job: &str, status: RunStatus, error: Option<&str>) {
-        match self.storage.finish_run(run_id, status, error).await {
+    /// Records a claimed run's final status (announced by storage to every instance). A lost
+    /// claim is logged: the run's next attempt, or its recovery, owns the outcome. A database
+    /// failure is logged too: the run stays `running` until this process's heartbeat stops and
+    /// another instance recovers it.
+    async fn finish_claimed(&self, run: &RunRecord, status: RunStatus, error: Option<&str>) {
+        let (run_id, job) = (run.id, run.job.as_str());
+        match self.storage.finish_claimed_run(run, status, error).await {
             Ok(true) => {}
-            Ok(false) => warn!(run_id, job, %status, "Run was no longer active when it finished."),
+            Ok(false) => {
+                warn!(run_id, job, %status, "Run was no longer ours when it finished; its outcome is dropped.")
+            }
             Err(db_error) => {
                 error!(run_id, job, %status, error = %db_error, "Cannot record a run's final status.")
             }
@@ -654,15 +680,15 @@ impl Inner {
         {
             warn!(run_id, job, %status, error, "Run did not succeed.");
         }
-        self.finished.send_replace(run_id);
     }
 
     /// Last resort after aborting the workers: the runs they were executing become
     /// `interrupted`.
     async fn interrupt_running(&self, reason: &str) {
-        let running: Vec<i64> = self.running.lock().unwrap_or_else(PoisonError::into_inner).drain().collect();
-        for run_id in running {
-            self.finish(run_id, "", RunStatus::Interrupted, Some(reason)).await;
+        let running: Vec<RunRecord> =
+            self.running.lock().unwrap_or_else(PoisonError::into_inner).drain().map(|(_, run)| run).collect();
+        for run in running {
+            self.finish_claimed(&run, RunStatus::Interrupted, Some(reason)).await;
         }
     }
 
@@ -689,12 +715,21 @@ impl Inner {
             }
             let now = Utc::now();
             for (name, schedule, at) in &mut next {
-                if at.is_some_and(|at| at <= now) {
-                    match self.trigger(name, None, RunTrigger::Schedule).await {
-                        Ok(triggered) => {
-                            debug!(run_id = triggered.run.id, job = *name, "Scheduled run queued.")
+                if let Some(tick) = (*at).filter(|at| *at <= now) {
+                    // Every instance's scheduler fires the same ticks; the key lets one run in.
+                    let key = format!("schedule:{name}:{}", tick.timestamp());
+                    match self.queue(name, None, RunTrigger::Schedule, Some(&key)).await {
+                        Ok(NewRun::Created(run)) => {
+                            debug!(run_id = run.id, job = *name, "Scheduled run queued.")
                         }
-                        Err(TriggerError::AlreadyActive { active, .. }) => {
+                        Ok(NewRun::KeyTaken(run)) => {
+                            debug!(
+                                run_id = run.id,
+                                job = *name,
+                                "Scheduled run already queued by another instance."
+                            )
+                        }
+                        Ok(NewRun::AlreadyActive(active)) => {
                             info!(
                                 job = *name,
                                 active_run_id = active.id,

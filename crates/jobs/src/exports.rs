@@ -17,6 +17,12 @@
 //!   transaction); a run cut off while writing fails the export with it.
 //! - `delete` and `apply_retention` remove the file and the record; only finished exports are
 //!   ever removed, never one being written.
+//!
+//! With `exports.store = "s3"` the same protocol holds with objects instead of files (see
+//! [`crate::export_store`]): the export streams into a multipart upload that is completed before
+//! the record becomes `ready` and aborted when the export fails; downloads stream from the
+//! bucket, so any instance serves any export; `delete`, retention and the start-up sweep remove
+//! objects. No instance keeps anything about an export but its database record.
 
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
@@ -24,12 +30,21 @@ use std::io;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use bytes::Bytes;
 use chrono::{Duration, Utc};
-use export::{ExportFormat, ExportRequest, SymbolSummary};
+use export::{Destination, ExportFormat, ExportRequest, SymbolSummary};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 use storage::{ExportRecord, ExportStatus, Storage};
+use tokio_util::io::ReaderStream;
 use tracing::{info, warn};
 
-use crate::config::ExportsConfig;
+use crate::config::{ExportStoreKind, ExportsConfig};
+use crate::export_store::{S3Exports, UploadError};
+
+/// Read size when streaming a local file: large enough for few syscalls, small enough that
+/// concurrent downloads hold little memory.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
 /// `kind` of an export of bars.
 pub const KIND_BARS: &str = "bars";
@@ -61,6 +76,28 @@ pub enum ExportError {
     Failed { id: i64, error: String },
     #[error("export directory {dir}: {message}")]
     Directory { dir: PathBuf, message: String },
+    /// The object store refused or could not be reached (the message names the bucket, the
+    /// operation and the server's answer, never a credential).
+    #[error("export storage {0}")]
+    Store(String),
+}
+
+/// A ready export's bytes, streamed from its file or object.
+pub struct ExportContent {
+    /// Size in bytes.
+    pub length: u64,
+    /// The bytes, read as they are consumed.
+    pub body: BoxStream<'static, io::Result<Bytes>>,
+}
+
+/// Where finished exports live.
+#[derive(Clone)]
+enum Backend {
+    Local,
+    S3(S3Exports),
+    /// `store = "s3"` with settings no client can be built from (only when they were not
+    /// validated): every operation fails with this message.
+    Unavailable(String),
 }
 
 /// Creates, lists, serves and deletes exports; the only owner of the export directory.
@@ -68,6 +105,7 @@ pub enum ExportError {
 pub struct ExportService {
     storage: Storage,
     config: ExportsConfig,
+    backend: Backend,
 }
 
 impl ExportService {
@@ -75,8 +113,29 @@ impl ExportService {
     /// [`recover`](Self::recover) at start-up and again before each export, so a directory that
     /// is missing or not writable is reported where it matters (and a run fails with that
     /// message) instead of preventing the server from starting.
+    ///
+    /// With `store = "s3"` the client is built here without any request; settings that pass
+    /// [`ExportsConfig::validate`] always build one.
     pub fn new(storage: Storage, config: ExportsConfig) -> Self {
-        Self { storage, config }
+        let backend = match (config.store, &config.s3) {
+            (ExportStoreKind::Local, _) => Backend::Local,
+            (ExportStoreKind::S3, Some(s3)) => match S3Exports::new(s3) {
+                Ok(store) => Backend::S3(store),
+                Err(error) => Backend::Unavailable(error.to_string()),
+            },
+            (ExportStoreKind::S3, None) => Backend::Unavailable(
+                "invalid setting exports.s3: required when exports.store = \"s3\"".to_owned(),
+            ),
+        };
+        Self { storage, config, backend }
+    }
+
+    /// Where exports are kept, for logs: the directory or `s3://bucket/prefix`.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::S3(store) => store.display().to_owned(),
+            _ => self.config.dir.display().to_string(),
+        }
     }
 
     /// At start-up (after the [`Heartbeat`](crate::Heartbeat) took over dead owners' exports):
@@ -85,9 +144,16 @@ impl ExportService {
     /// update). Files of `writing` records are kept: they belong to a live process (another
     /// server or a CLI run on the same database), whose work is never touched.
     ///
+    /// With `store = "s3"`: removes the objects directly under the prefix, named like ours, that
+    /// no `ready` or `writing` record owns (a crash between completing the upload and the `ready`
+    /// update). Incomplete multipart uploads cannot be listed through `object_store`; the
+    /// bucket's `AbortIncompleteMultipartUpload` lifecycle rule removes those (see
+    /// [`crate::export_store`]).
+    ///
     /// # Errors
     /// [`ExportError::Storage`] if the database fails, [`ExportError::Directory`] if the directory
-    /// cannot be created, listed or cleaned.
+    /// cannot be created, listed or cleaned, [`ExportError::Store`] if the bucket cannot be
+    /// listed or cleaned.
     pub async fn recover(&self) -> Result<(), ExportError> {
         let keep: HashSet<String> = self
             .storage
@@ -97,6 +163,21 @@ impl ExportService {
             .filter(|e| matches!(e.status, ExportStatus::Ready | ExportStatus::Writing))
             .map(|e| e.file_name)
             .collect();
+        match &self.backend {
+            Backend::Local => {}
+            Backend::S3(store) => {
+                let swept = store.sweep(&FILE_PREFIXES, &keep).await.map_err(ExportError::Store)?;
+                if swept > 0 {
+                    info!(
+                        store = store.display(),
+                        removed = swept,
+                        "Removed export objects without a live record."
+                    );
+                }
+                return Ok(());
+            }
+            Backend::Unavailable(message) => return Err(ExportError::Store(message.clone())),
+        }
         let dir = self.config.dir.clone();
         let swept = tokio::task::spawn_blocking(move || sweep_dir(&dir, &keep))
             .await
@@ -134,8 +215,8 @@ impl ExportService {
     ) -> Result<(ExportRecord, Vec<SymbolSummary>), ExportError> {
         let format = request.format;
         let file_name = new_file_name("export", format.extension());
-        self.write(format.as_str(), KIND_BARS, &file_name, run_id, |storage, path| async move {
-            export::export_to_file(&storage, request, &path, None).await
+        self.write(format.as_str(), KIND_BARS, &file_name, run_id, |storage, destination| async move {
+            export::export_to(&storage, request, destination, None).await
         })
         .await
     }
@@ -151,9 +232,13 @@ impl ExportService {
     ) -> Result<ExportRecord, ExportError> {
         let file_name = new_file_name("summary", ExportFormat::Csv.extension());
         let (record, _) = self
-            .write(ExportFormat::Csv.as_str(), KIND_SUMMARY, &file_name, run_id, |_, path| async move {
-                export::write_summary_csv(summaries, &path).await
-            })
+            .write(
+                ExportFormat::Csv.as_str(),
+                KIND_SUMMARY,
+                &file_name,
+                run_id,
+                |_, destination| async move { export::write_summary_csv_to(summaries, destination).await },
+            )
             .await?;
         Ok(record)
     }
@@ -169,9 +254,13 @@ impl ExportService {
     ) -> Result<ExportRecord, ExportError> {
         let file_name = new_file_name("mentions", ExportFormat::Csv.extension());
         let (record, _) = self
-            .write(ExportFormat::Csv.as_str(), KIND_MENTIONS, &file_name, run_id, |_, path| async move {
-                export::write_mentions_csv(mentions, &path).await
-            })
+            .write(
+                ExportFormat::Csv.as_str(),
+                KIND_MENTIONS,
+                &file_name,
+                run_id,
+                |_, destination| async move { export::write_mentions_csv_to(mentions, destination).await },
+            )
             .await?;
         Ok(record)
     }
@@ -187,14 +276,15 @@ impl ExportService {
     ) -> Result<ExportRecord, ExportError> {
         let file_name = new_file_name("notes", ExportFormat::Csv.extension());
         let (record, _) = self
-            .write(ExportFormat::Csv.as_str(), KIND_NOTES, &file_name, run_id, |_, path| async move {
-                export::write_notes_csv(notes, &path).await
+            .write(ExportFormat::Csv.as_str(), KIND_NOTES, &file_name, run_id, |_, destination| async move {
+                export::write_notes_csv_to(notes, destination).await
             })
             .await?;
         Ok(record)
     }
 
-    /// The record-file protocol shared by every kind of export.
+    /// The record-file protocol shared by every kind of export: `produce` writes into the
+    /// destination it is given (a file in the directory, or the stream of an upload).
     async fn write<F, Fut>(
         &self,
         format: &str,
@@ -204,30 +294,51 @@ impl ExportService {
         produce: F,
     ) -> Result<(ExportRecord, Vec<SymbolSummary>), ExportError>
     where
-        F: FnOnce(Storage, PathBuf) -> Fut,
+        F: FnOnce(Storage, Destination) -> Fut,
         Fut: Future<Output = Result<export::ExportOutput, export::ExportError>>,
     {
-        self.ensure_dir().await?;
+        match &self.backend {
+            Backend::Local => self.ensure_dir().await?,
+            // The directory only takes xlsx's temporary sheet files.
+            Backend::S3(_) if format == ExportFormat::Xlsx.as_str() => self.ensure_dir().await?,
+            Backend::S3(_) => {}
+            Backend::Unavailable(message) => return Err(ExportError::Store(message.clone())),
+        }
         // Our own generated name: a plain file name by construction.
         let path = self.config.dir.join(file_name);
         let record = self.storage.create_export(format, kind, file_name, run_id).await?;
         let id = record.id;
-        let output = match produce(self.storage.clone(), path.clone()).await {
+        let produced = match &self.backend {
+            Backend::S3(store) => store
+                .upload(file_name, self.config.dir.clone(), |target| {
+                    produce(self.storage.clone(), Destination::Stream(target))
+                })
+                .await
+                .map_err(|error| match error {
+                    UploadError::Store(message) => ExportError::Store(message),
+                    UploadError::Export(error) => ExportError::Export(error),
+                }),
+            _ => produce(self.storage.clone(), Destination::File(path.clone()))
+                .await
+                .map_err(ExportError::from),
+        };
+        let output = match produced {
             Ok(output) => output,
             Err(error) => {
                 let message = error.to_string();
                 warn!(export_id = id, %error, "Export failed.");
-                // The export crate leaves nothing behind on error; the record says why.
+                // Nothing is left behind on error (the export crate removes its temporary file,
+                // the upload is aborted); the record says why.
                 if let Err(db_error) = self.storage.fail_export(id, &message).await {
                     warn!(export_id = id, error = %db_error, "Cannot mark the export failed.");
                 }
-                return Err(error.into());
+                return Err(error);
             }
         };
         if let Err(error) = self.storage.complete_export(id, output.rows, output.bytes, &output.sha256).await
         {
             // Without a `ready` record the file must not stay: remove it, then try to say why.
-            remove_file_if_exists(&path).await.ok();
+            self.remove_stored(file_name).await.ok();
             self.storage.fail_export(id, &format!("cannot record the finished export: {error}")).await.ok();
             return Err(error.into());
         }
@@ -245,26 +356,88 @@ impl ExportService {
             }
             // Deleted while it was being written: the file has no owner any more.
             None => {
-                remove_file_if_exists(&path).await.ok();
+                self.remove_stored(file_name).await.ok();
                 Err(ExportError::NotFound(id))
             }
         }
     }
 
-    /// The path of a ready export's file, for downloads.
+    /// The record of a ready export.
+    async fn ready_record(&self, id: i64) -> Result<ExportRecord, ExportError> {
+        let record = self.storage.export(id).await?.ok_or(ExportError::NotFound(id))?;
+        match record.status {
+            ExportStatus::Writing => Err(ExportError::NotReady(id)),
+            ExportStatus::Failed => {
+                let error = record.error.unwrap_or_else(|| "unknown reason".to_owned());
+                Err(ExportError::Failed { id, error })
+            }
+            ExportStatus::Ready => Ok(record),
+        }
+    }
+
+    /// A ready export's record and bytes, streamed from its file or object (memory does not
+    /// grow with its size), for downloads from any instance.
+    ///
+    /// # Errors
+    /// `NotFound` (also when its file or object has gone missing), `NotReady` while it is
+    /// being written, `Failed` for a failed export, `Storage` if the database fails,
+    /// `Directory` if the file cannot be opened, `Store` if the bucket fails.
+    pub async fn open(&self, id: i64) -> Result<(ExportRecord, ExportContent), ExportError> {
+        match &self.backend {
+            Backend::Local => {
+                let (record, path) = self.ready_file(id).await?;
+                let file = match tokio::fs::File::open(&path).await {
+                    Ok(file) => file,
+                    // Deleted between the lookup and the open: as gone as an unknown id.
+                    Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                        return Err(ExportError::NotFound(id));
+                    }
+                    Err(error) => {
+                        return Err(
+                            self.directory_error(format!("cannot open {}: {error}", record.file_name))
+                        );
+                    }
+                };
+                let length = file
+                    .metadata()
+                    .await
+                    .map_err(|e| self.directory_error(format!("cannot read {}: {e}", record.file_name)))?
+                    .len();
+                let body = ReaderStream::with_capacity(file, READ_CHUNK_BYTES).boxed();
+                Ok((record, ExportContent { length, body }))
+            }
+            Backend::S3(store) => {
+                let record = self.ready_record(id).await?;
+                if !is_plain_name(&record.file_name) {
+                    warn!(export_id = id, file_name = %record.file_name, "Refusing a stored export file name that is not a plain name.");
+                    return Err(ExportError::NotFound(id));
+                }
+                match store.open(&record.file_name).await.map_err(ExportError::Store)? {
+                    Some((length, body)) => Ok((record, ExportContent { length, body })),
+                    None => {
+                        warn!(export_id = id, store = store.display(), file_name = %record.file_name, "The object of a ready export is missing.");
+                        Err(ExportError::NotFound(id))
+                    }
+                }
+            }
+            Backend::Unavailable(message) => Err(ExportError::Store(message.clone())),
+        }
+    }
+
+    /// The path of a ready export's file (`store = "local"` only; [`open`](Self::open) serves
+    /// both stores).
     ///
     /// # Errors
     /// `NotFound` (also when its file has gone missing), `NotReady` while it is being written,
-    /// `Failed` for a failed export, `Storage` if the database fails.
+    /// `Failed` for a failed export, `Storage` if the database fails, `Store` with
+    /// `store = "s3"`.
     pub async fn ready_file(&self, id: i64) -> Result<(ExportRecord, PathBuf), ExportError> {
-        let record = self.storage.export(id).await?.ok_or(ExportError::NotFound(id))?;
-        match record.status {
-            ExportStatus::Writing => return Err(ExportError::NotReady(id)),
-            ExportStatus::Failed => {
-                let error = record.error.unwrap_or_else(|| "unknown reason".to_owned());
-                return Err(ExportError::Failed { id, error });
-            }
-            ExportStatus::Ready => {}
+        let record = self.ready_record(id).await?;
+        if !matches!(self.backend, Backend::Local) {
+            return Err(ExportError::Store(format!(
+                "export {id} is in object storage ({}), not a local file: read it with `open`",
+                self.location()
+            )));
         }
         let Some(path) = self.path_of(&record.file_name) else {
             warn!(export_id = id, file_name = %record.file_name, "Refusing a stored export file name that is not a plain name.");
@@ -342,15 +515,7 @@ impl ExportService {
     /// `dir/file_name` when `file_name` is one plain path component (no `/`, `\`, `..`, not
     /// hidden); `None` otherwise, so no stored or crafted name can reach outside the directory.
     fn path_of(&self, file_name: &str) -> Option<PathBuf> {
-        let plain = !file_name.is_empty()
-            && !file_name.starts_with('.')
-            && !file_name.contains(['/', '\\', '\0'])
-            && !file_name.contains("..")
-            && matches!(
-                Path::new(file_name).components().collect::<Vec<_>>().as_slice(),
-                [Component::Normal(_)]
-            );
-        plain.then(|| self.config.dir.join(file_name))
+        is_plain_name(file_name).then(|| self.config.dir.join(file_name))
     }
 
     async fn ensure_dir(&self) -> Result<(), ExportError> {
@@ -360,18 +525,37 @@ impl ExportService {
     }
 
     async fn remove_file_of(&self, record: &ExportRecord) -> Result<(), ExportError> {
-        let Some(path) = self.path_of(&record.file_name) else {
+        if !is_plain_name(&record.file_name) {
             warn!(export_id = record.id, file_name = %record.file_name, "Not removing a stored export file name that is not a plain name.");
             return Ok(());
-        };
-        remove_file_if_exists(&path)
-            .await
-            .map_err(|e| self.directory_error(format!("cannot remove {}: {e}", record.file_name)))
+        }
+        self.remove_stored(&record.file_name).await
+    }
+
+    /// Removes the file or object of `file_name` (a plain name); a missing one is no error.
+    async fn remove_stored(&self, file_name: &str) -> Result<(), ExportError> {
+        match &self.backend {
+            Backend::S3(store) => store.delete(file_name).await.map_err(ExportError::Store),
+            Backend::Unavailable(message) => Err(ExportError::Store(message.clone())),
+            Backend::Local => remove_file_if_exists(&self.config.dir.join(file_name))
+                .await
+                .map_err(|e| self.directory_error(format!("cannot remove {file_name}: {e}"))),
+        }
     }
 
     fn directory_error(&self, message: impl Into<String>) -> ExportError {
         ExportError::Directory { dir: self.config.dir.clone(), message: message.into() }
     }
+}
+
+/// Whether `file_name` is one plain path component (no `/`, `\\`, `..`, not hidden), so no
+/// stored or crafted name can reach outside the directory or the bucket's prefix.
+fn is_plain_name(file_name: &str) -> bool {
+    !file_name.is_empty()
+        && !file_name.starts_with('.')
+        && !file_name.contains(['/', '\\', '\0'])
+        && !file_name.contains("..")
+        && matches!(Path::new(file_name).components().collect::<Vec<_>>().as_slice(), [Component::Normal(_)])
 }
 
 /// `{prefix}-{UTC time}-{16 hex digits}.{extension}`: sortable, unique (the random part comes

@@ -95,6 +95,7 @@ fn log_recovered(recovered: Recovered) {
     if !recovered.is_empty() {
         info!(
             runs = recovered.runs,
+            requeued = recovered.requeued,
             exports = recovered.exports,
             crew_runs = recovered.crew_runs,
             "Took over the unfinished work of processes that stopped."

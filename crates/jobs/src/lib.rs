@@ -32,6 +32,7 @@ mod analysis_job;
 mod config;
 mod download_tracker;
 mod engine;
+mod export_store;
 mod exports;
 mod heartbeat;
 pub mod ingest;
@@ -43,16 +44,18 @@ pub mod universe;
 
 pub use analysis_job::{AnalysisJob, UnknownSymbol, ensure_bars};
 pub use config::{
-    ConfigError, DownloadTrackerConfig, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY, MonitorConfig,
-    RetentionConfig,
+    ConfigError, DownloadTrackerConfig, ExportStoreKind, ExportsConfig, JobsConfig, MAX_JOB_CONCURRENCY,
+    MonitorConfig, RetentionConfig, S3Config,
 };
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{
-    CANCEL_WAIT, EngineSettings, Job, JobContext, JobEngine, JobInfo, JobOutcome, MAX_QUEUED_RUNS,
-    TriggerError, Triggered,
+    CANCEL_WAIT, ClaimScope, DEFAULT_CLAIM_POLL, EngineSettings, Job, JobContext, JobEngine, JobInfo,
+    JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered,
 };
 pub use exports::KIND_NOTES;
-pub use exports::{ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY};
+pub use exports::{
+    ExportContent, ExportError as ExportServiceError, ExportService, KIND_BARS, KIND_MENTIONS, KIND_SUMMARY,
+};
 pub use heartbeat::Heartbeat;
 pub use monitor_job::{AlertMonitor, Clock, MonitorJob, MonitorPass};
 pub use reddit_scan::{RedditScan, RedditScanError, SocialConfig};

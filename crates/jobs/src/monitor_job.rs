@@ -416,6 +416,11 @@ impl Job for MonitorJob {
         Self::NAME
     }
 
+    /// Rule state is stored per evaluation, so an alert that fired is not fired again by a retry.
+    fn max_attempts(&self) -> u32 {
+        3
+    }
+
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let monitor = AlertMonitor::new(context.storage.clone(), self.notifier.clone());
         let now = (self.clock)();

@@ -204,6 +204,11 @@ impl Job for RedditScan {
         Self::NAME
     }
 
+    /// Posts and mentions are upserted by id, so a retry stores nothing twice.
+    fn max_attempts(&self) -> u32 {
+        3
+    }
+
     async fn run(&self, context: &JobContext) -> anyhow::Result<JobOutcome> {
         let watchlist = context.storage.watchlist().await.context("cannot read the watchlist")?;
         // One copy per scan, for the watchlist's symbols; the shared universe stays as it is.

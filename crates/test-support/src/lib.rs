@@ -17,6 +17,9 @@
 //!   [`lifecycle_cases!`] to run them once per adapter from one table (`tests/lifecycle.rs`).
 //! - [`postgres`]: [`postgres_url`], whether a PostgreSQL suite runs, skips (locally, saying so)
 //!   or fails (in CI, where a silent skip would test nothing).
+//! - [`s3`]: [`s3::s3_endpoint`] and [`s3::S3Bucket`], the same run/skip/fail rule for the
+//!   object-storage suites (an S3-compatible server such as `scripts/s3-server.sh`'s moto) and a
+//!   fresh bucket per test.
 //! - [`wait`]: [`wait_until`] and [`wait_for`] poll a condition up to a deadline, for tests that
 //!   must wait for something to happen (never a fixed sleep); [`mock_server_ready`] for wiremock.
 //!
@@ -30,6 +33,7 @@ pub mod payloads;
 pub mod postgres;
 pub mod probes;
 pub mod proxy;
+pub mod s3;
 pub mod wait;
 
 pub use canned::{CannedHttpServer, CannedResponse};

@@ -239,7 +239,7 @@ async fn an_unwritable_export_directory_fails_the_run_clearly() {
     std::fs::write(&file, "x").unwrap();
     let exports = ExportService::new(
         env.storage.clone(),
-        ExportsConfig { dir: file.join("exports"), retention: RetentionConfig::default() },
+        ExportsConfig { dir: file.join("exports"), ..ExportsConfig::default() },
     );
     let engine = engine_with(&env, sample_chain(), exports, tracker_config(ExportFormat::Csv)).await;
 
@@ -274,6 +274,7 @@ async fn retention_after_each_run_keeps_the_last_n() {
     let config = ExportsConfig {
         dir: env.exports_dir(),
         retention: RetentionConfig { keep_last: Some(2), max_age_days: Some(30) },
+        ..ExportsConfig::default()
     };
     let exports = ExportService::new(env.storage.clone(), config);
     let engine = engine_with(&env, sample_chain(), exports.clone(), tracker_config(ExportFormat::Csv)).await;

@@ -2,42 +2,12 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
-use domain::{Bar, Interval, ProviderId};
-use export::{ExportFormat, ExportRequest};
+use domain::Interval;
+use export::ExportFormat;
 use jobs::{ExportService, ExportServiceError, ExportsConfig, RetentionConfig};
 use storage::ExportStatus;
 
-use crate::helpers::{TestEnv, files_in, sha256_hex, sym};
-
-fn bars(n: i64) -> Vec<Bar> {
-    let start = chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 1, 2, 0, 0, 0).unwrap();
-    (0..n)
-        .map(|i| Bar {
-            ts: start + chrono::Duration::days(i),
-            open: Some(100.0),
-            high: Some(101.0),
-            low: Some(99.0),
-            close: Some(100.5 + i as f64),
-            adj_close: None,
-            volume: Some(1000),
-            partial: false,
-            provider: ProviderId::Sample,
-            flag: None,
-        })
-        .collect()
-}
-
-fn request(format: ExportFormat) -> ExportRequest {
-    ExportRequest {
-        symbols: vec![sym("AAPL")],
-        interval: Interval::Day1,
-        from: None,
-        to: None,
-        format,
-        notes: Vec::new(),
-    }
-}
+use crate::helpers::{TestEnv, bars, files_in, request, sha256_hex, sym};
 
 async fn env_with_bars() -> TestEnv {
     let env = TestEnv::new().await;
@@ -89,7 +59,7 @@ async fn a_directory_under_a_regular_file_is_a_clear_error() {
     let env = env_with_bars().await;
     let file = env.dir.path().join("not-a-dir");
     std::fs::write(&file, "x").unwrap();
-    let config = ExportsConfig { dir: file.join("exports"), retention: RetentionConfig::default() };
+    let config = ExportsConfig { dir: file.join("exports"), ..ExportsConfig::default() };
     let service = ExportService::new(env.storage.clone(), config);
 
     let err = service.create(&request(ExportFormat::Csv), None).await.unwrap_err();
@@ -223,6 +193,7 @@ async fn retention_keeps_the_newest_and_removes_their_files() {
     let config = ExportsConfig {
         dir: env.exports_dir(),
         retention: RetentionConfig { keep_last: Some(2), max_age_days: None },
+        ..ExportsConfig::default()
     };
     let service = ExportService::new(env.storage.clone(), config);
     let mut ids = Vec::new();

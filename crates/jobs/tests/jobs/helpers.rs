@@ -46,6 +46,7 @@ impl TestEnv {
         ExportsConfig {
             dir: self.exports_dir(),
             retention: RetentionConfig { keep_last: Some(50), max_age_days: Some(90) },
+            ..ExportsConfig::default()
         }
     }
 
@@ -259,5 +260,36 @@ pub(crate) fn item(symbol: &str, succeeded: bool) -> RunItem {
         bars: u64::from(succeeded),
         provider: succeeded.then(|| "sample".to_owned()),
         error: (!succeeded).then(|| format!("{symbol} is unknown")),
+    }
+}
+
+/// `n` daily bars of a steady climb from 2024-01-02, from the sample provider.
+pub(crate) fn bars(n: i64) -> Vec<domain::Bar> {
+    let start = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2024, 1, 2, 0, 0, 0).unwrap();
+    (0..n)
+        .map(|i| domain::Bar {
+            ts: start + chrono::Duration::days(i),
+            open: Some(100.0),
+            high: Some(101.0),
+            low: Some(99.0),
+            close: Some(100.5 + i as f64),
+            adj_close: None,
+            volume: Some(1000),
+            partial: false,
+            provider: domain::ProviderId::Sample,
+            flag: None,
+        })
+        .collect()
+}
+
+/// An export of AAPL's daily bars in `format`.
+pub(crate) fn request(format: export::ExportFormat) -> export::ExportRequest {
+    export::ExportRequest {
+        symbols: vec![sym("AAPL")],
+        interval: domain::Interval::Day1,
+        from: None,
+        to: None,
+        format,
+        notes: Vec::new(),
     }
 }

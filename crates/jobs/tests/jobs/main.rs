@@ -3,6 +3,7 @@
 //! temporary directory; vendors are the offline `sample` provider or a wiremock Yahoo.
 
 mod analysis;
+mod claims;
 mod config;
 mod download_tracker;
 mod engine;
@@ -14,3 +15,4 @@ mod monitor;
 mod monitor_script;
 mod ownership;
 mod reddit_scan;
+mod s3;

@@ -55,8 +55,9 @@ async fn a_second_process_leaves_the_live_servers_runs_and_exports_alone() {
     let export = env.storage.export(writing.id).await.unwrap().unwrap();
     assert_eq!(export.status, ExportStatus::Writing, "{export:?}");
     assert!(env.export_files().contains(&"export-live.xlsx".to_owned()), "the live export's file is kept");
+    // A run the dead process queued but never started waits for any worker.
     let orphan = env.storage.run(orphan.id).await.unwrap().unwrap();
-    assert_eq!(orphan.status, RunStatus::Interrupted, "the dead process's run is taken over");
+    assert_eq!(orphan.status, RunStatus::Queued, "a queued run outlives whoever queued it");
 
     // The live run goes on and finishes normally.
     env.storage.complete_export(writing.id, 1, 1, "00").await.unwrap();
@@ -135,6 +136,7 @@ async fn an_orderly_stop_hands_leftovers_over_at_once() {
     else {
         panic!("created")
     };
+    assert!(env.storage.start_run(left.id).await.unwrap(), "claimed here");
     beat.stop().await;
     // Long stale limit: only the stop mark makes the owner dead.
     let next = env.second_process().await;
