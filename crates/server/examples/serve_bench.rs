@@ -41,6 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ExportsConfig {
             dir: dir.path().join("exports"),
             retention: RetentionConfig { keep_last: Some(5), max_age_days: None },
+            ..ExportsConfig::default()
         },
     );
     let tracker = DownloadTracker::new(chain.clone(), exports.clone(), DownloadTrackerConfig::default())?;

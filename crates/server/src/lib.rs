@@ -61,8 +61,20 @@ pub use error::{ApiError, ErrorDetail, ErrorResponse};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use openapi::{DOCS_PATH, SPEC_PATH};
 pub use routes::providers::{Budget, ProviderFailure, ProviderHealth, provider_health};
-pub use server::{Server, ServerError};
+pub use server::{Server, ServerError, Surface};
 pub use state::AppState;
+
+/// What a worker instance serves: `/healthz`, `/readyz` and `/metrics` only (it runs jobs; the
+/// API and the pages are the API instances'), inside the same middleware stack.
+pub fn ops_router(state: AppState) -> Router {
+    let (app, _spec) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(routes::health::healthz))
+        .routes(routes!(routes::health::readyz))
+        .routes(routes!(routes::health::metrics))
+        .split_for_parts();
+    let config = std::sync::Arc::clone(&state.config);
+    middleware::apply(app.with_state(state), &config)
+}
 
 /// The whole application: `/api` routes (behind the auth check), `/healthz`, `/readyz`,
 /// `/metrics`, the spec at [`SPEC_PATH`], the docs UI at [`DOCS_PATH`] and the web UI's pages

@@ -59,12 +59,29 @@ pub struct Server {
     alert_streams: Arc<AlertStreams>,
 }
 
+/// Which routes a server answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Surface {
+    /// The API, the web UI, the docs and the ops endpoints.
+    Everything,
+    /// Only `/healthz`, `/readyz` and `/metrics` (a worker instance).
+    Ops,
+}
+
 impl Server {
     /// Binds `state.config.listen` (port 0 picks a free port; see [`Server::local_addr`]).
     ///
     /// # Errors
     /// [`ServerError::Bind`] when the address is taken or not allowed.
     pub async fn bind(state: AppState) -> Result<Self, ServerError> {
+        Self::bind_surface(state, Surface::Everything).await
+    }
+
+    /// [`bind`](Self::bind), serving `surface`.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind).
+    pub async fn bind_surface(state: AppState, surface: Surface) -> Result<Self, ServerError> {
         let addr = state.config.listen;
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
@@ -78,7 +95,10 @@ impl Server {
         Ok(Self {
             listener,
             local_addr,
-            router: crate::router(state),
+            router: match surface {
+                Surface::Everything => crate::router(state),
+                Surface::Ops => crate::ops_router(state),
+            },
             metrics,
             limits,
             max_connections,

@@ -84,6 +84,39 @@ pub struct ServeArgs {
     /// Address to listen on (default: `server.listen`).
     #[arg(long)]
     pub listen: Option<std::net::SocketAddr>,
+    /// What this instance does when several share one PostgreSQL database: `api` accepts
+    /// triggers and serves the API and the UI, `worker` claims and runs jobs (and serves only
+    /// /healthz, /readyz and /metrics), `all` does both. With SQLite only `all`.
+    #[arg(long, value_enum, default_value_t = Role::All)]
+    pub role: Role,
+}
+
+/// See [`ServeArgs::role`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    Api,
+    Worker,
+    All,
+}
+
+impl Role {
+    /// Whether this role runs job workers and the scheduler.
+    pub fn runs_jobs(self) -> bool {
+        matches!(self, Self::Worker | Self::All)
+    }
+
+    /// Whether this role serves the API and the UI.
+    pub fn serves_api(self) -> bool {
+        matches!(self, Self::Api | Self::All)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Worker => "worker",
+            Self::All => "all",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -442,6 +475,29 @@ pub enum BenchCommand {
     Seed(SeedBenchArgs),
     /// Evaluate alert rules over synthetic bars in SQLite; prints the time of each pass.
     Monitor(MonitorBenchArgs),
+    /// Against a running API instance (and its workers): trigger latency under a burst of
+    /// concurrent triggers, then runs finished per second (see `bench/instances.sh`).
+    Cluster(ClusterBenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterBenchArgs {
+    /// The API instance, e.g. `http://127.0.0.1:8080`.
+    #[arg(long)]
+    pub url: String,
+    /// An API token (`server.auth.tokens`), if the instance requires one.
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Concurrent triggers of the latency burst: analyses of as many distinct symbols, `S0000`…,
+    /// whose bars `bench seed --url` stored.
+    #[arg(long, default_value_t = 200)]
+    pub burst: usize,
+    /// How long to keep every symbol's analysis busy for the throughput figure.
+    #[arg(long, default_value_t = 15)]
+    pub seconds: u64,
+    /// Concurrent clients of the throughput phase, each keeping one analysis queued or running.
+    #[arg(long, default_value_t = 40)]
+    pub clients: usize,
 }
 
 #[derive(Debug, Args)]
@@ -462,8 +518,12 @@ pub struct MonitorBenchArgs {
 #[derive(Debug, Args)]
 pub struct SeedBenchArgs {
     /// SQLite file to fill; left as it is when it already exists.
-    #[arg(long)]
-    pub db: PathBuf,
+    #[arg(long, required_unless_present = "url")]
+    pub db: Option<PathBuf>,
+    /// Or a database URL (e.g. PostgreSQL for `bench/instances.sh`); filled unless its first
+    /// symbol already has bars.
+    #[arg(long, conflicts_with = "db")]
+    pub url: Option<String>,
     /// Symbols `S0000`, `S0001`, …
     #[arg(long, default_value_t = 500)]
     pub symbols: usize,

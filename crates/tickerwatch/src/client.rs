@@ -76,19 +76,34 @@ impl ApiClient {
     /// # Errors
     /// Any status other than 202 and 409, or a transport failure.
     pub async fn trigger(&self, job: &str) -> anyhow::Result<TriggerOutcome> {
-        let mut request = self.http.post(self.url(&format!("/api/jobs/{job}/trigger")));
+        let (status, body) = self.post_json(&format!("/api/jobs/{job}/trigger")).await?;
+        match (status, run_id_of(&body)) {
+            (202, Some(id)) => Ok(TriggerOutcome::Queued(id)),
+            (409, Some(id)) => Ok(TriggerOutcome::AlreadyActive(id)),
+            _ => bail!("trigger of {job} failed with HTTP {status}: {body}"),
+        }
+    }
+
+    /// `POST path` (a trigger such as `/api/analysis/AAPL`): the HTTP status and the run id the
+    /// answer names (the queued run, or the active one on 409), if any.
+    ///
+    /// # Errors
+    /// A transport failure, or an answer that is not JSON.
+    pub async fn post_trigger(&self, path: &str) -> anyhow::Result<(u16, Option<i64>)> {
+        let (status, body) = self.post_json(path).await?;
+        Ok((status, run_id_of(&body)))
+    }
+
+    /// `POST path` with the token, if any: the status and the JSON answer.
+    async fn post_json(&self, path: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut request = self.http.post(self.url(path));
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
         }
         let response = request.send().await.context("cannot reach the server")?;
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.context("the server sent no JSON")?;
-        let run_id = body.get("run_id").and_then(serde_json::Value::as_i64);
-        match (status, run_id) {
-            (202, Some(id)) => Ok(TriggerOutcome::Queued(id)),
-            (409, Some(id)) => Ok(TriggerOutcome::AlreadyActive(id)),
-            _ => bail!("trigger of {job} failed with HTTP {status}: {body}"),
-        }
+        let body = response.json().await.context("the server sent no JSON")?;
+        Ok((status, body))
     }
 
     /// `GET /api/jobs/runs/{id}`.
@@ -169,4 +184,9 @@ impl ApiClient {
         anyhow::ensure!(actual == expected, "export {id}: sha256 {actual} does not match listed {expected}");
         Ok(bytes)
     }
+}
+
+/// The `run_id` a trigger's answer names (202: the queued run; 409: the active one).
+fn run_id_of(body: &serde_json::Value) -> Option<i64> {
+    body.get("run_id").and_then(serde_json::Value::as_i64)
 }

@@ -422,6 +422,78 @@ mod tests {
     }
 
     /// Issue 12: the SMTP server of e-mail alerts from the file, overridden by the environment,
+    /// `exports.store = "s3"` with `[exports.s3]` from the file and the environment, credentials
+    /// masked everywhere, and bad values refused naming the key (never showing a credential).
+    #[test]
+    fn s3_export_settings_from_file_and_env_masked_and_checked() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "tickerwatch.toml",
+                r#"
+                [exports]
+                store = "s3"
+
+                [exports.s3]
+                bucket = "tickerwatch-exports"
+                prefix = "prod/exports"
+                endpoint = "http://127.0.0.1:9000"
+                access_key_id = "file-key-id"
+                secret_access_key = "file-s3-secret"
+                "#,
+            )?;
+            jail.set_env("TICKERWATCH_EXPORTS__S3__SECRET_ACCESS_KEY", "env-s3-secret");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__REGION", "eu-central-1");
+            let config = Config::load(None).unwrap();
+            assert_eq!(config.exports.store, jobs::ExportStoreKind::S3);
+            let s3 = config.exports.s3.clone().expect("s3 set");
+            assert_eq!((s3.bucket.as_str(), s3.region.as_str()), ("tickerwatch-exports", "eu-central-1"));
+            assert_eq!((s3.part_size_mib, s3.upload_concurrency), (8, 2));
+            assert_eq!(s3.secret_access_key.as_ref().map(|s| s.expose()), Some("env-s3-secret"));
+            let shown = config.to_masked_toml();
+            assert!(!shown.contains("s3-secret") && !shown.contains("file-key-id"), "{shown}");
+            assert!(
+                shown.contains("secret_access_key = \"***\"") && shown.contains("store = \"s3\""),
+                "{shown}"
+            );
+            assert!(!format!("{config:?}").contains("s3-secret"));
+            // What `config show` prints loads back to the same settings (credentials aside).
+            jail.create_file("shown.toml", &shown)?;
+            let reloaded = Config::load(Some(Path::new("shown.toml"))).unwrap().exports;
+            assert_eq!(
+                (reloaded.store, reloaded.s3.map(|s3| s3.prefix)),
+                (config.exports.store, Some(s3.prefix))
+            );
+
+            jail.set_env("TICKERWATCH_EXPORTS__S3__BUCKET", "Not_A_Bucket");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("exports.s3.bucket") && !message.contains("s3-secret"), "{message}");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__BUCKET", "tickerwatch-exports");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__ENDPOINT", "ftp://user:pw-in-url@host");
+            let message = invalid(Config::load(None));
+            assert!(message.contains("exports.s3.endpoint") && !message.contains("pw-in-url"), "{message}");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__ENDPOINT", "http://127.0.0.1:9000");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__PART_SIZE_MIB", "4");
+            assert!(invalid(Config::load(None)).contains("exports.s3.part_size_mib"));
+            jail.set_env("TICKERWATCH_EXPORTS__S3__PART_SIZE_MIB", "8");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__PREFIX", "a/../b");
+            assert!(invalid(Config::load(None)).contains("exports.s3.prefix"));
+            jail.set_env("TICKERWATCH_EXPORTS__S3__PREFIX", "exports");
+            jail.set_env("TICKERWATCH_EXPORTS__S3__SECRET_ACCESS_KEY", "");
+            let message = invalid(Config::load(None));
+            assert!(
+                message.contains("exports.s3.secret_access_key")
+                    && message.contains("TICKERWATCH_EXPORTS__S3__SECRET_ACCESS_KEY"),
+                "{message}"
+            );
+            // s3 without its table is an error naming it; the default is local, unchanged.
+            jail.create_file("tickerwatch.toml", "[exports]\nstore = \"s3\"\n")?;
+            assert!(invalid(Config::load(None)).contains("exports.s3"));
+            jail.set_env("TICKERWATCH_EXPORTS__STORE", "local");
+            assert_eq!(Config::load(None).unwrap().exports.store, jobs::ExportStoreKind::Local);
+            Ok(())
+        });
+    }
+
     /// its password masked, and a bad value refused naming the key (never showing the password).
     #[test]
     fn smtp_settings_from_file_and_env_masked_and_checked() {

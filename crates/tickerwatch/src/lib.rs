@@ -27,6 +27,9 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<bool> {
         Command::Bench(cli::BenchCommand::Ingest(args)) => commands::bench::ingest(args).await.map(|()| true),
         Command::Bench(cli::BenchCommand::Export(args)) => commands::bench::export(args).await.map(|()| true),
         Command::Bench(cli::BenchCommand::Seed(args)) => commands::bench::seed(args).await.map(|()| true),
+        Command::Bench(cli::BenchCommand::Cluster(args)) => {
+            commands::bench_cluster::run(args).await.map(|()| true)
+        }
         Command::Bench(cli::BenchCommand::Monitor(args)) => {
             commands::bench::monitor(args).await.map(|()| true)
         }

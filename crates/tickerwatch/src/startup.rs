@@ -16,11 +16,12 @@ use jobs::{
     RedditScan,
 };
 use providers::ProviderChain;
-use server::{AppState, Server};
+use server::{AppState, Server, Surface};
 use social::extract::SymbolUniverse;
-use storage::Storage;
+use storage::{Backend, Storage};
 use tokio_util::sync::CancellationToken;
 
+use crate::cli::Role;
 use crate::config::Config;
 
 /// The service, built and bound but not yet serving.
@@ -40,10 +41,30 @@ impl Application {
     /// # Errors
     /// When any part cannot start; the message says which.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_as(config, Role::All).await
+    }
+
+    /// [`build`](Self::build) for one role of several instances sharing a PostgreSQL database
+    /// (see [`Role`]): an API instance runs no job workers and no scheduler (it queues runs for
+    /// the workers), a worker serves only the ops endpoints.
+    ///
+    /// # Errors
+    /// As [`build`](Self::build); also a role other than `all` on SQLite.
+    pub async fn build_as(config: Config, role: Role) -> anyhow::Result<Self> {
         let storage = Storage::connect(&config.database.url, &config.database)
             .await
             .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
+        if role != Role::All && storage.backend() == Backend::Sqlite {
+            storage.close().await;
+            anyhow::bail!(
+                "--role {} needs a PostgreSQL database shared by the instances; with SQLite one \
+                 instance serves and runs jobs (--role all, the default)",
+                role.as_str()
+            );
+        }
         storage.migrate().await.context("cannot migrate the database schema")?;
+        // Other instances' queued runs, finished runs and alerts wake this one at once.
+        storage.listen();
         // Registers this process and takes over the unfinished work of processes that died; a
         // live one's runs and exports (another `serve`, a CLI run) are left alone.
         let heartbeat =
@@ -57,13 +78,19 @@ impl Application {
         // Today's stored request counts, so daily budgets spent before a restart stay spent.
         jobs::provider_usage::sync_usage_or_warn(&chain, &storage).await;
         let jobs = registered_jobs(&storage, &config, &chain, &exports)?;
-        let engine = JobEngine::start_with(storage.clone(), jobs, engine_settings(&config))
+        let settings = EngineSettings {
+            workers: role.runs_jobs(),
+            scheduler: role.runs_jobs(),
+            ..engine_settings(&config)
+        };
+        let engine = JobEngine::start_with(storage.clone(), jobs, settings)
             .await
             .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
         let state =
             AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
-        let server = Server::bind(state).await.context("cannot start the HTTP server")?;
+        let surface = if role.serves_api() { Surface::Everything } else { Surface::Ops };
+        let server = Server::bind_surface(state, surface).await.context("cannot start the HTTP server")?;
         Ok(Self { server, engine, heartbeat, storage, shutdown_grace: config.jobs.shutdown_grace() })
     }
 
@@ -139,7 +166,13 @@ pub fn registered_jobs(
 
 /// The engine's schedules and per-job concurrency from `config`.
 pub fn engine_settings(config: &Config) -> EngineSettings {
-    EngineSettings { schedules: schedules(config), concurrency: config.jobs.concurrency() }
+    EngineSettings {
+        schedules: schedules(config),
+        concurrency: config.jobs.concurrency(),
+        max_attempts: config.jobs.max_attempts(),
+        claim_poll: config.jobs.claim_poll(),
+        ..EngineSettings::default()
+    }
 }
 
 /// `(job, cron expression)` of every scheduled job.

@@ -129,6 +129,20 @@ fn unknown_symbol_fails_with_exit_1_and_keeps_other_data() {
 }
 
 #[test]
+fn a_role_other_than_all_on_sqlite_is_a_clear_error() {
+    let ws = Workspace::new();
+    for role in ["api", "worker"] {
+        let out =
+            ws.run_with_env(&["serve", "--role", role], &[("TICKERWATCH_SERVER__LISTEN", "127.0.0.1:0")]);
+        assert_eq!(out.status.code(), Some(1), "{role}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(&format!("--role {role} needs a PostgreSQL database")), "{err}");
+    }
+    let out = ws.run(&["serve", "--role", "janitor"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn usage_errors_exit_2() {
     let ws = Workspace::new();
     for args in [

@@ -11,7 +11,6 @@ use export::ExportFormat;
 use jobs::ExportService;
 use serde::{Deserialize, Serialize};
 use storage::{ExportRecord, Storage};
-use tokio_util::io::ReaderStream;
 use utoipa::openapi::schema::Object;
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,9 +24,6 @@ const EXPORTS_LIMIT: LimitParam = LimitParam { default: 100, max: 1000 };
 fn exports_limit_schema() -> Object {
     EXPORTS_LIMIT.schema()
 }
-/// Read size when streaming a file: large enough for few syscalls, small enough that concurrent
-/// downloads hold little memory.
-const CHUNK_BYTES: usize = 64 * 1024;
 
 /// An export.
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,7 +148,8 @@ pub(crate) async fn get(
     Ok(Json(record.into()))
 }
 
-/// The export's file, streamed from disk (memory does not grow with its size).
+/// The export's file, streamed from disk or from the object store (memory does not grow with
+/// its size); any instance serves any export.
 #[utoipa::path(
     get,
     path = "/api/exports/{id}/download",
@@ -188,19 +185,12 @@ pub(crate) async fn download(
     ApiPath(path): ApiPath<ExportPath>,
 ) -> Result<Response, ApiError> {
     let id = path.parse()?;
-    let (record, path) = exports.ready_file(id).await?;
+    // From the local file or the bucket, whichever instance wrote it.
+    let (record, content) = exports.open(id).await?;
     let format: ExportFormat = record.format.parse().map_err(ApiError::internal)?;
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(file) => file,
-        // Deleted between the lookup and the open: as gone as an unknown id.
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ApiError::UnknownExport(id));
-        }
-        Err(error) => return Err(ApiError::internal(error)),
-    };
-    let length = file.metadata().await.map_err(ApiError::internal)?.len();
+    let length = content.length;
     let disposition = format!("attachment; filename=\"tickerwatch-{id}.{}\"", format.extension());
-    let mut response = Body::from_stream(ReaderStream::with_capacity(file, CHUNK_BYTES)).into_response();
+    let mut response = Body::from_stream(content.body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));

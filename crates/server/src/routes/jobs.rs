@@ -60,11 +60,17 @@ pub(crate) struct RunDto {
     export_id: Option<i64>,
     /// What the run produced, in the order of kind then id.
     outputs: Vec<RunOutputDto>,
-    /// The instance (process) that owns the run while it is active.
+    /// The instance (process) that queued the run, then the worker that claimed it.
     #[schema(example = "9f2c4e1a7b3d5c60")]
     owner: String,
     /// The owner's latest heartbeat while the run was active.
     heartbeat_at: Option<DateTime<Utc>>,
+    /// How many times a worker took the run (more than 1: a worker died and another retried it).
+    #[schema(example = 1)]
+    attempts: u32,
+    /// How many attempts the job's policy allows (`jobs.max_attempts`).
+    #[schema(example = 3)]
+    max_attempts: u32,
 }
 
 /// One record a run produced.
@@ -104,6 +110,8 @@ impl RunDto {
             outputs: outputs.into_iter().map(RunOutputDto::from).collect(),
             owner: run.owner,
             heartbeat_at: run.heartbeat_at,
+            attempts: run.attempts,
+            max_attempts: run.max_attempts,
         }
     }
 
@@ -139,6 +147,8 @@ pub(crate) struct RunDetailDto {
     outputs: Vec<RunOutputDto>,
     owner: String,
     heartbeat_at: Option<DateTime<Utc>>,
+    attempts: u32,
+    max_attempts: u32,
     items: Vec<RunItemDto>,
 }
 
@@ -337,6 +347,8 @@ pub(crate) async fn run(
         outputs: outputs.into_iter().map(RunOutputDto::from).collect(),
         owner: run.owner,
         heartbeat_at: run.heartbeat_at,
+        attempts: run.attempts,
+        max_attempts: run.max_attempts,
         items: items.into_iter().map(RunItemDto::from).collect(),
     }))
 }

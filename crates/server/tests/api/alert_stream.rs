@@ -42,7 +42,11 @@ struct Running {
 }
 
 async fn start(config: ServerConfig, drain: Duration) -> Running {
-    let app = TestApp::with_config(config).await;
+    start_on(config, drain, None).await
+}
+
+async fn start_on(config: ServerConfig, drain: Duration, url: Option<&str>) -> Running {
+    let app = TestApp::with_config_on(config, url).await;
     app.store_bars("AAPL", &[bar(day(2024, 5, 1), Some(100.0))]).await;
     let rule = json!({
         "symbol": "AAPL",
@@ -273,6 +277,40 @@ async fn alerts_of_another_process_arrive_by_the_poll_and_the_symbol_filter_hold
     assert_eq!((got, data["symbol"].as_str()), (id, Some("MSFT")));
     other_process.close().await;
     running.stop().await;
+}
+
+/// Issue 15: with several instances on PostgreSQL, an alert stored by any instance (a worker's
+/// monitor run) reaches the streams of every API instance at once, through `LISTEN/NOTIFY`: the
+/// poll is ten minutes here.
+#[tokio::test]
+async fn alerts_stored_by_another_instance_arrive_at_once_on_postgres() {
+    let Some(schema) = test_support::postgres::PgSchema::create("sse_notify").await else { return };
+    let running = start_on(stream_config(15.0, NO_POLL, 8), Duration::from_secs(5), Some(schema.url())).await;
+    let worker = Storage::connect(schema.url(), &DatabaseConfig::default()).await.unwrap();
+    let mut stream = running.stream("?since_id=0", None).await;
+    // Until the app's listener has subscribed, a notification is lost (the poll would deliver
+    // it): wait until it hears one from the other instance.
+    let mut heard = running.app.storage.run_queued();
+    let mut warmed_up = false;
+    for attempt in 0..50 {
+        heard.borrow_and_update();
+        let request = storage::RunRequest::new("warm-up", None, domain::RunTrigger::Api);
+        let job = format!("warm-up-{attempt}");
+        worker.queue_run(&storage::RunRequest { job: &job, ..request }).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(100), heard.changed()).await.is_ok() {
+            warmed_up = true;
+            break;
+        }
+    }
+    assert!(warmed_up, "the app hears the other instance");
+    let started = Instant::now();
+    let id = running.store_alert_in(&worker, "AAPL", 1).await;
+    let (got, data) = stream.next_alert().await;
+    assert_eq!((got, data["symbol"].as_str()), (id, Some("AAPL")));
+    assert!(started.elapsed() < SOON, "arrived by notification, not by the poll");
+    worker.close().await;
+    running.stop().await;
+    schema.drop_schema().await;
 }
 
 #[tokio::test]

@@ -56,9 +56,18 @@ pub(crate) struct TestApp {
     pub(crate) gate: Arc<Semaphore>,
     /// A token stored (hashed) in the database, as `tickerwatch token create` makes them.
     pub(crate) token: String,
-    /// The SQLite file's URL, for a second `Storage` on it (another process, as it were).
+    /// The database's URL, for a second `Storage` on it (another process, as it were).
     pub(crate) db_url: String,
     _dir: TempDir,
+}
+
+/// Exports in the test's temp dir, kept forever.
+fn default_exports(dir: &std::path::Path) -> ExportsConfig {
+    ExportsConfig {
+        dir: dir.join("exports"),
+        retention: RetentionConfig { keep_last: None, max_age_days: None },
+        ..ExportsConfig::default()
+    }
 }
 
 impl TestApp {
@@ -66,18 +75,37 @@ impl TestApp {
         Self::with_config(ServerConfig::default()).await
     }
 
-    pub(crate) async fn with_config(mut config: ServerConfig) -> Self {
+    pub(crate) async fn with_config(config: ServerConfig) -> Self {
+        Self::with_exports(config, default_exports).await
+    }
+
+    /// [`with_config`](Self::with_config) on the database at `url` (a PostgreSQL schema shared
+    /// with other instances) instead of a fresh SQLite file; it listens for other instances.
+    pub(crate) async fn with_config_on(config: ServerConfig, url: Option<&str>) -> Self {
+        Self::with_database_and_exports(config, url, default_exports).await
+    }
+
+    /// The app with the export settings `exports` makes from the test's temp dir (e.g. an S3
+    /// bucket instead of a directory).
+    pub(crate) async fn with_exports(
+        config: ServerConfig,
+        exports: impl FnOnce(&std::path::Path) -> ExportsConfig,
+    ) -> Self {
+        Self::with_database_and_exports(config, None, exports).await
+    }
+
+    async fn with_database_and_exports(
+        mut config: ServerConfig,
+        url: Option<&str>,
+        exports: impl FnOnce(&std::path::Path) -> ExportsConfig,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let url =
+            url.map_or_else(|| format!("sqlite://{}", dir.path().join("test.db").display()), str::to_owned);
         let storage = Storage::connect(&url, &DatabaseConfig::default()).await.unwrap();
         storage.migrate().await.unwrap();
-        let exports = ExportService::new(
-            storage.clone(),
-            ExportsConfig {
-                dir: dir.path().join("exports"),
-                retention: RetentionConfig { keep_last: None, max_age_days: None },
-            },
-        );
+        storage.listen();
+        let exports = ExportService::new(storage.clone(), exports(dir.path()));
         exports.recover().await.unwrap();
         let chain = ProviderChain::new(vec![Arc::new(SampleProvider::new())]);
         let tracker =

@@ -42,6 +42,8 @@ async fn trigger_is_single_flight() {
         assert!(run[key].is_string(), "{key}: {run}");
     }
     assert_eq!(run["items"], json!([]));
+    // One worker took it once; the test job keeps the default policy of one attempt.
+    assert_eq!((run["attempts"].as_u64(), run["max_attempts"].as_u64()), (Some(1), Some(1)), "{run}");
     // Free again.
     let again = app.authed(Method::POST, "/api/jobs/gate/trigger", None).await;
     assert_eq!(again.status, StatusCode::ACCEPTED);

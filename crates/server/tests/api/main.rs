@@ -14,6 +14,7 @@ mod helpers;
 mod jobs;
 mod ops;
 mod providers;
+mod s3;
 mod social;
 mod spec;
 mod symbols;

@@ -190,11 +190,7 @@ async fn open_synthetic(db: &std::path::Path, symbols: &[Symbol], days: usize) -
     let storage = Storage::connect(&url, &config).await?;
     storage.migrate().await?;
     if fresh {
-        let preference = domain::reconcile::ProviderPreference::default();
-        eprintln!("Filling {} with {} symbols x {days} days...", db.display(), symbols.len());
-        for (i, symbol) in symbols.iter().enumerate() {
-            storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, days), &preference).await?;
-        }
+        fill_synthetic(&storage, symbols, days).await?;
     }
     Ok(storage)
 }
@@ -252,7 +248,11 @@ pub async fn export(args: crate::cli::ExportBenchArgs) -> anyhow::Result<()> {
 /// When the database cannot be created or filled.
 pub async fn seed(args: crate::cli::SeedBenchArgs) -> anyhow::Result<()> {
     let symbols = synthetic_symbols(args.symbols)?;
-    let storage = open_synthetic(&args.db, &symbols, args.days).await?;
+    let (storage, place) = match (&args.url, &args.db) {
+        (Some(url), _) => (open_synthetic_url(url, &symbols, args.days).await?, storage::redact_url(url)),
+        (None, Some(db)) => (open_synthetic(db, &symbols, args.days).await?, db.display().to_string()),
+        (None, None) => anyhow::bail!("give --db or --url"),
+    };
     let (count, last) = match symbols.first() {
         Some(symbol) => (
             storage.bar_count(symbol, Interval::Day1).await?,
@@ -262,12 +262,35 @@ pub async fn seed(args: crate::cli::SeedBenchArgs) -> anyhow::Result<()> {
     };
     storage.close().await;
     println!(
-        "{}: {} symbols (S0000…), {count} daily bars each, {} to {}",
-        args.db.display(),
+        "{place}: {} symbols (S0000…), {count} daily bars each, {} to {}",
         symbols.len(),
         chrono::DateTime::from_timestamp(FIRST_SYNTHETIC_DAY, 0).unwrap_or_default().date_naive(),
         last.map_or_else(|| "-".to_owned(), |ts| ts.date_naive().to_string())
     );
+    Ok(())
+}
+
+/// [`open_synthetic`] for any database URL: filled unless its first symbol has bars already.
+async fn open_synthetic_url(url: &str, symbols: &[Symbol], days: usize) -> anyhow::Result<Storage> {
+    let config = DatabaseConfig { url: url.to_owned(), ..DatabaseConfig::default() };
+    let storage = Storage::connect(url, &config).await?;
+    storage.migrate().await?;
+    let filled = match symbols.first() {
+        Some(first) => storage.bar_count(first, Interval::Day1).await? > 0,
+        None => true,
+    };
+    if !filled {
+        fill_synthetic(&storage, symbols, days).await?;
+    }
+    Ok(storage)
+}
+
+async fn fill_synthetic(storage: &Storage, symbols: &[Symbol], days: usize) -> anyhow::Result<()> {
+    let preference = domain::reconcile::ProviderPreference::default();
+    eprintln!("Filling the database with {} symbols x {days} days...", symbols.len());
+    for (i, symbol) in symbols.iter().enumerate() {
+        storage.upsert_bars(symbol, Interval::Day1, &synthetic_bars(i, days), &preference).await?;
+    }
     Ok(())
 }
 

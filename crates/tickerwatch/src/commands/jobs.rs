@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use domain::{RunOutput, RunTrigger, Symbol};
-use jobs::{AnalysisJob, DownloadTracker, EngineSettings, ExportService, Heartbeat, JobEngine, RedditScan};
+use jobs::{
+    AnalysisJob, ClaimScope, DownloadTracker, EngineSettings, ExportService, Heartbeat, JobEngine, RedditScan,
+};
 use providers::ProviderChain;
 use storage::RunRecord;
 
@@ -142,7 +144,13 @@ pub async fn run_in_process(
     exports.recover().await.context("cannot prepare the export directory")?;
     let chain = ProviderChain::from_config(&config.providers, None).context("cannot set up providers")?;
     let jobs = registered_jobs(&app.storage, config, &chain, &exports)?;
-    let settings = EngineSettings { schedules: Vec::new(), concurrency: config.jobs.concurrency() };
+    // Runs only the run it queues: the queue's other runs are a server's workers' to take.
+    let settings = EngineSettings {
+        schedules: Vec::new(),
+        scheduler: false,
+        claim: ClaimScope::QueuedHere,
+        ..crate::startup::engine_settings(config)
+    };
     let engine = Arc::new(JobEngine::start_with(app.storage.clone(), jobs, settings).await?);
     let result = async {
         let triggered = match subject {

@@ -4,6 +4,7 @@ pub mod alerts;
 pub mod analyze;
 pub mod bars;
 pub mod bench;
+pub mod bench_cluster;
 pub mod export;
 pub mod fetch;
 pub mod jobs;

@@ -12,11 +12,20 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
-    let application = Application::build(config).await?;
-    eprintln!(
-        "tickerwatch listening on http://{addr} (API docs: http://{addr}{docs})",
-        addr = application.local_addr(),
-        docs = server::DOCS_PATH
-    );
+    let role = args.role;
+    let application = Application::build_as(config, role).await?;
+    if role.serves_api() {
+        eprintln!(
+            "tickerwatch ({role}) listening on http://{addr} (API docs: http://{addr}{docs})",
+            role = role.as_str(),
+            addr = application.local_addr(),
+            docs = server::DOCS_PATH
+        );
+    } else {
+        eprintln!(
+            "tickerwatch (worker) running jobs; health and metrics on http://{addr}",
+            addr = application.local_addr()
+        );
+    }
     application.run_until_stopped(shutdown_signal()).await
 }

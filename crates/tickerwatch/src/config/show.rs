@@ -103,6 +103,13 @@ fn hints(config: &Config) -> Vec<Hint> {
         retention.max_age_days.is_none(),
         Hint::new("exports.retention", "max_age_days", "90", "not set: no age limit"),
     );
+    // Not set at all: the whole section is shown as a commented block, see `s3_block`.
+    if let Some(s3) = &config.exports.s3 {
+        let [endpoint, key_id, secret] = s3_hints();
+        unset(s3.endpoint.is_none(), endpoint);
+        unset(s3.access_key_id.is_none(), key_id);
+        unset(s3.secret_access_key.is_none(), secret);
+    }
     unset(
         config.social.schedule.is_none(),
         Hint::new(
@@ -177,6 +184,36 @@ fn reddit_block() -> Vec<String> {
     lines
 }
 
+/// The optional keys of `[exports.s3]`.
+fn s3_hints() -> [Hint; 3] {
+    [
+        Hint::new(
+            "exports.s3",
+            "endpoint",
+            "\"http://127.0.0.1:9000\"",
+            "not set: AWS S3 (else any S3-compatible server, path-style)",
+        ),
+        Hint::secret("exports.s3", "access_key_id"),
+        Hint::secret("exports.s3", "secret_access_key"),
+    ]
+}
+
+/// `[exports.s3]` when it is not set: its keys with example values, commented.
+fn s3_block() -> Vec<String> {
+    let mut lines = vec![commented("[exports.s3]", "not set: needed for exports.store = \"s3\"")];
+    for (line, note) in [
+        ("bucket = \"tickerwatch-exports\"", ""),
+        ("prefix = \"exports\"", "objects are {prefix}/{file name}"),
+        ("region = \"us-east-1\"", ""),
+        ("part_size_mib = 8", "multipart upload part size (at least 5)"),
+        ("upload_concurrency = 2", "parts of one export uploaded at once"),
+    ] {
+        lines.push(commented(line, note));
+    }
+    lines.extend(s3_hints().iter().map(Hint::line));
+    lines
+}
+
 /// The optional keys of `[jobs.monitor.smtp]`.
 fn smtp_hints() -> [Hint; 2] {
     [
@@ -208,6 +245,10 @@ pub(super) fn annotate(toml: &str, config: &Config) -> String {
     let mut extra_blocks: Vec<(&str, Vec<String>)> = Vec::new();
     if config.social.reddit.is_none() {
         extra_blocks.push(("social", reddit_block()));
+    }
+    if config.exports.s3.is_none() {
+        // After the retention table, the last of `[exports]`.
+        extra_blocks.push(("exports.retention", s3_block()));
     }
     if config.jobs.monitor.smtp.is_none() {
         // After the policy's table: a table header ends the keys of the one before it.
