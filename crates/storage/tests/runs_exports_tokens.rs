@@ -492,3 +492,96 @@ async fn export_ids_are_never_reused_sqlite() {
     let second = storage.create_export("csv", "bars", "b.csv", None).await.unwrap();
     assert!(second.id > first.id, "id {} was reused", second.id);
 }
+
+/// The `LISTEN` connection's error path: when the server kills it (a restart, a proxy's idle
+/// reaper, an administrator), the listener listens again on a new connection, never holds more
+/// than one however often that happens, and lets it go when its storage closes.
+#[tokio::test]
+async fn the_listener_outlives_killed_connections_and_closes_with_its_storage() {
+    use sqlx::Connection as _;
+    let Some(schema) = test_support::postgres::PgSchema::create("listen").await else { return };
+    let admin_url = test_support::postgres_url().unwrap();
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+    // Our sessions, told apart from other tests' by their application name.
+    let application = format!("tw_listen_{}", std::process::id());
+    let storage = Storage::connect(&format!("{}&application_name={application}", schema.url()), &config())
+        .await
+        .unwrap();
+    storage.migrate().await.unwrap();
+    storage.listen();
+    let mut finished = storage.run_finished();
+
+    let wait = std::time::Duration::from_secs(10);
+    let mut killed = Vec::new();
+    for round in 1..=20_i64 {
+        // A notification sent by another session arrives (sent again until it does: the
+        // listener may be between connections).
+        let heard = test_support::wait_for(wait, || {
+            let mut finished = finished.clone();
+            let admin_url = admin_url.clone();
+            async move {
+                let mut sender = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+                sqlx::query("SELECT pg_notify('tickerwatch', $1)")
+                    .bind(format!("finished {round}"))
+                    .execute(&mut sender)
+                    .await
+                    .unwrap();
+                sender.close().await.ok();
+                tokio::time::timeout(std::time::Duration::from_millis(200), async {
+                    while *finished.borrow_and_update() != round {
+                        finished.changed().await.unwrap();
+                    }
+                })
+                .await
+                .ok()
+            }
+        })
+        .await;
+        assert!(heard.is_some(), "round {round}: the listener heard nothing after {} kills", killed.len());
+        finished.borrow_and_update();
+
+        let now = sessions(&mut admin, &application).await;
+        let listening: Vec<i32> =
+            now.iter().filter(|(_, query)| query.starts_with("LISTEN")).map(|(pid, _)| *pid).collect();
+        assert_eq!(listening.len(), 1, "round {round}: one listening session: {now:?}");
+        assert!(!killed.contains(&listening[0]), "round {round}: a killed session listens? {now:?}");
+        assert!(now.len() <= 4, "round {round}: within the pool's 4 connections: {now:?}");
+        let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(listening[0])
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert!(terminated, "round {round}");
+        killed.push(listening[0]);
+    }
+
+    storage.close().await;
+    let left = test_support::wait_for(wait, || {
+        let admin_url = admin_url.clone();
+        let application = application.clone();
+        async move {
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.unwrap();
+            let count: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                    .bind(application)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            admin.close().await.ok();
+            (count == 0).then_some(())
+        }
+    })
+    .await;
+    assert!(left.is_some(), "sessions left after close: {:?}", sessions(&mut admin, &application).await);
+    admin.close().await.ok();
+    schema.drop_schema().await;
+}
+
+/// `(pid, last query)` of the sessions named `application`.
+async fn sessions(admin: &mut sqlx::PgConnection, application: &str) -> Vec<(i32, String)> {
+    sqlx::query_as("SELECT pid, query FROM pg_stat_activity WHERE application_name = $1")
+        .bind(application)
+        .fetch_all(admin)
+        .await
+        .unwrap()
+}

@@ -8,7 +8,9 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn analysis_runs_as_a_job_per_symbol_and_its_notes_and_trace_can_be_read() {
-    let app = TestApp::new().await;
+    // An API instance: the analyses stay queued until a worker starts, so a second trigger for
+    // the same symbol is refused while the first is still waiting: one per symbol, not two of one.
+    let app = TestApp::queue_only().await;
     app.send(Request::post("/api/analysis/AAPL").body(Body::empty()).unwrap())
         .await
         .error(StatusCode::UNAUTHORIZED, "unauthorized");
@@ -16,8 +18,6 @@ async fn analysis_runs_as_a_job_per_symbol_and_its_notes_and_trace_can_be_read()
         .await
         .error(StatusCode::BAD_REQUEST, "invalid_symbol");
 
-    // Hold the worker so the analyses stay queued: one per symbol, not two of one.
-    app.authed(Method::POST, "/api/jobs/gate/trigger", None).await.ok();
     let queued = app.authed(Method::POST, "/api/analysis/aapl", None).await;
     assert_eq!(queued.status, StatusCode::ACCEPTED);
     let queued = queued.json();
@@ -28,7 +28,9 @@ async fn analysis_runs_as_a_job_per_symbol_and_its_notes_and_trace_can_be_read()
     assert!(again["error"]["message"].as_str().unwrap().contains("for AAPL"), "{again}");
     let other = app.authed(Method::POST, "/api/analysis/MSFT", None).await;
     assert_eq!(other.status, StatusCode::ACCEPTED, "another symbol queues beside it");
-    app.gate.add_permits(1);
+    let waiting = app.get(&format!("/api/jobs/runs/{}", queued["run_id"])).await.ok();
+    assert_eq!(waiting["status"], "queued", "no worker yet: {waiting}");
+    let _workers = app.start_workers().await;
 
     let run = app.wait_for_run(queued["run_id"].as_i64().unwrap()).await;
     assert_eq!(run["status"], "succeeded", "{run}");

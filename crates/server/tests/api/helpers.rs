@@ -13,8 +13,8 @@ use domain::{
     Bar, Interval, Mention, MentionKind, PostSource, ProviderId, ScanStatus, SocialPost, SocialScan, Symbol,
 };
 use jobs::{
-    AnalysisJob, DownloadTracker, DownloadTrackerConfig, ExportService, ExportsConfig, Job, JobContext,
-    JobEngine, JobOutcome, RetentionConfig,
+    AnalysisJob, DownloadTracker, DownloadTrackerConfig, EngineSettings, ExportService, ExportsConfig, Job,
+    JobContext, JobEngine, JobOutcome, RetentionConfig,
 };
 use providers::ProviderChain;
 use providers::sample::SampleProvider;
@@ -58,6 +58,8 @@ pub(crate) struct TestApp {
     pub(crate) token: String,
     /// The database's URL, for a second `Storage` on it (another process, as it were).
     pub(crate) db_url: String,
+    /// The jobs the app's engine knows, for [`start_workers`](Self::start_workers).
+    jobs: Vec<Arc<dyn Job>>,
     _dir: TempDir,
 }
 
@@ -79,6 +81,20 @@ impl TestApp {
         Self::with_exports(config, default_exports).await
     }
 
+    /// The app as an API instance: its engine queues runs but runs none, so they stay queued
+    /// until the test calls [`start_workers`](Self::start_workers).
+    pub(crate) async fn queue_only() -> Self {
+        let settings = EngineSettings { workers: false, scheduler: false, ..EngineSettings::default() };
+        Self::build(ServerConfig::default(), None, default_exports, settings).await
+    }
+
+    /// A worker engine on the app's storage, with the app's jobs, as a worker instance would
+    /// start; dropping it stops its workers.
+    pub(crate) async fn start_workers(&self) -> JobEngine {
+        let settings = EngineSettings { scheduler: false, ..EngineSettings::default() };
+        JobEngine::start_with(self.storage.clone(), self.jobs.clone(), settings).await.unwrap()
+    }
+
     /// [`with_config`](Self::with_config) on the database at `url` (a PostgreSQL schema shared
     /// with other instances) instead of a fresh SQLite file; it listens for other instances.
     pub(crate) async fn with_config_on(config: ServerConfig, url: Option<&str>) -> Self {
@@ -95,9 +111,18 @@ impl TestApp {
     }
 
     async fn with_database_and_exports(
+        config: ServerConfig,
+        url: Option<&str>,
+        exports: impl FnOnce(&std::path::Path) -> ExportsConfig,
+    ) -> Self {
+        Self::build(config, url, exports, EngineSettings::default()).await
+    }
+
+    async fn build(
         mut config: ServerConfig,
         url: Option<&str>,
         exports: impl FnOnce(&std::path::Path) -> ExportsConfig,
+        settings: EngineSettings,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url =
@@ -111,27 +136,22 @@ impl TestApp {
         let tracker =
             DownloadTracker::new(chain.clone(), exports.clone(), DownloadTrackerConfig::default()).unwrap();
         let gate = Arc::new(Semaphore::new(0));
-        let engine = JobEngine::start(
-            storage.clone(),
-            vec![
-                tracker.into_job(),
-                Arc::new(GateJob { gate: Arc::clone(&gate) }),
-                Arc::new(AnalysisJob::new(
-                    AnalysisService::new(storage.clone(), None, &AnalysisConfig::default(), None).unwrap(),
-                    chain.clone(),
-                )),
-            ],
-            Vec::new(),
-        )
-        .await
-        .unwrap();
+        let jobs: Vec<Arc<dyn Job>> = vec![
+            tracker.into_job(),
+            Arc::new(GateJob { gate: Arc::clone(&gate) }),
+            Arc::new(AnalysisJob::new(
+                AnalysisService::new(storage.clone(), None, &AnalysisConfig::default(), None).unwrap(),
+                chain.clone(),
+            )),
+        ];
+        let engine = JobEngine::start_with(storage.clone(), jobs.clone(), settings).await.unwrap();
 
         let token = server::generate_token();
         storage.create_token("tests", &server::hash_token(&token)).await.unwrap();
         config.auth.tokens.push(ApiToken::new(CONFIG_TOKEN));
         config.request_body_limit_bytes = BODY_LIMIT;
         let state = AppState::new(storage.clone(), Arc::new(engine), exports, chain, config);
-        Self { state, storage, gate, token, db_url: url, _dir: dir }
+        Self { state, storage, gate, token, db_url: url, jobs, _dir: dir }
     }
 
     pub(crate) fn router(&self) -> Router {
