@@ -16,12 +16,16 @@
 //!     before ("bought F"); `A` and `I` never; `MA` never after a number or "day" ("50 day MA"),
 //!   - an English word (`data/english-words.txt`: CAT, HOOD, LOW) next to an all-caps word that
 //!     is not a ticker ("HOLD THE LINE"), or in an all-caps line with two such words: shouting, so
-//!     it needs a position noun right after it; after a determiner in ordinary text ("the PATH
-//!     we are on") it needs near context, unless it is on the popular list;
+//!     it needs a position noun right after it (near context for a popular one: "SPY AND QQQ
+//!     ALL TIME HIGH"); after a determiner in ordinary text ("the PATH we are on") or between
+//!     two lower-case words not after a preposition ("they absolutely KNOW that") it needs near
+//!     context, unless it is on the popular list;
 //!   - any other ticker in a shouted sentence needs near context unless it is on the popular
 //!     list ("DAVE SAID THE BURGERS WERE SQUARE", "PRINTER GO BRRR"; "SOUN CALLS ARE PRINTING"
 //!     counts);
-//! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`):
+//! - `AI` counts only before a position noun ("AI calls"); "selling AI" is the technology;
+//! - a **lower- or mixed-case symbol** (`gme`, `Tsla`, `msft`, `pton`), unless it is a person's
+//!   or place's name (`data/proper-names.txt`: "Ryan Cohen") and not on the popular list:
 //!   - a ticker the forums use all the time (`data/popular-tickers.txt`: nvda, tsla, gme) that is
 //!     not an English word counts as it stands; the few English words on that list ("hood",
 //!     "mu") and 2-letter ones ("bb") count with near context,
@@ -49,7 +53,8 @@
 //!   Title Case sentence ("ATVI Calls Gain $1.8K Today"). A possessive name is
 //!   stored without its apostrophe ("Wendy's" → `wendys`, also matching "Wendys") and needs
 //!   capitalisation and near context: it is as often a place or a person ("behind Wendy's").
-//!   Any name right after a place preposition (`at`, `inside`, `near`…; not "look at")
+//!   A name followed by "ruling", "decision" or "doctrine" is a court case ("the Chevron
+//!   ruling"). Any name right after a place preposition (`at`, `inside`, `near`…; not "look at")
 //!   needs a trading or company word near it: "tests at Walmart" is the store. A `$` amount
 //!   after an ordinary-word name is not a position noun ("Gain $10"). An ordinary-word name or a
 //!   ticker that is not on the popular list, followed by a capitalised word the scanner does not
@@ -139,6 +144,7 @@ const VERBS_BEFORE: &[&str] = &[
     "bagholding",
 ];
 /// Position nouns: near context, and tight context for the one or two words before ("ON calls").
+/// Not "stocks": after a word it is a category ("AI stocks", "cannabis stocks").
 const NOUNS_AFTER: &[&str] = &[
     "call",
     "calls",
@@ -147,7 +153,6 @@ const NOUNS_AFTER: &[&str] = &[
     "share",
     "shares",
     "stock",
-    "stocks",
     "leap",
     "leaps",
     "options",
@@ -448,6 +453,9 @@ const W_DETERMINER: u16 = 1 << 10;
 const W_LOOK: u16 = 1 << 11;
 /// Slang, an abbreviation or a misspelling (`data/informal-words.txt`: ALOT, IMO, WTF, TBF).
 const W_INFORMAL: u16 = 1 << 12;
+/// A person's or a place's name (`data/proper-names.txt`): capitalised in mixed case it is that
+/// name ("Ryan Cohen"), not a ticker.
+const W_PROPER: u16 = 1 << 13;
 const W_CONTEXT: u16 = W_VERB | W_NOUN | W_NEAR;
 
 /// What a candidate needs before it counts.
@@ -760,6 +768,9 @@ impl SymbolUniverse {
         }
         for word in data_words(POPULAR_TICKERS) {
             universe.word_entry(word).flags |= W_POPULAR;
+        }
+        for word in data_words(PROPER_NAMES) {
+            universe.word_entry(word).flags |= W_PROPER;
         }
         for (words, flag) in [
             (VERBS_BEFORE, W_VERB),
@@ -1132,8 +1143,9 @@ impl SymbolUniverse {
             };
             // "the PATH we are on", "the FUN part": an English word in capitals after a
             // determiner is emphasis unless a trading word or another ticker is near.
+            // "they absolutely KNOW that": between two lower-case words, likewise.
             let need = if need == Need::Nothing
-                && after_determiner
+                && (after_determiner || between_lower_case_words(bytes, start, end))
                 && entry.flags & W_ENGLISH != 0
                 && entry.flags & W_POPULAR == 0
             {
@@ -1177,12 +1189,17 @@ impl SymbolUniverse {
                 }
                 need => need,
             };
-            if let Some(need) = need {
+            // "the Chevron decision", "Chevron deference": a court case named after the company.
+            if let Some(need) = need.filter(|_| !next_word_is_one_of(bytes, end, RULING_WORDS)) {
                 self.candidate(scan, out, entry.alias, MentionKind::Alias, word_idx, need);
                 return end;
             }
         }
+        // A person's or place's name not in capitals is that name ("Ryan Cohen", "the wrong
+        // ryan cohen company"), unless the forums use the ticker all the time.
+        let proper_name = entry.flags & (W_PROPER | W_POPULAR) == W_PROPER;
         if !all_upper
+            && !proper_name
             && entry.symbol != NO_SYMBOL
             && (2..=5).contains(&word.len())
             && entry.flags & (W_STOP | W_NOT_COMPANY) == 0
@@ -1242,6 +1259,10 @@ impl SymbolUniverse {
         if word.len() == 1 {
             return Some(Need::Tight);
         }
+        // "selling AI", "using AI": the technology; C3.ai only before a position noun ("AI calls").
+        if word == b"AI" {
+            return Some(Need::NounAfter);
+        }
         // "ALOT of", "IMO", "WTF", "TBF": slang and abbreviations in capitals are words unless a
         // verb or a position noun is right next to them ("bought MO", "LUV calls").
         if entry.flags & W_INFORMAL != 0 && entry.flags & W_POPULAR == 0 {
@@ -1253,10 +1274,12 @@ impl SymbolUniverse {
         }
         // "HOLD THE LINE": an English word among other capitalised words is shouting and needs a
         // position noun ("BUY CAT CALLS"); "HD and LOW both reported" is a ticker.
+        // A ticker the forums use all the time needs only near context there ("SPY AND QQQ ALL
+        // TIME HIGH", "MU SURPRISINGLY down").
         if entry.flags & W_ENGLISH != 0
             && (after_plain_caps || self.next_is_plain_caps(bytes, end) || self.is_shouted_line(bytes, end))
         {
-            return Some(Need::NounAfter);
+            return Some(if entry.flags & W_POPULAR != 0 { Need::Near } else { Need::NounAfter });
         }
         // "DAVE SAID THE BURGERS WERE SQUARE", "PRINTER GO BRRR": in a shouted sentence every
         // word is in capitals, so a ticker the forums do not use all the time needs context.
@@ -1854,7 +1877,41 @@ fn is_title_case_sentence(bytes: &[u8], pos: usize) -> bool {
         }
         n_words += 1;
     }
-    n_words >= 4
+    n_words >= 3
+}
+
+/// Words after a company's name that make it a court case or a doctrine ("the Chevron ruling").
+const RULING_WORDS: &[&[u8]] = &[b"decision", b"ruling", b"doctrine", b"deference", b"precedent"];
+
+/// Whether the word after `end` (one space away) is one of `words` (lower case).
+fn next_word_is_one_of(bytes: &[u8], end: usize, words: &[&[u8]]) -> bool {
+    if bytes.get(end) != Some(&b' ') {
+        return false;
+    }
+    let word_end = scan_while(bytes, end + 1, |b| b.is_ascii_alphabetic());
+    let word = &bytes[end + 1..word_end];
+    words.iter().any(|candidate| candidate.eq_ignore_ascii_case(word))
+}
+
+/// Words after which a word in capitals is as often a ticker as not ("made a killing on HIMS",
+/// "HD and LOW"): they do not make it emphasis.
+const TICKER_LEADS: &[&[u8]] = &[
+    b"on", b"in", b"into", b"of", b"for", b"with", b"from", b"about", b"than", b"like", b"to", b"at", b"and",
+    b"or", b"vs",
+];
+
+/// Whether the word `bytes[start..end]` stands between two lower-case words, one space away on
+/// each side, and not after a preposition or a conjunction: emphasis in ordinary text ("they
+/// absolutely KNOW that").
+fn between_lower_case_words(bytes: &[u8], start: usize, end: usize) -> bool {
+    let is_lower_word = |word: &[u8]| !word.is_empty() && word.iter().all(u8::is_ascii_lowercase);
+    if start < 2 || bytes[start - 1] != b' ' || bytes.get(end) != Some(&b' ') {
+        return false;
+    }
+    let before_start = (0..start - 1).rev().find(|&i| !bytes[i].is_ascii_alphabetic()).map_or(0, |i| i + 1);
+    let after_end = scan_while(bytes, end + 1, |b| b.is_ascii_alphabetic());
+    let before = &bytes[before_start..start - 1];
+    is_lower_word(before) && !TICKER_LEADS.contains(&before) && is_lower_word(&bytes[end + 1..after_end])
 }
 
 /// The sentence around `pos`: a new line, or `.`, `!`, `?` before a space, ends it.
@@ -2272,5 +2329,58 @@ mod tests {
         assert!(symbols("it's the PATH we are on that worries me").is_empty());
         assert_eq!(symbols("the PATH calls printed"), ["PATH"]);
         assert_eq!(symbols("PATH is up again"), ["PATH"]);
+    }
+
+    // The cases below come from r/wallstreetbets texts outside the labelled files (2026-12-06).
+    #[test]
+    fn an_english_word_in_capitals_between_lower_case_words_is_emphasis() {
+        assert!(
+            symbols("why do people apply logic when they absolutely KNOW that logic does not apply")
+                .is_empty()
+        );
+        assert_eq!(
+            symbols("made a killing on HIMS last week"),
+            ["HIMS"],
+            "after a preposition it is a ticker"
+        );
+        assert_eq!(symbols("they absolutely KNOW calls are cheap"), ["KNOW"], "with a trading word near");
+    }
+
+    #[test]
+    fn a_persons_name_is_not_a_ticker_or_a_company() {
+        assert!(symbols("You know Keith Gill and Ryan Cohen are having that deep talk").is_empty());
+        assert!(symbols("Yall bought the wrong ryan cohen company.").is_empty());
+        assert!(symbols("RC reaching for the dilute button?").is_empty());
+    }
+
+    #[test]
+    fn a_popular_english_word_ticker_in_a_shouted_line_needs_only_near_context() {
+        assert_eq!(symbols("# SPY AND QQQ ALL TIME HIGH!!!!!!!"), ["SPY", "QQQ"]);
+        assert_eq!(symbols("FDX up, MU SURPRISINGLY down"), ["FDX", "MU"]);
+        assert!(symbols("HOLD THE LINE").is_empty());
+    }
+
+    #[test]
+    fn abbreviations_and_ordinary_words_are_not_companies() {
+        for text in [
+            "Reddit is just a bunch of low IQ communists",
+            "Other fish to fry I believe, but GL!",
+            "Rumors spread through VC firms quickly",
+            "Going to do a DNA test",
+            "earnings thursday, bmo, 37 days from now",
+            "There's still lots of money to make selling AI",
+            "TIL stocks always go up",
+            "Earnings Report: $125k Gain",
+            "take a nice gain & call it a day",
+            "this is a forum where people call each other names",
+            "Could the Chevron decision expedite the process of rescheduling?",
+            "The Japanese will fix their currency tomorrow, DX plummets",
+            "Bought EOD yesterday. Sold at market open.",
+            "the DEA is going to reschedule it",
+        ] {
+            assert!(symbols(text).is_empty(), "{text}: {:?}", symbols(text));
+        }
+        assert_eq!(symbols("C3 is the play: AI calls"), ["AI"], "C3.ai before a position noun");
+        assert_eq!(symbols("Calls on Chevron before earnings"), ["CVX"]);
     }
 }
