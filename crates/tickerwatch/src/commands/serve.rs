@@ -13,6 +13,8 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
         config.server.listen = listen;
     }
     let role = args.role;
+    // Before anything listens: a SIGTERM from then on drains the service instead of killing it.
+    let shutdown = shutdown_signal();
     let application = Application::build_as(config, role).await?;
     if role.serves_api() {
         eprintln!(
@@ -27,5 +29,5 @@ pub async fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
             addr = application.local_addr()
         );
     }
-    application.run_until_stopped(shutdown_signal()).await
+    application.run_until_stopped(shutdown).await
 }
