@@ -1313,12 +1313,7 @@ impl SymbolUniverse {
     /// nothing about ("Jacks" of "Apple Jacks", "Ameritrade" of "TD Ameritrade"): the two are
     /// likely one name of something else.
     fn next_is_unknown_name(&self, bytes: &[u8], end: usize) -> bool {
-        if bytes.get(end) != Some(&b' ') {
-            return false;
-        }
-        let start = end + 1;
-        let word_end = scan_while(bytes, start, |b| b.is_ascii_alphabetic());
-        let word = &bytes[start..word_end];
+        let Some((word, word_end)) = word_after(bytes, end) else { return false };
         if word.len() < 3
             || !word[0].is_ascii_uppercase()
             || !word[1..].iter().all(u8::is_ascii_lowercase)
@@ -1332,12 +1327,7 @@ impl SymbolUniverse {
 
     /// Whether the word after `end` (one space away) is an all-caps word that is not a ticker.
     fn next_is_plain_caps(&self, bytes: &[u8], end: usize) -> bool {
-        if bytes.get(end) != Some(&b' ') {
-            return false;
-        }
-        let start = end + 1;
-        let word_end = scan_while(bytes, start, |b| b.is_ascii_alphabetic());
-        let word = &bytes[start..word_end];
+        let Some((word, word_end)) = word_after(bytes, end) else { return false };
         if word.len() < 2
             || !word.iter().all(u8::is_ascii_uppercase)
             || bytes.get(word_end).is_some_and(|&b| is_word_byte(b))
@@ -1885,12 +1875,18 @@ const RULING_WORDS: &[&[u8]] = &[b"decision", b"ruling", b"doctrine", b"deferenc
 
 /// Whether the word after `end` (one space away) is one of `words` (lower case).
 fn next_word_is_one_of(bytes: &[u8], end: usize, words: &[&[u8]]) -> bool {
+    word_after(bytes, end)
+        .is_some_and(|(word, _)| words.iter().any(|candidate| candidate.eq_ignore_ascii_case(word)))
+}
+
+/// The letters one space after `end` (possibly none) and where they end; `None` when `end` is
+/// not followed by a space.
+fn word_after(bytes: &[u8], end: usize) -> Option<(&[u8], usize)> {
     if bytes.get(end) != Some(&b' ') {
-        return false;
+        return None;
     }
     let word_end = scan_while(bytes, end + 1, |b| b.is_ascii_alphabetic());
-    let word = &bytes[end + 1..word_end];
-    words.iter().any(|candidate| candidate.eq_ignore_ascii_case(word))
+    Some((&bytes[end + 1..word_end], word_end))
 }
 
 /// Words after which a word in capitals is as often a ticker as not ("made a killing on HIMS",
@@ -1905,13 +1901,13 @@ const TICKER_LEADS: &[&[u8]] = &[
 /// absolutely KNOW that").
 fn between_lower_case_words(bytes: &[u8], start: usize, end: usize) -> bool {
     let is_lower_word = |word: &[u8]| !word.is_empty() && word.iter().all(u8::is_ascii_lowercase);
-    if start < 2 || bytes[start - 1] != b' ' || bytes.get(end) != Some(&b' ') {
+    if start < 2 || bytes[start - 1] != b' ' {
         return false;
     }
+    let Some((after, _)) = word_after(bytes, end) else { return false };
     let before_start = (0..start - 1).rev().find(|&i| !bytes[i].is_ascii_alphabetic()).map_or(0, |i| i + 1);
-    let after_end = scan_while(bytes, end + 1, |b| b.is_ascii_alphabetic());
     let before = &bytes[before_start..start - 1];
-    is_lower_word(before) && !TICKER_LEADS.contains(&before) && is_lower_word(&bytes[end + 1..after_end])
+    is_lower_word(before) && !TICKER_LEADS.contains(&before) && is_lower_word(after)
 }
 
 /// The sentence around `pos`: a new line, or `.`, `!`, `?` before a space, ends it.
