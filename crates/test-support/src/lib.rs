@@ -17,6 +17,7 @@
 //!   [`lifecycle_cases!`] to run them once per adapter from one table (`tests/lifecycle.rs`).
 //! - [`postgres`]: [`postgres_url`], whether a PostgreSQL suite runs, skips (locally, saying so)
 //!   or fails (in CI, where a silent skip would test nothing).
+//! - [`required`]: the run/skip/fail rule both share, for any outside service a suite needs.
 //! - [`s3`]: [`s3::s3_endpoint`] and [`s3::S3Bucket`], the same run/skip/fail rule for the
 //!   object-storage suites (an S3-compatible server such as `scripts/s3-server.sh`'s moto) and a
 //!   fresh bucket per test.
@@ -33,6 +34,7 @@ pub mod payloads;
 pub mod postgres;
 pub mod probes;
 pub mod proxy;
+pub mod required;
 pub mod s3;
 pub mod wait;
 

@@ -1,4 +1,5 @@
-//! Whether the PostgreSQL suites run, skip or fail.
+//! Whether the PostgreSQL suites run, skip or fail (the rule of [`crate::required`]), and a
+//! fresh schema per test.
 //!
 //! Suites that need PostgreSQL read its URL from [`TEST_DATABASE_URL`]. Locally the variable is
 //! often unset, and those tests then skip (saying so once per test binary). In CI a skipped
@@ -6,24 +7,27 @@
 //! as CI services and `.ci/run` do, or [`REQUIRE_POSTGRES`] is) an unset URL fails the test. A URL
 //! that is set but unreachable always fails: someone asked for PostgreSQL and did not get it.
 
-use std::io::Write as _;
-use std::sync::Once;
+use crate::required::RequiredService;
 
 /// The PostgreSQL URL of the suites, e.g. `postgres://postgres@127.0.0.1:5432/test`.
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 
-/// Set to `1` to require PostgreSQL outside CI. Deliberately not `TICKERWATCH_*`: the binary
-/// refuses unknown variables with its settings prefix, and the CLI tests pass the environment on.
+/// Set to `1` to require PostgreSQL outside CI.
 pub const REQUIRE_POSTGRES: &str = "TEST_REQUIRE_POSTGRES";
+
+static POSTGRES: RequiredService = RequiredService::new(
+    "PostgreSQL",
+    TEST_DATABASE_URL,
+    REQUIRE_POSTGRES,
+    "PostgreSQL tests",
+    "start PostgreSQL and set TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB, e.g. \
+     postgres://postgres@127.0.0.1:5432/test",
+);
 
 /// True when PostgreSQL suites must run: `CI` or [`REQUIRE_POSTGRES`] is set to anything but
 /// empty, `0` or `false`.
 pub fn postgres_required() -> bool {
-    is_set(std::env::var("CI").ok().as_deref()) || is_set(std::env::var(REQUIRE_POSTGRES).ok().as_deref())
-}
-
-fn is_set(value: Option<&str>) -> bool {
-    value.is_some_and(|v| !v.trim().is_empty() && v.trim() != "0" && !v.trim().eq_ignore_ascii_case("false"))
+    POSTGRES.required()
 }
 
 /// The URL of the PostgreSQL server for tests: `Some` when [`TEST_DATABASE_URL`] is set; `None`
@@ -32,25 +36,7 @@ fn is_set(value: Option<&str>) -> bool {
 /// # Panics
 /// When PostgreSQL is [required](postgres_required) and the URL is not set.
 pub fn postgres_url() -> Option<String> {
-    match decide(std::env::var(TEST_DATABASE_URL).ok(), postgres_required()) {
-        Decision::Run(url) => Some(url),
-        Decision::Fail(message) => panic!("{message}"),
-        Decision::Skip => {
-            static TOLD: Once = Once::new();
-            TOLD.call_once(|| {
-                // Straight to the stream: the test harness captures `eprintln!` of passing tests.
-                let note = format!(
-                    "note: {TEST_DATABASE_URL} is not set, so the PostgreSQL tests of {} are SKIPPED (they \
-                     pass without running); set it, e.g. \
-                     {TEST_DATABASE_URL}=postgres://postgres@127.0.0.1:5432/test, and {REQUIRE_POSTGRES}=1 \
-                     to make a missing database an error\n",
-                    std::env::args().next().as_deref().map_or("this test binary", binary_name)
-                );
-                let _ = std::io::stderr().write_all(note.as_bytes());
-            });
-            None
-        }
-    }
+    POSTGRES.value()
 }
 
 /// A fresh PostgreSQL schema for one test, so that tests (and test binaries) running at once on
@@ -104,72 +90,5 @@ impl PgSchema {
                     .await;
             admin.close().await.ok();
         }
-    }
-}
-
-/// What a PostgreSQL test does.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Run(String),
-    Skip,
-    Fail(String),
-}
-
-fn decide(url: Option<String>, required: bool) -> Decision {
-    match url.filter(|url| !url.trim().is_empty()) {
-        Some(url) => Decision::Run(url),
-        None if required => Decision::Fail(format!(
-            "{TEST_DATABASE_URL} is not set, but PostgreSQL is required here (CI or {REQUIRE_POSTGRES} is \
-             set): start PostgreSQL and set {TEST_DATABASE_URL}=postgres://USER@HOST:PORT/DB"
-        )),
-        None => Decision::Skip,
-    }
-}
-
-/// `storage-1a2b3c…` → `storage`: the test binary's name without cargo's hash.
-pub(crate) fn binary_name(path: &str) -> &str {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.rsplit_once('-')
-        .filter(|(_, hash)| hash.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map_or(file, |(name, _)| name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truthy_values() {
-        for value in ["true", "1", "yes", "woodpecker", "TRUE"] {
-            assert!(is_set(Some(value)), "{value}");
-        }
-        for value in [None, Some(""), Some(" "), Some("0"), Some("false"), Some("False")] {
-            assert!(!is_set(value), "{value:?}");
-        }
-    }
-
-    #[test]
-    fn names_the_test_binary() {
-        assert_eq!(binary_name("/w/target/debug/deps/storage-0123abcd"), "storage");
-        assert_eq!(binary_name("runs_exports_tokens-9f8e"), "runs_exports_tokens");
-        assert_eq!(binary_name("plain"), "plain");
-    }
-
-    #[test]
-    fn a_set_url_runs_the_tests() {
-        let url = "postgres://u@h/db".to_owned();
-        assert_eq!(decide(Some(url.clone()), true), Decision::Run(url.clone()));
-        assert_eq!(decide(Some(url.clone()), false), Decision::Run(url));
-    }
-
-    #[test]
-    fn a_missing_url_skips_locally_and_fails_when_required() {
-        assert_eq!(decide(None, false), Decision::Skip);
-        assert_eq!(decide(Some(String::new()), false), Decision::Skip);
-        let Decision::Fail(message) = decide(None, true) else { panic!("not a failure") };
-        assert!(
-            message.contains("PostgreSQL is required") && message.contains(TEST_DATABASE_URL),
-            "{message}"
-        );
     }
 }

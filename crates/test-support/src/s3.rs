@@ -1,6 +1,6 @@
 //! Whether the object-storage suites run, skip or fail, and a fresh bucket per test.
 //!
-//! Mirrors [`crate::postgres`]: suites that need an S3-compatible server read its endpoint from
+//! The rule of [`crate::required`], as for PostgreSQL: suites that need an S3-compatible server read its endpoint from
 //! [`TEST_S3_ENDPOINT`] (`scripts/s3-server.sh start` runs moto on `http://127.0.0.1:5055`).
 //! Locally the variable is often unset, and those tests then skip (saying so once per test
 //! binary). In CI (`CI` set, as `.ci/run` does) or with [`REQUIRE_S3`] set, an unset endpoint
@@ -11,12 +11,12 @@
 //! the same way: moto accepts any (or no) credentials, and the tests should see the bucket
 //! through raw HTTP, not through the client under test.
 
-use std::io::Write as _;
-use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+
+use crate::required::RequiredService;
 
 /// The endpoint of the S3-compatible server for tests, e.g. `http://127.0.0.1:5055`.
 pub const TEST_S3_ENDPOINT: &str = "TEST_S3_ENDPOINT";
@@ -29,14 +29,18 @@ pub const TEST_ACCESS_KEY_ID: &str = "tw-test-access-key";
 /// The secret the tests configure; the tests check that it never shows in errors or logs.
 pub const TEST_SECRET_ACCESS_KEY: &str = "tw-test-SECRET-do-not-print-0123456789";
 
+static S3_SERVER: RequiredService = RequiredService::new(
+    "the S3 server",
+    TEST_S3_ENDPOINT,
+    REQUIRE_S3,
+    "object-storage tests",
+    "run `scripts/s3-server.sh start` and set TEST_S3_ENDPOINT=http://127.0.0.1:5055",
+);
+
 /// True when S3 suites must run: `CI` or [`REQUIRE_S3`] is set to anything but empty, `0` or
 /// `false`.
 pub fn s3_required() -> bool {
-    is_set(std::env::var("CI").ok().as_deref()) || is_set(std::env::var(REQUIRE_S3).ok().as_deref())
-}
-
-fn is_set(value: Option<&str>) -> bool {
-    value.is_some_and(|v| !v.trim().is_empty() && v.trim() != "0" && !v.trim().eq_ignore_ascii_case("false"))
+    S3_SERVER.required()
 }
 
 /// The endpoint for tests: `Some` when [`TEST_S3_ENDPOINT`] is set; `None` (skip the test) when
@@ -45,44 +49,7 @@ fn is_set(value: Option<&str>) -> bool {
 /// # Panics
 /// When the S3 server is [required](s3_required) and the endpoint is not set.
 pub fn s3_endpoint() -> Option<String> {
-    match decide(std::env::var(TEST_S3_ENDPOINT).ok(), s3_required()) {
-        Decision::Run(endpoint) => Some(endpoint.trim_end_matches('/').to_owned()),
-        Decision::Fail(message) => panic!("{message}"),
-        Decision::Skip => {
-            static TOLD: Once = Once::new();
-            TOLD.call_once(|| {
-                let binary = std::env::args().next();
-                let name = binary.as_deref().map_or("this test binary", crate::postgres::binary_name);
-                let note = format!(
-                    "note: {TEST_S3_ENDPOINT} is not set, so the object-storage tests of {name} are SKIPPED \
-                     (they pass without running); run `scripts/s3-server.sh start` and set \
-                     {TEST_S3_ENDPOINT}=http://127.0.0.1:5055, and {REQUIRE_S3}=1 to make a missing server \
-                     an error\n"
-                );
-                let _ = std::io::stderr().write_all(note.as_bytes());
-            });
-            None
-        }
-    }
-}
-
-/// What an S3 test does.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Run(String),
-    Skip,
-    Fail(String),
-}
-
-fn decide(endpoint: Option<String>, required: bool) -> Decision {
-    match endpoint.filter(|e| !e.trim().is_empty()) {
-        Some(endpoint) => Decision::Run(endpoint),
-        None if required => Decision::Fail(format!(
-            "{TEST_S3_ENDPOINT} is not set, but the S3 server is required here (CI or {REQUIRE_S3} is set): \
-             run `scripts/s3-server.sh start` and set {TEST_S3_ENDPOINT}=http://127.0.0.1:5055"
-        )),
-        None => Decision::Skip,
-    }
+    S3_SERVER.value().map(|endpoint| endpoint.trim_end_matches('/').to_owned())
 }
 
 /// A bucket of its own for one test (`tw-{prefix}-{pid}-{n}`), so tests running at once never
@@ -201,20 +168,5 @@ impl S3Bucket {
         let status = answer.split(' ').nth(1).and_then(|code| code.parse().ok()).unwrap_or(0);
         let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body).to_owned();
         (status, body)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_endpoint_skips_locally_and_fails_when_required() {
-        assert_eq!(decide(None, false), Decision::Skip);
-        assert_eq!(decide(Some(" ".to_owned()), false), Decision::Skip);
-        let Decision::Fail(message) = decide(None, true) else { panic!("not a failure") };
-        assert!(message.contains(TEST_S3_ENDPOINT) && message.contains("s3-server.sh"), "{message}");
-        let endpoint = "http://127.0.0.1:5055".to_owned();
-        assert_eq!(decide(Some(endpoint.clone()), true), Decision::Run(endpoint));
     }
 }
