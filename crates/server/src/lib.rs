@@ -61,7 +61,7 @@ pub use error::{ApiError, ErrorDetail, ErrorResponse};
 pub use extract::{ApiJson, ApiPath, ApiQuery};
 pub use openapi::{DOCS_PATH, SPEC_PATH};
 pub use routes::providers::{Budget, ProviderFailure, ProviderHealth, provider_health};
-pub use server::{Server, ServerError, Surface};
+pub use server::{BoundListener, Server, ServerError, Surface};
 pub use state::AppState;
 
 /// What a worker instance serves: `/healthz`, `/readyz` and `/metrics` only (it runs jobs; the

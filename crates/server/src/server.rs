@@ -68,23 +68,43 @@ pub enum Surface {
     Ops,
 }
 
+/// A socket bound and listening, not yet served. `serve` binds before it opens the database, so
+/// a second `serve` on a port in use fails before it registers, sweeps or claims anything.
+pub struct BoundListener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl BoundListener {
+    /// Binds `addr` (port 0 picks a free port; see [`BoundListener::local_addr`]).
+    ///
+    /// # Errors
+    /// [`ServerError::Bind`] when the address is taken or not allowed.
+    pub async fn bind(addr: SocketAddr) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self { listener, local_addr })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
 impl Server {
-    /// Binds `state.config.listen` (port 0 picks a free port; see [`Server::local_addr`]).
+    /// Binds `state.config.listen` and serves everything on it.
     ///
     /// # Errors
     /// [`ServerError::Bind`] when the address is taken or not allowed.
     pub async fn bind(state: AppState) -> Result<Self, ServerError> {
-        Self::bind_surface(state, Surface::Everything).await
+        let listener = BoundListener::bind(state.config.listen).await?;
+        Ok(Self::on(listener, state, Surface::Everything))
     }
 
-    /// [`bind`](Self::bind), serving `surface`.
-    ///
-    /// # Errors
-    /// As [`bind`](Self::bind).
-    pub async fn bind_surface(state: AppState, surface: Surface) -> Result<Self, ServerError> {
-        let addr = state.config.listen;
-        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+    /// A server for `surface` on a listener bound earlier.
+    pub fn on(bound: BoundListener, state: AppState, surface: Surface) -> Self {
+        let BoundListener { listener, local_addr } = bound;
         let metrics = state.metrics.clone();
         let limits = ConnectionLimits {
             header_read: state.config.header_read_timeout(),
@@ -92,7 +112,7 @@ impl Server {
         };
         let max_connections = state.config.max_connections.max(1);
         let alert_streams = Arc::clone(&state.alert_streams);
-        Ok(Self {
+        Self {
             listener,
             local_addr,
             router: match surface {
@@ -103,7 +123,7 @@ impl Server {
             limits,
             max_connections,
             alert_streams,
-        })
+        }
     }
 
     /// The address actually bound.

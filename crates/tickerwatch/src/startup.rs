@@ -16,7 +16,7 @@ use jobs::{
     RedditScan,
 };
 use providers::ProviderChain;
-use server::{AppState, Server, Surface};
+use server::{AppState, BoundListener, Server, Surface};
 use social::extract::SymbolUniverse;
 use storage::{Backend, Storage};
 use tokio_util::sync::CancellationToken;
@@ -51,6 +51,10 @@ impl Application {
     /// # Errors
     /// As [`build`](Self::build); also a role other than `all` on SQLite.
     pub async fn build_as(config: Config, role: Role) -> anyhow::Result<Self> {
+        // First: a second `serve` on a port in use must fail before it registers, sweeps or
+        // starts workers that could claim the live server's queued runs.
+        let listener =
+            BoundListener::bind(config.server.listen).await.context("cannot start the HTTP server")?;
         let storage = Storage::connect(&config.database.url, &config.database)
             .await
             .with_context(|| format!("cannot open database {}", storage::redact_url(&config.database.url)))?;
@@ -90,7 +94,7 @@ impl Application {
         let state =
             AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
         let surface = if role.serves_api() { Surface::Everything } else { Surface::Ops };
-        let server = Server::bind_surface(state, surface).await.context("cannot start the HTTP server")?;
+        let server = Server::on(listener, state, surface);
         Ok(Self { server, engine, heartbeat, storage, shutdown_grace: config.jobs.shutdown_grace() })
     }
 

@@ -25,7 +25,7 @@ impl Setup {
         command
             .args(args)
             .env_remove("RUST_LOG")
-            .env("TICKERWATCH_DATABASE__URL", format!("sqlite://{}", self.dir.path().join("tw.db").display()))
+            .env("TICKERWATCH_DATABASE__URL", self.database_url())
             .env("TICKERWATCH_EXPORTS__DIR", self.dir.path().join("exports"))
             .env("TICKERWATCH_SERVER__LISTEN", format!("127.0.0.1:{}", self.port))
             .env("TICKERWATCH_SERVER__AUTH__TOKENS", format!("[\"{TOKEN}\"]"))
@@ -36,8 +36,20 @@ impl Setup {
             .env("TICKERWATCH_JOBS__HEARTBEAT_INTERVAL_MS", "200")
             .env("TICKERWATCH_JOBS__OWNER_STALE_AFTER_SECS", "5")
             .env("TICKERWATCH_JOBS__SHUTDOWN_GRACE_SECS", "1")
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // A failing assertion must not leave a `serve` running (it would hold the port and
+            // the pipes of whoever ran the tests).
+            .kill_on_drop(true);
         command
+    }
+
+    fn database_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("tw.db").display())
+    }
+
+    /// The database the processes share, opened as they open it.
+    async fn database(&self) -> storage::Storage {
+        storage::Storage::connect(&self.database_url(), &storage::DatabaseConfig::default()).await.unwrap()
     }
 
     fn url(&self, path: &str) -> String {
@@ -114,10 +126,22 @@ async fn a_cli_trigger_and_a_second_serve_leave_the_live_servers_run_alone() {
     assert!(!cli.status.success() && cli_err.contains(&format!("active run {run_id}")), "{cli_err}");
     assert_eq!(setup.run(run_id).await["status"], "running");
 
-    // A second `serve` on the same port fails to bind, and touches nothing either.
-    let second = setup.command(&["serve"]).output().await.unwrap();
+    // A second `serve` on the same port fails to bind, and touches nothing either: it binds
+    // before it opens the database, so it never registers (nor sweeps, nor starts workers that
+    // could claim the live server's queued runs).
+    let second = setup.command(&["serve"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let second_pid = second.id().expect("the second serve's pid");
+    let second = second.wait_with_output().await.unwrap();
     assert!(!second.status.success());
     assert!(String::from_utf8_lossy(&second.stderr).contains("cannot start the HTTP server"));
+    let database = setup.database().await;
+    let instances = database.instances().await.unwrap();
+    assert!(instances.iter().any(|instance| instance.pid == server.id().unwrap()), "{instances:?}");
+    assert!(
+        instances.iter().all(|instance| instance.pid != second_pid),
+        "the failed serve registered: {instances:?}"
+    );
+    database.close().await;
     let run = setup.run(run_id).await;
     assert_eq!(run["status"], "running", "{run}");
 
