@@ -215,16 +215,17 @@ impl Target {
         Ok(())
     }
 
-    /// A target as stored with a rule (JSON), checked for shape only: type, scheme, host,
-    /// template, recipients. Where it may connect is checked at each delivery, after DNS
-    /// resolution (the address policy), so a rule can be saved before its host resolves.
+    /// A target as stored with a rule (JSON), checked as far as it can be without the network:
+    /// type, scheme, host, template, recipients, and a host written as an IP address against
+    /// `policy`, so `http://10.0.0.5/hook` is refused when the rule is saved rather than at every
+    /// delivery. A name is checked after DNS resolution at each delivery (where it points may
+    /// change), so a rule can be saved before its host resolves.
     ///
     /// # Errors
     /// Why the value is not a target, or the first [`TargetError`].
-    pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
+    pub fn from_json(value: &serde_json::Value, policy: &TargetPolicy) -> Result<Self, String> {
         let target: Self = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-        let shape_only = TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
-        target.validate(&shape_only).map_err(|e| e.to_string())?;
+        target.validate(policy).map_err(|e| e.to_string())?;
         Ok(target)
     }
 
@@ -373,5 +374,21 @@ mod tests {
         assert!(err.to_string().starts_with("to[1]: \"not-an-address\" is not an e-mail address"), "{err}");
         let many: Vec<&str> = std::iter::repeat_n("a@example.com", MAX_RECIPIENTS + 1).collect();
         assert_eq!(email(&many).validate(&strict).unwrap_err(), TargetError::TooManyRecipients);
+    }
+
+    #[test]
+    fn stored_targets_are_refused_at_once_for_an_ip_the_policy_forbids_but_not_for_a_name() {
+        let strict = TargetPolicy::default();
+        let hook = |url: &str| serde_json::json!({"type": "webhook", "url": url, "format": "json"});
+        let err = Target::from_json(&hook("http://10.0.0.5/hooks/SECRET-PATH"), &strict).unwrap_err();
+        assert!(err.contains("10.0.0.5") && err.contains("private") && !err.contains("SECRET"), "{err}");
+        // Names are resolved at each delivery, where they point then.
+        assert!(Target::from_json(&hook("http://localhost:9/hook"), &strict).is_ok());
+        let lan = TargetPolicy { allow_private: false, allowed_hosts: vec!["10.0.0.5".to_owned()] };
+        assert!(Target::from_json(&hook("http://10.0.0.5/hook"), &lan).is_ok());
+        let open = TargetPolicy { allow_private: true, allowed_hosts: Vec::new() };
+        assert!(Target::from_json(&hook("http://127.0.0.1:9/hook"), &open).is_ok());
+        let err = Target::from_json(&serde_json::json!({"type": "pigeon"}), &open).unwrap_err();
+        assert!(err.contains("pigeon"), "{err}");
     }
 }

@@ -38,6 +38,9 @@ pub struct AppState {
     /// The symbol universe `POST /api/social/analyze` scores against: the stored one, else the
     /// bundled one (built on first use).
     pub(crate) universe: Arc<jobs::universe::CurrentUniverse>,
+    /// Where alert deliveries may connect (`jobs.monitor.targets`): a rule whose webhook is an
+    /// IP address this refuses is refused when saved. Closed by default, as in the config.
+    pub(crate) target_policy: Arc<notify::TargetPolicy>,
 }
 
 impl AppState {
@@ -66,7 +69,16 @@ impl AppState {
             sessions,
             alert_streams,
             universe: Arc::new(jobs::universe::CurrentUniverse::default()),
+            target_policy: Arc::new(notify::TargetPolicy::default()),
         }
+    }
+
+    /// The same state with the address policy alert deliveries run under, so rules are checked
+    /// against it when saved (the instance that delivers should have the same one).
+    #[must_use]
+    pub fn with_target_policy(mut self, policy: notify::TargetPolicy) -> Self {
+        self.target_policy = Arc::new(policy);
+        self
     }
 }
 
@@ -91,6 +103,12 @@ impl FromRef<AppState> for ExportService {
 impl FromRef<AppState> for Arc<BarsCache> {
     fn from_ref(state: &AppState) -> Self {
         Arc::clone(&state.bars_cache)
+    }
+}
+
+impl FromRef<AppState> for Arc<notify::TargetPolicy> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.target_policy)
     }
 }
 

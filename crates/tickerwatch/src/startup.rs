@@ -92,7 +92,8 @@ impl Application {
             .context("cannot start the job engine")?;
         let engine = Arc::new(engine);
         let state =
-            AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone());
+            AppState::new(storage.clone(), Arc::clone(&engine), exports, chain, config.server.clone())
+                .with_target_policy(config.jobs.monitor.targets.clone());
         let surface = if role.serves_api() { Surface::Everything } else { Surface::Ops };
         let server = Server::on(listener, state, surface);
         Ok(Self { server, engine, heartbeat, storage, shutdown_grace: config.jobs.shutdown_grace() })

@@ -545,7 +545,23 @@ fn alert_rules_are_managed_from_the_command_line() {
     assert!(ws.run(&["alerts", "rearm", "1"]).status.success());
     assert!(stdout(&ws.run(&["alerts", "history"])).contains("0 alert(s)"));
 
-    // A test delivery to a target the address policy refuses fails, without leaking the URL.
+    // A webhook at an IP address the address policy refuses is refused when the rule is added,
+    // naming the address and without the URL's secret path; the operator can open it.
+    let private_ip =
+        ["alerts", "add", "AAPL", "--below", "2", "--webhook", "http://127.0.0.1:9/hooks/ip-secret"];
+    let refused = ws.run(&private_ip);
+    assert_eq!(refused.status.code(), Some(1), "{}", stdout(&refused));
+    let reason = stderr(&refused);
+    assert!(
+        reason.contains("127.0.0.1") && reason.contains("loopback") && !reason.contains("ip-secret"),
+        "{reason}"
+    );
+    let opened =
+        ws.run_with_env(&private_ip, &[("TICKERWATCH_JOBS__MONITOR__TARGETS__ALLOW_PRIVATE", "true")]);
+    assert!(opened.status.success(), "{}", stderr(&opened));
+
+    // A name is checked where it points at each delivery: a test delivery to one the policy
+    // refuses fails, without leaking the URL.
     let private = ws.run(&[
         "alerts",
         "add",
@@ -553,10 +569,12 @@ fn alert_rules_are_managed_from_the_command_line() {
         "--below",
         "1",
         "--webhook",
-        "http://127.0.0.1:9/hooks/another-secret",
+        "http://localhost:9/hooks/another-secret",
     ]);
     assert!(private.status.success(), "{}", stderr(&private));
-    let tested = ws.run(&["alerts", "test", "3"]);
+    let added = stdout(&private);
+    let id = added.strip_prefix("Rule ").and_then(|rest| rest.split(' ').next()).expect("the rule's id");
+    let tested = ws.run(&["alerts", "test", id]);
     assert_eq!(tested.status.code(), Some(1), "{}", stdout(&tested));
     let out = stdout(&tested);
     assert!(out.contains("failed after 0 attempt(s)") && !out.contains("another-secret"), "{out}");

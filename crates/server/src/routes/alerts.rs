@@ -2,6 +2,8 @@
 //! job and after every download-tracker run (see `jobs::AlertMonitor`); here they are created,
 //! changed, paused, re-armed and deleted, and alerts listed and acknowledged.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -210,13 +212,17 @@ async fn known_symbol(storage: &Storage, raw: &str) -> Result<Symbol, ApiError> 
     }
 }
 
-/// Validates a rule: 422 naming the field. (A duplicate is refused by storage: 409, see
-/// [`rule_error`].) Targets are checked for shape here; where they may connect at each
-/// delivery.
+/// Validates a rule's condition and frequency: 422 naming the field. (A duplicate is refused by
+/// storage: 409, see [`rule_error`].)
 fn check_rule(rule: &AlertRule) -> Result<(), ApiError> {
-    rule.rule.validate().map_err(|e| ApiError::InvalidRule(format!("{}: {}", e.field, e.message)))?;
-    for (i, target) in rule.targets.iter().enumerate() {
-        notify::Target::from_json(target)
+    rule.rule.validate().map_err(|e| ApiError::InvalidRule(format!("{}: {}", e.field, e.message)))
+}
+
+/// Validates targets as they are saved: shape, and a host written as an IP address against the
+/// address policy deliveries run under (a name is checked after DNS at each delivery).
+fn check_targets(targets: &[serde_json::Value], policy: &notify::TargetPolicy) -> Result<(), ApiError> {
+    for (i, target) in targets.iter().enumerate() {
+        notify::Target::from_json(target, policy)
             .map_err(|reason| ApiError::InvalidRule(format!("targets[{i}]: {reason}")))?;
     }
     Ok(())
@@ -270,6 +276,7 @@ pub(crate) async fn list_rules(State(storage): State<Storage>) -> Result<Json<Ve
 )]
 pub(crate) async fn create_rule(
     State(storage): State<Storage>,
+    State(policy): State<Arc<notify::TargetPolicy>>,
     ApiJson(body): ApiJson<serde_json::Value>,
 ) -> Result<(StatusCode, Json<RuleDto>), ApiError> {
     let body: NewRuleBody = tagged_body(body, RULE_TAGS)?;
@@ -290,6 +297,7 @@ pub(crate) async fn create_rule(
         targets: body.targets,
     };
     check_rule(&rule)?;
+    check_targets(&rule.targets, &policy)?;
     let stored = storage.create_alert_rule(&rule).await.map_err(rule_error)?;
     tracing::info!(rule_id = stored.id, "Alert rule created.");
     Ok((StatusCode::CREATED, Json(RuleDto::from(stored))))
@@ -347,6 +355,7 @@ pub(crate) async fn get_rule(
 )]
 pub(crate) async fn update_rule(
     State(storage): State<Storage>,
+    State(policy): State<Arc<notify::TargetPolicy>>,
     ApiPath(path): ApiPath<IdPath>,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Json<RuleDto>, ApiError> {
@@ -375,7 +384,10 @@ pub(crate) async fn update_rule(
     if let Some(paused) = patch.paused {
         rule.rule.paused = paused;
     }
+    // Only new targets are checked: pausing a rule must not fail because the policy was
+    // tightened after its targets were saved (their deliveries are refused anyway).
     if let Some(targets) = patch.targets {
+        check_targets(&targets, &policy)?;
         rule.targets = targets;
     }
     check_rule(&rule)?;

@@ -74,6 +74,17 @@ async fn rules_are_created_listed_changed_and_deleted() {
         .ok();
     assert_eq!(moved["condition"]["level"], 210.0);
     assert_eq!(moved["paused"], true, "untouched fields stay");
+    // New targets are checked against the delivery address policy (closed by default).
+    let refused = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/alerts/rules/{id}"),
+            Some(json!({"targets": [{"type": "webhook", "url": "http://10.0.0.5/hooks/SECRET"}]})),
+        )
+        .await
+        .error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rule");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("targets[0]: url: 10.0.0.5") && !message.contains("SECRET"), "{message}");
 
     let deleted = app.authed(Method::DELETE, &format!("/api/alerts/rules/{id}"), None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
@@ -119,6 +130,11 @@ async fn bad_rules_are_refused_naming_the_field() {
         (
             json!({"symbol": "AAPL", "targets": [{"type": "webhook", "url": "https://example.com/x", "template": "{nope}"}], "condition": {"kind": "price", "direction": "above", "level": 3.0}}),
             "targets[0]",
+        ),
+        // An address deliveries may not reach (closed policy, the default): refused when saved.
+        (
+            json!({"symbol": "AAPL", "targets": [{"type": "webhook", "url": "https://example.com/ok"}, {"type": "webhook", "url": "http://169.254.169.254/latest/meta-data"}], "condition": {"kind": "price", "direction": "above", "level": 3.0}}),
+            "targets[1]: url: 169.254.169.254",
         ),
     ];
     for (body, field) in cases {

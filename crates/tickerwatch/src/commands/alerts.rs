@@ -113,7 +113,9 @@ async fn rule_from_args(app: &App, args: AlertAddArgs) -> anyhow::Result<AlertRu
             _ => ("json", webhook.as_str()),
         };
         let target = serde_json::json!({"type": "webhook", "url": url, "format": format});
-        notify::Target::from_json(&target).map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
+        // An IP address the delivery policy refuses is refused now; names at each delivery.
+        notify::Target::from_json(&target, &app.config.jobs.monitor.targets)
+            .map_err(|e| anyhow::anyhow!("--webhook: {e}"))?;
         targets.push(target);
     }
     let rule = Rule { condition, frequency, hysteresis: args.hysteresis, expires_at: None, paused: false };
