@@ -55,7 +55,10 @@ pub struct JobsConfig {
     /// `analysis = 2`); a job not listed keeps its own policy (analyses 1, the others 3).
     pub max_attempts: BTreeMap<String, u32>,
     /// How often an idle worker looks for queued runs without being told. With PostgreSQL,
-    /// workers are woken by `LISTEN/NOTIFY` at once; this only bounds a lost notification.
+    /// workers are woken by `LISTEN/NOTIFY` at once; this only bounds a lost notification. With
+    /// SQLite every run is queued in this one process, which wakes its workers directly, so they
+    /// look at most once a minute whatever this says (a run left queued by a killed CLI waits
+    /// that long). Also how soon a failed claim is tried again.
     pub claim_poll_ms: u64,
     pub download_tracker: DownloadTrackerConfig,
     pub monitor: MonitorConfig,

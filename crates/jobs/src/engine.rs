@@ -54,7 +54,7 @@ use anyhow::{Context as _, anyhow, bail};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::{RunOutput, RunTrigger, Symbol};
-use storage::{NewRun, RunItem, RunRecord, RunRequest, RunStatus, Storage};
+use storage::{Backend, NewRun, RunItem, RunRecord, RunRequest, RunStatus, Storage};
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -68,6 +68,12 @@ const WAIT_POLL: Duration = Duration::from_secs(1);
 /// How often an idle worker looks for queued runs without being told (a lost signal, SQLite
 /// shared with another process).
 pub const DEFAULT_CLAIM_POLL: Duration = Duration::from_secs(1);
+/// The least an idle worker waits between looks on SQLite. One instance serves an SQLite
+/// database, and everything that queues its runs (API, scheduler, heartbeat take-over) runs in
+/// that process and wakes the workers directly; the look only catches a run left queued by
+/// another process (a CLI run killed before it claimed its own), so it need not wake every lane
+/// every second for months.
+pub const SQLITE_IDLE_POLL: Duration = Duration::from_secs(60);
 /// How many runs of one job may wait for workers; a trigger beyond that is refused with
 /// [`TriggerError::QueueFull`]. The queue is a table, so this bounds a backlog (a runaway
 /// client queuing analyses of every listed symbol), not memory.
@@ -190,8 +196,10 @@ struct Inner {
     running: Mutex<HashMap<i64, RunRecord>>,
     /// Which queued runs this engine's workers claim.
     claim: ClaimScope,
-    /// How often idle workers look for queued runs without a signal.
-    claim_poll: Duration,
+    /// How often idle workers look for queued runs without a signal (see [`SQLITE_IDLE_POLL`]).
+    idle_poll: Duration,
+    /// How soon a worker tries again after a claim failed.
+    claim_retry: Duration,
 }
 
 /// Registered jobs plus the tasks that run them.
@@ -221,7 +229,8 @@ pub struct EngineSettings {
     pub scheduler: bool,
     /// Which queued runs the workers claim.
     pub claim: ClaimScope,
-    /// How often idle workers look for queued runs without a signal.
+    /// How often idle workers look for queued runs without a signal on PostgreSQL; on SQLite
+    /// at least [`SQLITE_IDLE_POLL`]. Also how soon a failed claim is tried again.
     pub claim_poll: Duration,
 }
 
@@ -323,6 +332,7 @@ impl JobEngine {
             entry.max_attempts = attempts;
         }
 
+        let storage_backend = storage.backend();
         let inner = Arc::new(Inner {
             storage,
             jobs: registered,
@@ -331,7 +341,11 @@ impl JobEngine {
             jobs_cancel: CancellationToken::new(),
             running: Mutex::new(HashMap::new()),
             claim: settings.claim,
-            claim_poll: settings.claim_poll,
+            idle_poll: match storage_backend {
+                Backend::Sqlite => settings.claim_poll.max(SQLITE_IDLE_POLL),
+                Backend::Postgres => settings.claim_poll,
+            },
+            claim_retry: settings.claim_poll,
         });
         let mut workers = JoinSet::new();
         if settings.workers {
@@ -557,19 +571,22 @@ impl Inner {
             }
             // Marked seen before claiming, so a run queued during the claim wakes us again.
             queued.borrow_and_update();
-            match self.storage.claim_run(name, queued_by.as_deref()).await {
+            let wait = match self.storage.claim_run(name, queued_by.as_deref()).await {
                 Ok(Some(run)) => {
                     self.execute(run, Arc::clone(&registered.job)).await;
                     continue;
                 }
-                Ok(None) => {}
-                Err(error) => warn!(job = name, %error, "Cannot claim a queued run; trying again shortly."),
-            }
+                Ok(None) => self.idle_poll,
+                Err(error) => {
+                    warn!(job = name, %error, "Cannot claim a queued run; trying again shortly.");
+                    self.claim_retry
+                }
+            };
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => break,
                 _ = queued.changed() => {}
-                () = tokio::time::sleep(self.claim_poll) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
         debug!(job = name, "Job worker stopped.");

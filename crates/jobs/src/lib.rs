@@ -50,7 +50,7 @@ pub use config::{
 pub use download_tracker::{DownloadTracker, DownloadTrackerError};
 pub use engine::{
     CANCEL_WAIT, ClaimScope, DEFAULT_CLAIM_POLL, EngineSettings, Job, JobContext, JobEngine, JobInfo,
-    JobOutcome, MAX_QUEUED_RUNS, TriggerError, Triggered,
+    JobOutcome, MAX_QUEUED_RUNS, SQLITE_IDLE_POLL, TriggerError, Triggered,
 };
 pub use exports::KIND_NOTES;
 pub use exports::{

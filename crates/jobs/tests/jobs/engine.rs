@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
-use jobs::{CANCEL_WAIT, Heartbeat, Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
-use storage::RunStatus;
+use jobs::{CANCEL_WAIT, EngineSettings, Heartbeat, Job, JobEngine, MAX_QUEUED_RUNS, TriggerError};
+use storage::{NewRun, RunRequest, RunStatus};
 use test_support::{alive_tasks, wait_for, wait_for_tasks_at_most, wait_until};
 
 use domain::RunTrigger;
@@ -398,5 +398,36 @@ async fn a_full_queue_refuses_triggers_without_waiting() {
     let again = engine.trigger_for("analysis", &sym("ONE-TOO-MANY"), RunTrigger::Api).await.unwrap().run;
     assert_eq!(engine.wait_for(again.id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
     assert_eq!(job.seen().len(), MAX_QUEUED_RUNS + 2);
+    engine.shutdown(SECS_5).await;
+}
+
+/// On SQLite the workers are woken by this process's own signals, not by a poll every
+/// `claim_poll`: a run another process left queued waits for the next signal (or the
+/// once-a-minute look), while any run queued here wakes every lane, which then takes it.
+#[tokio::test]
+async fn on_sqlite_idle_workers_wait_for_a_signal_instead_of_polling() {
+    let env = TestEnv::new().await;
+    let (leftover_job, nudge_job) = (QuickJob::new("leftover"), QuickJob::new("nudge"));
+    let settings = EngineSettings { claim_poll: Duration::from_millis(50), ..EngineSettings::default() };
+    let jobs: Vec<Arc<dyn Job>> = vec![leftover_job.clone(), nudge_job.clone()];
+    let engine = JobEngine::start_with(env.storage.clone(), jobs, settings).await.unwrap();
+    // Let the workers make their first look and go idle.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let other = env.second_process().await;
+    let request = RunRequest::new("leftover", None, RunTrigger::Api);
+    let NewRun::Created(left) = other.queue_run(&request).await.unwrap() else { panic!("created") };
+    // Twenty claim polls of 50 ms: a polling worker would have run it by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(other.run(left.id).await.unwrap().unwrap().status, RunStatus::Queued);
+    assert_eq!(leftover_job.runs(), 0);
+
+    // A run queued here (another job's) wakes every lane: the leftover is taken too.
+    let nudge = engine.trigger("nudge", RunTrigger::Api).await.expect("trigger").run.id;
+    for id in [nudge, left.id] {
+        assert_eq!(engine.wait_for(id, SECS_5).await.unwrap().status, RunStatus::Succeeded);
+    }
+    assert_eq!((leftover_job.runs(), nudge_job.runs()), (1, 1));
+    other.close().await;
     engine.shutdown(SECS_5).await;
 }
