@@ -65,8 +65,8 @@ use tracing::{Instrument, debug, error, info, warn};
 pub const CANCEL_WAIT: Duration = Duration::from_millis(500);
 /// `wait_for` re-reads the run at least this often.
 const WAIT_POLL: Duration = Duration::from_secs(1);
-/// How often an idle worker looks for queued runs without being told (a lost signal, SQLite
-/// shared with another process).
+/// How often an idle worker looks for queued runs without being told (a lost notification on
+/// PostgreSQL; on SQLite see [`SQLITE_IDLE_POLL`]), and retries a failed claim.
 pub const DEFAULT_CLAIM_POLL: Duration = Duration::from_secs(1);
 /// The least an idle worker waits between looks on SQLite. One instance serves an SQLite
 /// database, and everything that queues its runs (API, scheduler, heartbeat take-over) runs in
