@@ -400,9 +400,7 @@ async fn email_to_a_private_smtp_host_is_refused_unless_allowed_by_name() {
     let strict = notifier_with(TargetPolicy::default(), Some(smtp_config(&sink)));
     let attempt = strict.deliver(&alert(), &email_target()).await;
     assert_eq!((attempt.status, attempt.attempts), (DeliveryStatus::Failed, 0));
-    assert!(
-        attempt.error.unwrap().starts_with("smtp.host: 127.0.0.1 resolves to 127.0.0.1, a loopback address")
-    );
+    assert!(attempt.error.unwrap().starts_with("smtp.host: 127.0.0.1, a loopback address"));
     assert_eq!(*sink.sessions.lock().unwrap(), 0, "no connection made");
 
     let relay = TargetPolicy { allow_private: false, allowed_hosts: vec!["127.0.0.1".into()] };
