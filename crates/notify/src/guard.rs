@@ -168,6 +168,12 @@ pub fn check_address(
     }
 }
 
+/// The address a host written as an IP literal stands for (`10.0.0.5`, `[::1]` as URLs write
+/// IPv6); `None` for a name.
+pub(crate) fn ip_literal(host: &str) -> Option<IpAddr> {
+    host.trim_start_matches('[').trim_end_matches(']').parse().ok()
+}
+
 /// Resolves `host` (an IP literal is taken as it is) and checks every address it gives: one
 /// non-public address refuses the whole name, since the connector may pick any of them.
 ///
@@ -179,11 +185,11 @@ pub async fn resolve_checked(
     host: &str,
     policy: &TargetPolicy,
 ) -> Result<Vec<IpAddr>, TargetError> {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = bare.parse::<IpAddr>() {
+    if let Some(ip) = ip_literal(host) {
         check_address(field, host, ip, policy)?;
         return Ok(vec![ip]);
     }
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
     let resolve_error = |message: String| TargetError::Resolve { field, host: host.to_owned(), message };
     let addrs = tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((bare, 0)))
         .await

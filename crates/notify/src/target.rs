@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::guard::{AddressKind, TargetPolicy, check_address, resolve_checked};
+use crate::guard::{AddressKind, TargetPolicy, check_address, ip_literal, resolve_checked};
 use crate::template::{Template, TemplateError};
 
 /// The most recipients one e-mail target may name: an alert is not a mailing list.
@@ -177,9 +177,7 @@ pub enum TargetError {
 
 /// "10.0.0.5 is 10.0.0.5" says nothing: an IP literal is named once, a name with its address.
 fn where_it_points(host: &str, addr: IpAddr) -> String {
-    let literal =
-        host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().is_ok_and(|ip| ip == addr);
-    if literal { host.to_owned() } else { format!("{host} resolves to {addr}") }
+    if ip_literal(host) == Some(addr) { host.to_owned() } else { format!("{host} resolves to {addr}") }
 }
 
 impl TargetError {
@@ -209,7 +207,7 @@ impl Target {
             Self::Webhook { url, .. } => {
                 let url = parse_webhook_url(url)?;
                 if let Some(host) = url.host_str()
-                    && let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>()
+                    && let Some(ip) = ip_literal(host)
                 {
                     check_address("url", host, ip, policy)?;
                 }
