@@ -76,7 +76,8 @@ pub struct BoundListener {
 }
 
 impl BoundListener {
-    /// Binds `addr` (port 0 picks a free port; see [`BoundListener::local_addr`]).
+    /// Binds `addr` (port 0 picks a free port; the server built [`on`](Server::on) it tells
+    /// which, see [`Server::local_addr`]).
     ///
     /// # Errors
     /// [`ServerError::Bind`] when the address is taken or not allowed.
@@ -84,11 +85,6 @@ impl BoundListener {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self { listener, local_addr })
-    }
-
-    /// The address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
     }
 }
 
