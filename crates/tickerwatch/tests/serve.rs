@@ -94,10 +94,10 @@ impl Served {
         exited.map(|status| (sent.elapsed(), status.success()))
     }
 
-    /// The server process's open file descriptors.
-    /// Open descriptors other than the database's: the job workers poll the queue, so the
-    /// (bounded) SQLite pool may open another connection at any time, a few files each; what
-    /// the HTTP side holds must come back to its baseline regardless.
+    /// The server process's open descriptors other than the database's: the heartbeat and the
+    /// job workers use the database, so the (bounded) SQLite pool may open another connection at
+    /// any time, a few files each; what the HTTP side holds must come back to its baseline
+    /// regardless.
     fn open_fds(&self) -> usize {
         self.fd_targets().iter().filter(|target| !target.contains(DB_FILE)).count()
     }
